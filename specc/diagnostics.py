@@ -1,0 +1,78 @@
+"""The compiler's error type and how it is rendered for people."""
+from __future__ import annotations
+
+from .source import Span
+
+
+class SpeccError(Exception):
+    """One or more user-facing problems; `str()` is the full rendered report."""
+
+    def __init__(self, message: str, span: Span | None = None, notes: tuple[str, ...] = ()):
+        self.message = message
+        self.span = span
+        self.notes = tuple(notes)
+        self.errors: list[SpeccError] = [self]
+        super().__init__(message)
+
+    @classmethod
+    def many(cls, errors: list["SpeccError"]) -> "SpeccError":
+        if len(errors) == 1:
+            return errors[0]
+        first = errors[0]
+        combined = cls(first.message, first.span, first.notes)
+        combined.errors = list(errors)
+        return combined
+
+    def render(self) -> str:
+        parts = [render_one(e) for e in self.errors]
+        if len(self.errors) > 1:
+            parts.append(f"{len(self.errors)} errors")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def render_one(err: SpeccError) -> str:
+    span = err.span
+    if span is None:
+        lines = [f"error: {err.message}"]
+    else:
+        lines = [f"{span}: error: {err.message}"]
+        lines += _excerpt(span)
+        for context, site in span.chain():
+            lines.append(f"  while expanding {context} at {site}")
+    lines += [f"  note: {n}" for n in err.notes]
+    return "\n".join(lines)
+
+
+def _excerpt(span: Span) -> list[str]:
+    text = span.source.line(span.line).rstrip("\n").expandtabs(4)
+    if not text.strip():
+        return []
+    num = str(span.line)
+    width = span.end_col - span.col if span.end_line == span.line else len(text) - span.col + 1
+    width = max(1, min(width, len(text) - span.col + 1))
+    gutter = " " * len(num)
+    return [f" {num} | {text}", f" {gutter} | {' ' * (span.col - 1)}{'^' * width}"]
+
+
+class Collector:
+    """Gathers the errors of one run so that all of them are reported together."""
+
+    def __init__(self, limit: int = 50):
+        self.errors: list[SpeccError] = []
+        self.limit = limit
+
+    def add(self, err: SpeccError) -> None:
+        for e in err.errors:
+            if len(self.errors) < self.limit and not any(_same(e, o) for o in self.errors):
+                self.errors.append(e)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise SpeccError.many(self.errors)
+
+
+def _same(a: SpeccError, b: SpeccError) -> bool:
+    return a.message == b.message and a.span == b.span

@@ -1,0 +1,103 @@
+"""Builds the Graph IR during elaboration: unique paths, shape rules, parameters, budgets."""
+from __future__ import annotations
+
+import re
+
+from ..diagnostics import SpeccError
+from ..ir import Graph, Node, Param, TensorType, Value
+from ..ops import registry
+from ..ops.registry import ShapeError
+from ..source import Span
+from ..values import Tensor
+
+DEFAULT_MAX_PARAMS = 2_000_000_000
+MAX_NODES = 200_000
+MAX_LOOP_STEPS = 100_000
+MAX_DEPTH = 64
+
+_SEGMENT = re.compile(r"^[A-Za-z_0-9]+(\.[A-Za-z_0-9]+)*$")
+
+
+class GraphBuilder:
+    def __init__(self, name: str, max_params: int = DEFAULT_MAX_PARAMS):
+        self.graph = Graph(name)
+        self.used: set[str] = set()
+        self.counters: dict[str, int] = {}
+        self.max_params = max_params
+        self.total_params = 0
+        self.loop_steps = 0
+
+    # ------------------------------------------------------------------ naming
+    def claim(self, path: str) -> str:
+        """Reserve a node or scope path, adding _1, _2 ... when it is taken."""
+        base, n, path = path, 0, path
+        while path in self.used or path in self.graph.values:
+            n += 1
+            path = f"{base}_{n}"
+        self.used.add(path)
+        return path
+
+    def next_stage(self, path: str) -> str:
+        """The next numbered stage of the chain bound to `path` (nn.Sequential numbering)."""
+        n = self.counters.get(path, 0)
+        self.counters[path] = n + 1
+        return f"{path}.{n}"
+
+    @staticmethod
+    def check_label(label: str, span: Span) -> None:
+        if not _SEGMENT.match(label):
+            raise SpeccError(f"'{label}' is not a valid name (letters, digits and '_', "
+                             "segments joined by '.')", span)
+
+    # ------------------------------------------------------------------- graph
+    def add_input(self, name: str, type_: TensorType, span: Span) -> Tensor:
+        if name in self.graph.values:
+            raise SpeccError(f"input '{name}' is declared twice", span)
+        self.used.add(name)
+        self.graph.values[name] = Value(name, type_)
+        self.graph.inputs.append(name)
+        return Tensor(name, type_)
+
+    def add_op(self, op_name: str, inputs: list[Tensor], attrs: dict, path: str,
+               span: Span) -> Tensor:
+        op = registry.get(op_name)
+        types = [t.type for t in inputs]
+        try:
+            outs = op.infer(attrs, types)
+            specs = op.params(attrs, types)
+        except ShapeError as e:
+            raise SpeccError(str(e), span, _operand_notes(op_name, inputs)) from None
+        if len(self.graph.nodes) >= MAX_NODES:
+            raise SpeccError(f"the network has more than {MAX_NODES:,} nodes", span)
+        path = self.claim(path)
+        params = {}
+        for role, spec in specs.items():
+            pname = f"{path}.{role}" if role else path
+            self._add_param(Param(pname, spec.shape, spec.init, spec.dtype, spec.trainable,
+                                  spec.state, spec.fan_in, spec.fan_out, span), span)
+            params[role or "value"] = pname
+        node = Node(path, op_name, [t.name for t in inputs], [path], dict(attrs), params, span)
+        node.macs = op.macs(attrs, types, outs)
+        self.graph.nodes.append(node)
+        self.graph.values[path] = Value(path, outs[0], path)
+        return Tensor(path, outs[0])
+
+    def _add_param(self, param: Param, span: Span) -> None:
+        self.total_params += param.numel
+        if self.total_params > self.max_params:
+            raise SpeccError(f"the network would hold more than {self.max_params:,} parameters "
+                             f"(reached {self.total_params:,} at '{param.name}' {list(param.shape)})",
+                             span, ("raise the budget with --max-params if this is intended",))
+        self.graph.params[param.name] = param
+
+    def count_loop_step(self, span: Span) -> None:
+        self.loop_steps += 1
+        if self.loop_steps > MAX_LOOP_STEPS:
+            raise SpeccError(f"loops ran more than {MAX_LOOP_STEPS:,} iterations in total", span)
+
+
+def _operand_notes(op: str, inputs: list[Tensor]) -> tuple[str, ...]:
+    if not inputs:
+        return ()
+    shown = ", ".join(f"'{t.name}' {t.type}" for t in inputs[:4])
+    return (f"{op} was given {shown}",)

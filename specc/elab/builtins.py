@@ -1,0 +1,159 @@
+"""Compile-time functions and initialisers available in every spec."""
+from __future__ import annotations
+
+from ..diagnostics import SpeccError
+from ..ir import Init
+from ..values import Builtin, Tensor, show, type_name
+
+MAX_LIST = 100_000
+
+
+class BuiltinError(Exception):
+    """A builtin was misused; the caller adds the span."""
+
+
+def _ints(args, name):
+    for a in args:
+        if isinstance(a, bool) or not isinstance(a, int):
+            raise BuiltinError(f"{name}() takes integers, got {type_name(a)}")
+
+
+def _range(*args):
+    _ints(args, "range")
+    if not 1 <= len(args) <= 3:
+        raise BuiltinError("range() takes 1 to 3 integers")
+    if len(args) == 3 and args[2] == 0:
+        raise BuiltinError("range() step must not be zero")
+    r = range(*args)
+    if len(r) > MAX_LIST:
+        raise BuiltinError(f"range() of {len(r):,} items exceeds the limit of {MAX_LIST:,}")
+    return tuple(r)
+
+
+def _seq(v, name):
+    if isinstance(v, str):
+        return tuple(v)
+    if not isinstance(v, tuple):
+        raise BuiltinError(f"{name}() takes a list, got {type_name(v)}")
+    return v
+
+
+def _len(v):
+    if isinstance(v, Tensor):
+        return v.type.rank
+    return len(_seq(v, "len"))
+
+
+def _enumerate(v):
+    return tuple((i, x) for i, x in enumerate(_seq(v, "enumerate")))
+
+
+def _zip(*vs):
+    return tuple(zip(*(_seq(v, "zip") for v in vs)))
+
+
+def _numbers(args, name):
+    vals = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+    for v in vals:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise BuiltinError(f"{name}() takes numbers, got {type_name(v)}")
+    if not vals:
+        raise BuiltinError(f"{name}() of an empty list")
+    return vals
+
+
+def _str(v):
+    if isinstance(v, (bool, int, float, str)) or v is None:
+        return show(v) if not isinstance(v, str) else v
+    raise BuiltinError(f"str() of {type_name(v)}")
+
+
+def _int(v):
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return int(v)
+    raise BuiltinError(f"int() of {type_name(v)}")
+
+
+def _float(v):
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    raise BuiltinError(f"float() of {type_name(v)}")
+
+
+def _number(v, what):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise BuiltinError(f"{what} takes numbers, got {type_name(v)}")
+    return float(v)
+
+
+def _uniform(a, b):
+    a, b = _number(a, "uniform()"), _number(b, "uniform()")
+    if not a < b:
+        raise BuiltinError(f"uniform({show(a)}, {show(b)}) needs a < b")
+    return Init("uniform", (a, b))
+
+
+def _normal(std, mean=0.0):
+    std = _number(std, "normal()")
+    if std < 0:
+        raise BuiltinError("normal() std must be >= 0")
+    return Init("normal", (std, _number(mean, "normal()")))
+
+
+def _constant(v):
+    return Init("constant", (_number(v, "constant()"),))
+
+
+def _fan_in_uniform(scale):
+    return Init("fan_in_uniform", (_number(scale, "fan_in_uniform()"),))
+
+
+def _bipolar(seed=0):
+    _ints((seed,), "bipolar")
+    return Init("bipolar", (seed,))
+
+
+def _values(v):
+    flat = []
+
+    def walk(x):
+        if isinstance(x, tuple):
+            for y in x:
+                walk(y)
+        else:
+            flat.append(_number(x, "values()"))
+    walk(v)
+    return Init("values", tuple(flat))
+
+
+FUNCTIONS = {
+    "range": _range, "len": _len, "enumerate": _enumerate, "zip": _zip,
+    "min": lambda *a: min(_numbers(a, "min")), "max": lambda *a: max(_numbers(a, "max")),
+    "sum": lambda *a: sum(_numbers(a, "sum")), "abs": lambda v: abs(_number(v, "abs()")),
+    "str": _str, "int": _int, "float": _float,
+    "uniform": _uniform, "normal": _normal, "constant": _constant,
+    "fan_in_uniform": _fan_in_uniform, "bipolar": _bipolar, "values": _values,
+}
+
+INITIALISERS = {name: Init(name) for name in (
+    "default", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal",
+    "zeros", "ones")}
+
+
+def lookup(name: str):
+    if name in FUNCTIONS:
+        return Builtin(name, FUNCTIONS[name])
+    return INITIALISERS.get(name)
+
+
+def names() -> list[str]:
+    return list(FUNCTIONS) + list(INITIALISERS)
+
+
+def call(builtin: Builtin, args: list, kwargs: dict, span) -> object:
+    try:
+        return builtin.fn(*args, **kwargs)
+    except BuiltinError as e:
+        raise SpeccError(str(e), span) from None
+    except TypeError:
+        raise SpeccError(f"wrong arguments for {builtin.name}()", span) from None

@@ -1,0 +1,202 @@
+"""Calls: ops from the registry, blocks (a call is a naming scope) and builtins."""
+from __future__ import annotations
+
+import difflib
+
+from .. import ast as A
+from ..diagnostics import SpeccError
+from ..ir import Init
+from ..ops import registry
+from ..ops.registry import REQUIRED
+from ..values import (POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor, show, type_name)
+from . import builtins
+from .builder import MAX_DEPTH
+from .expr import Hint
+from .scope import Frame
+from .types import check_value
+
+
+class ReturnSignal(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+class CallEval:
+    """Mixin: needs ExprEval's `eval`/`lookup`, `self.builder` and StmtExec's `exec_body`."""
+
+    def _eval_ExprCall(self, e: A.ExprCall, frame: Frame, hint: Hint | None):
+        callee = self._callee(e.callee, frame)
+        args, kwargs = self._args(e.args, frame)
+        return self.invoke(callee, args, kwargs, e, frame, hint)
+
+    def call_stage(self, stage: A.Expr, value, frame: Frame, hint: Hint | None):
+        """One stage of `value |> stage`: the value becomes the first argument."""
+        if isinstance(stage, A.ExprCall):
+            callee = self._callee(stage.callee, frame)
+            args, kwargs = self._args(stage.args, frame)
+            return self.invoke(callee, [value] + args, kwargs, stage, frame, hint)
+        callee = self._callee(stage, frame)
+        return self.invoke(callee, [value], {}, stage, frame, hint)
+
+    def _callee(self, e: A.Expr, frame: Frame):
+        if isinstance(e, A.ExprName):
+            return self.lookup(e.name, frame, e.span, call=True)
+        return self.eval(e, frame)
+
+    def _args(self, args: tuple[A.Arg, ...], frame: Frame):
+        positional, named = [], {}
+        for a in args:
+            v = self.eval(a.value, frame)
+            if a.name is None:
+                if named:
+                    raise SpeccError("a positional argument follows a keyword argument",
+                                     frame.span(a.span))
+                positional.append(v)
+            elif a.name in named:
+                raise SpeccError(f"argument '{a.name}' is given twice", frame.span(a.span))
+            else:
+                named[a.name] = v
+        return positional, named
+
+    def invoke(self, callee, args, kwargs, e, frame: Frame, hint):
+        span = frame.span(e.span)
+        if callee is POISON or POISON in args or POISON in kwargs.values():
+            return POISON
+        if isinstance(callee, OpRef):
+            return self.call_op(callee.name, args, kwargs, span, frame, hint)
+        if isinstance(callee, BlockRef):
+            return self.call_block(callee, args, kwargs, span, frame, hint)
+        if isinstance(callee, Builtin):
+            return builtins.call(callee, args, kwargs, span)
+        if isinstance(callee, NetworkRef):
+            raise SpeccError(f"network '{callee.display}' cannot be called inside a network; "
+                             "use a block", span)
+        raise SpeccError(f"{type_name(callee)} {show(callee)} is not callable", span)
+
+    # ------------------------------------------------------------------- ops
+    def call_op(self, name, args, kwargs, span, frame: Frame, hint):
+        op = registry.get(name)
+        values = bind_args(name, "op", [(a.name, a.default, a.kind) for a in op.args],
+                           args, kwargs, span)
+        inputs, attrs = [], {}
+        for a in op.args:
+            v = _coerce(name, a.name, a.kind, values[a.name], span)
+            if a.kind == "tensor":
+                inputs.append(v)
+            elif a.kind == "tensors":
+                inputs.extend(v)
+            else:
+                attrs[a.name] = v
+        path = hint.path if hint else frame.path(name)
+        if path == "" or path.endswith("."):
+            raise SpeccError(f"op '{name}' needs a name; 'as \"\"' only inlines a block call",
+                             span)
+        return self.builder.add_op(name, inputs, attrs, path, span)
+
+    # ---------------------------------------------------------------- blocks
+    def call_block(self, ref: BlockRef, args, kwargs, span, frame: Frame, hint):
+        d = ref.defn
+        if frame.depth >= MAX_DEPTH:
+            raise SpeccError(f"block '{d.name}' expands without end (more than {MAX_DEPTH} "
+                             "nested block calls); does it call itself?", span)
+        params = [(p.name, p.default if p.default is not None else REQUIRED, p) for p in d.params]
+        bound = bind_args(d.name, "block", [(n, dflt, None) for n, dflt, _ in params],
+                          args, kwargs, span)
+        if hint and (hint.path == "" or hint.path.endswith(".")):
+            prefix = hint.path  # inlined: the block's names join the caller's scope
+        else:
+            prefix = self.builder.claim(hint.path if hint else frame.path(d.name)) + "."
+        inner = Frame(ref.module, prefix=prefix, call_span=span,
+                      context=f"block '{d.name}'", depth=frame.depth + 1, kind="block")
+        for name, default, p in params:
+            value = bound[name]
+            if value is _DEFAULT:
+                value = self.eval(p.default, inner)
+            if p.type is not None and value is not POISON:
+                check_value(self, value, p.type, inner, f"argument '{name}' of block '{d.name}'",
+                            span)
+            inner.vars[name] = value
+        try:
+            self.exec_body(d.body, inner)
+        except ReturnSignal as r:
+            return r.value
+        raise SpeccError(f"block '{d.name}' ends without 'return'", span)
+
+
+_DEFAULT = object()
+
+
+def bind_args(name: str, what: str, signature, args, kwargs, span) -> dict:
+    """Match positional and keyword arguments to (name, default, kind) triples."""
+    names = [n for n, _, _ in signature]
+    if len(args) > len(names):
+        raise SpeccError(f"{what} '{name}' takes at most {len(names)} arguments, "
+                         f"got {len(args)}", span)
+    out = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            note = (f"did you mean '{close[0]}'?",) if close else (
+                f"{what} '{name}' takes: {', '.join(names)}",)
+            raise SpeccError(f"{what} '{name}' has no argument '{key}'", span, note)
+        if key in out:
+            raise SpeccError(f"argument '{key}' of {what} '{name}' is given twice", span)
+        out[key] = value
+    for n, default, _ in signature:
+        if n not in out:
+            if default is REQUIRED:
+                raise SpeccError(f"{what} '{name}' is missing argument '{n}'", span)
+            out[n] = default if what == "op" else _DEFAULT
+    return out
+
+
+def _coerce(op: str, arg: str, kind: str, v, span):
+    def bad(want):
+        return SpeccError(f"argument '{arg}' of {op} must be {want}, got {type_name(v)} "
+                          f"{show(v) if not isinstance(v, Tensor) else ''}".rstrip(), span)
+
+    if kind == "tensor":
+        if not isinstance(v, Tensor):
+            raise bad("a tensor")
+    elif kind == "tensors":
+        if not isinstance(v, tuple) or not all(isinstance(x, Tensor) for x in v):
+            raise bad("a list of tensors")
+    elif kind == "int":
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise bad("an int")
+    elif kind == "float":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise bad("a number")
+        v = float(v)
+    elif kind == "bool":
+        if not isinstance(v, bool):
+            raise bad("true or false")
+    elif kind == "str":
+        if not isinstance(v, str):
+            raise bad("a string")
+    elif kind == "ints":
+        if v is None:
+            return v
+        ok = _is_int(v) or (isinstance(v, tuple) and all(_is_int(x) for x in v))
+        if not ok:
+            raise bad("an int or a list of ints")
+    elif kind == "table":
+        if not (isinstance(v, tuple) and all(isinstance(r, tuple) and all(_is_int(x) for x in r)
+                                             for r in v)):
+            raise bad("a list of lists of ints")
+    elif kind == "init":
+        if isinstance(v, tuple):
+            v = builtins.FUNCTIONS["values"](v)
+        elif _is_number(v):
+            v = Init("constant", (float(v),))
+        if not isinstance(v, Init):
+            raise bad("an initialiser")
+    return v
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -1,0 +1,252 @@
+"""Evaluating expressions: compile-time arithmetic, names, pipes and tensor arithmetic."""
+from __future__ import annotations
+
+import difflib
+import operator
+from dataclasses import dataclass
+
+from .. import ast as A
+from ..diagnostics import SpeccError
+from ..ops import registry
+from ..values import (POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor, show, type_name)
+from . import builtins
+from .scope import Frame
+
+MAX_INT = 2 ** 62
+
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}
+_TENSOR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+
+
+@dataclass(frozen=True)
+class Hint:
+    """The path the outermost op or block call of an expression is named with."""
+
+    path: str
+
+
+def is_chain(e: A.Expr) -> bool:
+    if isinstance(e, A.ExprPipe):
+        return True
+    if isinstance(e, A.ExprTernary):
+        return is_chain(e.then) or is_chain(e.other)
+    return False
+
+
+def callable_value(v) -> bool:
+    return isinstance(v, (BlockRef, NetworkRef, OpRef, Builtin))
+
+
+class ExprEval:
+    """Mixin: needs `self.builder` and the call methods of CallEval."""
+
+    def eval(self, e: A.Expr, frame: Frame, hint: Hint | None = None):
+        method = getattr(self, "_eval_" + type(e).__name__)
+        return method(e, frame, hint)
+
+    def _eval_ExprLit(self, e, frame, hint):
+        return e.value
+
+    def _eval_ExprList(self, e, frame, hint):
+        items = tuple(self.eval(x, frame) for x in e.items)
+        return POISON if POISON in items else items
+
+    def _eval_ExprName(self, e, frame, hint):
+        return self.lookup(e.name, frame, e.span)
+
+    # ------------------------------------------------------------------ names
+    def lookup(self, name: str, frame: Frame, span, call: bool = False):
+        if name in frame.vars and (not call or callable_value(frame.vars[name])):
+            return frame.vars[name]
+        if name in frame.module.names:
+            return frame.module.names[name]
+        found = builtins.lookup(name)
+        if found is not None:
+            return found
+        op = registry.get(name)
+        if op is not None and "internal" not in op.traits:
+            return OpRef(name)
+        if call and name in frame.vars:
+            raise SpeccError(f"'{name}' is a {type_name(frame.vars[name])}, not a block or op",
+                             frame.span(span))
+        raise SpeccError(f"unknown name '{name}'", frame.span(span), self._suggest(name, frame))
+
+    def _suggest(self, name: str, frame: Frame) -> tuple[str, ...]:
+        pool = list(frame.vars) + list(frame.module.names) + builtins.names() + [
+            n for n, op in registry.all_ops().items() if "internal" not in op.traits]
+        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.75)
+        return (f"did you mean '{close[0]}'?",) if close else ()
+
+    # ------------------------------------------------------------- operators
+    def _eval_ExprBinary(self, e, frame, hint):
+        a, b = self.eval(e.left, frame), self.eval(e.right, frame)
+        if a is POISON or b is POISON:
+            return POISON
+        if isinstance(a, Tensor) or isinstance(b, Tensor):
+            return self._tensor_binary(e, a, b, frame, hint)
+        if e.op in _COMPARE:
+            return self._compare(e, a, b, frame)
+        return self._arith(e, a, b, frame)
+
+    def _compare(self, e, a, b, frame):
+        if e.op in ("==", "!="):
+            return _COMPARE[e.op](a, b)
+        ok = (_number(a) and _number(b)) or (isinstance(a, str) and isinstance(b, str))
+        if not ok:
+            raise SpeccError(f"cannot compare {type_name(a)} {e.op} {type_name(b)}",
+                             frame.span(e.span))
+        return _COMPARE[e.op](a, b)
+
+    def _arith(self, e, a, b, frame):
+        span = frame.span(e.span)
+        op = e.op
+        if op == "+" and isinstance(a, str) and isinstance(b, str):
+            return a + b
+        if op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
+            return a + b
+        if op == "*" and isinstance(a, tuple) and _int(b) or op == "*" and isinstance(b, tuple) and _int(a):
+            n = b if isinstance(a, tuple) else a
+            seq = a if isinstance(a, tuple) else b
+            if len(seq) * max(n, 0) > builtins.MAX_LIST:
+                raise SpeccError(f"a list of {len(seq) * n:,} items exceeds the limit of "
+                                 f"{builtins.MAX_LIST:,}", span)
+            return seq * n
+        if not (_number(a) and _number(b)):
+            raise SpeccError(f"cannot apply '{op}' to {type_name(a)} and {type_name(b)}", span)
+        try:
+            if op == "**" and abs(b) > 256:
+                raise OverflowError
+            result = {"+": operator.add, "-": operator.sub, "*": operator.mul,
+                      "/": operator.truediv, "//": operator.floordiv, "%": operator.mod,
+                      "**": operator.pow}[op](a, b)
+        except ZeroDivisionError:
+            raise SpeccError(f"division by zero in '{op}'", span) from None
+        except OverflowError:
+            raise SpeccError("number too large", span) from None
+        if isinstance(result, complex) or (isinstance(result, int) and abs(result) > MAX_INT) \
+                or (isinstance(result, float) and result != result):
+            raise SpeccError("number too large or not real", span)
+        return result
+
+    def _tensor_binary(self, e, a, b, frame, hint):
+        span = frame.span(e.span)
+        if e.op not in _TENSOR_OPS:
+            raise SpeccError(f"'{e.op}' is not defined for tensors (use + - * /)", span)
+        operands = []
+        for v in (a, b):
+            if isinstance(v, Tensor):
+                operands.append(v)
+            elif _number(v):
+                other = a if isinstance(a, Tensor) else b
+                operands.append(self.builder.add_op(
+                    "constant", [], {"value": float(v), "dtype": other.type.dtype},
+                    frame.path("const"), span))
+            else:
+                raise SpeccError(f"cannot apply '{e.op}' to a tensor and {type_name(v)}", span)
+        path = hint.path if hint else frame.path(_TENSOR_OPS[e.op])
+        return self.builder.add_op(_TENSOR_OPS[e.op], operands, {}, path, span)
+
+    def _eval_ExprUnary(self, e, frame, hint):
+        v = self.eval(e.operand, frame)
+        if v is POISON:
+            return POISON
+        span = frame.span(e.span)
+        if e.op == "not":
+            if not isinstance(v, bool):
+                raise SpeccError(f"'not' needs a bool, got {type_name(v)}", span)
+            return not v
+        if isinstance(v, Tensor) and e.op == "-":
+            neg = self.builder.add_op("constant", [], {"value": -1.0, "dtype": v.type.dtype},
+                                      frame.path("const"), span)
+            return self.builder.add_op("mul", [v, neg], {}, hint.path if hint else
+                                       frame.path("neg"), span)
+        if not _number(v):
+            raise SpeccError(f"'{e.op}' needs a number, got {type_name(v)}", span)
+        return -v if e.op == "-" else v
+
+    def _eval_ExprBool(self, e, frame, hint):
+        a = self.eval(e.left, frame)
+        if a is POISON:
+            return POISON
+        self._need_bool(a, e.left, frame, e.op)
+        if (e.op == "and" and not a) or (e.op == "or" and a):
+            return a
+        b = self.eval(e.right, frame)
+        if b is not POISON:
+            self._need_bool(b, e.right, frame, e.op)
+        return b
+
+    def _need_bool(self, v, e, frame, what):
+        if not isinstance(v, bool):
+            raise SpeccError(f"'{what}' needs a bool, got {type_name(v)} {show(v)}",
+                             frame.span(e.span))
+
+    def _eval_ExprTernary(self, e, frame, hint):
+        cond = self.eval(e.cond, frame)
+        if cond is POISON:
+            return POISON
+        self._need_bool(cond, e.cond, frame, "?")
+        return self.eval(e.then if cond else e.other, frame, hint)
+
+    # -------------------------------------------------------- index, attribute
+    def _eval_ExprIndex(self, e, frame, hint):
+        target, index = self.eval(e.target, frame), self.eval(e.index, frame)
+        if POISON in (target, index):
+            return POISON
+        span = frame.span(e.span)
+        if not isinstance(target, (tuple, str)):
+            raise SpeccError(f"cannot index {type_name(target)}", span)
+        if not _int(index):
+            raise SpeccError(f"an index must be an int, got {type_name(index)}", span)
+        if not -len(target) <= index < len(target):
+            raise SpeccError(f"index {index} is out of range for a list of {len(target)}", span)
+        return target[index]
+
+    def _eval_ExprAttr(self, e, frame, hint):
+        target = self.eval(e.target, frame)
+        if target is POISON:
+            return POISON
+        span = frame.span(e.span)
+        if not isinstance(target, Tensor):
+            raise SpeccError(f"{type_name(target)} has no attribute '{e.attr}'", span)
+        t = target.type
+        attrs = {"shape": lambda: tuple(t.shape), "rank": lambda: t.rank,
+                 "dtype": lambda: t.dtype, "channels": lambda: t.shape[1],
+                 "features": lambda: t.shape[-1], "height": lambda: t.shape[-2],
+                 "width": lambda: t.shape[-1], "length": lambda: t.shape[-1]}
+        if e.attr not in attrs:
+            raise SpeccError(f"a tensor has no attribute '{e.attr}'", span,
+                             (f"tensors have: {', '.join(attrs)}",))
+        needs = {"channels": 2, "height": 4, "width": 4, "length": 3, "features": 1}
+        if t.rank < needs.get(e.attr, 0):
+            raise SpeccError(f"'{e.attr}' of a rank-{t.rank} tensor {t}", span)
+        return attrs[e.attr]()
+
+    # -------------------------------------------------------------- pipes
+    def _eval_ExprPipe(self, e, frame, hint):
+        stages = []
+        while isinstance(e, A.ExprPipe):
+            stages.append(e.stage)
+            e = e.source
+        stages.reverse()
+        if isinstance(e, A.ExprCall):  # `conv(x, 6, 5) |> relu`: the head call is stage 0
+            value = self.eval(e, frame, self._stage_hint(hint))
+        else:
+            value = self.eval(e, frame)
+        for stage in stages:
+            if value is POISON:
+                return POISON
+            value = self.call_stage(stage, value, frame, self._stage_hint(hint))
+        return value
+
+    def _stage_hint(self, hint: Hint | None) -> Hint | None:
+        return Hint(self.builder.next_stage(hint.path)) if hint else None
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)

@@ -1,0 +1,95 @@
+"""Loading `.net` files: parsing, imports (relative, then the bundled library), top-level names."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import ast as A
+from ..diagnostics import Collector, SpeccError
+from ..parse import parse_module, read_source
+from ..resources import specs_dir
+from ..source import SourceFile
+from ..values import BlockRef, NetworkRef
+from .scope import ModuleScope
+
+SUPPORTED_VERSIONS = (1,)
+
+
+class Loader:
+    """Loads modules once each and refuses import cycles."""
+
+    def __init__(self):
+        self.cache: dict[Path, ModuleScope] = {}
+        self.stack: list[Path] = []
+
+    def load_path(self, path: str | Path) -> ModuleScope:
+        return self._load(Path(path), read_source(path))
+
+    def load_text(self, text: str, path: str = "<spec>") -> ModuleScope:
+        return self._load(Path(path), SourceFile(path, text))
+
+    def _load(self, path: Path, source: SourceFile) -> ModuleScope:
+        key = path.resolve()
+        if key in self.cache:
+            return self.cache[key]
+        module_ast = parse_module(source)
+        scope = ModuleScope(source, version=module_ast.version)
+        errors = Collector()
+        if module_ast.version is not None and module_ast.version not in SUPPORTED_VERSIONS:
+            errors.add(SpeccError(f"unsupported language version {module_ast.version} (this "
+                                  f"specc reads version 1)", module_ast.span))
+        self.stack.append(key)
+        try:
+            for item in module_ast.items:
+                try:
+                    self._define(scope, item, key)
+                except SpeccError as e:
+                    errors.add(e)
+        finally:
+            self.stack.pop()
+        errors.raise_if_any()
+        self.cache[key] = scope
+        return scope
+
+    def _define(self, scope: ModuleScope, item, key: Path) -> None:
+        if isinstance(item, A.Import):
+            self._import(scope, item, key)
+        elif isinstance(item, A.BlockDef):
+            _bind(scope, item.name, BlockRef(item, scope), item)
+        elif isinstance(item, A.NetworkDef):
+            _bind(scope, item.name, NetworkRef(item, scope, (), item.name), item)
+        elif isinstance(item, A.NetworkPreset):
+            from .network import evaluate_preset
+            _bind(scope, item.name, evaluate_preset(scope, item), item)
+        elif isinstance(item, A.ConstDef):
+            from .network import evaluate_const
+            _bind(scope, item.name, evaluate_const(scope, item), item)
+
+    def _import(self, scope: ModuleScope, item: A.Import, key: Path) -> None:
+        target = resolve_import(item.path, key.parent)
+        if target is None:
+            raise SpeccError(f"cannot find import \"{item.path}\" (looked beside this file and "
+                             "in the bundled spec library)", item.span)
+        resolved = target.resolve()
+        if resolved == key:
+            raise SpeccError(f"\"{item.path}\" imports itself", item.span)
+        if resolved in self.stack:
+            cycle = " -> ".join(p.name for p in self.stack[self.stack.index(resolved):])
+            raise SpeccError(f"import cycle: {cycle} -> {resolved.name}", item.span)
+        imported = self.load_path(target)
+        for name in imported.local:
+            scope.names.setdefault(name, imported.names[name])
+
+
+def resolve_import(name: str, base: Path) -> Path | None:
+    for folder in (base, specs_dir()):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _bind(scope: ModuleScope, name: str, value, item) -> None:
+    if name in scope.local:
+        raise SpeccError(f"'{name}' is defined twice in this file", item.span)
+    scope.names[name] = value
+    scope.local.append(name)

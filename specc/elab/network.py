@@ -1,0 +1,109 @@
+"""Elaborating a network: bind its parameters, run its body, check and finish the graph."""
+from __future__ import annotations
+
+import hashlib
+import sys
+
+from .. import ast as A
+from ..diagnostics import Collector, SpeccError
+from ..ir import Graph
+from ..values import POISON, NetworkRef, Tensor, type_name
+from .builder import DEFAULT_MAX_PARAMS, GraphBuilder
+from .calls import CallEval, bind_args
+from .expr import ExprEval
+from .scope import Frame, ModuleScope
+from .stmt import StmtExec
+from .types import check_value
+
+
+class Elaborator(ExprEval, CallEval, StmtExec):
+    def __init__(self, builder: GraphBuilder):
+        self.builder = builder
+        self.errors = Collector()
+
+
+def _module_frame(module: ModuleScope) -> tuple[Elaborator, Frame]:
+    return Elaborator(GraphBuilder("<module>")), Frame(module, kind="module")
+
+
+def evaluate_const(module: ModuleScope, item: A.ConstDef):
+    ev, frame = _module_frame(module)
+    value = ev.eval(item.value, frame)
+    if isinstance(value, Tensor):
+        raise SpeccError("a top-level constant cannot be a tensor", item.span)
+    return value
+
+
+def evaluate_preset(module: ModuleScope, item: A.NetworkPreset) -> NetworkRef:
+    ev, frame = _module_frame(module)
+    e = item.value
+    if isinstance(e, A.ExprName):
+        base, args, kwargs = ev.lookup(e.name, frame, e.span), [], {}
+    elif isinstance(e, A.ExprCall):
+        base = ev._callee(e.callee, frame)
+        args, kwargs = ev._args(e.args, frame)
+    else:
+        raise SpeccError("a preset names a network and its arguments, e.g. "
+                         "resnet(depths=[2, 2, 2, 2])", e.span)
+    if not isinstance(base, NetworkRef):
+        raise SpeccError(f"a preset needs a network, got {type_name(base)}", e.span)
+    signature = [(p.name, None, None) for p in base.defn.params]
+    taken = dict(base.bound)
+    free = [s for s in signature if s[0] not in taken]
+    bound = bind_args(base.display, "network", free, args, kwargs, e.span)
+    taken.update({k: v for k, v in bound.items() if _given(v)})
+    return NetworkRef(base.defn, base.module, tuple(taken.items()), item.name)
+
+
+def _given(v) -> bool:
+    from .calls import _DEFAULT
+    return v is not _DEFAULT
+
+
+def missing_params(ref: NetworkRef) -> list[str]:
+    bound = dict(ref.bound)
+    return [p.name for p in ref.defn.params if p.name not in bound and p.default is None]
+
+
+def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS) -> Graph:
+    d = ref.defn
+    builder = GraphBuilder(ref.display, max_params)
+    ev = Elaborator(builder)
+    frame = Frame(ref.module, kind="network")
+    missing = missing_params(ref)
+    if missing:
+        raise SpeccError(f"network '{ref.display}' needs a value for "
+                         f"{', '.join(repr(m) for m in missing)}", d.span,
+                         ("pick a preset of it, or define one: network name = "
+                          f"{d.name}({missing[0]}=...)",))
+    bound = dict(ref.bound)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, 20_000))
+    try:
+        for p in d.params:
+            value = bound[p.name] if p.name in bound else ev.eval(p.default, frame)
+            if p.type is not None and value is not POISON:
+                try:
+                    check_value(ev, value, p.type, frame,
+                                f"parameter '{p.name}' of network '{d.name}'", p.span)
+                except SpeccError as e:
+                    ev.errors.add(e)
+            frame.vars[p.name] = value
+        ev.exec_body(d.body, frame)
+    except RecursionError:
+        raise SpeccError("the spec nests too deeply to elaborate", d.span) from None
+    finally:
+        sys.setrecursionlimit(old_limit)
+    graph = builder.graph
+    if not ev.errors.errors:
+        if not graph.inputs:
+            ev.errors.add(SpeccError(f"network '{ref.display}' declares no input", d.span))
+        if not graph.outputs:
+            ev.errors.add(SpeccError(f"network '{ref.display}' declares no output", d.span,
+                                     ("add a line such as: output logits = x",)))
+    ev.errors.raise_if_any()
+    graph.doc = d.doc
+    graph.span = d.span
+    graph.meta.update(spec_path=d.span.source.path,
+                      spec_sha256=hashlib.sha256(d.span.source.text.encode()).hexdigest())
+    return graph

@@ -1,0 +1,69 @@
+"""Types in the language: scalar, list, block and tensor types; checking values against them."""
+from __future__ import annotations
+
+from .. import ast as A
+from ..diagnostics import SpeccError
+from ..ir import DTYPES, TensorType
+from ..values import POISON, BlockRef, Tensor, show, type_name
+
+SCALARS = ("int", "float", "bool", "str", "block", "tensor", "any")
+
+
+def tensor_type(ev, t: A.Type, frame) -> TensorType:
+    """Evaluate a tensor type; a dim that names no compile-time int becomes a symbol."""
+    if not isinstance(t, A.TypeTensor):
+        raise SpeccError("expected a tensor type such as f32[N, 3, 224, 224]", frame.span(t.span))
+    if t.dtype not in DTYPES:
+        raise SpeccError(f"unknown dtype '{t.dtype}'", frame.span(t.span),
+                         (f"dtypes: {', '.join(DTYPES)}",))
+    dims = []
+    for d in t.dims:
+        if isinstance(d, A.ExprName) and d.name not in frame.vars \
+                and d.name not in frame.module.names:
+            dims.append(d.name)
+            continue
+        v = ev.eval(d, frame)
+        if v is POISON:
+            return POISON
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise SpeccError(f"a dim must be a positive int or a symbol, got {show(v)}",
+                             frame.span(d.span))
+        dims.append(v)
+    return TensorType(t.dtype, tuple(dims))
+
+
+def check_value(ev, value, t: A.Type, frame, what: str, span) -> None:
+    if not _matches(ev, value, t, frame):
+        raise SpeccError(f"{what} must be {describe(t)}, got {type_name(value)} "
+                         f"{show(value) if not isinstance(value, Tensor) else ''}".rstrip(), span)
+
+
+def describe(t: A.Type) -> str:
+    if isinstance(t, A.TypeScalar):
+        return {"int": "an int", "float": "a number", "bool": "true or false", "str": "a string",
+                "block": "a block", "tensor": "a tensor", "any": "a value"}.get(t.name, t.name)
+    if isinstance(t, A.TypeList):
+        return f"a list of {describe(t.item).split(' ', 1)[-1]}"
+    return f"a tensor {t.dtype}[...]"
+
+
+def _matches(ev, value, t: A.Type, frame) -> bool:
+    if isinstance(t, A.TypeScalar):
+        if t.name not in SCALARS:
+            raise SpeccError(f"unknown type '{t.name}'", frame.span(t.span),
+                             (f"types: {', '.join(SCALARS)}, [T], and tensor types like f32[N, 10]",))
+        return {
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            "bool": lambda v: isinstance(v, bool),
+            "str": lambda v: isinstance(v, str),
+            "block": lambda v: isinstance(v, BlockRef),
+            "tensor": lambda v: isinstance(v, Tensor),
+            "any": lambda v: True,
+        }[t.name](value)
+    if isinstance(t, A.TypeList):
+        return isinstance(value, tuple) and all(_matches(ev, v, t.item, frame) for v in value)
+    if t.dtype not in DTYPES:
+        raise SpeccError(f"unknown dtype '{t.dtype}'", frame.span(t.span))
+    return isinstance(value, Tensor) and value.type.dtype == t.dtype and \
+        value.type.rank == len(t.dims)

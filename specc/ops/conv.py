@@ -1,0 +1,82 @@
+"""Convolution, 1-D and 2-D, with stride, padding, dilation and groups."""
+from __future__ import annotations
+
+from ..ir import Init, TensorType
+from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .shapes import channels, expand, prod, spatial, window_out
+
+DEFAULT = Init("default")  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+
+
+def _geometry(attrs: dict, x: TensorType):
+    n = spatial(x, "conv")
+    k = expand(attrs["kernel"], n, "kernel")
+    s = expand(attrs["stride"], n, "stride")
+    p = expand(attrs["padding"], n, "padding")
+    d = expand(attrs["dilation"], n, "dilation")
+    return n, k, s, p, d
+
+
+def _infer(attrs, types):
+    x = types[0]
+    n, k, s, p, d = _geometry(attrs, x)
+    c_in, c_out, g = channels(x, "conv"), attrs["channels"], attrs["groups"]
+    if c_out < 1:
+        raise ShapeError(f"conv needs at least 1 output channel, got {c_out}")
+    if g < 1 or c_in % g or c_out % g:
+        raise ShapeError(f"conv groups={g} must divide input channels {c_in} and output "
+                         f"channels {c_out}")
+    if min(k + s + d) < 1 or min(p) < 0:
+        raise ShapeError("conv kernel, stride and dilation must be positive, padding >= 0")
+    out = [window_out(x.shape[2 + i], k[i], s[i], p[i], p[i], d[i], False, "conv")
+           for i in range(n)]
+    return [TensorType(x.dtype, (x.shape[0], c_out, *out))]
+
+
+def _params(attrs, types):
+    x = types[0]
+    n, k, *_ = _geometry(attrs, x)
+    c_in, c_out, g = channels(x, "conv"), attrs["channels"], attrs["groups"]
+    fan_in, fan_out = c_in // g * prod(k), c_out // g * prod(k)
+    out = {"weight": ParamSpec((c_out, c_in // g, *k), attrs["init"], fan_in=fan_in,
+                               fan_out=fan_out)}
+    if attrs["bias"]:
+        out["bias"] = ParamSpec((c_out,), attrs["bias_init"], fan_in=fan_in, fan_out=fan_out)
+    return out
+
+
+def _macs(attrs, types, outs):
+    x, y = types[0], outs[0]
+    k = expand(attrs["kernel"], x.rank - 2, "kernel")
+    per_out = channels(x, "conv") // attrs["groups"] * prod(k)
+    return (y.per_sample() or 0) * per_out
+
+
+def _torch(b, node, xs, ps):
+    a, n = node.attrs, b.types[0].rank - 2
+    fn = b.torch.conv1d if n == 1 else b.torch.conv2d
+    return b.call(fn, xs[0], ps["weight"], ps.get("bias"), expand(a["stride"], n, "stride"),
+                  expand(a["padding"], n, "padding"), expand(a["dilation"], n, "dilation"),
+                  a["groups"])
+
+
+def _onnx(b, node, xs, ps):
+    a, n = node.attrs, b.types[0].rank - 2
+    p = expand(a["padding"], n, "padding")
+    inputs = [xs[0], ps["weight"]] + ([ps["bias"]] if "bias" in ps else [])
+    return b.op("Conv", inputs, kernel_shape=list(expand(a["kernel"], n, "kernel")),
+                strides=list(expand(a["stride"], n, "stride")), pads=list(p) + list(p),
+                dilations=list(expand(a["dilation"], n, "dilation")), group=a["groups"])
+
+
+register(OpDef(
+    name="conv",
+    doc="Convolution over 1-D [N, C, L] or 2-D [N, C, H, W] inputs (cross-correlation, as "
+        "in every framework). Owns `weight` [out, in/groups, *kernel] and `bias` [out].",
+    args=(Arg("x", "tensor"), Arg("channels", "int"), Arg("kernel", "ints"),
+          Arg("stride", "ints", 1), Arg("padding", "ints", 0), Arg("dilation", "ints", 1),
+          Arg("groups", "int", 1), Arg("bias", "bool", True), Arg("init", "init", DEFAULT),
+          Arg("bias_init", "init", DEFAULT)),
+    infer=_infer, params=_params, macs=_macs, torch=_torch, onnx=_onnx,
+    tolerance=1e-4, traits=frozenset({"weighted"}),
+))

@@ -1,0 +1,87 @@
+"""Fully connected layers and matrix products."""
+from __future__ import annotations
+
+from ..ir import Init, TensorType
+from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .shapes import float_input, fmt, same_dtype
+
+DEFAULT = Init("default")
+
+
+def _features(x: TensorType) -> int:
+    if x.rank < 2:
+        raise ShapeError(f"linear expects an input [N, ..., features], got {fmt(x.shape)}")
+    float_input(x, "linear")
+    f = x.shape[-1]
+    if not isinstance(f, int):
+        raise ShapeError(f"linear needs a known feature count, got symbolic '{f}'")
+    return f
+
+
+def _linear_infer(attrs, types):
+    x = types[0]
+    _features(x)
+    if attrs["features"] < 1:
+        raise ShapeError(f"linear needs at least 1 output feature, got {attrs['features']}")
+    return [TensorType(x.dtype, (*x.shape[:-1], attrs["features"]))]
+
+
+def _linear_params(attrs, types):
+    f_in, f_out = _features(types[0]), attrs["features"]
+    out = {"weight": ParamSpec((f_out, f_in), attrs["init"], fan_in=f_in, fan_out=f_out)}
+    if attrs["bias"]:
+        out["bias"] = ParamSpec((f_out,), attrs["bias_init"], fan_in=f_in, fan_out=f_out)
+    return out
+
+
+def _linear_macs(attrs, types, outs):
+    return (outs[0].per_sample() or 0) * _features(types[0])
+
+
+def _linear_torch(b, node, xs, ps):
+    return b.call(b.F.linear, xs[0], ps["weight"], ps.get("bias"))
+
+
+def _linear_onnx(b, node, xs, ps):
+    if b.types[0].rank == 2:
+        inputs = [xs[0], ps["weight"]] + ([ps["bias"]] if "bias" in ps else [])
+        return b.op("Gemm", inputs, transB=1)
+    y = b.op("MatMul", [xs[0], b.op("Transpose", [ps["weight"]], perm=[1, 0])])
+    return b.op("Add", [y, ps["bias"]]) if "bias" in ps else y
+
+
+def _matmul_infer(attrs, types):
+    a, b = types
+    if a.rank < 2 or b.rank < 2:
+        raise ShapeError(f"matmul needs operands of rank >= 2, got {fmt(a.shape)} and {fmt(b.shape)}")
+    dtype = same_dtype(types, "matmul")
+    if a.shape[-1] != b.shape[-2]:
+        raise ShapeError(f"matmul inner dimensions differ: {fmt(a.shape)} @ {fmt(b.shape)} "
+                         f"({a.shape[-1]} != {b.shape[-2]})")
+    if b.rank > 2 and a.shape[:-2] != b.shape[:-2]:
+        raise ShapeError(f"matmul batch dimensions differ: {fmt(a.shape[:-2])} vs "
+                         f"{fmt(b.shape[:-2])} (specc does not broadcast)")
+    return [TensorType(dtype, (*a.shape[:-1], b.shape[-1]))]
+
+
+def _matmul_macs(attrs, types, outs):
+    k = types[0].shape[-1]
+    return (outs[0].per_sample() or 0) * (k if isinstance(k, int) else 0)
+
+
+register(
+    OpDef(name="linear",
+          doc="Fully connected layer y = x W^T + b over the last dim. Owns `weight` [out, in] "
+              "and `bias` [out].",
+          args=(Arg("x", "tensor"), Arg("features", "int"), Arg("bias", "bool", True),
+                Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
+          infer=_linear_infer, params=_linear_params, macs=_linear_macs,
+          torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
+          traits=frozenset({"weighted"})),
+    OpDef(name="matmul",
+          doc="Matrix product a @ b; batch dims must match exactly (a 2-D `b` is shared).",
+          args=(Arg("a", "tensor"), Arg("b", "tensor")),
+          infer=_matmul_infer, macs=_matmul_macs,
+          torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),
+          onnx=lambda b, node, xs, ps: b.op("MatMul", xs), tolerance=1e-4),
+)

@@ -1,0 +1,96 @@
+"""Normalisation and regularisation: batch norm, local response norm, dropout."""
+from __future__ import annotations
+
+from ..ir import Init
+from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .shapes import channels, float_input
+
+
+def _bn_infer(attrs, types):
+    x = types[0]
+    if x.rank not in (2, 3, 4, 5):
+        raise ShapeError(f"batchnorm expects [N, C, ...], got rank {x.rank}")
+    float_input(x, "batchnorm")
+    channels(x, "batchnorm")
+    return [x]
+
+
+def _bn_params(attrs, types):
+    c = channels(types[0], "batchnorm")
+    return {
+        "weight": ParamSpec((c,), Init("ones")),
+        "bias": ParamSpec((c,), Init("zeros")),
+        "running_mean": ParamSpec((c,), Init("zeros"), trainable=False, state=True),
+        "running_var": ParamSpec((c,), Init("ones"), trainable=False, state=True),
+        "num_batches_tracked": ParamSpec((), Init("zeros"), trainable=False, state=True,
+                                         dtype="i64"),
+    }
+
+
+def batch_norm(x, weight, bias, mean, var, count, training: bool, momentum: float, eps: float):
+    """torch.nn.BatchNorm semantics, including the `num_batches_tracked` counter."""
+    import torch.nn.functional as F
+    if training:
+        count.add_(1)
+    return F.batch_norm(x, mean, var, weight, bias, training, momentum, eps)
+
+
+def _bn_torch(b, node, xs, ps):
+    a = node.attrs
+    return b.call(batch_norm, xs[0], ps["weight"], ps["bias"], ps["running_mean"],
+                  ps["running_var"], ps["num_batches_tracked"], b.training, a["momentum"], a["eps"])
+
+
+def _bn_onnx(b, node, xs, ps):
+    return b.op("BatchNormalization", [xs[0], ps["weight"], ps["bias"], ps["running_mean"],
+                                       ps["running_var"]], epsilon=node.attrs["eps"])
+
+
+def _lrn_infer(attrs, types):
+    x = types[0]
+    if x.rank != 4:
+        raise ShapeError(f"lrn expects [N, C, H, W], got rank {x.rank}")
+    float_input(x, "lrn")
+    if attrs["size"] < 1 or attrs["size"] % 2 == 0:
+        raise ShapeError(f"lrn size must be a positive odd number, got {attrs['size']}")
+    return [x]
+
+
+def _lrn_torch(b, node, xs, ps):
+    a = node.attrs  # the paper's alpha multiplies the plain sum; torch divides by size
+    return b.call(b.F.local_response_norm, xs[0], a["size"], a["alpha"] * a["size"], a["beta"],
+                  a["k"])
+
+
+def _lrn_onnx(b, node, xs, ps):
+    a = node.attrs
+    return b.op("LRN", xs, size=a["size"], alpha=a["alpha"] * a["size"], beta=a["beta"],
+                bias=a["k"])
+
+
+def _dropout_infer(attrs, types):
+    if not 0.0 <= attrs["p"] < 1.0:
+        raise ShapeError(f"dropout p must be in [0, 1), got {attrs['p']}")
+    return [types[0]]
+
+
+register(
+    OpDef(name="batchnorm",
+          doc="Batch normalisation (Ioffe & Szegedy 2015) over dim 1. Owns `weight`, `bias` "
+              "and the running statistics `running_mean`, `running_var`, `num_batches_tracked`.",
+          args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1)),
+          infer=_bn_infer, params=_bn_params, torch=_bn_torch, onnx=_bn_onnx,
+          tolerance=1e-4, traits=frozenset({"train_differs"})),
+    OpDef(name="lrn",
+          doc="Local response normalisation across channels, as in Krizhevsky et al. 2012: "
+              "b = a / (k + alpha * sum of a^2 over `size` neighbouring channels)^beta.",
+          args=(Arg("x", "tensor"), Arg("size", "int", 5), Arg("alpha", "float", 1e-4),
+                Arg("beta", "float", 0.75), Arg("k", "float", 2.0)),
+          infer=_lrn_infer, torch=_lrn_torch, onnx=_lrn_onnx, tolerance=1e-4),
+    OpDef(name="dropout", doc="Zeroes elements with probability p while training; identity "
+          "at inference (removed from exported models).",
+          args=(Arg("x", "tensor"), Arg("p", "float", 0.5)), infer=_dropout_infer,
+          torch=lambda b, node, xs, ps: b.call(b.F.dropout, xs[0], node.attrs["p"], b.training),
+          onnx=lambda b, node, xs, ps: b.op("Identity", xs),
+          traits=frozenset({"train_differs", "inference_identity"})),
+)

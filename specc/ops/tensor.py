@@ -1,0 +1,173 @@
+"""Structural ops: concat, flatten, reshape, transpose, pad, slice."""
+from __future__ import annotations
+
+from ..ir import TensorType
+from .registry import Arg, OpDef, ShapeError, register
+from .shapes import fmt, prod, same_dtype
+
+
+def _axis(axis: int, rank: int, op: str) -> int:
+    if not -rank <= axis < rank:
+        raise ShapeError(f"{op} axis {axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+def _concat_infer(attrs, types):
+    if not types:
+        raise ShapeError("concat needs at least one tensor")
+    first = types[0]
+    axis = _axis(attrs["axis"], first.rank, "concat")
+    dtype = same_dtype(types, "concat")
+    total = 0
+    for i, t in enumerate(types):
+        if t.rank != first.rank or any(a != b for j, (a, b) in enumerate(zip(t.shape, first.shape))
+                                       if j != axis):
+            raise ShapeError(f"concat along axis {axis}: operand {i} has shape {fmt(t.shape)}, "
+                             f"operand 0 has {fmt(first.shape)}; all other dims must be equal "
+                             "(specc never crops or pads a join)")
+        d = t.shape[axis]
+        total = total + d if isinstance(d, int) and isinstance(total, int) else f"{total}+{d}"
+    shape = list(first.shape)
+    shape[axis] = total
+    return [TensorType(dtype, tuple(shape))]
+
+
+def _flatten_infer(attrs, types):
+    x = types[0]
+    start = _axis(attrs["start"], x.rank, "flatten")
+    rest = x.shape[start:]
+    n = prod(rest) if all(isinstance(d, int) for d in rest) else "*".join(map(str, rest))
+    return [TensorType(x.dtype, (*x.shape[:start], n))]
+
+
+def _flatten_onnx(b, node, xs, ps):
+    start = node.attrs["start"] % b.types[0].rank
+    return b.op("Reshape", [xs[0], b.const([0] * start + [-1], "i64")])
+
+
+def _reshape_infer(attrs, types):
+    x = types[0]
+    shape = list(attrs["shape"])
+    if shape.count(-1) > 1 or any(d == 0 or d < -1 for d in shape):
+        raise ShapeError(f"reshape target {fmt(shape)} may hold positive dims and one -1")
+    n = x.per_sample()
+    if n is None:
+        raise ShapeError(f"reshape needs known per-sample dims, got {fmt(x.shape)}")
+    known = prod(d for d in shape if d != -1)
+    if -1 in shape:
+        if n % known:
+            raise ShapeError(f"reshape cannot fit {n} elements per sample into {fmt(shape)}")
+        shape[shape.index(-1)] = n // known
+    elif known != n:
+        raise ShapeError(f"reshape of {fmt(x.shape[1:])} ({n} elements per sample) into "
+                         f"{fmt(shape)} ({known} elements)")
+    return [TensorType(x.dtype, (x.shape[0], *shape))]
+
+
+def reshape_per_sample(x, shape):
+    """Reshape each sample; the batch dim is kept."""
+    return x.reshape((x.shape[0],) + tuple(shape))
+
+
+def _transpose_infer(attrs, types):
+    x = types[0]
+    perm = tuple(attrs["perm"])
+    if sorted(perm) != list(range(x.rank)):
+        raise ShapeError(f"transpose perm {list(perm)} is not a permutation of {x.rank} dims")
+    return [TensorType(x.dtype, tuple(x.shape[p] for p in perm))]
+
+
+def _pad_infer(attrs, types):
+    x = types[0]
+    pads = list(attrs["pads"])
+    if len(pads) != 2 * (x.rank - 1) or min(pads, default=0) < 0:
+        raise ShapeError(f"pad needs {2 * (x.rank - 1)} non-negative values (before, after for "
+                         f"each dim but the batch), got {fmt(pads)}")
+    shape = [x.shape[0]]
+    for i, d in enumerate(x.shape[1:]):
+        extra = pads[2 * i] + pads[2 * i + 1]
+        shape.append(d + extra if isinstance(d, int) else (f"{d}+{extra}" if extra else d))
+    return [TensorType(x.dtype, tuple(shape))]
+
+
+def _pad_torch(b, node, xs, ps):
+    pads, flat = list(node.attrs["pads"]), []
+    for i in reversed(range(len(pads) // 2)):  # F.pad lists the last dim first
+        flat += [pads[2 * i], pads[2 * i + 1]]
+    return b.call(b.F.pad, xs[0], tuple(flat), "constant", node.attrs["value"])
+
+
+def _pad_onnx(b, node, xs, ps):
+    pads = list(node.attrs["pads"])
+    onnx_pads = [0] + pads[0::2] + [0] + pads[1::2]
+    dt = b.types[0].dtype
+    return b.op("Pad", [xs[0], b.const(onnx_pads, "i64"), b.const([node.attrs["value"]], dt, ())])
+
+
+def _slice_bounds(attrs, x):
+    axis = _axis(attrs["axis"], x.rank, "slice")
+    d = x.shape[axis]
+    if not isinstance(d, int):
+        raise ShapeError(f"slice needs a known size on axis {axis}")
+    start, end, step = attrs["start"], attrs["end"], attrs["step"]
+    if step < 1:
+        raise ShapeError(f"slice step must be positive, got {step}")
+    start, end, _ = slice(start, d if end is None else end, step).indices(d)
+    return axis, start, end, step, len(range(start, end, step))
+
+
+def _slice_infer(attrs, types):
+    x = types[0]
+    axis, *_, n = _slice_bounds(attrs, x)
+    if n == 0:
+        raise ShapeError(f"slice selects nothing from axis {axis} of size {x.shape[axis]}")
+    shape = list(x.shape)
+    shape[axis] = n
+    return [TensorType(x.dtype, tuple(shape))]
+
+
+def slice_axis(x, axis: int, start: int, end: int, step: int):
+    return x[(slice(None),) * axis + (slice(start, end, step),)]
+
+
+def _slice_torch(b, node, xs, ps):
+    axis, start, end, step, _ = _slice_bounds(node.attrs, b.types[0])
+    return b.call(slice_axis, xs[0], axis, start, end, step)
+
+
+def _slice_onnx(b, node, xs, ps):
+    axis, start, end, step, _ = _slice_bounds(node.attrs, b.types[0])
+    return b.op("Slice", [xs[0], b.const([start], "i64"), b.const([end], "i64"),
+                          b.const([axis], "i64"), b.const([step], "i64")])
+
+
+register(
+    OpDef(name="concat", doc="Concatenate tensors along `axis` (default: channels); every "
+          "other dim must be equal.", args=(Arg("xs", "tensors"), Arg("axis", "int", 1)),
+          infer=_concat_infer,
+          torch=lambda b, node, xs, ps: b.call(b.torch.cat, tuple(xs), node.attrs["axis"]),
+          onnx=lambda b, node, xs, ps: b.op("Concat", xs, axis=node.attrs["axis"] % b.types[0].rank)),
+    OpDef(name="flatten", doc="Flatten dims from `start` on into one.",
+          args=(Arg("x", "tensor"), Arg("start", "int", 1)), infer=_flatten_infer,
+          torch=lambda b, node, xs, ps: b.call(b.torch.flatten, xs[0], node.attrs["start"]),
+          onnx=_flatten_onnx),
+    OpDef(name="reshape", doc="Reshape each sample to `shape` (the batch dim is kept; one -1 "
+          "may stand for the rest).", args=(Arg("x", "tensor"), Arg("shape", "ints")),
+          infer=_reshape_infer,
+          torch=lambda b, node, xs, ps: b.call(reshape_per_sample, xs[0],
+                                               tuple(b.outs[0].shape[1:])),
+          onnx=lambda b, node, xs, ps: b.op("Reshape", [xs[0], b.const(
+              [0] + list(b.outs[0].shape[1:]), "i64")])),
+    OpDef(name="transpose", doc="Permute all dims (batch included) by `perm`.",
+          args=(Arg("x", "tensor"), Arg("perm", "ints")), infer=_transpose_infer,
+          torch=lambda b, node, xs, ps: b.call(b.torch.permute, xs[0], tuple(node.attrs["perm"])),
+          onnx=lambda b, node, xs, ps: b.op("Transpose", xs, perm=list(node.attrs["perm"]))),
+    OpDef(name="pad", doc="Constant padding: `pads` holds (before, after) for each dim after the "
+          "batch, e.g. [p, p, 0, 0, 0, 0] zero-pads channels (ResNet's option-A shortcut).",
+          args=(Arg("x", "tensor"), Arg("pads", "ints"), Arg("value", "float", 0.0)),
+          infer=_pad_infer, torch=_pad_torch, onnx=_pad_onnx),
+    OpDef(name="slice", doc="x[start:end:step] along `axis`.",
+          args=(Arg("x", "tensor"), Arg("axis", "int"), Arg("start", "int", 0),
+                Arg("end", "any", None), Arg("step", "int", 1)),
+          infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx),
+)

@@ -1,0 +1,26 @@
+"""The inference view: ops that only matter while training (dropout) are removed and their
+users read the input instead. Batch norm stays; backends lower it in eval mode."""
+from __future__ import annotations
+
+import copy
+
+from ..ops import registry
+
+
+def drop_train_only(graph):
+    graph = copy.copy(graph)
+    graph.nodes = [copy.copy(n) for n in graph.nodes]
+    graph.values, graph.outputs = dict(graph.values), dict(graph.outputs)
+    alias: dict[str, str] = {}
+    kept = []
+    for node in graph.nodes:
+        node.inputs = [alias.get(i, i) for i in node.inputs]
+        if "inference_identity" in registry.get(node.op).traits:
+            alias[node.outputs[0]] = node.inputs[0]
+            continue
+        kept.append(node)
+    graph.nodes = kept
+    graph.outputs = {k: alias.get(v, v) for k, v in graph.outputs.items()}
+    for v in alias:
+        graph.values.pop(v, None)
+    return graph
