@@ -1,0 +1,140 @@
+"""Graph IR (inference view) + weights -> onnx.ModelProto, emitted directly: no tracing."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..ir import Graph
+from ..ops import registry
+from ..ops.registry import LoweringError
+
+ONNX_DTYPES = {"f16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16,
+               "f32": TensorProto.FLOAT, "f64": TensorProto.DOUBLE, "i32": TensorProto.INT32,
+               "i64": TensorProto.INT64, "bool": TensorProto.BOOL}
+NP_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i32": np.int32,
+             "i64": np.int64, "bool": np.bool_}
+DEFAULT_OPSET = 17
+SUPPORTED_OPSETS = range(13, 22)
+
+
+class OnnxBuilder:
+    """What a registry op's ONNX lowering sees: emit nodes and constants."""
+
+    def __init__(self, opset: int):
+        self.opset = opset
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.prefix = ""
+        self.types, self.outs = [], []
+        self._names: set[str] = set()
+
+    def _fresh(self, base: str) -> str:
+        name, n = base, 0
+        while name in self._names:
+            n += 1
+            name = f"{base}_{n}"
+        self._names.add(name)
+        return name
+
+    def op(self, op_type: str, inputs, **attrs) -> str:
+        name = self._fresh(f"{self.prefix}/{op_type}")
+        self.nodes.append(helper.make_node(op_type, [i or "" for i in inputs], [name], name=name,
+                                           **attrs))
+        return name
+
+    def const(self, values, dtype: str, shape=None) -> str:
+        arr = np.asarray(values, dtype=NP_DTYPES[dtype])
+        arr = arr.reshape(shape if shape is not None else (len(values),))
+        name = self._fresh(f"{self.prefix}/const")
+        self.initializers.append(numpy_helper.from_array(arr, name))
+        return name
+
+    @staticmethod
+    def onnx_dtype(dtype: str) -> int:
+        return ONNX_DTYPES[dtype]
+
+
+def value_info(name: str, t) -> onnx.ValueInfoProto:
+    dims = [d if isinstance(d, int) else str(d) for d in t.shape]
+    return helper.make_tensor_value_info(name, ONNX_DTYPES[t.dtype], dims)
+
+
+def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAULT_OPSET,
+                fp16_weights: bool = False, metadata: dict | None = None) -> onnx.ModelProto:
+    if opset not in SUPPORTED_OPSETS:
+        raise LoweringError(f"opset {opset} is not supported (use {SUPPORTED_OPSETS.start}.."
+                            f"{SUPPORTED_OPSETS.stop - 1})")
+    b = OnnxBuilder(opset)
+    env = {name: name for name in graph.inputs}
+    problems = []
+    for node in graph.nodes:
+        op = registry.get(node.op)
+        if opset < op.min_opset:
+            problems.append(f"{node.name}: op '{node.op}' needs opset >= {op.min_opset}")
+            continue
+        b.prefix = node.name
+        b.types = [graph.values[i].type for i in node.inputs]
+        b.outs = [graph.values[o].type for o in node.outputs]
+        start = len(b.nodes)
+        try:
+            out = op.onnx(b, node, [env[i] for i in node.inputs], dict(node.params))
+        except LoweringError as e:
+            problems.append(f"{node.name}: {e}")
+            continue
+        env[node.outputs[0]] = _name_result(b, start, out, node.outputs[0])
+    if problems:
+        raise LoweringError("cannot express in ONNX opset %d:\n  %s" % (opset, "\n  ".join(problems)))
+    used = {i for n in b.nodes for i in n.input}
+    inits = _initializers(graph, weights, used, fp16_weights, b)
+    outputs = []
+    for out_name, value in graph.outputs.items():
+        if env[value] != out_name:
+            b.nodes.append(helper.make_node("Identity", [env[value]], [out_name],
+                                            name=f"output/{out_name}"))
+        outputs.append(value_info(out_name, graph.values[value].type))
+    g = helper.make_graph(b.nodes, graph.name,
+                          [value_info(n, graph.values[n].type) for n in graph.inputs],
+                          outputs, initializer=inits + b.initializers)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="specc", doc_string=graph.doc[:2000])
+    model.ir_version = _ir_version(opset)
+    for key, value in (metadata or {}).items():
+        model.metadata_props.add(key=key, value=value if isinstance(value, str) else json.dumps(value))
+    return model
+
+
+def _name_result(b: OnnxBuilder, start: int, out: str, value: str) -> str:
+    """Give the final ONNX value of a spec node the spec's name."""
+    emitted = b.nodes[start:]
+    if not any(out in n.output for n in emitted):
+        return out  # an alias (a parameter, or an op that lowers to its input)
+    for n in emitted:
+        n.output[:] = [value if o == out else o for o in n.output]
+        n.input[:] = [value if i == out else i for i in n.input]
+        if n.output[0] == value:
+            n.name = value
+    return value
+
+
+def _initializers(graph, weights, used, fp16, b) -> list:
+    out = []
+    for name, p in graph.params.items():
+        if name not in used:
+            continue
+        arr = np.asarray(weights[name])
+        if fp16 and arr.dtype == np.float32:
+            half = name + "/fp16"
+            out.append(numpy_helper.from_array(arr.astype(np.float16), half))
+            b.nodes.insert(0, helper.make_node("Cast", [half], [name], name=f"{name}/cast",
+                                               to=TensorProto.FLOAT))
+        else:
+            out.append(numpy_helper.from_array(arr, name))
+    return out
+
+
+def _ir_version(opset: int) -> int:
+    versions = [ir for _, ir, op, *_ in helper.VERSION_TABLE if op >= opset]
+    return min(versions) if versions else onnx.IR_VERSION

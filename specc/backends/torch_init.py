@@ -1,0 +1,44 @@
+"""Initialisers: Init values of the IR -> tensors (seeded, reproducible)."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..ir import Param
+
+TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32,
+                "f64": torch.float64, "i32": torch.int32, "i64": torch.int64, "bool": torch.bool}
+
+
+def init_tensor(p: Param, gen: torch.Generator | None) -> torch.Tensor:
+    dtype = TORCH_DTYPES[p.dtype]
+    kind, args = p.init.kind, p.init.args
+    shape = tuple(p.shape)
+    if kind in ("zeros", "ones", "constant"):
+        value = {"zeros": 0, "ones": 1}.get(kind, args[0] if args else 0)
+        return torch.full(shape, value, dtype=dtype)
+    if kind == "values":
+        return torch.tensor(args, dtype=dtype).reshape(shape)
+    if kind == "bipolar":  # fixed +-1 codes from their own seed, whatever the run's seed
+        g = torch.Generator().manual_seed(int(args[0]))
+        return (torch.randint(0, 2, shape, generator=g) * 2 - 1).to(dtype)
+    t = torch.empty(shape, dtype=torch.float32)
+    fan_in, fan_out = max(p.fan_in, 1), max(p.fan_out, 1)
+    uniform = {"default": 1 / math.sqrt(fan_in), "he_uniform": math.sqrt(6 / fan_in),
+               "glorot_uniform": math.sqrt(6 / (fan_in + fan_out))}
+    normal = {"he_normal": math.sqrt(2 / fan_in), "lecun_normal": math.sqrt(1 / fan_in),
+              "glorot_normal": math.sqrt(2 / (fan_in + fan_out))}
+    if kind in uniform:
+        t.uniform_(-uniform[kind], uniform[kind], generator=gen)
+    elif kind in normal:
+        t.normal_(0.0, normal[kind], generator=gen)
+    elif kind == "uniform":
+        t.uniform_(args[0], args[1], generator=gen)
+    elif kind == "normal":
+        t.normal_(args[1], args[0], generator=gen)
+    elif kind == "fan_in_uniform":
+        t.uniform_(-args[0] / fan_in, args[0] / fan_in, generator=gen)
+    else:
+        raise ValueError(f"unknown initialiser {kind}")
+    return t.to(dtype)

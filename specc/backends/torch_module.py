@@ -1,0 +1,105 @@
+"""Graph IR -> torch.fx GraphModule: a readable `forward` (one line per node, with its shape),
+parameters and buffers under the spec's hierarchical names."""
+from __future__ import annotations
+
+import re
+
+import torch
+import torch.fx as fx
+
+from ..ir import Graph
+from ..ops import registry
+from .torch_init import init_tensor
+
+
+class TorchBuilder:
+    """What a registry op's torch lowering sees: emit calls into the fx graph."""
+
+    torch = torch
+    F = torch.nn.functional
+
+    def __init__(self, graph: fx.Graph):
+        self.g = graph
+        self._attrs: dict[str, fx.Node] = {}
+        self.types, self.outs = [], []
+
+    def call(self, fn, *args) -> fx.Node:
+        return self.g.call_function(fn, args)
+
+    def attr(self, name: str) -> fx.Node:
+        if name not in self._attrs:
+            self._attrs[name] = self.g.get_attr(name)
+        return self._attrs[name]
+
+    @property
+    def training(self) -> fx.Node:
+        return self.attr("training")
+
+
+class ShapeComments(fx.graph.CodeGen):
+    """fx code generation plus a comment with the spec's shape on every line."""
+
+    def __init__(self, comments: dict[str, str]):
+        super().__init__()
+        self.comments = comments
+
+    def _gen_python_code(self, *args, **kwargs):
+        code = super()._gen_python_code(*args, **kwargs)
+        code.src = re.sub(r"^(    (\w+) = .*)$", self._comment, code.src, flags=re.M)
+        return code
+
+    def _comment(self, m: re.Match) -> str:
+        note = self.comments.get(m.group(2))
+        return f"{m.group(1)}  # {note}" if note else m.group(1)
+
+
+def python_name(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
+    root = torch.nn.Module()
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    for p in graph.params.values():
+        owner, leaf = _owner(root, p.name)
+        tensor = init_tensor(p, gen)
+        if p.trainable:
+            owner.register_parameter(leaf, torch.nn.Parameter(tensor))
+        else:
+            owner.register_buffer(leaf, tensor)
+    g = fx.Graph()
+    b = TorchBuilder(g)
+    env, comments = {}, {}
+    for name in graph.inputs:
+        env[name] = g.placeholder(python_name(name))
+        comments[python_name(name)] = str(graph.values[name].type)
+    for node in graph.nodes:
+        op = registry.get(node.op)
+        b.types = [graph.values[i].type for i in node.inputs]
+        b.outs = [graph.values[o].type for o in node.outputs]
+        ps = {role: b.attr(pname) for role, pname in node.params.items()}
+        before = len(g.nodes)
+        out = op.torch(b, node, [env[i] for i in node.inputs], ps)
+        if isinstance(out, fx.Node) and len(g.nodes) > before and out.op == "call_function":
+            out._rename(python_name(node.name))
+            comments[out.name] = f"{b.outs[0]}  {node.op}"
+        env[node.outputs[0]] = out
+    outs = [env[v] for v in graph.outputs.values()]
+    g.output(outs[0] if len(outs) == 1 else tuple(outs))
+    g.set_codegen(ShapeComments(comments))
+    module = fx.GraphModule(root, g, class_name=python_name(graph.name))
+    module.specc_outputs = list(graph.outputs)
+    return module
+
+
+def _owner(root: torch.nn.Module, name: str):
+    """The submodule that holds `a.b.c` as attribute `c`, created on demand."""
+    *path, leaf = name.split(".")
+    mod = root
+    for seg in path:
+        child = mod._modules.get(seg)
+        if child is None:
+            child = torch.nn.Module()
+            mod.add_module(seg, child)
+        mod = child
+    return mod, leaf

@@ -1,0 +1,40 @@
+"""`specc check FILE[:NET]`: parse, elaborate and verify; per-layer table and totals."""
+from __future__ import annotations
+
+from ..network import load, load_all, split_target
+from ..report import render_table
+from .common import add_target, print_json
+
+
+def add_arguments(p) -> None:
+    add_target(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object per network")
+    p.add_argument("--print-ir", action="store_true", help="print the Graph IR dump")
+
+
+def summary(net) -> dict:
+    return {"network": net.name, "params": net.params, "macs": net.macs,
+            "inputs": net.inputs(), "outputs": net.outputs(), "layers": net.layers()}
+
+
+def run(args) -> int:
+    path, name = split_target(args.target)
+    if name is not None:
+        results = [(name, load(path, name, max_params=args.max_params), "")]
+    else:
+        results = load_all(path, max_params=args.max_params)
+    checked = [(n, net) for n, net, _ in results if net is not None]
+    if args.json:
+        objs = [summary(net) for _, net in checked]
+        print_json(objs[0] if len(objs) == 1 else objs)
+        return 0
+    for i, (name, net, reason) in enumerate(results):
+        if i:
+            print()
+        if net is None:
+            print(f"{name}: not checked ({reason}); check one of its presets")
+            continue
+        print(net.dump() if args.print_ir else render_table(net.graph))
+    if not checked:
+        print(f"{path}: no complete network to check")
+    return 0
