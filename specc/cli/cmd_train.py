@@ -1,0 +1,148 @@
+"""`specc train FILE[:NET]`: the network's recipe, overridden by flags."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..diagnostics import SpeccError
+from ..network import load, split_target
+
+FLAGS = {"data": str, "epochs": int, "batch_size": int, "lr": float, "optimizer": str,
+         "seed": int, "device": str, "workers": int}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("target", nargs="?", metavar="FILE[:NET]",
+                   help="the spec (optional with --resume)")
+    p.add_argument("--data", help="data set: digits, tc, logic[:fn], synthetic, mnist:PATH, "
+                   "cifar10:PATH, imagefolder:PATH (default: the recipe's)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch size")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
+    p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--amp", action="store_true", help="mixed precision (bf16 autocast)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the module")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="run folder (default runs/NETWORK)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run to --epochs")
+    p.add_argument("--nproc", type=int, default=1, help="processes (DistributedDataParallel)")
+    p.add_argument("--workers", type=int, help="data-loading threads")
+    p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
+    p.add_argument("--max-params", type=int, default=2_000_000_000, help=argparse_hidden())
+
+
+def argparse_hidden():
+    import argparse
+    return argparse.SUPPRESS
+
+
+def _flags(args) -> dict:
+    flags = {k: getattr(args, k) for k in FLAGS if getattr(args, k) is not None}
+    for k in ("amp", "compile", "channels_last"):
+        if getattr(args, k):
+            flags[k] = True
+    return flags
+
+
+def run(args) -> int:
+    if args.nproc > 1 and "RANK" not in os.environ:
+        return _launch(args)
+    from ..train.config import TrainConfig, resolve
+    from ..train.runs import new_run_dir, read_config, write_config
+    if args.resume:
+        run_dir = Path(args.resume)
+        saved = read_config(run_dir)
+        for k in ("epochs", "device", "workers"):
+            if getattr(args, k) is not None:
+                saved[k] = getattr(args, k)
+        cfg = TrainConfig(**saved)
+        net = load(cfg.spec, cfg.network)
+        if args.target and split_target(args.target)[0] != cfg.spec:
+            print(f"note: resuming the run's own spec {cfg.spec}", file=sys.stderr)
+    else:
+        if not args.target:
+            raise SpeccError("specc train needs a spec (FILE[:NET]) or --resume RUN_DIR")
+        path, name = split_target(args.target)
+        net = load(path, name, max_params=args.max_params)
+        cfg = resolve(str(path), net.name, net.recipe, _flags(args))
+        run_dir = Path(args.out) if "RANK" in os.environ else new_run_dir(args.out, net.name)
+        if os.environ.get("RANK", "0") == "0":
+            write_config(run_dir, cfg.to_dict(), str(path))
+    return _train(net, cfg, run_dir, bool(args.resume), args.json)
+
+
+def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool) -> int:
+    import torch.distributed as dist
+
+    from ..train.loop import Trainer
+    distributed = "RANK" in os.environ
+    if distributed:
+        import torch
+        backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    try:
+        trainer = Trainer(net, cfg, run_dir)
+        if as_json:
+            Trainer.report_stream = sys.stderr
+        if trainer.dist.main:
+            print(f"training {net.name} on {trainer.data.name} ({len(trainer.data.train_y)} train, "
+                  f"{len(trainer.data.test_y)} test) for {cfg.epochs} epochs on "
+                  f"{trainer.device.type}" + (f" x{trainer.dist.world}" if distributed else "")
+                  + f"; run folder {run_dir}", file=sys.stderr if as_json else sys.stdout)
+        try:
+            result = trainer.fit(resume=resume)
+        except KeyboardInterrupt:
+            if trainer.dist.main:
+                print(f"interrupted; the checkpoint is saved. Continue with: specc train "
+                      f"--resume {run_dir}", file=sys.stderr)
+            return 130
+        if trainer.dist.main:
+            acc = result["test_accuracy"]
+            print(f"done: test accuracy {acc:.4f} after {result['epochs']} epochs in "
+                  f"{result['seconds']:.1f} s; checkpoint {result['checkpoint']}",
+                  file=sys.stderr if as_json else sys.stdout)
+            if as_json:
+                print(json.dumps(result))
+        return 0
+    finally:
+        if distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _launch(args) -> int:
+    """Start K processes through PyTorch's own launcher (torchrun)."""
+    from ..train.runs import new_run_dir
+    if not args.target and not args.resume:
+        raise SpeccError("specc train needs a spec (FILE[:NET]) or --resume RUN_DIR")
+    argv = [a for a in sys.argv[1:]]
+    out = args.resume or args.out
+    if not args.resume:
+        path, name = split_target(args.target)
+        net = load(path, name)
+        out = str(new_run_dir(args.out, net.name))
+    argv = _strip(argv, "--nproc")
+    argv = _strip(argv, "--out")
+    argv += ["--out", out] if not args.resume else []
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={args.nproc}", "-m", "specc"] + argv
+    return subprocess.call(cmd)
+
+
+def _strip(argv: list[str], flag: str) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == flag:
+            skip = True
+            continue
+        if a.startswith(flag + "="):
+            continue
+        out.append(a)
+    return out

@@ -1,0 +1,84 @@
+"""Procedural data: the T-C problem, truth tables, random tensors."""
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from ..diagnostics import SpeccError
+from .images import normalise
+from .registry import Dataset
+
+# Rumelhart, Hinton & Williams 1986 (PDP ch. 8): five-square T and C, four orientations each.
+T_SHAPE = {(0, 0), (0, 1), (0, 2), (1, 1), (2, 1)}
+C_SHAPE = {(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)}
+
+
+def rotate(cells: set) -> set:
+    turned = {(c, -r) for r, c in cells}
+    r0, c0 = min(r for r, _ in turned), min(c for _, c in turned)
+    return {(r - r0, c - c0) for r, c in turned}
+
+
+def orientations(shape: set) -> list[set]:
+    out, cur = [], shape
+    for _ in range(4):
+        if cur not in out:
+            out.append(cur)
+        cur = rotate(cur)
+    return out
+
+
+def tc_patterns(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every orientation of T (label 0) and C (label 1) at every position on a size x size
+    retina without wrap-around."""
+    xs, ys = [], []
+    for label, shape in ((0, T_SHAPE), (1, C_SHAPE)):
+        for cells in orientations(shape):
+            h = max(r for r, _ in cells) + 1
+            w = max(c for _, c in cells) + 1
+            for top in range(size - h + 1):
+                for left in range(size - w + 1):
+                    img = torch.zeros(size, size)
+                    for r, c in cells:
+                        img[top + r, left + c] = 1.0
+                    xs.append(img)
+                    ys.append(label)
+    return torch.stack(xs).unsqueeze(1), torch.tensor(ys)
+
+
+def load_tc(arg: str, want) -> Dataset:
+    shape = tuple(want.shape)
+    if len(shape) != 3 or shape[0] != 1 or shape[1] != shape[2] or shape[1] < 3:
+        raise SpeccError(f"data set 'tc' needs a square one-channel retina [N, 1, R, R], the "
+                         f"network's input is {['N', *shape]}")
+    x, y = tc_patterns(shape[1])
+    x = normalise(x, want)
+    return Dataset("tc", x, y, x.clone(), y.clone(), 2, ["T", "C"])
+
+
+FUNCTIONS = {"and": all, "or": any, "xor": lambda bits: sum(bits) % 2 == 1,
+             "parity": lambda bits: sum(bits) % 2 == 1, "nand": lambda bits: not all(bits)}
+
+
+def load_logic(arg: str, want) -> Dataset:
+    fn_name = arg or "xor"
+    if fn_name not in FUNCTIONS:
+        raise SpeccError(f"unknown truth table 'logic:{fn_name}'",
+                         notes=(f"tables: {', '.join(FUNCTIONS)}",))
+    shape = tuple(want.shape)
+    if len(shape) != 1:
+        raise SpeccError(f"data set 'logic' needs an input [N, k], the network's is {['N', *shape]}")
+    rows = list(itertools.product((0.0, 1.0), repeat=shape[0]))
+    x = torch.tensor(rows)
+    y = torch.tensor([int(FUNCTIONS[fn_name]([b > 0 for b in r])) for r in rows])
+    return Dataset(f"logic:{fn_name}", x, y, x.clone(), y.clone(), 2, ["0", "1"])
+
+
+def load_synthetic(arg: str, want) -> Dataset:
+    n = int(arg) if arg.isdigit() else 512
+    g = torch.Generator().manual_seed(0)
+    classes = want.classes or 10
+    x = torch.randn((n + n // 4, *want.shape), generator=g)
+    y = torch.randint(0, classes, (n + n // 4,), generator=g)
+    return Dataset("synthetic", x[:n], y[:n], x[n:], y[n:], classes)

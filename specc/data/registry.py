@@ -1,0 +1,54 @@
+"""The data-set registry: `name` or `name:PATH` -> tensors shaped for a network's input."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..diagnostics import SpeccError
+
+
+@dataclass
+class Dataset:
+    """Train and test splits, already shaped and normalised for the network."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: int
+    labels: list[str] = field(default_factory=list)
+    augment: object = None  # callable(batch, generator) -> batch, for training only
+
+
+@dataclass
+class InputSpec:
+    """What the network wants: its input's per-sample shape and preprocessing."""
+
+    shape: tuple  # per sample, e.g. (1, 32, 32) or (64,)
+    pixel_range: list | None = None
+    mean: list | None = None
+    std: list | None = None
+    augment: tuple = ()
+    classes: int | None = None  # the network's output width
+
+
+def _sources():
+    from . import disk, procedural, sklearn_digits
+    return {"digits": sklearn_digits.load, "tc": procedural.load_tc, "logic": procedural.load_logic,
+            "synthetic": procedural.load_synthetic, "mnist": disk.load_mnist,
+            "cifar10": disk.load_cifar10, "imagefolder": disk.load_imagefolder}
+
+
+DATASETS = ("digits", "tc", "logic", "synthetic", "mnist", "cifar10", "imagefolder")
+
+
+def load_dataset(spec: str, want: InputSpec) -> Dataset:
+    name, _, arg = spec.partition(":")
+    sources = _sources()
+    if name not in sources:
+        raise SpeccError(f"unknown data set '{spec}'",
+                         notes=(f"data sets: {', '.join(DATASETS)} (mnist, cifar10 and "
+                                "imagefolder take a path: mnist:PATH)",))
+    return sources[name](arg, want)

@@ -1,0 +1,1 @@
+"""Training: `specc train` (recipe + flags, checkpoints, metrics, resume, DDP)."""

@@ -1,0 +1,125 @@
+"""Checkpoints in safetensors (never pickle), written atomically.
+
+Tensors: `model/<name>` (state dict), `optim/<param index>/<key>`, `rng/torch`, `rng/cuda`.
+Everything else (optimiser hyper-parameters, scheduler state, epoch, spec hash) is JSON in
+the file's metadata.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..diagnostics import SpeccError
+
+
+def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None):
+    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": "specc-checkpoint-1", "info": json.dumps(info or {})}
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        scalars = {}
+        for idx, entry in state["state"].items():
+            for key, value in entry.items():
+                if torch.is_tensor(value):
+                    tensors[f"optim/{idx}/{key}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars[f"{idx}/{key}"] = value
+        meta["optim_groups"] = json.dumps(state["param_groups"])
+        meta["optim_scalars"] = json.dumps(scalars)
+    if scheduler is not None:
+        meta["scheduler"] = json.dumps(scheduler.state_dict())
+    tensors["rng/torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng/cuda"] = torch.cuda.get_rng_state()
+    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoint.safetensors"
+    if not p.is_file():
+        raise SpeccError(f"no checkpoint at {path}")
+    try:
+        tensors = load_file(str(p))
+        from safetensors import safe_open
+        with safe_open(str(p), "pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise SpeccError(f"{p} is not a readable checkpoint (corrupt or not safetensors): "
+                         f"{str(e).splitlines()[0][:200]}") from None
+    return tensors, meta
+
+
+def model_state(tensors: dict) -> dict:
+    if any(k.startswith("model/") for k in tensors):
+        return {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    return tensors  # a plain state dict (e.g. torchvision weights saved with safetensors)
+
+
+def load_state(module, state: dict, source: str) -> None:
+    """Load a state dict, listing every missing, unexpected or mis-shaped tensor at once."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    shapes = [f"{k}: checkpoint {list(state[k].shape)}, network {list(own[k].shape)}"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or extra or shapes:
+        notes = []
+        if missing:
+            notes.append(f"missing ({len(missing)}): {', '.join(missing[:8])}")
+        if extra:
+            notes.append(f"unexpected ({len(extra)}): {', '.join(extra[:8])}")
+        notes += [f"shape {s}" for s in shapes[:8]]
+        raise SpeccError(f"{source} does not fit this network", notes=tuple(notes))
+    with torch.no_grad():
+        for k, v in own.items():
+            v.copy_(torch.as_tensor(state[k]).to(v.dtype))
+
+
+def load_model_weights(module, path) -> dict:
+    tensors, meta = read_checkpoint(path)
+    load_state(module, model_state(tensors), str(path))
+    return meta
+
+
+def restore_training(path, model, optimizer, scheduler) -> dict:
+    """Model, optimiser, scheduler and RNG state; returns the saved info (epoch, step)."""
+    tensors, meta = read_checkpoint(path)
+    load_state(model, model_state(tensors), str(path))
+    if optimizer is not None and "optim_groups" in meta:
+        groups = json.loads(meta["optim_groups"])
+        state: dict = {}
+        for key, value in tensors.items():
+            if key.startswith("optim/"):
+                _, idx, name = key.split("/", 2)
+                state.setdefault(int(idx), {})[name] = value
+        for key, value in json.loads(meta.get("optim_scalars", "{}")).items():
+            idx, name = key.split("/", 1)
+            state.setdefault(int(idx), {})[name] = value
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    if scheduler is not None and "scheduler" in meta:
+        scheduler.load_state_dict(json.loads(meta["scheduler"]))
+    if "rng/torch" in tensors:
+        torch.set_rng_state(tensors["rng/torch"])
+    if "rng/cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng/cuda"])
+    return json.loads(meta.get("info", "{}"))

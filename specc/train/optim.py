@@ -1,0 +1,62 @@
+"""Losses, optimisers and learning-rate schedules named by recipes."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LENET_J = 1.0  # the positive constant j of LeCun et al.'s eq. 9
+
+
+def loss_fn(name: str, classes: int):
+    if name == "cross_entropy":
+        return F.cross_entropy
+    if name == "mse":
+        def mse(out, y):
+            target = F.one_hot(y, out.shape[1]).to(out.dtype) if out.shape[1] > 1 else \
+                y.to(out.dtype).view(-1, 1)
+            return F.mse_loss(out, target)
+        return mse
+    if name == "lenet":
+        def lenet(scores, y):
+            """LeCun 1998 eq. 9 on scores = -distances: E = y_D + log(e^-j + sum e^-y_i)."""
+            padded = torch.cat([scores, scores.new_full((scores.shape[0], 1), -LENET_J)], 1)
+            return (-scores.gather(1, y.view(-1, 1)).squeeze(1) + padded.logsumexp(1)).mean()
+        return lenet
+    raise ValueError(name)
+
+
+def make_optimizer(cfg: dict, params):
+    name, lr, wd = cfg["name"], cfg["lr"], cfg.get("weight_decay", 0.0)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.get("momentum", 0.0),
+                               nesterov=cfg.get("nesterov", False), weight_decay=wd)
+    betas = (cfg.get("beta1", 0.9), cfg.get("beta2", 0.999))
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=cfg.get("weight_decay", 0.01))
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=cfg.get("alpha", 0.99),
+                                   momentum=cfg.get("momentum", 0.0), weight_decay=wd)
+    raise ValueError(name)
+
+
+def make_schedule(cfg: dict, optimizer, epochs: int, warmup: int):
+    """An epoch-wise schedule; warm-up ramps linearly over the first `warmup` epochs."""
+    S = torch.optim.lr_scheduler
+    name = cfg["name"]
+    if name == "step":
+        main = S.StepLR(optimizer, step_size=cfg["every"], gamma=cfg.get("gamma", 0.1))
+    elif name == "multistep":
+        main = S.MultiStepLR(optimizer, milestones=list(cfg["milestones"]), gamma=cfg.get("gamma", 0.1))
+    elif name == "cosine":
+        main = S.CosineAnnealingLR(optimizer, T_max=max(1, epochs - warmup), eta_min=cfg.get("min_lr", 0.0))
+    elif name == "plateau":
+        return S.ReduceLROnPlateau(optimizer, patience=cfg.get("patience", 10),
+                                   factor=cfg.get("factor", 0.1))
+    else:
+        main = S.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    if warmup > 0:
+        ramp = S.LinearLR(optimizer, start_factor=1.0 / (warmup + 1), total_iters=warmup)
+        return S.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+    return main
