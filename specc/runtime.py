@@ -43,8 +43,6 @@ def open_session(model: str | Path | bytes, provider: str = "auto", threads: int
     if provider in ("cuda", "tensorrt", "auto") and ran == "CPUExecutionProvider" \
             and provider != "auto":
         note = f"{PROVIDERS[provider]} is not usable here; onnxruntime fell back to the CPU"
-    elif provider == "auto" and ran == "CPUExecutionProvider":
-        note = "no usable GPU provider; running on the CPU"
     return sess, ran, note
 
 

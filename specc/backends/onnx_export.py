@@ -37,7 +37,8 @@ def weights_from_module(module) -> dict[str, np.ndarray]:
 def model_metadata(net) -> dict:
     r = net.recipe
     pre = {k: r[k] for k in ("pixel_range", "mean", "std") if k in r}
-    return {"specc.network": net.name, "specc.spec_sha256": net.graph.meta.get("spec_sha256", ""),
+    return {"specc.network": net.name, "specc.spec": net.graph.meta.get("spec_path", ""),
+            "specc.spec_sha256": net.graph.meta.get("spec_sha256", ""),
             "specc.version": __version__, "specc.preprocessing": pre,
             "specc.labels": r.get("labels", []),
             "specc.outputs": list(net.graph.outputs)}

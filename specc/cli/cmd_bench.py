@@ -1,0 +1,107 @@
+"""`specc bench MODEL.onnx | FILE[:NET]`: latency percentiles and throughput over batch sizes,
+onnxruntime and torch eager side by side, interleaved in one process."""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..diagnostics import SpeccError
+from ..network import load, split_target
+
+
+def add_arguments(p) -> None:
+    p.add_argument("target", metavar="MODEL.onnx|FILE[:NET]")
+    p.add_argument("--batch-sizes", default="1,8", help="comma-separated (default 1,8)")
+    p.add_argument("--iters", type=int, default=30, help="timed runs per batch size")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--provider", default="auto", help="auto, cuda, tensorrt or cpu")
+    p.add_argument("--threads", type=int, default=0, help="threads for both engines (0: default)")
+    p.add_argument("--json", action="store_true")
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise SpeccError(f"--batch-sizes takes integers like 1,8,32, got '{text}'") from None
+    if not sizes or min(sizes) < 1:
+        raise SpeccError("--batch-sizes must be positive")
+    return sizes
+
+
+def run(args) -> int:
+    import torch
+
+    from ..runtime import open_session
+    from .onnx_io import metadata, read_model
+    sizes = _sizes(args.batch_sizes)
+    if args.iters < 1:
+        raise SpeccError("--iters must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tmp = None
+    if args.target.endswith(".onnx"):
+        model_path = args.target
+        meta = metadata(read_model(model_path))
+        spec = meta.get("specc.spec")
+        net = load(spec, meta.get("specc.network")) if spec and Path(spec).is_file() else None
+    else:
+        path, name = split_target(args.target)
+        net = load(path, name)
+        tmp = tempfile.TemporaryDirectory()
+        model_path = str(Path(tmp.name) / f"{net.name}.onnx")
+        net.to_onnx(model_path, verify=False)
+    sess, provider, note = open_session(model_path, args.provider, args.threads)
+    module = net.to_torch(seed=0).eval() if net is not None else None
+    inp = sess.get_inputs()[0]
+    rows = []
+    for batch in sizes:
+        shape = [d if isinstance(d, int) else batch for d in inp.shape]
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        rows += measure(sess, module, inp.name, x, batch, args.iters, args.warmup, provider)
+    if tmp is not None:
+        tmp.cleanup()
+    if args.json:
+        print(json.dumps({"model": model_path if tmp is None else net.name, "rows": rows}))
+        return 0
+    if note:
+        print(f"note: {note}")
+    print(f"{'engine':<26} {'batch':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'samples/s':>11}")
+    for r in rows:
+        print(f"{r['engine']:<26} {r['batch']:>5} {r['p50_ms']:>9.3f} {r['p90_ms']:>9.3f} "
+              f"{r['p99_ms']:>9.3f} {r['throughput']:>11.1f}")
+    if module is None:
+        print("(torch column skipped: the model's spec file was not found)")
+    return 0
+
+
+def measure(sess, module, name, x, batch, iters, warmup, provider) -> list[dict]:
+    import torch
+    times = {"ort": [], "torch": []}
+    tx = torch.from_numpy(x)
+    with torch.no_grad():
+        for i in range(warmup + iters):
+            t = time.perf_counter()
+            sess.run(None, {name: x})
+            if i >= warmup:
+                times["ort"].append(time.perf_counter() - t)
+            if module is not None:
+                t = time.perf_counter()
+                module(tx)
+                if i >= warmup:
+                    times["torch"].append(time.perf_counter() - t)
+    rows = []
+    for engine, ts in times.items():
+        if not ts:
+            continue
+        ms = np.array(ts) * 1000
+        label = f"onnxruntime ({provider.replace('ExecutionProvider', '')})" \
+            if engine == "ort" else "torch eager (cpu)"
+        rows.append({"engine": label, "batch": batch, "p50_ms": float(np.percentile(ms, 50)),
+                     "p90_ms": float(np.percentile(ms, 90)), "p99_ms": float(np.percentile(ms, 99)),
+                     "throughput": batch * 1000 / float(ms.mean())})
+    return rows

@@ -1,0 +1,31 @@
+"""`specc export FILE[:NET] -o OUT.onnx`: direct ONNX emission, verified at every export."""
+from __future__ import annotations
+
+from .common import add_target, ensure_parent, load_target
+
+
+def add_arguments(p) -> None:
+    add_target(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    p.add_argument("--weights", metavar="CHECKPOINT", help="a checkpoint (safetensors) or run "
+                   "folder; without it a seeded fresh initialisation is exported")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--fp16", action="store_true", help="store weights in half precision")
+    p.add_argument("--external-data", action="store_true",
+                   help="weights in OUT.onnx.data (automatic above 2 GB)")
+    p.add_argument("--no-verify", action="store_true", help="skip the checker/parity checks")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fresh initialisation")
+    p.add_argument("--json", action="store_true", help="last line: a JSON summary")
+
+
+def run(args) -> int:
+    from ..backends.onnx_export import as_json, describe, export
+    net = load_target(args)
+    out = ensure_parent(args.output)
+    result = export(net, out, weights=args.weights, opset=args.opset, fp16=args.fp16,
+                    external_data=True if args.external_data else None,
+                    verify=not args.no_verify, seed=args.seed)
+    print(describe(result))
+    if args.json:
+        print(as_json(result))
+    return 0

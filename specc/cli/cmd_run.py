@@ -1,0 +1,103 @@
+"""`specc run MODEL.onnx`: top-k or raw outputs for given inputs, or accuracy on a data set."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..diagnostics import SpeccError
+from .onnx_io import input_specs, load_inputs, metadata, read_model
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--save", metavar="OUT.npy", help="write the raw outputs (.npy, or .npz "
+                   "for several outputs)")
+    p.add_argument("--data", metavar="NAME", help="evaluate accuracy on a data set")
+    p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args) -> int:
+    from ..runtime import open_session
+    model = read_model(args.model)
+    sess, provider, note = open_session(args.model, args.provider)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    if args.data:
+        return _evaluate(args, model, sess, provider)
+    feeds = load_inputs(args.inputs, model)
+    try:
+        outputs = sess.run(None, feeds)
+    except Exception as e:  # onnxruntime raises its own types for bad feeds
+        raise SpeccError(f"onnxruntime failed: {str(e).splitlines()[0][:300]}") from None
+    names = [o.name for o in sess.get_outputs()]
+    if args.save:
+        _save(args.save, dict(zip(names, outputs)))
+    labels = metadata(model).get("specc.labels") or []
+    result = _topk(outputs[0], labels, args.top_k)
+    if args.json:
+        print(json.dumps({"provider": provider, "output": names[0], "top_k": result}))
+        return 0
+    for i, row in enumerate(result):
+        print(f"sample {i}: " + ", ".join(f"{r['label']} {r['score']:.4f}" for r in row))
+    if args.save:
+        print(f"wrote {args.save}")
+    return 0
+
+
+def _topk(scores: np.ndarray, labels: list, k: int) -> list[list[dict]]:
+    flat = scores.reshape(scores.shape[0], -1)
+    out = []
+    for row in flat:
+        order = np.argsort(-row, kind="stable")[:k]
+        out.append([{"index": int(i), "label": labels[i] if i < len(labels) else str(int(i)),
+                     "score": float(row[i])} for i in order])
+    return out
+
+
+def _save(path: str, outputs: dict) -> None:
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise SpeccError(f"output folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".npy")
+    os.close(fd)
+    try:
+        if len(outputs) == 1 and target.suffix != ".npz":
+            np.save(tmp, next(iter(outputs.values())))
+        else:
+            with open(tmp, "wb") as f:
+                np.savez(f, **outputs)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _evaluate(args, model, sess, provider) -> int:
+    from ..data.registry import InputSpec, load_dataset
+    name, dims, _ = input_specs(model)[0]
+    pre = metadata(model).get("specc.preprocessing", {}) or {}
+    out_dims = sess.get_outputs()[0].shape
+    width = out_dims[-1] if isinstance(out_dims[-1], int) else None
+    data = load_dataset(args.data, InputSpec(tuple(dims[1:]), pre.get("pixel_range"),
+                                             pre.get("mean"), pre.get("std"), (), width))
+    x, y = data.test_x.numpy(), data.test_y.numpy()
+    correct = 0
+    for s in range(0, len(y), args.batch_size):
+        out = sess.run(None, {name: x[s:s + args.batch_size]})[0]
+        pred = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(1)
+        correct += int((pred == y[s:s + args.batch_size]).sum())
+    acc = correct / len(y)
+    if args.json:
+        print(json.dumps({"accuracy": acc, "provider": provider, "samples": int(len(y))}))
+    else:
+        print(f"accuracy {acc:.4f} on {len(y)} test samples of {data.name} ({provider})")
+    return 0
