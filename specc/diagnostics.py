@@ -40,8 +40,15 @@ def render_one(err: SpeccError) -> str:
     else:
         lines = [f"{span}: error: {err.message}"]
         lines += _excerpt(span)
-        for context, site in span.chain():
-            lines.append(f"  while expanding {context} at {site}")
+        chain = [(c, str(site)) for c, site in span.chain()]
+        i = 0
+        while i < len(chain):
+            j = i
+            while j + 1 < len(chain) and chain[j + 1] == chain[i]:
+                j += 1
+            times = f" ({j - i + 1} times)" if j > i else ""
+            lines.append(f"  while expanding {chain[i][0]} at {chain[i][1]}{times}")
+            i = j + 1
     lines += [f"  note: {n}" for n in err.notes]
     return "\n".join(lines)
 
@@ -57,14 +64,20 @@ def _excerpt(span: Span) -> list[str]:
     return [f" {num} | {text}", f" {gutter} | {' ' * (span.col - 1)}{'^' * width}"]
 
 
+class FatalError(SpeccError):
+    """A limit was hit (recursion, loop length, parameter budget): stop elaborating at once."""
+
+
 class Collector:
     """Gathers the errors of one run so that all of them are reported together."""
 
     def __init__(self, limit: int = 50):
         self.errors: list[SpeccError] = []
         self.limit = limit
+        self.count = 0  # every error added, duplicates included
 
     def add(self, err: SpeccError) -> None:
+        self.count += len(err.errors)
         for e in err.errors:
             if len(self.errors) < self.limit and not any(_same(e, o) for o in self.errors):
                 self.errors.append(e)

@@ -64,8 +64,11 @@ def read_source(path: str | Path) -> SourceFile:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SpeccError(f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
-                         f"{e.start})") from None
+        shown = SourceFile(str(path), data.decode("utf-8", errors="replace"))
+        line = data[:e.start].count(b"\n") + 1
+        col = len(data[:e.start].rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")) + 1
+        raise SpeccError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})",
+                         Span(shown, line, col, line, col + 1)) from None
     return SourceFile(str(path), text.lstrip("\ufeff"))
 
 
@@ -110,15 +113,47 @@ def _syntax_error(source: SourceFile, e: UnexpectedInput) -> SpeccError:
             line, col = len(source.lines), len(source.lines[-1]) + 1
         else:
             width = max(1, len(str(tok).splitlines()[0]) if str(tok) else 1)
-        message = f"{describe_expected(e.expected)}, found {describe_token(tok)}"
+        opened = open_bracket(source, _offset(source, line, col) if tok.type == "$END" else
+                              tok.start_pos)
+        message = f"{describe_expected(e.expected, opened)}, found {describe_token(tok)}"
     else:
         message = "unexpected end of file"
         line, col = len(source.lines), len(source.lines[-1]) + 1
     return SpeccError(message, Span(source, line, col, line, col + width))
 
 
-def _text(tok: Token) -> str:
-    return str(tok)
+def _offset(source: SourceFile, line: int, col: int) -> int:
+    return sum(len(x) + 1 for x in source.text.split("\n")[: line - 1]) + col - 1
+
+
+def open_bracket(source: SourceFile, pos: int) -> tuple[str, int, int] | None:
+    """The innermost bracket still open at `pos`: (char, line, col), skipping strings and
+    comments; the parser's LALR tables cannot tell which closer is really wanted."""
+    stack, i, text, line, col = [], 0, source.text[:pos], 1, 1
+    pairs = {")": "(", "]": "[", "}": "{"}
+    while i < len(text):
+        c = text[i]
+        if c == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        if c == '"':
+            end = text.find('"""', i + 3) + 3 if text.startswith('"""', i) else i + 1
+            if not text.startswith('"""', i):
+                while end < len(text) and text[end] not in '"\n':
+                    end += 2 if text[end] == "\\" else 1
+                end += 1
+            for ch in text[i:max(end, i + 1)]:
+                line, col = (line + 1, 1) if ch == "\n" else (line, col + 1)
+            i = max(end, i + 1)
+            continue
+        if c in "([{":
+            stack.append((c, line, col))
+        elif c in ")]}" and stack and stack[-1][0] == pairs[c]:
+            stack.pop()
+        line, col = (line + 1, 1) if c == "\n" else (line, col + 1)
+        i += 1
+    return stack[-1] if stack else None
 
 
 def _unquote(raw: str) -> str:

@@ -28,12 +28,19 @@ def word(name: str) -> str:
     return f"'{name.lower()}'"
 
 
-def describe_expected(expected: set[str]) -> str:
+_CLOSER = {"(": "')'", "[": "']'", "{": "'}'"}
+
+
+def describe_expected(expected: set[str], opened=None) -> str:
+    """`opened`: the innermost unclosed bracket (char, line, col) at the error, if any."""
     names = set(expected)
+    where = f" (to close the '{opened[0]}' at {opened[1]}:{opened[2]})" if opened else ""
     if {"MUL_OP", "ADD_OP"} <= names:
-        closers = [word(n) for n in ("RPAR", "RSQB", "COMMA") if n in names]
-        end = " or the end of the line" if "_NL" in names else ""
-        return "expected an operator" + (f", {' or '.join(closers)}" if closers else "") + end
+        if opened and opened[0] in "([":
+            return f"expected {_CLOSER[opened[0]]}{where}, ',' or an operator"
+        return "expected an operator or the end of the line"
+    if "$END" not in names and opened and opened[0] == "{" and "RBRACE" in names:
+        return f"expected {_CLOSER['{']}{where}"
     if {"NAME", "INT"} <= names:
         rest = names - _EXPR_START
         closers = [n for n in ("RPAR", "RSQB") if n in rest]

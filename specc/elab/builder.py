@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ..diagnostics import SpeccError
+from ..diagnostics import FatalError, SpeccError
 from ..ir import Graph, Node, Param, TensorType, Value
 from ..ops import registry
 from ..ops.registry import ShapeError
@@ -68,7 +68,7 @@ class GraphBuilder:
         except ShapeError as e:
             raise SpeccError(str(e), span, _operand_notes(op_name, inputs)) from None
         if len(self.graph.nodes) >= MAX_NODES:
-            raise SpeccError(f"the network has more than {MAX_NODES:,} nodes", span)
+            raise FatalError(f"the network has more than {MAX_NODES:,} nodes", span)
         path = self.claim(path)
         params = {}
         for role, spec in specs.items():
@@ -85,7 +85,7 @@ class GraphBuilder:
     def _add_param(self, param: Param, span: Span) -> None:
         self.total_params += param.numel
         if self.total_params > self.max_params:
-            raise SpeccError(f"the network would hold more than {self.max_params:,} parameters "
+            raise FatalError(f"the network would hold more than {self.max_params:,} parameters "
                              f"(reached {self.total_params:,} at '{param.name}' {list(param.shape)})",
                              span, ("raise the budget with --max-params if this is intended",))
         self.graph.params[param.name] = param
@@ -93,7 +93,7 @@ class GraphBuilder:
     def count_loop_step(self, span: Span) -> None:
         self.loop_steps += 1
         if self.loop_steps > MAX_LOOP_STEPS:
-            raise SpeccError(f"loops ran more than {MAX_LOOP_STEPS:,} iterations in total", span)
+            raise FatalError(f"loops ran more than {MAX_LOOP_STEPS:,} iterations in total", span)
 
 
 def _operand_notes(op: str, inputs: list[Tensor]) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 
 from .. import ast as A
-from ..diagnostics import SpeccError
+from ..diagnostics import FatalError, SpeccError
 from ..ir import Init
 from ..ops import registry
 from ..ops.registry import REQUIRED
@@ -97,7 +97,7 @@ class CallEval:
     def call_block(self, ref: BlockRef, args, kwargs, span, frame: Frame, hint):
         d = ref.defn
         if frame.depth >= MAX_DEPTH:
-            raise SpeccError(f"block '{d.name}' expands without end (more than {MAX_DEPTH} "
+            raise FatalError(f"block '{d.name}' expands without end (more than {MAX_DEPTH} "
                              "nested block calls); does it call itself?", span)
         params = [(p.name, p.default if p.default is not None else REQUIRED, p) for p in d.params]
         bound = bind_args(d.name, "block", [(n, dflt, None) for n, dflt, _ in params],
@@ -116,10 +116,13 @@ class CallEval:
                 check_value(self, value, p.type, inner, f"argument '{name}' of block '{d.name}'",
                             span)
             inner.vars[name] = value
+        before = self.errors.count
         try:
             self.exec_body(d.body, inner)
         except ReturnSignal as r:
             return r.value
+        if self.errors.count > before:
+            return POISON  # its body failed; the error is already reported
         raise SpeccError(f"block '{d.name}' ends without 'return'", span)
 
 

@@ -68,7 +68,7 @@ class ExprEval:
         if op is not None and "internal" not in op.traits:
             return OpRef(name)
         if call and name in frame.vars:
-            raise SpeccError(f"'{name}' is a {type_name(frame.vars[name])}, not a block or op",
+            raise SpeccError(f"'{name}' is not a block or op (it holds {type_name(frame.vars[name])})",
                              frame.span(span))
         raise SpeccError(f"unknown name '{name}'", frame.span(span), self._suggest(name, frame))
 

@@ -5,7 +5,7 @@ import hashlib
 import sys
 
 from .. import ast as A
-from ..diagnostics import Collector, SpeccError
+from ..diagnostics import Collector, FatalError, SpeccError
 from ..ir import Graph
 from ..values import POISON, NetworkRef, Tensor, type_name
 from .builder import DEFAULT_MAX_PARAMS, GraphBuilder
@@ -90,6 +90,8 @@ def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS) -> 
                     ev.errors.add(e)
             frame.vars[p.name] = value
         ev.exec_body(d.body, frame)
+    except FatalError as e:
+        ev.errors.add(e)
     except RecursionError:
         raise SpeccError("the spec nests too deeply to elaborate", d.span) from None
     finally:

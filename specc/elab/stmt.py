@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import ast as A
-from ..diagnostics import SpeccError
+from ..diagnostics import FatalError, SpeccError
 from ..values import POISON, Tensor, show, type_name
 from .calls import ReturnSignal
 from .expr import Hint, is_chain
@@ -17,6 +17,8 @@ class StmtExec:
         for stmt in stmts:
             try:
                 getattr(self, "_exec_" + type(stmt).__name__)(stmt, frame)
+            except FatalError:
+                raise
             except SpeccError as e:
                 self.errors.add(e)
                 for name in _targets(stmt):

@@ -74,7 +74,7 @@ def _prelu_infer(attrs, types):
 
 
 register(
-    _unary("relu", "max(x, 0).", "relu", "Relu"),
+    _unary("relu", "Rectified linear unit: max(x, 0).", "relu", "Relu"),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
     _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
     OpDef(name="identity", doc="Passes its input through.", args=(Arg("x", "tensor"),),

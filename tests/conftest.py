@@ -1,0 +1,47 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import specc
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """Write a .net file (a version header is added) and return its path."""
+    def write(text: str, name: str = "t.net") -> Path:
+        path = tmp_path / name
+        path.write_text(text if text.startswith("specc") else "specc 1\n" + text)
+        return path
+    return write
+
+
+@pytest.fixture
+def load_spec(write_spec):
+    def load(text: str, network: str | None = None):
+        return specc.load(write_spec(text), network)
+    return load
+
+
+@pytest.fixture
+def spec_error(write_spec, monkeypatch, tmp_path):
+    """The rendered error of a spec, with paths shown relative to its folder."""
+    def error(text: str, network: str | None = None) -> str:
+        path = write_spec(text)
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(specc.SpeccError) as info:
+            specc.load(path.name, network)
+        return info.value.render()
+    return error
+
+
+def run_cli(*args, cwd=None, env=None, timeout=600):
+    """Run `python -m specc ARGS` as a user would; returns CompletedProcess (text)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "specc", *map(str, args)], cwd=cwd or ROOT,
+                          capture_output=True, text=True, env=full_env, timeout=timeout)

@@ -1,0 +1,37 @@
+"""Golden diagnostics: each tests/errors/*.net with the exact message in its *.err file.
+Regenerate after an intended change with SPECC_UPDATE_GOLDEN=1 and review the diff."""
+import os
+from pathlib import Path
+
+import pytest
+
+import specc
+
+ERRORS = Path(__file__).parent / "errors"
+CASES = sorted(p.stem for p in ERRORS.glob("*.net") if p.stem != "cycle_a")
+
+
+def rendered(name: str) -> str:
+    cwd = os.getcwd()
+    os.chdir(ERRORS)
+    try:
+        specc.load_all(f"{name}.net")
+    except specc.SpeccError as e:
+        return e.render() + "\n"
+    finally:
+        os.chdir(cwd)
+    raise AssertionError(f"{name}.net raised no error")
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_error(name):
+    text = rendered(name)
+    golden = ERRORS / f"{name}.err"
+    if os.environ.get("SPECC_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+    assert "Traceback" not in text
