@@ -23,12 +23,10 @@ def print_json(obj) -> None:
 
 
 def ensure_parent(path: str | Path) -> Path:
+    """The output path, after checking that its folder exists (we never write half a file)."""
     from .main import UserError
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.exists():
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"cannot create folder {parent}: {e.strerror}") from None
+    if not parent.is_dir():
+        raise UserError(f"output folder {parent} does not exist")
     return p

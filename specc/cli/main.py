@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         if importlib.util.find_spec(f"specc.cli.cmd_{name}") is None:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show Python tracebacks")
         _module(name).add_arguments(p)
     return parser
 

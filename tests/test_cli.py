@@ -1,0 +1,83 @@
+"""The command line as a user meets it: output, JSON, exit codes, no tracebacks."""
+import json
+import subprocess
+import sys
+
+from conftest import ROOT, SPECS, run_cli
+
+
+def test_check_prints_a_table_with_totals():
+    r = run_cli("check", "specs/lenet5.net")
+    assert r.returncode == 0, r.stderr
+    assert "c3" in r.stdout and "table_conv" in r.stdout and "1,516" in r.stdout
+    assert "lenet5: 60,000 trainable parameters (+840 fixed), 325,680 MACs" in r.stdout
+
+
+def test_check_every_network_of_a_file():
+    r = run_cli("check", "specs/resnet.net")
+    assert r.returncode == 0
+    for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
+        assert f"{name}: " in r.stdout
+    assert "resnet: not checked (generic: needs depths)" in r.stdout
+
+
+def test_check_json_fields():
+    r = run_cli("check", "specs/resnet.net:resnet50", "--json")
+    obj = json.loads(r.stdout)
+    assert set(obj) == {"network", "params", "macs", "inputs", "outputs", "layers"}
+    assert (obj["network"], obj["params"], obj["macs"]) == ("resnet50", 25_557_032, 4_089_184_256)
+    assert obj["inputs"] == [{"name": "image", "shape": ["N", 3, 224, 224], "dtype": "f32"}]
+    assert obj["outputs"] == [{"name": "logits", "shape": ["N", 1000], "dtype": "f32"}]
+    assert obj["layers"][0] == {"name": "conv1", "op": "conv", "shape": ["N", 64, 112, 112],
+                                "dtype": "f32", "params": 9408, "macs": 118013952}
+
+
+def test_print_ir():
+    r = run_cli("check", "specs/lenet5.net", "--print-ir")
+    assert r.stdout.startswith("graph lenet5 {") and "%c3: f32[N, 16, 10, 10] = table_conv" in r.stdout
+
+
+def test_check_does_not_import_torch_or_onnx():
+    code = ("import sys; from specc.cli.main import main; main(['check', 'specs/resnet.net:resnet152']);"
+            "print('torch' in sys.modules, 'onnx' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_user_errors_exit_1_without_traceback():
+    r = run_cli("check", "tests/errors/unknown_name.net")
+    assert r.returncode == 1
+    assert r.stderr.startswith("tests/errors/unknown_name.net:4:14: error: unknown name 'imgae'")
+    assert "Traceback" not in r.stderr
+    for args in (["check", "missing.net"], ["check", "specs/resnet.net:resnet9"],
+                 ["export", "specs/lenet5.net", "-o", "README.md/x.onnx", "--no-verify"],
+                 ["run", "README.md"], ["train", "specs/lenet5.net", "--data", "nope"]):
+        r = run_cli(*args)
+        assert r.returncode == 1, (args, r.stderr)
+        assert "error" in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_debug_shows_the_traceback():
+    r = run_cli("--debug", "check", "missing.net")
+    assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+def test_usage_errors_exit_2():
+    assert run_cli().returncode == 2
+    assert run_cli("check").returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+
+
+def test_zoo_lists_every_network():
+    r = run_cli("zoo", "--json")
+    rows = json.loads(r.stdout)
+    assert {row["network"] for row in rows} >= {"lenet5", "resnet50", "googlenet"}
+    assert all(row["params"] == row["reference_params"] for row in rows)
+
+
+def test_graph_writes_dot(tmp_path):
+    out = tmp_path / "lenet.dot"
+    r = run_cli("graph", str(SPECS / "lenet5.net"), "-o", out)
+    assert r.returncode == 0
+    text = out.read_text()
+    assert text.startswith('digraph "lenet5"') and '"c1" -> "scaled_tanh"' in text
