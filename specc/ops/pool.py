@@ -43,11 +43,25 @@ def _avg_torch(b, node, xs, ps):
 
 
 def _pool_onnx(kind):
+    """ONNX's ceil mode keeps a last window that starts in the padding (torch drops it) and
+    averages differently at the edges, so the output size is pinned with explicit end padding:
+    max pooling pads with -inf implicitly; average pooling pads zeros explicitly where torch
+    counts them, then averages over what is inside."""
     def lower(b, node, xs, ps):
         n, k, s, p = _geometry(node.attrs, b.types[0], kind)
-        extra = {"count_include_pad": int(node.attrs["count_pad"])} if kind == "avgpool" else {}
-        return b.op("MaxPool" if kind == "maxpool" else "AveragePool", xs, kernel_shape=list(k),
-                    strides=list(s), pads=list(p) * 2, ceil_mode=int(node.attrs["ceil"]), **extra)
+        ins, outs = b.types[0].shape[2:], b.outs[0].shape[2:]
+        if not all(isinstance(d, int) for d in list(ins) + list(outs)):
+            raise LoweringError(f"{kind} needs known spatial dims for ONNX")
+        extra = [max(0, (outs[i] - 1) * s[i] + k[i] - ins[i] - 2 * p[i]) for i in range(n)]
+        if kind == "maxpool":
+            return b.op("MaxPool", xs, kernel_shape=list(k), strides=list(s),
+                        pads=list(p) + [p[i] + extra[i] for i in range(n)])
+        x, begin = xs[0], list(p)
+        if node.attrs["count_pad"] and any(p):
+            x = b.op("Pad", [x, b.const([0, 0] + list(p) + [0, 0] + list(p), "i64")])
+            begin = [0] * n
+        return b.op("AveragePool", [x], kernel_shape=list(k), strides=list(s),
+                    pads=begin + [begin[i] + extra[i] for i in range(n)], count_include_pad=0)
     return lower
 
 

@@ -1,0 +1,103 @@
+"""torch <-> onnxruntime parity for every op (and ONNX shape inference against specc's)."""
+import os
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import specc
+from specc import passes
+from specc.backends.onnx_build import build_model
+from specc.backends.onnx_export import weights_from_module
+from specc.backends.onnx_verify import check_inferred_shapes, max_rel_error, tolerance
+from specc.ops.registry import all_ops
+from specc.runtime import open_session
+
+from op_cases import CASES, case_spec
+
+
+def parity(net, batch=3, seed=0, opset=17):
+    module = net.to_torch(seed=seed).eval()
+    with torch.no_grad():  # make batch-norm statistics non-trivial
+        for name, buf in module.named_buffers():
+            if name.endswith("running_mean"):
+                buf.uniform_(-0.5, 0.5)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+    graph = passes.run(net.graph, passes.INFERENCE)
+    model = build_model(graph, weights_from_module(module), opset=opset)
+    check_inferred_shapes(model, graph)
+    rng = np.random.default_rng(seed)
+    feeds = {n: rng.standard_normal([d if isinstance(d, int) else batch
+                                     for d in net.graph.values[n].type.shape]).astype(np.float32)
+             for n in net.graph.inputs}
+    with torch.no_grad():
+        out = module(*[torch.from_numpy(feeds[n]) for n in net.graph.inputs])
+    expected = [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+    sess, _, _ = open_session(model.SerializeToString(), "cpu")
+    actual = sess.run(list(net.graph.outputs), feeds)
+    for e, a, (name, value) in zip(expected, actual, net.graph.outputs.items()):
+        inferred = [d if isinstance(d, int) else batch for d in net.graph.values[value].type.shape]
+        assert list(e.shape) == inferred == list(a.shape)
+    return max_rel_error(expected, actual), tolerance(net.graph)
+
+
+def test_every_op_has_a_parity_case():
+    assert set(CASES) == set(all_ops())
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_op_parity(op, write_spec):
+    net = specc.load(write_spec(case_spec(op)))
+    assert any(n.op == op for n in net.graph.nodes)
+    err, tol = parity(net)
+    assert err <= tol
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18, 21])
+def test_opsets(opset, write_spec):
+    net = specc.load(write_spec(case_spec("rbf")))
+    err, tol = parity(net, opset=opset)
+    assert err <= tol
+
+
+@settings(max_examples=int(os.environ.get("SPECC_HYPOTHESIS_EXAMPLES", "25")), deadline=None)
+@given(size=st.integers(5, 14), kernel=st.integers(1, 5), stride=st.integers(1, 3),
+       padding=st.integers(0, 2), dilation=st.integers(1, 2), groups=st.sampled_from([1, 2]),
+       channels=st.sampled_from([2, 4]))
+def test_conv_shapes_and_parity(tmp_path_factory, size, kernel, stride, padding, dilation,
+                                groups, channels):
+    text = (f"specc 1\nnetwork c {{\n input x: f32[N, 4, {size}, {size + 1}]\n"
+            f" output y = conv(x, {channels}, {kernel}, stride={stride}, padding={padding}, "
+            f"dilation={dilation}, groups={groups})\n}}\n")
+    path = tmp_path_factory.mktemp("conv") / "c.net"
+    path.write_text(text)
+    try:
+        net = specc.load(path)
+    except specc.SpeccError as e:  # the rule refuses only windows that do not fit
+        assert "does not fit" in str(e)
+        assert dilation * (kernel - 1) + 1 > size + 2 * padding
+        return
+    err, tol = parity(net, batch=2)
+    assert err <= tol
+
+
+@settings(max_examples=int(os.environ.get("SPECC_HYPOTHESIS_EXAMPLES", "25")), deadline=None)
+@given(size=st.integers(3, 15), kernel=st.integers(1, 4), stride=st.integers(1, 3),
+       ceil=st.booleans(), kind=st.sampled_from(["maxpool", "avgpool"]), data=st.data())
+def test_pool_shapes_and_parity(tmp_path_factory, size, kernel, stride, ceil, kind, data):
+    padding = data.draw(st.integers(0, kernel // 2))
+    text = (f"specc 1\nnetwork p {{\n input x: f32[N, 2, {size}, {size}]\n"
+            f" output y = {kind}(x, {kernel}, stride={stride}, padding={padding}, "
+            f"ceil={'true' if ceil else 'false'})\n}}\n")
+    path = tmp_path_factory.mktemp("pool") / "p.net"
+    path.write_text(text)
+    try:
+        net = specc.load(path)
+    except specc.SpeccError as e:
+        assert "does not fit" in str(e)
+        return
+    err, tol = parity(net, batch=2)
+    assert err <= tol
