@@ -72,6 +72,8 @@ def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAU
     problems = []
     for node in graph.nodes:
         op = registry.get(node.op)
+        if any(i not in env for i in node.inputs):
+            continue  # downstream of a node already reported
         if opset < op.min_opset:
             problems.append(f"{node.name}: op '{node.op}' needs opset >= {op.min_opset}")
             continue
