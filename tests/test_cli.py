@@ -50,7 +50,7 @@ def test_user_errors_exit_1_without_traceback():
     assert r.stderr.startswith("tests/errors/unknown_name.net:4:14: error: unknown name 'imgae'")
     assert "Traceback" not in r.stderr
     for args in (["check", "missing.net"], ["check", "specs/resnet.net:resnet9"],
-                 ["export", "specs/lenet5.net", "-o", "README.md/x.onnx", "--no-verify"],
+                 ["export", "specs/lenet5.net", "-o", "pyproject.toml/x.onnx", "--no-verify"],
                  ["run", "README.md"], ["train", "specs/lenet5.net", "--data", "nope"]):
         r = run_cli(*args)
         assert r.returncode == 1, (args, r.stderr)

@@ -1,0 +1,148 @@
+"""`specc train`: the first run, exact resume, distributed equivalence, bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import specc
+from specc.train.config import resolve
+from specc.train.loop import Trainer
+
+from conftest import ROOT, SPECS, run_cli
+
+
+def model_weights(run_dir):
+    return {k: v for k, v in load_file(str(run_dir / "checkpoint.safetensors")).items()
+            if k.startswith("model/")}
+
+
+def assert_identical(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_first_run_reaches_97_percent_on_digits(tmp_path):
+    run = tmp_path / "first"
+    r = run_cli("train", "specs/lenet5.net", "--out", run, "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(summary) == {"test_accuracy", "epochs", "seconds", "run_dir", "checkpoint"}
+    assert summary["test_accuracy"] >= 0.97 and summary["epochs"] == 15
+    for f in ("checkpoint.safetensors", "metrics.csv", "curves.png", "config.json", "lenet5.net"):
+        assert (run / f).is_file(), f
+    assert len((run / "metrics.csv").read_text().strip().splitlines()) == 16
+    assert json.loads((run / "config.json").read_text())["optimizer"]["lr"] == 0.002
+
+    # round trip: the exported model scores what the torch evaluation scored
+    onnx_path = tmp_path / "lenet5.onnx"
+    r = run_cli("export", "specs/lenet5.net", "--weights", run, "-o", onnx_path)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("run", onnx_path, "--data", "digits", "--json", "--provider", "cpu")
+    evaluated = json.loads(r.stdout)
+    assert evaluated["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-9)
+    assert evaluated["samples"] == 359 and evaluated["provider"] == "CPUExecutionProvider"
+
+
+def _quick(out, epochs, extra=()):
+    return run_cli("train", "specs/lenet5.net", "--out", out, "--epochs", epochs,
+                   "--batch-size", "64", *extra)
+
+
+def test_resume_after_a_hard_kill_gives_identical_weights(tmp_path):
+    full = tmp_path / "full"
+    assert _quick(full, 5).returncode == 0
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "specc", "train", "specs/lenet5.net", "--out",
+                             str(killed), "--epochs", "5", "--batch-size", "64"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        metrics = killed / "metrics.csv"
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = run_cli("train", "--resume", killed, "--epochs", "5")
+    assert r.returncode == 0, r.stderr
+    assert_identical(model_weights(full), model_weights(killed))
+
+
+def test_ctrl_c_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch):
+    net = specc.load(SPECS / "lenet5.net")
+    cfg = resolve(str(SPECS / "lenet5.net"), "lenet5", net.recipe, {"epochs": 3, "batch_size": 64})
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    Trainer(net, cfg, tmp_path / "a", show_progress=False).fit()
+
+    trainer = Trainer(net, cfg, tmp_path / "b", show_progress=False)
+    real_step, calls = trainer._step, {"n": 0}
+
+    def interrupting_step(idx, epoch, i):
+        calls["n"] += 1
+        if epoch == 1 and i == 7:
+            raise KeyboardInterrupt
+        return real_step(idx, epoch, i)
+    monkeypatch.setattr(trainer, "_step", interrupting_step)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    saved = json.loads(_info(tmp_path / "b"))
+    assert saved == {"epoch": 1, "step": 7}
+    Trainer(net, cfg, tmp_path / "b", show_progress=False).fit(resume=True)
+    assert_identical(model_weights(tmp_path / "a"), model_weights(tmp_path / "b"))
+
+
+def _info(run):
+    from safetensors import safe_open
+    with safe_open(str(run / "checkpoint.safetensors"), "pt") as f:
+        info = json.loads(f.metadata()["info"])
+    return json.dumps({"epoch": info["epoch"], "step": info["step"]})
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    args = ("--epochs", "1", "--batch-size", "32", "--device", "cpu")
+    r1 = run_cli("train", "specs/lenet5.net", "--out", one, *args)
+    r2 = run_cli("train", "specs/lenet5.net", "--out", two, "--nproc", "2", *args)
+    assert r1.returncode == 0 and r2.returncode == 0, r2.stderr[-2000:]
+    a, b = model_weights(one), model_weights(two)
+    assert a.keys() == b.keys()
+    worst = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert worst <= 1e-5
+
+
+def test_bad_inputs_are_clear(tmp_path, write_spec):
+    r = run_cli("train", "specs/lenet5.net", "--data", "imagenet", "--out", tmp_path / "x")
+    assert r.returncode == 1 and "unknown data set 'imagenet'" in r.stderr
+    small = write_spec("network three {\n input x: f32[N, 1, 8, 8]\n"
+                       " output y = linear(flatten(x), 3)\n}")
+    r = run_cli("train", small, "--out", tmp_path / "y", "--epochs", "1")
+    assert r.returncode == 1
+    assert "data set 'digits' has 10 classes but network 'three' output 'y' has only 3 units" in r.stderr
+    r = run_cli("train", "specs/lenet5.net", "--out", "pyproject.toml/run")
+    assert r.returncode == 1 and "cannot create run folder" in r.stderr
+    r = run_cli("train", "specs/lenet5.net", "--data", "mnist:/no/such/dir", "--out", tmp_path / "z")
+    assert r.returncode == 1 and "no such folder" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_corrupt_and_foreign_checkpoints(tmp_path, write_spec):
+    run = tmp_path / "run"
+    assert _quick(run, 1).returncode == 0
+    other = write_spec("network other {\n input x: f32[N, 1, 32, 32]\n"
+                       " output y = linear(flatten(x), 10)\n}")
+    r = run_cli("export", other, "--weights", run, "-o", tmp_path / "o.onnx")
+    assert r.returncode == 1
+    assert "does not fit this network" in r.stderr and "missing (2): y.weight, y.bias" in r.stderr
+    ckpt = run / "checkpoint.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    r = run_cli("train", "--resume", run, "--epochs", "2")
+    assert r.returncode == 1 and "not a readable checkpoint" in r.stderr
+    assert "Traceback" not in r.stderr
