@@ -1,0 +1,104 @@
+"""Data sets: the on-disk readers on small files written in the real formats; procedural sets."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from specc.data.procedural import orientations, tc_patterns, C_SHAPE, T_SHAPE
+from specc.data.registry import InputSpec, load_dataset
+from specc.diagnostics import SpeccError
+
+from conftest import run_cli
+
+
+def write_idx(path, array, gz):
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    (gzip.open if gz else open)(path, "wb").write(data)
+
+
+@pytest.fixture
+def mnist_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    for prefix, n, gz in (("train", 40, True), ("t10k", 12, False)):
+        images = rng.integers(0, 256, (n, 28, 28))
+        labels = np.arange(n) % 10
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{'.gz' if gz else ''}", images, gz)
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{'.gz' if gz else ''}", labels, gz)
+    return tmp_path
+
+
+def test_mnist_idx_gz_and_raw(mnist_dir):
+    d = load_dataset(f"mnist:{mnist_dir}", InputSpec((1, 32, 32), pixel_range=[-0.1, 1.175]))
+    assert d.train_x.shape == (40, 1, 32, 32) and d.test_x.shape == (12, 1, 32, 32)
+    assert d.train_y.tolist()[:11] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0]
+    assert float(d.train_x[:, :, 0, :].max()) == pytest.approx(-0.1)  # the 2-pixel frame
+    assert float(d.train_x.max()) <= 1.175 + 1e-6
+
+
+def test_mnist_truncated_file_is_reported(mnist_dir):
+    path = mnist_dir / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(SpeccError, match="truncated"):
+        load_dataset(f"mnist:{mnist_dir}", InputSpec((1, 28, 28)))
+
+
+def test_cifar10_binary(tmp_path):
+    rng = np.random.default_rng(1)
+    for name, n in (("data_batch_1.bin", 20), ("data_batch_2.bin", 10), ("test_batch.bin", 8)):
+        labels = (np.arange(n) % 10).astype(np.uint8)[:, None]
+        pixels = rng.integers(0, 256, (n, 3072)).astype(np.uint8)
+        np.concatenate([labels, pixels], 1).tofile(tmp_path / name)
+    d = load_dataset(f"cifar10:{tmp_path}", InputSpec((3, 32, 32), mean=[0.5] * 3, std=[0.25] * 3))
+    assert d.train_x.shape == (30, 3, 32, 32) and d.test_y.tolist() == list(range(8))
+    assert d.labels[3] == "cat"
+    raw = np.fromfile(tmp_path / "test_batch.bin", dtype=np.uint8).reshape(-1, 3073)
+    expected = (raw[0, 1:].reshape(3, 32, 32) / 255.0 - 0.5) / 0.25
+    assert np.allclose(d.test_x[0].numpy(), expected, atol=1e-5)
+
+
+def test_imagefolder(tmp_path):
+    rng = np.random.default_rng(2)
+    for split in ("train", "val"):
+        for cls in ("cats", "dogs"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(3):
+                img = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
+                Image.fromarray(img).save(tmp_path / split / cls / f"{i}.png")
+    d = load_dataset(f"imagefolder:{tmp_path}", InputSpec((3, 24, 24), augment=("crop", "flip")))
+    assert d.classes == 2 and d.labels == ["cats", "dogs"]
+    assert d.train_x.shape == (6, 3, 24, 24) and d.test_y.tolist() == [0, 0, 0, 1, 1, 1]
+    out = d.augment(d.train_x, torch.Generator().manual_seed(0))
+    assert out.shape == d.train_x.shape
+
+
+def test_digits_split_is_fixed():
+    a = load_dataset("digits", InputSpec((64,)))
+    b = load_dataset("digits", InputSpec((64,)))
+    assert len(a.train_y) == 1438 and len(a.test_y) == 359
+    assert torch.equal(a.test_y, b.test_y) and float(a.train_x.max()) == 1.0
+
+
+def test_tc_patterns_follow_the_paper():
+    assert len(orientations(T_SHAPE)) == 4 and len(orientations(C_SHAPE)) == 4
+    x, y = tc_patterns(6)
+    assert len(y) == 144  # the reference count of placements on a 6x6 retina, no wrap-around
+    assert int(y.sum()) == 4 * 4 * 5  # C (label 1): two 3x2 and two 2x3 orientations
+    assert torch.all(x.sum((1, 2, 3)) == 5)
+
+
+def test_logic_tables():
+    d = load_dataset("logic:xor", InputSpec((2,)))
+    assert d.train_x.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]] and d.train_y.tolist() == [0, 1, 1, 0]
+    with pytest.raises(SpeccError, match="unknown truth table"):
+        load_dataset("logic:maybe", InputSpec((2,)))
+
+
+def test_train_on_mnist_files(mnist_dir, tmp_path):
+    r = run_cli("train", "specs/lenet5.net", "--data", f"mnist:{mnist_dir}", "--epochs", "1",
+                "--out", tmp_path / "m", "--json")
+    assert r.returncode == 0, r.stderr
+    assert 0.0 <= __import__("json").loads(r.stdout.splitlines()[-1])["test_accuracy"] <= 1.0
