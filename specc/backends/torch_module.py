@@ -18,10 +18,11 @@ class TorchBuilder:
     torch = torch
     F = torch.nn.functional
 
-    def __init__(self, graph: fx.Graph):
-        self.g = graph
+    def __init__(self, graph: fx.Graph, root: torch.nn.Module):
+        self.g, self.root = graph, root
         self._attrs: dict[str, fx.Node] = {}
         self.types, self.outs = [], []
+        self.overwritable = False  # may the op overwrite its first input in place?
 
     def call(self, fn, *args) -> fx.Node:
         return self.g.call_function(fn, args)
@@ -30,6 +31,13 @@ class TorchBuilder:
         if name not in self._attrs:
             self._attrs[name] = self.g.get_attr(name)
         return self._attrs[name]
+
+    def constant(self, name: str, tensor: torch.Tensor) -> fx.Node:
+        """A tensor the lowering needs (not a parameter): a non-persistent buffer, so it moves
+        with the module between devices but stays out of the state dict."""
+        owner, leaf = _owner(self.root, name)
+        owner.register_buffer(leaf, tensor, persistent=False)
+        return self.attr(name)
 
     @property
     def training(self) -> fx.Node:
@@ -68,8 +76,11 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
         else:
             owner.register_buffer(leaf, tensor)
     g = fx.Graph()
-    b = TorchBuilder(g)
+    b = TorchBuilder(g, root)
     env, comments = {}, {}
+    users = {v: len(ns) for v, ns in graph.users().items()}
+    outputs = set(graph.outputs.values())
+    op_of = {n.name: n.op for n in graph.nodes}
     for name in graph.inputs:
         env[name] = g.placeholder(python_name(name))
         comments[python_name(name)] = str(graph.values[name].type)
@@ -77,6 +88,7 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
         op = registry.get(node.op)
         b.types = [graph.values[i].type for i in node.inputs]
         b.outs = [graph.values[o].type for o in node.outputs]
+        b.overwritable = _overwritable(graph, node, users, outputs, op_of)
         ps = {role: b.attr(pname) for role, pname in node.params.items()}
         before = len(g.nodes)
         out = op.torch(b, node, [env[i] for i in node.inputs], ps)
@@ -90,6 +102,20 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
     module = fx.GraphModule(root, g, class_name=python_name(graph.name))
     module.specc_outputs = list(graph.outputs)
     return module
+
+
+# ops whose backward does not read their own output: a ReLU may overwrite it in place
+_SAFE_TO_OVERWRITE = {"conv", "table_conv", "linear", "batchnorm", "add", "sub", "subsample",
+                      "matmul", "concat"}
+
+
+def _overwritable(graph: Graph, node, users: dict, outputs: set, op_of: dict) -> bool:
+    if not node.inputs:
+        return False
+    value = node.inputs[0]
+    producer = graph.values[value].producer
+    return (users[value] == 1 and value not in outputs and producer is not None
+            and op_of[producer] in _SAFE_TO_OVERWRITE)
 
 
 def _owner(root: torch.nn.Module, name: str):

@@ -73,8 +73,14 @@ def _prelu_infer(attrs, types):
     return [x]
 
 
+def _relu_torch(b, node, xs, ps):
+    return b.call(b.torch.relu_ if b.overwritable else b.torch.relu, xs[0])
+
+
 register(
-    _unary("relu", "Rectified linear unit: max(x, 0).", "relu", "Relu"),
+    OpDef(name="relu", doc="Rectified linear unit: max(x, 0).", args=(Arg("x", "tensor"),),
+          infer=_same("relu"), torch=_relu_torch, onnx=lambda b, node, xs, ps: b.op("Relu", xs),
+          traits=frozenset({"elementwise"})),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
     _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
     OpDef(name="identity", doc="Passes its input through.", args=(Arg("x", "tensor"),),

@@ -48,20 +48,20 @@ def _tconv_macs(attrs, types, outs):
     return per_pos * len(_links(attrs, types[0])) * prod(k)
 
 
-def table_conv(x, packed, bias, rows: tuple, cols: tuple, c_in: int, stride):
+def table_conv(x, packed, bias, links, maps: int, c_in: int, stride):
     """Scatter the packed kernels [links, kh, kw] into a dense [out, in, kh, kw] kernel whose
     absent links are zero, then convolve; gradients reach only the packed entries."""
     import torch
-    dense = packed.new_zeros((len(set(rows)), c_in, *packed.shape[1:]))
-    idx = (torch.tensor(rows, device=packed.device), torch.tensor(cols, device=packed.device))
-    dense = dense.index_put(idx, packed)
+    dense = packed.new_zeros((maps, c_in, *packed.shape[1:]))
+    dense = dense.index_put((links[0], links[1]), packed)
     return torch.conv2d(x, dense, bias, stride)
 
 
 def _tconv_torch(b, node, xs, ps):
-    links = _links(node.attrs, b.types[0])
-    rows, cols = tuple(j for j, _ in links), tuple(i for _, i in links)
-    return b.call(table_conv, xs[0], ps["weight"], ps.get("bias"), rows, cols,
+    import torch
+    links = torch.tensor(_links(node.attrs, b.types[0]), dtype=torch.long).t().contiguous()
+    return b.call(table_conv, xs[0], ps["weight"], ps.get("bias"),
+                  b.constant(f"{node.name}.links", links), len(node.attrs["table"]),
                   channels(b.types[0], "table_conv"), expand(node.attrs["stride"], 2, "stride"))
 
 
