@@ -64,6 +64,16 @@ def value_info(name: str, t) -> onnx.ValueInfoProto:
 
 def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAULT_OPSET,
                 fp16_weights: bool = False, metadata: dict | None = None) -> onnx.ModelProto:
+    """The whole model in memory (weights included)."""
+    model, used = build_skeleton(graph, weights, opset, fp16_weights, metadata)
+    model.graph.initializer.extend(numpy_helper.from_array(a, n) for n, a in used.items())
+    return model
+
+
+def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAULT_OPSET,
+                   fp16_weights: bool = False, metadata: dict | None = None):
+    """The model without its weights, and the weights it uses (name -> array, in order).
+    Small constants made by the lowerings stay inside the skeleton."""
     if opset not in SUPPORTED_OPSETS:
         raise LoweringError(f"opset {opset} is not supported (use {SUPPORTED_OPSETS.start}.."
                             f"{SUPPORTED_OPSETS.stop - 1})")
@@ -90,7 +100,7 @@ def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAU
     if problems:
         raise LoweringError("cannot express in ONNX opset %d:\n  %s" % (opset, "\n  ".join(problems)))
     used = {i for n in b.nodes for i in n.input}
-    inits = _initializers(graph, weights, used, fp16_weights, b)
+    stored = _weights(graph, weights, used, fp16_weights, b)
     outputs = []
     for out_name, value in graph.outputs.items():
         if env[value] != out_name:
@@ -99,13 +109,13 @@ def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAU
         outputs.append(value_info(out_name, graph.values[value].type))
     g = helper.make_graph(b.nodes, graph.name,
                           [value_info(n, graph.values[n].type) for n in graph.inputs],
-                          outputs, initializer=inits + b.initializers)
+                          outputs, initializer=b.initializers)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="specc", doc_string=graph.doc[:2000])
     model.ir_version = _ir_version(opset)
     for key, value in (metadata or {}).items():
         model.metadata_props.add(key=key, value=value if isinstance(value, str) else json.dumps(value))
-    return model
+    return model, stored
 
 
 def _name_result(b: OnnxBuilder, start: int, out: str, value: str) -> str:
@@ -121,19 +131,18 @@ def _name_result(b: OnnxBuilder, start: int, out: str, value: str) -> str:
     return value
 
 
-def _initializers(graph, weights, used, fp16, b) -> list:
-    out = []
-    for name, p in graph.params.items():
+def _weights(graph, weights, used, fp16, b) -> dict[str, np.ndarray]:
+    out = {}
+    for name in graph.params:
         if name not in used:
             continue
         arr = np.asarray(weights[name])
         if fp16 and arr.dtype == np.float32:
-            half = name + "/fp16"
-            out.append(numpy_helper.from_array(arr.astype(np.float16), half))
-            b.nodes.insert(0, helper.make_node("Cast", [half], [name], name=f"{name}/cast",
+            out[name + "/fp16"] = arr.astype(np.float16)
+            b.nodes.insert(0, helper.make_node("Cast", [name + "/fp16"], [name], name=f"{name}/cast",
                                                to=TensorProto.FLOAT))
         else:
-            out.append(numpy_helper.from_array(arr, name))
+            out[name] = arr
     return out
 
 

@@ -1,22 +1,26 @@
-"""`specc export`: weights -> ONNX (direct emission) -> verification -> atomic write."""
+"""`specc export`: weights -> ONNX (direct emission, streamed) -> verification -> rename.
+
+The file is written into a temporary folder beside the target, verified there, and only then
+moved into place: a failed export leaves nothing behind."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from .. import __version__, passes
 from ..diagnostics import SpeccError
 from ..ops.registry import LoweringError
-from .onnx_build import DEFAULT_OPSET, build_model
-from .onnx_verify import verify_model
+from .onnx_build import DEFAULT_OPSET, build_skeleton
+from .onnx_verify import verify_file
+from .onnx_write import write_model
 
 TWO_GB = 2 ** 31
 
@@ -40,30 +44,63 @@ def model_metadata(net) -> dict:
     return {"specc.network": net.name, "specc.spec": net.graph.meta.get("spec_path", ""),
             "specc.spec_sha256": net.graph.meta.get("spec_sha256", ""),
             "specc.version": __version__, "specc.preprocessing": pre,
-            "specc.labels": r.get("labels", []),
-            "specc.outputs": list(net.graph.outputs)}
+            "specc.labels": r.get("labels", []), "specc.outputs": list(net.graph.outputs)}
 
 
 def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = False,
            external_data: bool | None = None, verify: bool = True, seed: int = 0) -> ExportResult:
-    """Write `net` as ONNX at `path`. `weights`: None (seeded fresh init), a checkpoint path,
-    or a state dict of tensors/arrays."""
+    """Write `net` as ONNX at `path`. `weights`: None (seeded fresh init), a checkpoint path
+    or run folder, or a state dict of tensors/arrays."""
     start = time.perf_counter()
     module = _module_with_weights(net, weights, seed)
-    arrays = weights_from_module(module)
+    result = emit(net, weights_from_module(module), path, opset, fp16, external_data,
+                  module if verify else None)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
+         fp16: bool = False, external_data: bool | None = None, module=None) -> ExportResult:
+    """Emit ONNX for `net` with these weights; verify against `module` when one is given."""
+    start = time.perf_counter()
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise SpeccError(f"output folder {folder} does not exist")
     graph = passes.run(net.graph, passes.INFERENCE)
     try:
-        model = build_model(graph, arrays, opset=opset, fp16_weights=fp16,
-                            metadata=model_metadata(net))
+        skeleton, stored = build_skeleton(graph, arrays, opset=opset,
+                                          fp16_weights=fp16, metadata=model_metadata(net))
     except LoweringError as e:
         raise SpeccError(str(e)) from None
-    size = sum(a.nbytes for a in arrays.values())
+    size = sum(a.nbytes for a in stored.values())
     external = external_data if external_data is not None else size > TWO_GB - 2 ** 26
-    max_rel = None
-    if verify:
-        max_rel = verify_model(model, graph, module, fp16=fp16, big=external)
-    digest = _save(model, Path(path), external)
+    data_name = path.name + ".data" if external else None
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".{path.name}."))
+    except OSError as e:
+        raise SpeccError(f"cannot write to {folder}: {e.strerror}") from None
+    try:
+        digest = write_model(tmp / path.name, skeleton, stored, data_name)
+        max_rel = None
+        if module is not None:
+            max_rel = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16)
+        if external:
+            digest = _hash_files(tmp / path.name, tmp / data_name)
+            os.replace(tmp / data_name, folder / data_name)
+        os.replace(tmp / path.name, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(str(path), digest, max_rel, time.perf_counter() - start, external)
+
+
+def _hash_files(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def _module_with_weights(net, weights, seed):
@@ -77,36 +114,6 @@ def _module_with_weights(net, weights, seed):
         from ..train.checkpoint import load_state
         load_state(module, dict(weights), source="the given weights")
     return module.eval()
-
-
-def _save(model: onnx.ModelProto, path: Path, external: bool) -> str:
-    """Write through a temporary file in the same folder, then rename: never half a file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise SpeccError(f"output folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise SpeccError(f"output folder {folder} is not writable")
-    if not external:
-        data = model.SerializeToString(deterministic=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        return hashlib.sha256(data).hexdigest()
-    location = path.name + ".data"
-    tmpdir = Path(tempfile.mkdtemp(dir=folder, prefix=f".{path.name}."))
-    try:
-        onnx.save_model(model, tmpdir / path.name, save_as_external_data=True,
-                        all_tensors_to_one_file=True, location=location, size_threshold=1024)
-        os.replace(tmpdir / location, folder / location)
-        os.replace(tmpdir / path.name, path)
-    finally:
-        for f in tmpdir.iterdir():
-            f.unlink()
-        tmpdir.rmdir()
-    h = hashlib.sha256(path.read_bytes())
-    h.update((folder / location).read_bytes())
-    return h.hexdigest()
 
 
 def describe(result: ExportResult) -> str:

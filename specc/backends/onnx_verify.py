@@ -11,15 +11,19 @@ from ..ops import registry
 FP16_TOLERANCE = 1e-2
 
 
-def verify_model(model: onnx.ModelProto, graph, module, fp16: bool = False, big: bool = False,
-                 batch: int = 2) -> float:
-    if not big:
-        try:
-            onnx.checker.check_model(model, full_check=True)
-        except onnx.checker.ValidationError as e:
-            raise SpeccError(f"the exported model fails onnx.checker: {str(e).splitlines()[0]}")
-        check_inferred_shapes(model, graph)
-    return check_numerics(model, graph, module, fp16, batch)
+def verify_file(path, skeleton: onnx.ModelProto, weights: dict, graph, module,
+                fp16: bool = False, batch: int = 2) -> float:
+    """Check the written file: onnx.checker (full), shape inference, onnxruntime vs torch."""
+    from .onnx_write import header_only
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        raise SpeccError(f"the exported model fails onnx.checker: {str(e).splitlines()[0]}") from None
+    shaped = onnx.ModelProto()
+    shaped.CopyFrom(skeleton)
+    shaped.graph.initializer.extend(header_only(weights))
+    check_inferred_shapes(shaped, graph)
+    return check_numerics(str(path), graph, module, fp16, batch)
 
 
 def check_inferred_shapes(model, graph) -> None:
@@ -73,7 +77,7 @@ def check_numerics(model, graph, module, fp16: bool, batch: int) -> float:
     with torch.no_grad():
         out = module(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
     expected = [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
-    sess, _, _ = open_session(model.SerializeToString(), "cpu")
+    sess, _, _ = open_session(model if isinstance(model, str) else model.SerializeToString(), "cpu")
     actual = sess.run(list(graph.outputs), feeds)
     err = max_rel_error(expected, actual)
     tol = FP16_TOLERANCE if fp16 else tolerance(graph)
