@@ -44,7 +44,8 @@ class _Newlines:
 @lru_cache(maxsize=None)
 def _parser(start: str) -> Lark:
     lark = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic", start=start,
-                propagate_positions=True, maybe_placeholders=True, postlex=_Newlines(set()))
+                propagate_positions=True, maybe_placeholders=True, postlex=_Newlines(set()),
+                cache=True)
     glue = {"RBRACE", "ELSE"} | {t.name for t in lark.terminals if t.pattern.value == "|>"}
     lark.options.postlex.glue_before.update(glue)
     return lark

@@ -10,7 +10,7 @@ class SourceFile:
     """The text of one `.net` file and the name under which it is shown."""
 
     path: str
-    text: str
+    text: str = field(repr=False)
     lines: list[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
