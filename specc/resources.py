@@ -1,26 +1,24 @@
-"""Files that ship inside the package: the grammar and the bundled specs."""
+"""Files that ship inside the package: the grammar and the bundled specs.
+
+In a wheel they sit in specc/_grammar and specc/_specs; in a source checkout (or an editable
+install) they are the repository's grammar/ and specs/ folders."""
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_ROOT = _PACKAGE.parent
 
 
-def _dir(package: str, fallback: str) -> Path:
-    try:
-        path = Path(str(resources.files(package)))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return _ROOT / fallback
+def _dir(installed: str, source: str) -> Path:
+    inside = _PACKAGE / installed
+    return inside if inside.is_dir() else _ROOT / source
 
 
 def grammar_path() -> Path:
-    return _dir("specc._grammar", "grammar") / "specc.lark"
+    return _dir("_grammar", "grammar") / "specc.lark"
 
 
 def specs_dir() -> Path:
     """The bundled spec library (`import "resnet.net"` finds files here)."""
-    return _dir("specc._specs", "specs")
+    return _dir("_specs", "specs")
