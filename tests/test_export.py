@@ -12,21 +12,28 @@ from specc.backends.onnx_export import export
 from conftest import SPECS, run_cli
 
 FAST = [("lenet5.net", "lenet5"), ("resnet.net", "resnet18"), ("googlenet.net", "googlenet"),
-        ("googlenet.net", "googlenet_paper")]
+        ("googlenet.net", "googlenet_paper"), ("cifar_resnet.net", "resnet20"),
+        ("mcculloch_pitts.net", "mp_xor"), ("rumelhart_tc.net", "tc"),
+        ("alexnet.net", "alexnet_paper")]
 SLOW = [("resnet.net", "resnet34"), ("resnet.net", "resnet50"), ("resnet.net", "resnet101"),
-        ("resnet.net", "resnet152")]
+        ("resnet.net", "resnet152"), ("alexnet.net", "alexnet"), ("vgg.net", "vgg11"),
+        ("vgg.net", "vgg13"), ("vgg.net", "vgg16"), ("vgg.net", "vgg19"),
+        ("cifar_resnet.net", "resnet32"), ("cifar_resnet.net", "resnet44"),
+        ("cifar_resnet.net", "resnet56"), ("cifar_resnet.net", "resnet110"),
+        ("mcculloch_pitts.net", "mp_and"), ("mcculloch_pitts.net", "mp_or"),
+        ("mcculloch_pitts.net", "mp_not"), ("mcculloch_pitts.net", "mp_nand")]
 
 
 def check_export(tmp_path, spec, name):
     net = specc.load(SPECS / spec, name)
     result = net.to_onnx(tmp_path / f"{name}.onnx")
     assert result.max_rel_error is not None and result.max_rel_error <= 1e-4
+    onnx.checker.check_model(str(tmp_path / f"{name}.onnx"), full_check=True)
     model = onnx.load(tmp_path / f"{name}.onnx")
-    onnx.checker.check_model(model, full_check=True)
     assert model.opset_import[0].version == 17
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
     inits = {i.name for i in model.graph.initializer}
-    assert {p for p, v in net.graph.params.items() if not p.endswith("num_batches_tracked")} <= inits
+    assert {p for p in net.graph.params if not p.endswith("num_batches_tracked")} <= inits
     return model
 
 

@@ -15,6 +15,23 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("resnet.net", "resnet152", 60_192_808, 11_513_626_624),
     ("googlenet.net", "googlenet", 6_624_904, 1_498_376_192),
     ("googlenet.net", "googlenet_paper", 6_998_552, 1_582_671_872),
+    ("alexnet.net", "alexnet", 61_100_840, 714_188_480),
+    ("alexnet.net", "alexnet_paper", 60_965_224, 724_406_816),
+    ("vgg.net", "vgg11", 132_863_336, 7_609_090_048),
+    ("vgg.net", "vgg13", 133_047_848, 11_308_466_176),
+    ("vgg.net", "vgg16", 138_357_544, 15_470_264_320),
+    ("vgg.net", "vgg19", 143_667_240, 19_632_062_464),
+    ("cifar_resnet.net", "resnet20", 269_722, 40_551_040),
+    ("cifar_resnet.net", "resnet32", 464_154, 68_862_592),
+    ("cifar_resnet.net", "resnet44", 658_586, 97_174_144),
+    ("cifar_resnet.net", "resnet56", 853_018, 125_485_696),
+    ("cifar_resnet.net", "resnet110", 1_727_962, 252_887_680),
+    ("mcculloch_pitts.net", "mp_and", 0, 2),
+    ("mcculloch_pitts.net", "mp_or", 0, 2),
+    ("mcculloch_pitts.net", "mp_not", 0, 1),
+    ("mcculloch_pitts.net", "mp_nand", 0, 2),
+    ("mcculloch_pitts.net", "mp_xor", 0, 6),
+    ("rumelhart_tc.net", "tc", 75, 640),
 ]
 
 
@@ -69,3 +86,23 @@ def test_googlenet_names_follow_torchvision():
 def test_resnet_family_is_short():
     lines = [l for l in (SPECS / "resnet.net").read_text().splitlines() if l.strip()]
     assert len(lines) <= 70
+
+
+def test_vgg_and_alexnet_names_follow_torchvision():
+    vgg = list(specc.load(SPECS / "vgg.net", "vgg16").graph.params)
+    assert vgg[:2] == ["features.0.weight", "features.0.bias"]
+    assert "features.28.weight" in vgg and "features.30.weight" not in vgg
+    assert vgg[-6:] == ["classifier.0.weight", "classifier.0.bias", "classifier.3.weight",
+                        "classifier.3.bias", "classifier.6.weight", "classifier.6.bias"]
+    alex = list(specc.load(SPECS / "alexnet.net", "alexnet").graph.params)
+    assert [k for k in alex if k.endswith("weight")] == [
+        "features.0.weight", "features.3.weight", "features.6.weight", "features.8.weight",
+        "features.10.weight", "classifier.1.weight", "classifier.4.weight", "classifier.6.weight"]
+
+
+def test_paper_variants_differ_where_the_papers_do():
+    alex = specc.load(SPECS / "alexnet.net", "alexnet_paper")
+    assert alex.graph.params["conv2.conv.weight"].shape == (256, 48, 5, 5)  # two GPU groups
+    assert [r["shape"][2] for r in alex.layers() if r["op"] == "maxpool"] == [27, 13, 6]
+    cifar = specc.load(SPECS / "cifar_resnet.net", "resnet20")
+    assert not any("downsample" in p for p in cifar.graph.params)  # option A: no projections

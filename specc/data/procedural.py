@@ -29,16 +29,16 @@ def orientations(shape: set) -> list[set]:
     return out
 
 
-def tc_patterns(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def tc_patterns(size: int, margin: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Every orientation of T (label 0) and C (label 1) at every position on a size x size
-    retina without wrap-around."""
+    retina without wrap-around, keeping `margin` empty cells from the border."""
     xs, ys = [], []
     for label, shape in ((0, T_SHAPE), (1, C_SHAPE)):
         for cells in orientations(shape):
             h = max(r for r, _ in cells) + 1
             w = max(c for _, c in cells) + 1
-            for top in range(size - h + 1):
-                for left in range(size - w + 1):
+            for top in range(margin, size - h + 1 - margin):
+                for left in range(margin, size - w + 1 - margin):
                     img = torch.zeros(size, size)
                     for r, c in cells:
                         img[top + r, left + c] = 1.0
@@ -52,7 +52,10 @@ def load_tc(arg: str, want) -> Dataset:
     if len(shape) != 3 or shape[0] != 1 or shape[1] != shape[2] or shape[1] < 3:
         raise SpeccError(f"data set 'tc' needs a square one-channel retina [N, 1, R, R], the "
                          f"network's input is {['N', *shape]}")
-    x, y = tc_patterns(shape[1])
+    # one empty cell around the figure: every 3x3 window touching it then lies on the
+    # retina, so a detector's count does not depend on where the letter is (see the notes of
+    # the T-C reference: the compactness count 21 vs 20 needs every such window)
+    x, y = tc_patterns(shape[1], margin=1)
     x = normalise(x, want)
     return Dataset("tc", x, y, x.clone(), y.clone(), 2, ["T", "C"])
 

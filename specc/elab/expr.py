@@ -230,10 +230,7 @@ class ExprEval:
             stages.append(e.stage)
             e = e.source
         stages.reverse()
-        if isinstance(e, A.ExprCall):  # `conv(x, 6, 5) |> relu`: the head call is stage 0
-            value = self.eval(e, frame, self._stage_hint(hint))
-        else:
-            value = self.eval(e, frame)
+        value = self.eval(e, frame)  # the head is the chain's input, not one of its stages
         for stage in stages:
             if value is POISON:
                 return POISON

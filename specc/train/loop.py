@@ -60,7 +60,12 @@ def check_fit(net, data) -> None:
                          f"'{net.name}' output '{name}' has only {width} units")
 
 
+PLOT_EVERY_S = 5.0  # curves.png is redrawn at most this often, and after the last epoch
+
+
 class Trainer:
+    _last_plot = 0.0
+
     def __init__(self, net, cfg: TrainConfig, run: Path, show_progress: bool = True):
         self.net, self.cfg, self.run = net, cfg, run
         self.dist = Dist.from_env()
@@ -166,7 +171,11 @@ class Trainer:
                "samples_per_s": seen * self.dist.world / seconds}
         if self.dist.main:
             self._save(epoch + 1, 0)
-            append_metrics(self.run, row)
+            now = time.perf_counter()
+            plot = epoch + 1 == cfg.epochs or now - self._last_plot > PLOT_EVERY_S
+            append_metrics(self.run, row, plot=plot)
+            if plot:
+                self._last_plot = now
             self._report(row)
         return row
 

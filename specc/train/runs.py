@@ -47,7 +47,7 @@ def read_config(run: Path) -> dict:
         raise SpeccError(f"{run} is not a run folder (no readable config.json)") from None
 
 
-def append_metrics(run: Path, row: dict) -> None:
+def append_metrics(run: Path, row: dict, plot: bool = True) -> None:
     path = run / "metrics.csv"
     rows = read_metrics(run)
     rows = [r for r in rows if int(r["epoch"]) < row["epoch"]] + [row]
@@ -58,7 +58,8 @@ def append_metrics(run: Path, row: dict) -> None:
         for r in rows:
             w.writerow({k: r[k] for k in FIELDS})
     os.replace(tmp, path)
-    plot_curves(run, rows)
+    if plot:
+        plot_curves(run, rows)
 
 
 def read_metrics(run: Path) -> list[dict]:

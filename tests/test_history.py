@@ -1,0 +1,46 @@
+"""The early networks do what their papers say: threshold logic, the T-C problem."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import specc
+from specc.runtime import open_session
+
+from conftest import SPECS
+
+TRUTH = {"mp_and": lambda a, b: a and b, "mp_or": lambda a, b: a or b,
+         "mp_nand": lambda a, b: not (a and b), "mp_xor": lambda a, b: a != b}
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_threshold_logic_truth_tables(name, tmp_path):
+    net = specc.load(SPECS / "mcculloch_pitts.net", name)
+    rows = np.array(list(itertools.product([0.0, 1.0], repeat=2)), dtype=np.float32)
+    expected = [float(TRUTH[name](bool(a), bool(b))) for a, b in rows]
+    y = net.to_torch()(torch.from_numpy(rows)).squeeze(1).tolist()
+    assert y == expected
+    net.to_onnx(tmp_path / "m.onnx")
+    sess, _, _ = open_session(str(tmp_path / "m.onnx"), "cpu")
+    assert sess.run(None, {"x": rows})[0].squeeze(1).tolist() == expected
+
+
+def test_not_gate():
+    net = specc.load(SPECS / "mcculloch_pitts.net", "mp_not")
+    assert net.to_torch()(torch.tensor([[0.0], [1.0]])).squeeze(1).tolist() == [1.0, 0.0]
+
+
+def test_tc_network_shares_one_detector():
+    net = specc.load(SPECS / "rumelhart_tc.net")
+    conv = net.graph.params["hidden.weight"]
+    assert conv.shape == (1, 1, 3, 3) and net.params == 75
+
+
+@pytest.mark.slow
+def test_tc_problem_is_learned(tmp_path):
+    from conftest import run_cli
+    import json
+    r = run_cli("train", "specs/rumelhart_tc.net", "--out", tmp_path / "tc", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["test_accuracy"] >= 0.95
