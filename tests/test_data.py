@@ -69,6 +69,8 @@ def test_imagefolder(tmp_path):
                 img = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
                 Image.fromarray(img).save(tmp_path / split / cls / f"{i}.png")
     d = load_dataset(f"imagefolder:{tmp_path}", InputSpec((3, 24, 24), augment=("crop", "flip")))
+    threaded = load_dataset(f"imagefolder:{tmp_path}", InputSpec((3, 24, 24), workers=3))
+    assert torch.equal(threaded.train_x, d.train_x)
     assert d.classes == 2 and d.labels == ["cats", "dogs"]
     assert d.train_x.shape == (6, 3, 24, 24) and d.test_y.tolist() == [0, 0, 0, 1, 1, 1]
     out = d.augment(d.train_x, torch.Generator().manual_seed(0))

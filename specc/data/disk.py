@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+from concurrent.futures import ThreadPoolExecutor
 import struct
 from pathlib import Path
 
@@ -126,21 +127,26 @@ def _read_images(root: Path, classes: list[str], want):
     if len(shape) != 3:
         raise SpeccError(f"imagefolder gives images; the network's input is {['N', *shape]}")
     _, h, w = shape
-    xs, ys = [], []
-    for label, name in enumerate(classes):
-        for f in sorted((root / name).iterdir()) if (root / name).is_dir() else []:
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                img = Image.open(f).convert("RGB")
-            except (UnidentifiedImageError, OSError) as e:
-                raise SpeccError(f"imagefolder: cannot read {f}: {e}") from None
-            scale = max(h, w) * 256 / 224 / min(img.size)
-            img = img.resize((max(w, round(img.size[0] * scale)), max(h, round(img.size[1] * scale))))
-            left, top = (img.size[0] - w) // 2, (img.size[1] - h) // 2
-            img = img.crop((left, top, left + w, top + h))
-            xs.append(torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1))
-            ys.append(label)
-    if not xs:
+    files = [(f, label) for label, name in enumerate(classes) if (root / name).is_dir()
+             for f in sorted((root / name).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
         raise SpeccError(f"imagefolder: no images under {root}")
-    return fit_images(torch.stack(xs), want, "imagefolder"), torch.tensor(ys)
+
+    def read(f: Path) -> torch.Tensor:
+        """Resize the shorter side to 256/224 of the input, then take the centre crop."""
+        try:
+            img = Image.open(f).convert("RGB")
+        except (UnidentifiedImageError, OSError) as e:
+            raise SpeccError(f"imagefolder: cannot read {f}: {e}") from None
+        scale = max(h, w) * 256 / 224 / min(img.size)
+        img = img.resize((max(w, round(img.size[0] * scale)), max(h, round(img.size[1] * scale))))
+        left, top = (img.size[0] - w) // 2, (img.size[1] - h) // 2
+        img = img.crop((left, top, left + w, top + h))
+        return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
+
+    if want.workers > 1:
+        with ThreadPoolExecutor(want.workers) as pool:
+            xs = list(pool.map(read, [f for f, _ in files]))
+    else:
+        xs = [read(f) for f, _ in files]
+    return fit_images(torch.stack(xs), want, "imagefolder"), torch.tensor([y for _, y in files])

@@ -32,6 +32,7 @@ class InputSpec:
     std: list | None = None
     augment: tuple = ()
     classes: int | None = None  # the network's output width
+    workers: int = 0  # threads for decoding image files
 
 
 def _sources():

@@ -49,7 +49,7 @@ def input_spec(net, cfg: TrainConfig) -> InputSpec:
     t = net.graph.values[net.graph.inputs[0]].type
     out = net.graph.values[next(iter(net.graph.outputs.values()))].type
     return InputSpec(tuple(t.shape[1:]), cfg.pixel_range, cfg.mean, cfg.std, tuple(cfg.augment),
-                     out.shape[-1] if isinstance(out.shape[-1], int) else None)
+                     out.shape[-1] if isinstance(out.shape[-1], int) else None, cfg.workers)
 
 
 def check_fit(net, data) -> None:
