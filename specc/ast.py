@@ -120,6 +120,7 @@ class StmtAssign(Node):
 class StmtDestructure(Node):
     targets: tuple[str, ...]
     value: Expr
+    label: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class StmtInput(Node):
 class StmtOutput(Node):
     name: str
     value: Expr | None
+    train_only: bool = False  # `train output aux = ...`: used by the loss, dropped on export
 
 
 @dataclass(frozen=True)

@@ -236,13 +236,13 @@ class _ToAst(Transformer):
         return A.StmtAssign(self._span(meta), str(c[0]), c[1], c[2])
 
     def destructure(self, meta, c):
-        return A.StmtDestructure(self._span(meta), tuple(str(t) for t in c[:-1]), c[-1])
+        return A.StmtDestructure(self._span(meta), tuple(str(t) for t in c[:-2]), c[-2], c[-1])
 
     def input_decl(self, meta, c):
         return A.StmtInput(self._span(meta), str(c[0]), c[1])
 
     def output_decl(self, meta, c):
-        return A.StmtOutput(self._span(meta), str(c[0]), c[1])
+        return A.StmtOutput(self._span(meta), str(c[1]), c[2], c[0] is not None)
 
     def param_decl(self, meta, c):
         return A.StmtParam(self._span(meta), str(c[1]), c[2], c[3], str(c[0]) == "param")

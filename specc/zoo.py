@@ -15,6 +15,7 @@ REFERENCE = {
     "resnet101": (44_549_160, 7_801_405_440, "torchvision resnet101 (v1.5); paper 7.6 GFLOPs"),
     "resnet152": (60_192_808, 11_513_626_624, "torchvision resnet152 (v1.5); paper 11.3 GFLOPs"),
     "googlenet": (6_624_904, 1_498_376_192, "torchvision googlenet, no aux heads (1.498 GFLOPS)"),
+    "googlenet_aux": (13_004_888, 1_506_748_416, "torchvision googlenet(aux_logits=True)"),
     "googlenet_paper": (6_998_552, None, "Szegedy et al. 2015 Table 1 widths, plain 7x7 stem"),
     "alexnet": (61_100_840, 714_188_480, "torchvision alexnet (0.714 GFLOPS)"),
     "alexnet_paper": (60_965_224, 724_406_816, "Krizhevsky et al. 2012, two-GPU layout, 227 input"),

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import specc
+from specc import passes
 from specc.backends.onnx_export import export
 
 from conftest import SPECS, run_cli
@@ -33,7 +34,8 @@ def check_export(tmp_path, spec, name):
     assert model.opset_import[0].version == 17
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
     inits = {i.name for i in model.graph.initializer}
-    assert {p for p in net.graph.params if not p.endswith("num_batches_tracked")} <= inits
+    kept = passes.run(net.graph, passes.INFERENCE).params
+    assert {p for p in kept if not p.endswith("num_batches_tracked")} <= inits
     return model
 
 
@@ -65,6 +67,15 @@ def test_inference_view_drops_dropout(tmp_path):
     model = check_export(tmp_path, "googlenet.net", "googlenet")
     assert not any(n.op_type == "Dropout" for n in model.graph.node)
     assert sum(n.op_type == "BatchNormalization" for n in model.graph.node) == 57
+
+
+def test_auxiliary_heads_train_but_do_not_export(tmp_path):
+    net = specc.load(SPECS / "googlenet.net", "googlenet_aux")
+    assert [o["name"] for o in net.outputs()] == ["logits", "aux1_logits", "aux2_logits"]
+    assert net.recipe["output_weights"] == [1.0, 0.3, 0.3]
+    model = check_export(tmp_path, "googlenet.net", "googlenet_aux")
+    assert [o.name for o in model.graph.output] == ["logits"]
+    assert not any(i.name.startswith("aux") for i in model.graph.initializer)
 
 
 def test_exports_are_byte_identical(tmp_path):

@@ -146,3 +146,25 @@ def test_corrupt_and_foreign_checkpoints(tmp_path, write_spec):
     r = run_cli("train", "--resume", run, "--epochs", "2")
     assert r.returncode == 1 and "not a readable checkpoint" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_training_only_outputs_add_weighted_losses(tmp_path, write_spec):
+    path = write_spec("""network aux {
+    input x: f32[N, 1, 8, 8]
+    h = relu(linear(flatten(x), 32))
+    output logits = linear(h, 10)
+    train output side = linear(x |> flatten, 10)
+    train {
+        epochs = 2
+        optimizer = adam(lr=0.01)
+        output_weights = [1.0, 0.5]
+    }
+}""")
+    net = specc.load(path)
+    cfg = resolve(str(path), "aux", net.recipe, {})
+    assert cfg.output_weights == [1.0, 0.5]
+    trainer = Trainer(net, cfg, tmp_path, show_progress=False)
+    side_before = trainer.model.side.weight.detach().clone()
+    result = trainer.fit()
+    assert result["test_accuracy"] > 0.5
+    assert not torch.equal(side_before, trainer.model.side.weight)  # the side head learned too

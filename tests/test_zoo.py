@@ -14,6 +14,7 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("resnet.net", "resnet101", 44_549_160, 7_801_405_440),
     ("resnet.net", "resnet152", 60_192_808, 11_513_626_624),
     ("googlenet.net", "googlenet", 6_624_904, 1_498_376_192),
+    ("googlenet.net", "googlenet_aux", 13_004_888, 1_506_748_416),
     ("googlenet.net", "googlenet_paper", 6_998_552, 1_582_671_872),
     ("alexnet.net", "alexnet", 61_100_840, 714_188_480),
     ("alexnet.net", "alexnet_paper", 60_965_224, 724_406_816),

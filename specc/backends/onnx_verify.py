@@ -76,7 +76,8 @@ def check_numerics(model, graph, module, fp16: bool, batch: int) -> float:
     feeds = sample_inputs(graph, batch)
     with torch.no_grad():
         out = module(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
-    expected = [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+    by_name = dict(zip(module.specc_outputs, out if isinstance(out, tuple) else (out,)))
+    expected = [by_name[name].numpy() for name in graph.outputs]
     sess, _, _ = open_session(model if isinstance(model, str) else model.SerializeToString(), "cpu")
     actual = sess.run(list(graph.outputs), feeds)
     err = max_rel_error(expected, actual)

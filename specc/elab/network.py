@@ -103,6 +103,10 @@ def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS) -> 
         if not graph.outputs:
             ev.errors.add(SpeccError(f"network '{ref.display}' declares no output", d.span,
                                      ("add a line such as: output logits = x",)))
+        weights = graph.recipe.get("output_weights")
+        if weights is not None and len(weights) != len(graph.outputs):
+            ev.errors.add(SpeccError(f"the recipe's output_weights has {len(weights)} values "
+                                     f"for {len(graph.outputs)} outputs", d.span))
     ev.errors.raise_if_any()
     graph.doc = d.doc
     graph.span = d.span

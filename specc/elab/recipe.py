@@ -34,6 +34,7 @@ KEYS = {
     "warmup": ("int", None), "loss": ("str", LOSSES), "augment": ("strs", AUGMENTS),
     "labels": ("strs", None), "mean": ("numbers", None), "std": ("numbers", None),
     "pixel_range": ("numbers", None), "seed": ("int", None),
+    "output_weights": ("numbers", None),
 }
 
 

@@ -27,26 +27,28 @@ class StmtExec:
     def _exec_StmtDoc(self, s, frame):
         pass
 
+    def _path(self, target: str, label, value, frame) -> str:
+        """The path an assignment names: its label, else its target (+ loop indices)."""
+        if label is not None:
+            text = self.eval(label, frame)
+            if text is POISON:
+                raise _Silent()
+            if not isinstance(text, str):
+                raise SpeccError(f"'as' needs a string name, got {type_name(text)}",
+                                 frame.span(label.span))
+            if text:  # `as ""` inlines a block call into this scope
+                self.builder.check_label(text, frame.span(label.span))
+            return frame.path(text)
+        if frame.loop and not is_chain(value):
+            return frame.path(target + "".join(f".{i}" for i in frame.loop))
+        return frame.path(target)
+
     def _exec_StmtAssign(self, s, frame):
-        if s.label is not None:
-            label = self.eval(s.label, frame)
-            if label is POISON:
-                frame.vars[s.target] = POISON
-                return
-            if not isinstance(label, str):
-                raise SpeccError(f"'as' needs a string name, got {type_name(label)}",
-                                 frame.span(s.label.span))
-            if label:  # `as ""` inlines a block call into this scope
-                self.builder.check_label(label, frame.span(s.label.span))
-            path = frame.path(label)
-        elif frame.loop and not is_chain(s.value):
-            path = frame.path(s.target + "".join(f".{i}" for i in frame.loop))
-        else:
-            path = frame.path(s.target)
+        path = self._path(s.target, s.label, s.value, frame)
         frame.vars[s.target] = self.eval(s.value, frame, Hint(path))
 
     def _exec_StmtDestructure(self, s, frame):
-        value = self.eval(s.value, frame)
+        value = self.eval(s.value, frame, Hint(self._path(s.targets[0], s.label, s.value, frame)))
         if value is POISON:
             raise _Silent()
         if not isinstance(value, tuple) or len(value) != len(s.targets):
@@ -79,7 +81,12 @@ class StmtExec:
                              frame.span(s.span))
         if s.name in self.builder.graph.outputs:
             raise SpeccError(f"output '{s.name}' is declared twice", frame.span(s.span))
+        if not self.builder.graph.outputs and s.train_only:
+            raise SpeccError("the first output is the network's result; declare it before "
+                             "training-only outputs", frame.span(s.span))
         self.builder.graph.outputs[s.name] = value.name
+        if s.train_only:
+            self.builder.graph.meta.setdefault("train_outputs", []).append(s.name)
 
     def _exec_StmtParam(self, s, frame):
         t = tensor_type(self, s.type, frame)

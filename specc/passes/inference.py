@@ -1,5 +1,6 @@
 """The inference view: ops that only matter while training (dropout) are removed and their
-users read the input instead. Batch norm stays; backends lower it in eval mode."""
+users read the input instead; training-only outputs are dropped. Batch norm stays; backends
+lower it in eval mode."""
 from __future__ import annotations
 
 import copy
@@ -8,9 +9,14 @@ from ..ops import registry
 
 
 def drop_train_only(graph):
+    """Also drops the outputs declared `train output` (auxiliary heads); dead-code
+    elimination then removes what only they used."""
     graph = copy.copy(graph)
     graph.nodes = [copy.copy(n) for n in graph.nodes]
     graph.values, graph.outputs = dict(graph.values), dict(graph.outputs)
+    graph.params = dict(graph.params)
+    for name in graph.meta.get("train_outputs", []):
+        graph.outputs.pop(name, None)
     alias: dict[str, str] = {}
     kept = []
     for node in graph.nodes:

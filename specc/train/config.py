@@ -33,6 +33,7 @@ class TrainConfig:
     mean: list | None = None
     std: list | None = None
     labels: list = field(default_factory=list)
+    output_weights: list | None = None  # loss weight of each output, in declaration order
 
     def to_dict(self) -> dict:
         return asdict(self)

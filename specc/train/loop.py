@@ -186,9 +186,11 @@ class Trainer:
             x = self.data.augment(x, gen)
         x, y = self._inputs(x), y.to(self.device)
         with self._autocast():
-            out = self.step_model(x)
-            out = out[0] if isinstance(out, tuple) else out
-            loss = self.loss(out.float(), y)
+            outs = self.step_model(x)
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            weights = self.cfg.output_weights or [1.0] + [0.0] * (len(outs) - 1)
+            loss = sum(w * self.loss(o.float(), y) for w, o in zip(weights, outs) if w)
+            out = outs[0]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
