@@ -142,3 +142,40 @@ def test_torch_compile(load_spec):
     x = torch.randn(4, 1, 32, 32)
     with torch.no_grad():
         assert torch.allclose(compiled(x), module(x), atol=1e-4)
+
+
+def test_torchvision_layout_weights_load_strictly_and_agree():
+    """bench/handwritten.py writes ResNet-18 exactly as torchvision lays it out; its
+    state_dict loads into the lowered spec with strict=True and gives the same outputs."""
+    import importlib.util
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location("handwritten", ROOT / "bench" / "handwritten.py")
+    hand = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hand)
+    torch.manual_seed(0)
+    reference = hand.ResNet18().eval()
+    for m in reference.modules():  # non-trivial batch-norm statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    ours = specc.load(SPECS / "resnet.net", "resnet18").to_torch().eval()
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        expected, actual = reference(x), ours(x)
+    assert torch.allclose(actual, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+
+
+def test_schedules_and_warmup():
+    from specc.train.optim import make_optimizer, make_schedule
+    p = [torch.nn.Parameter(torch.zeros(1))]
+    opt = make_optimizer({"name": "sgd", "lr": 1.0, "momentum": 0.9, "nesterov": True}, p)
+    sched = make_schedule({"name": "step", "every": 2, "gamma": 0.5}, opt, epochs=6, warmup=2)
+    lrs = []
+    for _ in range(6):
+        lrs.append(round(opt.param_groups[0]["lr"], 4))
+        opt.step()
+        sched.step()
+    assert lrs == [0.3333, 0.6667, 1.0, 1.0, 0.5, 0.5]
+    for name in ("adam", "adamw", "rmsprop"):
+        assert make_optimizer({"name": name, "lr": 0.1}, p).defaults["lr"] == 0.1
