@@ -63,41 +63,44 @@ def test_opsets(opset, write_spec):
     assert err <= tol
 
 
-@settings(max_examples=int(os.environ.get("SPECC_HYPOTHESIS_EXAMPLES", "25")), deadline=None)
+HYPOTHESIS = settings(max_examples=int(os.environ.get("SPECC_HYPOTHESIS_EXAMPLES", "25")),
+                      deadline=None)
+
+
+def window_case(tmp_path_factory, channels: int, height: int, width: int, call: str,
+                fits: bool) -> None:
+    """A one-op network over an input [N, channels, height, width]: either the shape rule
+    refuses it as a window that does not fit (and `fits` is False), or torch, ONNX shape
+    inference and onnxruntime agree with it."""
+    path = tmp_path_factory.mktemp("case") / "c.net"
+    path.write_text(f"specc 1\nnetwork c {{\n input x: f32[N, {channels}, {height}, {width}]\n"
+                    f" output y = {call}\n}}\n")
+    try:
+        net = specc.load(path)
+    except specc.SpeccError as e:
+        assert "does not fit" in str(e) and not fits
+        return
+    err, tol = parity(net, batch=2)
+    assert err <= tol
+
+
+@HYPOTHESIS
 @given(size=st.integers(5, 14), kernel=st.integers(1, 5), stride=st.integers(1, 3),
        padding=st.integers(0, 2), dilation=st.integers(1, 2), groups=st.sampled_from([1, 2]),
        channels=st.sampled_from([2, 4]))
 def test_conv_shapes_and_parity(tmp_path_factory, size, kernel, stride, padding, dilation,
                                 groups, channels):
-    text = (f"specc 1\nnetwork c {{\n input x: f32[N, 4, {size}, {size + 1}]\n"
-            f" output y = conv(x, {channels}, {kernel}, stride={stride}, padding={padding}, "
-            f"dilation={dilation}, groups={groups})\n}}\n")
-    path = tmp_path_factory.mktemp("conv") / "c.net"
-    path.write_text(text)
-    try:
-        net = specc.load(path)
-    except specc.SpeccError as e:  # the rule refuses only windows that do not fit
-        assert "does not fit" in str(e)
-        assert dilation * (kernel - 1) + 1 > size + 2 * padding
-        return
-    err, tol = parity(net, batch=2)
-    assert err <= tol
+    call = (f"conv(x, {channels}, {kernel}, stride={stride}, padding={padding}, "
+            f"dilation={dilation}, groups={groups})")
+    window_case(tmp_path_factory, 4, size, size + 1, call,
+                fits=dilation * (kernel - 1) + 1 <= size + 2 * padding)
 
 
-@settings(max_examples=int(os.environ.get("SPECC_HYPOTHESIS_EXAMPLES", "25")), deadline=None)
+@HYPOTHESIS
 @given(size=st.integers(3, 15), kernel=st.integers(1, 4), stride=st.integers(1, 3),
        ceil=st.booleans(), kind=st.sampled_from(["maxpool", "avgpool"]), data=st.data())
 def test_pool_shapes_and_parity(tmp_path_factory, size, kernel, stride, ceil, kind, data):
     padding = data.draw(st.integers(0, kernel // 2))
-    text = (f"specc 1\nnetwork p {{\n input x: f32[N, 2, {size}, {size}]\n"
-            f" output y = {kind}(x, {kernel}, stride={stride}, padding={padding}, "
-            f"ceil={'true' if ceil else 'false'})\n}}\n")
-    path = tmp_path_factory.mktemp("pool") / "p.net"
-    path.write_text(text)
-    try:
-        net = specc.load(path)
-    except specc.SpeccError as e:
-        assert "does not fit" in str(e)
-        return
-    err, tol = parity(net, batch=2)
-    assert err <= tol
+    call = (f"{kind}(x, {kernel}, stride={stride}, padding={padding}, "
+            f"ceil={'true' if ceil else 'false'})")
+    window_case(tmp_path_factory, 2, size, size, call, fits=kernel <= size + 2 * padding)
