@@ -44,3 +44,15 @@ def test_tc_problem_is_learned(tmp_path):
     r = run_cli("train", "specs/rumelhart_tc.net", "--out", tmp_path / "tc", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["test_accuracy"] >= 0.95
+
+
+def test_unrolled_recurrence_shares_its_weights(tmp_path):
+    net = specc.load(SPECS / "elman.net")
+    assert net.params == 8 * 32 + 32 * 32 + 32 * 10 + 10  # independent of the 8 steps
+    users = [n.name for n in net.graph.nodes if n.op == "matmul"]
+    assert len(users) == 15  # 8 input products, 7 recurrent ones, all on w and u
+    from conftest import run_cli
+    import json
+    r = run_cli("train", "specs/elman.net", "--out", tmp_path / "e", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["test_accuracy"] >= 0.9

@@ -33,6 +33,7 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("mcculloch_pitts.net", "mp_nand", 0, 2),
     ("mcculloch_pitts.net", "mp_xor", 0, 6),
     ("rumelhart_tc.net", "tc", 75, 640),
+    ("elman.net", "elman", 1_610, 9_536),
 ]
 
 

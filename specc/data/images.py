@@ -17,6 +17,9 @@ def fit_images(x: torch.Tensor, want, source: str, frame: bool = False) -> torch
             raise SpeccError(f"data set '{source}' gives {flat.shape[1]} features per sample "
                              f"but the network's input takes {shape[0]}")
         return normalise(flat, want)
+    if len(shape) == 2:  # a sequence of rows: one-channel images, row by row
+        return fit_images(x, type(want)(**{**want.__dict__, "shape": (1, *shape)}), source,
+                          frame).squeeze(1)
     if len(shape) != 3:
         raise SpeccError(f"data set '{source}' gives images; the network's input has per-sample "
                          f"shape {list(shape)}")
@@ -28,7 +31,7 @@ def fit_images(x: torch.Tensor, want, source: str, frame: bool = False) -> torch
             x = x.mean(1, keepdim=True)
         else:
             raise SpeccError(f"data set '{source}' has {x.shape[1]} channels, the network {c}")
-    if frame:
+    if frame and (h, w) != tuple(x.shape[2:]):
         ih, iw = max(1, round(h * 0.875)), max(1, round(w * 0.875))
         x = resize(x, ih, iw)
         top, left = (h - ih) // 2, (w - iw) // 2
