@@ -49,7 +49,7 @@ def latency(sessions: dict, x: np.ndarray, runs: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--runs", type=int, default=50)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     ratios = []

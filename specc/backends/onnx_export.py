@@ -28,10 +28,20 @@ TWO_GB = 2 ** 31
 @dataclass
 class ExportResult:
     path: str
-    sha256: str
     max_rel_error: float | None
     seconds: float
     external_data: bool
+    _sha256: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        """Of the .onnx file (and its external data file, if any); computed when asked."""
+        if self._sha256 is None:
+            files = [Path(self.path)]
+            if self.external_data:
+                files.append(Path(self.path + ".data"))
+            self._sha256 = _hash_files(*files)
+        return self._sha256
 
 
 def weights_from_module(module) -> dict[str, np.ndarray]:
@@ -81,17 +91,16 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
     except OSError as e:
         raise SpeccError(f"cannot write to {folder}: {e.strerror}") from None
     try:
-        digest = write_model(tmp / path.name, skeleton, stored, data_name)
+        write_model(tmp / path.name, skeleton, stored, data_name)
         max_rel = None
         if module is not None:
             max_rel = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16)
         if external:
-            digest = _hash_files(tmp / path.name, tmp / data_name)
             os.replace(tmp / data_name, folder / data_name)
         os.replace(tmp / path.name, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(str(path), digest, max_rel, time.perf_counter() - start, external)
+    return ExportResult(str(path), max_rel, time.perf_counter() - start, external)
 
 
 def _hash_files(*paths: Path) -> str:

@@ -8,8 +8,6 @@ any order, so the initializers are appended after the rest of the graph.
 """
 from __future__ import annotations
 
-import hashlib
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +59,10 @@ def header_only(weights: dict[str, np.ndarray]) -> list[TensorProto]:
 
 
 def write_model(path: Path, skeleton: onnx.ModelProto, weights: dict[str, np.ndarray],
-                external: str | None = None) -> str:
+                external: str | None = None) -> None:
     """Write `skeleton` (without the weights) plus `weights` as its initializers. With
     `external`, the weights go to that file name beside `path` (ONNX external data)."""
     arrays = {n: np.ascontiguousarray(a) for n, a in weights.items()}
-    digest = hashlib.sha256()
     pieces: list[tuple[bytes, np.ndarray | None]] = []
     offset = 0
     data_file = None
@@ -94,18 +91,10 @@ def write_model(path: Path, skeleton: onnx.ModelProto, weights: dict[str, np.nda
     rest = onnx.ModelProto()
     rest.CopyFrom(skeleton)
     rest.ClearField("graph")
-    chunks = list(_chunks(rest.SerializeToString(deterministic=True), graph_len, graph_base,
-                          pieces, tensor_lens))
-    # hashing and writing both release the GIL: hash in a second thread while writing
-    hasher = threading.Thread(target=lambda: [digest.update(c) for c in chunks])
-    hasher.start()
-    try:
-        with open(path, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-    finally:
-        hasher.join()
-    return digest.hexdigest()
+    with open(path, "wb") as f:
+        for chunk in _chunks(rest.SerializeToString(deterministic=True), graph_len, graph_base,
+                             pieces, tensor_lens):
+            f.write(chunk)
 
 
 def _chunks(model_rest, graph_len, graph_base, pieces, tensor_lens):
