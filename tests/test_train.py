@@ -121,6 +121,7 @@ def test_two_processes_match_one(tmp_path):
 def test_bad_inputs_are_clear(tmp_path, write_spec):
     r = run_cli("train", "specs/lenet5.net", "--data", "imagenet", "--out", tmp_path / "x")
     assert r.returncode == 1 and "unknown data set 'imagenet'" in r.stderr
+    assert not (tmp_path / "x").exists()  # nothing is written for a run that cannot start
     small = write_spec("network three {\n input x: f32[N, 1, 8, 8]\n"
                        " output y = linear(flatten(x), 3)\n}")
     r = run_cli("train", small, "--out", tmp_path / "y", "--epochs", "1")

@@ -1,6 +1,7 @@
 """`specc train FILE[:NET]`: the network's recipe, overridden by flags."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -33,12 +34,7 @@ def add_arguments(p) -> None:
     p.add_argument("--nproc", type=int, default=1, help="processes (DistributedDataParallel)")
     p.add_argument("--workers", type=int, help="threads for decoding image files (imagefolder)")
     p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
-    p.add_argument("--max-params", type=int, default=2_000_000_000, help=argparse_hidden())
-
-
-def argparse_hidden():
-    import argparse
-    return argparse.SUPPRESS
+    p.add_argument("--max-params", type=int, default=2_000_000_000, help=argparse.SUPPRESS)
 
 
 def _flags(args) -> dict:
@@ -53,7 +49,8 @@ def run(args) -> int:
     if args.nproc > 1 and "RANK" not in os.environ:
         return _launch(args)
     from ..train.config import TrainConfig, resolve
-    from ..train.runs import new_run_dir, read_config, write_config
+    from ..train.runs import plan_run_dir, read_config
+    spec_path = None
     if args.resume:
         run_dir = Path(args.resume)
         saved = read_config(run_dir)
@@ -67,26 +64,30 @@ def run(args) -> int:
     else:
         if not args.target:
             raise SpeccError("specc train needs a spec (FILE[:NET]) or --resume RUN_DIR")
-        path, name = split_target(args.target)
-        net = load(path, name, max_params=args.max_params)
-        cfg = resolve(str(path), net.name, net.recipe, _flags(args))
-        run_dir = Path(args.out) if "RANK" in os.environ else new_run_dir(args.out, net.name)
-        if os.environ.get("RANK", "0") == "0":
-            write_config(run_dir, cfg.to_dict(), str(path))
-    return _train(net, cfg, run_dir, bool(args.resume), args.json)
+        spec_path, name = split_target(args.target)
+        net = load(spec_path, name, max_params=args.max_params)
+        cfg = resolve(str(spec_path), net.name, net.recipe, _flags(args))
+        run_dir = plan_run_dir(args.out, net.name)
+    return _train(net, cfg, run_dir, bool(args.resume), args.json, spec_path)
 
 
-def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool) -> int:
+def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_path) -> int:
     import torch.distributed as dist
 
     from ..train.loop import Trainer
+    from ..train.runs import create_run_dir, write_config
     distributed = "RANK" in os.environ
     if distributed:
         import torch
         backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend)
     try:
-        trainer = Trainer(net, cfg, run_dir)
+        trainer = Trainer(net, cfg, run_dir)  # checks data and network before anything is written
+        if not resume and trainer.dist.main:
+            create_run_dir(run_dir)
+            write_config(run_dir, cfg.to_dict(), str(spec_path))
+        if distributed:
+            dist.barrier()
         if as_json:
             Trainer.report_stream = sys.stderr
         if trainer.dist.main:
@@ -116,15 +117,15 @@ def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool) -> int:
 
 def _launch(args) -> int:
     """Start K processes through PyTorch's own launcher (torchrun)."""
-    from ..train.runs import new_run_dir
+    from ..train.runs import plan_run_dir
     if not args.target and not args.resume:
         raise SpeccError("specc train needs a spec (FILE[:NET]) or --resume RUN_DIR")
-    argv = [a for a in sys.argv[1:]]
+    argv = list(sys.argv[1:])
     out = args.resume or args.out
     if not args.resume:
         path, name = split_target(args.target)
         net = load(path, name)
-        out = str(new_run_dir(args.out, net.name))
+        out = str(plan_run_dir(args.out, net.name))
     argv = _strip(argv, "--nproc")
     argv = _strip(argv, "--out")
     argv += ["--out", out] if not args.resume else []

@@ -9,6 +9,7 @@ from ..diagnostics import Collector, FatalError, SpeccError
 from ..ir import Graph
 from ..values import POISON, NetworkRef, Tensor, type_name
 from .builder import DEFAULT_MAX_PARAMS, GraphBuilder
+from .calls import _DEFAULT as DEFAULT
 from .calls import CallEval, bind_args
 from .expr import ExprEval
 from .scope import Frame, ModuleScope
@@ -51,13 +52,8 @@ def evaluate_preset(module: ModuleScope, item: A.NetworkPreset) -> NetworkRef:
     taken = dict(base.bound)
     free = [s for s in signature if s[0] not in taken]
     bound = bind_args(base.display, "network", free, args, kwargs, e.span)
-    taken.update({k: v for k, v in bound.items() if _given(v)})
+    taken.update({k: v for k, v in bound.items() if v is not DEFAULT})
     return NetworkRef(base.defn, base.module, tuple(taken.items()), item.name)
-
-
-def _given(v) -> bool:
-    from .calls import _DEFAULT
-    return v is not _DEFAULT
 
 
 def missing_params(ref: NetworkRef) -> list[str]:

@@ -14,15 +14,20 @@ FIELDS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
           "samples_per_s"]
 
 
-def new_run_dir(out: str | None, network: str) -> Path:
+def plan_run_dir(out: str | None, network: str) -> Path:
+    """Where a new run goes: --out, else the first free runs/NETWORK[-k]. Nothing is created."""
     if out:
-        path = Path(out)
-    else:
-        base, n = Path("runs") / network, 1
-        path = base
-        while path.exists() and any(path.iterdir()):
-            n += 1
-            path = Path(f"{base}-{n}")
+        return Path(out)
+    base, n = Path("runs") / network, 1
+    path = base
+    while path.exists() and (not path.is_dir() or any(path.iterdir())):
+        n += 1
+        path = Path(f"{base}-{n}")
+    return path
+
+
+def create_run_dir(path: Path) -> Path:
+    """Create the run folder once the run has been checked and is about to start."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
