@@ -33,6 +33,8 @@ REFERENCE = {
     "mp_not": (0, 1, "McCulloch & Pitts 1943: fixed weight -1, threshold 0"),
     "mp_nand": (0, 2, "McCulloch & Pitts 1943: fixed weights (-1, -1), threshold -1"),
     "mp_xor": (0, 6, "McCulloch & Pitts 1943: 3 units, 6 fixed weights"),
+    "perceptron": (5_130, 209_920, "Rosenblatt 1958, 10 R-units x (512 + 1) for the digits"),
+    "mark1": (4_104, 208_896, "Mark I: 8 R-units x (512 weights + threshold) = 4,104"),
     "elman": (1_610, 9_536, "Elman 1990: W 8x32 and U 32x32 shared over 8 steps, + readout"),
     "tc": (75, 640, "Rumelhart et al. 1986: 10 shared + 8x8 + 1 output weights"),
 }

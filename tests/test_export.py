@@ -15,7 +15,8 @@ from conftest import SPECS, run_cli
 FAST = [("lenet5.net", "lenet5"), ("resnet.net", "resnet18"), ("googlenet.net", "googlenet"),
         ("googlenet.net", "googlenet_paper"), ("cifar_resnet.net", "resnet20"),
         ("mcculloch_pitts.net", "mp_xor"), ("rumelhart_tc.net", "tc"),
-        ("alexnet.net", "alexnet_paper"), ("elman.net", "elman")]
+        ("alexnet.net", "alexnet_paper"), ("elman.net", "elman"),
+        ("perceptron.net", "perceptron")]
 SLOW = [("resnet.net", "resnet34"), ("resnet.net", "resnet50"), ("resnet.net", "resnet101"),
         ("resnet.net", "resnet152"), ("alexnet.net", "alexnet"), ("vgg.net", "vgg11"),
         ("vgg.net", "vgg13"), ("vgg.net", "vgg16"), ("vgg.net", "vgg19"),

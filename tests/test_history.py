@@ -56,3 +56,36 @@ def test_unrolled_recurrence_shares_its_weights(tmp_path):
     r = run_cli("train", "specs/elman.net", "--out", tmp_path / "e", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["test_accuracy"] >= 0.9
+
+
+def test_perceptron_loss_step_is_rosenblatts_rule():
+    from specc.train.optim import loss_fn
+    torch.manual_seed(0)
+    a = (torch.rand(1, 12) < 0.5).float()  # A-unit responses
+    w = torch.randn(3, 12, requires_grad=True)
+    b = torch.zeros(3, requires_grad=True)
+    target = torch.tensor([1])
+    scores = a @ w.t() + b
+    loss_fn("perceptron", 3)(scores, target).backward()
+    t = torch.nn.functional.one_hot(target, 3).float()
+    y = (scores.detach() >= 0).float()
+    lr = 0.1
+    assert torch.allclose(w.detach() - lr * w.grad, w.detach() + lr * (t - y).t() @ a)
+    assert torch.allclose(b.detach() - lr * b.grad, b.detach() + lr * (t - y)[0])
+
+
+def test_perceptron_wiring_is_fixed_sparse_and_signed():
+    net = specc.load(SPECS / "perceptron.net", "mark1")
+    wiring = net.to_torch().wiring
+    assert not net.graph.params["wiring"].trainable
+    assert set(wiring.unique().tolist()) == {-1.0, 0.0, 1.0}
+    assert 0.07 < float((wiring != 0).float().mean()) < 0.13
+
+
+@pytest.mark.slow
+def test_perceptron_learns_the_digits(tmp_path):
+    from conftest import run_cli
+    import json
+    r = run_cli("train", "specs/perceptron.net:perceptron", "--out", tmp_path / "p", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["test_accuracy"] >= 0.9

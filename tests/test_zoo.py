@@ -34,6 +34,8 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("mcculloch_pitts.net", "mp_xor", 0, 6),
     ("rumelhart_tc.net", "tc", 75, 640),
     ("elman.net", "elman", 1_610, 9_536),
+    ("perceptron.net", "perceptron", 5_130, 209_920),
+    ("perceptron.net", "mark1", 4_104, 208_896),
 ]
 
 

@@ -22,7 +22,10 @@ def init_tensor(p: Param, gen: torch.Generator | None) -> torch.Tensor:
         return torch.tensor(args, dtype=dtype).reshape(shape)
     if kind == "bipolar":  # fixed +-1 codes from their own seed, whatever the run's seed
         g = torch.Generator().manual_seed(int(args[0]))
-        return (torch.randint(0, 2, shape, generator=g) * 2 - 1).to(dtype)
+        signs = torch.randint(0, 2, shape, generator=g) * 2 - 1
+        if len(args) > 1:  # sparse: each entry present with probability `density`
+            signs = signs * (torch.rand(shape, generator=g) < args[1])
+        return signs.to(dtype)
     t = torch.empty(shape, dtype=torch.float32)
     fan_in, fan_out = max(p.fan_in, 1), max(p.fan_out, 1)
     uniform = {"default": 1 / math.sqrt(fan_in), "he_uniform": math.sqrt(6 / fan_in),

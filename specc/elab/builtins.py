@@ -108,9 +108,13 @@ def _fan_in_uniform(scale):
     return Init("fan_in_uniform", (_number(scale, "fan_in_uniform()"),))
 
 
-def _bipolar(seed=0):
+def _bipolar(seed=0, density=1.0):
+    """Fixed +-1 entries from their own seed; with density < 1 the rest are 0 (sparse wiring)."""
     _ints((seed,), "bipolar")
-    return Init("bipolar", (seed,))
+    density = _number(density, "bipolar()")
+    if not 0.0 < density <= 1.0:
+        raise BuiltinError("bipolar() density must be in (0, 1]")
+    return Init("bipolar", (seed,) if density == 1.0 else (seed, density))
 
 
 def _values(v):

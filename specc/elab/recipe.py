@@ -24,7 +24,7 @@ CONSTRUCTORS = {
 }
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "plateau")
-LOSSES = ("cross_entropy", "mse", "lenet")
+LOSSES = ("cross_entropy", "mse", "lenet", "perceptron")
 AUGMENTS = ("flip", "crop", "shift")
 
 # key -> (kind, allowed values or None)

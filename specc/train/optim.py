@@ -16,6 +16,15 @@ def loss_fn(name: str, classes: int):
                 y.to(out.dtype).view(-1, 1)
             return F.mse_loss(out, target)
         return mse
+    if name == "perceptron":
+        def perceptron(scores, y):
+            """Rosenblatt's error-correction rule as a loss: per R-unit j with target t_j
+            (one-vs-rest) and response y_j = [s_j >= 0], sum_j (y_j - t_j) s_j; its gradient
+            step is exactly w_j <- w_j + lr (t_j - y_j) a."""
+            target = F.one_hot(y, scores.shape[1]).to(scores.dtype)
+            fired = (scores >= 0).to(scores.dtype)
+            return ((fired - target) * scores).sum(1).mean()
+        return perceptron
     if name == "lenet":
         def lenet(scores, y):
             """LeCun 1998 eq. 9 on scores = -distances: E = y_D + log(e^-j + sum e^-y_i)."""
