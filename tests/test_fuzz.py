@@ -1,6 +1,8 @@
 """Robustness: mutated specs and random text raise only the compiler's own error type."""
 import os
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -95,10 +97,13 @@ def test_arbitrary_unicode_raises_only_compiler_errors(text):
         pass
 
 
-def test_deep_nesting_is_a_clean_error():
-    text = "specc 1\nnetwork n {\n input x: f32[N, 2]\n y = " + "(" * 3000 + "1" + ")" * 3000 + \
-        "\n output o = x |> relu\n}\n"
+@pytest.mark.parametrize("open_,close", [("(", ")"), ("[", "]"), ("-", ""), ("not ", "")])
+@pytest.mark.parametrize("depth", [50, 20_000])
+def test_deep_nesting_compiles_or_is_a_clean_error(open_, close, depth):
+    atom = "true" if open_ == "not " else "1"
+    text = ("specc 1\nnetwork n {\n input x: f32[N, 2]\n y = " + open_ * depth + atom +
+            close * depth + "\n output o = x |> relu\n}\n")
     try:
         compile_text(text)
-    except SpeccError:
-        pass
+    except SpeccError as e:
+        assert depth > 50 and "nests expressions too deeply" in e.render()

@@ -1,17 +1,19 @@
 """Loading `.net` files: parsing, imports (relative, then the bundled library), top-level names."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .. import ast as A
 from ..diagnostics import Collector, SpeccError
 from ..parse import parse_module, read_source
 from ..resources import specs_dir
-from ..source import SourceFile
+from ..source import SourceFile, Span
 from ..values import BlockRef, NetworkRef
 from .scope import ModuleScope
 
 SUPPORTED_VERSIONS = (1,)
+DEEP_LIMIT = 8_000  # Python frames allowed while parsing and evaluating nested expressions
 
 
 class Loader:
@@ -31,6 +33,17 @@ class Loader:
         key = path.resolve()
         if key in self.cache:
             return self.cache[key]
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, DEEP_LIMIT))
+        try:
+            return self._load_deep(key, source)
+        except RecursionError:
+            raise SpeccError("the spec nests expressions too deeply to compile",
+                             Span(source, 1, 1, 1, 1)) from None
+        finally:
+            sys.setrecursionlimit(old)
+
+    def _load_deep(self, key: Path, source: SourceFile) -> ModuleScope:
         module_ast = parse_module(source)
         scope = ModuleScope(source, version=module_ast.version)
         errors = Collector()

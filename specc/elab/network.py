@@ -74,7 +74,7 @@ def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS) -> 
                           f"{d.name}({missing[0]}=...)",))
     bound = dict(ref.bound)
     old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old_limit, 20_000))
+    sys.setrecursionlimit(max(old_limit, 8_000))
     try:
         for p in d.params:
             value = bound[p.name] if p.name in bound else ev.eval(p.default, frame)
