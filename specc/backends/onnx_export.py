@@ -58,19 +58,23 @@ def model_metadata(net) -> dict:
 
 
 def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = False,
-           external_data: bool | None = None, verify: bool = True, seed: int = 0) -> ExportResult:
+           external_data: bool | None = None, verify: bool = True, seed: int = 0,
+           progress=None) -> ExportResult:
     """Write `net` as ONNX at `path`. `weights`: None (seeded fresh init), a checkpoint path
-    or run folder, or a state dict of tensors/arrays."""
+    or run folder, or a state dict of tensors/arrays. `progress(stage)` hears each stage."""
     start = time.perf_counter()
+    say = progress or (lambda stage: None)
+    say("building the weights" if weights is None else "loading the weights")
     module = _module_with_weights(net, weights, seed)
     result = emit(net, weights_from_module(module), path, opset, fp16, external_data,
-                  module if verify else None)
+                  module if verify else None, say)
     result.seconds = time.perf_counter() - start
     return result
 
 
 def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
-         fp16: bool = False, external_data: bool | None = None, module=None) -> ExportResult:
+         fp16: bool = False, external_data: bool | None = None, module=None,
+         say=lambda stage: None) -> ExportResult:
     """Emit ONNX for `net` with these weights; verify against `module` when one is given."""
     start = time.perf_counter()
     path = Path(path)
@@ -91,9 +95,11 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
     except OSError as e:
         raise SpeccError(f"cannot write to {folder}: {e.strerror}") from None
     try:
+        say(f"writing {sum(a.nbytes for a in stored.values()) / 1e6:.0f} MB of weights")
         write_model(tmp / path.name, skeleton, stored, data_name)
         max_rel = None
         if module is not None:
+            say("verifying: onnx.checker, shape inference, onnxruntime against torch")
             max_rel = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16)
         if external:
             os.replace(tmp / data_name, folder / data_name)

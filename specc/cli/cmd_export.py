@@ -1,6 +1,8 @@
 """`specc export FILE[:NET] -o OUT.onnx`: direct ONNX emission, verified at every export."""
 from __future__ import annotations
 
+import sys
+
 from .common import add_target, ensure_parent, load_target
 
 
@@ -18,13 +20,20 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="last line: a JSON summary")
 
 
+def _stages():
+    """Stage lines on a terminal (an export of a large network takes seconds)."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda stage: print(f"  {stage} ...", file=sys.stderr, flush=True)
+
+
 def run(args) -> int:
     from ..backends.onnx_export import as_json, describe, export
     net = load_target(args)
     out = ensure_parent(args.output)
     result = export(net, out, weights=args.weights, opset=args.opset, fp16=args.fp16,
                     external_data=True if args.external_data else None,
-                    verify=not args.no_verify, seed=args.seed)
+                    verify=not args.no_verify, seed=args.seed, progress=_stages())
     print(describe(result))
     if args.json:
         print(as_json(result))
