@@ -187,3 +187,23 @@ def test_several_networks_need_a_pick(write_spec):
         specc.load(path)
     assert specc.load(path, "b").name == "b"
     assert [n for n, _, _ in specc.load_all(path)] == ["a", "b"]
+
+
+def test_standard_library_blocks(write_spec):
+    path = write_spec("""import "blocks.net"
+block body(x) {
+    return x |> conv_bn(8, 3) |> conv_bn(8, 3, relu=false)
+}
+network small {
+    input image: f32[N, 3, 16, 16]
+    stem = conv_bn(image, 8, 3, stride=2)
+    res = residual(stem, body)
+    head = classifier(res, 10, dropout=0.1)
+    output logits = mlp(head, [16, 4])
+}""")
+    net = specc.load(path)
+    names = list(net.graph.params)
+    assert "stem.conv.weight" in names
+    assert "res.y.conv_bn.conv.weight" in names and "res.y.conv_bn_1.bn.bias" in names  # unnamed chain
+    assert "head.fc.weight" in names and "logits.fc1.weight" in names
+    assert net.outputs()[0]["shape"] == ["N", 4]
