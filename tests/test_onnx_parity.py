@@ -104,3 +104,40 @@ def test_pool_shapes_and_parity(tmp_path_factory, size, kernel, stride, ceil, ki
     call = (f"{kind}(x, {kernel}, stride={stride}, padding={padding}, "
             f"ceil={'true' if ceil else 'false'})")
     window_case(tmp_path_factory, 2, size, size, call, fits=kernel <= size + 2 * padding)
+
+
+@HYPOTHESIS
+@given(dims=st.lists(st.integers(1, 5), min_size=3, max_size=4), data=st.data())
+def test_structural_ops_shapes_and_parity(tmp_path_factory, dims, data):
+    """pad, slice, transpose, softmax and lrn over random shapes and attributes."""
+    rank = len(dims) + 1
+    kind = data.draw(st.sampled_from(["pad", "slice", "transpose", "softmax", "lrn"]))
+    if kind == "pad":
+        pads = data.draw(st.lists(st.integers(0, 2), min_size=2 * len(dims), max_size=2 * len(dims)))
+        call = f"pad(x, {pads}, value={data.draw(st.floats(-2, 2, width=32))})"
+    elif kind == "slice":
+        axis = data.draw(st.integers(1, len(dims)))
+        start = data.draw(st.integers(0, dims[axis - 1] - 1))
+        call = f"slice(x, {axis}, {start}, {dims[axis - 1]}, {data.draw(st.integers(1, 3))})"
+    elif kind == "transpose":
+        perm = [0] + data.draw(st.permutations(list(range(1, rank))))
+        call = f"transpose(x, {perm})"
+    elif kind == "softmax":
+        call = f"softmax(x, axis={data.draw(st.integers(-rank, rank - 1))})"
+    else:
+        dims = dims[:3] + [2] * (3 - len(dims[:3]))
+        call = f"lrn(x, {data.draw(st.sampled_from([1, 3, 5]))}, alpha=0.01, beta=0.75, k=1.0)"
+    shape = ", ".join(str(d) for d in dims)
+    path = tmp_path_factory.mktemp("op") / "o.net"
+    path.write_text(f"specc 1\nnetwork o {{\n input x: f32[N, {shape}]\n output y = {call}\n}}\n")
+    err, tol = parity(specc.load(path), batch=2)
+    assert err <= tol
+
+
+def test_external_data_model_runs(tmp_path):
+    from conftest import SPECS, run_cli
+    net = specc.load(SPECS / "lenet5.net")
+    net.to_onnx(tmp_path / "ext.onnx", external_data=True)
+    r = run_cli("run", tmp_path / "ext.onnx", "--data", "digits", "--json")
+    assert r.returncode == 0, r.stderr
+    assert 0.0 <= __import__("json").loads(r.stdout)["accuracy"] <= 1.0
