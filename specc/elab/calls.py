@@ -80,7 +80,7 @@ class CallEval:
                            args, kwargs, span)
         inputs, attrs = [], {}
         for a in op.args:
-            v = _coerce(name, a.name, a.kind, values[a.name], span)
+            v = coerce(name, a.name, a.kind, values[a.name], span)
             if a.kind == "tensor":
                 inputs.append(v)
             elif a.kind == "tensors":
@@ -110,7 +110,7 @@ class CallEval:
                       context=f"block '{d.name}'", depth=frame.depth + 1, kind="block")
         for name, default, p in params:
             value = bound[name]
-            if value is _DEFAULT:
+            if value is DEFAULT:
                 value = self.eval(p.default, inner)
             if p.type is not None and value is not POISON:
                 check_value(self, value, p.type, inner, f"argument '{name}' of block '{d.name}'",
@@ -126,7 +126,7 @@ class CallEval:
         raise SpeccError(f"block '{d.name}' ends without 'return'", span)
 
 
-_DEFAULT = object()
+DEFAULT = object()  # an argument left to its declared default
 
 
 def bind_args(name: str, what: str, signature, args, kwargs, span) -> dict:
@@ -149,11 +149,11 @@ def bind_args(name: str, what: str, signature, args, kwargs, span) -> dict:
         if n not in out:
             if default is REQUIRED:
                 raise SpeccError(f"{what} '{name}' is missing argument '{n}'", span)
-            out[n] = default if what == "op" else _DEFAULT
+            out[n] = default if what == "op" else DEFAULT
     return out
 
 
-def _coerce(op: str, arg: str, kind: str, v, span):
+def coerce(op: str, arg: str, kind: str, v, span):
     def bad(want):
         return SpeccError(f"argument '{arg}' of {op} must be {want}, got {type_name(v)} "
                           f"{show(v) if not isinstance(v, Tensor) else ''}".rstrip(), span)

@@ -9,7 +9,7 @@ from ..diagnostics import Collector, FatalError, SpeccError
 from ..ir import Graph
 from ..values import POISON, NetworkRef, Tensor, type_name
 from .builder import DEFAULT_MAX_PARAMS, GraphBuilder
-from .calls import _DEFAULT as DEFAULT
+from .calls import DEFAULT
 from .calls import CallEval, bind_args
 from .expr import ExprEval
 from .scope import Frame, ModuleScope

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import ast as A
 from ..diagnostics import FatalError, SpeccError
 from ..values import POISON, Tensor, show, type_name
-from .calls import ReturnSignal
+from .calls import ReturnSignal, coerce
 from .expr import Hint, is_chain
 from .recipe import evaluate_recipe
 from .types import tensor_type
@@ -95,8 +95,7 @@ class StmtExec:
             raise _Silent()
         if any(isinstance(d, str) for d in t.shape):
             raise SpeccError(f"parameter '{s.name}' needs known dims, got {t}", frame.span(s.span))
-        from .calls import _coerce
-        init = _coerce("parameter", s.name, "init", init, frame.span(s.init.span))
+        init = coerce("parameter", s.name, "init", init, frame.span(s.init.span))
         frame.vars[s.name] = self.builder.add_op(
             "parameter", [], {"shape": t.shape, "dtype": t.dtype, "init": init,
                               "trainable": s.trainable},
