@@ -1,7 +1,7 @@
 """The compiler's error type and how it is rendered for people."""
 from __future__ import annotations
 
-from .source import Span
+from .source import Span, printable
 
 
 class SpeccError(Exception):
@@ -35,10 +35,11 @@ class SpeccError(Exception):
 
 def render_one(err: SpeccError) -> str:
     span = err.span
+    message = printable(err.message, keep="\n")
     if span is None:
-        lines = [f"error: {err.message}"]
+        lines = [f"error: {message}"]
     else:
-        lines = [f"{span}: error: {err.message}"]
+        lines = [f"{printable(str(span))}: error: {message}"]
         lines += _excerpt(span)
         chain = [(c, str(site)) for c, site in span.chain()]
         i = 0
@@ -47,9 +48,9 @@ def render_one(err: SpeccError) -> str:
             while j + 1 < len(chain) and chain[j + 1] == chain[i]:
                 j += 1
             times = f" ({j - i + 1} times)" if j > i else ""
-            lines.append(f"  while expanding {chain[i][0]} at {chain[i][1]}{times}")
+            lines.append(printable(f"  while expanding {chain[i][0]} at {chain[i][1]}{times}"))
             i = j + 1
-    lines += [f"  note: {n}" for n in err.notes]
+    lines += [f"  note: {printable(n, keep=chr(10))}" for n in err.notes]
     return "\n".join(lines)
 
 
@@ -61,7 +62,10 @@ def _excerpt(span: Span) -> list[str]:
     width = span.end_col - span.col if span.end_line == span.line else len(text) - span.col + 1
     width = max(1, min(width, len(text) - span.col + 1))
     gutter = " " * len(num)
-    return [f" {num} | {text}", f" {gutter} | {' ' * (span.col - 1)}{'^' * width}"]
+    # control characters are shown escaped (wider): the caret follows the escaped text
+    before = printable(text[:span.col - 1]).ljust(span.col - 1)
+    marked = max(1, len(printable(text[span.col - 1:][:width])))
+    return [f" {num} | {printable(text)}", f" {gutter} | {' ' * len(before)}{'^' * marked}"]
 
 
 class FatalError(SpeccError):

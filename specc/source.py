@@ -1,6 +1,7 @@
 """Source files and spans: where every AST node, IR node and diagnostic points."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +23,21 @@ class SourceFile:
     @property
     def display(self) -> str:
         return display_path(self.path)
+
+
+def printable(text: str, keep: str = "") -> str:
+    """`text` with control and format characters escaped (\\x1b, \\u202e), so that echoing
+    a spec or a file name cannot move the cursor, recolour the terminal or reorder the line.
+    Characters in `keep` (e.g. a newline in a multi-line report) stay as they are."""
+    if text.isprintable():
+        return text
+    return "".join(c if c in keep or c.isprintable() or unicodedata.category(c) == "Zs"
+                   else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
 def display_path(path: str) -> str:

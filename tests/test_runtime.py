@@ -82,4 +82,4 @@ def test_bench_side_by_side(lenet_onnx):
     assert all(row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] for row in rows)
     r = run_cli("bench", "specs/lenet5.net", "--iters", "2")
     assert r.returncode == 0 and "p50 ms" in r.stdout
-    assert run_cli("bench", "specs/lenet5.net", "--batch-sizes", "x").returncode == 1
+    assert run_cli("bench", "specs/lenet5.net", "--batch-sizes", "x").returncode == 2

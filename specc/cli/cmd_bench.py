@@ -9,28 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..diagnostics import SpeccError
 from ..network import load, split_target
+from .common import count, int_list, positive_int
 
 
 def add_arguments(p) -> None:
     p.add_argument("target", metavar="MODEL.onnx|FILE[:NET]")
-    p.add_argument("--batch-sizes", default="1,8", help="comma-separated (default 1,8)")
-    p.add_argument("--iters", type=int, default=30, help="timed runs per batch size")
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--batch-sizes", type=int_list, default=[1, 8],
+                   help="comma-separated (default 1,8)")
+    p.add_argument("--iters", type=positive_int, default=30, help="timed runs per batch size")
+    p.add_argument("--warmup", type=count, default=3)
     p.add_argument("--provider", default="auto", help="auto, cuda, tensorrt or cpu")
-    p.add_argument("--threads", type=int, default=0, help="threads for both engines (0: default)")
+    p.add_argument("--threads", type=count, default=0, help="threads for both engines (0: default)")
     p.add_argument("--json", action="store_true")
-
-
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise SpeccError(f"--batch-sizes takes integers like 1,8,32, got '{text}'") from None
-    if not sizes or min(sizes) < 1:
-        raise SpeccError("--batch-sizes must be positive")
-    return sizes
 
 
 def run(args) -> int:
@@ -38,9 +29,7 @@ def run(args) -> int:
 
     from ..runtime import open_session
     from .onnx_io import metadata, read_model
-    sizes = _sizes(args.batch_sizes)
-    if args.iters < 1:
-        raise SpeccError("--iters must be at least 1")
+    sizes = args.batch_sizes
     if args.threads:
         torch.set_num_threads(args.threads)
     tmp = None

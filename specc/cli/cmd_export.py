@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_target, ensure_parent, load_target
+from .common import add_target, ensure_parent, int_at_least, load_target, seed
 
 
 def add_arguments(p) -> None:
@@ -11,12 +11,13 @@ def add_arguments(p) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     p.add_argument("--weights", metavar="CHECKPOINT", help="a checkpoint (safetensors) or run "
                    "folder; without it a seeded fresh initialisation is exported")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--opset", type=int_at_least(13, 21), default=17,
+                   help="ONNX opset, 13 to 21 (default 17)")
     p.add_argument("--fp16", action="store_true", help="store weights in half precision")
     p.add_argument("--external-data", action="store_true",
                    help="weights in OUT.onnx.data (automatic above 2 GB)")
     p.add_argument("--no-verify", action="store_true", help="skip the checker/parity checks")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fresh initialisation")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the fresh initialisation")
     p.add_argument("--json", action="store_true", help="last line: a JSON summary")
 
 

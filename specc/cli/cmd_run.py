@@ -10,18 +10,19 @@ from pathlib import Path
 import numpy as np
 
 from ..diagnostics import SpeccError
+from .common import positive_int
 from .onnx_io import input_specs, load_inputs, metadata, read_model
 
 
 def add_arguments(p) -> None:
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--save", metavar="OUT.npy", help="write the raw outputs (.npy, or .npz "
                    "for several outputs)")
     p.add_argument("--data", metavar="NAME", help="evaluate accuracy on a data set")
     p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from ..diagnostics import SpeccError
 from ..network import load, split_target
+from .common import DEFAULT_MAX_PARAMS, count, positive_float, positive_int, seed
+from .main import UsageError
 
 FLAGS = {"data": str, "epochs": int, "batch_size": int, "lr": float, "optimizer": str,
          "seed": int, "device": str, "workers": int}
@@ -20,21 +22,22 @@ def add_arguments(p) -> None:
                    help="the spec (optional with --resume)")
     p.add_argument("--data", help="data set: digits, tc, logic[:fn], synthetic, mnist:PATH, "
                    "cifar10:PATH, imagefolder:PATH (default: the recipe's)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="global batch size")
-    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int, help="global batch size")
+    p.add_argument("--lr", type=positive_float, help="learning rate")
     p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--amp", action="store_true", help="mixed precision (bf16 autocast)")
     p.add_argument("--compile", action="store_true", help="torch.compile the module")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=seed)
     p.add_argument("--out", help="run folder (default runs/NETWORK)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run to --epochs")
-    p.add_argument("--nproc", type=int, default=1, help="processes (DistributedDataParallel)")
-    p.add_argument("--workers", type=int, help="threads for decoding image files (imagefolder)")
+    p.add_argument("--nproc", type=positive_int, default=1, help="processes (DistributedDataParallel)")
+    p.add_argument("--workers", type=count, help="threads for decoding image files (imagefolder)")
     p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
-    p.add_argument("--max-params", type=int, default=2_000_000_000, help=argparse.SUPPRESS)
+    p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS,
+                   help=argparse.SUPPRESS)
 
 
 def _flags(args) -> dict:
@@ -63,7 +66,7 @@ def run(args) -> int:
             print(f"note: resuming the run's own spec {cfg.spec}", file=sys.stderr)
     else:
         if not args.target:
-            raise SpeccError("specc train needs a spec (FILE[:NET]) or --resume RUN_DIR")
+            raise UsageError("needs a spec (FILE[:NET]) or --resume RUN_DIR")
         spec_path, name = split_target(args.target)
         net = load(spec_path, name, max_params=args.max_params)
         cfg = resolve(str(spec_path), net.name, net.recipe, _flags(args))
@@ -119,7 +122,7 @@ def _launch(args) -> int:
     """Start K processes through PyTorch's own launcher (torchrun)."""
     from ..train.runs import plan_run_dir
     if not args.target and not args.resume:
-        raise SpeccError("specc train needs a spec (FILE[:NET]) or --resume RUN_DIR")
+        raise UsageError("needs a spec (FILE[:NET]) or --resume RUN_DIR")
     argv = list(sys.argv[1:])
     out = args.resume or args.out
     if not args.resume:

@@ -1,15 +1,64 @@
-"""Helpers shared by the subcommands."""
+"""Helpers shared by the subcommands: flag value types, targets, output paths."""
 from __future__ import annotations
 
+import argparse
 import json
+import math
 from pathlib import Path
 
+from ..elab.builder import DEFAULT_MAX_PARAMS
 from ..network import Network, load, split_target
+
+SEED_LIMIT = 2 ** 64  # torch.manual_seed and numpy's generators take seeds below this
+
+
+# ------------------------------------------------------------------ flag value types
+# argparse calls these with the flag's text; a value that cannot mean anything is a usage
+# error (exit 2) there and then, before any work starts.
+def int_at_least(low: int, high: int | None = None, what: str = ""):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            span = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {span}{what}, got {value}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+positive_int = int_at_least(1)
+count = int_at_least(0)
+seed = int_at_least(0, SEED_LIMIT - 1)
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (`nan`, `inf` and `1e999` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    """'1,8,32' -> [1, 8, 32]; every item positive."""
+    try:
+        values = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 1,8,32, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 1,8,32, got {text!r}")
+    return values
 
 
 def add_target(p, help_text: str = "a .net file, optionally FILE:NETWORK") -> None:
     p.add_argument("target", metavar="FILE[:NET]", help=help_text)
-    p.add_argument("--max-params", type=int, default=2_000_000_000, metavar="N",
+    p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS, metavar="N",
                    help="refuse specs with more parameters than this (default 2e9)")
 
 

@@ -1,9 +1,15 @@
-"""`specc` entry point: subcommands, exit codes (0 ok, 1 user error, 2 usage), no tracebacks."""
+"""`specc` entry point: subcommands and the one boundary that decides every exit code.
+
+0 ok, 1 a user error (a message, no traceback), 2 usage (a command line that cannot mean
+anything), 3 an internal error: any exception the code did not expect is a bug, reported in one
+line with a request to report it; `--debug` shows the traceback instead.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 from ..diagnostics import SpeccError
@@ -21,6 +27,13 @@ COMMANDS = {
 
 class UserError(Exception):
     """A bad command-line input that has no source span (missing file, bad flag value)."""
+
+
+class UsageError(Exception):
+    """A command line that cannot mean anything, found after argparse (exit 2)."""
+
+
+EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,28 +62,60 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    command = None
     try:
-        return _module(args.command).run(args) or 0
-    except SpeccError as e:
-        if args.debug:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # argparse: 2 for a usage error, 0 for --help/--version
+            return e.code if isinstance(e.code, int) else EXIT_USAGE
+        command, debug = args.command, args.debug
+        if not command:
+            parser.print_help()
+            return EXIT_USAGE
+        return _module(command).run(args) or EXIT_OK
+    except BaseException as e:  # the boundary: every exit code is decided here
+        if debug and not isinstance(e, (SystemExit, BrokenPipeError)):
             raise
+        return report(e, command)
+
+
+def report(e: BaseException, command: str | None) -> int:
+    """Print what went wrong in the user's terms and return the exit code."""
+    from ..source import printable
+    if isinstance(e, SystemExit):
+        raise e
+    if isinstance(e, SpeccError):
         print(e.render(), file=sys.stderr)
-        return 1
-    except UserError as e:
-        if args.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        return EXIT_USER
+    if isinstance(e, UserError):
+        print(f"error: {printable(str(e))}", file=sys.stderr)
+        return EXIT_USER
+    if isinstance(e, UsageError):
+        where = f"specc {command}" if command else "specc"
+        print(f"{where}: error: {printable(str(e))} (see {where} --help)", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(e, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+        return EXIT_INTERRUPTED
+    if isinstance(e, BrokenPipeError):  # `specc ... | head`: the reader left; not an error
+        _silence_stdout()
+        return EXIT_OK
+    message = printable(str(e).strip().splitlines()[0][:300] if str(e).strip() else "")
+    print(f"internal error: {type(e).__name__}: {message} (please report; rerun with --debug)",
+          file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

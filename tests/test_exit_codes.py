@@ -1,0 +1,76 @@
+"""The one boundary in specc/cli/main.py decides every exit code: 0 ok, 1 user error, 2 usage,
+3 internal error (a bug, reported in one line), 130 interrupted. Run in-process: cheap."""
+import pytest
+
+from specc.cli import main as cli
+from specc.cli.main import main
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["frobnicate"], ["check"], ["train"],
+    ["train", "x.net", "--lr", "nan"], ["train", "x.net", "--lr", "inf"],
+    ["train", "x.net", "--lr", "-0.1"], ["train", "x.net", "--lr", "1e999"],
+    ["train", "x.net", "--batch-size", "-1"], ["train", "x.net", "--epochs", "0"],
+    ["train", "x.net", "--nproc", "0"], ["train", "x.net", "--workers", "-1"],
+    ["train", "x.net", "--seed", str(2 ** 64)], ["train", "x.net", "--seed", "-1"],
+    ["train", "x.net", "--seed", "9" * 5000],
+    ["export", "x.net", "-o", "x.onnx", "--opset", "12"],
+    ["export", "x.net", "-o", "x.onnx", "--opset", "22"],
+    ["export", "x.net"],  # -o is required
+    ["check", "x.net", "--max-params", "0"],
+    ["run", "m.onnx", "--top-k", "0"], ["run", "m.onnx", "--batch-size", "0"],
+    ["bench", "m.onnx", "--batch-sizes", "0,1"], ["bench", "m.onnx", "--batch-sizes", "x"],
+    ["bench", "m.onnx", "--iters", "0"], ["bench", "m.onnx", "--threads", "-2"],
+])
+def test_usage_errors_exit_2(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if argv and argv[0] == "train" and len(argv) > 1:
+        assert "error: argument" in err  # says which flag
+
+
+def test_flag_values_in_range_are_accepted():
+    from specc.cli.common import int_list, positive_float, seed
+    assert seed(str(2 ** 64 - 1)) == 2 ** 64 - 1 and seed("0") == 0
+    assert positive_float("1e-3") == 1e-3
+    assert int_list("1, 8,32") == [1, 8, 32]
+
+
+def test_an_unexpected_exception_is_an_internal_error(monkeypatch, capsys):
+    import specc.cli.cmd_zoo as zoo
+
+    def broken(args):
+        raise KeyError("\x1b[31mboom")
+    monkeypatch.setattr(zoo, "run", broken)
+    assert main(["zoo"]) == 3
+    err = capsys.readouterr().err
+    assert err == ("internal error: KeyError: '\\x1b[31mboom' (please report; rerun with "
+                   "--debug)\n")
+    with pytest.raises(KeyError):
+        main(["--debug", "zoo"])
+
+
+@pytest.mark.parametrize("exc, code, text", [
+    (cli.UserError("no such thing"), 1, "error: no such thing\n"),
+    (cli.UsageError("needs X"), 2, "specc zoo: error: needs X (see specc zoo --help)\n"),
+    (KeyboardInterrupt(), 130, "interrupted\n"),
+    (MemoryError(), 3, "internal error: MemoryError:  (please report; rerun with --debug)\n"),
+    (RecursionError("too deep"), 3, "internal error: RecursionError: too deep (please report; "
+     "rerun with --debug)\n"),
+])
+def test_each_kind_of_failure_has_its_exit_code(exc, code, text, monkeypatch, capsys):
+    import specc.cli.cmd_zoo as zoo
+
+    def broken(args):
+        raise exc
+    monkeypatch.setattr(zoo, "run", broken)
+    assert main(["zoo"]) == code
+    assert capsys.readouterr().err == text
+
+
+def test_user_error_messages_escape_control_characters(tmp_path, capsys):
+    bad = tmp_path / "a\x1b[2Jb.net"
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "a\\x1b[2Jb.net" in err
