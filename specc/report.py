@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from .ir import Graph
+from .ops import registry
 
 
 def layer_rows(graph: Graph) -> list[dict]:
     rows = []
     for node in graph.nodes:
-        if node.op == "constant":
+        if "internal" in registry.get(node.op).traits:
             continue
         owned = sum(graph.params[p].numel for p in node.params.values()
                     if graph.params[p].trainable)

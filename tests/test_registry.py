@@ -1,10 +1,16 @@
 """Every op is defined once, completely: a registry entry lacking any field fails here."""
+import dataclasses
 import inspect
+from pathlib import Path
 
 import pytest
 
 from specc.ir import TensorType
-from specc.ops.registry import ATTR_KINDS, TENSOR_KINDS, all_ops
+from specc.ops import registry
+from specc.ops.registry import (ATTR_KINDS, TENSOR_KINDS, TRAITS, Arg, OpDef, all_ops, no_macs,
+                                no_params)
+
+PACKAGE = Path(registry.__file__).resolve().parent.parent
 
 OPS = sorted(all_ops())
 HISTORICAL = {"conv", "table_conv", "linear", "matmul", "add", "sub", "mul", "div", "relu", "tanh",
@@ -27,10 +33,54 @@ def test_entry_is_complete(name):
         assert callable(fn), f"{name} lacks {field}"
     assert len(inspect.signature(op.torch).parameters) == 4
     assert len(inspect.signature(op.onnx).parameters) == 4
-    assert 0 < op.tolerance <= 1e-3
+    assert isinstance(op.tolerance, float) and 0 < op.tolerance <= 1e-3
     for arg in op.args:
         assert arg.kind in TENSOR_KINDS + ATTR_KINDS, f"{name}.{arg.name}: kind {arg.kind}"
     assert op.min_opset >= 13
+    assert isinstance(op.traits, frozenset) and op.traits <= set(TRAITS), sorted(op.traits)
+    if "weighted" in op.traits:  # a layer that learns weights counts its work
+        assert op.params is not no_params and op.macs is not no_macs
+
+
+def test_no_field_has_a_silent_default():
+    """Parameter rule, MAC rule, tolerance and traits must be stated by every op."""
+    required = {f.name for f in dataclasses.fields(OpDef)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    assert {"params", "macs", "tolerance", "traits", "infer", "torch", "onnx"} <= required
+    relu = all_ops()["relu"]
+    partial = {f: getattr(relu, f) for f in required - {"tolerance"}}
+    with pytest.raises(TypeError, match="tolerance"):
+        OpDef(**partial)
+
+
+def test_traits_are_a_closed_set():
+    relu = all_ops()["relu"]
+    bad = dataclasses.replace(relu, name="relu_typo", traits=frozenset({"elementwsie"}))
+    with pytest.raises(RuntimeError, match="unknown traits"):
+        registry.register(bad)
+    assert "relu_typo" not in registry.REGISTRY
+    bad_kind = dataclasses.replace(relu, name="relu_kind", args=(Arg("x", "tensr"),))
+    with pytest.raises(RuntimeError, match="unknown kinds"):
+        registry.register(bad_kind)
+
+
+@pytest.mark.parametrize("trait", sorted(TRAITS))
+def test_every_trait_is_used_by_the_code(trait):
+    """A trait nobody asks about is decoration: some module outside specc/ops/ must test it."""
+    users = [p for p in PACKAGE.rglob("*.py") if "ops" not in p.relative_to(PACKAGE).parts
+             and f'"{trait}"' in p.read_text()]
+    assert users, f"trait {trait!r} is not used outside the op definitions"
+    assert any(op for op in all_ops().values() if trait in op.traits)
+
+
+def test_no_table_keyed_by_op_name_outside_the_registry():
+    """The backend's old `_SAFE_TO_OVERWRITE` and the report's `op == "constant"` are traits."""
+    for p in PACKAGE.rglob("*.py"):
+        if "ops" in p.relative_to(PACKAGE).parts:
+            continue
+        text = p.read_text()
+        assert '.op == "constant"' not in text and '.op != "constant"' not in text, p
+        assert "_SAFE_TO_OVERWRITE" not in text, p
 
 
 def test_shape_rules_are_pure_functions():

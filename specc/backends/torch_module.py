@@ -88,7 +88,8 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
         op = registry.get(node.op)
         b.types = [graph.values[i].type for i in node.inputs]
         b.outs = [graph.values[o].type for o in node.outputs]
-        b.overwritable = _overwritable(graph, node, users, outputs, op_of)
+        b.overwritable = "elementwise" in op.traits and _overwritable(graph, node, users,
+                                                                      outputs, op_of)
         ps = {role: b.attr(pname) for role, pname in node.params.items()}
         before = len(g.nodes)
         out = op.torch(b, node, [env[i] for i in node.inputs], ps)
@@ -104,18 +105,15 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
     return module
 
 
-# ops whose backward does not read their own output: a ReLU may overwrite it in place
-_SAFE_TO_OVERWRITE = {"conv", "table_conv", "linear", "batchnorm", "add", "sub", "subsample",
-                      "matmul", "concat"}
-
-
 def _overwritable(graph: Graph, node, users: dict, outputs: set, op_of: dict) -> bool:
+    """May `node` overwrite its first input in place? Only when it is that value's one user,
+    the value is no output, and its producer's backward does not read it."""
     if not node.inputs:
         return False
     value = node.inputs[0]
     producer = graph.values[value].producer
     return (users[value] == 1 and value not in outputs and producer is not None
-            and op_of[producer] in _SAFE_TO_OVERWRITE)
+            and "backward_ignores_output" in registry.get(op_of[producer]).traits)
 
 
 def _owner(root: torch.nn.Module, name: str):

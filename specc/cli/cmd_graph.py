@@ -6,10 +6,20 @@ import subprocess
 from pathlib import Path
 
 from ..diagnostics import SpeccError
+from ..ops import registry
 from .common import add_target, load_target
 
-COLORS = {"conv": "#cfe2ff", "table_conv": "#cfe2ff", "linear": "#d1e7dd", "batchnorm": "#fff3cd",
-          "maxpool": "#f8d7da", "avgpool": "#f8d7da", "concat": "#e2d9f3", "add": "#e2d9f3"}
+# fill colours by trait (the first that applies), never by op name
+COLORS = {"weighted": "#cfe2ff", "normalising": "#fff3cd", "pooling": "#f8d7da", "join": "#e2d9f3"}
+
+
+def color(op: str) -> str:
+    traits = registry.get(op).traits
+    return next((c for t, c in COLORS.items() if t in traits), "#ffffff")
+
+
+def _internal(graph, node_name) -> bool:
+    return node_name is not None and "internal" in registry.get(graph.node(node_name).op).traits
 
 
 def add_arguments(p) -> None:
@@ -24,14 +34,14 @@ def to_dot(graph) -> str:
     for name in graph.inputs:
         lines.append(f'  "{name}" [label="{name}\\n{graph.values[name].type}", fillcolor="#e9ecef"];')
     for node in graph.nodes:
-        if node.op == "constant":
+        if "internal" in registry.get(node.op).traits:
             continue
         t = graph.values[node.outputs[0]].type
-        color = COLORS.get(node.op, "#ffffff")
-        lines.append(f'  "{node.name}" [label="{node.name}\\n{node.op} {t}", fillcolor="{color}"];')
+        fill = color(node.op)
+        lines.append(f'  "{node.name}" [label="{node.name}\\n{node.op} {t}", fillcolor="{fill}"];')
         for i in node.inputs:
             producer = graph.values[i].producer
-            if producer is None or graph.node(producer).op != "constant":
+            if not _internal(graph, producer):
                 lines.append(f'  "{producer or i}" -> "{node.name}";')
     for out, value in graph.outputs.items():
         lines.append(f'  "out:{out}" [label="{out}", shape=ellipse, fillcolor="#e9ecef"];')

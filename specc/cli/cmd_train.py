@@ -33,7 +33,8 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=seed)
     p.add_argument("--out", help="run folder (default runs/NETWORK)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run to --epochs")
-    p.add_argument("--nproc", type=positive_int, default=1, help="processes (DistributedDataParallel)")
+    p.add_argument("--nproc", type=positive_int, default=1,
+                   help="processes (DistributedDataParallel)")
     p.add_argument("--workers", type=count, help="threads for decoding image files (imagefolder)")
     p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
     p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS,

@@ -80,7 +80,7 @@ class CallEval:
                            args, kwargs, span)
         inputs, attrs = [], {}
         for a in op.args:
-            v = coerce(name, a.name, a.kind, values[a.name], span)
+            v = coerce(name, a.name, a.kind, values[a.name], span, optional=a.default is None)
             if a.kind == "tensor":
                 inputs.append(v)
             elif a.kind == "tensors":
@@ -153,11 +153,16 @@ def bind_args(name: str, what: str, signature, args, kwargs, span) -> dict:
     return out
 
 
-def coerce(op: str, arg: str, kind: str, v, span):
+def coerce(op: str, arg: str, kind: str, v, span, optional: bool = False):
+    """Check `v` against the argument's kind (every kind of the registry is checked here);
+    `none` is accepted only by an argument whose default is `none`."""
     def bad(want):
-        return SpeccError(f"argument '{arg}' of {op} must be {want}, got {type_name(v)} "
-                          f"{show(v) if not isinstance(v, Tensor) else ''}".rstrip(), span)
+        shown = "" if isinstance(v, Tensor) or show(v) == type_name(v) else f" {show(v)}"
+        return SpeccError(f"argument '{arg}' of {op} must be {want}, got {type_name(v)}{shown}",
+                          span)
 
+    if v is None and optional:
+        return v
     if kind == "tensor":
         if not isinstance(v, Tensor):
             raise bad("a tensor")
@@ -178,22 +183,30 @@ def coerce(op: str, arg: str, kind: str, v, span):
         if not isinstance(v, str):
             raise bad("a string")
     elif kind == "ints":
-        if v is None:
-            return v
         ok = _is_int(v) or (isinstance(v, tuple) and all(_is_int(x) for x in v))
         if not ok:
             raise bad("an int or a list of ints")
+    elif kind == "int_list":
+        if _is_int(v):
+            v = (v,)
+        if not (isinstance(v, tuple) and all(_is_int(x) for x in v)):
+            raise bad("a list of ints")
     elif kind == "table":
         if not (isinstance(v, tuple) and all(isinstance(r, tuple) and all(_is_int(x) for x in r)
                                              for r in v)):
             raise bad("a list of lists of ints")
     elif kind == "init":
         if isinstance(v, tuple):
-            v = builtins.FUNCTIONS["values"](v)
+            try:
+                v = builtins.FUNCTIONS["values"](v)
+            except builtins.BuiltinError:
+                raise bad("an initialiser or a nested list of numbers") from None
         elif _is_number(v):
             v = Init("constant", (float(v),))
         if not isinstance(v, Init):
             raise bad("an initialiser")
+    else:
+        raise AssertionError(f"argument kind {kind!r} is not checked")
     return v
 
 

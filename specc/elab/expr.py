@@ -19,6 +19,11 @@ _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operat
 _TENSOR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 
 
+def callable_by_name(op) -> bool:
+    """Constants and declared parameters are made by the compiler, not called in a spec."""
+    return not op.traits & {"internal", "declaration"}
+
+
 @dataclass(frozen=True)
 class Hint:
     """The path the outermost op or block call of an expression is named with."""
@@ -65,7 +70,7 @@ class ExprEval:
         if found is not None:
             return found
         op = registry.get(name)
-        if op is not None and "internal" not in op.traits:
+        if op is not None and callable_by_name(op):
             return OpRef(name)
         if call and name in frame.vars:
             raise SpeccError(f"'{name}' is not a block or op (it holds {type_name(frame.vars[name])})",
@@ -74,7 +79,7 @@ class ExprEval:
 
     def _suggest(self, name: str, frame: Frame) -> tuple[str, ...]:
         pool = list(frame.vars) + list(frame.module.names) + builtins.names() + [
-            n for n, op in registry.all_ops().items() if "internal" not in op.traits]
+            n for n, op in registry.all_ops().items() if callable_by_name(op)]
         close = difflib.get_close_matches(name, pool, n=1, cutoff=0.75)
         return (f"did you mean '{close[0]}'?",) if close else ()
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init
-from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import channels, float_input
 
 
@@ -17,7 +17,7 @@ def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5):
     return OpDef(name=name, doc=doc, args=(Arg("x", "tensor"),), infer=_same(name),
                  torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0]),
                  onnx=lambda b, node, xs, ps: b.op(onnx_op, xs), tolerance=tolerance,
-                 traits=frozenset({"elementwise"}))
+                 traits=frozenset({"elementwise"}), params=no_params, macs=no_macs)
 
 
 def _scaled_tanh_torch(b, node, xs, ps):
@@ -80,35 +80,39 @@ def _relu_torch(b, node, xs, ps):
 register(
     OpDef(name="relu", doc="Rectified linear unit: max(x, 0).", args=(Arg("x", "tensor"),),
           infer=_same("relu"), torch=_relu_torch, onnx=lambda b, node, xs, ps: b.op("Relu", xs),
-          traits=frozenset({"elementwise"})),
+          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
     _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
     OpDef(name="identity", doc="Passes its input through.", args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: [types[0]], torch=lambda b, node, xs, ps: xs[0],
-          onnx=lambda b, node, xs, ps: b.op("Identity", xs)),
+          onnx=lambda b, node, xs, ps: b.op("Identity", xs),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="scaled_tanh",
           doc="LeCun's squashing function a * tanh(s * x), a = 1.7159, s = 2/3 (so f(1) = 1).",
           args=(Arg("x", "tensor"), Arg("a", "float", 1.7159), Arg("s", "float", 2.0 / 3.0)),
           infer=_same("scaled_tanh"), torch=_scaled_tanh_torch, onnx=_scaled_tanh_onnx,
-          traits=frozenset({"elementwise"})),
+          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
     OpDef(name="step",
           doc="Heaviside step: 1 where x >= threshold, else 0 (threshold logic units).",
           args=(Arg("x", "tensor"), Arg("threshold", "float", 0.0)), infer=_same("step"),
           torch=lambda b, node, xs, ps: b.call(heaviside, xs[0], node.attrs["threshold"]),
-          onnx=_step_onnx, traits=frozenset({"elementwise"})),
+          onnx=_step_onnx,
+          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
     OpDef(name="softmax", doc="Softmax along `axis`.",
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.softmax, xs[0], node.attrs["axis"]),
-          onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"])),
+          onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"]),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="log_softmax", doc="Log of the softmax along `axis`.",
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("log_softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.log_softmax, xs[0], node.attrs["axis"]),
-          onnx=lambda b, node, xs, ps: b.op("LogSoftmax", xs, axis=node.attrs["axis"])),
+          onnx=lambda b, node, xs, ps: b.op("LogSoftmax", xs, axis=node.attrs["axis"]),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="prelu",
           doc="Parametric ReLU (He et al. 2015): a learned slope per channel (or one shared).",
           args=(Arg("x", "tensor"), Arg("shared", "bool", False),
                 Arg("init", "init", Init("constant", (0.25,)))),
           infer=_prelu_infer, params=_prelu_params,
           torch=lambda b, node, xs, ps: b.call(b.F.prelu, xs[0], ps["weight"]),
-          onnx=_prelu_onnx),
+          onnx=_prelu_onnx, macs=no_macs, tolerance=1e-5, traits=frozenset()),
 )

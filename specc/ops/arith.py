@@ -3,12 +3,15 @@ constant (a number written in the spec) combines with a tensor of any shape."""
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, register
+from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import fmt, same_dtype
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 _TORCH = {"add": "add", "sub": "sub", "mul": "mul", "div": "div"}
 _ONNX = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div"}
+_TRAITS = {"add": frozenset({"elementwise", "join", "backward_ignores_output"}),
+           "sub": frozenset({"elementwise", "join", "backward_ignores_output"}),
+           "mul": frozenset({"elementwise", "join"}), "div": frozenset({"elementwise", "join"})}
 
 
 def _binary_infer(name):
@@ -30,7 +33,7 @@ def _binary(name):
         args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_binary_infer(name),
         torch=lambda b, node, xs, ps: b.call(getattr(b.torch, _TORCH[name]), xs[0], xs[1]),
         onnx=lambda b, node, xs, ps: b.op(_ONNX[name], xs),
-        traits=frozenset({"elementwise"}))
+        traits=_TRAITS[name], params=no_params, macs=no_macs, tolerance=1e-5)
 
 
 def _constant_torch(b, node, xs, ps):
@@ -46,5 +49,6 @@ register(
     OpDef(name="constant", doc="A rank-0 constant (numbers in tensor arithmetic become these).",
           args=(Arg("value", "float"), Arg("dtype", "str", "f32")),
           infer=lambda attrs, types: [TensorType(attrs["dtype"], ())],
-          torch=_constant_torch, onnx=_constant_onnx, traits=frozenset({"internal"})),
+          torch=_constant_torch, onnx=_constant_onnx,
+          traits=frozenset({"internal"}), params=no_params, macs=no_macs, tolerance=1e-5),
 )

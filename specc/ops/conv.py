@@ -78,5 +78,5 @@ register(OpDef(
           Arg("groups", "int", 1), Arg("bias", "bool", True), Arg("init", "init", DEFAULT),
           Arg("bias_init", "init", DEFAULT)),
     infer=_infer, params=_params, macs=_macs, torch=_torch, onnx=_onnx,
-    tolerance=1e-4, traits=frozenset({"weighted"}),
+    tolerance=1e-4, traits=frozenset({"weighted", "backward_ignores_output"}),
 ))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init, TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import Arg, OpDef, ParamSpec, ShapeError, no_params, register
 from .shapes import float_input, fmt, same_dtype
 
 DEFAULT = Init("default")
@@ -77,11 +77,12 @@ register(
                 Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_linear_infer, params=_linear_params, macs=_linear_macs,
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
-          traits=frozenset({"weighted"})),
+          traits=frozenset({"weighted", "backward_ignores_output"})),
     OpDef(name="matmul",
           doc="Matrix product a @ b; batch dims must match exactly (a 2-D `b` is shared).",
           args=(Arg("a", "tensor"), Arg("b", "tensor")),
           infer=_matmul_infer, macs=_matmul_macs,
           torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),
-          onnx=lambda b, node, xs, ps: b.op("MatMul", xs), tolerance=1e-4),
+          onnx=lambda b, node, xs, ps: b.op("MatMul", xs),
+          tolerance=1e-4, params=no_params, traits=frozenset({"backward_ignores_output"})),
 )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init
-from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import channels, float_input
 
 
@@ -80,17 +80,20 @@ register(
               "and the running statistics `running_mean`, `running_var`, `num_batches_tracked`.",
           args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1)),
           infer=_bn_infer, params=_bn_params, torch=_bn_torch, onnx=_bn_onnx,
-          tolerance=1e-4, traits=frozenset({"train_differs"})),
+          tolerance=1e-4, traits=frozenset({"normalising", "backward_ignores_output"}),
+          macs=no_macs),
     OpDef(name="lrn",
           doc="Local response normalisation across channels, as in Krizhevsky et al. 2012: "
               "b = a / (k + alpha * sum of a^2 over `size` neighbouring channels)^beta.",
           args=(Arg("x", "tensor"), Arg("size", "int", 5), Arg("alpha", "float", 1e-4),
                 Arg("beta", "float", 0.75), Arg("k", "float", 2.0)),
-          infer=_lrn_infer, torch=_lrn_torch, onnx=_lrn_onnx, tolerance=1e-4),
+          infer=_lrn_infer, torch=_lrn_torch, onnx=_lrn_onnx,
+          tolerance=1e-4, params=no_params, macs=no_macs, traits=frozenset({"normalising"})),
     OpDef(name="dropout", doc="Zeroes elements with probability p while training; identity "
           "at inference (removed from exported models).",
           args=(Arg("x", "tensor"), Arg("p", "float", 0.5)), infer=_dropout_infer,
           torch=lambda b, node, xs, ps: b.call(b.F.dropout, xs[0], node.attrs["p"], b.training),
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
-          traits=frozenset({"train_differs", "inference_identity"})),
+          traits=frozenset({"inference_identity"}),
+          params=no_params, macs=no_macs, tolerance=1e-5),
 )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import prod
 
 
@@ -33,5 +33,4 @@ register(OpDef(
     infer=_infer, params=_params,
     torch=lambda b, node, xs, ps: ps["value"],
     onnx=lambda b, node, xs, ps: ps["value"],
-    traits=frozenset({"internal"}),
-))
+    traits=frozenset({"declaration"}), macs=no_macs, tolerance=1e-5))

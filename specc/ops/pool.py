@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ..ir import TensorType
-from .registry import Arg, LoweringError, OpDef, ShapeError, register
+from .registry import Arg, LoweringError, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import channels, expand, spatial, window_out
 
 
@@ -116,6 +116,8 @@ def _spp_levels(attrs, x):
     if not (isinstance(h, int) and isinstance(w, int)):
         raise ShapeError("spp needs known spatial dims")
     out = []
+    if not attrs["levels"] or min(attrs["levels"]) < 1:
+        raise ShapeError(f"spp levels must be positive, got {list(attrs['levels'])}")
     for n in attrs["levels"]:
         kh, kw = math.ceil(h / n), math.ceil(w / n)
         sh, sw = h // n, w // n
@@ -152,24 +154,30 @@ def _spp_onnx(b, node, xs, ps):
 register(
     OpDef(name="maxpool", doc="Max pooling (1-D/2-D); stride defaults to the kernel; `ceil` "
           "rounds the output size up as Caffe did.", args=_WINDOW_ARGS,
-          infer=_window_infer("maxpool"), torch=_max_torch, onnx=_pool_onnx("maxpool")),
+          infer=_window_infer("maxpool"), torch=_max_torch, onnx=_pool_onnx("maxpool"),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
     OpDef(name="avgpool", doc="Average pooling (1-D/2-D); `count_pad` counts padded zeros.",
           args=_WINDOW_ARGS + (Arg("count_pad", "bool", True),),
-          infer=_window_infer("avgpool"), torch=_avg_torch, onnx=_pool_onnx("avgpool")),
+          infer=_window_infer("avgpool"), torch=_avg_torch, onnx=_pool_onnx("avgpool"),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
     OpDef(name="adaptive_avgpool", doc="Average pooling to a fixed output size.",
           args=(Arg("x", "tensor"), Arg("size", "ints")), infer=_adaptive_infer("adaptive_avgpool"),
-          torch=_adaptive_torch("avg"), onnx=_adaptive_onnx("avg")),
+          torch=_adaptive_torch("avg"), onnx=_adaptive_onnx("avg"),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
     OpDef(name="adaptive_maxpool", doc="Max pooling to a fixed output size.",
           args=(Arg("x", "tensor"), Arg("size", "ints")), infer=_adaptive_infer("adaptive_maxpool"),
-          torch=_adaptive_torch("max"), onnx=_adaptive_onnx("max")),
+          torch=_adaptive_torch("max"), onnx=_adaptive_onnx("max"),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
     OpDef(name="global_avgpool", doc="Mean over all spatial positions; keeps [N, C, 1, 1].",
           args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: _adaptive_infer("global_avgpool")({"size": 1}, types),
-          torch=_global_avg, onnx=lambda b, node, xs, ps: b.op("GlobalAveragePool", xs)),
+          torch=_global_avg, onnx=lambda b, node, xs, ps: b.op("GlobalAveragePool", xs),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
     OpDef(name="spp", doc="Spatial pyramid pooling (He et al. 2014): max-pool to n x n bins "
           "for each level, flatten and concatenate -> [N, C * sum(n^2)].",
-          args=(Arg("x", "tensor"), Arg("levels", "ints", (4, 2, 1))), infer=_spp_infer,
+          args=(Arg("x", "tensor"), Arg("levels", "int_list", (4, 2, 1))), infer=_spp_infer,
           torch=lambda b, node, xs, ps: b.call(spp_torch, xs[0],
                                                tuple(_spp_levels(node.attrs, b.types[0]))),
-          onnx=_spp_onnx),
+          onnx=_spp_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
+          traits=frozenset({"pooling"})),
 )

@@ -6,7 +6,7 @@ Lowerings import torch/onnx lazily so the front half never loads them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ..ir import Init, TensorType
@@ -24,7 +24,10 @@ REQUIRED = object()
 
 # Kinds of arguments. Tensor kinds become node inputs; the others become attributes.
 TENSOR_KINDS = ("tensor", "tensors")
-ATTR_KINDS = ("int", "float", "bool", "str", "ints", "floats", "table", "init", "any")
+# `none` is accepted only where an argument's default is `none` (an optional argument).
+# "ints": an int (the same for every dim) or a list of ints, as conv's kernel; "int_list": a
+# list of ints (a single int is a list of one), as reshape's shape.
+ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "table", "init")
 
 
 @dataclass(frozen=True)
@@ -48,26 +51,49 @@ class ParamSpec:
     dtype: str = "f32"
 
 
-def _no_params(attrs, types):
+def no_params(attrs, types):
+    """The parameter rule of an op that owns no parameters."""
     return {}
 
 
-def _no_macs(attrs, types, outs):
+def no_macs(attrs, types, outs):
+    """The MAC rule of an op whose work is not counted: specc counts the multiply-accumulates
+    of conv, linear and matmul, as torchvision-style tables do."""
     return 0
 
 
-@dataclass(frozen=True)
+# The closed set of traits. Code asks `trait in op.traits`, never `op.name in (...)`; an op
+# with a trait not listed here is refused at registration.
+TRAITS = {
+    "internal": "made by the compiler (a number in tensor arithmetic): not callable by name, "
+                "not a layer in tables and pictures",
+    "declaration": "made by a `param`/`fixed` statement: not callable by name",
+    "elementwise": "output[i] depends on input[i] only, same shape: may run in place",
+    "backward_ignores_output": "its backward pass does not read its output, so the one "
+                               "elementwise op after it may overwrite that output in place",
+    "inference_identity": "removed in the inference view (export); its users read its input",
+    "weighted": "a weighted sum with weights it owns (conv, linear): a learning layer",
+    "normalising": "rescales activations by statistics (batch norm, LRN)",
+    "pooling": "reduces spatial windows (max, average, adaptive, pyramid)",
+    "join": "combines several tensors into one",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
 class OpDef:
+    """Every field but `min_opset` must be given: an op states its parameter rule, MAC rule,
+    tolerance and traits even when they are `no_params`, `no_macs`, 1e-5 and `frozenset()`."""
+
     name: str
     doc: str
     args: tuple[Arg, ...]
     infer: Callable[[dict, list[TensorType]], list[TensorType]]
     torch: Callable
     onnx: Callable
-    params: Callable[[dict, list[TensorType]], dict[str, ParamSpec]] = _no_params
-    macs: Callable[[dict, list[TensorType], list[TensorType]], int] = _no_macs
-    tolerance: float = 1e-5
-    traits: frozenset = field(default_factory=frozenset)
+    params: Callable[[dict, list[TensorType]], dict[str, ParamSpec]]
+    macs: Callable[[dict, list[TensorType], list[TensorType]], int]
+    tolerance: float
+    traits: frozenset
     min_opset: int = 13
 
     @property
@@ -82,6 +108,13 @@ def register(*ops: OpDef) -> None:
     for op in ops:
         if op.name in REGISTRY:
             raise RuntimeError(f"op {op.name!r} registered twice")
+        unknown = set(op.traits) - set(TRAITS)
+        if unknown:
+            raise RuntimeError(f"op {op.name!r}: unknown traits {sorted(unknown)} "
+                               f"(the closed set is in specc/ops/registry.py TRAITS)")
+        bad = [a.name for a in op.args if a.kind not in TENSOR_KINDS + ATTR_KINDS]
+        if bad:
+            raise RuntimeError(f"op {op.name!r}: arguments {bad} have unknown kinds")
         REGISTRY[op.name] = op
 
 

@@ -43,6 +43,10 @@ def channels(x: TensorType, op: str) -> int:
 def window_out(size: Dim, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int,
                ceil: bool, what: str) -> Dim:
     """Output length of a sliding window (conv or pooling), PyTorch's rule including ceil mode."""
+    if min(kernel, stride, dilation) < 1 or min(pad_lo, pad_hi) < 0:
+        raise ShapeError(f"{what} needs kernel, stride and dilation >= 1 and padding >= 0, got "
+                         f"kernel {kernel}, stride {stride}, dilation {dilation}, "
+                         f"padding {pad_lo}+{pad_hi}")
     span = dilation * (kernel - 1) + 1
     if not isinstance(size, int):
         return f"({size}+{pad_lo + pad_hi}-{span})//{stride}+1"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init, TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import channels, expand, fmt, prod, spatial, window_out
 
 FAN_IN = Init("fan_in_uniform", (2.4,))  # LeCun 1998: U(-2.4/F, 2.4/F), F = fan-in
@@ -142,7 +142,8 @@ register(
                 Arg("stride", "ints", 1), Arg("bias", "bool", True), Arg("init", "init", FAN_IN),
                 Arg("bias_init", "init", FAN_IN)),
           infer=_tconv_infer, params=_tconv_params, macs=_tconv_macs, torch=_tconv_torch,
-          onnx=_tconv_onnx, tolerance=1e-4, traits=frozenset({"weighted"})),
+          onnx=_tconv_onnx, tolerance=1e-4,
+          traits=frozenset({"weighted", "backward_ignores_output"})),
     OpDef(name="subsample",
           doc="LeNet-5's trainable subsampling: (sum of each k x k window) * coef + bias, one "
               "coefficient and one bias per map.",
@@ -151,7 +152,8 @@ register(
           infer=_sub_infer, params=_sub_params,
           torch=lambda b, node, xs, ps: b.call(subsample, xs[0], ps["weight"], ps["bias"],
                                                node.attrs["kernel"]),
-          onnx=_sub_onnx, tolerance=1e-4),
+          onnx=_sub_onnx, tolerance=1e-4, macs=no_macs,
+          traits=frozenset({"pooling", "backward_ignores_output"})),
     OpDef(name="rbf",
           doc="Euclidean radial basis units: y_i = sum_j (x_j - c_ij)^2. The centres are fixed "
               "by default (LeNet-5's output codes).",
@@ -159,5 +161,5 @@ register(
                 Arg("trainable", "bool", False)),
           infer=_rbf_infer, params=_rbf_params,
           torch=lambda b, node, xs, ps: b.call(rbf, xs[0], ps["centers"]),
-          onnx=_rbf_onnx, tolerance=1e-4),
+          onnx=_rbf_onnx, tolerance=1e-4, macs=no_macs, traits=frozenset()),
 )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, register
+from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import fmt, prod, same_dtype
 
 
@@ -146,28 +146,34 @@ register(
           "other dim must be equal.", args=(Arg("xs", "tensors"), Arg("axis", "int", 1)),
           infer=_concat_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.cat, tuple(xs), node.attrs["axis"]),
-          onnx=lambda b, node, xs, ps: b.op("Concat", xs, axis=node.attrs["axis"] % b.types[0].rank)),
+          onnx=lambda b, node, xs, ps: b.op("Concat", xs, axis=node.attrs["axis"] % b.types[0].rank),
+          params=no_params, macs=no_macs, tolerance=1e-5,
+          traits=frozenset({"join", "backward_ignores_output"})),
     OpDef(name="flatten", doc="Flatten dims from `start` on into one.",
           args=(Arg("x", "tensor"), Arg("start", "int", 1)), infer=_flatten_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.flatten, xs[0], node.attrs["start"]),
-          onnx=_flatten_onnx),
+          onnx=_flatten_onnx, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="reshape", doc="Reshape each sample to `shape` (the batch dim is kept; one -1 "
-          "may stand for the rest).", args=(Arg("x", "tensor"), Arg("shape", "ints")),
+          "may stand for the rest).", args=(Arg("x", "tensor"), Arg("shape", "int_list")),
           infer=_reshape_infer,
           torch=lambda b, node, xs, ps: b.call(reshape_per_sample, xs[0],
                                                tuple(b.outs[0].shape[1:])),
           onnx=lambda b, node, xs, ps: b.op("Reshape", [xs[0], b.const(
-              [0] + list(b.outs[0].shape[1:]), "i64")])),
+              [0] + list(b.outs[0].shape[1:]), "i64")]),
+              params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="transpose", doc="Permute all dims (batch included) by `perm`.",
-          args=(Arg("x", "tensor"), Arg("perm", "ints")), infer=_transpose_infer,
+          args=(Arg("x", "tensor"), Arg("perm", "int_list")), infer=_transpose_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.permute, xs[0], tuple(node.attrs["perm"])),
-          onnx=lambda b, node, xs, ps: b.op("Transpose", xs, perm=list(node.attrs["perm"]))),
+          onnx=lambda b, node, xs, ps: b.op("Transpose", xs, perm=list(node.attrs["perm"])),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="pad", doc="Constant padding: `pads` holds (before, after) for each dim after the "
           "batch, e.g. [p, p, 0, 0, 0, 0] zero-pads channels (ResNet's option-A shortcut).",
-          args=(Arg("x", "tensor"), Arg("pads", "ints"), Arg("value", "float", 0.0)),
-          infer=_pad_infer, torch=_pad_torch, onnx=_pad_onnx),
+          args=(Arg("x", "tensor"), Arg("pads", "int_list"), Arg("value", "float", 0.0)),
+          infer=_pad_infer, torch=_pad_torch, onnx=_pad_onnx,
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="slice", doc="x[start:end:step] along `axis`.",
           args=(Arg("x", "tensor"), Arg("axis", "int"), Arg("start", "int", 0),
-                Arg("end", "any", None), Arg("step", "int", 1)),
-          infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx),
+                Arg("end", "int", None), Arg("step", "int", 1)),
+          infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx,
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
 )
