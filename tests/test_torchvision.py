@@ -1,0 +1,55 @@
+"""Bundled networks against real torchvision (fixtures from tools/torchvision_reference.py):
+the same state_dict keys and shapes, the same trainable count, and the same eval-mode output
+after filling both by one deterministic rule and loading with strict=True."""
+import pytest
+
+import specc
+
+from conftest import SPECS
+from torchvision_parity import TOLERANCE, fixture, fixture_names, layout_mismatches, parity_error
+
+# torchvision constructor -> the bundled spec that defines a network of the same name
+SPEC_OF = {
+    **{f"resnet{d}": "resnet.net" for d in (18, 34, 50, 101, 152)},
+    "alexnet": "alexnet.net",
+    **{f"vgg{d}": "vgg.net" for d in (11, 13, 16, 19)},
+    "googlenet": "googlenet.net",
+}
+# parity runs at full size; these are the ones cheap enough for every test run (< ~1 s each)
+QUICK = {"resnet18", "googlenet"}
+
+
+def bundled(name: str):
+    return specc.load(SPECS / SPEC_OF[name], name)
+
+
+def parity_net(name: str, write_spec):
+    """The network at the fixture's parity configuration: the bundled one, or a preset of it
+    at the smaller input side the fixture was made with (specs take it as `size`)."""
+    side = fixture(name)["parity"]["input"][-1]
+    net = bundled(name)
+    if net.inputs()[0]["shape"][-1] == side:
+        return net
+    path = write_spec(f'specc 1\nimport "{SPECS / SPEC_OF[name]}"\n'
+                      f"network reduced = {name}(size={side})\n", name="reduced.net")
+    return specc.load(path, "reduced")
+
+
+def test_every_mapped_network_has_a_fixture():
+    assert set(SPEC_OF) <= set(fixture_names())
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_OF))
+def test_layout_and_count_match_torchvision(name):
+    net = bundled(name)
+    assert layout_mismatches(net, name) == []
+    assert net.params == fixture(name)["trainable_params"]
+
+
+def _params(names):
+    return [pytest.param(n, marks=() if n in QUICK else pytest.mark.slow) for n in sorted(names)]
+
+
+@pytest.mark.parametrize("name", _params(SPEC_OF))
+def test_outputs_match_torchvision(name, write_spec):
+    assert parity_error(parity_net(name, write_spec), name) <= TOLERANCE

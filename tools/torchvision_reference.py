@@ -1,0 +1,129 @@
+"""Independent reference fixtures from real torchvision, for the zoo's parity tests.
+
+torchvision does not import beside specc's CPU torch, so this tool runs in a venv of its own
+and writes small JSON files that the tests read (tests/fixtures/torchvision/<name>.json):
+
+    python3 -m venv /work/tvenv
+    /work/tvenv/bin/pip install -q torch==2.14.1 torchvision==0.29.1
+    OMP_NUM_THREADS=1 /work/tvenv/bin/python tools/torchvision_reference.py          # all
+    OMP_NUM_THREADS=1 /work/tvenv/bin/python tools/torchvision_reference.py vit_b_16 # some
+
+For each constructor (no pretrained weights: constructors work offline) a fixture holds
+
+- `state_dict`: every key with its shape, at the constructor's defaults, in torchvision's
+  order, and `trainable_params` (the count torchvision's model cards publish);
+- `parity`: the constructor keyword arguments and input shape of a cheap parity check, and
+  the eval-mode output of the model on `tests/torchvision_rule.sample_input(shape)` after
+  every state_dict tensor was set to `tests/torchvision_rule.fill(key, shape)`: its shape, L2
+  norm, largest magnitude, the first values of each sample and four projections.
+
+The filling rule depends on a key's name and shape only, so a test fills a specc-built module
+the same way, loads it with strict=True and compares (tests/torchvision_parity.py). Where a
+model allows it the parity check runs on a smaller input (or, for ViT, a smaller image_size,
+which changes only the position table's length); the layout is always the default one.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+import torchvision
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "fixtures" / "torchvision"
+
+_spec = importlib.util.spec_from_file_location("torchvision_rule",
+                                               ROOT / "tests" / "torchvision_rule.py")
+rule = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rule)
+
+_NO_INIT = {"init_weights": False}
+# name -> (constructor kwargs, parity kwargs added to them, parity input side)
+MODELS = {
+    **{f"resnet{d}": ({}, {}, 224) for d in (18, 34, 50, 101, 152)},
+    "alexnet": ({}, {}, 224),
+    **{f"vgg{d}": ({}, {}, 224) for d in (11, 13, 16, 19)},
+    **{f"vgg{d}_bn": ({}, {}, 224) for d in (11, 13, 16, 19)},
+    "googlenet": ({"aux_logits": False, **_NO_INIT}, {}, 224),
+    **{f"densenet{d}": ({}, {}, 64) for d in (121, 161, 169, 201)},
+    "mobilenet_v2": ({}, {}, 64),
+    "mobilenet_v3_small": ({}, {}, 64),
+    "mobilenet_v3_large": ({}, {}, 64),
+    **{f"efficientnet_b{i}": ({}, {}, 64) for i in range(8)},
+    "vit_b_16": ({}, {"image_size": 64}, 64),
+    "vit_b_32": ({}, {"image_size": 64}, 64),
+    "vit_l_16": ({}, {"image_size": 64}, 64),
+    "inception_v3": ({"aux_logits": True, **_NO_INIT}, {}, 299),
+    "squeezenet1_0": ({}, {}, 64),
+    "squeezenet1_1": ({}, {}, 64),
+    **{f"shufflenet_v2_x{w}": ({}, {}, 64) for w in ("0_5", "1_0", "1_5", "2_0")},
+}
+BATCH = 2
+
+
+def constructor(name: str):
+    return getattr(torchvision.models, name)
+
+
+def layout(name: str, kwargs: dict) -> tuple[list, int]:
+    """State-dict keys and shapes, and the trainable count, without allocating weights."""
+    with torch.device("meta"):
+        model = constructor(name)(**kwargs)
+    keys = [[k, list(v.shape)] for k, v in model.state_dict().items()]
+    return keys, sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def filled(name: str, kwargs: dict) -> torch.nn.Module:
+    model = constructor(name)(**kwargs).eval()
+    state = {k: torch.from_numpy(rule.fill(k, tuple(v.shape)))
+             for k, v in model.state_dict().items()}
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def fixture(name: str) -> dict:
+    kwargs, parity_kwargs, side = MODELS[name]
+    keys, trainable = layout(name, kwargs)
+    model = filled(name, {**kwargs, **parity_kwargs})
+    shape = (BATCH, 3, side, side)
+    with torch.no_grad():
+        out = model(torch.from_numpy(rule.sample_input(shape)))
+    out = out.numpy()
+    if not math.isfinite(float(abs(out).max())):
+        raise SystemExit(f"{name}: the filled model's output is not finite")
+    return {"constructor": name, "kwargs": kwargs, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "trainable_params": trainable,
+            "state_dict": keys,
+            "parity": {"kwargs": parity_kwargs, "input": list(shape),
+                       "output": rule.summary(out)}}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help=f"constructors (default: all {len(MODELS)})")
+    p.add_argument("--out", type=Path, default=OUT)
+    args = p.parse_args(argv)
+    unknown = [n for n in args.names if n not in MODELS]
+    if unknown:
+        p.error(f"unknown: {', '.join(unknown)}; known: {', '.join(MODELS)}")
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.names or MODELS:
+        data = fixture(name)
+        path = args.out / f"{name}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
+        tmp.replace(path)
+        print(f"{name}: {data['trainable_params']:,} params, {len(data['state_dict'])} keys, "
+              f"output {data['parity']['output']['shape']} -> {path.relative_to(ROOT)}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
