@@ -22,6 +22,7 @@ COMMANDS = {
     "bench": "latency and throughput, onnxruntime and torch side by side",
     "graph": "draw the network as a picture (Graphviz DOT, SVG or PNG)",
     "zoo": "list the bundled specs with parameters, MACs and paper figures",
+    "fmt": "rewrite .net files in the canonical layout (comments kept, meaning unchanged)",
 }
 
 

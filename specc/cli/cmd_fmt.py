@@ -1,0 +1,112 @@
+"""`specc fmt [FILES...] [--check] [--diff]`: rewrite specs in the one canonical layout."""
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ..diagnostics import SpeccError
+from ..parse import read_source
+from ..source import SourceFile
+
+HELP = "rewrite .net files in the canonical layout (comments kept, meaning unchanged)"
+EXAMPLES = """\
+examples:
+  specc fmt specs/                      reformat every .net file below specs/ in place
+  specc fmt --check specs/lenet5.net    exit 1 if the file is not formatted (for CI)
+  specc fmt --diff my.net               show what would change, write nothing
+  cat my.net | specc fmt -              format standard input to standard output
+"""
+
+
+def add_arguments(p) -> None:
+    p.add_argument("files", nargs="*", metavar="FILE", help="a .net file, a folder (its .net "
+                   "files, recursively) or - for standard input; default: standard input")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when some file would change")
+    p.add_argument("--diff", action="store_true",
+                   help="print a unified diff of the changes instead of writing them")
+
+
+def run(args) -> int:
+    from ..fmt import format_source
+    if not args.files or args.files == ["-"]:
+        return _stdin(args, format_source)
+    changed = failed = same = 0
+    for path in _expand(args.files):
+        try:
+            source = read_source(path)
+            text = format_source(source)
+        except SpeccError as e:
+            print(e.render(), file=sys.stderr)
+            failed += 1
+            continue
+        if text == source.text:
+            same += 1
+            continue
+        changed += 1
+        if args.diff:
+            sys.stdout.writelines(_diff(source, text, path))
+        if args.check or args.diff:
+            print(f"would reformat {path}", file=sys.stderr)
+        else:
+            _write_atomically(Path(path), text)
+            print(f"reformatted {path}", file=sys.stderr)
+    print(_summary(changed, same, failed, args.check or args.diff), file=sys.stderr)
+    return 1 if failed or (args.check and changed) else 0
+
+
+def _stdin(args, format_source) -> int:
+    from .main import UserError
+    if sys.stdin.isatty():
+        raise UserError("specc fmt reads standard input when given no files; "
+                        "give FILES or pipe a spec in (specc fmt --help)")
+    source = SourceFile("<stdin>", sys.stdin.read())
+    text = format_source(source)
+    if args.diff:
+        sys.stdout.writelines(_diff(source, text, "<stdin>"))
+    elif not args.check:
+        sys.stdout.write(text)
+    return 1 if args.check and text != source.text else 0
+
+
+def _expand(paths: list[str]) -> list[str]:
+    """Files as given; folders replaced by the .net files below them, sorted."""
+    out = []
+    for p in paths:
+        if Path(p).is_dir():
+            out += sorted(str(f) for f in Path(p).rglob("*.net") if f.is_file())
+        else:
+            out.append(p)
+    return out
+
+
+def _diff(source: SourceFile, text: str, name: str):
+    return difflib.unified_diff(source.text.splitlines(True), text.splitlines(True),
+                                f"{name} (original)", f"{name} (formatted)")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace the file in one step (a crash leaves the old file), keeping its mode."""
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _summary(changed: int, same: int, failed: int, dry: bool) -> str:
+    def files(n):
+        return f"{n} file{'s' if n != 1 else ''}"
+    verb = "would be reformatted" if dry else "reformatted"
+    parts = [f"{files(changed)} {verb}", f"{files(same)} already formatted"]
+    if failed:
+        parts.append(f"{files(failed)} not formatted (errors above)")
+    return ", ".join(parts)
