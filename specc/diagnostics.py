@@ -23,8 +23,9 @@ class SpeccError(Exception):
         combined.errors = list(errors)
         return combined
 
-    def render(self) -> str:
-        parts = [render_one(e) for e in self.errors]
+    def render(self, color: bool = False) -> str:
+        """The report as text; `color` adds ANSI colours (the caller knows the terminal)."""
+        parts = [render_one(e, color) for e in self.errors]
         if len(self.errors) > 1:
             parts.append(f"{len(self.errors)} errors")
         return "\n".join(parts)
@@ -33,14 +34,15 @@ class SpeccError(Exception):
         return self.render()
 
 
-def render_one(err: SpeccError) -> str:
+def render_one(err: SpeccError, color: bool = False) -> str:
+    paint = _painter(color)
     span = err.span
     message = printable(err.message, keep="\n")
     if span is None:
-        lines = [f"error: {message}"]
+        lines = [f"{paint('error:', 'error')} {message}"]
     else:
-        lines = [f"{printable(str(span))}: error: {message}"]
-        lines += _excerpt(span)
+        lines = [f"{paint(printable(str(span)) + ':', 'place')} {paint('error:', 'error')} {message}"]
+        lines += _excerpt(span, color)
         chain = [(c, str(site)) for c, site in span.chain()]
         i = 0
         while i < len(chain):
@@ -48,13 +50,22 @@ def render_one(err: SpeccError) -> str:
             while j + 1 < len(chain) and chain[j + 1] == chain[i]:
                 j += 1
             times = f" ({j - i + 1} times)" if j > i else ""
-            lines.append(printable(f"  while expanding {chain[i][0]} at {chain[i][1]}{times}"))
+            lines.append(paint(printable(f"  while expanding {chain[i][0]} at {chain[i][1]}{times}"),
+                               "dim"))
             i = j + 1
-    lines += [f"  note: {printable(n, keep=chr(10))}" for n in err.notes]
+    lines += [f"  {paint('note:', 'note')} {printable(n, keep=chr(10))}" for n in err.notes]
     return "\n".join(lines)
 
 
-def _excerpt(span: Span) -> list[str]:
+def _painter(color: bool):
+    """Colour only on request: the plain path never imports Pygments (start-up time)."""
+    if not color:
+        return lambda text, style: text
+    from .highlight import paint
+    return paint
+
+
+def _excerpt(span: Span, color: bool = False) -> list[str]:
     text = span.source.line(span.line).rstrip("\n").expandtabs(4)
     if not text.strip():
         return []
@@ -65,6 +76,11 @@ def _excerpt(span: Span) -> list[str]:
     # control characters are shown escaped (wider): the caret follows the escaped text
     before = printable(text[:span.col - 1]).ljust(span.col - 1)
     marked = max(1, len(printable(text[span.col - 1:][:width])))
+    if color:
+        from .highlight import colour_code, paint
+        return [paint(f" {num} |", "gutter") + f" {colour_code(printable(text))}",
+                paint(f" {gutter} |", "gutter") + f" {' ' * len(before)}"
+                + paint("^" * marked, "caret")]
     return [f" {num} | {printable(text)}", f" {gutter} | {' ' * len(before)}{'^' * marked}"]
 
 

@@ -62,6 +62,15 @@ def _version() -> str:
     return f"specc {__version__}"
 
 
+def use_color(stream) -> bool:
+    """Colour on a terminal unless NO_COLOR is set (no-color.org); FORCE_COLOR asks for it."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
@@ -89,7 +98,7 @@ def report(e: BaseException, command: str | None) -> int:
     if isinstance(e, SystemExit):
         raise e
     if isinstance(e, SpeccError):
-        print(e.render(), file=sys.stderr)
+        print(e.render(color=use_color(sys.stderr)), file=sys.stderr)
         return EXIT_USER
     if isinstance(e, UserError):
         print(f"error: {printable(str(e))}", file=sys.stderr)
