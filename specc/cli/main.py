@@ -23,6 +23,7 @@ COMMANDS = {
     "graph": "draw the network as a picture (Graphviz DOT, SVG or PNG)",
     "zoo": "list the bundled specs with parameters, MACs and paper figures",
     "fmt": "rewrite .net files in the canonical layout (comments kept, meaning unchanged)",
+    "lsp": "run the language server (LSP over stdio) for editors",
 }
 
 

@@ -46,9 +46,14 @@ def callable_value(v) -> bool:
 class ExprEval:
     """Mixin: needs `self.builder` and the call methods of CallEval."""
 
+    observer = None  # called with (self, expr, frame, value) after each evaluation (LSP hover)
+
     def eval(self, e: A.Expr, frame: Frame, hint: Hint | None = None):
         method = getattr(self, "_eval_" + type(e).__name__)
-        return method(e, frame, hint)
+        value = method(e, frame, hint)
+        if self.observer is not None:
+            self.observer(self, e, frame, value)
+        return value
 
     def _eval_ExprLit(self, e, frame, hint):
         return e.value
@@ -240,6 +245,8 @@ class ExprEval:
             if value is POISON:
                 return POISON
             value = self.call_stage(stage, value, frame, self._stage_hint(hint))
+            if self.observer is not None:
+                self.observer(self, stage, frame, value)
         return value
 
     def _stage_hint(self, hint: Hint | None) -> Hint | None:

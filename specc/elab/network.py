@@ -61,10 +61,12 @@ def missing_params(ref: NetworkRef) -> list[str]:
     return [p.name for p in ref.defn.params if p.name not in bound and p.default is None]
 
 
-def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS) -> Graph:
+def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS,
+                      observer=None) -> Graph:
     d = ref.defn
     builder = GraphBuilder(ref.display, max_params)
     ev = Elaborator(builder)
+    ev.observer = observer
     frame = Frame(ref.module, kind="network")
     missing = missing_params(ref)
     if missing:
