@@ -1,47 +1,50 @@
-"""`specc graph FILE[:NET]`: the network as a Graphviz DOT picture (rendered when `dot` exists)."""
+"""`specc graph FILE[:NET] -o OUT`: the network as an explorable page, a picture or DOT."""
 from __future__ import annotations
 
-import shutil
-import subprocess
+import os
+import tempfile
 from pathlib import Path
 
-from ..diagnostics import SpeccError
-from ..ops import registry
 from .common import add_target, load_target
 
-# fill colours by trait (the first that applies), never by op name
-COLORS = {"weighted": "#cfe2ff", "normalising": "#fff3cd", "pooling": "#f8d7da", "join": "#e2d9f3"}
+HELP = "draw the network: an explorable HTML page, an SVG picture or Graphviz DOT"
+EXAMPLES = """\
+examples:
+  specc graph specs/resnet.net:resnet50 -o resnet50.html   open in a browser; click a stage
+  specc graph specs/googlenet.net:googlenet -o g.svg --depth 1
+  specc graph specs/lenet5.net                              DOT on standard output
 
-
-def color(op: str) -> str:
-    traits = registry.get(op).traits
-    return next((c for t, c in COLORS.items() if t in traits), "#ffffff")
-
-
-def _internal(graph, node_name) -> bool:
-    return node_name is not None and "internal" in registry.get(graph.node(node_name).op).traits
+The HTML page is self-contained (its layout library is inside it; nothing is fetched when it
+opens): blocks are groups you open and close, boxes show op, output shape, parameters and
+MACs, and clicking one shows its line in the spec. SVG needs no Graphviz.
+"""
 
 
 def add_arguments(p) -> None:
     add_target(p)
-    p.add_argument("-o", "--output", metavar="OUT", help="OUT.dot, OUT.svg or OUT.png "
-                   "(svg/png need Graphviz's `dot`); default: DOT on stdout")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="OUT.html (explorable page), OUT.svg (picture) or OUT.dot; "
+                        "default: DOT on standard output")
+    p.add_argument("--depth", type=int, default=None, metavar="N",
+                   help="block levels shown open (default 0: every block closed); the page "
+                        "opens and closes them later, the SVG keeps them")
 
 
 def to_dot(graph) -> str:
+    from ..graph.model import colour, internal
     lines = [f'digraph "{graph.name}" {{', "  rankdir=TB;",
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];']
     for name in graph.inputs:
         lines.append(f'  "{name}" [label="{name}\\n{graph.values[name].type}", fillcolor="#e9ecef"];')
     for node in graph.nodes:
-        if "internal" in registry.get(node.op).traits:
+        if internal(node.op):
             continue
         t = graph.values[node.outputs[0]].type
-        fill = color(node.op)
-        lines.append(f'  "{node.name}" [label="{node.name}\\n{node.op} {t}", fillcolor="{fill}"];')
+        lines.append(f'  "{node.name}" [label="{node.name}\\n{node.op} {t}", '
+                     f'fillcolor="{colour(node.op)}"];')
         for i in node.inputs:
             producer = graph.values[i].producer
-            if not _internal(graph, producer):
+            if producer is None or not internal(graph.node(producer).op):
                 lines.append(f'  "{producer or i}" -> "{node.name}";')
     for out, value in graph.outputs.items():
         lines.append(f'  "out:{out}" [label="{out}", shape=ellipse, fillcolor="#e9ecef"];')
@@ -51,21 +54,44 @@ def to_dot(graph) -> str:
 
 
 def run(args) -> int:
+    from .main import UserError
     net = load_target(args)
-    dot = to_dot(net.graph)
     if not args.output:
-        print(dot)
+        print(to_dot(net.graph))
         return 0
     out = Path(args.output)
     if out.suffix == ".dot":
-        out.write_text(dot + "\n")
-    elif out.suffix in (".svg", ".png", ".pdf"):
-        exe = shutil.which("dot")
-        if exe is None:
-            raise SpeccError(f"rendering {out.suffix} needs Graphviz's `dot` (apt-get install "
-                             "graphviz); write OUT.dot instead")
-        subprocess.run([exe, f"-T{out.suffix[1:]}", "-o", str(out)], input=dot.encode(), check=True)
+        text = to_dot(net.graph) + "\n"
+    elif out.suffix in (".html", ".htm"):
+        from ..graph import html, model
+        m = model.build(net.graph)
+        text = html.render(m, html.open_to_depth(m, args.depth or 0))
+    elif out.suffix == ".svg":
+        from ..graph import model, svg
+        text = svg.render(model.build(net.graph), args.depth or 0)
     else:
-        raise SpeccError(f"unknown picture format '{out.suffix}' (use .dot, .svg, .png or .pdf)")
+        raise UserError(f"unknown picture format '{out.suffix}' (use .html, .svg or .dot)")
+    _write(out, text)
     print(f"wrote {out}")
     return 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write beside the target and rename, so no half-written picture is left under its name."""
+    from .common import ensure_parent
+    ensure_parent(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -15,6 +15,7 @@ from ..ops import registry
 from ..parse import open_bracket, parse_module, read_source
 from ..source import SourceFile
 from ..values import BlockRef, NetworkRef, Tensor, show, type_name
+from ..graph.model import internal
 from .analysis import Analysis, Seen
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
@@ -104,7 +105,7 @@ def _table(seen: list[Seen]) -> str:
 
 def _row(s: Seen) -> tuple:
     v = s.value
-    made = [n for n in s.nodes if n.op != "constant"]
+    made = [n for n in s.nodes if not internal(n.op)]
     params = sum(s.graph.params[p].numel for n in made for p in n.params.values()
                  if s.graph.params[p].trainable)
     macs = sum(n.macs for n in made)
