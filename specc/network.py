@@ -76,23 +76,60 @@ def network_refs(path: str | Path, loader: Loader | None = None) -> dict[str, Ne
     return {n: module.names[n] for n in module.local if isinstance(module.names[n], NetworkRef)}
 
 
+class UnknownOverride(SpeccError):
+    """`--set NAME=VALUE` names no parameter of the network (a usage error)."""
+
+
 def load(path: str | Path, network: str | None = None,
-         max_params: int = DEFAULT_MAX_PARAMS) -> Network:
-    """Parse, elaborate and check one network of a `.net` file; raises SpeccError."""
-    refs = network_refs(path)
+         max_params: int = DEFAULT_MAX_PARAMS, overrides: dict[str, str] | None = None) -> Network:
+    """Parse, elaborate and check one network of a `.net` file; raises SpeccError.
+    `overrides` maps network parameters to spec expressions (`--set hidden=256`)."""
+    loader = Loader()
+    refs = network_refs(path, loader)
+    if overrides:
+        every = refs
+        refs = {n: r for n, r in refs.items() if set(overrides) <= {p.name for p in r.defn.params}}
+        named = network if network is not None else next(iter(every)) if len(every) == 1 else None
+        if named in every and named not in refs:
+            raise _unknown_override(every[named], overrides)
+        refs = {n: bind_overrides(r, overrides) for n, r in refs.items()}
     complete = [n for n, r in refs.items() if not missing_params(r)]
     if network is None:
         if len(complete) != 1:
+            if overrides and not refs:
+                raise UnknownOverride(f"no network of {path} has the parameters "
+                                      f"{', '.join(sorted(overrides))} that --set names")
             if not refs:
                 raise SpeccError(f"{path} defines no network")
             raise SpeccError(f"{path} defines {len(complete)} complete networks "
                              f"({', '.join(complete) or 'none'}); pick one as FILE:NET")
         network = complete[0]
     if network not in refs:
-        raise SpeccError(f"{path} has no network '{network}'",
+        from .suggest import did_you_mean
+        raise SpeccError(f"{path} has no network '{network}'{did_you_mean(network, refs)}",
                          notes=(f"networks: {', '.join(refs) or 'none'}",))
     graph = elaborate_network(refs[network], max_params=max_params)
+    graph.meta.update(entry=str(path), overrides=dict(overrides or {}))
     return Network(passes.run(graph, passes.CHECK))
+
+
+def bind_overrides(ref: NetworkRef, overrides: dict[str, str]) -> NetworkRef:
+    """The network with some parameters bound to values given as spec text; each is
+    evaluated like a preset's argument, in the scope of the file that defines the network."""
+    from .elab.network import evaluate_override
+    bound = dict(ref.bound)
+    for name, text in overrides.items():
+        bound[name] = evaluate_override(ref.module, name, text)
+    return NetworkRef(ref.defn, ref.module, tuple(bound.items()), ref.name)
+
+
+def _unknown_override(ref: NetworkRef, overrides: dict[str, str]) -> UnknownOverride:
+    from .suggest import did_you_mean
+    names = [p.name for p in ref.defn.params]
+    bad = next(n for n in overrides if n not in names)
+    return UnknownOverride(f"network '{ref.display}' has no parameter '{bad}'"
+                           f"{did_you_mean(bad, names)}",
+                           notes=(f"its parameters: {', '.join(names) or 'none'}",))
 
 
 def load_all(path: str | Path, max_params: int = DEFAULT_MAX_PARAMS):

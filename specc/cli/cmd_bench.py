@@ -13,15 +13,27 @@ from ..network import load, split_target
 from .common import count, int_list, positive_int
 
 
+EXAMPLES = """\
+examples:
+  specc bench specs/resnet.net:resnet18 --batch-sizes 1,8
+  specc bench r50.onnx --iters 50 --threads 2      torch runs too: the model carries its spec
+
+Each row: latency percentiles of single runs and the throughput they imply (batch / p50);
+onnxruntime and torch eager are interleaved in one process, so compare within a table.
+"""
+
+
 def add_arguments(p) -> None:
-    p.add_argument("target", metavar="MODEL.onnx|FILE[:NET]")
+    p.add_argument("target", metavar="MODEL.onnx|FILE[:NET]",
+                   help="an exported model, or a spec (exported to a temporary file first)")
     p.add_argument("--batch-sizes", type=int_list, default=[1, 8],
                    help="comma-separated (default 1,8)")
     p.add_argument("--iters", type=positive_int, default=30, help="timed runs per batch size")
-    p.add_argument("--warmup", type=count, default=3)
+    p.add_argument("--warmup", type=count, default=3,
+                   help="untimed runs first, per batch size (default 3)")
     p.add_argument("--provider", default="auto", help="auto, cuda, tensorrt or cpu")
     p.add_argument("--threads", type=count, default=0, help="threads for both engines (0: default)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args) -> int:

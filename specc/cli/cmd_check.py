@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from ..network import load, load_all, split_target
 from ..report import render_table
-from .common import add_target, print_json
+from .common import add_target, load_target, overrides, print_json
+
+
+EXAMPLES = """\
+examples:
+  specc check specs/lenet5.net                every network of the file, one table each
+  specc check specs/resnet.net:resnet50       one network: FILE:NET
+  specc check specs/resnet.net:resnet50 --json
+  specc check specs/lenet5.net --print-ir     the Graph IR, a shape on every line
+
+Errors point at the spec (file:line:col, the line, a caret), all of them at once; exit 1.
+"""
 
 
 def add_arguments(p) -> None:
@@ -19,8 +30,9 @@ def summary(net) -> dict:
 
 def run(args) -> int:
     path, name = split_target(args.target)
-    if name is not None:
-        results = [(name, load(path, name, max_params=args.max_params), "")]
+    if name is not None or overrides(args):
+        net = load_target(args)
+        results = [(net.name, net, "")]
     else:
         results = load_all(path, max_params=args.max_params)
     checked = [(n, net) for n, net, _ in results if net is not None]

@@ -6,9 +6,21 @@ import sys
 from .common import add_target, ensure_parent, int_at_least, load_target, seed
 
 
+EXAMPLES = """\
+examples:
+  specc export specs/lenet5.net -o lenet5.onnx                    fresh seeded weights
+  specc export specs/lenet5.net --weights runs/lenet5 -o lenet5.onnx
+  specc export specs/resnet.net:resnet50 -o r50.onnx --opset 13 --fp16
+
+Every export is checked (onnx.checker, shape inference, onnxruntime against torch) before it
+is moved into place; the model carries its spec, so `specc bench`/`run` work from anywhere.
+"""
+
+
 def add_arguments(p) -> None:
     add_target(p)
-    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx",
+                   help="the ONNX file to write (its folder must exist)")
     p.add_argument("--weights", metavar="CHECKPOINT", help="a checkpoint (safetensors) or run "
                    "folder; without it a seeded fresh initialisation is exported")
     p.add_argument("--opset", type=int_at_least(13, 21), default=17,

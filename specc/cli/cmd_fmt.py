@@ -11,7 +11,6 @@ from ..diagnostics import SpeccError
 from ..parse import read_source
 from ..source import SourceFile
 
-HELP = "rewrite .net files in the canonical layout (comments kept, meaning unchanged)"
 EXAMPLES = """\
 examples:
   specc fmt specs/                      reformat every .net file below specs/ in place

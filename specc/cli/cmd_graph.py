@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .common import add_target, load_target
 
-HELP = "draw the network: an explorable HTML page, an SVG picture or Graphviz DOT"
 EXAMPLES = """\
 examples:
   specc graph specs/resnet.net:resnet50 -o resnet50.html   open in a browser; click a stage

@@ -1,7 +1,6 @@
 """`specc lsp`: the language server for editors, over stdio."""
 from __future__ import annotations
 
-HELP = "run the language server (LSP over stdio) for editors"
 EXAMPLES = """\
 examples:
   specc lsp                 what an editor starts; it speaks LSP on stdin/stdout

@@ -14,15 +14,26 @@ from .common import positive_int
 from .onnx_io import input_specs, load_inputs, metadata, read_model
 
 
+EXAMPLES = """\
+examples:
+  specc run lenet5.onnx digit.png other.png     top classes with probabilities, per file
+  specc run lenet5.onnx batch.npy --top-k 3
+  specc run lenet5.onnx --data digits           accuracy on a data set's test split
+  specc run r50.onnx x.npz --save out.npy       raw outputs to a file
+"""
+
+
 def add_arguments(p) -> None:
-    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("model", metavar="MODEL.onnx", help="a model written by specc export")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
-    p.add_argument("--top-k", type=positive_int, default=5)
+    p.add_argument("--top-k", type=positive_int, default=5,
+                   help="classes shown per sample (default 5)")
     p.add_argument("--save", metavar="OUT.npy", help="write the raw outputs (.npy, or .npz "
                    "for several outputs)")
     p.add_argument("--data", metavar="NAME", help="evaluate accuracy on a data set")
     p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
-    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256,
+                   help="samples per run with --data (default 256)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -10,11 +10,24 @@ from pathlib import Path
 
 from ..diagnostics import SpeccError
 from ..network import load, split_target
-from .common import DEFAULT_MAX_PARAMS, count, positive_float, positive_int, seed
+from .common import (DEFAULT_MAX_PARAMS, add_set, count, load_target, overrides, positive_float,
+                     positive_int, seed)
 from .main import UsageError
 
 FLAGS = {"data": str, "epochs": int, "batch_size": int, "lr": float, "optimizer": str,
          "seed": int, "device": str, "workers": int}
+
+
+EXAMPLES = """\
+examples:
+  specc train specs/lenet5.net                          the recipe in the spec (digits)
+  specc train specs/lenet5.net --epochs 3 --out runs/quick
+  specc train specs/cifar_resnet.net:resnet20 --data cifar10:~/data/cifar-10-batches-bin
+  specc train --resume runs/lenet5 --epochs 20          continue a run, bit-exactly
+  specc train specs/resnet.net:resnet50 --data imagefolder:~/imagenet --nproc 2
+
+A run folder holds checkpoint.safetensors, metrics.csv, curves.png, config.json and the spec.
+"""
 
 
 def add_arguments(p) -> None:
@@ -22,7 +35,7 @@ def add_arguments(p) -> None:
                    help="the spec (optional with --resume)")
     p.add_argument("--data", help="data set: digits, tc, logic[:fn], synthetic, mnist:PATH, "
                    "cifar10:PATH, imagefolder:PATH (default: the recipe's)")
-    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
     p.add_argument("--batch-size", type=positive_int, help="global batch size")
     p.add_argument("--lr", type=positive_float, help="learning rate")
     p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
@@ -30,7 +43,7 @@ def add_arguments(p) -> None:
     p.add_argument("--amp", action="store_true", help="mixed precision (bf16 autocast)")
     p.add_argument("--compile", action="store_true", help="torch.compile the module")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
-    p.add_argument("--seed", type=seed)
+    p.add_argument("--seed", type=seed, help="seed of weights, data order and augmentation")
     p.add_argument("--out", help="run folder (default runs/NETWORK)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run to --epochs")
     p.add_argument("--nproc", type=positive_int, default=1,
@@ -39,6 +52,7 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
     p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS,
                    help=argparse.SUPPRESS)
+    add_set(p)
 
 
 def _flags(args) -> dict:
@@ -46,6 +60,8 @@ def _flags(args) -> dict:
     for k in ("amp", "compile", "channels_last"):
         if getattr(args, k):
             flags[k] = True
+    if overrides(args):
+        flags["overrides"] = overrides(args)
     return flags
 
 
@@ -62,14 +78,14 @@ def run(args) -> int:
             if getattr(args, k) is not None:
                 saved[k] = getattr(args, k)
         cfg = TrainConfig(**saved)
-        net = load(cfg.spec, cfg.network)
+        net = load(cfg.spec, cfg.network, overrides=cfg.overrides)
         if args.target and split_target(args.target)[0] != cfg.spec:
             print(f"note: resuming the run's own spec {cfg.spec}", file=sys.stderr)
     else:
         if not args.target:
             raise UsageError("needs a spec (FILE[:NET]) or --resume RUN_DIR")
-        spec_path, name = split_target(args.target)
-        net = load(spec_path, name, max_params=args.max_params)
+        spec_path = split_target(args.target)[0]
+        net = load_target(args)
         cfg = resolve(str(spec_path), net.name, net.recipe, _flags(args))
         run_dir = plan_run_dir(args.out, net.name)
     return _train(net, cfg, run_dir, bool(args.resume), args.json, spec_path)
@@ -127,8 +143,7 @@ def _launch(args) -> int:
     argv = list(sys.argv[1:])
     out = args.resume or args.out
     if not args.resume:
-        path, name = split_target(args.target)
-        net = load(path, name)
+        net = load_target(args)
         out = str(plan_run_dir(args.out, net.name))
     argv = _strip(argv, "--nproc")
     argv = _strip(argv, "--out")

@@ -5,8 +5,15 @@ from ..report import human
 from .common import print_json
 
 
+EXAMPLES = """\
+examples:
+  specc zoo            every bundled network: parameters, MACs, the reference it matches
+  specc zoo --json
+"""
+
+
 def add_arguments(p) -> None:
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the rows as one JSON list")
 
 
 def run(args) -> int:

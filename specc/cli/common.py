@@ -60,11 +60,35 @@ def add_target(p, help_text: str = "a .net file, optionally FILE:NETWORK") -> No
     p.add_argument("target", metavar="FILE[:NET]", help=help_text)
     p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS, metavar="N",
                    help="refuse specs with more parameters than this (default 2e9)")
+    add_set(p)
+
+
+def add_set(p) -> None:
+    p.add_argument("--set", action="append", type=assignment, default=[], metavar="NAME=VALUE",
+                   help="bind a network parameter to a spec expression, e.g. --set classes=10 "
+                        "--set 'depths=[2, 2, 2, 2]' (repeatable)")
+
+
+def assignment(text: str) -> tuple[str, str]:
+    """'hidden=256' -> ('hidden', '256')."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE such as classes=10, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def overrides(args) -> dict[str, str]:
+    return dict(getattr(args, "set", None) or [])
 
 
 def load_target(args) -> Network:
+    from ..network import UnknownOverride
+    from .main import UsageError
     path, net = split_target(args.target)
-    return load(path, net, max_params=args.max_params)
+    try:
+        return load(path, net, max_params=args.max_params, overrides=overrides(args))
+    except UnknownOverride as e:
+        raise UsageError("; ".join((e.message,) + e.notes)) from None
 
 
 def print_json(obj) -> None:

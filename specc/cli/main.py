@@ -20,11 +20,23 @@ COMMANDS = {
     "export": "write an ONNX model straight from the graph and verify it",
     "run": "run an exported ONNX model with onnxruntime",
     "bench": "latency and throughput, onnxruntime and torch side by side",
-    "graph": "draw the network as a picture (Graphviz DOT, SVG or PNG)",
+    "graph": "draw the network: an explorable HTML page, an SVG picture or Graphviz DOT",
     "zoo": "list the bundled specs with parameters, MACs and paper figures",
     "fmt": "rewrite .net files in the canonical layout (comments kept, meaning unchanged)",
     "lsp": "run the language server (LSP over stdio) for editors",
+    "completion": "print a shell completion script (bash, zsh or fish)",
 }
+EXAMPLES = """\
+examples:
+  specc check specs/lenet5.net                 per-layer table, parameters and MACs
+  specc train specs/lenet5.net                 train LeNet-5 on the bundled digits
+  specc export specs/lenet5.net -o lenet5.onnx
+  specc run lenet5.onnx --data digits          accuracy of the exported model
+  specc graph specs/resnet.net:resnet50 -o resnet50.html
+
+`specc COMMAND --help` describes every flag of a command, with examples.
+Shell completion: eval "$(specc completion bash)" (zsh and fish likewise).
+"""
 
 
 class UserError(Exception):
@@ -38,19 +50,35 @@ class UsageError(Exception):
 EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse that suggests the closest choice for a mistyped one (`specc trian`)."""
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            from ..suggest import did_you_mean
+            known = [str(c) for c in action.choices]
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}"
+                                         f"{did_you_mean(str(value), known)} (choose from "
+                                         f"{', '.join(known)})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="specc", description="A compiler for neural-network "
-                                     "specs: .net -> checked graph -> PyTorch and ONNX.")
+    parser = Parser(prog="specc", description="A compiler for neural-network specs: .net -> "
+                    "checked graph -> PyTorch and ONNX.", epilog=EXAMPLES,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         if importlib.util.find_spec(f"specc.cli.cmd_{name}") is None:
             continue
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        module = _module(name)
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           epilog=getattr(module, "EXAMPLES", None),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show Python tracebacks")
-        _module(name).add_arguments(p)
+        module.add_arguments(p)
     return parser
 
 

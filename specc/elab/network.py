@@ -56,6 +56,17 @@ def evaluate_preset(module: ModuleScope, item: A.NetworkPreset) -> NetworkRef:
     return NetworkRef(base.defn, base.module, tuple(taken.items()), item.name)
 
 
+def evaluate_override(module: ModuleScope, name: str, text: str):
+    """The value of `--set NAME=TEXT`: TEXT is a spec expression (`256`, `[2, 2, 2, 2]`,
+    `bottleneck`) evaluated in the module's scope, where it is shown as `--set NAME`."""
+    from ..parse import parse_expr
+    ev, frame = _module_frame(module)
+    value = ev.eval(parse_expr(text, f"--set {name}"), frame)
+    if isinstance(value, Tensor):
+        raise SpeccError(f"--set {name}: a network parameter cannot be a tensor")
+    return value
+
+
 def missing_params(ref: NetworkRef) -> list[str]:
     bound = dict(ref.bound)
     return [p.name for p in ref.defn.params if p.name not in bound and p.default is None]

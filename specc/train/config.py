@@ -34,6 +34,7 @@ class TrainConfig:
     std: list | None = None
     labels: list = field(default_factory=list)
     output_weights: list | None = None  # loss weight of each output, in declaration order
+    overrides: dict = field(default_factory=dict)  # --set NAME=VALUE: network parameters
 
     def to_dict(self) -> dict:
         return asdict(self)
