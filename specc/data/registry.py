@@ -49,7 +49,8 @@ def load_dataset(spec: str, want: InputSpec) -> Dataset:
     name, _, arg = spec.partition(":")
     sources = _sources()
     if name not in sources:
-        raise SpeccError(f"unknown data set '{spec}'",
+        from ..suggest import did_you_mean
+        raise SpeccError(f"unknown data set '{spec}'{did_you_mean(name, DATASETS)}",
                          notes=(f"data sets: {', '.join(DATASETS)} (mnist, cifar10 and "
                                 "imagefolder take a path: mnist:PATH)",))
     return sources[name](arg, want)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 
 from .. import ast as A
 from ..diagnostics import FatalError, SpeccError
@@ -26,6 +27,7 @@ class CallEval:
 
     def _eval_ExprCall(self, e: A.ExprCall, frame: Frame, hint: Hint | None):
         callee = self._callee(e.callee, frame)
+        self._check_keywords(callee, e.args, frame)
         args, kwargs = self._args(e.args, frame)
         return self.invoke(callee, args, kwargs, e, frame, hint)
 
@@ -33,10 +35,29 @@ class CallEval:
         """One stage of `value |> stage`: the value becomes the first argument."""
         if isinstance(stage, A.ExprCall):
             callee = self._callee(stage.callee, frame)
+            self._check_keywords(callee, stage.args, frame)
             args, kwargs = self._args(stage.args, frame)
             return self.invoke(callee, [value] + args, kwargs, stage, frame, hint)
         callee = self._callee(stage, frame)
         return self.invoke(callee, [value], {}, stage, frame, hint)
+
+    def _check_keywords(self, callee, args: tuple[A.Arg, ...], frame: Frame) -> None:
+        """A keyword the op or block does not take is the mistake to report, named and
+        underlined alone, before anything is evaluated or found missing."""
+        if isinstance(callee, OpRef):
+            what, name, names = "op", callee.name, [a.name for a in registry.get(callee.name).args]
+        elif isinstance(callee, BlockRef):
+            what, name, names = "block", callee.defn.name, [p.name for p in callee.defn.params]
+        else:
+            return
+        for a in args:
+            if a.name is not None and a.name not in names:
+                from ..suggest import did_you_mean
+                span = frame.span(a.span)
+                span = replace(span, end_line=span.line, end_col=span.col + len(a.name))
+                raise SpeccError(f"{what} '{name}' has no argument '{a.name}'"
+                                 f"{did_you_mean(a.name, names)}", span,
+                                 (f"{what} '{name}' takes: {', '.join(names)}",))
 
     def _callee(self, e: A.Expr, frame: Frame):
         if isinstance(e, A.ExprName):

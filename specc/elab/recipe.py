@@ -1,6 +1,8 @@
 """The `train { ... }` recipe: parsed and type-checked with the spec, used by `specc train`."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import ast as A
 from ..diagnostics import SpeccError
 from ..values import POISON, Record, show, type_name
@@ -43,7 +45,9 @@ def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
     for item in stmt.items:
         span = frame.span(item.span)
         if item.key not in KEYS:
-            raise SpeccError(f"unknown recipe key '{item.key}'", span,
+            from ..suggest import did_you_mean
+            raise SpeccError(f"unknown recipe key '{item.key}'{did_you_mean(item.key, KEYS)}",
+                             _key_span(span, item.key),
                              (f"recipe keys: {', '.join(KEYS)}",))
         if item.key in out:
             raise SpeccError(f"recipe key '{item.key}' is set twice", span)
@@ -63,11 +67,24 @@ def _record(ev, e: A.Expr, frame):
         if any(a.name is None for a in e.args):
             raise SpeccError(f"'{e.callee.name}' takes keyword arguments only, e.g. "
                              f"{e.callee.name}(lr=0.1)", frame.span(e.span))
+        fields = CONSTRUCTORS[e.callee.name]
+        for a in e.args:  # an unknown name is the mistake, even when a required one is missing
+            if a.name not in fields:
+                from ..suggest import did_you_mean
+                raise SpeccError(f"'{e.callee.name}' has no argument '{a.name}'"
+                                 f"{did_you_mean(a.name, fields)}", _key_span(frame.span(a.span),
+                                                                            a.name),
+                                 (f"'{e.callee.name}' takes: {', '.join(fields) or 'nothing'}",))
         kwargs = {a.name: ev.eval(a.value, frame) for a in e.args}
         if POISON in kwargs.values():
             return POISON
         return _build(e.callee.name, kwargs, frame.span(e.span))
     raise SpeccError(f"expected one of {', '.join(CONSTRUCTORS)}", frame.span(e.span))
+
+
+def _key_span(span, name: str):
+    """The span of just the name at the start of `span` (`learning_rate` in `learning_rate=1`)."""
+    return replace(span, end_line=span.line, end_col=span.col + len(name))
 
 
 def _build(kind: str, kwargs: dict, span) -> Record:
