@@ -25,11 +25,31 @@ def test_topk_from_npy_with_labels_and_raw_outputs(lenet_onnx, tmp_path):
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
     assert obj["provider"] == "CPUExecutionProvider" and len(obj["top_k"]) == 2
-    assert [len(row) for row in obj["top_k"]] == [3, 3]
+    assert [len(row["top"]) for row in obj["top_k"]] == [3, 3]
+    assert [row["name"] for row in obj["top_k"]] == [f"{tmp_path / 'x.npy'}[{i}]" for i in (0, 1)]
     raw = np.load(tmp_path / "y.npy")
     assert raw.shape == (2, 10)
     best = int(raw[0].argmax())
-    assert obj["top_k"][0][0] == {"index": best, "label": str(best), "score": float(raw[0, best])}
+    # LeNet-5's scores are logits of its loss: the top entry is the softmax probability
+    expected = np.exp(raw[0] - raw[0].max()) / np.exp(raw[0] - raw[0].max()).sum()
+    top = obj["top_k"][0]["top"][0]
+    assert (top["index"], top["label"]) == (best, str(best))
+    assert abs(top["probability"] - float(expected[best])) < 1e-6
+
+
+def test_run_prints_names_labels_and_probabilities(lenet_onnx, tmp_path):
+    x = np.random.default_rng(1).standard_normal((1, 1, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "a.npy", x)
+    r = run_cli("run", lenet_onnx, tmp_path / "a.npy", "--top-k", "10", "--json")
+    probs = [e["probability"] for e in json.loads(r.stdout)["top_k"][0]["top"]]
+    assert abs(sum(probs) - 1) < 1e-6 and probs == sorted(probs, reverse=True)
+    Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(tmp_path / "one.png")
+    Image.fromarray(np.full((40, 30, 3), 10, np.uint8)).save(tmp_path / "two.png")
+    r = run_cli("run", lenet_onnx, tmp_path / "one.png", tmp_path / "two.png", "--top-k", "2")
+    lines = r.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [str(tmp_path / "one.png"),
+                                                   str(tmp_path / "two.png")]
+    assert all(line.count("%") == 2 for line in lines)
 
 
 def test_single_sample_and_npz_and_images(lenet_onnx, tmp_path):
@@ -37,7 +57,8 @@ def test_single_sample_and_npz_and_images(lenet_onnx, tmp_path):
     assert run_cli("run", lenet_onnx, tmp_path / "one.npy").returncode == 0
     np.savez(tmp_path / "in.npz", image=np.zeros((3, 1, 32, 32), np.float32))
     r = run_cli("run", lenet_onnx, tmp_path / "in.npz", "--top-k", "1")
-    assert r.returncode == 0 and r.stdout.count("sample") == 3
+    assert r.returncode == 0 and [line.split()[0] for line in r.stdout.splitlines()] == [
+        f"{tmp_path / 'in.npz'}[{i}]" for i in range(3)]
     Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(tmp_path / "digit.png")
     r = run_cli("run", lenet_onnx, tmp_path / "digit.png", "--json")
     assert r.returncode == 0, r.stderr and len(json.loads(r.stdout)["top_k"]) == 1
@@ -80,6 +101,51 @@ def test_bench_side_by_side(lenet_onnx):
     assert {(row["engine"].split()[0], row["batch"]) for row in rows} == {
         ("onnxruntime", 1), ("torch", 1), ("onnxruntime", 4), ("torch", 4)}
     assert all(row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] for row in rows)
+    # throughput is the typical run's: batch / p50, never above what p50 allows
+    assert all(abs(row["throughput"] - row["batch"] * 1000 / row["p50_ms"]) < 1e-6 for row in rows)
     r = run_cli("bench", "specs/lenet5.net", "--iters", "2")
     assert r.returncode == 0 and "p50 ms" in r.stdout
     assert run_cli("bench", "specs/lenet5.net", "--batch-sizes", "x").returncode == 2
+
+
+def test_the_model_carries_its_spec_so_bench_works_from_anywhere(tmp_path):
+    """Exported from one folder, benchmarked from another: torch rows need the spec, which
+    the model embeds (text and imports by relative name, never a local path)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "lib.net").write_text("specc 1\nblock head(x, n: int) {\n"
+                                            "    return linear(flatten(x), n)\n}\n")
+    (tmp_path / "a" / "net.net").write_text(
+        'specc 1\nimport "lib.net"\nimport "blocks.net"\nnetwork tiny(classes: int = 3) {\n'
+        "    input x: f32[N, 2, 4, 4]\n    y = conv_relu(x, 4, 3)\n"
+        "    output logits = head(y, classes)\n}\n")
+    r = run_cli("export", "net.net", "--set", "classes=5", "-o", tmp_path / "b" / "t.onnx",
+                cwd=tmp_path / "a")
+    assert r.returncode == 0, r.stderr
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(tmp_path / "b" / "t.onnx").metadata_props}
+    assert meta["specc.spec"] == "net.net" and json.loads(meta["specc.overrides"]) == \
+        {"classes": "5"}
+    assert set(json.loads(meta["specc.spec_files"])) == {"net.net", "lib.net", "blocks.net"}
+    assert str(tmp_path) not in "".join(meta.values())  # no local path anywhere
+    (tmp_path / "a" / "net.net").unlink()  # the original is gone: only the model remains
+    r = run_cli("bench", "t.onnx", "--batch-sizes", "2", "--iters", "2", "--json",
+                cwd=tmp_path / "b")
+    assert r.returncode == 0, r.stderr
+    engines = {row["engine"].split()[0] for row in json.loads(r.stdout)["rows"]}
+    assert engines == {"onnxruntime", "torch"}
+
+
+def test_export_bytes_do_not_depend_on_the_folder(tmp_path):
+    (tmp_path / "x").mkdir()
+    a = run_cli("export", SPECS / "lenet5.net", "-o", tmp_path / "a.onnx", "--no-verify")
+    b = run_cli("export", "../../lenet5.net", "-o", "b.onnx", "--no-verify",
+                cwd=_copy_spec(tmp_path))
+    assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "x" / "y" / "b.onnx").read_bytes()
+
+
+def _copy_spec(tmp_path):
+    (tmp_path / "lenet5.net").write_text((SPECS / "lenet5.net").read_text())
+    (tmp_path / "x" / "y").mkdir(parents=True)
+    return tmp_path / "x" / "y"

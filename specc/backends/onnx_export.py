@@ -49,12 +49,33 @@ def weights_from_module(module) -> dict[str, np.ndarray]:
 
 
 def model_metadata(net) -> dict:
+    """The one place the model's metadata is built. The spec travels inside (its text and its
+    imports, by relative name, with the entry's sha256), never a local path."""
+    from ..embed import sha256, spec_files
     r = net.recipe
     pre = {k: r[k] for k in ("pixel_range", "mean", "std") if k in r}
-    return {"specc.network": net.name, "specc.spec": net.graph.meta.get("spec_path", ""),
-            "specc.spec_sha256": net.graph.meta.get("spec_sha256", ""),
-            "specc.version": __version__, "specc.preprocessing": pre,
-            "specc.labels": r.get("labels", []), "specc.outputs": list(net.graph.outputs)}
+    entry = net.graph.meta.get("entry") or net.graph.meta.get("spec_path", "")
+    files = spec_files(entry) if entry and Path(entry).is_file() else {}
+    name = Path(entry).name if entry else ""
+    meta = {"specc.network": net.name, "specc.spec": name,
+            "specc.spec_sha256": sha256(files[name]) if name in files else "",
+            "specc.spec_files": files, "specc.version": __version__,
+            "specc.preprocessing": pre, "specc.labels": r.get("labels", []),
+            "specc.outputs": list(net.graph.outputs), "specc.output_kind": output_kind(net)}
+    if net.graph.meta.get("overrides"):
+        meta["specc.overrides"] = net.graph.meta["overrides"]
+    return meta
+
+
+def output_kind(net) -> str:
+    """'logits' when the recipe's loss reads the first output as logits (softmax gives
+    probabilities), 'probabilities' when the network ends in softmax, else 'scores'."""
+    first = next(iter(net.graph.outputs.values()), None)
+    producer = net.graph.values[first].producer if first else None
+    if producer and net.graph.node(producer).op == "softmax":
+        return "probabilities"
+    loss = net.recipe.get("loss", "cross_entropy")
+    return "logits" if loss in ("cross_entropy", "lenet") else "scores"
 
 
 def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = False,

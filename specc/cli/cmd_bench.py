@@ -3,6 +3,7 @@ onnxruntime and torch eager side by side, interleaved in one process."""
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,9 +48,8 @@ def run(args) -> int:
     tmp = None
     if args.target.endswith(".onnx"):
         model_path = args.target
-        meta = metadata(read_model(model_path))
-        spec = meta.get("specc.spec")
-        net = load(spec, meta.get("specc.network")) if spec and Path(spec).is_file() else None
+        from ..embed import load_embedded
+        net = load_embedded(metadata(read_model(model_path)))  # the spec travels in the model
     else:
         path, name = split_target(args.target)
         net = load(path, name)
@@ -60,10 +60,16 @@ def run(args) -> int:
     module = net.to_torch(seed=0).eval() if net is not None else None
     inp = sess.get_inputs()[0]
     rows = []
-    for batch in sizes:
-        shape = [d if isinstance(d, int) else batch for d in inp.shape]
-        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-        rows += measure(sess, module, inp.name, x, batch, args.iters, args.warmup, provider)
+    from tqdm import tqdm
+    engines = 2 if module is not None else 1
+    with tqdm(total=len(sizes) * (args.warmup + args.iters) * engines, unit="run",
+              desc="benchmarking", file=sys.stderr, disable=None, leave=False) as bar:
+        for batch in sizes:
+            shape = [d if isinstance(d, int) else batch for d in inp.shape]
+            x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            bar.set_postfix_str(f"batch {batch}")
+            rows += measure(sess, module, inp.name, x, batch, args.iters, args.warmup, provider,
+                            tick=lambda: bar.update(1))
     if tmp is not None:
         tmp.cleanup()
     if args.json:
@@ -71,16 +77,19 @@ def run(args) -> int:
         return 0
     if note:
         print(f"note: {note}")
-    print(f"{'engine':<26} {'batch':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'samples/s':>11}")
+    print(f"{'engine':<26} {'batch':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} "
+          f"{'samples/s':>11}  (batch / p50)")
     for r in rows:
         print(f"{r['engine']:<26} {r['batch']:>5} {r['p50_ms']:>9.3f} {r['p90_ms']:>9.3f} "
               f"{r['p99_ms']:>9.3f} {r['throughput']:>11.1f}")
     if module is None:
-        print("(torch column skipped: the model's spec file was not found)")
+        print("(torch rows skipped: the model carries no spec; export it with specc)")
     return 0
 
 
-def measure(sess, module, name, x, batch, iters, warmup, provider) -> list[dict]:
+def measure(sess, module, name, x, batch, iters, warmup, provider, tick=lambda: None) -> list:
+    """Latency percentiles of single runs; throughput is batch / p50, the typical run (a mean
+    would let a few slow runs contradict the percentiles beside it)."""
     import torch
     times = {"ort": [], "torch": []}
     tx = torch.from_numpy(x)
@@ -90,11 +99,13 @@ def measure(sess, module, name, x, batch, iters, warmup, provider) -> list[dict]
             sess.run(None, {name: x})
             if i >= warmup:
                 times["ort"].append(time.perf_counter() - t)
+            tick()
             if module is not None:
                 t = time.perf_counter()
                 module(tx)
                 if i >= warmup:
                     times["torch"].append(time.perf_counter() - t)
+                tick()
     rows = []
     for engine, ts in times.items():
         if not ts:
@@ -102,7 +113,8 @@ def measure(sess, module, name, x, batch, iters, warmup, provider) -> list[dict]
         ms = np.array(ts) * 1000
         label = f"onnxruntime ({provider.replace('ExecutionProvider', '')})" \
             if engine == "ort" else "torch eager (cpu)"
-        rows.append({"engine": label, "batch": batch, "p50_ms": float(np.percentile(ms, 50)),
+        p50 = float(np.percentile(ms, 50))
+        rows.append({"engine": label, "batch": batch, "p50_ms": p50,
                      "p90_ms": float(np.percentile(ms, 90)), "p99_ms": float(np.percentile(ms, 99)),
-                     "throughput": batch * 1000 / float(ms.mean())})
+                     "mean_ms": float(ms.mean()), "throughput": batch * 1000 / p50})
     return rows

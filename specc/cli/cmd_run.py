@@ -11,7 +11,7 @@ import numpy as np
 
 from ..diagnostics import SpeccError
 from .common import positive_int
-from .onnx_io import input_specs, load_inputs, metadata, read_model
+from .onnx_io import IMAGE_SUFFIXES, input_specs, load_inputs, metadata, read_model
 
 
 EXAMPLES = """\
@@ -53,25 +53,49 @@ def run(args) -> int:
     names = [o.name for o in sess.get_outputs()]
     if args.save:
         _save(args.save, dict(zip(names, outputs)))
-    labels = metadata(model).get("specc.labels") or []
-    result = _topk(outputs[0], labels, args.top_k)
+    meta = metadata(model)
+    labels = meta.get("specc.labels") or []
+    logits = meta.get("specc.output_kind") == "logits"
+    scores = softmax(outputs[0]) if logits else outputs[0]
+    probabilities = logits or meta.get("specc.output_kind") == "probabilities"
+    result = _topk(scores, labels, args.top_k, "probability" if probabilities else "score")
+    samples = sample_names(args.inputs, len(result))
     if args.json:
-        print(json.dumps({"provider": provider, "output": names[0], "top_k": result}))
+        print(json.dumps({"provider": provider, "output": names[0], "top_k": [
+            {"name": n, "top": row} for n, row in zip(samples, result)]}))
         return 0
-    for i, row in enumerate(result):
-        print(f"sample {i}: " + ", ".join(f"{r['label']} {r['score']:.4f}" for r in row))
+    width = max(len(n) for n in samples)
+    for sample, row in zip(samples, result):
+        shown = [f"{r['label']} {r['probability']:6.1%}" if probabilities else
+                 f"{r['label']} ({r['score']:.4g})" for r in row]
+        print(f"{sample:<{width}}  " + "  ".join(shown))
     if args.save:
         print(f"wrote {args.save}")
     return 0
 
 
-def _topk(scores: np.ndarray, labels: list, k: int) -> list[list[dict]]:
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Probabilities from logits over the last axis (computed in float64, stable)."""
+    z = x.astype(np.float64) - x.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sample_names(files: list[str], n: int) -> list[str]:
+    """One name per sample: the image file, or FILE[i] for the rows of an array file."""
+    if len(files) == n and all(Path(f).suffix.lower() in IMAGE_SUFFIXES for f in files):
+        return list(files)
+    first = files[0] if files else "sample"
+    return [first] if n == 1 else [f"{first}[{i}]" for i in range(n)]
+
+
+def _topk(scores: np.ndarray, labels: list, k: int, key: str = "score") -> list[list[dict]]:
     flat = scores.reshape(scores.shape[0], -1)
     out = []
     for row in flat:
         order = np.argsort(-row, kind="stable")[:k]
         out.append([{"index": int(i), "label": labels[i] if i < len(labels) else str(int(i)),
-                     "score": float(row[i])} for i in order])
+                     key: float(row[i])} for i in order])
     return out
 
 
