@@ -181,3 +181,9 @@ def test_mutated_specs_format_or_fail_cleanly(data):
     except specc.SpeccError:
         return
     assert format_text(once) == once
+
+
+def test_the_bundled_specs_are_formatted():
+    """`specc fmt specs/` leaves them as they are (run it after editing a bundled spec)."""
+    unformatted = [p.name for p in BUNDLED if format_text(p.read_text(), str(p)) != p.read_text()]
+    assert unformatted == []
