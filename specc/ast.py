@@ -168,6 +168,7 @@ class StmtAssert(Node):
 @dataclass(frozen=True)
 class StmtReturn(Node):
     values: tuple[Expr, ...]
+    label: Expr | None = None  # `return x |> f |> g as "name"`: the path of what it returns
 
 
 @dataclass(frozen=True)

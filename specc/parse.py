@@ -17,18 +17,20 @@ from .syntax_words import describe_expected, describe_token
 
 class _Newlines:
     """Post-lexer: newlines end statements except inside brackets, after '{' or
-    before '}', 'else' and a leading '|>' (so pipelines may continue on the next line)."""
+    before '}' and 'else'. A chain or a conditional may continue on the next line: a
+    newline before '|>', '?', ':' or 'as', or after '|>', '?' or ':', is dropped."""
 
     always_accept = ("_NL",)
 
-    def __init__(self, glue_before: set[str]):
-        self.glue_before = glue_before
+    def __init__(self, glue_before: set[str], glue_after: set[str]):
+        self.glue_before, self.glue_after = glue_before, glue_after
 
     def process(self, stream):
         depth, pending, last = 0, None, None
         for tok in stream:
             if tok.type == "_NL":
-                if depth == 0 and last not in (None, "LBRACE", "_NL"):
+                if depth == 0 and last not in (None, "LBRACE", "_NL") \
+                        and last not in self.glue_after:
                     pending = tok
                 continue
             if tok.type in ("LPAR", "LSQB"):
@@ -44,10 +46,12 @@ class _Newlines:
 @lru_cache(maxsize=None)
 def _parser(start: str) -> Lark:
     lark = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic", start=start,
-                propagate_positions=True, maybe_placeholders=True, postlex=_Newlines(set()),
-                cache=True)
-    glue = {"RBRACE", "ELSE"} | {t.name for t in lark.terminals if t.pattern.value == "|>"}
-    lark.options.postlex.glue_before.update(glue)
+                propagate_positions=True, maybe_placeholders=True,
+                postlex=_Newlines(set(), set()), cache=True)
+    named = {t.pattern.value: t.name for t in lark.terminals}
+    continuing = {named[s] for s in ("|>", "?", ":")}
+    lark.options.postlex.glue_before.update({"RBRACE", "ELSE", named["as"]} | continuing)
+    lark.options.postlex.glue_after.update(continuing)
     return lark
 
 
@@ -261,10 +265,10 @@ class _ToAst(Transformer):
         return A.StmtAssert(self._span(meta), c[0], c[1])
 
     def return_stmt(self, meta, c):
-        return A.StmtReturn(self._span(meta), tuple(c))
+        return A.StmtReturn(self._span(meta), tuple(c[:-1]), c[-1])
 
     def train_block(self, meta, c):
-        return A.StmtTrain(self._span(meta), tuple(x for x in c if x is not None))
+        return A.StmtTrain(self._span(meta), tuple(x for x in c if isinstance(x, A.RecipeItem)))
 
     def recipe_item(self, meta, c):
         return A.RecipeItem(self._span(meta), str(c[0]), c[1])

@@ -148,7 +148,13 @@ class StmtExec:
         if frame.kind != "block":
             raise SpeccError("'return' may only appear in a block; networks use 'output'",
                              frame.span(s.span))
-        values = tuple(self.eval(v, frame) for v in s.values)
+        hint = None
+        if s.label is not None:
+            if len(s.values) > 1:
+                raise SpeccError("'as' names one returned value; name each before returning "
+                                 "them together", frame.span(s.label.span))
+            hint = Hint(self._path("", s.label, s.values[0], frame))
+        values = tuple(self.eval(v, frame, hint) for v in s.values)
         raise ReturnSignal(values[0] if len(values) == 1 else
                            (POISON if POISON in values else values))
 
