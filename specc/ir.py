@@ -21,10 +21,16 @@ class TensorType:
     def rank(self) -> int:
         return len(self.shape)
 
+    @property
+    def batched(self) -> bool:
+        """A tensor has a batch dim when its first dim is a symbol (inputs declare it, `N`);
+        parameters and constants, whose dims are all known, have none."""
+        return bool(self.shape) and isinstance(self.shape[0], str)
+
     def per_sample(self) -> int | None:
-        """Elements of one sample (all dims but the first), or None when symbolic."""
+        """Elements of one sample (all dims but the batch dim), or None when symbolic."""
         n = 1
-        for d in self.shape[1:]:
+        for d in self.shape[1:] if self.batched else self.shape:
             if not isinstance(d, int):
                 return None
             n *= d

@@ -38,6 +38,14 @@ CASES = {
     "slice": (["f32[N, 8, 3]"], "slice(x0, 1, 1, 7, 2)"),
     "rbf": (["f32[N, 6]"], "rbf(x0, 4)"),
     "subsample": (["f32[N, 3, 8, 8]"], "subsample(x0, 2)"),
+    "expand": (["f32[N, 3, 4]"], "concat([expand(w, [x0.shape[0], 1, -1]), x0], axis=1)"),
+    "tile": (["f32[N, 3, 2]"], "tile(x0, [1, 2, 3])"),
+}
+
+# declarations a case needs besides its inputs
+PARAMS = {
+    "parameter": "param w: f32[3, 2] = uniform(-1, 1)",
+    "expand": "param w: f32[1, 1, 4] = uniform(-1, 1)",
 }
 
 
@@ -45,8 +53,8 @@ def case_spec(op: str) -> str:
     inputs, call = CASES[op]
     lines = ["specc 1", "network case {"]
     lines += [f"    input x{i}: {t}" for i, t in enumerate(inputs)]
-    if op == "parameter":
-        lines.append("    param w: f32[3, 2] = uniform(-1, 1)")
+    if op in PARAMS:
+        lines.append("    " + PARAMS[op])
     lines.append(f"    output y = {call}")
     lines.append("}")
     return "\n".join(lines) + "\n"

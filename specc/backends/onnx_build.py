@@ -30,6 +30,7 @@ class OnnxBuilder:
         self.prefix = ""
         self.types, self.outs = [], []
         self._names: set[str] = set()
+        self.symbols: dict[str, tuple[str, int]] = {}  # symbol -> (input, axis)
 
     def _fresh(self, base: str) -> str:
         name, n = base, 0
@@ -51,6 +52,15 @@ class OnnxBuilder:
         name = self._fresh(f"{self.prefix}/const")
         self.initializers.append(numpy_helper.from_array(arr, name))
         return name
+
+    def dim(self, symbol: str) -> str:
+        """A 1-element int64 tensor holding the run-time size of a symbolic dim."""
+        if symbol not in self.symbols:
+            raise LoweringError(f"'{symbol}' is not a dim of any input")
+        name, axis = self.symbols[symbol]
+        if self.opset >= 15:
+            return self.op("Shape", [name], start=axis, end=axis + 1)
+        return self.op("Gather", [self.op("Shape", [name]), self.const([axis], "i64")])
 
     @staticmethod
     def onnx_dtype(dtype: str) -> int:
@@ -79,6 +89,10 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = DE
                             f"{SUPPORTED_OPSETS.stop - 1})")
     b = OnnxBuilder(opset)
     env = {name: name for name in graph.inputs}
+    for name in graph.inputs:
+        for axis, d in enumerate(graph.values[name].type.shape):
+            if isinstance(d, str):
+                b.symbols.setdefault(d, (name, axis))
     problems = []
     for node in graph.nodes:
         op = registry.get(node.op)

@@ -23,6 +23,8 @@ class TorchBuilder:
         self._attrs: dict[str, fx.Node] = {}
         self.types, self.outs = [], []
         self.overwritable = False  # may the op overwrite its first input in place?
+        self.symbols: dict[str, tuple[fx.Node, int]] = {}  # symbol -> (input, axis)
+        self._dims: dict[str, fx.Node] = {}
 
     def call(self, fn, *args) -> fx.Node:
         return self.g.call_function(fn, args)
@@ -38,6 +40,15 @@ class TorchBuilder:
         owner, leaf = _owner(self.root, name)
         owner.register_buffer(leaf, tensor, persistent=False)
         return self.attr(name)
+
+    def dim(self, symbol: str) -> fx.Node:
+        """The run-time size of a symbolic dim, read from the input that declares it."""
+        if symbol not in self._dims:
+            if symbol not in self.symbols:
+                raise registry.LoweringError(f"'{symbol}' is not a dim of any input")
+            node, axis = self.symbols[symbol]
+            self._dims[symbol] = self.call(size_of, node, axis)
+        return self._dims[symbol]
 
     @property
     def training(self) -> fx.Node:
@@ -59,6 +70,10 @@ class ShapeComments(fx.graph.CodeGen):
     def _comment(self, m: re.Match) -> str:
         note = self.comments.get(m.group(2))
         return f"{m.group(1)}  # {note}" if note else m.group(1)
+
+
+def size_of(x, axis: int) -> int:
+    return x.shape[axis]
 
 
 def python_name(name: str) -> str:
@@ -84,6 +99,9 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
     for name in graph.inputs:
         env[name] = g.placeholder(python_name(name))
         comments[python_name(name)] = str(graph.values[name].type)
+        for axis, d in enumerate(graph.values[name].type.shape):
+            if isinstance(d, str):
+                b.symbols.setdefault(d, (env[name], axis))
     for node in graph.nodes:
         op = registry.get(node.op)
         b.types = [graph.values[i].type for i in node.inputs]

@@ -66,7 +66,7 @@ class GraphBuilder:
             outs = op.infer(attrs, types)
             specs = op.params(attrs, types)
         except ShapeError as e:
-            raise SpeccError(str(e), span, _operand_notes(op_name, inputs)) from None
+            raise SpeccError(str(e), span, e.notes + _operand_notes(op_name, inputs)) from None
         if len(self.graph.nodes) >= MAX_NODES:
             raise FatalError(f"the network has more than {MAX_NODES:,} nodes", span)
         path = self.claim(path)

@@ -212,6 +212,11 @@ def coerce(op: str, arg: str, kind: str, v, span, optional: bool = False):
             v = (v,)
         if not (isinstance(v, tuple) and all(_is_int(x) for x in v)):
             raise bad("a list of ints")
+    elif kind == "dims":  # ints, -1 and symbols (a symbolic dim is its name: x.shape[0])
+        if _is_int(v) or isinstance(v, str):
+            v = (v,)
+        if not (isinstance(v, tuple) and all(_is_int(x) or isinstance(x, str) for x in v)):
+            raise bad("a list of dims (ints or symbols such as x.shape[0])")
     elif kind == "table":
         if not (isinstance(v, tuple) and all(isinstance(r, tuple) and all(_is_int(x) for x in r)
                                              for r in v)):

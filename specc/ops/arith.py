@@ -1,10 +1,11 @@
-"""Elementwise tensor arithmetic. Joins are strict: shapes must be equal; only a rank-0
-constant (a number written in the spec) combines with a tensor of any shape."""
+"""Elementwise tensor arithmetic, broadcasting by NumPy's rule: shapes are aligned at their
+last dims and each pair must be equal or 1 (`[N, C, 1, 1] * [N, C, H, W]`, `[N, T, D] + [D]`).
+Two different dims other than 1 (a residual join of mismatched maps) are an error."""
 from __future__ import annotations
 
 from ..ir import TensorType
 from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
-from .shapes import fmt, same_dtype
+from .shapes import broadcast, same_dtype
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 _TORCH = {"add": "add", "sub": "sub", "mul": "mul", "div": "div"}
@@ -16,20 +17,14 @@ _TRAITS = {"add": frozenset({"elementwise", "join", "backward_ignores_output"}),
 
 def _binary_infer(name):
     def infer(attrs, types):
-        a, b = types
         dtype = same_dtype(types, name)
-        if a.rank == 0:
-            return [b]
-        if b.rank == 0 or a.shape == b.shape:
-            return [TensorType(dtype, a.shape)]
-        raise ShapeError(f"'{_SYMBOL[name]}' needs operands of the same shape, got {fmt(a.shape)} "
-                         f"and {fmt(b.shape)} (specc never broadcasts a join)")
+        return [TensorType(dtype, broadcast([t.shape for t in types], f"'{_SYMBOL[name]}'"))]
     return infer
 
 
 def _binary(name):
     return OpDef(
-        name=name, doc=f"Elementwise a {_SYMBOL[name]} b of equal shapes (or a number).",
+        name=name, doc=f"Elementwise a {_SYMBOL[name]} b, broadcasting by NumPy's rule.",
         args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_binary_infer(name),
         torch=lambda b, node, xs, ps: b.call(getattr(b.torch, _TORCH[name]), xs[0], xs[1]),
         onnx=lambda b, node, xs, ps: b.op(_ONNX[name], xs),

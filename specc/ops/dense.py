@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..ir import Init, TensorType
 from .registry import Arg, OpDef, ParamSpec, ShapeError, no_params, register
-from .shapes import float_input, fmt, same_dtype
+from .shapes import broadcast, float_input, fmt, same_dtype
 
 DEFAULT = Init("default")
 
@@ -58,10 +58,8 @@ def _matmul_infer(attrs, types):
     if a.shape[-1] != b.shape[-2]:
         raise ShapeError(f"matmul inner dimensions differ: {fmt(a.shape)} @ {fmt(b.shape)} "
                          f"({a.shape[-1]} != {b.shape[-2]})")
-    if b.rank > 2 and a.shape[:-2] != b.shape[:-2]:
-        raise ShapeError(f"matmul batch dimensions differ: {fmt(a.shape[:-2])} vs "
-                         f"{fmt(b.shape[:-2])} (specc does not broadcast)")
-    return [TensorType(dtype, (*a.shape[:-1], b.shape[-1]))]
+    lead = broadcast([a.shape[:-2], b.shape[:-2]], "matmul")
+    return [TensorType(dtype, (*lead, a.shape[-2], b.shape[-1]))]
 
 
 def _matmul_macs(attrs, types, outs):
@@ -79,7 +77,8 @@ register(
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
           traits=frozenset({"weighted", "backward_ignores_output"})),
     OpDef(name="matmul",
-          doc="Matrix product a @ b; batch dims must match exactly (a 2-D `b` is shared).",
+          doc="Matrix product a @ b over the last two dims; the dims before them broadcast "
+              "by NumPy's rule (a 2-D `b` is shared by every sample).",
           args=(Arg("a", "tensor"), Arg("b", "tensor")),
           infer=_matmul_infer, macs=_matmul_macs,
           torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),

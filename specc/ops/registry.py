@@ -13,7 +13,12 @@ from ..ir import Init, TensorType
 
 
 class ShapeError(Exception):
-    """A shape or type rule failed; the elaborator adds the span and the op name."""
+    """A shape or type rule failed; the elaborator adds the span and the op name.
+    `notes` explain the rule that was broken."""
+
+    def __init__(self, message: str, notes: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.notes = tuple(notes)
 
 
 class LoweringError(Exception):
@@ -26,8 +31,9 @@ REQUIRED = object()
 TENSOR_KINDS = ("tensor", "tensors")
 # `none` is accepted only where an argument's default is `none` (an optional argument).
 # "ints": an int (the same for every dim) or a list of ints, as conv's kernel; "int_list": a
-# list of ints (a single int is a list of one), as reshape's shape.
-ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "table", "init")
+# list of ints (a single int is a list of one), as reshape's shape; "dims": a list of ints, -1
+# and symbols (a symbolic dim is its name, as x.shape[0] gives it), as expand's shape.
+ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "dims", "table", "init")
 
 
 @dataclass(frozen=True)
@@ -130,5 +136,5 @@ def all_ops() -> dict[str, OpDef]:
 
 def _load() -> None:
     if not REGISTRY:
-        from . import (activation, arith, conv, dense, norm, parameter, pool,  # noqa: F401
-                       special, tensor)
+        from . import (activation, arith, conv, dense, expand, norm, parameter,  # noqa: F401
+                       pool, special, tensor)

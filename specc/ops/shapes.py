@@ -74,3 +74,24 @@ def same_dtype(types: list[TensorType], op: str) -> str:
     if len(dtypes) > 1:
         raise ShapeError(f"{op} operands have different dtypes: {', '.join(t.dtype for t in types)}")
     return types[0].dtype
+
+
+BROADCAST_RULE = ("broadcasting follows NumPy's rule: shapes are aligned at their last dims, "
+                  "and each pair of dims must be equal or one of them 1")
+
+
+def broadcast(shapes, what: str) -> tuple[Dim, ...]:
+    """The shape NumPy's broadcasting gives `shapes`, or a ShapeError naming the dim.
+    Symbols match only themselves (or 1): `N` against 3 cannot be proven equal."""
+    rank = max(len(s) for s in shapes)
+    out: list[Dim] = []
+    for i in range(rank):
+        dims = [s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0]
+        wide = list(dict.fromkeys(d for d in dims if d != 1))
+        if len(wide) > 1:
+            a, b = wide[:2]
+            shown = " and ".join(fmt(s) for s in shapes)
+            raise ShapeError(f"{what} cannot broadcast {shown}: dim {i} of the result would "
+                             f"be both {a} and {b}", (BROADCAST_RULE,))
+        out.append(wide[0] if wide else 1)
+    return tuple(out)

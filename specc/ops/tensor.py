@@ -51,22 +51,36 @@ def _reshape_infer(attrs, types):
     if shape.count(-1) > 1 or any(d == 0 or d < -1 for d in shape):
         raise ShapeError(f"reshape target {fmt(shape)} may hold positive dims and one -1")
     n = x.per_sample()
+    what = "per sample" if x.batched else "in all"
     if n is None:
         raise ShapeError(f"reshape needs known per-sample dims, got {fmt(x.shape)}")
     known = prod(d for d in shape if d != -1)
     if -1 in shape:
         if n % known:
-            raise ShapeError(f"reshape cannot fit {n} elements per sample into {fmt(shape)}")
+            raise ShapeError(f"reshape cannot fit {n} elements {what} into {fmt(shape)}")
         shape[shape.index(-1)] = n // known
     elif known != n:
-        raise ShapeError(f"reshape of {fmt(x.shape[1:])} ({n} elements per sample) into "
+        dims = x.shape[1:] if x.batched else x.shape
+        raise ShapeError(f"reshape of {fmt(dims)} ({n} elements {what}) into "
                          f"{fmt(shape)} ({known} elements)")
-    return [TensorType(x.dtype, (x.shape[0], *shape))]
+    return [TensorType(x.dtype, (x.shape[0], *shape) if x.batched else tuple(shape))]
 
 
 def reshape_per_sample(x, shape):
     """Reshape each sample; the batch dim is kept."""
     return x.reshape((x.shape[0],) + tuple(shape))
+
+
+def _reshape_torch(b, node, xs, ps):
+    if b.types[0].batched:
+        return b.call(reshape_per_sample, xs[0], tuple(b.outs[0].shape[1:]))
+    return b.call(b.torch.reshape, xs[0], tuple(b.outs[0].shape))
+
+
+def _reshape_onnx(b, node, xs, ps):
+    lead = [0] if b.types[0].batched else []
+    dims = list(b.outs[0].shape[len(lead):])
+    return b.op("Reshape", [xs[0], b.const(lead + dims, "i64")])
 
 
 def _transpose_infer(attrs, types):
@@ -77,14 +91,19 @@ def _transpose_infer(attrs, types):
     return [TensorType(x.dtype, tuple(x.shape[p] for p in perm))]
 
 
+def _pad_lead(x: TensorType) -> int:
+    return 1 if x.batched else 0
+
+
 def _pad_infer(attrs, types):
     x = types[0]
-    pads = list(attrs["pads"])
-    if len(pads) != 2 * (x.rank - 1) or min(pads, default=0) < 0:
-        raise ShapeError(f"pad needs {2 * (x.rank - 1)} non-negative values (before, after for "
-                         f"each dim but the batch), got {fmt(pads)}")
-    shape = [x.shape[0]]
-    for i, d in enumerate(x.shape[1:]):
+    pads, lead = list(attrs["pads"]), _pad_lead(x)
+    if len(pads) != 2 * (x.rank - lead) or min(pads, default=0) < 0:
+        dims = "each dim but the batch" if lead else "each dim"
+        raise ShapeError(f"pad needs {2 * (x.rank - lead)} non-negative values (before, after "
+                         f"for {dims}), got {fmt(pads)}")
+    shape = list(x.shape[:lead])
+    for i, d in enumerate(x.shape[lead:]):
         extra = pads[2 * i] + pads[2 * i + 1]
         shape.append(d + extra if isinstance(d, int) else (f"{d}+{extra}" if extra else d))
     return [TensorType(x.dtype, tuple(shape))]
@@ -98,8 +117,8 @@ def _pad_torch(b, node, xs, ps):
 
 
 def _pad_onnx(b, node, xs, ps):
-    pads = list(node.attrs["pads"])
-    onnx_pads = [0] + pads[0::2] + [0] + pads[1::2]
+    pads, lead = list(node.attrs["pads"]), [0] * _pad_lead(b.types[0])
+    onnx_pads = lead + pads[0::2] + lead + pads[1::2]
     dt = b.types[0].dtype
     return b.op("Pad", [xs[0], b.const(onnx_pads, "i64"), b.const([node.attrs["value"]], dt, ())])
 
@@ -153,21 +172,19 @@ register(
           args=(Arg("x", "tensor"), Arg("start", "int", 1)), infer=_flatten_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.flatten, xs[0], node.attrs["start"]),
           onnx=_flatten_onnx, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="reshape", doc="Reshape each sample to `shape` (the batch dim is kept; one -1 "
-          "may stand for the rest).", args=(Arg("x", "tensor"), Arg("shape", "int_list")),
-          infer=_reshape_infer,
-          torch=lambda b, node, xs, ps: b.call(reshape_per_sample, xs[0],
-                                               tuple(b.outs[0].shape[1:])),
-          onnx=lambda b, node, xs, ps: b.op("Reshape", [xs[0], b.const(
-              [0] + list(b.outs[0].shape[1:]), "i64")]),
-              params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+    OpDef(name="reshape", doc="Reshape each sample to `shape`: the batch dim is kept and not "
+          "listed (a tensor without one, such as a parameter, is reshaped whole); one -1 "
+          "may stand for the rest.", args=(Arg("x", "tensor"), Arg("shape", "int_list")),
+          infer=_reshape_infer, torch=_reshape_torch, onnx=_reshape_onnx,
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="transpose", doc="Permute all dims (batch included) by `perm`.",
           args=(Arg("x", "tensor"), Arg("perm", "int_list")), infer=_transpose_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.permute, xs[0], tuple(node.attrs["perm"])),
           onnx=lambda b, node, xs, ps: b.op("Transpose", xs, perm=list(node.attrs["perm"])),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="pad", doc="Constant padding: `pads` holds (before, after) for each dim after the "
-          "batch, e.g. [p, p, 0, 0, 0, 0] zero-pads channels (ResNet's option-A shortcut).",
+          "batch (every dim of a tensor without one), e.g. [p, p, 0, 0, 0, 0] zero-pads "
+          "channels (ResNet's option-A shortcut).",
           args=(Arg("x", "tensor"), Arg("pads", "int_list"), Arg("value", "float", 0.0)),
           infer=_pad_infer, torch=_pad_torch, onnx=_pad_onnx,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),

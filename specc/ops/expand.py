@@ -1,0 +1,106 @@
+"""Explicit broadcasting: `expand` (to a shape, NumPy's rule) and `tile` (repeat copies)."""
+from __future__ import annotations
+
+import re
+
+from ..ir import TensorType
+from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .shapes import broadcast, fmt
+
+_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+
+
+def _target(attrs, x: TensorType) -> tuple:
+    """`shape` with each -1 replaced by x's aligned dim."""
+    shape = list(attrs["shape"]) if isinstance(attrs["shape"], tuple) else [attrs["shape"]]
+    if len(shape) < x.rank:
+        raise ShapeError(f"expand to {fmt(shape)} has fewer dims than its input {fmt(x.shape)}")
+    offset = len(shape) - x.rank
+    for i, d in enumerate(shape):
+        if d == -1:
+            if i < offset:
+                raise ShapeError(f"expand: -1 at dim {i} of {fmt(shape)} has no input dim to keep")
+            shape[i] = x.shape[i - offset]
+        elif isinstance(d, str) and not _SYMBOL.match(d):
+            raise ShapeError(f"expand: '{d}' is not a symbol of an input's shape")
+        elif isinstance(d, int) and d < 1:
+            raise ShapeError(f"expand: dims must be positive, -1 or a symbol, got {fmt(shape)}")
+    return tuple(shape)
+
+
+def _expand_infer(attrs, types):
+    x = types[0]
+    target = _target(attrs, x)
+    out = broadcast([x.shape, target], "expand")
+    if out != target:
+        raise ShapeError(f"expand cannot shrink {fmt(x.shape)} to {fmt(target)}: only dims of "
+                         "size 1 grow")
+    return [TensorType(x.dtype, out)]
+
+
+def expand_to(x, shape):
+    return x.expand(*shape)
+
+
+def _expand_torch(b, node, xs, ps):
+    x, target = b.types[0], b.outs[0].shape
+    offset = len(target) - x.rank
+    sizes = []
+    for i, d in enumerate(target):
+        kept = i >= offset and x.shape[i - offset] == d
+        sizes.append(-1 if kept else (d if isinstance(d, int) else b.dim(d)))
+    return b.call(expand_to, xs[0], tuple(sizes))
+
+
+def _expand_onnx(b, node, xs, ps):
+    """ONNX Expand broadcasts both ways, so 1 keeps an input dim; symbolic sizes are read
+    from the input that declares them."""
+    x, target = b.types[0], b.outs[0].shape
+    offset = len(target) - x.rank
+    pieces = []
+    for i, d in enumerate(target):
+        kept = i >= offset and x.shape[i - offset] == d
+        pieces.append(b.const([1 if kept else d], "i64") if kept or isinstance(d, int)
+                      else b.dim(d))
+    shape = pieces[0] if len(pieces) == 1 else b.op("Concat", pieces, axis=0)
+    return b.op("Expand", [xs[0], shape])
+
+
+def _tile_infer(attrs, types):
+    x = types[0]
+    reps = attrs["repeats"] if isinstance(attrs["repeats"], tuple) else (attrs["repeats"],)
+    if len(reps) != x.rank or min(reps, default=1) < 1:
+        raise ShapeError(f"tile needs one positive repeat count per dim ({x.rank}), got "
+                         f"{fmt(reps)}")
+    out = [d * r if isinstance(d, int) else (d if r == 1 else f"{d}*{r}")
+           for d, r in zip(x.shape, reps)]
+    return [TensorType(x.dtype, tuple(out))]
+
+
+def _tile_onnx(b, node, xs, ps):
+    reps = node.attrs["repeats"]
+    reps = list(reps) if isinstance(reps, tuple) else [reps]
+    return b.op("Tile", [xs[0], b.const(reps, "i64")])
+
+
+def tile(x, repeats):
+    return x.repeat(*repeats)
+
+
+register(
+    OpDef(name="expand",
+          doc="Broadcast x to `shape` by NumPy's rule (x's dims align with the last ones; only "
+              "dims of size 1 grow). -1 keeps x's dim; a symbol such as x.shape[0] takes the "
+              "batch size at run time: expand(class_token, [x.shape[0], -1, -1]).",
+          args=(Arg("x", "tensor"), Arg("shape", "dims")),
+          infer=_expand_infer, torch=_expand_torch, onnx=_expand_onnx,
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+    OpDef(name="tile", doc="Repeat x `repeats[i]` times along each dim i (torch.Tensor.repeat, "
+          "ONNX Tile).", args=(Arg("x", "tensor"), Arg("repeats", "int_list")),
+          infer=_tile_infer,
+          torch=lambda b, node, xs, ps: b.call(tile, xs[0], tuple(
+              node.attrs["repeats"] if isinstance(node.attrs["repeats"], tuple)
+              else (node.attrs["repeats"],))),
+          onnx=_tile_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
+          traits=frozenset()),
+)
