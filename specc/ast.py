@@ -141,7 +141,8 @@ class StmtParam(Node):
     name: str
     type: Type
     init: Expr
-    trainable: bool
+    trainable: bool  # `param`; `fixed` and `const` are not trained
+    saved: bool = True  # `const`: rebuilt from the spec, never in the state dict
 
 
 @dataclass(frozen=True)

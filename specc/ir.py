@@ -56,7 +56,8 @@ class Init:
 @dataclass
 class Param:
     """A parameter or buffer. `trainable=False` means fixed (a buffer, never updated by the
-    optimiser); `state=True` marks running statistics such as batch norm's mean."""
+    optimiser); `state=True` marks running statistics such as batch norm's mean;
+    `saved=False` marks a constant: rebuilt from the spec, never in the state dict."""
 
     name: str
     shape: tuple[int, ...]
@@ -67,6 +68,7 @@ class Param:
     fan_in: int = 1
     fan_out: int = 1
     span: Span | None = None
+    saved: bool = True
 
     @property
     def numel(self) -> int:
@@ -135,7 +137,8 @@ class Graph:
         for name in self.inputs:
             lines.append(f"  input %{name}: {self.values[name].type}")
         for p in self.params.values():
-            kind = "param" if p.trainable else ("state" if p.state else "fixed")
+            kind = "param" if p.trainable else ("state" if p.state else
+                                                ("fixed" if p.saved else "const"))
             lines.append(f"  {kind} {p.name}: {p.dtype}{list(p.shape)} = {p.init}")
         for n in self.nodes:
             outs = ", ".join(f"%{o}: {self.values[o].type}" for o in n.outputs)

@@ -249,7 +249,9 @@ class _ToAst(Transformer):
         return A.StmtOutput(self._span(meta), str(c[1]), c[2], c[0] is not None)
 
     def param_decl(self, meta, c):
-        return A.StmtParam(self._span(meta), str(c[1]), c[2], c[3], str(c[0]) == "param")
+        kind = str(c[0])
+        return A.StmtParam(self._span(meta), str(c[1]), c[2], c[3], kind == "param",
+                           saved=kind != "const")
 
     def for_stmt(self, meta, c):
         first, second, iterable, body = c

@@ -38,9 +38,12 @@ def render_table(graph: Graph) -> str:
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
     out = [line(header), line(["-" * w for w in widths])]
     out += [line(b) for b in body]
-    fixed = sum(p.numel for p in graph.params.values() if not p.trainable and not p.state)
+    fixed = sum(p.numel for p in graph.params.values()
+                if not p.trainable and not p.state and p.saved)
+    const = sum(p.numel for p in graph.params.values() if not p.saved)
+    extra = [f"+{fixed:,} fixed"] * bool(fixed) + [f"+{const:,} constant"] * bool(const)
     out.append(f"{graph.name}: {graph.trainable_params:,} trainable parameters"
-               + (f" (+{fixed:,} fixed)" if fixed else "")
+               + (f" ({', '.join(extra)})" if extra else "")
                + f", {graph.macs:,} MACs ({human(graph.macs)}) per sample")
     ins = ", ".join(f"{n}: {graph.values[n].type}" for n in graph.inputs)
     outs = ", ".join(f"{k}: {graph.values[v].type}" for k, v in graph.outputs.items())

@@ -9,7 +9,7 @@ _WORDS = {
     "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
     "_NL": "a new line", "$END": "end of file", "TYPE": "a type", "CMP_OP": "a comparison",
     "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'", "POW_OP": "'**'",
-    "PARAM": "'param'", "FIXED": "'fixed'", "TRAIN": "'train'",
+    "PARAM": "'param'", "FIXED": "'fixed'", "CONST": "'const'", "TRAIN": "'train'",
 }
 _PUNCT = {
     "LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}",

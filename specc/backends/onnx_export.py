@@ -45,7 +45,10 @@ class ExportResult:
 
 
 def weights_from_module(module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    """The state dict and the constants (non-persistent buffers), which ONNX also stores."""
+    tensors = dict(module.named_buffers())
+    tensors.update(module.state_dict())
+    return {k: v.detach().cpu().numpy() for k, v in tensors.items()}
 
 
 def model_metadata(net) -> dict:

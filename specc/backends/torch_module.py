@@ -25,6 +25,7 @@ class TorchBuilder:
         self.overwritable = False  # may the op overwrite its first input in place?
         self.symbols: dict[str, tuple[fx.Node, int]] = {}  # symbol -> (input, axis)
         self._dims: dict[str, fx.Node] = {}
+        self.unsaved: set[str] = set()  # buffers that stay out of the state dict
 
     def call(self, fn, *args) -> fx.Node:
         return self.g.call_function(fn, args)
@@ -39,6 +40,7 @@ class TorchBuilder:
         with the module between devices but stays out of the state dict."""
         owner, leaf = _owner(self.root, name)
         owner.register_buffer(leaf, tensor, persistent=False)
+        self.unsaved.add(name)
         return self.attr(name)
 
     def dim(self, symbol: str) -> fx.Node:
@@ -83,6 +85,8 @@ def python_name(name: str) -> str:
 def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
     root = torch.nn.Module()
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    g = fx.Graph()
+    b = TorchBuilder(g, root)
     for p in graph.params.values():
         owner, leaf = _owner(root, p.name)
         tensor = init_tensor(p, gen)
@@ -90,8 +94,8 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
             owner.register_parameter(leaf, torch.nn.Parameter(tensor))
         else:
             owner.register_buffer(leaf, tensor)
-    g = fx.Graph()
-    b = TorchBuilder(g, root)
+            if not p.saved:
+                b.unsaved.add(p.name)
     env, comments = {}, {}
     users = {v: len(ns) for v, ns in graph.users().items()}
     outputs = set(graph.outputs.values())
@@ -119,6 +123,9 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     g.set_codegen(ShapeComments(comments))
     module = fx.GraphModule(root, g, class_name=python_name(graph.name))
+    for name in b.unsaved:  # GraphModule copies buffers as persistent ones
+        owner, leaf = _owner(module, name)
+        owner._non_persistent_buffers_set.add(leaf)
     module.specc_outputs = list(graph.outputs)
     return module
 
@@ -141,7 +148,18 @@ def _owner(root: torch.nn.Module, name: str):
     for seg in path:
         child = mod._modules.get(seg)
         if child is None:
+            _free(mod, seg, name)
             child = torch.nn.Module()
             mod.add_module(seg, child)
         mod = child
+    if leaf not in mod._parameters and leaf not in mod._buffers:
+        _free(mod, leaf, name)
     return mod, leaf
+
+
+def _free(mod: torch.nn.Module, segment: str, name: str) -> None:
+    """torch.nn.Module's own attributes (`half`, `eval`, `training`...) cannot name tensors."""
+    if hasattr(mod, segment) and segment not in mod._modules:
+        from ..diagnostics import SpeccError
+        raise SpeccError(f"'{name}' cannot be a PyTorch module path: '{segment}' is an "
+                         "attribute of torch.nn.Module; rename it")

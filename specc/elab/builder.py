@@ -74,7 +74,7 @@ class GraphBuilder:
         for role, spec in specs.items():
             pname = f"{path}.{role}" if role else path
             self._add_param(Param(pname, spec.shape, spec.init, spec.dtype, spec.trainable,
-                                  spec.state, spec.fan_in, spec.fan_out, span), span)
+                                  spec.state, spec.fan_in, spec.fan_out, span, spec.saved), span)
             params[role or "value"] = pname
         node = Node(path, op_name, [t.name for t in inputs], [path], dict(attrs), params, span)
         node.macs = op.macs(attrs, types, outs)

@@ -7,7 +7,7 @@ from ..values import POISON, Tensor, show, type_name
 from .calls import ReturnSignal, coerce
 from .expr import Hint, is_chain
 from .recipe import evaluate_recipe
-from .types import tensor_type
+from .types import check_literal, tensor_type
 
 
 class StmtExec:
@@ -95,10 +95,12 @@ class StmtExec:
             raise _Silent()
         if any(isinstance(d, str) for d in t.shape):
             raise SpeccError(f"parameter '{s.name}' needs known dims, got {t}", frame.span(s.span))
+        if isinstance(init, tuple):
+            check_literal(init, t, s.name, frame.span(s.init.span))
         init = coerce("parameter", s.name, "init", init, frame.span(s.init.span))
         frame.vars[s.name] = self.builder.add_op(
             "parameter", [], {"shape": t.shape, "dtype": t.dtype, "init": init,
-                              "trainable": s.trainable},
+                              "trainable": s.trainable, "saved": s.saved},
             frame.path(s.name), frame.span(s.span))
 
     def _exec_StmtFor(self, s, frame):

@@ -6,6 +6,10 @@ from ..diagnostics import SpeccError
 from ..ir import DTYPES, TensorType
 from ..values import POISON, BlockRef, Tensor, show, type_name
 
+
+def _fmt(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
 SCALARS = ("int", "float", "bool", "str", "block", "tensor", "any")
 
 
@@ -67,3 +71,29 @@ def _matches(ev, value, t: A.Type, frame) -> bool:
         raise SpeccError(f"unknown dtype '{t.dtype}'", frame.span(t.span))
     return isinstance(value, Tensor) and value.type.dtype == t.dtype and \
         value.type.rank == len(t.dims)
+
+
+def literal_shape(v, span) -> tuple[int, ...]:
+    """The shape of a nested list of numbers; a ragged list is an error."""
+    if not isinstance(v, tuple):
+        return ()
+    inner = [literal_shape(x, span) for x in v]
+    for i, s in enumerate(inner[1:], 1):
+        if s != inner[0]:
+            raise SpeccError(f"the literal is ragged: item {i} has shape {_fmt(s)}, item 0 has "
+                             f"{_fmt(inner[0])}", span)
+    return (len(v),) + (inner[0] if inner else ())
+
+
+def check_literal(value: tuple, t: TensorType, name: str, span) -> None:
+    """A literal fills a declared tensor when it has its shape, or is a flat list of all its
+    numbers (row-major)."""
+    shape = literal_shape(value, span)
+    count = 1
+    for d in t.shape:
+        count *= d
+    if shape == tuple(t.shape) or shape == (count,):
+        return
+    raise SpeccError(f"the literal has shape {_fmt(shape)} but '{name}' is declared {t}", span,
+                     (f"write a nested list of shape {_fmt(t.shape)}, or a flat list of all "
+                      f"{count} numbers",))

@@ -22,14 +22,15 @@ def _params(attrs, types):
     fan_in = prod(shape[1:]) if len(shape) > 1 else (shape[0] if shape else 1)
     fan_out = shape[0] * prod(shape[2:]) if len(shape) > 1 else 1
     return {"": ParamSpec(shape, attrs["init"], trainable=attrs["trainable"], fan_in=fan_in,
-                          fan_out=fan_out, dtype=attrs["dtype"])}
+                          fan_out=fan_out, dtype=attrs["dtype"], saved=attrs["saved"])}
 
 
 register(OpDef(
     name="parameter",
-    doc="A named parameter (trainable) or fixed tensor declared in the spec.",
+    doc="A tensor declared in the spec: `param` (trained), `fixed` (never trained, saved in "
+        "the state dict) or `const` (never trained, rebuilt from the spec, not saved).",
     args=(Arg("shape", "ints"), Arg("dtype", "str", "f32"), Arg("init", "init"),
-          Arg("trainable", "bool", True)),
+          Arg("trainable", "bool", True), Arg("saved", "bool", True)),
     infer=_infer, params=_params,
     torch=lambda b, node, xs, ps: ps["value"],
     onnx=lambda b, node, xs, ps: ps["value"],

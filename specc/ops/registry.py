@@ -52,6 +52,7 @@ class ParamSpec:
     init: Init
     trainable: bool = True
     state: bool = False  # running statistics: saved and loaded, never trained
+    saved: bool = True  # False: a constant, rebuilt from the spec, not in the state dict
     fan_in: int = 1
     fan_out: int = 1
     dtype: str = "f32"
