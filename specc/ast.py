@@ -134,6 +134,7 @@ class StmtOutput(Node):
     name: str
     value: Expr | None
     train_only: bool = False  # `train output aux = ...`: used by the loss, dropped on export
+    label: Expr | None = None  # `output y = f(x) as "head"`: the path of what it computes
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,7 @@ class _ToAst(Transformer):
         return A.StmtInput(self._span(meta), str(c[0]), c[1])
 
     def output_decl(self, meta, c):
-        return A.StmtOutput(self._span(meta), str(c[1]), c[2], c[0] is not None)
+        return A.StmtOutput(self._span(meta), str(c[1]), c[2], c[0] is not None, c[3])
 
     def param_decl(self, meta, c):
         kind = str(c[0])

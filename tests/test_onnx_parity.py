@@ -11,7 +11,8 @@ import specc
 from specc import passes
 from specc.backends.onnx_build import build_model
 from specc.backends.onnx_export import weights_from_module
-from specc.backends.onnx_verify import check_inferred_shapes, max_rel_error, tolerance
+from specc.backends.onnx_verify import (check_inferred_shapes, max_rel_error, sample_inputs,
+                                        tolerance)
 from specc.ops.registry import all_ops
 from specc.runtime import open_session
 
@@ -29,10 +30,7 @@ def parity(net, batch=3, seed=0, opset=17):
     graph = passes.run(net.graph, passes.INFERENCE)
     model = build_model(graph, weights_from_module(module), opset=opset)
     check_inferred_shapes(model, graph)
-    rng = np.random.default_rng(seed)
-    feeds = {n: rng.standard_normal([d if isinstance(d, int) else batch
-                                     for d in net.graph.values[n].type.shape]).astype(np.float32)
-             for n in net.graph.inputs}
+    feeds = sample_inputs(net.graph, batch, seed)
     with torch.no_grad():
         out = module(*[torch.from_numpy(feeds[n]) for n in net.graph.inputs])
     expected = [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]

@@ -27,8 +27,8 @@ class TorchBuilder:
         self._dims: dict[str, fx.Node] = {}
         self.unsaved: set[str] = set()  # buffers that stay out of the state dict
 
-    def call(self, fn, *args) -> fx.Node:
-        return self.g.call_function(fn, args)
+    def call(self, fn, *args, **kwargs) -> fx.Node:
+        return self.g.call_function(fn, args, kwargs or None)
 
     def attr(self, name: str) -> fx.Node:
         if name not in self._attrs:

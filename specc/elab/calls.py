@@ -88,6 +88,9 @@ class CallEval:
         if isinstance(callee, BlockRef):
             return self.call_block(callee, args, kwargs, span, frame, hint)
         if isinstance(callee, Builtin):
+            if registry.get(callee.name) and any(
+                    isinstance(v, Tensor) for v in list(args) + list(kwargs.values())):
+                return self.call_op(callee.name, args, kwargs, span, frame, hint)  # max(x, ...)
             return builtins.call(callee, args, kwargs, span)
         if isinstance(callee, NetworkRef):
             raise SpeccError(f"network '{callee.display}' cannot be called inside a network; "
@@ -101,8 +104,11 @@ class CallEval:
                            args, kwargs, span)
         inputs, attrs = [], {}
         for a in op.args:
-            v = coerce(name, a.name, a.kind, values[a.name], span, optional=a.default is None)
-            if a.kind == "tensor":
+            v = values[a.name]
+            if a.kind == "tensor" and _is_number(v):
+                v = self.number_tensor(v, [x for x in args if isinstance(x, Tensor)], frame, span)
+            v = coerce(name, a.name, a.kind, v, span, optional=a.default is None)
+            if a.kind == "tensor" and v is not None:
                 inputs.append(v)
             elif a.kind == "tensors":
                 inputs.extend(v)

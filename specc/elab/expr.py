@@ -16,7 +16,7 @@ MAX_INT = 2 ** 62
 
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
-_TENSOR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+_TENSOR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
 
 def callable_by_name(op) -> bool:
@@ -142,20 +142,23 @@ class ExprEval:
     def _tensor_binary(self, e, a, b, frame, hint):
         span = frame.span(e.span)
         if e.op not in _TENSOR_OPS:
-            raise SpeccError(f"'{e.op}' is not defined for tensors (use + - * /)", span)
+            raise SpeccError(f"'{e.op}' is not defined for tensors (use + - * / **)", span)
         operands = []
         for v in (a, b):
             if isinstance(v, Tensor):
                 operands.append(v)
             elif _number(v):
-                other = a if isinstance(a, Tensor) else b
-                operands.append(self.builder.add_op(
-                    "constant", [], {"value": float(v), "dtype": other.type.dtype},
-                    frame.path("const"), span))
+                operands.append(self.number_tensor(v, [a, b], frame, span))
             else:
                 raise SpeccError(f"cannot apply '{e.op}' to a tensor and {type_name(v)}", span)
         path = hint.path if hint else frame.path(_TENSOR_OPS[e.op])
         return self.builder.add_op(_TENSOR_OPS[e.op], operands, {}, path, span)
+
+    def number_tensor(self, v, others, frame, span):
+        """A number among tensor operands becomes a rank-0 constant of their dtype."""
+        dtype = next((t.type.dtype for t in others if isinstance(t, Tensor)), "f32")
+        return self.builder.add_op("constant", [], {"value": float(v), "dtype": dtype},
+                                   frame.path("const"), span)
 
     def _eval_ExprUnary(self, e, frame, hint):
         v = self.eval(e.operand, frame)

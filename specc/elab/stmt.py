@@ -23,6 +23,8 @@ class StmtExec:
                 self.errors.add(e)
                 for name in _targets(stmt):
                     frame.vars[name] = POISON
+                if isinstance(e, AssertFailed):
+                    return
 
     def _exec_StmtDoc(self, s, frame):
         pass
@@ -72,7 +74,7 @@ class StmtExec:
         if s.value is None:
             value = self.lookup(s.name, frame, s.span)
         else:
-            value = self.eval(s.value, frame, Hint(frame.path(s.name)))
+            value = self.eval(s.value, frame, Hint(self._path(s.name, s.label, s.value, frame)))
             frame.vars[s.name] = value
         if value is POISON:
             return
@@ -135,6 +137,7 @@ class StmtExec:
         self.exec_body(s.then if cond else s.other, frame)
 
     def _exec_StmtAssert(self, s, frame):
+        """A failed assert stops the body it stands in: what follows relies on it."""
         cond = self.eval(s.cond, frame)
         if cond is POISON:
             return
@@ -144,7 +147,7 @@ class StmtExec:
         if not cond:
             message = self.eval(s.message, frame) if s.message is not None else None
             text = message if isinstance(message, str) else "assertion failed"
-            raise SpeccError(text, frame.span(s.span))
+            raise AssertFailed(text, frame.span(s.span))
 
     def _exec_StmtReturn(self, s, frame):
         if frame.kind != "block":
@@ -166,6 +169,10 @@ class StmtExec:
         if self.builder.graph.recipe:
             raise SpeccError("a network has at most one 'train' recipe", frame.span(s.span))
         self.builder.graph.recipe = evaluate_recipe(self, s, frame)
+
+
+class AssertFailed(SpeccError):
+    """An `assert` that does not hold."""
 
 
 class _Silent(SpeccError):

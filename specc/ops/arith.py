@@ -7,17 +7,20 @@ from ..ir import TensorType
 from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, same_dtype
 
-_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-_TORCH = {"add": "add", "sub": "sub", "mul": "mul", "div": "div"}
-_ONNX = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div"}
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+_TORCH = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "pow": "pow"}
+_ONNX = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow"}
 _TRAITS = {"add": frozenset({"elementwise", "join", "backward_ignores_output"}),
            "sub": frozenset({"elementwise", "join", "backward_ignores_output"}),
-           "mul": frozenset({"elementwise", "join"}), "div": frozenset({"elementwise", "join"})}
+           "mul": frozenset({"elementwise", "join"}), "div": frozenset({"elementwise", "join"}),
+           "pow": frozenset({"elementwise", "join"})}
 
 
 def _binary_infer(name):
     def infer(attrs, types):
         dtype = same_dtype(types, name)
+        if dtype == "bool":
+            raise ShapeError(f"'{_SYMBOL[name]}' is not defined for bool tensors")
         return [TensorType(dtype, broadcast([t.shape for t in types], f"'{_SYMBOL[name]}'"))]
     return infer
 

@@ -1,4 +1,5 @@
-"""Convolution, 1-D and 2-D, with stride, padding, dilation and groups."""
+"""Convolution and transposed convolution, 1-D to 3-D, with stride, padding, dilation and
+groups."""
 from __future__ import annotations
 
 from ..ir import Init, TensorType
@@ -8,8 +9,8 @@ from .shapes import channels, expand, prod, spatial, window_out
 DEFAULT = Init("default")  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 
 
-def _geometry(attrs: dict, x: TensorType):
-    n = spatial(x, "conv")
+def _geometry(attrs: dict, x: TensorType, op: str = "conv"):
+    n = spatial(x, op, ranks=(3, 4, 5))
     k = expand(attrs["kernel"], n, "kernel")
     s = expand(attrs["stride"], n, "stride")
     p = expand(attrs["padding"], n, "padding")
@@ -54,7 +55,7 @@ def _macs(attrs, types, outs):
 
 def _torch(b, node, xs, ps):
     a, n = node.attrs, b.types[0].rank - 2
-    fn = b.torch.conv1d if n == 1 else b.torch.conv2d
+    fn = (b.torch.conv1d, b.torch.conv2d, b.torch.conv3d)[n - 1]
     return b.call(fn, xs[0], ps["weight"], ps.get("bias"), expand(a["stride"], n, "stride"),
                   expand(a["padding"], n, "padding"), expand(a["dilation"], n, "dilation"),
                   a["groups"])
@@ -71,12 +72,89 @@ def _onnx(b, node, xs, ps):
 
 register(OpDef(
     name="conv",
-    doc="Convolution over 1-D [N, C, L] or 2-D [N, C, H, W] inputs (cross-correlation, as "
-        "in every framework). Owns `weight` [out, in/groups, *kernel] and `bias` [out].",
+    doc="Convolution over 1-D [N, C, L], 2-D [N, C, H, W] or 3-D [N, C, D, H, W] inputs "
+        "(cross-correlation, as in every framework). Owns `weight` [out, in/groups, *kernel] "
+        "and `bias` [out].",
     args=(Arg("x", "tensor"), Arg("channels", "int"), Arg("kernel", "ints"),
           Arg("stride", "ints", 1), Arg("padding", "ints", 0), Arg("dilation", "ints", 1),
           Arg("groups", "int", 1), Arg("bias", "bool", True), Arg("init", "init", DEFAULT),
           Arg("bias_init", "init", DEFAULT)),
     infer=_infer, params=_params, macs=_macs, torch=_torch, onnx=_onnx,
+    tolerance=1e-4, traits=frozenset({"weighted", "backward_ignores_output"}),
+))
+
+
+# ------------------------------------------------------------- transposed convolution
+def _t_geometry(attrs: dict, x: TensorType):
+    n, k, s, p, d = _geometry(attrs, x, "conv_transpose")
+    op = expand(attrs["output_padding"], n, "output_padding")
+    c_in, c_out, g = channels(x, "conv_transpose"), attrs["channels"], attrs["groups"]
+    if c_out < 1 or g < 1 or c_in % g or c_out % g:
+        raise ShapeError(f"conv_transpose groups={g} must divide input channels {c_in} and "
+                         f"output channels {c_out}")
+    if min(k + s + d) < 1 or min(p + op) < 0:
+        raise ShapeError("conv_transpose kernel, stride and dilation must be positive, "
+                         "padding >= 0")
+    if any(op[i] >= max(s[i], d[i]) for i in range(n)):
+        raise ShapeError(f"conv_transpose output_padding {list(op)} must be smaller than the "
+                         f"stride {list(s)} or the dilation {list(d)}")
+    return n, k, s, p, d, op
+
+
+def _t_infer(attrs, types):
+    x = types[0]
+    n, k, s, p, d, op = _t_geometry(attrs, x)
+    out = []
+    for i in range(n):
+        size = x.shape[2 + i]
+        if not isinstance(size, int):
+            out.append(f"({size}-1)*{s[i]}+{d[i] * (k[i] - 1) + op[i] + 1 - 2 * p[i]}")
+            continue
+        o = (size - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1
+        if o < 1:
+            raise ShapeError(f"conv_transpose padding {p[i]} leaves no output from length {size}")
+        out.append(o)
+    return [TensorType(x.dtype, (x.shape[0], attrs["channels"], *out))]
+
+
+def _t_params(attrs, types):
+    n, k, *_ = _t_geometry(attrs, types[0])
+    c_in, c_out, g = channels(types[0], "conv_transpose"), attrs["channels"], attrs["groups"]
+    fan_in, fan_out = c_out // g * prod(k), c_in // g * prod(k)  # torch's fans of [in, out/g, *k]
+    out = {"weight": ParamSpec((c_in, c_out // g, *k), attrs["init"], fan_in=fan_in,
+                               fan_out=fan_out)}
+    if attrs["bias"]:
+        out["bias"] = ParamSpec((c_out,), attrs["bias_init"], fan_in=fan_in, fan_out=fan_out)
+    return out
+
+
+def _t_macs(attrs, types, outs):
+    n, k, *_ = _t_geometry(attrs, types[0])
+    return (types[0].per_sample() or 0) * attrs["channels"] // attrs["groups"] * prod(k)
+
+
+def _t_torch(b, node, xs, ps):
+    n, k, s, p, d, op = _t_geometry(node.attrs, b.types[0])
+    fn = (b.F.conv_transpose1d, b.F.conv_transpose2d, b.F.conv_transpose3d)[n - 1]
+    return b.call(fn, xs[0], ps["weight"], ps.get("bias"), s, p, op, node.attrs["groups"], d)
+
+
+def _t_onnx(b, node, xs, ps):
+    n, k, s, p, d, op = _t_geometry(node.attrs, b.types[0])
+    inputs = [xs[0], ps["weight"]] + ([ps["bias"]] if "bias" in ps else [])
+    return b.op("ConvTranspose", inputs, kernel_shape=list(k), strides=list(s),
+                pads=list(p) + list(p), dilations=list(d), output_padding=list(op),
+                group=node.attrs["groups"])
+
+
+register(OpDef(
+    name="conv_transpose",
+    doc="Transposed convolution (the gradient of conv; learned upsampling), 1-D to 3-D. "
+        "Owns `weight` [in, out/groups, *kernel] and `bias` [out].",
+    args=(Arg("x", "tensor"), Arg("channels", "int"), Arg("kernel", "ints"),
+          Arg("stride", "ints", 1), Arg("padding", "ints", 0), Arg("output_padding", "ints", 0),
+          Arg("dilation", "ints", 1), Arg("groups", "int", 1), Arg("bias", "bool", True),
+          Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
+    infer=_t_infer, params=_t_params, macs=_t_macs, torch=_t_torch, onnx=_t_onnx,
     tolerance=1e-4, traits=frozenset({"weighted", "backward_ignores_output"}),
 ))

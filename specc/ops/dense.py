@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init, TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, no_params, register
+from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, float_input, fmt, same_dtype
 
 DEFAULT = Init("default")
@@ -67,7 +67,30 @@ def _matmul_macs(attrs, types, outs):
     return (outs[0].per_sample() or 0) * (k if isinstance(k, int) else 0)
 
 
+def _embedding_infer(attrs, types):
+    x = types[0]
+    if x.dtype not in ("i32", "i64"):
+        raise ShapeError(f"embedding takes integer indices (i64 or i32), got {x.dtype}")
+    if attrs["num"] < 1 or attrs["dim"] < 1:
+        raise ShapeError("embedding needs a positive table size and width")
+    return [TensorType("f32", (*x.shape, attrs["dim"]))]
+
+
+def _embedding_params(attrs, types):
+    return {"weight": ParamSpec((attrs["num"], attrs["dim"]), attrs["init"], fan_in=attrs["num"],
+                                fan_out=attrs["dim"])}
+
+
 register(
+    OpDef(name="embedding",
+          doc="Look up rows of a table: integer indices [...] -> [..., dim]. Owns `weight` "
+              "[num, dim] (torch.nn.Embedding; initialised N(0, 1) like it).",
+          args=(Arg("x", "tensor"), Arg("num", "int"), Arg("dim", "int"),
+                Arg("init", "init", Init("normal", (1.0, 0.0)))),
+          infer=_embedding_infer, params=_embedding_params,
+          torch=lambda b, node, xs, ps: b.call(b.F.embedding, xs[0], ps["weight"]),
+          onnx=lambda b, node, xs, ps: b.op("Gather", [ps["weight"], xs[0]], axis=0),
+          macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="linear",
           doc="Fully connected layer y = x W^T + b over the last dim. Owns `weight` [out, in] "
               "and `bias` [out].",

@@ -137,5 +137,6 @@ def all_ops() -> dict[str, OpDef]:
 
 def _load() -> None:
     if not REGISTRY:
-        from . import (activation, arith, conv, dense, expand, norm, parameter,  # noqa: F401
-                       pool, special, tensor)
+        from . import (activation, arith, attention, conv, dense, expand,  # noqa: F401
+                       layer_norm, norm, parameter, pointwise, pool, reduce, resample,
+                       special, tensor)

@@ -1,0 +1,143 @@
+"""Normalisation over features rather than the batch: layer, group and instance norm.
+
+ONNX has LayerNormalization from opset 17 and GroupNormalization (per-channel scale) from 21;
+below those the lowerings decompose into ReduceMean / InstanceNormalization, and both paths
+are tested."""
+from __future__ import annotations
+
+from ..ir import Init, TensorType
+from .reduce import reduce_onnx
+from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .shapes import channels, float_input, fmt, prod
+
+
+def _affine(shape, attrs) -> dict:
+    if not attrs["affine"]:
+        return {}
+    return {"weight": ParamSpec(tuple(shape), Init("ones")),
+            "bias": ParamSpec(tuple(shape), Init("zeros"))}
+
+
+def _scale_bias(b, ps, shape, dtype):
+    """The affine inputs ONNX requires: the parameters, or ones and zeros."""
+    if "weight" in ps:
+        return ps["weight"], ps["bias"]
+    n = prod(shape)
+    return b.const([1.0] * n, dtype, tuple(shape)), b.const([0.0] * n, dtype, tuple(shape))
+
+
+# ------------------------------------------------------------------------ layer norm
+def _ln_shape(attrs, x: TensorType) -> tuple[int, ...]:
+    float_input(x, "layernorm")
+    k = attrs["dims"]
+    if not 1 <= k <= x.rank:
+        raise ShapeError(f"layernorm dims={k} must be between 1 and the rank {x.rank}")
+    shape = x.shape[-k:]
+    if not all(isinstance(d, int) for d in shape):
+        raise ShapeError(f"layernorm needs known sizes for its last {k} dims, got {fmt(shape)}")
+    return tuple(shape)
+
+
+def _ln_infer(attrs, types):
+    _ln_shape(attrs, types[0])
+    return [types[0]]
+
+
+def _ln_torch(b, node, xs, ps):
+    shape = _ln_shape(node.attrs, b.types[0])
+    return b.call(b.F.layer_norm, xs[0], shape, ps.get("weight"), ps.get("bias"),
+                  node.attrs["eps"])
+
+
+def _ln_onnx(b, node, xs, ps):
+    x, a = b.types[0], node.attrs
+    shape = _ln_shape(a, x)
+    scale, bias = _scale_bias(b, ps, shape, x.dtype)
+    if b.opset >= 17:
+        return b.op("LayerNormalization", [xs[0], scale, bias], axis=-a["dims"],
+                    epsilon=a["eps"])
+    axes = list(range(x.rank - a["dims"], x.rank))
+    centred = b.op("Sub", [xs[0], reduce_onnx(b, "ReduceMean", xs[0], axes, True)])
+    var = reduce_onnx(b, "ReduceMean", b.op("Mul", [centred, centred]), axes, True)
+    eps = b.const([a["eps"]], x.dtype, ())
+    normed = b.op("Div", [centred, b.op("Sqrt", [b.op("Add", [var, eps])])])
+    return b.op("Add", [b.op("Mul", [normed, scale]), bias])
+
+
+# ------------------------------------------------------------------------ group norm
+def _channel_shape(x: TensorType, op: str) -> tuple[int, ...]:
+    if x.rank < 2:
+        raise ShapeError(f"{op} expects [N, C, ...], got {fmt(x.shape)}")
+    float_input(x, op)
+    return (channels(x, op),)
+
+
+def _gn_infer(attrs, types):
+    x = types[0]
+    c, g = _channel_shape(x, "groupnorm")[0], attrs["groups"]
+    if g < 1 or c % g:
+        raise ShapeError(f"groupnorm groups={g} must divide the {c} channels")
+    return [x]
+
+
+def _per_channel(b, value: str, rank: int) -> str:
+    """[C] -> [C, 1, ...] so that it broadcasts over [N, C, ...]."""
+    if rank <= 2:
+        return value
+    return b.op("Unsqueeze", [value, b.const(list(range(1, rank - 1)), "i64")])
+
+
+def _gn_onnx(b, node, xs, ps):
+    x, a = b.types[0], node.attrs
+    c, g = x.shape[1], a["groups"]
+    scale, bias = _scale_bias(b, ps, (c,), x.dtype)
+    if b.opset >= 21:
+        return b.op("GroupNormalization", [xs[0], scale, bias], num_groups=g, epsilon=a["eps"])
+    grouped = b.op("Reshape", [xs[0], b.const([0, g, -1], "i64")])
+    ones, zeros = b.const([1.0] * g, x.dtype), b.const([0.0] * g, x.dtype)
+    normed = b.op("InstanceNormalization", [grouped, ones, zeros], epsilon=a["eps"])
+    back = b.op("Reshape", [normed, b.op("Shape", xs)])
+    return b.op("Add", [b.op("Mul", [back, _per_channel(b, scale, x.rank)]),
+                        _per_channel(b, bias, x.rank)])
+
+
+# --------------------------------------------------------------------- instance norm
+def _in_onnx(b, node, xs, ps):
+    x = b.types[0]
+    scale, bias = _scale_bias(b, ps, (x.shape[1],), x.dtype)
+    return b.op("InstanceNormalization", [xs[0], scale, bias], epsilon=node.attrs["eps"])
+
+
+def instance_norm(x, weight, bias, eps: float):
+    import torch.nn.functional as F
+    return F.instance_norm(x, None, None, weight, bias, True, 0.0, eps)
+
+
+register(
+    OpDef(name="layernorm",
+          doc="Layer normalisation (Ba et al. 2016) over the last `dims` dims. Owns `weight` "
+              "and `bias` of their shape unless affine=false.",
+          args=(Arg("x", "tensor"), Arg("dims", "int", 1), Arg("eps", "float", 1e-5),
+                Arg("affine", "bool", True)),
+          infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
+          torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs, traits=frozenset({"normalising"})),
+    OpDef(name="groupnorm",
+          doc="Group normalisation (Wu & He 2018): statistics over each group of channels "
+              "and all positions. Owns `weight` and `bias` [C] unless affine=false.",
+          args=(Arg("x", "tensor"), Arg("groups", "int"), Arg("eps", "float", 1e-5),
+                Arg("affine", "bool", True)),
+          infer=_gn_infer, params=lambda a, t: _affine(_channel_shape(t[0], "groupnorm"), a),
+          torch=lambda b, node, xs, ps: b.call(b.F.group_norm, xs[0], node.attrs["groups"],
+                                               ps.get("weight"), ps.get("bias"),
+                                               node.attrs["eps"]),
+          onnx=_gn_onnx, tolerance=1e-4, macs=no_macs, traits=frozenset({"normalising"})),
+    OpDef(name="instancenorm",
+          doc="Instance normalisation (Ulyanov et al. 2016): statistics per sample and "
+              "channel over all positions. Owns `weight` and `bias` [C] when affine=true.",
+          args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("affine", "bool", False)),
+          infer=lambda a, t: [t[0]] if _channel_shape(t[0], "instancenorm") else [],
+          params=lambda a, t: _affine(_channel_shape(t[0], "instancenorm"), a),
+          torch=lambda b, node, xs, ps: b.call(instance_norm, xs[0], ps.get("weight"),
+                                               ps.get("bias"), node.attrs["eps"]),
+          onnx=_in_onnx, tolerance=1e-4, macs=no_macs, traits=frozenset({"normalising"})),
+)

@@ -1,0 +1,143 @@
+"""The modern activations and element-wise math: one entry each, shape-preserving.
+
+ONNX lowerings use the standard op where the chosen opset has it (Gelu from 20, Mish from
+18, HardSwish from 14) and the textbook decomposition below that; both paths are tested."""
+from __future__ import annotations
+
+import math
+
+from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .shapes import float_input
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def _same(op):
+    def infer(attrs, types):
+        float_input(types[0], op)
+        return [types[0]]
+    return infer
+
+
+def _c(b, value) -> str:
+    """A scalar constant of the op's dtype."""
+    return b.const([value], b.types[0].dtype, ())
+
+
+def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, shape_doc=None):
+    """A shape-preserving op; `torch_fn(b.F or b.torch, attrs)` -> callable args after x."""
+    if isinstance(onnx, str):
+        op_type = onnx
+        onnx = lambda b, node, xs, ps: b.op(op_type, xs)  # noqa: E731
+    return OpDef(name=name, doc=doc, args=(Arg("x", "tensor"),) + tuple(args),
+                 infer=infer or _same(name), torch=torch_fn, onnx=onnx, tolerance=tolerance,
+                 params=no_params, macs=no_macs, traits=frozenset({"elementwise"}))
+
+
+def _fn(attr: str, module: str = "torch", *keys):
+    """A torch lowering calling torch.<attr> or F.<attr> with the node's attributes `keys`."""
+    def lower(b, node, xs, ps):
+        fn = getattr(b.torch if module == "torch" else b.F, attr)
+        return b.call(fn, xs[0], *(node.attrs[k] for k in keys))
+    return lower
+
+
+# ----------------------------------------------------------------- decompositions
+def _gelu_onnx(b, node, xs, ps):
+    approx = node.attrs["approximate"]
+    if b.opset >= 20:
+        return b.op("Gelu", xs, approximate=approx)
+    x = xs[0]
+    if approx == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = b.op("Mul", [b.op("Mul", [x, x]), x])
+        inner = b.op("Add", [x, b.op("Mul", [cube, _c(b, 0.044715)])])
+        t = b.op("Tanh", [b.op("Mul", [inner, _c(b, _SQRT_2_OVER_PI)])])
+    else:  # 0.5 x (1 + erf(x / sqrt 2))
+        t = b.op("Erf", [b.op("Mul", [x, _c(b, 1.0 / math.sqrt(2.0))])])
+    return b.op("Mul", [b.op("Mul", [x, _c(b, 0.5)]), b.op("Add", [t, _c(b, 1.0)])])
+
+
+def _gelu_infer(attrs, types):
+    if attrs["approximate"] not in ("none", "tanh"):
+        raise ShapeError(f"gelu approximate must be \"none\" or \"tanh\", got "
+                         f"\"{attrs['approximate']}\"")
+    return _same("gelu")(attrs, types)
+
+
+def _silu_onnx(b, node, xs, ps):
+    return b.op("Mul", [xs[0], b.op("Sigmoid", xs)])
+
+
+def _hardswish_onnx(b, node, xs, ps):
+    if b.opset >= 14:
+        return b.op("HardSwish", xs)
+    return b.op("Mul", [xs[0], b.op("HardSigmoid", xs, alpha=1.0 / 6.0, beta=0.5)])
+
+
+def _clip_onnx(lo, hi):
+    def lower(b, node, xs, ps):
+        a = node.attrs
+        return b.op("Clip", [xs[0], _c(b, a.get("min", lo)), _c(b, a.get("max", hi))])
+    return lower
+
+
+def _clip_infer(attrs, types):
+    if not attrs["min"] <= attrs["max"]:
+        raise ShapeError(f"clip needs min <= max, got {attrs['min']} and {attrs['max']}")
+    return _same("clip")(attrs, types)
+
+
+def _softplus_onnx(b, node, xs, ps):
+    beta = node.attrs["beta"]
+    if beta == 1.0:
+        return b.op("Softplus", xs)
+    scaled = b.op("Softplus", [b.op("Mul", [xs[0], _c(b, beta)])])
+    return b.op("Div", [scaled, _c(b, beta)])
+
+
+def _softplus_torch(b, node, xs, ps):
+    return b.call(b.F.softplus, xs[0], node.attrs["beta"])
+
+
+def _mish_onnx(b, node, xs, ps):
+    if b.opset >= 18:
+        return b.op("Mish", xs)
+    return b.op("Mul", [xs[0], b.op("Tanh", [b.op("Softplus", xs)])])
+
+
+def _gelu_torch(b, node, xs, ps):
+    return b.call(b.F.gelu, xs[0], approximate=node.attrs["approximate"])
+
+
+register(
+    _unary("gelu", "Gaussian error linear unit x * Phi(x) (Hendrycks & Gimpel 2016); "
+           "approximate=\"tanh\" uses the tanh formula.", _gelu_torch, _gelu_onnx,
+           args=(Arg("approximate", "str", "none"),), infer=_gelu_infer),
+    _unary("silu", "Sigmoid-weighted linear unit x * sigmoid(x) (Swish-1).",
+           _fn("silu", "F"), _silu_onnx),
+    _unary("hardswish", "x * relu6(x + 3) / 6 (MobileNetV3).", _fn("hardswish", "F"),
+           _hardswish_onnx),
+    _unary("hardsigmoid", "relu6(x + 3) / 6 (MobileNetV3).", _fn("hardsigmoid", "F"),
+           lambda b, node, xs, ps: b.op("HardSigmoid", xs, alpha=1.0 / 6.0, beta=0.5)),
+    _unary("relu6", "min(max(x, 0), 6) (MobileNetV2).", _fn("relu6", "F"), _clip_onnx(0.0, 6.0)),
+    _unary("clip", "min(max(x, min), max).", _fn("clamp", "torch", "min", "max"),
+           _clip_onnx(None, None), args=(Arg("min", "float"), Arg("max", "float")),
+           infer=_clip_infer),
+    _unary("leaky_relu", "x where x > 0, else slope * x.", _fn("leaky_relu", "F", "slope"),
+           lambda b, node, xs, ps: b.op("LeakyRelu", xs, alpha=node.attrs["slope"]),
+           args=(Arg("slope", "float", 0.01),)),
+    _unary("elu", "x where x > 0, else alpha * (exp(x) - 1) (Clevert et al. 2016).",
+           _fn("elu", "F", "alpha"),
+           lambda b, node, xs, ps: b.op("Elu", xs, alpha=node.attrs["alpha"]),
+           args=(Arg("alpha", "float", 1.0),)),
+    _unary("softplus", "log(1 + exp(beta * x)) / beta.", _softplus_torch, _softplus_onnx,
+           args=(Arg("beta", "float", 1.0),)),
+    _unary("mish", "x * tanh(softplus(x)) (Misra 2019).", _fn("mish", "F"), _mish_onnx),
+    _unary("sqrt", "Square root.", _fn("sqrt"), "Sqrt"),
+    _unary("exp", "e to the power x.", _fn("exp"), "Exp"),
+    _unary("log", "Natural logarithm.", _fn("log"), "Log"),
+    _unary("abs", "Absolute value |x|; with a number, the compile-time abs().", _fn("abs"), "Abs"),
+    _unary("neg", "Negation, -x (also written -x).", _fn("neg"), "Neg"),
+    _unary("reciprocal", "The reciprocal 1 / x.", _fn("reciprocal"), "Reciprocal"),
+    _unary("erf", "The error function.", _fn("erf"), "Erf"),
+)

@@ -1,0 +1,97 @@
+"""Changing resolution: upsample by integer factors, resize to a size, pixel shuffle.
+
+torch's "nearest" picks floor(out_index * in / out): ONNX Resize with the "asymmetric"
+transform and "floor" rounding. "bilinear" without align_corners is torch's half-pixel
+transform ("pytorch_half_pixel"), with align_corners the "align_corners" transform."""
+from __future__ import annotations
+
+from ..ir import TensorType
+from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .shapes import channels, expand, fmt, spatial
+
+MODES = ("nearest", "bilinear")
+
+
+def _check_mode(attrs, x: TensorType, op: str) -> int:
+    n = spatial(x, op, ranks=(3, 4, 5))
+    if attrs["mode"] not in MODES:
+        raise ShapeError(f"{op} mode must be one of {', '.join(MODES)}, got \"{attrs['mode']}\"")
+    if attrs["mode"] == "bilinear" and n != 2:
+        raise ShapeError(f"{op} mode \"bilinear\" needs a 2-D input [N, C, H, W], got "
+                         f"{fmt(x.shape)}")
+    return n
+
+
+def _upsample_infer(attrs, types):
+    x = types[0]
+    n = _check_mode(attrs, x, "upsample")
+    scale = expand(attrs["scale"], n, "scale")
+    if min(scale) < 1:
+        raise ShapeError(f"upsample scale must be positive, got {list(scale)}")
+    out = [d * s if isinstance(d, int) else (d if s == 1 else f"{d}*{s}")
+           for d, s in zip(x.shape[2:], scale)]
+    return [TensorType(x.dtype, (*x.shape[:2], *out))]
+
+
+def _resize_infer(attrs, types):
+    x = types[0]
+    n = _check_mode(attrs, x, "resize")
+    size = expand(attrs["size"], n, "size")
+    if min(size) < 1:
+        raise ShapeError(f"resize size must be positive, got {list(size)}")
+    return [TensorType(x.dtype, (*x.shape[:2], *size))]
+
+
+def _torch(b, node, xs, ps):
+    out = b.outs[0].shape[2:]
+    if not all(isinstance(d, int) for d in out):
+        return b.call(b.F.interpolate, xs[0], None, node.attrs.get("scale"), node.attrs["mode"])
+    align = node.attrs["align_corners"] if node.attrs["mode"] == "bilinear" else None
+    return b.call(b.F.interpolate, xs[0], tuple(out), None, node.attrs["mode"], align)
+
+
+def _onnx(b, node, xs, ps):
+    a, out = node.attrs, b.outs[0].shape[2:]
+    if not all(isinstance(d, int) for d in out):
+        raise ShapeError("ONNX Resize needs known output sizes")
+    head = b.op("Slice", [b.op("Shape", xs), b.const([0], "i64"), b.const([2], "i64")])
+    sizes = b.op("Concat", [head, b.const(list(out), "i64")], axis=0)
+    if a["mode"] == "nearest":
+        return b.op("Resize", [xs[0], "", "", sizes], mode="nearest",
+                    coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    transform = "align_corners" if a["align_corners"] else "pytorch_half_pixel"
+    return b.op("Resize", [xs[0], "", "", sizes], mode="linear",
+                coordinate_transformation_mode=transform)
+
+
+def _shuffle_infer(attrs, types):
+    x = types[0]
+    spatial(x, "pixel_shuffle", ranks=(4,))
+    c, r = channels(x, "pixel_shuffle"), attrs["factor"]
+    if r < 1 or c % (r * r):
+        raise ShapeError(f"pixel_shuffle factor {r}: the {c} channels must be a multiple of "
+                         f"{r * r}")
+    out = [d * r if isinstance(d, int) else f"{d}*{r}" for d in x.shape[2:]]
+    return [TensorType(x.dtype, (x.shape[0], c // (r * r), *out))]
+
+
+_COMMON = (Arg("mode", "str", "nearest"), Arg("align_corners", "bool", False))
+register(
+    OpDef(name="upsample", doc="Upsample the spatial dims by integer factors `scale` "
+          "(nearest or bilinear, as torch.nn.Upsample).",
+          args=(Arg("x", "tensor"), Arg("scale", "ints", 2)) + _COMMON,
+          infer=_upsample_infer, torch=_torch, onnx=_onnx, tolerance=1e-5,
+          params=no_params, macs=no_macs, traits=frozenset()),
+    OpDef(name="resize", doc="Resize the spatial dims to `size` (nearest or bilinear, as "
+          "torch.nn.functional.interpolate with a size).",
+          args=(Arg("x", "tensor"), Arg("size", "ints")) + _COMMON,
+          infer=_resize_infer, torch=_torch, onnx=_onnx, tolerance=1e-5,
+          params=no_params, macs=no_macs, traits=frozenset()),
+    OpDef(name="pixel_shuffle", doc="[N, C*r*r, H, W] -> [N, C, H*r, W*r] (Shi et al. 2016; "
+          "ONNX DepthToSpace in CRD order).", args=(Arg("x", "tensor"), Arg("factor", "int")),
+          infer=_shuffle_infer,
+          torch=lambda b, node, xs, ps: b.call(b.F.pixel_shuffle, xs[0], node.attrs["factor"]),
+          onnx=lambda b, node, xs, ps: b.op("DepthToSpace", xs,
+                                            blocksize=node.attrs["factor"], mode="CRD"),
+          tolerance=1e-5, params=no_params, macs=no_macs, traits=frozenset()),
+)
