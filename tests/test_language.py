@@ -207,3 +207,19 @@ network small {
     assert "res.y.conv_bn.conv.weight" in names and "res.y.conv_bn_1.bn.bias" in names  # unnamed chain
     assert "head.fc.weight" in names and "logits.fc1.weight" in names
     assert net.outputs()[0]["shape"] == ["N", 4]
+
+
+def test_a_preset_of_a_preset_may_rebind_a_parameter(write_spec):
+    path = write_spec("""
+network base(scale: int, size: int = 4) {
+    input x: f32[N, size]
+    output out = linear(x, scale)
+}
+network small = base(scale=2)
+network wide = small(scale=3, size=5)
+""")
+    assert specc.load(path, "wide").outputs()[0]["shape"] == ["N", 3]
+    assert specc.load(path, "wide").inputs()[0]["shape"] == ["N", 5]
+    bad = write_spec('import "t.net"\nnetwork bad = small(3, 4)\n', "bad.net")
+    with pytest.raises(specc.SpeccError, match="has 1 unbound parameters, got 2 positional"):
+        specc.load(bad, "bad")

@@ -102,12 +102,22 @@ network n {
     assert [n.name for n in net.graph.nodes] == ["y.0", "y.1"]
 
 
-def test_an_empty_label_on_a_chain_is_a_clear_error(spec_error):
-    text = spec_error("""
+def test_an_empty_label_numbers_a_chain_in_its_scope(load_spec, tmp_path):
+    """`as ""` on a chain makes the enclosing scope the sequence, as torchvision's
+    Conv2dNormActivation is an nn.Sequential: conv `0`, norm `1`, activation `2`."""
+    net = load_spec("""
+block conv_norm(x, width: int) {
+    return x |> conv(width, 3, padding=1, bias=false) |> batchnorm |> relu as ""
+}
 network n {
-    input x: f32[N, 8]
-    features = x |> linear(4) |> relu as ""
-    output out = features
+    input x: f32[N, 3, 8, 8]
+    features = x |> conv_norm(4) |> conv_norm(8)
+    top = features |> linear(2) |> relu as ""
+    output out = top
 }""")
-    assert "a chain needs a name for its numbered stages" in text
-    assert "^^^^" in text and "KeyError" not in text
+    assert [n.name for n in net.graph.nodes][:4] == ["features.0.0", "features.0.1",
+                                                     "features.0.2", "features.1.0"]
+    assert "0.weight" in net.graph.params and "1" in [n.name for n in net.graph.nodes]
+    module = net.to_torch()
+    assert "features.1.1.running_var" in module.state_dict()
+    assert net.to_onnx(tmp_path / "n.onnx").max_rel_error < 1e-5

@@ -14,6 +14,9 @@ SPEC_OF = {
     "alexnet": "alexnet.net",
     **{f"vgg{d}": "vgg.net" for d in (11, 13, 16, 19)},
     "googlenet": "googlenet.net",
+    **{f"densenet{d}": "densenet.net" for d in (121, 161, 169, 201)},
+    **{n: "mobilenet.net" for n in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")},
+    **{f"efficientnet_b{i}": "efficientnet.net" for i in range(8)},
 }
 # parity runs at full size; these are the ones cheap enough for every test run (< ~1 s each)
 QUICK = {"resnet18", "googlenet"}

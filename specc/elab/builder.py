@@ -38,10 +38,12 @@ class GraphBuilder:
         return path
 
     def next_stage(self, path: str) -> str:
-        """The next numbered stage of the chain bound to `path` (nn.Sequential numbering)."""
+        """The next numbered stage of the chain bound to `path` (nn.Sequential numbering).
+        A chain labelled `as ""` numbers its stages in the enclosing scope itself: inside a
+        block called as `features.0`, they are `features.0.0`, `features.0.1`, ..."""
         n = self.counters.get(path, 0)
         self.counters[path] = n + 1
-        return f"{path}.{n}"
+        return f"{path}{n}" if path == "" or path.endswith(".") else f"{path}.{n}"
 
     @staticmethod
     def check_label(label: str, span: Span) -> None:

@@ -1,6 +1,8 @@
 """Compile-time functions and initialisers available in every spec."""
 from __future__ import annotations
 
+import math
+
 from ..diagnostics import SpeccError
 from ..ir import Init
 from ..values import Builtin, Tensor, show, type_name
@@ -80,6 +82,32 @@ def _float(v):
     raise BuiltinError(f"float() of {type_name(v)}")
 
 
+def _ceil(v):
+    return math.ceil(_finite(v, "ceil()"))
+
+
+def _floor(v):
+    return math.floor(_finite(v, "floor()"))
+
+
+def _finite(v, what):
+    v = _number(v, what)
+    if not math.isfinite(v) or abs(v) > 2 ** 62:
+        raise BuiltinError(f"{what} of {show(v)} is out of range")
+    return v
+
+
+def _make_divisible(v, divisor=8):
+    """The width rounding of MobileNet and EfficientNet: the nearest multiple of `divisor`,
+    at least `divisor`, and never more than 10% below v."""
+    v = _finite(v, "make_divisible()")
+    _ints((divisor,), "make_divisible")
+    if divisor < 1:
+        raise BuiltinError("make_divisible() divisor must be positive")
+    out = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * v else out
+
+
 def _number(v, what):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise BuiltinError(f"{what} takes numbers, got {type_name(v)}")
@@ -134,7 +162,8 @@ FUNCTIONS = {
     "range": _range, "len": _len, "enumerate": _enumerate, "zip": _zip,
     "min": lambda *a: min(_numbers(a, "min")), "max": lambda *a: max(_numbers(a, "max")),
     "sum": lambda *a: sum(_numbers(a, "sum")), "abs": lambda v: abs(_number(v, "abs()")),
-    "str": _str, "int": _int, "float": _float,
+    "str": _str, "int": _int, "float": _float, "ceil": _ceil, "floor": _floor,
+    "make_divisible": _make_divisible,
     "uniform": _uniform, "normal": _normal, "constant": _constant,
     "fan_in_uniform": _fan_in_uniform, "bipolar": _bipolar, "values": _values,
 }

@@ -238,15 +238,11 @@ class ExprEval:
 
     # -------------------------------------------------------------- pipes
     def _eval_ExprPipe(self, e, frame, hint):
-        whole, stages = e, []
+        stages = []
         while isinstance(e, A.ExprPipe):
             stages.append(e.stage)
             e = e.source
         stages.reverse()
-        if hint is not None and (hint.path == "" or hint.path.endswith(".")):
-            raise SpeccError("a chain needs a name for its numbered stages; 'as \"\"' only "
-                             "inlines a block call", frame.span(whole.span),
-                             ("name the chain, e.g. as \"features\"",))
         value = self.eval(e, frame)  # the head is the chain's input, not one of its stages
         for stage in stages:
             if value is POISON:

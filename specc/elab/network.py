@@ -48,10 +48,15 @@ def evaluate_preset(module: ModuleScope, item: A.NetworkPreset) -> NetworkRef:
                          "resnet(depths=[2, 2, 2, 2])", e.span)
     if not isinstance(base, NetworkRef):
         raise SpeccError(f"a preset needs a network, got {type_name(base)}", e.span)
-    signature = [(p.name, None, None) for p in base.defn.params]
     taken = dict(base.bound)
-    free = [s for s in signature if s[0] not in taken]
-    bound = bind_args(base.display, "network", free, args, kwargs, e.span)
+    free = [(p.name, None, None) for p in base.defn.params if p.name not in taken]
+    if len(args) > len(free):
+        raise SpeccError(f"network '{base.display}' has {len(free)} unbound parameters, "
+                         f"got {len(args)} positional arguments", e.span)
+    # positional arguments fill what is still unbound; a keyword may re-bind any parameter,
+    # so a preset of a preset can change, say, its input size
+    rebound = [(p.name, None, None) for p in base.defn.params if p.name in taken]
+    bound = bind_args(base.display, "network", free + rebound, args, kwargs, e.span)
     taken.update({k: v for k, v in bound.items() if v is not DEFAULT})
     return NetworkRef(base.defn, base.module, tuple(taken.items()), item.name)
 
