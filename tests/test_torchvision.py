@@ -6,6 +6,7 @@ import pytest
 import specc
 
 from conftest import SPECS
+from test_networks import at_size
 from torchvision_parity import TOLERANCE, fixture, fixture_names, layout_mismatches, parity_error
 
 # torchvision constructor -> the bundled spec that defines a network of the same name
@@ -17,9 +18,15 @@ SPEC_OF = {
     **{f"densenet{d}": "densenet.net" for d in (121, 161, 169, 201)},
     **{n: "mobilenet.net" for n in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")},
     **{f"efficientnet_b{i}": "efficientnet.net" for i in range(8)},
+    **{n: "vit.net" for n in ("vit_b_16", "vit_b_32", "vit_l_16")},
+    "inception_v3": "inception_v3.net",
+    "squeezenet1_0": "squeezenet.net", "squeezenet1_1": "squeezenet.net",
+    **{f"shufflenet_v2_x{w}": "shufflenet.net" for w in ("0_5", "1_0", "1_5", "2_0")},
 }
-# parity runs at full size; these are the ones cheap enough for every test run (< ~1 s each)
-QUICK = {"resnet18", "googlenet"}
+# parity runs at the fixture's size; these are cheap enough for every run (about 1 s each),
+# the rest are marked slow (they fill up to 300M parameters)
+QUICK = {"resnet18", "googlenet", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
+         "efficientnet_b0", "inception_v3", "squeezenet1_1", "shufflenet_v2_x0_5"}
 
 
 def bundled(name: str):
@@ -33,9 +40,7 @@ def parity_net(name: str, write_spec):
     net = bundled(name)
     if net.inputs()[0]["shape"][-1] == side:
         return net
-    path = write_spec(f'specc 1\nimport "{SPECS / SPEC_OF[name]}"\n'
-                      f"network reduced = {name}(size={side})\n", name="reduced.net")
-    return specc.load(path, "reduced")
+    return at_size(SPEC_OF[name], name, side, write_spec)
 
 
 def test_every_mapped_network_has_a_fixture():

@@ -36,6 +36,34 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("elman.net", "elman", 1_610, 9_536),
     ("perceptron.net", "perceptron", 5_130, 209_920),
     ("perceptron.net", "mark1", 4_104, 208_896),
+    # After 2015: parameters are torchvision's published num_params (its model cards, and
+    # tests/fixtures/torchvision); MACs agree with its GFLOPS figures to their 3-4 digits (the
+    # Inception-v3 figure includes the auxiliary classifier: 5.713 G without it).
+    ("densenet.net", "densenet121", 7_978_856, 2_834_161_664),
+    ("densenet.net", "densenet161", 28_681_000, 7_727_907_072),
+    ("densenet.net", "densenet169", 14_149_480, 3_359_843_328),
+    ("densenet.net", "densenet201", 20_013_928, 4_291_365_888),
+    ("mobilenet.net", "mobilenet_v2", 3_504_872, 300_774_272),
+    ("mobilenet.net", "mobilenet_v3_large", 5_483_032, 216_589_760),
+    ("mobilenet.net", "mobilenet_v3_small", 2_542_856, 56_510_400),
+    ("efficientnet.net", "efficientnet_b0", 5_288_548, 385_814_752),
+    ("efficientnet.net", "efficientnet_b1", 7_794_184, 686_802_832),
+    ("efficientnet.net", "efficientnet_b2", 9_109_994, 993_561_872),
+    ("efficientnet.net", "efficientnet_b3", 12_233_232, 1_827_141_392),
+    ("efficientnet.net", "efficientnet_b4", 19_341_616, 4_393_771_024),
+    ("efficientnet.net", "efficientnet_b5", 30_389_784, 10_266_384_752),
+    ("efficientnet.net", "efficientnet_b6", 43_040_704, 19_067_593_536),
+    ("efficientnet.net", "efficientnet_b7", 66_347_960, 37_745_884_192),
+    ("vit.net", "vit_b_16", 86_567_656, 17_563_828_224),
+    ("vit.net", "vit_b_32", 88_224_232, 4_409_186_304),
+    ("vit.net", "vit_l_16", 304_326_632, 61_554_712_576),
+    ("inception_v3.net", "inception_v3", 27_161_264, 5_718_899_296),
+    ("squeezenet.net", "squeezenet1_0", 1_248_424, 818_924_576),
+    ("squeezenet.net", "squeezenet1_1", 1_235_496, 349_151_936),
+    ("shufflenet.net", "shufflenet_v2_x0_5", 1_366_792, 40_476_448),
+    ("shufflenet.net", "shufflenet_v2_x1_0", 2_278_604, 144_907_992),
+    ("shufflenet.net", "shufflenet_v2_x1_5", 3_503_624, 295_759_392),
+    ("shufflenet.net", "shufflenet_v2_x2_0", 7_393_996, 583_253_464),
 ]
 
 
