@@ -25,6 +25,7 @@ COMMANDS = {
     "fmt": "rewrite .net files in the canonical layout (comments kept, meaning unchanged)",
     "lsp": "run the language server (LSP over stdio) for editors",
     "completion": "print a shell completion script (bash, zsh or fish)",
+    "ops": "the op reference: every op, or one op's signature, shape rule and ONNX mapping",
 }
 EXAMPLES = """\
 examples:

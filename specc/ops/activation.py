@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init
-from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import channels, float_input
 
 
@@ -14,7 +14,9 @@ def _same(op):
 
 
 def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5):
-    return OpDef(name=name, doc=doc, args=(Arg("x", "tensor"),), infer=_same(name),
+    return OpDef(name=name, doc=doc, shape="same as x",
+                 example=Example(("f32[N, 3, 4]",), f"{name}(x0)"),
+                 args=(Arg("x", "tensor"),), infer=_same(name),
                  torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0]),
                  onnx=lambda b, node, xs, ps: b.op(onnx_op, xs), tolerance=tolerance,
                  traits=frozenset({"elementwise"}), params=no_params, macs=no_macs)
@@ -78,37 +80,55 @@ def _relu_torch(b, node, xs, ps):
 
 
 register(
-    OpDef(name="relu", doc="Rectified linear unit: max(x, 0).", args=(Arg("x", "tensor"),),
+    OpDef(name="relu",
+          shape="same as x",
+          example=Example(("f32[N, 3, 4]",), "relu(x0)"),
+          doc="Rectified linear unit: max(x, 0).", args=(Arg("x", "tensor"),),
           infer=_same("relu"), torch=_relu_torch, onnx=lambda b, node, xs, ps: b.op("Relu", xs),
           traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
     _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
-    OpDef(name="identity", doc="Passes its input through.", args=(Arg("x", "tensor"),),
+    OpDef(name="identity",
+          shape="same as x",
+          example=Example(("f32[N, 3, 4]",), "identity(x0) |> relu"),
+          doc="Passes its input through.", args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: [types[0]], torch=lambda b, node, xs, ps: xs[0],
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="scaled_tanh",
+          shape="same as x",
+          example=Example(("f32[N, 3, 4]",), "scaled_tanh(x0)"),
           doc="LeCun's squashing function a * tanh(s * x), a = 1.7159, s = 2/3 (so f(1) = 1).",
           args=(Arg("x", "tensor"), Arg("a", "float", 1.7159), Arg("s", "float", 2.0 / 3.0)),
           infer=_same("scaled_tanh"), torch=_scaled_tanh_torch, onnx=_scaled_tanh_onnx,
           traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
     OpDef(name="step",
+          shape="same as x",
+          example=Example(("f32[N, 6]",), "step(x0, threshold=0.25)"),
           doc="Heaviside step: 1 where x >= threshold, else 0 (threshold logic units).",
           args=(Arg("x", "tensor"), Arg("threshold", "float", 0.0)), infer=_same("step"),
           torch=lambda b, node, xs, ps: b.call(heaviside, xs[0], node.attrs["threshold"]),
           onnx=_step_onnx,
           traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
-    OpDef(name="softmax", doc="Softmax along `axis`.",
+    OpDef(name="softmax",
+          shape="same as x",
+          example=Example(("f32[N, 3, 4]",), "softmax(x0, axis=2)"),
+          doc="Softmax along `axis`.",
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"]),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="log_softmax", doc="Log of the softmax along `axis`.",
+    OpDef(name="log_softmax",
+          shape="same as x",
+          example=Example(("f32[N, 5]",), "log_softmax(x0)"),
+          doc="Log of the softmax along `axis`.",
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("log_softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.log_softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("LogSoftmax", xs, axis=node.attrs["axis"]),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="prelu",
+          shape="same as x ([N, C, ...])",
+          example=Example(("f32[N, 3, 4, 4]",), "prelu(x0)"),
           doc="Parametric ReLU (He et al. 2015): a learned slope per channel (or one shared).",
           args=(Arg("x", "tensor"), Arg("shared", "bool", False),
                 Arg("init", "init", Init("constant", (0.25,)))),

@@ -4,7 +4,7 @@ Two different dims other than 1 (a residual join of mismatched maps) are an erro
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, same_dtype
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
@@ -28,6 +28,9 @@ def _binary_infer(name):
 def _binary(name):
     return OpDef(
         name=name, doc=f"Elementwise a {_SYMBOL[name]} b, broadcasting by NumPy's rule.",
+        shape="the broadcast of a's and b's shapes",
+        example=Example(("f32[N, 3, 4]", "f32[4]"),
+                        f"(abs(x0) + 0.5) {_SYMBOL[name]} (abs(x1) + 0.5)"),
         args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_binary_infer(name),
         torch=lambda b, node, xs, ps: b.call(getattr(b.torch, _TORCH[name]), xs[0], xs[1]),
         onnx=lambda b, node, xs, ps: b.op(_ONNX[name], xs),
@@ -44,7 +47,10 @@ def _constant_onnx(b, node, xs, ps):
 
 register(
     *(_binary(n) for n in _SYMBOL),
-    OpDef(name="constant", doc="A rank-0 constant (numbers in tensor arithmetic become these).",
+    OpDef(name="constant",
+          shape="a number -> [] (rank 0)",
+          example=Example(("f32[N, 3]",), "x0 + 1.5"),
+          doc="A rank-0 constant (numbers in tensor arithmetic become these).",
           args=(Arg("value", "float"), Arg("dtype", "str", "f32")),
           infer=lambda attrs, types: [TensorType(attrs["dtype"], ())],
           torch=_constant_torch, onnx=_constant_onnx,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_params, register
 from .shapes import broadcast, float_input, fmt, prod, same_dtype
 
 
@@ -79,7 +79,10 @@ def _onnx(b, node, xs, ps):
 
 register(OpDef(
     name="scaled_dot_product_attention",
-    doc="softmax(q k^T * scale + mask) v over [..., length, width] tensors; scale defaults "
+    shape="q [..., L, E], k [..., S, E], v [..., S, Ev] -> [..., L, Ev]; leading dims broadcast",
+    example=Example(("f32[N, 2, 5, 4]", "f32[N, 2, 6, 4]", "f32[N, 2, 6, 3]"),
+                    "scaled_dot_product_attention(x0, x1, x2)"),
+   doc="softmax(q k^T * scale + mask) v over [..., length, width] tensors; scale defaults "
         "to 1/sqrt(width). `mask`: bool (true = may attend) or added to the scores; "
         "causal=true lets position i see positions <= i.",
     args=(Arg("q", "tensor"), Arg("k", "tensor"), Arg("v", "tensor"),

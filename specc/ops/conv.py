@@ -3,7 +3,7 @@ groups."""
 from __future__ import annotations
 
 from ..ir import Init, TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, register
 from .shapes import channels, expand, prod, spatial, window_out
 
 DEFAULT = Init("default")  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -72,7 +72,10 @@ def _onnx(b, node, xs, ps):
 
 register(OpDef(
     name="conv",
-    doc="Convolution over 1-D [N, C, L], 2-D [N, C, H, W] or 3-D [N, C, D, H, W] inputs "
+    shape="[N, C, *S] -> [N, channels, *S'], S' = (S + 2 padding - dilation (kernel - 1) - 1) // "
+          "stride + 1, for 1 to 3 spatial dims",
+    example=Example(("f32[N, 4, 9, 9]",), "conv(x0, 6, 3, stride=2, padding=1, groups=2)"),
+   doc="Convolution over 1-D [N, C, L], 2-D [N, C, H, W] or 3-D [N, C, D, H, W] inputs "
         "(cross-correlation, as in every framework). Owns `weight` [out, in/groups, *kernel] "
         "and `bias` [out].",
     args=(Arg("x", "tensor"), Arg("channels", "int"), Arg("kernel", "ints"),
@@ -149,7 +152,11 @@ def _t_onnx(b, node, xs, ps):
 
 register(OpDef(
     name="conv_transpose",
-    doc="Transposed convolution (the gradient of conv; learned upsampling), 1-D to 3-D. "
+    shape="[N, C, *S] -> [N, channels, *S'], S' = (S - 1) stride - 2 padding + dilation (kernel "
+          "- 1) + output_padding + 1",
+    example=Example(("f32[N, 4, 5, 5]",),
+                    "conv_transpose(x0, 6, 3, stride=2, padding=1, output_padding=1, groups=2)"),
+   doc="Transposed convolution (the gradient of conv; learned upsampling), 1-D to 3-D. "
         "Owns `weight` [in, out/groups, *kernel] and `bias` [out].",
     args=(Arg("x", "tensor"), Arg("channels", "int"), Arg("kernel", "ints"),
           Arg("stride", "ints", 1), Arg("padding", "ints", 0), Arg("output_padding", "ints", 0),

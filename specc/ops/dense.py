@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init, TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, float_input, fmt, same_dtype
 
 DEFAULT = Init("default")
@@ -83,6 +83,8 @@ def _embedding_params(attrs, types):
 
 register(
     OpDef(name="embedding",
+          shape="integer indices [...] -> [..., dim]",
+          example=Example(("i64[N, 5]",), "embedding(x0, 7, 4)"),
           doc="Look up rows of a table: integer indices [...] -> [..., dim]. Owns `weight` "
               "[num, dim] (torch.nn.Embedding; initialised N(0, 1) like it).",
           args=(Arg("x", "tensor"), Arg("num", "int"), Arg("dim", "int"),
@@ -92,6 +94,8 @@ register(
           onnx=lambda b, node, xs, ps: b.op("Gather", [ps["weight"], xs[0]], axis=0),
           macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="linear",
+          shape="[..., F] -> [..., features]",
+          example=Example(("f32[N, 7]",), "linear(x0, 5)"),
           doc="Fully connected layer y = x W^T + b over the last dim. Owns `weight` [out, in] "
               "and `bias` [out].",
           args=(Arg("x", "tensor"), Arg("features", "int"), Arg("bias", "bool", True),
@@ -100,6 +104,8 @@ register(
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
           traits=frozenset({"weighted", "backward_ignores_output"})),
     OpDef(name="matmul",
+          shape="[..., n, k] and [..., k, m] -> [..., n, m]; the leading dims broadcast",
+          example=Example(("f32[N, 3, 4]", "f32[N, 4, 5]"), "matmul(x0, x1)"),
           doc="Matrix product a @ b over the last two dims; the dims before them broadcast "
               "by NumPy's rule (a 2-D `b` is shared by every sample).",
           args=(Arg("a", "tensor"), Arg("b", "tensor")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, fmt
 
 _SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
@@ -89,13 +89,20 @@ def tile(x, repeats):
 
 register(
     OpDef(name="expand",
+          shape="`shape` (-1 keeps x's dim); x's dims align with its last ones",
+          example=Example(("f32[N, 3, 4]",),
+                          "concat([expand(w, [x0.shape[0], 1, -1]), x0], axis=1)",
+                          ("param w: f32[1, 1, 4] = uniform(-1, 1)",)),
           doc="Broadcast x to `shape` by NumPy's rule (x's dims align with the last ones; only "
               "dims of size 1 grow). -1 keeps x's dim; a symbol such as x.shape[0] takes the "
               "batch size at run time: expand(class_token, [x.shape[0], -1, -1]).",
           args=(Arg("x", "tensor"), Arg("shape", "dims")),
           infer=_expand_infer, torch=_expand_torch, onnx=_expand_onnx,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="tile", doc="Repeat x `repeats[i]` times along each dim i (torch.Tensor.repeat, "
+    OpDef(name="tile",
+          shape="dim i times repeats[i]",
+          example=Example(("f32[N, 3, 2]",), "tile(x0, [1, 2, 3])"),
+          doc="Repeat x `repeats[i]` times along each dim i (torch.Tensor.repeat, "
           "ONNX Tile).", args=(Arg("x", "tensor"), Arg("repeats", "int_list")),
           infer=_tile_infer,
           torch=lambda b, node, xs, ps: b.call(tile, xs[0], tuple(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..ir import Init, TensorType
 from .reduce import reduce_onnx
-from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import channels, float_input, fmt, prod
 
 
@@ -115,13 +115,18 @@ def instance_norm(x, weight, bias, eps: float):
 
 register(
     OpDef(name="layernorm",
+          shape="same as x; statistics over its last `dims` dims",
+          example=Example(("f32[N, 5, 8]",), "layernorm(x0)"),
           doc="Layer normalisation (Ba et al. 2016) over the last `dims` dims. Owns `weight` "
               "and `bias` of their shape unless affine=false.",
           args=(Arg("x", "tensor"), Arg("dims", "int", 1), Arg("eps", "float", 1e-5),
                 Arg("affine", "bool", True)),
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
-          torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs, traits=frozenset({"normalising"})),
+          torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
+          traits=frozenset({"normalising"})),
     OpDef(name="groupnorm",
+          shape="same as x ([N, C, ...]); `groups` divides C",
+          example=Example(("f32[N, 6, 4, 4]",), "groupnorm(x0, 3)"),
           doc="Group normalisation (Wu & He 2018): statistics over each group of channels "
               "and all positions. Owns `weight` and `bias` [C] unless affine=false.",
           args=(Arg("x", "tensor"), Arg("groups", "int"), Arg("eps", "float", 1e-5),
@@ -130,8 +135,11 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.F.group_norm, xs[0], node.attrs["groups"],
                                                ps.get("weight"), ps.get("bias"),
                                                node.attrs["eps"]),
-          onnx=_gn_onnx, tolerance=1e-4, macs=no_macs, traits=frozenset({"normalising"})),
+          onnx=_gn_onnx, tolerance=1e-4, macs=no_macs,
+          traits=frozenset({"normalising"})),
     OpDef(name="instancenorm",
+          shape="same as x ([N, C, ...])",
+          example=Example(("f32[N, 3, 4, 4]",), "instancenorm(x0, affine=true)"),
           doc="Instance normalisation (Ulyanov et al. 2016): statistics per sample and "
               "channel over all positions. Owns `weight` and `bias` [C] when affine=true.",
           args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("affine", "bool", False)),
@@ -139,5 +147,6 @@ register(
           params=lambda a, t: _affine(_channel_shape(t[0], "instancenorm"), a),
           torch=lambda b, node, xs, ps: b.call(instance_norm, xs[0], ps.get("weight"),
                                                ps.get("bias"), node.attrs["eps"]),
-          onnx=_in_onnx, tolerance=1e-4, macs=no_macs, traits=frozenset({"normalising"})),
+          onnx=_in_onnx, tolerance=1e-4, macs=no_macs,
+          traits=frozenset({"normalising"})),
 )

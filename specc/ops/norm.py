@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init
-from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import channels, float_input
 
 
@@ -76,6 +76,8 @@ def _dropout_infer(attrs, types):
 
 register(
     OpDef(name="batchnorm",
+          shape="same as x ([N, C, ...])",
+          example=Example(("f32[N, 3, 4, 4]",), "batchnorm(x0)"),
           doc="Batch normalisation (Ioffe & Szegedy 2015) over dim 1. Owns `weight`, `bias` "
               "and the running statistics `running_mean`, `running_var`, `num_batches_tracked`.",
           args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1)),
@@ -83,13 +85,18 @@ register(
           tolerance=1e-4, traits=frozenset({"normalising", "backward_ignores_output"}),
           macs=no_macs),
     OpDef(name="lrn",
+          shape="same as x ([N, C, H, W])",
+          example=Example(("f32[N, 7, 4, 4]",), "lrn(x0, 5, alpha=0.0001, beta=0.75, k=2.0)"),
           doc="Local response normalisation across channels, as in Krizhevsky et al. 2012: "
               "b = a / (k + alpha * sum of a^2 over `size` neighbouring channels)^beta.",
           args=(Arg("x", "tensor"), Arg("size", "int", 5), Arg("alpha", "float", 1e-4),
                 Arg("beta", "float", 0.75), Arg("k", "float", 2.0)),
           infer=_lrn_infer, torch=_lrn_torch, onnx=_lrn_onnx,
           tolerance=1e-4, params=no_params, macs=no_macs, traits=frozenset({"normalising"})),
-    OpDef(name="dropout", doc="Zeroes elements with probability p while training; identity "
+    OpDef(name="dropout",
+          shape="same as x",
+          example=Example(("f32[N, 6]",), "dropout(x0, 0.5) |> relu"),
+          doc="Zeroes elements with probability p while training; identity "
           "at inference (removed from exported models).",
           args=(Arg("x", "tensor"), Arg("p", "float", 0.5)), infer=_dropout_infer,
           torch=lambda b, node, xs, ps: b.call(b.F.dropout, xs[0], node.attrs["p"], b.training),

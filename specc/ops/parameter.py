@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import prod
 
 
@@ -27,7 +27,9 @@ def _params(attrs, types):
 
 register(OpDef(
     name="parameter",
-    doc="A tensor declared in the spec: `param` (trained), `fixed` (never trained, saved in "
+    shape="exactly the declared shape (no batch dim)",
+    example=Example(("f32[N, 3]",), "matmul(x0, w)", ("param w: f32[3, 2] = uniform(-1, 1)",)),
+   doc="A tensor declared in the spec: `param` (trained), `fixed` (never trained, saved in "
         "the state dict) or `const` (never trained, rebuilt from the spec, not saved).",
     args=(Arg("shape", "ints"), Arg("dtype", "str", "f32"), Arg("init", "init"),
           Arg("trainable", "bool", True), Arg("saved", "bool", True)),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import float_input
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -24,12 +24,14 @@ def _c(b, value) -> str:
     return b.const([value], b.types[0].dtype, ())
 
 
-def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, shape_doc=None):
-    """A shape-preserving op; `torch_fn(b.F or b.torch, attrs)` -> callable args after x."""
+def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, call=None):
+    """A shape-preserving op; its example applies it to [N, 3, 4] (as `call`, if given)."""
     if isinstance(onnx, str):
         op_type = onnx
         onnx = lambda b, node, xs, ps: b.op(op_type, xs)  # noqa: E731
-    return OpDef(name=name, doc=doc, args=(Arg("x", "tensor"),) + tuple(args),
+    return OpDef(name=name, doc=doc, shape="same as x",
+                 example=Example(("f32[N, 3, 4]",), call or f"{name}(x0)"),
+                 args=(Arg("x", "tensor"),) + tuple(args),
                  infer=infer or _same(name), torch=torch_fn, onnx=onnx, tolerance=tolerance,
                  params=no_params, macs=no_macs, traits=frozenset({"elementwise"}))
 
@@ -116,28 +118,38 @@ register(
     _unary("silu", "Sigmoid-weighted linear unit x * sigmoid(x) (Swish-1).",
            _fn("silu", "F"), _silu_onnx),
     _unary("hardswish", "x * relu6(x + 3) / 6 (MobileNetV3).", _fn("hardswish", "F"),
-           _hardswish_onnx),
+           _hardswish_onnx,
+           call="hardswish(x0 * 4.0)"),
     _unary("hardsigmoid", "relu6(x + 3) / 6 (MobileNetV3).", _fn("hardsigmoid", "F"),
-           lambda b, node, xs, ps: b.op("HardSigmoid", xs, alpha=1.0 / 6.0, beta=0.5)),
-    _unary("relu6", "min(max(x, 0), 6) (MobileNetV2).", _fn("relu6", "F"), _clip_onnx(0.0, 6.0)),
+           lambda b, node, xs, ps: b.op("HardSigmoid", xs, alpha=1.0 / 6.0, beta=0.5),
+           call="hardsigmoid(x0 * 4.0)"),
+    _unary("relu6", "min(max(x, 0), 6) (MobileNetV2).", _fn("relu6", "F"), _clip_onnx(0.0, 6.0),
+           call="relu6(x0 * 8.0)"),
     _unary("clip", "min(max(x, min), max).", _fn("clamp", "torch", "min", "max"),
            _clip_onnx(None, None), args=(Arg("min", "float"), Arg("max", "float")),
-           infer=_clip_infer),
+           infer=_clip_infer,
+           call="clip(x0, -0.5, 0.25)"),
     _unary("leaky_relu", "x where x > 0, else slope * x.", _fn("leaky_relu", "F", "slope"),
            lambda b, node, xs, ps: b.op("LeakyRelu", xs, alpha=node.attrs["slope"]),
-           args=(Arg("slope", "float", 0.01),)),
+           args=(Arg("slope", "float", 0.01),),
+           call="leaky_relu(x0, 0.2)"),
     _unary("elu", "x where x > 0, else alpha * (exp(x) - 1) (Clevert et al. 2016).",
            _fn("elu", "F", "alpha"),
            lambda b, node, xs, ps: b.op("Elu", xs, alpha=node.attrs["alpha"]),
-           args=(Arg("alpha", "float", 1.0),)),
+           args=(Arg("alpha", "float", 1.0),),
+           call="elu(x0, 0.7)"),
     _unary("softplus", "log(1 + exp(beta * x)) / beta.", _softplus_torch, _softplus_onnx,
-           args=(Arg("beta", "float", 1.0),)),
+           args=(Arg("beta", "float", 1.0),),
+           call="softplus(x0, beta=2.0)"),
     _unary("mish", "x * tanh(softplus(x)) (Misra 2019).", _fn("mish", "F"), _mish_onnx),
-    _unary("sqrt", "Square root.", _fn("sqrt"), "Sqrt"),
+    _unary("sqrt", "Square root.", _fn("sqrt"), "Sqrt",
+           call="sqrt(abs(x0) + 0.1)"),
     _unary("exp", "e to the power x.", _fn("exp"), "Exp"),
-    _unary("log", "Natural logarithm.", _fn("log"), "Log"),
+    _unary("log", "Natural logarithm.", _fn("log"), "Log",
+           call="log(abs(x0) + 0.1)"),
     _unary("abs", "Absolute value |x|; with a number, the compile-time abs().", _fn("abs"), "Abs"),
     _unary("neg", "Negation, -x (also written -x).", _fn("neg"), "Neg"),
-    _unary("reciprocal", "The reciprocal 1 / x.", _fn("reciprocal"), "Reciprocal"),
+    _unary("reciprocal", "The reciprocal 1 / x.", _fn("reciprocal"), "Reciprocal",
+           call="reciprocal(abs(x0) + 0.5)"),
     _unary("erf", "The error function.", _fn("erf"), "Erf"),
 )

@@ -5,7 +5,7 @@ ONNX moved `axes` from an attribute to an input (ReduceSum at opset 13, the othe
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import fmt
 
 _ONNX = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin"}
@@ -50,7 +50,7 @@ def reduce_values(x, kind: str, axes: tuple, keepdims: bool):
     return fn(x, axes, keepdims)
 
 
-def _entry(kind: str, doc: str) -> OpDef:
+def _entry(kind: str, doc: str, example: Example) -> OpDef:
     def lower_torch(b, node, xs, ps):
         axes = tuple(axes_of(node.attrs, b.types[0], kind))
         return b.call(reduce_values, xs[0], kind, axes, node.attrs["keepdims"])
@@ -59,15 +59,20 @@ def _entry(kind: str, doc: str) -> OpDef:
         axes = axes_of(node.attrs, b.types[0], kind)
         return reduce_onnx(b, _ONNX[kind], xs[0], axes, node.attrs["keepdims"])
 
-    return OpDef(name=kind, doc=doc,
+    return OpDef(name=kind, doc=doc, example=example,
+                 shape="x without the `axes` (kept as 1 with keepdims)",
                  args=(Arg("x", "tensor"), Arg("axes", "int_list"), Arg("keepdims", "bool", False)),
                  infer=_infer(kind), torch=lower_torch, onnx=lower_onnx, tolerance=1e-5,
                  params=no_params, macs=no_macs, traits=frozenset())
 
 
 register(
-    _entry("mean", "Mean over `axes` (a reduced dim is dropped, or kept as 1 with keepdims)."),
-    _entry("sum", "Sum over `axes` (a reduced dim is dropped, or kept as 1 with keepdims)."),
-    _entry("max", "Largest value over `axes`; with numbers, the compile-time max()."),
-    _entry("min", "Smallest value over `axes`; with numbers, the compile-time min()."),
+    _entry("mean", "Mean over `axes` (a reduced dim is dropped, or kept as 1 with keepdims).",
+           Example(("f32[N, 3, 4, 5]",), "mean(x0, [1, 2])")),
+    _entry("sum", "Sum over `axes` (a reduced dim is dropped, or kept as 1 with keepdims).",
+           Example(("f32[N, 3, 4]",), "sum(x0, [2], keepdims=true)")),
+    _entry("max", "Largest value over `axes`; with numbers, the compile-time max().",
+           Example(("f32[N, 3, 4]",), "max(x0, [1])")),
+    _entry("min", "Smallest value over `axes`; with numbers, the compile-time min().",
+           Example(("f32[N, 3, 4, 2]",), "min(x0, [-1, 1])")),
 )

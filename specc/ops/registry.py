@@ -58,6 +58,25 @@ class ParamSpec:
     dtype: str = "f32"
 
 
+@dataclass(frozen=True)
+class Example:
+    """A tiny network that uses the op: input types, the call (inputs are x0, x1, ...) and
+    any declarations it needs. The reference (`specc ops`, docs/ops.md) shows it with its
+    inferred shape and the ONNX ops it lowers to; the parity tests run it through torch and
+    onnxruntime."""
+
+    inputs: tuple[str, ...]
+    call: str
+    decls: tuple[str, ...] = ()
+
+    def spec(self, name: str = "example") -> str:
+        lines = ["specc 1", f"network {name} {{"]
+        lines += [f"    input x{i}: {t}" for i, t in enumerate(self.inputs)]
+        lines += [f"    {d}" for d in self.decls]
+        lines += [f"    output y = {self.call}", "}"]
+        return "\n".join(lines) + "\n"
+
+
 def no_params(attrs, types):
     """The parameter rule of an op that owns no parameters."""
     return {}
@@ -89,10 +108,13 @@ TRAITS = {
 @dataclass(frozen=True, kw_only=True)
 class OpDef:
     """Every field but `min_opset` must be given: an op states its parameter rule, MAC rule,
-    tolerance and traits even when they are `no_params`, `no_macs`, 1e-5 and `frozenset()`."""
+    tolerance and traits even when they are `no_params`, `no_macs`, 1e-5 and `frozenset()`.
+    `shape` says the shape rule in words; `example` is a network that uses the op."""
 
     name: str
     doc: str
+    shape: str
+    example: Example
     args: tuple[Arg, ...]
     infer: Callable[[dict, list[TensorType]], list[TensorType]]
     torch: Callable

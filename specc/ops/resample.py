@@ -6,7 +6,7 @@ transform ("pytorch_half_pixel"), with align_corners the "align_corners" transfo
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import channels, expand, fmt, spatial
 
 MODES = ("nearest", "bilinear")
@@ -77,17 +77,26 @@ def _shuffle_infer(attrs, types):
 
 _COMMON = (Arg("mode", "str", "nearest"), Arg("align_corners", "bool", False))
 register(
-    OpDef(name="upsample", doc="Upsample the spatial dims by integer factors `scale` "
+    OpDef(name="upsample",
+          shape="[N, C, *S] -> [N, C, *(S * scale)]",
+          example=Example(("f32[N, 2, 3, 4]",), "upsample(x0, 2)"),
+          doc="Upsample the spatial dims by integer factors `scale` "
           "(nearest or bilinear, as torch.nn.Upsample).",
           args=(Arg("x", "tensor"), Arg("scale", "ints", 2)) + _COMMON,
           infer=_upsample_infer, torch=_torch, onnx=_onnx, tolerance=1e-5,
           params=no_params, macs=no_macs, traits=frozenset()),
-    OpDef(name="resize", doc="Resize the spatial dims to `size` (nearest or bilinear, as "
+    OpDef(name="resize",
+          shape="[N, C, *S] -> [N, C, *size]",
+          example=Example(('f32[N, 2, 5, 6]',), 'resize(x0, [7, 3], mode="bilinear")'),
+          doc="Resize the spatial dims to `size` (nearest or bilinear, as "
           "torch.nn.functional.interpolate with a size).",
           args=(Arg("x", "tensor"), Arg("size", "ints")) + _COMMON,
           infer=_resize_infer, torch=_torch, onnx=_onnx, tolerance=1e-5,
           params=no_params, macs=no_macs, traits=frozenset()),
-    OpDef(name="pixel_shuffle", doc="[N, C*r*r, H, W] -> [N, C, H*r, W*r] (Shi et al. 2016; "
+    OpDef(name="pixel_shuffle",
+          shape="[N, C r^2, H, W] -> [N, C, H r, W r] (r = factor)",
+          example=Example(("f32[N, 8, 3, 3]",), "pixel_shuffle(x0, 2)"),
+          doc="[N, C*r*r, H, W] -> [N, C, H*r, W*r] (Shi et al. 2016; "
           "ONNX DepthToSpace in CRD order).", args=(Arg("x", "tensor"), Arg("factor", "int")),
           infer=_shuffle_infer,
           torch=lambda b, node, xs, ps: b.call(b.F.pixel_shuffle, xs[0], node.attrs["factor"]),

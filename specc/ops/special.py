@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Init, TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import channels, expand, fmt, prod, spatial, window_out
 
 FAN_IN = Init("fan_in_uniform", (2.4,))  # LeCun 1998: U(-2.4/F, 2.4/F), F = fan-in
@@ -136,6 +136,10 @@ def _rbf_onnx(b, node, xs, ps):
 
 register(
     OpDef(name="table_conv",
+          shape="[N, C, H, W] -> [N, len(table), H', W'] (an unpadded conv of `kernel` and "
+                "`stride`)",
+          example=Example(("f32[N, 3, 8, 8]",),
+                          "table_conv(x0, [[0, 1], [1, 2], [0, 2], [0, 1, 2]], 3)"),
           doc="2-D convolution where output map j sees only the input maps listed in table[j] "
               "(LeNet-5's C3). Owns the packed `weight` [links, kh, kw] and `bias` [out].",
           args=(Arg("x", "tensor"), Arg("table", "table"), Arg("kernel", "ints"),
@@ -145,6 +149,8 @@ register(
           onnx=_tconv_onnx, tolerance=1e-4,
           traits=frozenset({"weighted", "backward_ignores_output"})),
     OpDef(name="subsample",
+          shape="[N, C, H, W] -> [N, C, H // kernel, W // kernel]",
+          example=Example(("f32[N, 3, 8, 8]",), "subsample(x0, 2)"),
           doc="LeNet-5's trainable subsampling: (sum of each k x k window) * coef + bias, one "
               "coefficient and one bias per map.",
           args=(Arg("x", "tensor"), Arg("kernel", "int", 2), Arg("init", "init", FAN_IN),
@@ -155,6 +161,8 @@ register(
           onnx=_sub_onnx, tolerance=1e-4, macs=no_macs,
           traits=frozenset({"pooling", "backward_ignores_output"})),
     OpDef(name="rbf",
+          shape="[N, F] -> [N, units]",
+          example=Example(("f32[N, 6]",), "rbf(x0, 4)"),
           doc="Euclidean radial basis units: y_i = sum_j (x_j - c_ij)^2. The centres are fixed "
               "by default (LeNet-5's output codes).",
           args=(Arg("x", "tensor"), Arg("units", "int"), Arg("init", "init", Init("bipolar", (0,))),

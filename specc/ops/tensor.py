@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import fmt, prod, same_dtype
 
 
@@ -161,34 +161,52 @@ def _slice_onnx(b, node, xs, ps):
 
 
 register(
-    OpDef(name="concat", doc="Concatenate tensors along `axis` (default: channels); every "
+    OpDef(name="concat",
+          shape="the sizes along `axis` add up; every other dim must be equal",
+          example=Example(("f32[N, 2, 3]", "f32[N, 4, 3]"), "concat([x0, x1])"),
+          doc="Concatenate tensors along `axis` (default: channels); every "
           "other dim must be equal.", args=(Arg("xs", "tensors"), Arg("axis", "int", 1)),
           infer=_concat_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.cat, tuple(xs), node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Concat", xs, axis=node.attrs["axis"] % b.types[0].rank),
           params=no_params, macs=no_macs, tolerance=1e-5,
           traits=frozenset({"join", "backward_ignores_output"})),
-    OpDef(name="flatten", doc="Flatten dims from `start` on into one.",
+    OpDef(name="flatten",
+          shape="the dims from `start` on multiply into one",
+          example=Example(("f32[N, 2, 3, 4]",), "flatten(x0)"),
+          doc="Flatten dims from `start` on into one.",
           args=(Arg("x", "tensor"), Arg("start", "int", 1)), infer=_flatten_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.flatten, xs[0], node.attrs["start"]),
           onnx=_flatten_onnx, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="reshape", doc="Reshape each sample to `shape`: the batch dim is kept and not "
+    OpDef(name="reshape",
+          shape="[N, *S] -> [N, *shape] (one -1 is inferred); without a batch dim, S -> shape",
+          example=Example(("f32[N, 2, 3, 4]",), "reshape(x0, [6, -1])"),
+          doc="Reshape each sample to `shape`: the batch dim is kept and not "
           "listed (a tensor without one, such as a parameter, is reshaped whole); one -1 "
           "may stand for the rest.", args=(Arg("x", "tensor"), Arg("shape", "int_list")),
           infer=_reshape_infer, torch=_reshape_torch, onnx=_reshape_onnx,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="transpose", doc="Permute all dims (batch included) by `perm`.",
+    OpDef(name="transpose",
+          shape="the dims permuted by `perm` (the batch dim included)",
+          example=Example(("f32[N, 2, 3, 4]",), "transpose(x0, [0, 3, 1, 2])"),
+          doc="Permute all dims (batch included) by `perm`.",
           args=(Arg("x", "tensor"), Arg("perm", "int_list")), infer=_transpose_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.permute, xs[0], tuple(node.attrs["perm"])),
           onnx=lambda b, node, xs, ps: b.op("Transpose", xs, perm=list(node.attrs["perm"])),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="pad", doc="Constant padding: `pads` holds (before, after) for each dim after the "
+    OpDef(name="pad",
+          shape="each dim after the batch (every dim without one) grows by its before + after",
+          example=Example(("f32[N, 2, 3, 3]",), "pad(x0, [0, 2, 1, 0, 0, 1])"),
+          doc="Constant padding: `pads` holds (before, after) for each dim after the "
           "batch (every dim of a tensor without one), e.g. [p, p, 0, 0, 0, 0] zero-pads "
           "channels (ResNet's option-A shortcut).",
           args=(Arg("x", "tensor"), Arg("pads", "int_list"), Arg("value", "float", 0.0)),
           infer=_pad_infer, torch=_pad_torch, onnx=_pad_onnx,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="slice", doc="x[start:end:step] along `axis`.",
+    OpDef(name="slice",
+          shape="the size along `axis` becomes len(range(start, end, step))",
+          example=Example(("f32[N, 8, 3]",), "slice(x0, 1, 1, 7, 2)"),
+          doc="x[start:end:step] along `axis`.",
           args=(Arg("x", "tensor"), Arg("axis", "int"), Arg("start", "int", 0),
                 Arg("end", "int", None), Arg("step", "int", 1)),
           infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx,

@@ -1,0 +1,30 @@
+"""`specc ops [NAME]`: the op reference, generated from the registry (specc/opsdoc.py)."""
+from __future__ import annotations
+
+import difflib
+
+from ..diagnostics import SpeccError
+
+
+def add_arguments(p) -> None:
+    p.add_argument("name", nargs="?", help="one op to describe (default: list them all)")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the whole reference as Markdown (docs/ops.md)")
+
+
+def run(args) -> int:
+    from .. import opsdoc
+    if args.markdown:
+        print(opsdoc.markdown(), end="")
+        return 0
+    if args.name is None:
+        print(opsdoc.listing())
+        return 0
+    ops = opsdoc.public_ops()
+    if args.name not in ops:
+        close = difflib.get_close_matches(args.name, list(ops), n=1)
+        raise SpeccError(f"no op '{args.name}'",
+                         notes=(f"did you mean '{close[0]}'?",) if close else
+                         ("`specc ops` lists them all",))
+    print(opsdoc.describe(ops[args.name]))
+    return 0
