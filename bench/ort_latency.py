@@ -1,7 +1,7 @@
 """onnxruntime latency of specc's export against onnxruntime latency of the export that
 torch.onnx.export (TorchScript exporter) makes of the same lowered module, interleaved in one
-process. Last line: ratio=X (specc / torch, the worst of ResNet-18, ResNet-50, GoogLeNet and
-LeNet-5; batch 1). Target <= 1.0.
+process. Last line: ratio=X (specc / torch, the worst of ResNet-18, ResNet-50, GoogLeNet,
+LeNet-5 and ViT-B/16; batch 1). Target <= 1.0.
 
     python bench/ort_latency.py [--runs 30] [--threads 2]
 """
@@ -24,7 +24,7 @@ from specc.runtime import open_session
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 NETWORKS = [("resnet.net", "resnet18"), ("resnet.net", "resnet50"), ("googlenet.net", "googlenet"),
-            ("lenet5.net", "lenet5")]
+            ("lenet5.net", "lenet5"), ("vit.net", "vit_b_16")]
 
 
 def torch_export(module, x, out: Path) -> None:
@@ -51,10 +51,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--only", nargs="*", help="network names to time (default: all)")
     args = p.parse_args()
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         for spec, name in NETWORKS:
+            if args.only and name not in args.only:
+                continue
             net = specc.load(SPECS / spec, name)
             module = net.to_torch(seed=0).eval()
             shape = [1 if not isinstance(d, int) else d for d in net.inputs()[0]["shape"]]

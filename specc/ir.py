@@ -111,7 +111,15 @@ class Graph:
     span: Span | None = None
 
     def node(self, name: str) -> Node:
-        return next(n for n in self.nodes if n.name == name)
+        """The node called `name`, through an index rebuilt whenever the node list changed
+        (passes replace it), so that looking up every node stays linear."""
+        key = (id(self.nodes), len(self.nodes))
+        index = getattr(self, "_index", None)
+        if index is None or index[0] != key or name not in index[1] \
+                or index[1][name].name != name:
+            index = (key, {n.name: n for n in self.nodes})
+            self._index = index
+        return index[1][name]
 
     def type_of(self, value: str) -> TensorType:
         return self.values[value].type

@@ -1,6 +1,7 @@
 """The public face of a checked network: `specc.load(path, network)`."""
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,22 @@ def network_refs(path: str | Path, loader: Loader | None = None) -> dict[str, Ne
     return {n: module.names[n] for n in module.local if isinstance(module.names[n], NetworkRef)}
 
 
+def check(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS,
+          meta: dict | None = None) -> Network:
+    """Elaborate and run the check passes with the cyclic garbage collector paused: compiling
+    allocates many objects that all live until the end, and full collections over a growing
+    heap made deep networks (8,000 layers) compile superlinearly."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        graph = elaborate_network(ref, max_params=max_params)
+        graph.meta.update(meta or {})
+        return Network(passes.run(graph, passes.CHECK))
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class UnknownOverride(SpeccError):
     """`--set NAME=VALUE` names no parameter of the network (a usage error)."""
 
@@ -108,9 +125,8 @@ def load(path: str | Path, network: str | None = None,
         from .suggest import did_you_mean
         raise SpeccError(f"{path} has no network '{network}'{did_you_mean(network, refs)}",
                          notes=(f"networks: {', '.join(refs) or 'none'}",))
-    graph = elaborate_network(refs[network], max_params=max_params)
-    graph.meta.update(entry=str(path), overrides=dict(overrides or {}))
-    return Network(passes.run(graph, passes.CHECK))
+    return check(refs[network], max_params,
+                 meta={"entry": str(path), "overrides": dict(overrides or {})})
 
 
 def bind_overrides(ref: NetworkRef, overrides: dict[str, str]) -> NetworkRef:
@@ -140,6 +156,5 @@ def load_all(path: str | Path, max_params: int = DEFAULT_MAX_PARAMS):
         if missing:
             out.append((name, None, f"generic: needs {', '.join(missing)}"))
         else:
-            out.append((name, Network(passes.run(elaborate_network(ref, max_params),
-                                                  passes.CHECK)), ""))
+            out.append((name, check(ref, max_params), ""))
     return out

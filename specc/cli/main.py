@@ -63,7 +63,9 @@ class Parser(argparse.ArgumentParser):
                                          f"{', '.join(known)})")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand; with `only`, just that one gets its arguments (and its module is
+    imported): `specc check` should not pay for importing what `specc run` needs."""
     parser = Parser(prog="specc", description="A compiler for neural-network specs: .net -> "
                     "checked graph -> PyTorch and ONNX.", epilog=EXAMPLES,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        if importlib.util.find_spec(f"specc.cli.cmd_{name}") is None:
+        if only is not None and name != only \
+                or importlib.util.find_spec(f"specc.cli.cmd_{name}") is None:
             continue
         module = _module(name)
         p = sub.add_parser(name, help=help_text, description=help_text,
@@ -81,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="show Python tracebacks")
         module.add_arguments(p)
     return parser
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand an argument list names (its first word that is not an option)."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def _module(name: str):
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     command = None
     try:
-        parser = build_parser()
+        parser = build_parser(_command_in(argv))
         try:
             args = parser.parse_args(argv)
         except SystemExit as e:  # argparse: 2 for a usage error, 0 for --help/--version

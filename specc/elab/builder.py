@@ -23,6 +23,7 @@ class GraphBuilder:
         self.graph = Graph(name)
         self.used: set[str] = set()
         self.counters: dict[str, int] = {}
+        self.suffixes: dict[str, int] = {}  # base path -> the last _n tried: claims stay O(1)
         self.max_params = max_params
         self.total_params = 0
         self.loop_steps = 0
@@ -30,10 +31,13 @@ class GraphBuilder:
     # ------------------------------------------------------------------ naming
     def claim(self, path: str) -> str:
         """Reserve a node or scope path, adding _1, _2 ... when it is taken."""
-        base, n, path = path, 0, path
+        base, n = path, self.suffixes.get(path, 0)
+        if n:
+            path = f"{base}_{n}"
         while path in self.used or path in self.graph.values:
             n += 1
             path = f"{base}_{n}"
+        self.suffixes[base] = n
         self.used.add(path)
         return path
 

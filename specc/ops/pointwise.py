@@ -54,9 +54,9 @@ def _gelu_onnx(b, node, xs, ps):
         cube = b.op("Mul", [b.op("Mul", [x, x]), x])
         inner = b.op("Add", [x, b.op("Mul", [cube, _c(b, 0.044715)])])
         t = b.op("Tanh", [b.op("Mul", [inner, _c(b, _SQRT_2_OVER_PI)])])
-    else:  # 0.5 x (1 + erf(x / sqrt 2))
-        t = b.op("Erf", [b.op("Mul", [x, _c(b, 1.0 / math.sqrt(2.0))])])
-    return b.op("Mul", [b.op("Mul", [x, _c(b, 0.5)]), b.op("Add", [t, _c(b, 1.0)])])
+    else:  # (x (1 + erf(x / sqrt 2))) 0.5: the form onnxruntime fuses into one Gelu
+        t = b.op("Erf", [b.op("Div", [x, _c(b, math.sqrt(2.0))])])
+    return b.op("Mul", [b.op("Mul", [x, b.op("Add", [t, _c(b, 1.0)])]), _c(b, 0.5)])
 
 
 def _gelu_infer(attrs, types):

@@ -13,7 +13,8 @@ def dead_code(graph):
     keep.reverse()
     if len(keep) == len(graph.nodes):
         return graph
-    dropped = {o for n in graph.nodes if n not in keep for o in n.outputs}
+    kept = {id(n) for n in keep}
+    dropped = {o for n in graph.nodes if id(n) not in kept for o in n.outputs}
     graph.nodes = keep
     for v in dropped:
         graph.values.pop(v, None)

@@ -16,29 +16,36 @@ class IRError(AssertionError):
 
 
 def verify(graph):
+    """Messages are built only when a check fails: the pass runs on every compile."""
     defined = set(graph.inputs)
     for name in graph.inputs:
-        _check(graph.values[name].producer is None, f"input {name} has a producer")
+        if graph.values[name].producer is not None:
+            raise IRError(f"input {name} has a producer")
     for node in graph.nodes:
-        op = registry.get(node.op)
-        _check(op is not None, f"node {node.name}: unknown op {node.op}")
-        for i in node.inputs:
-            _check(i in defined, f"node {node.name}: input {i} used before definition")
-        for role, pname in node.params.items():
-            _check(pname in graph.params, f"node {node.name}: missing param {pname} ({role})")
-        types = [graph.values[i].type for i in node.inputs]
-        inferred = op.infer(node.attrs, types)
-        for o, t in zip(node.outputs, inferred):
-            _check(o not in defined, f"value {o} defined twice")
-            _check(graph.values[o].type == t, f"node {node.name}: type {graph.values[o].type} "
-                   f"!= re-inferred {t}")
-            _check(graph.values[o].producer == node.name, f"value {o}: wrong producer")
-            defined.add(o)
+        _verify_node(graph, node, defined)
     for out, value in graph.outputs.items():
-        _check(value in defined, f"output {out} names undefined value {value}")
+        if value not in defined:
+            raise IRError(f"output {out} names undefined value {value}")
     return graph
 
 
-def _check(cond: bool, message: str) -> None:
-    if not cond:
-        raise IRError(message)
+def _verify_node(graph, node, defined: set) -> None:
+    op = registry.get(node.op)
+    if op is None:
+        raise IRError(f"node {node.name}: unknown op {node.op}")
+    for i in node.inputs:
+        if i not in defined:
+            raise IRError(f"node {node.name}: input {i} used before definition")
+    for role, pname in node.params.items():
+        if pname not in graph.params:
+            raise IRError(f"node {node.name}: missing param {pname} ({role})")
+    inferred = op.infer(node.attrs, [graph.values[i].type for i in node.inputs])
+    for o, t in zip(node.outputs, inferred):
+        value = graph.values[o]
+        if o in defined:
+            raise IRError(f"value {o} defined twice")
+        if value.type != t:
+            raise IRError(f"node {node.name}: type {value.type} != re-inferred {t}")
+        if value.producer != node.name:
+            raise IRError(f"value {o}: wrong producer")
+        defined.add(o)
