@@ -98,7 +98,7 @@ def test_a_whole_session_over_stdio(tmp_path):
     (d,) = broken
     check = run_cli("check", "doc.net", cwd=tmp_path).stderr.splitlines()
     assert check[0] == f"doc.net:6:12: error: {d.message.splitlines()[0]}"
-    assert d.message.startswith("'+' needs operands of the same shape")
+    assert d.message.startswith("'+' cannot broadcast [N, 5, 8, 8] and [N, 3, 8, 8]")
     assert (d.range.start.line, d.range.start.character) == (5, 11)  # 6:12 as specc prints it
     assert (d.range.end.line, d.range.end.character) == (5, 16)  # the five carets under `y + x`
     assert check[2].strip() == "|" + " " * 12 + "^" * 5

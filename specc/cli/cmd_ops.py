@@ -5,6 +5,15 @@ import difflib
 
 from ..diagnostics import SpeccError
 
+EXAMPLES = """\
+examples:
+  specc ops                       every op with a line about it
+  specc ops layernorm             signature, defaults, shape rule, an example, the ONNX ops
+  specc ops --markdown > docs/ops.md
+
+The reference is generated from the op registry; docs/ops.md is the same text.
+"""
+
 
 def add_arguments(p) -> None:
     p.add_argument("name", nargs="?", help="one op to describe (default: list them all)")

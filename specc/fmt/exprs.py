@@ -209,6 +209,8 @@ class ExprPrinter:
     def group(self, head: str, items: list, close: str, col: int, indent: int, tail: int,
               trailing: bool) -> list[str]:
         """A bracketed list of items that does not fit on one line (see the module docstring)."""
+        if not items:  # `[]` or `f()` at a deep indent in a narrow layout: nothing to break
+            return [head + close]
         start = col + len(head)
         if not trailing and start <= self.width * ALIGN_SHARE and items:
             return self._aligned(head, items, close, start, tail)
@@ -258,17 +260,18 @@ class ExprPrinter:
 
     def _render(self, items, texts, col, sep, end, tail, limit) -> list[str]:
         pad = " " * col
-        lines, cur = [], None
+        lines, cur, broken = [], None, False
         for i, (item, text) in enumerate(zip(items, texts)):
             last = i == len(items) - 1
             after = (len(end) + tail) if last else len(sep)
             if cur is not None and len(cur) + 1 + len(text) + after <= limit \
-                    and "\n" not in text and not self.forced(item):
+                    and "\n" not in text and not self.forced(item) and not broken:
                 cur += " " + text
             else:
                 if cur is not None:
                     lines.append(cur)
                 part = self.lay(item, col, col, after)
+                broken = len(part) > 1  # an item laid over several lines ends its row
                 if len(part) == 1:
                     cur = pad + part[0]
                 else:

@@ -94,16 +94,18 @@ class Printer:
             pieces = [f"input {s.name}: ", (s.type, 0)]
         elif isinstance(s, A.StmtOutput):
             pieces = [("train " if s.train_only else "") + f"output {s.name}"] + \
-                ([" = ", (s.value, 1)] if s.value is not None else [])
+                ([" = ", (s.value, 1)] if s.value is not None else []) + \
+                ([" as ", (s.label, 1)] if s.label else [])
         elif isinstance(s, A.StmtParam):
-            pieces = [("param " if s.trainable else "fixed ") + f"{s.name}: ", (s.type, 0), " = ",
-                      (s.init, 1)]
+            kind = "param" if s.trainable else "fixed" if s.saved else "const"
+            pieces = [f"{kind} {s.name}: ", (s.type, 0), " = ", (s.init, 1)]
         elif isinstance(s, A.StmtAssert):
             pieces = ["assert ", (s.cond, 1)] + ([", ", (s.message, 1)] if s.message else [])
         elif isinstance(s, A.StmtReturn):
             pieces = ["return "]
             for i, v in enumerate(s.values):
                 pieces += ([", "] if i else []) + [(v, 1)]
+            pieces += [" as ", (s.label, 1)] if s.label else []
         elif isinstance(s, A.RecipeItem):
             pieces = [f"{s.key} = ", (s.value, 1)]
         elif isinstance(s, A.StmtDoc):
