@@ -34,12 +34,22 @@ def at_size(spec: str, name: str, size, write_spec):
     return specc.load(path, "small")
 
 
+def nonzero_state(net) -> dict:
+    """The seeded initial weights, with every all-zero weight or bias filled by the fixtures'
+    rule: a fresh ViT's head is all zeros (as torchvision initialises it), which would make any
+    export agree. (Filling everything by the rule makes the deepest EfficientNets chaotic:
+    float rounding differences between two correct backends grow without bound.)"""
+    state = net.to_torch(seed=0).state_dict()
+    for k, v in state.items():
+        if v.is_floating_point() and not k.endswith(("running_mean", "running_var")) \
+                and not v.any():
+            state[k] = rule.fill(k, tuple(v.shape))
+    return state
+
+
 def check(spec, name, size, tmp_path, write_spec):
-    """Weights filled by the fixtures' rule: a fresh ViT's head is all zeros (as torchvision
-    initialises it), which would make any export agree."""
     net = at_size(spec, name, size, write_spec)
-    state = {k: rule.fill(k, tuple(v.shape)) for k, v in net.to_torch().state_dict().items()}
-    result = net.to_onnx(tmp_path / f"{name}.onnx", weights=state)
+    result = net.to_onnx(tmp_path / f"{name}.onnx", weights=nonzero_state(net))
     assert result.max_rel_error is not None and result.max_rel_error <= 1e-4
     model = onnx.load(tmp_path / f"{name}.onnx", load_external_data=False)
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
