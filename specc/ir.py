@@ -107,6 +107,7 @@ class Graph:
     values: dict[str, Value] = field(default_factory=dict)
     params: dict[str, Param] = field(default_factory=dict)
     recipe: dict = field(default_factory=dict)
+    learning: dict = field(default_factory=dict)  # param name -> rules.LearnUse (learn=...)
     meta: dict = field(default_factory=dict)  # spec path, hash, preprocessing, labels
     span: Span | None = None
 
@@ -147,7 +148,8 @@ class Graph:
         for p in self.params.values():
             kind = "param" if p.trainable else ("state" if p.state else
                                                 ("fixed" if p.saved else "const"))
-            lines.append(f"  {kind} {p.name}: {p.dtype}{list(p.shape)} = {p.init}")
+            rule = f" learns {self.learning[p.name].value}" if p.name in self.learning else ""
+            lines.append(f"  {kind} {p.name}: {p.dtype}{list(p.shape)} = {p.init}{rule}")
         for n in self.nodes:
             outs = ", ".join(f"%{o}: {self.values[o].type}" for o in n.outputs)
             args = [f"%{i}" for i in n.inputs] + [f"{k}={_attr(v)}" for k, v in n.attrs.items()]

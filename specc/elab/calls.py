@@ -9,6 +9,8 @@ from ..diagnostics import FatalError, SpeccError
 from ..ir import Init
 from ..ops import registry
 from ..ops.registry import REQUIRED
+from ..rules.elab import KEYWORD as LEARN
+from ..rules.elab import record, rule_value
 from ..values import (POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor, show, type_name)
 from . import builtins
 from .builder import MAX_DEPTH
@@ -67,7 +69,7 @@ class CallEval:
     def _args(self, args: tuple[A.Arg, ...], frame: Frame):
         positional, named = [], {}
         for a in args:
-            v = self.eval(a.value, frame)
+            v = rule_value(self, a.value, frame) if a.name == LEARN else self.eval(a.value, frame)
             if a.name is None:
                 if named:
                     raise SpeccError("a positional argument follows a keyword argument",
@@ -100,6 +102,8 @@ class CallEval:
     # ------------------------------------------------------------------- ops
     def call_op(self, name, args, kwargs, span, frame: Frame, hint):
         op = registry.get(name)
+        kwargs = dict(kwargs)
+        learn = kwargs.pop(LEARN, None)
         values = bind_args(name, "op", [(a.name, a.default, a.kind) for a in op.args],
                            args, kwargs, span)
         inputs, attrs = [], {}
@@ -118,7 +122,10 @@ class CallEval:
         if path == "" or path.endswith("."):
             raise SpeccError(f"op '{name}' needs a name; 'as \"\"' only inlines a block call",
                              span)
-        return self.builder.add_op(name, inputs, attrs, path, span)
+        out = self.builder.add_op(name, inputs, attrs, path, span)
+        if learn is not None:
+            record(self.builder.graph, out.name, learn, learn.span or span)
+        return out
 
     # ---------------------------------------------------------------- blocks
     def call_block(self, ref: BlockRef, args, kwargs, span, frame: Frame, hint):

@@ -8,6 +8,7 @@ from .. import ast as A
 from ..diagnostics import Collector, FatalError, SpeccError
 from ..ir import Graph
 from ..values import POISON, NetworkRef, Tensor, type_name
+from ..rules.elab import check_learning
 from .builder import DEFAULT_MAX_PARAMS, GraphBuilder
 from .calls import DEFAULT
 from .calls import CallEval, bind_args
@@ -112,6 +113,8 @@ def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS,
         sys.setrecursionlimit(old_limit)
     graph = builder.graph
     if not ev.errors.errors:
+        for e in check_learning(graph):
+            ev.errors.add(e)
         if not graph.inputs:
             ev.errors.add(SpeccError(f"network '{ref.display}' declares no input", d.span))
         if not graph.outputs:

@@ -102,7 +102,8 @@ register(
                 Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_linear_infer, params=_linear_params, macs=_linear_macs,
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
-          traits=frozenset({"weighted", "backward_ignores_output"})),
+          traits=frozenset({"weighted", "backward_ignores_output"}),
+          synapses={"weight": "dense", "bias": "bias"}),
     OpDef(name="matmul",
           shape="[..., n, k] and [..., k, m] -> [..., n, m]; the leading dims broadcast",
           example=Example(("f32[N, 3, 4]", "f32[N, 4, 5]"), "matmul(x0, x1)"),
@@ -112,5 +113,6 @@ register(
           infer=_matmul_infer, macs=_matmul_macs,
           torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),
           onnx=lambda b, node, xs, ps: b.op("MatMul", xs),
-          tolerance=1e-4, params=no_params, traits=frozenset({"backward_ignores_output"})),
+          tolerance=1e-4, params=no_params, traits=frozenset({"backward_ignores_output"}),
+          synapses={"b": "dense_in"}),
 )

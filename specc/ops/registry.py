@@ -124,6 +124,10 @@ class OpDef:
     tolerance: float
     traits: frozenset
     min_opset: int = 13
+    # how local learning rules see this op's parameters: owned role or argument name -> synapse
+    # form (specc/rules/synapse.py); stochastic ops: log_prob(attrs, inputs, sample) for REINFORCE
+    synapses: dict = field(default_factory=dict)
+    log_prob: Callable | None = None
 
     @property
     def tensor_args(self) -> tuple[Arg, ...]:

@@ -13,6 +13,7 @@ from ..data.registry import InputSpec, load_dataset
 from ..diagnostics import SpeccError
 from .checkpoint import restore_training, save_checkpoint
 from .config import TrainConfig
+from .learning import attach as attach_learning
 from .optim import loss_fn, make_optimizer, make_schedule
 from .runs import CHECKPOINT, append_metrics
 
@@ -81,7 +82,10 @@ class Trainer:
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = loss_fn(cfg.loss, self.data.classes)
-        self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters())
+        # learning rules other than gradient descent, tasks with their own metric (specc/rules)
+        self.learning = attach_learning(self)
+        params = self.learning.parameters() if self.learning else self.model.parameters()
+        self.optimizer = make_optimizer(cfg.optimizer, params)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, cfg.epochs, cfg.warmup)
         self.step_model = self.model
         if self.dist.world > 1:
@@ -131,6 +135,8 @@ class Trainer:
             result = {"test_accuracy": row["test_accuracy"], "epochs": epoch + 1}
         result.update(seconds=time.perf_counter() - began, run_dir=str(self.run),
                       checkpoint=str(ckpt))
+        if self.learning is not None:
+            result.update(self.learning.summary())
         return result
 
     def _epoch(self, epoch: int, skip: int) -> dict | None:
@@ -185,6 +191,8 @@ class Trainer:
             gen = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + epoch) * 100_003 + i)
             x = self.data.augment(x, gen)
         x, y = self._inputs(x), y.to(self.device)
+        if self.learning is not None:
+            return self.learning.step(x, y, epoch, i)
         with self._autocast():
             outs = self.step_model(x)
             outs = outs if isinstance(outs, tuple) else (outs,)
@@ -198,6 +206,9 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, float]:
+        own = self.learning.evaluate() if self.learning is not None else None
+        if own is not None:
+            return own
         self.model.eval()
         x_all, y_all = self.data.test_x, self.data.test_y
         total, correct = 0.0, 0

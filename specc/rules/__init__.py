@@ -1,0 +1,4 @@
+"""Learning rules, a registry beside the op registry (see registry.py)."""
+from .registry import RuleDef, RuleValue, all_rules, get
+
+__all__ = ["RuleDef", "RuleValue", "all_rules", "get"]

@@ -1,0 +1,66 @@
+"""Learning from reward: three-factor rules (SNARC) and REINFORCE; and gradient descent."""
+from __future__ import annotations
+
+from .graphs import downstream
+from .registry import RuleArg, RuleDef, register
+from .synapse import BOUNDS, per_sample, rows
+
+
+def _reward_modulated(step):
+    """Replacing traces: a coincidence recharges the trace to (at least) its value, as the
+    SNARC's capacitor charged on firing; between coincidences it decays by `trace`."""
+    import torch
+    now = per_sample(step.form, step.pre, step.post)
+    e = step.state.get("eligibility")
+    e = now if e is None else torch.maximum(step.arg("trace") * e, now)
+    step.state["eligibility"] = e
+    if step.reward is None:
+        return
+    r = step.reward.to(e.dtype).reshape(-1, *([1] * (e.dim() - 1)))
+    target = rows(step.param, step.form)
+    target.add_(step.arg("rate") * (r * e).sum(0))
+    if step.form in BOUNDS:
+        target.clamp_(*BOUNDS[step.form])
+
+
+def _check_reinforce(use, graph):
+    from ..ops.registry import get
+    if not any("stochastic" in get(n.op).traits for n in downstream(graph, use.node)):
+        return (f"reinforce needs a stochastic node (bernoulli, categorical, normal) that "
+                f"depends on '{use.node}'; there is none, so there is no policy to learn")
+    return None
+
+
+def _reinforce_state(use, graph):
+    return {} if use.value.arg("baseline") is not None else {"baseline": ()}
+
+
+register(
+    RuleDef(
+        name="reward_modulated",
+        doc="Three-factor rule (Minsky & Edmonds' SNARC, 1951): an eligibility trace e marks "
+            "recent coincidences of pre- and post-synaptic activity, e <- max(trace * e, pre x "
+            "post), and a reward R turns it into learning, dw = eta * R * e, per episode, "
+            "summed over the episodes of a batch. Gates (transmission probabilities) stay in "
+            "[0, 1]. Traces start at zero with every episode.",
+        args=(RuleArg("rate", "float", doc="eta"),
+              RuleArg("trace", "float", 0.8, "decay of the eligibility trace per time step")),
+        kind="local", forms=frozenset({"dense", "dense_in", "bias", "gate"}),
+        update=_reward_modulated),
+    RuleDef(
+        name="reinforce",
+        doc="REINFORCE (Williams 1992): the parameters upstream of stochastic nodes follow the "
+            "score-function gradient of the expected reward, grad = (R - b) * grad log pi(a), "
+            "summed over the stochastic nodes they feed, taken by the recipe's optimiser. The "
+            "baseline b is a tensor of the network (a learned head, trained towards R by "
+            "squared error) or, without one, a running mean of R with decay `decay`.",
+        args=(RuleArg("baseline", "tensor", None, "a learned baseline head, [N, ...]"),
+              RuleArg("decay", "float", 0.9, "running-mean decay when there is no head")),
+        kind="policy", check=_check_reinforce, state=_reinforce_state),
+    RuleDef(
+        name="gradient",
+        doc="Gradient descent on the recipe's loss, by the recipe's optimiser: "
+            "w <- w - lr * dL/dw (or Adam's, RMSprop's update). The rule of every trainable "
+            "parameter that names no other.",
+        args=(), kind="gradient"),
+)
