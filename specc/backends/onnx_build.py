@@ -46,6 +46,13 @@ class OnnxBuilder:
                                            **attrs))
         return name
 
+    def op_outputs(self, op_type: str, inputs, count: int, **attrs) -> list[str]:
+        """A node with several outputs (e.g. LSTM's Y, Y_h, Y_c); returns their names."""
+        names = [self._fresh(f"{self.prefix}/{op_type}:{i}") for i in range(count)]
+        self.nodes.append(helper.make_node(op_type, [i or "" for i in inputs], names,
+                                           name=names[0], **attrs))
+        return names
+
     def const(self, values, dtype: str, shape=None) -> str:
         arr = np.asarray(values, dtype=NP_DTYPES[dtype])
         arr = arr.reshape(shape if shape is not None else (len(values),))

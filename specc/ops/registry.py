@@ -166,3 +166,4 @@ def _load() -> None:
         from . import (activation, arith, attention, conv, dense, expand,  # noqa: F401
                        layer_norm, norm, parameter, pointwise, pool, reduce, resample,
                        special, tensor)
+        from . import indexing, neocognitron, recurrent, stochastic  # noqa: F401

@@ -26,8 +26,9 @@ def _reward_modulated(step):
 def _check_reinforce(use, graph):
     from ..ops.registry import get
     if not any("stochastic" in get(n.op).traits for n in downstream(graph, use.node)):
-        return (f"reinforce needs a stochastic node (bernoulli, categorical, normal) that "
-                f"depends on '{use.node}'; there is none, so there is no policy to learn")
+        return ("reinforce needs a stochastic node (bernoulli, transmit, categorical, "
+                f"gaussian) that depends on '{use.node}'; there is none, so there is no "
+                "policy to learn")
     return None
 
 
