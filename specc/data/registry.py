@@ -37,12 +37,15 @@ class InputSpec:
 
 def _sources():
     from . import disk, procedural, sklearn_digits
+    from . import glyphs  # demonstrations of the learning rules (specc/rules)
     return {"digits": sklearn_digits.load, "tc": procedural.load_tc, "logic": procedural.load_logic,
             "synthetic": procedural.load_synthetic, "mnist": disk.load_mnist,
-            "cifar10": disk.load_cifar10, "imagefolder": disk.load_imagefolder}
+            "cifar10": disk.load_cifar10, "imagefolder": disk.load_imagefolder,
+            "fukushima": glyphs.load}
 
 
-DATASETS = ("digits", "tc", "logic", "synthetic", "mnist", "cifar10", "imagefolder")
+DATASETS = ("digits", "tc", "logic", "synthetic", "mnist", "cifar10", "imagefolder",
+            "fukushima")
 
 
 def load_dataset(spec: str, want: InputSpec) -> Dataset:

@@ -222,16 +222,24 @@ def _c_onnx(b, node, xs, ps):
 
 # ------------------------------------------------- learning without a teacher
 def representatives(u, column: int):
-    """Fukushima's selection: a cell is a candidate when it fires and is the strongest of its
-    S-column (column x column positions around it, all planes); each plane's strongest
-    candidate is its representative. Returns (has [B, K] bool, flat position [B, K])."""
+    """Fukushima's selection: every S-column (column x column positions around a position,
+    all planes) names its strongest cell, if that cell fires, as a candidate; each plane's
+    strongest candidate is its representative. Returns (has [B, K] bool, flat position
+    [B, K])."""
     import torch
     import torch.nn.functional as F
+    n_b, n_k, h, w = u.shape
+    best_plane = u.argmax(1).flatten(1)  # [B, h*w]: which plane is strongest at each position
     peak = u.amax(1, keepdim=True)
-    column_max = F.max_pool2d(peak, column, stride=1, padding=column // 2)
-    column_max = column_max[..., :u.shape[2], :u.shape[3]]
-    candidate = (u > 0) & (u >= column_max)
-    score = torch.where(candidate, u, torch.full_like(u, -1.0)).flatten(2)
+    pad = F.pad(peak, [column // 2] * 4, value=-1.0)
+    _, at = F.max_pool2d(pad, column, stride=1, return_indices=True)
+    at = at[..., :h, :w].flatten(1)  # winning position of each column, in padded coordinates
+    wp = w + 2 * (column // 2)
+    at = (at // wp - column // 2) * w + (at % wp - column // 2)  # back to the plane's cells
+    candidate = torch.zeros(n_b, n_k, h * w, dtype=torch.bool, device=u.device)
+    candidate[torch.arange(n_b, device=u.device)[:, None], best_plane.gather(1, at), at] = True
+    flat = u.flatten(2)
+    score = torch.where(candidate & (flat > 0), flat, torch.full_like(flat, -1.0))
     best, where = score.max(2)
     return best > 0, where
 

@@ -63,7 +63,7 @@ class RuleTraining:
         loss = self._optimise(named, seen, y)
         self.learner.apply_local(seen, target=y)
         first = named[self.learner.names[0]]
-        return loss, _hits(first, y)
+        return loss, (_hits(first, y) if self.task is None else 0)
 
     def _optimise(self, named: dict, seen: dict, y) -> float:
         """One optimiser step on the gradient and reinforce parameters; returns the loss."""
