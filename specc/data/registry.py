@@ -37,15 +37,15 @@ class InputSpec:
 
 def _sources():
     from . import disk, procedural, sklearn_digits
-    from . import glyphs  # demonstrations of the learning rules (specc/rules)
+    from . import associative, glyphs, maze  # demonstrations of learning rules (specc/rules)
     return {"digits": sklearn_digits.load, "tc": procedural.load_tc, "logic": procedural.load_logic,
             "synthetic": procedural.load_synthetic, "mnist": disk.load_mnist,
             "cifar10": disk.load_cifar10, "imagefolder": disk.load_imagefolder,
-            "fukushima": glyphs.load}
+            "fukushima": glyphs.load, "associative": associative.load, "maze": maze.load}
 
 
 DATASETS = ("digits", "tc", "logic", "synthetic", "mnist", "cifar10", "imagefolder",
-            "fukushima")
+            "fukushima", "associative", "maze")
 
 
 def load_dataset(spec: str, want: InputSpec) -> Dataset:

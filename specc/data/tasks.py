@@ -15,13 +15,15 @@ class Task:
     [0, 1], shown as the epoch's test accuracy) and "loss". `reward(outputs, y) -> [B]`: the
     reward of each sample for REINFORCE. `loss(outputs, y)`: the task's own loss for the
     gradient-trained parameters (else the recipe's). `episodes(runner, x)`: runs one batch of
-    episodes in an environment and applies the rules step by step (else one forward pass)."""
+    episodes in an environment and applies the rules step by step (else one forward pass).
+    `before`: also measure the untrained network (reported as untrained_<metric>)."""
 
     metric: str
     evaluate: Callable
     reward: Callable | None = None
     loss: Callable | None = None
     episodes: Callable | None = None
+    before: bool = False
 
 
 @dataclass

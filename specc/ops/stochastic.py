@@ -85,15 +85,39 @@ def _transmit_infer(attrs, types):
     return [x]
 
 
-def transmit_sample(x, p, training: bool, always: bool):
-    """A unit with input x in [0, 1] passes it on with probability x * p."""
-    return bernoulli_sample(x * p.unsqueeze(0), training, always)
+def transmit_sample(x, p, race: bool, training: bool, always: bool):
+    """A unit with input x in [0, 1] passes it on with probability x * p. In a race only one
+    of the units that fire, chosen at random, passes the signal on (it silences the rest)."""
+    import torch
+    fired = bernoulli_sample(x * p.unsqueeze(0), training, always)
+    if not race:
+        return fired
+    flat = fired.reshape(fired.shape[0], -1)
+    if training or always:
+        score = flat * (torch.rand(flat.shape, device=flat.device) + 1)
+    else:  # evaluation: the most likely unit, if any would fire
+        score = flat * (x * p.unsqueeze(0)).reshape(flat.shape)
+    won = torch.nn.functional.one_hot(score.argmax(1), flat.shape[1]).to(flat.dtype)
+    return (won * (flat.sum(1, keepdim=True) > 0)).reshape(fired.shape)
 
 
 def _transmit_onnx(b, node, xs, ps):
     _refuse_random(node)
+    if node.attrs["race"]:
+        raise LoweringError("transmit(race=true) is not lowered to ONNX")
     q = b.op("Mul", [xs[0], b.op("Unsqueeze", [xs[1], b.const([0], "i64")])])
     return _onnx_mode(b, q)
+
+
+def _transmit_torch(b, node, xs, ps):
+    return b.call(transmit_sample, *xs, node.attrs["race"], b.training,
+                  node.attrs["sample"] == "always")
+
+
+def _transmit_log_prob(attrs, xs, s):
+    if attrs["race"]:
+        raise ValueError("transmit(race=true) has no log-probability for reinforce")
+    return _bernoulli_log_prob(xs[0] * xs[1].unsqueeze(0), s)
 
 
 # --------------------------------------------------------------------- categorical
@@ -171,10 +195,11 @@ register(
           doc="Stochastic transmission (the SNARC's units): a unit receiving x in [0, 1] fires "
               "with probability x * p, p its own transmission probability [units]; at "
               "evaluation where x * p > 0.5. p can learn by reward_modulated.",
-          args=(Arg("x", "tensor"), Arg("p", "tensor"), SAMPLE), infer=_transmit_infer,
-          torch=_torch_call(transmit_sample), onnx=_transmit_onnx, traits=STOCHASTIC,
-          synapses={"p": "gate"},
-          log_prob=lambda attrs, xs, s: _bernoulli_log_prob(xs[0] * xs[1].unsqueeze(0), s)),
+          args=(Arg("x", "tensor"), Arg("p", "tensor"),
+                Arg("race", "bool", False, "only one firing unit (at random) passes on"),
+                SAMPLE), infer=_transmit_infer,
+          torch=_transmit_torch, onnx=_transmit_onnx, traits=STOCHASTIC, synapses={"p": "gate"},
+          log_prob=_transmit_log_prob),
     OpDef(name="categorical",
           doc="A class index drawn from softmax(logits) over the last dim (an i64 tensor "
               "without that dim); the argmax at evaluation. Records log p(s) for reinforce.",

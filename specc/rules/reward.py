@@ -25,7 +25,12 @@ def _reward_modulated(step):
 
 def _check_reinforce(use, graph):
     from ..ops.registry import get
-    if not any("stochastic" in get(n.op).traits for n in downstream(graph, use.node)):
+    nodes = [n for n in downstream(graph, use.node) if "stochastic" in get(n.op).traits]
+    raced = [n.name for n in nodes if n.attrs.get("race")]
+    if raced:
+        return (f"reinforce cannot follow '{raced[0]}': a race of transmit units has no "
+                "log-probability")
+    if not nodes:
         return ("reinforce needs a stochastic node (bernoulli, transmit, categorical, "
                 f"gaussian) that depends on '{use.node}'; there is none, so there is no "
                 "policy to learn")

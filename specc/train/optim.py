@@ -12,6 +12,8 @@ def loss_fn(name: str, classes: int):
         return F.cross_entropy
     if name == "mse":
         def mse(out, y):
+            if y.is_floating_point() and y.shape == out.shape:  # vector targets
+                return F.mse_loss(out, y)
             target = F.one_hot(y, out.shape[1]).to(out.dtype) if out.shape[1] > 1 else \
                 y.to(out.dtype).view(-1, 1)
             return F.mse_loss(out, target)
