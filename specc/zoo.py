@@ -87,6 +87,22 @@ REFERENCE = {
            "torchvision shufflenet_v2_x1_5 (0.296 GFLOPS); paper 299M"),
     "shufflenet_v2_x2_0": (7_393_996, 583_253_464,
            "torchvision shufflenet_v2_x2_0 (0.583 GFLOPS); paper 591M"),
+    "mark1_shapes": (4_104, 208_896, "Mark I, perceptron rule; theorem: 0 errors after "
+                     "finitely many passes on separable classes"),
+    "mark1_parity": (4_104, 208_896, "Mark I, perceptron rule; Minsky & Papert 1969: parity "
+                     "is beyond it (never 0 errors)"),
+    "hebb": (16_384, 16_384, "Hebb 1949 (no figures); outer-product memory 256 x 64, recall "
+             "from 20 %-corrupted cues"),
+    "snarc": (40, 800, "Minsky & Edmonds 1951: 40 units, one probability each (reconstruction); "
+              "the rat learned the maze"),
+    "neocognitron": (29_472, None, "Fukushima 1980: 24(25+1) + 2 x 24(600+1) a/b; each of 5 "
+                     "patterns drives its own UC3 cell at any shift"),
+    "glimpse": (29_393_929, None, "Yeung et al. 2016 official code defaults, without VGG-16; "
+                "THUMOS'14 mAP@0.5 17.1"),
+    "glimpse_stride": (29_392_904, None, "glimpse with a fixed stride: no location head "
+                       "(-1,025)"),
+    "glimpse_small": (35_913, None, "glimpse at 32 features, 64 hidden, 1 layer (tests)"),
+    "glimpse_small_stride": (35_848, None, "glimpse_small with a fixed stride (-65)"),
 }
 
 

@@ -64,6 +64,16 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("shufflenet.net", "shufflenet_v2_x1_0", 2_278_604, 144_907_992),
     ("shufflenet.net", "shufflenet_v2_x1_5", 3_503_624, 295_759_392),
     ("shufflenet.net", "shufflenet_v2_x2_0", 7_393_996, 583_253_464),
+    ("perceptron.net", "mark1_shapes", 4_104, 208_896),
+    ("perceptron.net", "mark1_parity", 4_104, 208_896),
+    # the seed's remaining machines (reference sections 2, 4 and 13)
+    ("hebb.net", "hebb", 16_384, 16_384),                     # 256 x 64 weights
+    ("snarc.net", "snarc", 40, 800),                          # 40 transmission probabilities
+    ("neocognitron.net", "neocognitron", 29_472, 1_132_800),  # 24*26 + 2*24*601 (ref. 4.1)
+    ("glimpse.net", "glimpse", 29_393_929, 176_215_046),      # ref. 13.1: 4,196,354 + 25,190,400 + 7,175
+    ("glimpse.net", "glimpse_stride", 29_392_904, 176_209_926),
+    ("glimpse.net", "glimpse_small", 35_913, 212_038),
+    ("glimpse.net", "glimpse_small_stride", 35_848, 211_718),
 ]
 
 

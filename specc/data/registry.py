@@ -37,15 +37,16 @@ class InputSpec:
 
 def _sources():
     from . import disk, procedural, sklearn_digits
-    from . import associative, glyphs, maze  # demonstrations of learning rules (specc/rules)
+    from . import associative, glyphs, maze, retina, thumos  # learning-rule demonstrations
     return {"digits": sklearn_digits.load, "tc": procedural.load_tc, "logic": procedural.load_logic,
             "synthetic": procedural.load_synthetic, "mnist": disk.load_mnist,
             "cifar10": disk.load_cifar10, "imagefolder": disk.load_imagefolder,
-            "fukushima": glyphs.load, "associative": associative.load, "maze": maze.load}
+            "fukushima": glyphs.load, "associative": associative.load, "maze": maze.load,
+            "retina": retina.load, "thumos_synth": thumos.load}
 
 
 DATASETS = ("digits", "tc", "logic", "synthetic", "mnist", "cifar10", "imagefolder",
-            "fukushima", "associative", "maze")
+            "fukushima", "associative", "maze", "retina", "thumos_synth")
 
 
 def load_dataset(spec: str, want: InputSpec) -> Dataset:

@@ -41,9 +41,10 @@ class Learner:
     def _stochastic_nodes(self) -> list:
         found = {}
         for u in self.policy:
-            for n in downstream(self.graph, u.node):
-                if "stochastic" in ops.get(n.op).traits:
-                    found[n.name] = n
+            for node in u.nodes(self.graph):
+                for n in downstream(self.graph, node):
+                    if "stochastic" in ops.get(n.op).traits:
+                        found[n.name] = n
         return list(found.values())
 
     def _values_to_capture(self) -> list[str]:
@@ -56,8 +57,8 @@ class Learner:
         for n in self.stochastic:
             want += n.inputs + n.outputs
         for u in self.policy:
-            if u.value.arg("baseline") is not None:
-                want.append(u.value.arg("baseline"))
+            if u.value.arg("baseline"):
+                want.append(self.graph.outputs[u.value.arg("baseline")])
         return list(dict.fromkeys(want))
 
     def gradient_params(self) -> list[dict]:
@@ -129,8 +130,8 @@ class Learner:
         u = self.policy[0]
         head = u.value.arg("baseline")
         zero = reward.new_zeros(())
-        if head is not None:
-            b = seen[head]
+        if head:
+            b = seen[self.graph.outputs[head]]
             base = b.reshape(b.shape[0], -1).mean(1)
             baseline_loss = ((b.reshape(b.shape[0], -1) - reward[:, None]) ** 2).mean()
         else:

@@ -128,6 +128,9 @@ def record(graph, node_name: str, value: RuleValue, span) -> None:
             raise SpeccError(f"parameter '{pname}' is given a second learning rule; a "
                              "parameter learns by one rule", span,
                              (f"it learns by {old.value} (at {old.span})",))
+        if old is not None:  # shared weights, one (non-local) rule: reached through both
+            old.also.append(node_name)
+            continue
         graph.learning[pname] = LearnUse(pname, value, node_name, role, span)
 
 

@@ -78,6 +78,12 @@ class LearnUse:
     node: str
     role: str
     span: object = None
+    also: list = field(default_factory=list)  # other nodes using it by the same (non-local) rule
+
+    def nodes(self, graph) -> list[str]:
+        """The nodes through which the rule reaches the parameter (dead code dropped)."""
+        alive = {n.name for n in graph.nodes}
+        return [n for n in [self.node, *self.also] if n in alive]
 
     @property
     def rule(self) -> str:

@@ -25,11 +25,16 @@ def _reward_modulated(step):
 
 def _check_reinforce(use, graph):
     from ..ops.registry import get
-    nodes = [n for n in downstream(graph, use.node) if "stochastic" in get(n.op).traits]
+    nodes = [n for node in use.nodes(graph) for n in downstream(graph, node)
+             if "stochastic" in get(n.op).traits]
     raced = [n.name for n in nodes if n.attrs.get("race")]
     if raced:
         return (f"reinforce cannot follow '{raced[0]}': a race of transmit units has no "
                 "log-probability")
+    head = use.value.arg("baseline")
+    if head and head not in graph.outputs:
+        return (f"reinforce's baseline '{head}' is not an output of the network (declare it, "
+                f"e.g. train output {head} = linear(h, 1))")
     if not nodes:
         return ("reinforce needs a stochastic node (bernoulli, transmit, categorical, "
                 f"gaussian) that depends on '{use.node}'; there is none, so there is no "
@@ -38,7 +43,7 @@ def _check_reinforce(use, graph):
 
 
 def _reinforce_state(use, graph):
-    return {} if use.value.arg("baseline") is not None else {"baseline": ()}
+    return {} if use.value.arg("baseline") else {"baseline": ()}
 
 
 register(
@@ -58,9 +63,10 @@ register(
         doc="REINFORCE (Williams 1992): the parameters upstream of stochastic nodes follow the "
             "score-function gradient of the expected reward, grad = (R - b) * grad log pi(a), "
             "summed over the stochastic nodes they feed, taken by the recipe's optimiser. The "
-            "baseline b is a tensor of the network (a learned head, trained towards R by "
-            "squared error) or, without one, a running mean of R with decay `decay`.",
-        args=(RuleArg("baseline", "tensor", None, "a learned baseline head, [N, ...]"),
+            "baseline b is an output of the network named by `baseline` (a learned head, "
+            "trained towards R by squared error; usually a `train output`) or, without one, a "
+            "running mean of R with decay `decay`.",
+        args=(RuleArg("baseline", "str", "", "the output that predicts the reward"),
               RuleArg("decay", "float", 0.9, "running-mean decay when there is no head")),
         kind="policy", check=_check_reinforce, state=_reinforce_state),
     RuleDef(

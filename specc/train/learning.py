@@ -107,6 +107,8 @@ class RuleTraining:
         stats = self.learner.stats
         if stats["samples"]:
             self.metrics["train_errors"] = stats["corrections"]
+            if stats["corrections"] == 0 and "converged_epoch" not in self.metrics:
+                self.metrics["converged_epoch"] = self._epoch + 1  # first pass without errors
         if self.task is None:
             return None
         self.learner.module.eval()
