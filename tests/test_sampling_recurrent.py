@@ -19,7 +19,7 @@ SAMPLERS = """
     input x: f32[N, 6]
     output b = bernoulli(sigmoid(x))
     output c = categorical(reshape(x, [2, 3]))
-    output g = gaussian(x, 0.08)
+    output g = normal(x, 0.08)
 """
 
 
@@ -65,7 +65,7 @@ def test_log_probabilities_match_torch_distributions():
     assert torch.allclose(ops["categorical"].log_prob({}, [logits], idx), expected)
     mean, a = torch.tensor([[0.3]]), torch.tensor([[0.41]])
     expected = torch.distributions.Normal(mean, 0.08).log_prob(a)
-    assert torch.allclose(ops["gaussian"].log_prob({"std": 0.08}, [mean], a), expected)
+    assert torch.allclose(ops["normal"].log_prob({"std": 0.08}, [mean], a), expected)
 
 
 def test_transmission_is_gated_per_unit(load_spec):
@@ -137,7 +137,7 @@ network n {
     h = lstm(x, 8, layers=2)
     pick = gather(h, index_of(sigmoid(slice(reshape(x, [24]), 1, 0, 1)), 6))
     output emit = categorical(linear(pick, 2))
-    output where = gaussian(linear(pick, 1), 0.08)
+    output where = normal(linear(pick, 1), 0.08)
 }
 """)
     err, tol = parity(net, opset=opset)

@@ -53,7 +53,7 @@ class CallEval:
         else:
             return
         for a in args:
-            if a.name is not None and a.name not in names:
+            if a.name is not None and a.name not in names and a.name != LEARN:
                 from ..suggest import did_you_mean
                 span = frame.span(a.span)
                 span = replace(span, end_line=span.line, end_col=span.col + len(a.name))

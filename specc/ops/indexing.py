@@ -3,7 +3,7 @@ a relative position into an index (Yeung et al.'s observation network picks a fr
 from __future__ import annotations
 
 from ..ir import TensorType
-from .registry import Arg, OpDef, ShapeError, register
+from .registry import Arg, Example, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import float_input, fmt
 
 
@@ -54,12 +54,16 @@ def _index_onnx(b, node, xs, ps):
 
 
 register(
-    OpDef(name="gather",
+    OpDef(name="gather", shape="x [N, T, ...], index i64 [N] -> [N, ...]",
+          example=Example(("f32[N, 5, 3]", "f32[N, 1]"), "gather(x0, index_of(sigmoid(x1), 5))"),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
           doc="x[n, index[n]]: one step of each sample's sequence, chosen by an integer index "
               "[N] (e.g. a sampled glimpse location).",
           args=(Arg("x", "tensor"), Arg("index", "tensor")), infer=_gather_infer,
           torch=lambda b, node, xs, ps: b.call(gather_rows, *xs), onnx=_gather_onnx),
-    OpDef(name="index_of",
+    OpDef(name="index_of", shape="[N] or [N, 1] -> i64 [N]",
+          example=Example(("f32[N, 1]",), "index_of(sigmoid(x0), 7)"),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
           doc="The index of the element at relative position p of `size` elements: "
               "clamp(round(p * size), 1, size) - 1 (Yeung et al.: round(l * 50) clamped to "
               "[1, 50], counted from 1). An i64 tensor [N].",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 from ..ir import Init, TensorType
-from .registry import Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import Arg, Example, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import fmt, spatial
 
 
@@ -270,7 +270,9 @@ def reinforce_representatives(step):
 
 
 register(
-    OpDef(name="s_cell",
+    OpDef(name="s_cell", shape="[N, K', m, m] -> [N, planes, size, size]",
+          example=Example(("f32[N, 2, 10, 10]",), "s_cell(relu(x0), 3, 5, 8, 1.5, "
+                          "init_scale=3.0, b_init=uniform(0, 2))"),
           doc="Neocognitron S-cells: `planes` planes of size x size, each cell a shared "
               "window x window template a over all planes below, with shunting inhibition b "
               "by an r.m.s. V_C-cell; r sets selectivity. Owns a [K, K', w, w] and b [K]; "
@@ -281,7 +283,9 @@ register(
           infer=_s_infer, params=_s_params, macs=_s_macs, torch=_s_torch, onnx=_s_onnx,
           tolerance=1e-4, traits=frozenset({"weighted"}),
           synapses={"a": "s_plane", "b": "s_plane"}),
-    OpDef(name="c_cell",
+    OpDef(name="c_cell", shape="[N, K, m, m] -> [N, K, size, size]",
+          example=Example(("f32[N, 3, 8, 8]",), "c_cell(relu(x0), 5, 6)"),
+          params=no_params, macs=no_macs, traits=frozenset({"pooling"}),
           doc="Neocognitron C-cells: each plane blurs its S-plane with the fixed d(v) over a "
               "window x window area, divided by the V_S-cell (the mean over planes), and "
               "saturates: psi[x] = phi[x] / (alpha + phi[x]).",

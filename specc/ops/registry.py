@@ -6,7 +6,7 @@ Lowerings import torch/onnx lazily so the front half never loads them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..ir import Init, TensorType
@@ -102,6 +102,8 @@ TRAITS = {
     "normalising": "rescales activations by statistics (batch norm, LRN)",
     "pooling": "reduces spatial windows (max, average, adaptive, pyramid)",
     "join": "combines several tensors into one",
+    "stochastic": "draws at random while training (or always, sample=\"always\"); has a "
+                  "log_prob for REINFORCE and is deterministic at evaluation",
 }
 
 
@@ -124,8 +126,9 @@ class OpDef:
     tolerance: float
     traits: frozenset
     min_opset: int = 13
-    # how local learning rules see this op's parameters: owned role or argument name -> synapse
-    # form (specc/rules/synapse.py); stochastic ops: log_prob(attrs, inputs, sample) for REINFORCE
+    # Optional, like min_opset: how local learning rules see this op's parameters (owned role
+    # or argument name -> synapse form, specc/rules/synapse.py; empty: only gradient and
+    # reinforce reach them) and, for stochastic ops, log_prob(attrs, inputs, sample).
     synapses: dict = field(default_factory=dict)
     log_prob: Callable | None = None
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 
 from ..ir import TensorType
-from .registry import Arg, LoweringError, OpDef, ShapeError, register
+from .registry import Arg, Example, LoweringError, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import float_input, fmt
 
 SAMPLE = Arg("sample", "str", "train", 'when to draw: "train" (mean/argmax at evaluation) or '
              '"always"')
-STOCHASTIC = frozenset({"stochastic", "train_differs"})
+STOCHASTIC = frozenset({"stochastic"})
 
 
 def _mode(attrs) -> str:
@@ -152,8 +152,8 @@ def _categorical_onnx(b, node, xs, ps):
 # -------------------------------------------------------------------------- normal
 def _normal_infer(attrs, types):
     if not attrs["std"] > 0:
-        raise ShapeError(f"gaussian needs std > 0, got {attrs['std']}")
-    return _same_infer("gaussian")(attrs, types)
+        raise ShapeError(f"normal needs std > 0, got {attrs['std']}")
+    return _same_infer("normal")(attrs, types)
 
 
 def normal_sample(mean, std: float, training: bool, always: bool):
@@ -185,13 +185,18 @@ def _torch_call(fn, with_std=False):
 
 
 register(
-    OpDef(name="bernoulli",
+    OpDef(name="bernoulli", shape="same as p",
+          example=Example(("f32[N, 6]",), "bernoulli(sigmoid(x0))"), params=no_params,
+          macs=no_macs, tolerance=1e-5,
           doc="Stochastic binary units: 1 with probability p, else 0 (p clipped to [0, 1]); "
               "at evaluation 1 where p > 0.5. Records log p(s) for reinforce.",
           args=(Arg("p", "tensor"), SAMPLE), infer=_same_infer("bernoulli"),
           torch=_torch_call(bernoulli_sample), onnx=_bernoulli_onnx, traits=STOCHASTIC,
           log_prob=lambda attrs, xs, s: _bernoulli_log_prob(xs[0], s)),
-    OpDef(name="transmit",
+    OpDef(name="transmit", shape="x [N, units], p [units] -> [N, units]",
+          example=Example(("f32[N, 6]",), "transmit(sigmoid(x0), p)",
+                          ("param p: f32[6] = uniform(0, 1)",)), params=no_params,
+          macs=no_macs, tolerance=1e-5,
           doc="Stochastic transmission (the SNARC's units): a unit receiving x in [0, 1] fires "
               "with probability x * p, p its own transmission probability [units]; at "
               "evaluation where x * p > 0.5. p can learn by reward_modulated.",
@@ -200,16 +205,20 @@ register(
                 SAMPLE), infer=_transmit_infer,
           torch=_transmit_torch, onnx=_transmit_onnx, traits=STOCHASTIC, synapses={"p": "gate"},
           log_prob=_transmit_log_prob),
-    OpDef(name="categorical",
+    OpDef(name="categorical", shape="[N, ..., classes] -> i64 [N, ...]",
+          example=Example(("f32[N, 3, 5]",), "categorical(x0)"), params=no_params,
+          macs=no_macs, tolerance=1e-5,
           doc="A class index drawn from softmax(logits) over the last dim (an i64 tensor "
               "without that dim); the argmax at evaluation. Records log p(s) for reinforce.",
           args=(Arg("logits", "tensor"), SAMPLE), infer=_categorical_infer,
           torch=_torch_call(categorical_sample), onnx=_categorical_onnx, traits=STOCHASTIC,
           log_prob=lambda attrs, xs, s: _categorical_log_prob(xs[0], s)),
-    OpDef(name="gaussian",
+    OpDef(name="normal", shape="same as mean",
+          example=Example(("f32[N, 4]",), "normal(x0, 0.5)"), params=no_params,
+          macs=no_macs, tolerance=1e-5,
           doc="A normal sample mean + std * eps with a fixed std (Yeung et al.'s location "
               "policy: std 0.08); the mean at evaluation. Records log p(s) for reinforce. "
-              "(Named gaussian: normal(std) is the initialiser.)",
+              "Called with a tensor; normal(std) alone is the initialiser.",
           args=(Arg("mean", "tensor"), Arg("std", "float"), SAMPLE), infer=_normal_infer,
           torch=_torch_call(normal_sample, with_std=True), onnx=_normal_onnx, traits=STOCHASTIC,
           log_prob=lambda attrs, xs, s: _normal_log_prob(attrs)(xs[0], s)),

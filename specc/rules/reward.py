@@ -37,7 +37,7 @@ def _check_reinforce(use, graph):
                 f"e.g. train output {head} = linear(h, 1))")
     if not nodes:
         return ("reinforce needs a stochastic node (bernoulli, transmit, categorical, "
-                f"gaussian) that depends on '{use.node}'; there is none, so there is no "
+                f"normal) that depends on '{use.node}'; there is none, so there is no "
                 "policy to learn")
     return None
 
