@@ -3,7 +3,6 @@ computation, and the spec syntax that assigns rules to parameters."""
 import pytest
 import torch
 
-import specc
 from specc.rules import all_rules
 from specc.rules.registry import ARG_KINDS, LearnUse, RuleValue, Step
 
@@ -167,3 +166,56 @@ def test_training_with_rules_is_deterministic_under_a_seed(write_spec, tmp_path)
     b = load_file(str(tmp_path / "b" / "checkpoint.safetensors"))
     assert a["model/features.weight"].abs().sum() > 0
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("model/"))
+
+
+POLICY = """
+network policy {
+    input x: f32[N, 3]
+    mean = linear(x, 1, bias=false, init=[[0.5, -1.0, 0.25]], learn=reinforce())
+    output a = normal(mean, 0.5)
+}
+"""
+
+
+def test_reinforce_follows_the_score_function_with_a_running_baseline(load_spec):
+    """-(R - b) log N(a; mu, s) has gradient -(R - b) (a - mu) / s^2 * x with respect to w."""
+    from specc.rules.apply import Learner
+    net = load_spec(POLICY)
+    state = "mean.reinforce_baseline"  # the running mean of R: a state parameter, checkpointed
+    assert net.graph.params[state].state and "state mean.reinforce_baseline" in net.dump()
+    model = net.to_torch(seed=0)
+    learner = Learner(net.graph, model)
+    torch.manual_seed(0)
+    x = torch.tensor([[1.0, 2.0, -1.0], [0.5, 0.0, 2.0]])
+    named, seen = learner.forward(x)
+    reward = torch.tensor([1.0, -2.0])
+    policy, baseline_loss = learner.surrogate(seen, reward)
+    policy.backward()
+    mu = x @ torch.tensor([0.5, -1.0, 0.25])
+    a = named["a"][:, 0]
+    expected = -((reward - 0.0) * (a - mu) / 0.25)[:, None] * x  # b was 0 before this step
+    assert torch.allclose(model.mean.weight.grad, expected.mean(0, keepdim=True), atol=1e-6)
+    assert float(dict(model.named_buffers())[state]) == pytest.approx(0.1 * -0.5)  # 0.9*0 + 0.1*mean(R)
+    assert float(baseline_loss) == 0.0
+
+
+def test_reinforce_with_a_baseline_head_trains_the_head_towards_the_reward(load_spec):
+    from specc.rules.apply import Learner
+    net = load_spec("""
+network policy {
+    input x: f32[N, 3]
+    h = linear(x, 4)
+    output a = categorical(linear(h, 2, learn=reinforce(baseline="b")))
+    train output b = linear(h, 1)
+}
+""")
+    model = net.to_torch(seed=0)
+    learner = Learner(net.graph, model)
+    named, seen = learner.forward(torch.randn(5, 3))
+    reward = torch.arange(5.0)
+    policy, baseline_loss = learner.surrogate(seen, reward)
+    b = named["b"][:, 0]
+    assert torch.allclose(baseline_loss, ((b - reward) ** 2).mean())
+    logp = torch.log_softmax(seen[learner.stochastic[0].inputs[0]], -1)
+    chosen = logp.gather(1, named["a"][:, None])[:, 0]
+    assert torch.allclose(policy, -((reward - b).detach() * chosen).mean())

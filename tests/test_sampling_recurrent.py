@@ -1,13 +1,10 @@
 """Stochastic nodes (seeded, deterministic at evaluation, log-probabilities for REINFORCE),
 the LSTM cell and multi-layer LSTM against torch.nn, gather and index_of."""
-import numpy as np
 import pytest
 import torch
 
 import specc
 from specc.ops.registry import all_ops
-
-from conftest import SPECS  # noqa: F401
 
 
 def module(load_spec, body: str, inputs: str):

@@ -26,10 +26,6 @@ def _mode(attrs) -> str:
     return attrs["sample"]
 
 
-def _random(attrs, training: bool) -> bool:
-    return training or attrs["sample"] == "always"
-
-
 def _refuse_random(node) -> None:
     if node.attrs["sample"] == "always":
         raise LoweringError(

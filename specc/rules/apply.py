@@ -52,7 +52,7 @@ class Learner:
         for u in self.local:
             node = self.graph.node(u.node)
             want += [node.inputs[0], node.outputs[0]]
-            if u.rule == "perceptron":
+            if registry.get(u.rule).response:
                 want.append(threshold_of(self.graph, u.node).outputs[0])
         for n in self.stochastic:
             want += n.inputs + n.outputs
@@ -88,7 +88,7 @@ class Learner:
         """Samples on which some perceptron unit answered wrongly (so the rule corrects)."""
         if target is None:
             return
-        for name in dict.fromkeys(u.node for u in self.local if u.rule == "perceptron"):
+        for name in dict.fromkeys(u.node for u in self.local if registry.get(u.rule).response):
             out = seen[threshold_of(self.graph, name).outputs[0]]
             wrong = (encode_target(target, out) != out).reshape(out.shape[0], -1).any(1)
             self.stats["corrections"] += int(wrong.sum())
@@ -105,10 +105,10 @@ class Learner:
                            "params": {r: params[p].data for r, p in node.params.items()
                                       if p in params}})
         units = node.outputs[0]
-        if u.rule == "perceptron":
+        rule = registry.get(u.rule)
+        if rule.response:
             units = threshold_of(self.graph, u.node).outputs[0]
             step.response = seen[units].detach()
-        rule = registry.get(u.rule)
         if target is not None and rule.teacher is not None and rule.teacher(u):
             step.target = encode_target(target, seen[units])
         rule.update(step)
@@ -136,7 +136,7 @@ class Learner:
             baseline_loss = ((b.reshape(b.shape[0], -1) - reward[:, None]) ** 2).mean()
         else:
             state = dict(self.model.named_buffers())[self._state_name(u, "baseline")]
-            base = state.expand_as(reward)
+            base = state.detach().clone().expand_as(reward)  # before this step's update
             with torch.no_grad():
                 state.mul_(u.value.arg("decay")).add_((1 - u.value.arg("decay")) * reward.mean())
             baseline_loss = zero

@@ -79,5 +79,6 @@ register(
             "Needs the units' step() output; converges in finitely many corrections when the "
             "classes are linearly separable in the units' input space.",
         args=(RATE,), kind="local", forms=frozenset({"dense", "dense_in", "bias"}),
-        check=_check_perceptron, update=_perceptron, teacher=lambda use: True),
+        check=_check_perceptron, update=_perceptron, teacher=lambda use: True,
+        response=True),
 )

@@ -34,7 +34,8 @@ class RuleDef:
     optimiser). `forms`: the synapse forms it can update; None means any parameter.
     `check(use, graph)` returns problems (strings) with this use; `state(use, graph)` the
     tensors it keeps between steps, {name: shape}; `update(step)` applies one step;
-    `teacher(use)` says whether that step needs targets."""
+    `teacher(use)` says whether that step needs targets; `response`, whether it reads the
+    units' step() output; `rewarded`, whether it needs a task that gives rewards."""
 
     name: str
     doc: str
@@ -45,6 +46,8 @@ class RuleDef:
     state: Callable | None = None
     update: Callable | None = None
     teacher: Callable | None = None  # teacher(use) -> True when the update reads targets
+    response: bool = False  # reads the units' thresholded output (the step() after them)
+    rewarded: bool = False  # needs rewards from episodes
 
     @property
     def local(self) -> bool:

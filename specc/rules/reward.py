@@ -57,7 +57,7 @@ register(
         args=(RuleArg("rate", "float", doc="eta"),
               RuleArg("trace", "float", 0.8, "decay of the eligibility trace per time step")),
         kind="local", forms=frozenset({"dense", "dense_in", "bias", "gate"}),
-        update=_reward_modulated),
+        update=_reward_modulated, rewarded=True),
     RuleDef(
         name="reinforce",
         doc="REINFORCE (Williams 1992): the parameters upstream of stochastic nodes follow the "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..diagnostics import SpeccError
+from .. import rules
 from ..rules.apply import Learner
 
 
@@ -37,10 +38,10 @@ class RuleTraining:
         if self.learner.policy and (task is None or task.reward is None):
             raise SpeccError(f"network '{trainer.net.name}' learns by reinforce but data set "
                              f"'{trainer.data.name}' gives no rewards")
-        needs_reward = any(u.rule == "reward_modulated" for u in self.learner.local)
+        needs_reward = any(rules.get(u.rule).rewarded for u in self.learner.local)
         if needs_reward and (task is None or task.episodes is None):
-            raise SpeccError(f"network '{trainer.net.name}' learns by reward_modulated but "
-                             f"data set '{trainer.data.name}' has no episodes to reward")
+            raise SpeccError(f"network '{trainer.net.name}' learns from rewards but data set "
+                             f"'{trainer.data.name}' has no episodes to reward")
         self.metrics: dict = {}
         self.history: list[dict] = []
         self._epoch = None
