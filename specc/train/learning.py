@@ -2,9 +2,11 @@
 demonstration (specc/data/tasks.py). Networks that use only gradient descent on an ordinary
 data set never reach this module; the others train here step by step:
 
-  forward once, capturing the activity rules read -> the task's or recipe's loss plus
-  REINFORCE's surrogate, by the optimiser, for gradient and reinforce parameters -> every local
-  rule, with no autograd -> statistics (perceptron corrections) and the paper's metric.
+  forward once, capturing the activity rules read -> one optimiser step: `gradient` parameters
+  descend the whole objective (the task's or recipe's loss, REINFORCE's surrogate where it
+  reaches them, the baseline head's squared error; as the official glimpse code does),
+  `reinforce` parameters the surrogate alone -> every local rule, with no autograd ->
+  statistics (perceptron corrections) and, at each epoch's end, the paper's metric.
 
 Each step seeds torch from (seed, epoch, step), so sampling is reproducible and a resumed run
 replays an interrupted step exactly.
@@ -13,17 +15,17 @@ from __future__ import annotations
 
 import torch
 
-from ..diagnostics import SpeccError
 from .. import rules
+from ..diagnostics import SpeccError
 from ..rules.apply import Learner
 
 
 def attach(trainer):
     """A RuleTraining for this trainer, or None when plain gradient descent is all it needs."""
     graph = trainer.net.graph
-    rules = any(u.rule != "gradient" for u in graph.learning.values())
+    named = any(u.rule != "gradient" for u in graph.learning.values())
     task = getattr(trainer.data, "task", None)
-    if not rules and task is None:
+    if not named and task is None:
         return None
     if trainer.dist.world > 1:
         raise SpeccError("networks with learning rules or episodic tasks train in one process "
@@ -43,7 +45,6 @@ class RuleTraining:
             raise SpeccError(f"network '{trainer.net.name}' learns from rewards but data set "
                              f"'{trainer.data.name}' has no episodes to reward")
         self.metrics: dict = {}
-        self.history: list[dict] = []
         self._epoch = None
         if task is not None and task.before:  # the freshly initialised network, for comparison
             self.learner.module.eval()
@@ -116,7 +117,6 @@ class RuleTraining:
         out = self.task.evaluate(self)
         self.learner.module.train()
         self.metrics.update({k: v for k, v in out.items() if k not in ("loss", "score")})
-        self.history.append(dict(self.metrics))
         return float(out.get("loss", 0.0)), float(out["score"])
 
     def summary(self) -> dict:
