@@ -22,6 +22,32 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("vgg.net", "vgg13", 133_047_848, 11_308_466_176),
     ("vgg.net", "vgg16", 138_357_544, 15_470_264_320),
     ("vgg.net", "vgg19", 143_667_240, 19_632_062_464),
+    # Table 1 of Simonyan & Zisserman; architectures.md 8.2 (verify_counts.py vgg(), [C]); the
+    # torchvision-named A/B/D/E above and the _bn counts below are torchvision's own [T]
+    ("vgg.net", "vgg_a", 132_863_336, 7_609_090_048),
+    ("vgg.net", "vgg_a_lrn", 132_863_336, 7_609_090_048),
+    ("vgg.net", "vgg_b", 133_047_848, 11_308_466_176),
+    ("vgg.net", "vgg_c", 133_638_952, 11_770_888_192),  # verify_counts.vgg(VGG['C'])
+    ("vgg.net", "vgg_d", 138_357_544, 15_470_264_320),
+    ("vgg.net", "vgg_e", 143_667_240, 19_632_062_464),
+    ("vgg.net", "vgg11_bn", 132_868_840, 7_609_090_048),  # issue 11; torchvision 0.29.1
+    ("vgg.net", "vgg13_bn", 133_053_736, 11_308_466_176),
+    ("vgg.net", "vgg16_bn", 138_365_992, 15_470_264_320),
+    ("vgg.net", "vgg19_bn", 143_678_248, 19_632_062_464),
+    # PReLU-nets: verify_counts.prelu() params + channel-wise slopes (architectures.md 11.2:
+    # 178,017,384 + 14,688; 183,327,080 + 15,968; 330,603,368 + 20,576) and its exact MACs
+    ("prelu_net.net", "prelu_net_a", 178_017_384 + 14_688, 19_058_106_368),
+    ("prelu_net.net", "prelu_net_b", 183_327_080 + 15_968, 23_219_904_512),
+    ("prelu_net.net", "prelu_net_c", 330_603_368 + 20_576, 53_463_130_112),
+    # Figure 5's widths: architectures.md 10.2 (11,278,528 [C]); MACs by hand-written
+    # arithmetic over verify_counts.BNI (1.9486 G; the reference's "about 1.95 G")
+    ("bn_inception.net", "bn_inception", 11_278_528, 1_948_605_440),
+    # The paper's stride placement: verify_counts.resnet(..., stride_on_1x1=True)
+    ("resnet.net", "resnet50_v1", 25_557_032, 3_857_973_248),
+    ("resnet.net", "resnet101_v1", 44_549_160, 7_570_194_432),
+    ("resnet.net", "resnet152_v1", 60_192_808, 11_282_415_616),
+    # verify_counts.cifar(200); MACs: architectures.md 12.4 ("2.83 G" [C])
+    ("cifar_resnet.net", "resnet1202", 19_421_274, 2_829_238_912),
     ("cifar_resnet.net", "resnet20", 269_722, 40_551_040),
     ("cifar_resnet.net", "resnet32", 464_154, 68_862_592),
     ("cifar_resnet.net", "resnet44", 658_586, 97_174_144),

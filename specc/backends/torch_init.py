@@ -28,9 +28,10 @@ def init_tensor(p: Param, gen: torch.Generator | None) -> torch.Tensor:
         return signs.to(dtype)
     t = torch.empty(shape, dtype=torch.float32)
     fan_in, fan_out = max(p.fan_in, 1), max(p.fan_out, 1)
-    uniform = {"default": 1 / math.sqrt(fan_in), "he_uniform": math.sqrt(6 / fan_in),
+    he_fan = fan_in * (1 + args[0] ** 2 if kind.startswith("he_") and args else 1)  # PReLU slope a
+    uniform = {"default": 1 / math.sqrt(fan_in), "he_uniform": math.sqrt(6 / he_fan),
                "glorot_uniform": math.sqrt(6 / (fan_in + fan_out))}
-    normal = {"he_normal": math.sqrt(2 / fan_in), "lecun_normal": math.sqrt(1 / fan_in),
+    normal = {"he_normal": math.sqrt(2 / he_fan), "lecun_normal": math.sqrt(1 / fan_in),
               "glorot_normal": math.sqrt(2 / (fan_in + fan_out))}
     if kind in uniform:
         t.uniform_(-uniform[kind], uniform[kind], generator=gen)

@@ -168,6 +168,21 @@ FUNCTIONS = {
     "fan_in_uniform": _fan_in_uniform, "bipolar": _bipolar, "values": _values,
 }
 
+def _slope_aware(kind):
+    """He et al. 2015 (PReLU paper, eq. 15): with negative slope `a` after the layer,
+    1/2 (1 + a^2) n Var[w] = 1, so the variance shrinks by 1 + a^2. `he_normal(a=0.25)`."""
+    def make(a=0.0):
+        a = _number(a, f"{kind}()")
+        if a < 0:
+            raise BuiltinError(f"{kind}() slope a must be >= 0")
+        return Init(kind, (a,)) if a else Init(kind)
+    return make
+
+
+# Initialisers that also take arguments when called (bare, they are their defaults).
+CALLABLE_INITIALISERS = {"he_normal": _slope_aware("he_normal"),
+                         "he_uniform": _slope_aware("he_uniform")}
+
 INITIALISERS = {name: Init(name) for name in (
     "default", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal",
     "zeros", "ones")}
@@ -181,6 +196,15 @@ def lookup(name: str):
 
 def names() -> list[str]:
     return list(FUNCTIONS) + list(INITIALISERS)
+
+
+def call_init(init: Init, args: list, kwargs: dict, span) -> Init:
+    """`he_normal(a=0.25)`: an initialiser value called with its arguments."""
+    make = CALLABLE_INITIALISERS.get(init.kind)
+    if make is None or init.args:
+        raise SpeccError(f"initialiser {init} takes no arguments", span,
+                         (f"initialisers with arguments: {', '.join(CALLABLE_INITIALISERS)}",))
+    return call(Builtin(init.kind, make), args, kwargs, span)
 
 
 def call(builtin: Builtin, args: list, kwargs: dict, span) -> object:

@@ -94,6 +94,8 @@ class CallEval:
                     isinstance(v, Tensor) for v in list(args) + list(kwargs.values())):
                 return self.call_op(callee.name, args, kwargs, span, frame, hint)  # max(x, ...)
             return builtins.call(callee, args, kwargs, span)
+        if isinstance(callee, Init):
+            return builtins.call_init(callee, args, kwargs, span)
         if isinstance(callee, NetworkRef):
             raise SpeccError(f"network '{callee.display}' cannot be called inside a network; "
                              "use a block", span)
