@@ -185,12 +185,19 @@ class StmtTrain(Node):
 
 
 @dataclass(frozen=True)
+class StmtReference(Node):
+    """`reference { source = "..." top1_error = 29.6 ... }`: what the paper reports."""
+
+    items: tuple[RecipeItem, ...]
+
+
+@dataclass(frozen=True)
 class StmtDoc(Node):
     text: str
 
 
 Stmt = (StmtAssign | StmtDestructure | StmtInput | StmtOutput | StmtParam | StmtFor | StmtIf
-        | StmtAssert | StmtReturn | StmtTrain | StmtDoc)
+        | StmtAssert | StmtReturn | StmtTrain | StmtReference | StmtDoc)
 
 
 # --------------------------------------------------------------- definitions
@@ -227,6 +234,7 @@ class NetworkDef(Node):
 class NetworkPreset(Node):
     name: str
     value: Expr
+    reference: StmtReference | None = None  # its own figures; a preset never inherits them
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ class Graph:
     params: dict[str, Param] = field(default_factory=dict)
     recipe: dict = field(default_factory=dict)
     learning: dict = field(default_factory=dict)  # param name -> rules.LearnUse (learn=...)
+    reference: dict = field(default_factory=dict)  # the paper's figures (elab/reference.py)
     meta: dict = field(default_factory=dict)  # spec path, hash, preprocessing, labels
     span: Span | None = None
 

@@ -224,7 +224,7 @@ class _ToAst(Transformer):
         return A.NetworkDef(self._span(meta), str(c[0]), tuple(c[1] or ()), c[2])
 
     def network_preset(self, meta, c):
-        return A.NetworkPreset(self._span(meta), str(c[0]), c[1])
+        return A.NetworkPreset(self._span(meta), str(c[0]), c[1], c[2] if len(c) > 2 else None)
 
     def params(self, meta, c):
         return [p for p in c if p is not None]
@@ -271,6 +271,9 @@ class _ToAst(Transformer):
 
     def train_block(self, meta, c):
         return A.StmtTrain(self._span(meta), tuple(x for x in c if isinstance(x, A.RecipeItem)))
+
+    def reference_block(self, meta, c):
+        return A.StmtReference(self._span(meta), tuple(x for x in c if x is not None))
 
     def recipe_item(self, meta, c):
         return A.RecipeItem(self._span(meta), str(c[0]), c[1])

@@ -42,6 +42,11 @@ class NetworkRef:
     module: object
     bound: tuple = ()  # ((name, value), ...) bound by presets
     name: str = ""  # preset name, or the definition's name
+    reference: dict | None = field(default=None, compare=False)  # a preset's own section
+
+    @property
+    def is_preset(self) -> bool:
+        return self.name != self.defn.name
 
     @property
     def display(self) -> str:

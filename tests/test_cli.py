@@ -24,7 +24,8 @@ def test_check_every_network_of_a_file():
 def test_check_json_fields():
     r = run_cli("check", "specs/resnet.net:resnet50", "--json")
     obj = json.loads(r.stdout)
-    assert set(obj) == {"network", "params", "macs", "inputs", "outputs", "layers"}
+    assert set(obj) == {"network", "params", "macs", "inputs", "outputs", "layers", "reference"}
+    assert obj["reference"]["params"] == 25_557_032 and "torchvision" in obj["reference"]["source"]
     assert (obj["network"], obj["params"], obj["macs"]) == ("resnet50", 25_557_032, 4_089_184_256)
     assert obj["inputs"] == [{"name": "image", "shape": ["N", 3, 224, 224], "dtype": "f32"}]
     assert obj["outputs"] == [{"name": "logits", "shape": ["N", 1000], "dtype": "f32"}]
@@ -72,7 +73,11 @@ def test_zoo_lists_every_network():
     r = run_cli("zoo", "--json")
     rows = json.loads(r.stdout)
     assert {row["network"] for row in rows} >= {"lenet5", "resnet50", "googlenet"}
-    assert all(row["params"] == row["reference_params"] for row in rows)
+    assert all(row["source"] for row in rows)
+    by_name = {row["network"]: row for row in rows}
+    assert by_name["resnet50"]["params_agree"] == "=" and by_name["vgg16"]["top1_error"] == 28.408
+    text = run_cli("zoo")
+    assert text.returncode == 0 and "needs ImageNet" in text.stdout and "-17.1%" in text.stdout
 
 
 def test_graph_writes_dot(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..network import load, load_all, split_target
 from ..report import render_table
+from ..zoo import reference_lines
 from .common import add_target, load_target, overrides, print_json
 
 
@@ -25,7 +26,8 @@ def add_arguments(p) -> None:
 
 def summary(net) -> dict:
     return {"network": net.name, "params": net.params, "macs": net.macs,
-            "inputs": net.inputs(), "outputs": net.outputs(), "layers": net.layers()}
+            "inputs": net.inputs(), "outputs": net.outputs(), "layers": net.layers(),
+            "reference": net.graph.reference}
 
 
 def run(args) -> int:
@@ -47,6 +49,8 @@ def run(args) -> int:
             print(f"{name}: not checked ({reason}); check one of its presets")
             continue
         print(net.dump() if args.print_ir else render_table(net.graph))
+        if not args.print_ir:
+            print("\n".join(reference_lines(net)))
     if not checked:
         print(f"{path}: no complete network to check")
     return 0

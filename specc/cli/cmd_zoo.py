@@ -1,4 +1,6 @@
-"""`specc zoo`: the bundled specs with parameters, MACs and the figures they are checked against."""
+"""`specc zoo`: the lecture's table. Every bundled network with its parameters and MACs, how
+they compare with the figures its spec's `reference` section states, the reported errors with
+their source, and what specc has reproduced."""
 from __future__ import annotations
 
 from ..report import human
@@ -7,7 +9,7 @@ from .common import print_json
 
 EXAMPLES = """\
 examples:
-  specc zoo            every bundled network: parameters, MACs, the reference it matches
+  specc zoo            every bundled network: parameters, MACs, the source's figures and errors
   specc zoo --json
 """
 
@@ -17,16 +19,18 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..zoo import zoo_rows
+    from ..zoo import agree_text, errors_text, zoo_rows
     rows = zoo_rows()
     if args.json:
         print_json(rows)
         return 0
-    print(f"{'spec':<16} {'network':<18} {'params':>13} {'MACs':>9}  {'matches':<8} reference")
-    for r in rows:
-        ok = "" if r["reference_params"] is None else (
-            "yes" if r["params"] == r["reference_params"] and
-            r["macs"] == (r["reference_macs"] or r["macs"]) else "NO")
-        print(f"{r['spec']:<16} {r['network']:<18} {r['params']:>13,} {human(r['macs']):>9}  "
-              f"{ok:<8} {r['source']}")
+    header = ("spec", "network", "params", "MACs", "vs ref", "error %", "reproduced", "source")
+    body = [(r["spec"].removesuffix(".net"), r["network"], f"{r['params']:,}", human(r["macs"]),
+             agree_text(r), errors_text(r), r["reproduced"], r["source"]) for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    for cells in [header] + body:
+        print("  ".join(c.rjust(w) if i in (2, 3) else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
+    print("\nvs ref: specc's params / MACs against the source's figures ('=' exact, '~' a "
+          "rounded figure within 3%, else the difference); error %: top-1 / top-5, or test.")
     return 0

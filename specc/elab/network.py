@@ -14,6 +14,7 @@ from .calls import DEFAULT
 from .calls import CallEval, bind_args
 from .expr import ExprEval
 from .scope import Frame, ModuleScope
+from .reference import evaluate_reference
 from .stmt import StmtExec
 from .types import check_value
 
@@ -59,7 +60,10 @@ def evaluate_preset(module: ModuleScope, item: A.NetworkPreset) -> NetworkRef:
     rebound = [(p.name, None, None) for p in base.defn.params if p.name in taken]
     bound = bind_args(base.display, "network", free + rebound, args, kwargs, e.span)
     taken.update({k: v for k, v in bound.items() if v is not DEFAULT})
-    return NetworkRef(base.defn, base.module, tuple(taken.items()), item.name)
+    reference = None
+    if item.reference is not None:
+        reference = evaluate_reference(ev, item.reference, frame)
+    return NetworkRef(base.defn, base.module, tuple(taken.items()), item.name, reference)
 
 
 def evaluate_override(module: ModuleScope, name: str, text: str):
@@ -125,6 +129,8 @@ def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS,
             ev.errors.add(SpeccError(f"the recipe's output_weights has {len(weights)} values "
                                      f"for {len(graph.outputs)} outputs", d.span))
     ev.errors.raise_if_any()
+    if ref.is_preset:  # a preset is another network: its own figures, never its base's
+        graph.reference = dict(ref.reference or {})
     graph.doc = d.doc
     graph.span = d.span
     graph.meta.update(spec_path=d.span.source.path,

@@ -7,6 +7,7 @@ from ..values import POISON, Tensor, show, type_name
 from .calls import ReturnSignal, coerce
 from .expr import Hint, is_chain
 from .recipe import evaluate_recipe
+from .reference import evaluate_reference
 from .types import check_literal, tensor_type
 
 
@@ -169,6 +170,14 @@ class StmtExec:
         if self.builder.graph.recipe:
             raise SpeccError("a network has at most one 'train' recipe", frame.span(s.span))
         self.builder.graph.recipe = evaluate_recipe(self, s, frame)
+
+    def _exec_StmtReference(self, s, frame):
+        if frame.kind != "network":
+            raise SpeccError("a 'reference' section belongs in a network or after a preset",
+                             frame.span(s.span))
+        if self.builder.graph.reference:
+            raise SpeccError("a network has at most one 'reference' section", frame.span(s.span))
+        self.builder.graph.reference = evaluate_reference(self, s, frame)
 
 
 class AssertFailed(SpeccError):
