@@ -23,6 +23,8 @@ CONSTRUCTORS = {
     "multistep": {"milestones": ("ints", ...), "gamma": (_NUM, 0.1)},
     "cosine": {"min_lr": (_NUM, 0.0)},
     "plateau": {"patience": ("int", 10), "factor": (_NUM, 0.1)},
+    # a warm-up that holds a small lr, then the schedule from its start (He et al. 2016, 4.2)
+    "hold": {"epochs": ("int", ...), "lr": (_NUM, ...)},
 }
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "plateau")
@@ -33,7 +35,7 @@ AUGMENTS = ("flip", "crop", "shift")
 KEYS = {
     "data": ("str", None), "batch_size": ("int", None), "epochs": ("int", None),
     "optimizer": ("record", OPTIMIZERS), "schedule": ("record", SCHEDULES),
-    "warmup": ("int", None), "loss": ("str", LOSSES), "augment": ("strs", AUGMENTS),
+    "warmup": ("warmup", ("hold",)), "loss": ("str", LOSSES), "augment": ("strs", AUGMENTS),
     "labels": ("strs", None), "mean": ("numbers", None), "std": ("numbers", None),
     "pixel_range": ("numbers", None), "seed": ("int", None),
     "output_weights": ("numbers", None),
@@ -52,11 +54,17 @@ def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
         if item.key in out:
             raise SpeccError(f"recipe key '{item.key}' is set twice", span)
         kind, allowed = KEYS[item.key]
-        value = _record(ev, item.value, frame) if kind == "record" else ev.eval(item.value, frame)
+        record = kind == "record" or (kind == "warmup" and _names_constructor(item.value))
+        value = _record(ev, item.value, frame) if record else ev.eval(item.value, frame)
         if value is POISON:
             continue
         out[item.key] = _check(item.key, kind, allowed, value, span)
     return out
+
+
+def _names_constructor(e: A.Expr) -> bool:
+    callee = e.callee if isinstance(e, A.ExprCall) else e
+    return isinstance(callee, A.ExprName) and callee.name in CONSTRUCTORS
 
 
 def _record(ev, e: A.Expr, frame):
@@ -126,6 +134,10 @@ def _check(key: str, kind: str, allowed, v, span):
                                          for x in v)
         if not ok:
             raise bad("a list of numbers")
+    if kind == "warmup":  # epochs of a linear ramp, or a record such as hold(epochs=1, lr=0.01)
+        if isinstance(v, Record):
+            return _check(key, "record", allowed, v, span)
+        return _check(key, "int", None, v, span)
     if kind == "record":
         if v.kind not in allowed:
             raise SpeccError(f"recipe '{key}' must be one of {', '.join(allowed)}, got "

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..diagnostics import SpeccError
+
 LENET_J = 1.0  # the positive constant j of LeCun et al.'s eq. 9
 
 
@@ -52,8 +54,10 @@ def make_optimizer(cfg: dict, params):
     raise ValueError(name)
 
 
-def make_schedule(cfg: dict, optimizer, epochs: int, warmup: int):
-    """An epoch-wise schedule; warm-up ramps linearly over the first `warmup` epochs."""
+def make_schedule(cfg: dict, optimizer, epochs: int, warmup):
+    """An epoch-wise schedule. `warmup`: epochs of a linear ramp, or {"name": "hold", "epochs",
+    "lr"}: that lr for those epochs, then the schedule as if it had run from the start (its
+    milestones stay where the recipe puts them)."""
     S = torch.optim.lr_scheduler
     name = cfg["name"]
     if name == "step":
@@ -67,6 +71,15 @@ def make_schedule(cfg: dict, optimizer, epochs: int, warmup: int):
                                    factor=cfg.get("factor", 0.1))
     else:
         main = S.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    if isinstance(warmup, dict):
+        base = optimizer.param_groups[0]["lr"]
+        if warmup["epochs"] == 0:
+            return main
+        if not 0 < warmup["lr"] <= base:
+            raise SpeccError(f"the warm-up lr {warmup['lr']:g} must be positive and at most the "
+                             f"lr {base:g}")
+        hold = S.ConstantLR(optimizer, factor=warmup["lr"] / base, total_iters=warmup["epochs"])
+        return S.ChainedScheduler([hold, main], optimizer)
     if warmup > 0:
         ramp = S.LinearLR(optimizer, start_factor=1.0 / (warmup + 1), total_iters=warmup)
         return S.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
