@@ -15,7 +15,7 @@ from ..source import SourceFile
 from .exprs import STEP, ExprPrinter
 from .tokens import Comment, Tokens
 
-_COMPOUND = (A.BlockDef, A.NetworkDef, A.StmtFor, A.StmtIf, A.StmtTrain)
+_COMPOUND = (A.BlockDef, A.NetworkDef, A.StmtFor, A.StmtIf, A.StmtTrain, A.StmtReference)
 
 
 class _Verbatim(Exception):
@@ -73,7 +73,7 @@ class Printer:
     def stmt(self, s, indent: int) -> list[str]:
         used = set(self.used)
         try:
-            if isinstance(s, _COMPOUND):
+            if isinstance(s, _COMPOUND) or (isinstance(s, A.NetworkPreset) and s.reference):
                 return self._compound(s, indent)
             self._no_interior_comments(s.span.line, s.span.end_line)
             lines = self._simple(s, indent)
@@ -153,14 +153,18 @@ class Printer:
             lines = self.ex.concat([f"for {names} in ", (s.iterable, 1), " {"], col, indent, 0)
         elif isinstance(s, A.StmtIf):
             lines = self.ex.concat(["if ", (s.cond, 1), " {"], col, indent, 0)
+        elif isinstance(s, A.NetworkPreset):  # with its reference section
+            lines = self.ex.concat([f"network {s.name} = ", (s.value, 1), " reference {"], col,
+                                   indent, 0)
         else:
-            lines = ["train {"]
+            lines = ["train {" if isinstance(s, A.StmtTrain) else "reference {"]
         return [" " * indent + lines[0]] + lines[1:]
 
     def _body_lines(self, s, head: list[str], open_i: int, close_i: int, indent: int):
         open_line = self.tokens.toks[open_i].line
         close_line = self.tokens.toks[close_i].line
-        stmts = s.items if isinstance(s, A.StmtTrain) else s.then if isinstance(s, A.StmtIf) \
+        stmts = s.items if isinstance(s, (A.StmtTrain, A.StmtReference)) else s.then \
+            if isinstance(s, A.StmtIf) else s.reference.items if isinstance(s, A.NetworkPreset) \
             else s.body
         elems = self._elements(stmts, open_line, close_line, indent + STEP, first_blank=False)
         if not elems and not self._has_eol(open_line):
