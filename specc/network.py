@@ -73,7 +73,10 @@ def split_target(target: str) -> tuple[str, str | None]:
 
 def network_refs(path: str | Path, loader: Loader | None = None) -> dict[str, NetworkRef]:
     """The networks a file defines itself (imported ones are not listed), in file order."""
-    module = (loader or Loader()).load_path(path)
+    return _refs((loader or Loader()).load_path(path))
+
+
+def _refs(module) -> dict[str, NetworkRef]:
     return {n: module.names[n] for n in module.local if isinstance(module.names[n], NetworkRef)}
 
 
@@ -97,12 +100,18 @@ class UnknownOverride(SpeccError):
     """`--set NAME=VALUE` names no parameter of the network (a usage error)."""
 
 
+def _sources(module) -> dict[str, str]:
+    """Every source file a network was loaded from, path -> text (the named file first, then
+    its imports): outputs must not overwrite them, runs keep a copy of them."""
+    return {s.path: s.text for s in module.sources()}
+
+
 def load(path: str | Path, network: str | None = None,
          max_params: int = DEFAULT_MAX_PARAMS, overrides: dict[str, str] | None = None) -> Network:
     """Parse, elaborate and check one network of a `.net` file; raises SpeccError.
     `overrides` maps network parameters to spec expressions (`--set hidden=256`)."""
-    loader = Loader()
-    refs = network_refs(path, loader)
+    module = Loader().load_path(path)
+    refs = _refs(module)
     if overrides:
         every = refs
         refs = {n: r for n, r in refs.items() if set(overrides) <= {p.name for p in r.defn.params}}
@@ -126,7 +135,8 @@ def load(path: str | Path, network: str | None = None,
         raise SpeccError(f"{path} has no network '{network}'{did_you_mean(network, refs)}",
                          notes=(f"networks: {', '.join(refs) or 'none'}",))
     return check(refs[network], max_params,
-                 meta={"entry": str(path), "overrides": dict(overrides or {})})
+                 meta={"entry": str(path), "overrides": dict(overrides or {}),
+                       "sources": _sources(module)})
 
 
 def bind_overrides(ref: NetworkRef, overrides: dict[str, str]) -> NetworkRef:
@@ -151,10 +161,11 @@ def _unknown_override(ref: NetworkRef, overrides: dict[str, str]) -> UnknownOver
 def load_all(path: str | Path, max_params: int = DEFAULT_MAX_PARAMS):
     """Every network of a file: (name, Network | None, reason-if-skipped)."""
     out = []
-    for name, ref in network_refs(path).items():
+    module = Loader().load_path(path)
+    for name, ref in _refs(module).items():
         missing = missing_params(ref)
         if missing:
             out.append((name, None, f"generic: needs {', '.join(missing)}"))
         else:
-            out.append((name, check(ref, max_params), ""))
+            out.append((name, check(ref, max_params, meta={"sources": _sources(module)}), ""))
     return out

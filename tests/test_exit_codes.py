@@ -14,8 +14,7 @@ from specc.cli.main import main
     ["train", "x.net", "--nproc", "0"], ["train", "x.net", "--workers", "-1"],
     ["train", "x.net", "--seed", str(2 ** 64)], ["train", "x.net", "--seed", "-1"],
     ["train", "x.net", "--seed", "9" * 5000],
-    ["export", "x.net", "-o", "x.onnx", "--opset", "12"],
-    ["export", "x.net", "-o", "x.onnx", "--opset", "22"],
+    ["export", "x.net", "-o", "x.onnx", "--opset", "x"], ["export", "x.net", "-o", ""],
     ["export", "x.net"],  # -o is required
     ["check", "x.net", "--max-params", "0"],
     ["run", "m.onnx", "--top-k", "0"], ["run", "m.onnx", "--batch-size", "0"],

@@ -35,7 +35,8 @@ def test_first_run_reaches_97_percent_on_digits(tmp_path):
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(summary) == {"test_accuracy", "epochs", "seconds", "run_dir", "checkpoint"}
     assert summary["test_accuracy"] >= 0.97 and summary["epochs"] == 15
-    for f in ("checkpoint.safetensors", "metrics.csv", "curves.png", "config.json", "lenet5.net"):
+    for f in ("checkpoint.safetensors", "metrics.csv", "curves.png", "config.json",
+                  "spec/lenet5.net"):
         assert (run / f).is_file(), f
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 16
     assert json.loads((run / "config.json").read_text())["optimizer"]["lr"] == 0.002

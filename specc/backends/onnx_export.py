@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ import numpy as np
 
 from .. import __version__, passes
 from ..diagnostics import SpeccError
+from ..files import staging
 from ..ops.registry import LoweringError
 from .onnx_build import DEFAULT_OPSET, build_skeleton
 from .onnx_verify import verify_file
@@ -105,6 +104,8 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise SpeccError(f"output folder {folder} does not exist")
+    if path.is_dir():
+        raise SpeccError(f"{path} is a folder; name the .onnx file to write")
     graph = passes.run(net.graph, passes.INFERENCE)
     try:
         skeleton, stored = build_skeleton(graph, arrays, opset=opset,
@@ -114,22 +115,23 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
     size = sum(a.nbytes for a in stored.values())
     external = external_data if external_data is not None else size > TWO_GB - 2 ** 26
     data_name = path.name + ".data" if external else None
-    try:
-        tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".{path.name}."))
-    except OSError as e:
-        raise SpeccError(f"cannot write to {folder}: {e.strerror}") from None
-    try:
-        say(f"writing {sum(a.nbytes for a in stored.values()) / 1e6:.0f} MB of weights")
-        write_model(tmp / path.name, skeleton, stored, data_name)
+    with staging(path) as tmp:
+        say(f"writing {size / 1e6:.0f} MB of weights")
+        try:
+            write_model(tmp / path.name, skeleton, stored, data_name)
+        except OSError as e:
+            raise SpeccError(f"cannot write {path}: {e.strerror or e}") from None
         max_rel = None
         if module is not None:
             say("verifying: onnx.checker, shape inference, onnxruntime against torch")
             max_rel = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16)
-        if external:
-            os.replace(tmp / data_name, folder / data_name)
-        os.replace(tmp / path.name, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            if external:  # the data first: the model that refers to it comes last
+                os.replace(tmp / data_name, folder / data_name)
+            os.replace(tmp / path.name, path)
+        except OSError as e:
+            raise SpeccError(f"cannot move the export into place at {path}: "
+                             f"{e.strerror or e}") from None
     return ExportResult(str(path), max_rel, time.perf_counter() - start, external)
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from .common import add_target, ensure_parent, int_at_least, load_target, seed
+from .common import add_target, ensure_parent, load_target, output_file, seed
 
 
 EXAMPLES = """\
@@ -19,12 +20,11 @@ is moved into place; the model carries its spec, so `specc bench`/`run` work fro
 
 def add_arguments(p) -> None:
     add_target(p)
-    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx",
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx", type=output_file,
                    help="the ONNX file to write (its folder must exist)")
     p.add_argument("--weights", metavar="CHECKPOINT", help="a checkpoint (safetensors) or run "
                    "folder; without it a seeded fresh initialisation is exported")
-    p.add_argument("--opset", type=int_at_least(13, 21), default=17,
-                   help="ONNX opset, 13 to 21 (default 17)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--fp16", action="store_true", help="store weights in half precision")
     p.add_argument("--external-data", action="store_true",
                    help="weights in OUT.onnx.data (automatic above 2 GB)")
@@ -40,10 +40,20 @@ def _stages():
     return lambda stage: print(f"  {stage} ...", file=sys.stderr, flush=True)
 
 
+def weight_files(weights: str | None) -> list[str]:
+    """The files --weights reads: a checkpoint, or the one inside a run folder."""
+    if not weights:
+        return []
+    from ..train.runs import CHECKPOINT
+    return [weights, str(Path(weights) / CHECKPOINT)]
+
+
 def run(args) -> int:
     from ..backends.onnx_export import as_json, describe, export
     net = load_target(args)
-    out = ensure_parent(args.output)
+    inputs = list(net.graph.meta.get("sources", [])) + weight_files(args.weights)
+    out = ensure_parent(args.output, inputs)
+    ensure_parent(f"{args.output}.data", inputs, "-o (its external data file)")
     result = export(net, out, weights=args.weights, opset=args.opset, fp16=args.fp16,
                     external_data=True if args.external_data else None,
                     verify=not args.no_verify, seed=args.seed, progress=_stages())

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from .common import add_target, load_target
+from .common import add_target, load_target, output_file
 
 EXAMPLES = """\
 examples:
@@ -21,7 +20,7 @@ MACs, and clicking one shows its line in the spec. SVG needs no Graphviz.
 
 def add_arguments(p) -> None:
     add_target(p)
-    p.add_argument("-o", "--output", metavar="OUT",
+    p.add_argument("-o", "--output", metavar="OUT", type=output_file,
                    help="OUT.html (explorable page), OUT.svg (picture) or OUT.dot; "
                         "default: DOT on standard output")
     p.add_argument("--depth", type=int, default=None, metavar="N",
@@ -70,24 +69,22 @@ def run(args) -> int:
         text = svg.render(model.build(net.graph), args.depth or 0)
     else:
         raise UserError(f"unknown picture format '{out.suffix}' (use .html, .svg or .dot)")
-    _write(out, text)
+    _write(out, text, net.graph.meta.get("sources", []))
     print(f"wrote {out}")
     return 0
 
 
-def _write(path: Path, text: str) -> None:
-    """Write beside the target and rename, so no half-written picture is left under its name."""
+def _write(path: Path, text: str, inputs) -> None:
+    """Never onto an input (the spec, an import); written in a staging folder beside the
+    target and renamed, so no half-written picture is left under its name."""
+    from ..files import staging
     from .common import ensure_parent
-    ensure_parent(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    ensure_parent(path, inputs)
+    with staging(path) as tmp:
+        staged = tmp / path.name
+        staged.write_text(text, encoding="utf-8")
+        os.chmod(staged, 0o666 & ~_umask())
+        os.replace(staged, path)
 
 
 def _umask() -> int:

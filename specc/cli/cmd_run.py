@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..diagnostics import SpeccError
-from .common import positive_int
+from ..files import staging
+from .common import ensure_parent, output_file, positive_int
 from .onnx_io import IMAGE_SUFFIXES, input_specs, load_inputs, metadata, read_model
 
 
@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
     p.add_argument("--top-k", type=positive_int, default=5,
                    help="classes shown per sample (default 5)")
-    p.add_argument("--save", metavar="OUT.npy", help="write the raw outputs (.npy, or .npz "
+    p.add_argument("--save", metavar="OUT.npy", type=output_file,
+                   help="write the raw outputs (.npy, or .npz "
                    "for several outputs)")
     p.add_argument("--data", metavar="NAME", help="evaluate accuracy on a data set")
     p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
@@ -39,6 +40,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..runtime import open_session
+    if args.save:  # checked before any work: never onto the model or an input
+        ensure_parent(args.save, [args.model, f"{args.model}.data", *args.inputs], "--save")
     model = read_model(args.model)
     sess, provider, note = open_session(args.model, args.provider)
     if note:
@@ -100,21 +103,19 @@ def _topk(scores: np.ndarray, labels: list, k: int, key: str = "score") -> list[
 
 
 def _save(path: str, outputs: dict) -> None:
+    """Through a staging folder: the target is the whole new file or untouched."""
     target = Path(path)
-    if not target.parent.is_dir():
-        raise SpeccError(f"output folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".npy")
-    os.close(fd)
-    try:
-        if len(outputs) == 1 and target.suffix != ".npz":
-            np.save(tmp, next(iter(outputs.values())))
-        else:
-            with open(tmp, "wb") as f:
-                np.savez(f, **outputs)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with staging(target) as tmp:
+        staged = tmp / "out"
+        try:
+            with open(staged, "wb") as f:
+                if len(outputs) == 1 and target.suffix != ".npz":
+                    np.save(f, next(iter(outputs.values())))
+                else:
+                    np.savez(f, **outputs)
+            os.replace(staged, target)
+        except OSError as e:
+            raise SpeccError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _evaluate(args, model, sess, provider) -> int:

@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..diagnostics import SpeccError
-from ..network import load, split_target
+from ..network import split_target
 from .common import (DEFAULT_MAX_PARAMS, add_set, count, load_target, overrides, positive_float,
                      positive_int, seed)
 from .main import UsageError
@@ -45,7 +44,10 @@ def add_arguments(p) -> None:
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument("--seed", type=seed, help="seed of weights, data order and augmentation")
     p.add_argument("--out", help="run folder (default runs/NETWORK)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run to --epochs")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run to --epochs (it trains "
+                   "the spec copy stored in the run)")
+    p.add_argument("--allow-spec-change", action="store_true",
+                   help="with --resume FILE: train FILE although it differs from the run's spec")
     p.add_argument("--nproc", type=positive_int, default=1,
                    help="processes (DistributedDataParallel)")
     p.add_argument("--workers", type=count, help="threads for decoding image files (imagefolder)")
@@ -69,43 +71,53 @@ def run(args) -> int:
     if args.nproc > 1 and "RANK" not in os.environ:
         return _launch(args)
     from ..train.config import TrainConfig, resolve
-    from ..train.runs import plan_run_dir, read_config
-    spec_path = None
+    from ..train.runs import check_trainable, open_resume, plan_run_dir
+    lock, changed = None, False
     if args.resume:
         run_dir = Path(args.resume)
-        saved = read_config(run_dir)
+        net, saved, lock, changed = open_resume(run_dir, args.target, args.allow_spec_change,
+                                                args.max_params, _main_rank())
         for k in ("epochs", "device", "workers"):
             if getattr(args, k) is not None:
                 saved[k] = getattr(args, k)
         cfg = TrainConfig(**saved)
-        net = load(cfg.spec, cfg.network, overrides=cfg.overrides)
-        if args.target and split_target(args.target)[0] != cfg.spec:
-            print(f"note: resuming the run's own spec {cfg.spec}", file=sys.stderr)
     else:
         if not args.target:
             raise UsageError("needs a spec (FILE[:NET]) or --resume RUN_DIR")
+        if args.allow_spec_change:
+            raise UsageError("--allow-spec-change goes with --resume")
         spec_path = split_target(args.target)[0]
         net = load_target(args)
         cfg = resolve(str(spec_path), net.name, net.recipe, _flags(args))
         run_dir = plan_run_dir(args.out, net.name)
-    return _train(net, cfg, run_dir, bool(args.resume), args.json, spec_path)
+    try:
+        check_trainable(net)
+        return _train(net, cfg, run_dir, bool(args.resume), args.json, changed)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
-def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_path) -> int:
+def _main_rank() -> bool:
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
+def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_changed: bool) -> int:
     import torch.distributed as dist
 
     from ..train.loop import Trainer
     from ..train.runs import create_run_dir, write_config
     distributed = "RANK" in os.environ
+    lock = None
     if distributed:
         import torch
         backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend)
     try:
         trainer = Trainer(net, cfg, run_dir)  # checks data and network before anything is written
-        if not resume and trainer.dist.main:
-            create_run_dir(run_dir)
-            write_config(run_dir, cfg.to_dict(), str(spec_path))
+        if trainer.dist.main and (not resume or spec_changed):
+            lock = None if resume else create_run_dir(run_dir)  # locked, new or empty
+            write_config(run_dir, cfg.to_dict(), net.graph.meta["sources"])
         if distributed:
             dist.barrier()
         if as_json:
@@ -124,26 +136,31 @@ def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_path) -> i
             return 130
         if trainer.dist.main:
             acc = result["test_accuracy"]
-            print(f"done: test accuracy {acc:.4f} after {result['epochs']} epochs in "
+            done = f"done: test accuracy {acc:.4f}" if acc is not None else \
+                "done: nothing to train (the run has reached --epochs already)"
+            print(f"{done} after {result['epochs']} epochs in "
                   f"{result['seconds']:.1f} s; checkpoint {result['checkpoint']}",
                   file=sys.stderr if as_json else sys.stdout)
             if as_json:
                 print(json.dumps(result))
         return 0
     finally:
+        if lock is not None:
+            lock.release()
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
 
 
 def _launch(args) -> int:
     """Start K processes through PyTorch's own launcher (torchrun)."""
-    from ..train.runs import plan_run_dir
+    from ..train.runs import check_trainable, plan_run_dir
     if not args.target and not args.resume:
         raise UsageError("needs a spec (FILE[:NET]) or --resume RUN_DIR")
     argv = list(sys.argv[1:])
     out = args.resume or args.out
     if not args.resume:
         net = load_target(args)
+        check_trainable(net)
         out = str(plan_run_dir(args.out, net.name))
     argv = _strip(argv, "--nproc")
     argv = _strip(argv, "--out")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
 from ..elab.builder import DEFAULT_MAX_PARAMS
@@ -95,11 +96,32 @@ def print_json(obj) -> None:
     print(json.dumps(obj, sort_keys=False))
 
 
-def ensure_parent(path: str | Path) -> Path:
-    """The output path, after checking that its folder exists (we never write half a file)."""
+def output_file(text: str) -> str:
+    """argparse type of an output path: an empty one cannot mean anything."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the output path is empty")
+    return text
+
+
+def ensure_parent(path: str | Path, inputs=(), flag: str = "-o") -> Path:
+    """The output path, checked before any work starts: it is not a folder, its folder exists
+    and is writable, and it is none of the `inputs` (a spec, a checkpoint, a model, its
+    imports), through links and `..` too. The file itself is written through a staging
+    folder beside it (specc.files.staging), so it is never left half-written."""
+    from ..files import same_file
     from .main import UserError
     p = Path(path)
+    if not str(path).strip():
+        raise UserError(f"{flag}: the output path is empty")
+    if p.is_dir():
+        raise UserError(f"{flag} {path} is a folder; name the file to write")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"output folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to the output folder {parent} (permission denied)")
+    for source in inputs:
+        if source is not None and p.exists() and same_file(p, source):
+            raise UserError(f"{flag} {path} is an input of this command ({source}); refusing "
+                            "to overwrite it")
     return p

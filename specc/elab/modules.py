@@ -89,6 +89,7 @@ class Loader:
             cycle = " -> ".join(p.name for p in self.stack[self.stack.index(resolved):])
             raise SpeccError(f"import cycle: {cycle} -> {resolved.name}", item.span)
         imported = self.load_path(target)
+        scope.imports.append(imported)
         for name in imported.local:
             scope.names.setdefault(name, imported.names[name])
 

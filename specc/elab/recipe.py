@@ -1,30 +1,36 @@
 """The `train { ... }` recipe: parsed and type-checked with the spec, used by `specc train`."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from .. import ast as A
 from ..diagnostics import SpeccError
 from ..values import POISON, Record, show, type_name
 
-_NUM = "number"
+# Kinds of recipe values and the range each admits: a value that cannot work (a step schedule
+# every 0 epochs, 0 epochs, a NaN rate) is refused here, at its line, not deep in training.
+_NUM = "number"  # finite, >= 0
+_POS = "positive"  # finite, > 0
+_FRACTION = "fraction"  # in [0, 1)
+_COUNT = "count"  # int >= 1
 # constructor -> {field: (kind, default)}; a default of ... means required
 CONSTRUCTORS = {
-    "sgd": {"lr": (_NUM, ...), "momentum": (_NUM, 0.0), "nesterov": ("bool", False),
+    "sgd": {"lr": (_POS, ...), "momentum": (_FRACTION, 0.0), "nesterov": ("bool", False),
             "weight_decay": (_NUM, 0.0)},
-    "adam": {"lr": (_NUM, ...), "beta1": (_NUM, 0.9), "beta2": (_NUM, 0.999),
+    "adam": {"lr": (_POS, ...), "beta1": (_FRACTION, 0.9), "beta2": (_FRACTION, 0.999),
              "weight_decay": (_NUM, 0.0)},
-    "adamw": {"lr": (_NUM, ...), "beta1": (_NUM, 0.9), "beta2": (_NUM, 0.999),
+    "adamw": {"lr": (_POS, ...), "beta1": (_FRACTION, 0.9), "beta2": (_FRACTION, 0.999),
               "weight_decay": (_NUM, 0.01)},
-    "rmsprop": {"lr": (_NUM, ...), "alpha": (_NUM, 0.99), "momentum": (_NUM, 0.0),
+    "rmsprop": {"lr": (_POS, ...), "alpha": (_FRACTION, 0.99), "momentum": (_FRACTION, 0.0),
                 "weight_decay": (_NUM, 0.0)},
     "constant": {},
-    "step": {"every": ("int", ...), "gamma": (_NUM, 0.1)},
-    "multistep": {"milestones": ("ints", ...), "gamma": (_NUM, 0.1)},
+    "step": {"every": (_COUNT, ...), "gamma": (_POS, 0.1)},
+    "multistep": {"milestones": ("counts", ...), "gamma": (_POS, 0.1)},
     "cosine": {"min_lr": (_NUM, 0.0)},
-    "plateau": {"patience": ("int", 10), "factor": (_NUM, 0.1)},
+    "plateau": {"patience": ("int", 10), "factor": (_FRACTION, 0.1)},
     # a warm-up that holds a small lr, then the schedule from its start (He et al. 2016, 4.2)
-    "hold": {"epochs": ("int", ...), "lr": (_NUM, ...)},
+    "hold": {"epochs": (_COUNT, ...), "lr": (_POS, ...)},
 }
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "plateau")
@@ -33,10 +39,10 @@ AUGMENTS = ("flip", "crop", "shift")
 
 # key -> (kind, allowed values or None)
 KEYS = {
-    "data": ("str", None), "batch_size": ("int", None), "epochs": ("int", None),
+    "data": ("str", None), "batch_size": (_COUNT, None), "epochs": (_COUNT, None),
     "optimizer": ("record", OPTIMIZERS), "schedule": ("record", SCHEDULES),
     "warmup": ("warmup", ("hold",)), "loss": ("str", LOSSES), "augment": ("strs", AUGMENTS),
-    "labels": ("strs", None), "mean": ("numbers", None), "std": ("numbers", None),
+    "labels": ("strs", None), "mean": ("numbers", None), "std": ("positives", None),
     "pixel_range": ("numbers", None), "seed": ("int", None),
     "output_weights": ("numbers", None),
 }
@@ -54,12 +60,15 @@ def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
         if item.key in out:
             raise SpeccError(f"recipe key '{item.key}' is set twice", span)
         kind, allowed = KEYS[item.key]
-        record = kind == "record" or (kind == "warmup" and _names_constructor(item.value))
-        value = _record(ev, item.value, frame) if record else ev.eval(item.value, frame)
-        if value is POISON:
-            continue
-        out[item.key] = _check(item.key, kind, allowed, value, span)
-    return out
+        try:  # every bad value is reported, each at its line
+            record = kind == "record" or (kind == "warmup" and _names_constructor(item.value))
+            value = _record(ev, item.value, frame) if record else ev.eval(item.value, frame)
+            if value is not POISON:
+                out[item.key] = _check(item.key, kind, allowed, value, span)
+        except SpeccError as e:
+            ev.errors.add(e)
+            out[item.key] = POISON
+    return {k: v for k, v in out.items() if v is not POISON}
 
 
 def _names_constructor(e: A.Expr) -> bool:
@@ -112,28 +121,51 @@ def _build(kind: str, kwargs: dict, span) -> Record:
     return Record(kind, tuple(values.items()))
 
 
+_WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _NUM: "a finite number >= 0",
+         _POS: "a finite number > 0", _FRACTION: "a number in [0, 1)",
+         "counts": "a list of ints >= 1", "numbers": "a list of finite numbers",
+         "positives": "a list of finite numbers > 0"}
+
+
+def _fits(kind: str, v) -> bool:
+    """Does a single value `v` fit `kind`'s type and range?"""
+    if kind in ("int", _COUNT):
+        return _is_int(v) and v >= (1 if kind == _COUNT else 0)
+    number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if kind == _NUM:
+        return number and v >= 0
+    if kind == _POS:
+        return number and v > 0
+    if kind == _FRACTION:
+        return number and 0 <= v < 1
+    return True
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _check(key: str, kind: str, allowed, v, span):
     def bad(want):
         return SpeccError(f"recipe '{key}' must be {want}, got {type_name(v)} {show(v)}", span)
 
-    number = isinstance(v, (int, float)) and not isinstance(v, bool)
     if kind == "str" and not isinstance(v, str):
         raise bad("a string")
-    if kind == "int" and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-        raise bad("a non-negative int")
     if kind == "bool" and not isinstance(v, bool):
         raise bad("true or false")
-    if kind == _NUM:
-        if not number or v < 0:
-            raise bad("a non-negative number")
-        v = float(v)
+    if kind in ("int", _COUNT, _NUM, _POS, _FRACTION):
+        if not _fits(kind, v):
+            raise bad(_WANT[kind])
+        v = v if kind in ("int", _COUNT) else float(v)
     if kind == "strs" and not (isinstance(v, tuple) and all(isinstance(x, str) for x in v)):
         raise bad("a list of strings")
-    if kind in ("ints", "numbers"):
-        ok = isinstance(v, tuple) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                         for x in v)
+    if kind in ("counts", "numbers", "positives"):
+        item = {"counts": _COUNT, "positives": _POS}.get(kind, "finite")
+        number = (lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)
+                  and math.isfinite(x))
+        ok = isinstance(v, tuple) and all(number(x) and _fits(item, x) for x in v)
         if not ok:
-            raise bad("a list of numbers")
+            raise bad(_WANT[kind])
     if kind == "warmup":  # epochs of a linear ramp, or a record such as hold(epochs=1, lr=0.01)
         if isinstance(v, Record):
             return _check(key, "record", allowed, v, span)
@@ -150,3 +182,27 @@ def _check(key: str, kind: str, allowed, v, span):
                 raise SpeccError(f"recipe '{key}': unknown value {show(x)}", span,
                                  (f"known: {', '.join(allowed)}",))
     return list(v) if isinstance(v, tuple) else v
+
+
+def check_plain(key: str, value):
+    """Check one recipe value given as plain data (JSON: lists, {"name": ...} objects), as a
+    hand-edited run configuration holds it; returns it in the configuration's form."""
+    if key not in KEYS:
+        raise SpeccError(f"unknown recipe key '{key}'")
+    kind, allowed = KEYS[key]
+    if kind == "record" or (kind == "warmup" and isinstance(value, dict)):
+        if not (isinstance(value, dict) and isinstance(value.get("name"), str)
+                and value["name"] in CONSTRUCTORS):
+            raise SpeccError(f"recipe '{key}' must be an object with a \"name\" among "
+                             f"{', '.join(allowed)}")
+        fields = {k: _plain(v) for k, v in value.items() if k != "name"}
+        value = _build(value["name"], fields, None)
+    else:
+        value = _plain(value)
+    return _check(key, kind, allowed, value, None)
+
+
+def _plain(v):
+    if isinstance(v, list):
+        return tuple(_plain(x) for x in v)
+    return v

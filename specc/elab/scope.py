@@ -14,6 +14,19 @@ class ModuleScope:
     names: dict = field(default_factory=dict)
     local: list = field(default_factory=list)  # names defined in this file, in order
     version: int | None = None
+    imports: list = field(default_factory=list)  # the ModuleScopes this file imports
+
+    def sources(self) -> list[SourceFile]:
+        """This file and everything it imports, transitively, each once, this file first."""
+        seen, order, todo = set(), [], [self]
+        while todo:
+            module = todo.pop(0)
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            order.append(module.source)
+            todo.extend(module.imports)
+        return order
 
 
 @dataclass(eq=False)

@@ -2,7 +2,8 @@
 
 Tensors: `model/<name>` (state dict), `optim/<param index>/<key>`, `rng/torch`, `rng/cuda`.
 Everything else (optimiser hyper-parameters, scheduler state, epoch, spec hash) is JSON in
-the file's metadata.
+the file's metadata, under one key with sorted keys: safetensors stores its metadata map in a
+per-process random order, so several keys would make the same training give different bytes.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ..diagnostics import SpeccError
 
 def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None):
     tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": "specc-checkpoint-1", "info": json.dumps(info or {})}
+    meta = {"format": "specc-checkpoint-1", "info": _dumps(info or {})}
     if optimizer is not None:
         state = optimizer.state_dict()
         scalars = {}
@@ -30,14 +31,35 @@ def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dic
                     tensors[f"optim/{idx}/{key}"] = value.detach().cpu().contiguous()
                 else:
                     scalars[f"{idx}/{key}"] = value
-        meta["optim_groups"] = json.dumps(state["param_groups"])
-        meta["optim_scalars"] = json.dumps(scalars)
+        meta["optim_groups"] = _dumps(state["param_groups"])
+        meta["optim_scalars"] = _dumps(scalars)
     if scheduler is not None:
-        meta["scheduler"] = json.dumps(scheduler.state_dict())
+        meta["scheduler"] = _dumps(scheduler.state_dict())
     tensors["rng/torch"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng/cuda"] = torch.cuda.get_rng_state()
-    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    packed = {META_KEY: _dumps(meta)}
+    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=packed))
+
+
+META_KEY = "specc"
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _unpack(meta: dict, p: Path) -> dict:
+    """The metadata fields, from the one packed key (or an older file's separate keys)."""
+    if META_KEY not in meta:
+        return meta
+    try:
+        fields = json.loads(meta[META_KEY])
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise SpeccError(f"{p} has damaged metadata (not a specc checkpoint?)")
+    return fields
 
 
 def _atomic(path: Path, write) -> None:
@@ -65,7 +87,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
         tensors = load_file(str(p))
         from safetensors import safe_open
         with safe_open(str(p), "pt") as f:
-            meta = f.metadata() or {}
+            meta = _unpack(f.metadata() or {}, p)
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise SpeccError(f"{p} is not a readable checkpoint (corrupt or not safetensors): "
                          f"{str(e).splitlines()[0][:200]}") from None
@@ -105,7 +127,17 @@ def load_model_weights(module, path) -> dict:
 
 
 def restore_training(path, model, optimizer, scheduler) -> dict:
-    """Model, optimiser, scheduler and RNG state; returns the saved info (epoch, step)."""
+    """Model, optimiser, scheduler and RNG state; returns the saved info (epoch, step).
+    Crafted or damaged metadata is a user error naming the file, never a crash."""
+    try:
+        return _restore(path, model, optimizer, scheduler)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:
+        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise SpeccError(f"{path} cannot be resumed: its optimiser, scheduler or RNG state is "
+                         f"damaged ({why})") from None
+
+
+def _restore(path, model, optimizer, scheduler) -> dict:
     tensors, meta = read_checkpoint(path)
     load_state(model, model_state(tensors), str(path))
     if optimizer is not None and "optim_groups" in meta:
@@ -125,4 +157,9 @@ def restore_training(path, model, optimizer, scheduler) -> dict:
         torch.set_rng_state(tensors["rng/torch"])
     if "rng/cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng/cuda"])
-    return json.loads(meta.get("info", "{}"))
+    info = json.loads(meta.get("info", "{}"))
+    if not isinstance(info, dict) or not all(
+            isinstance(info.get(k, 0), int) and not isinstance(info.get(k, 0), bool)
+            and info.get(k, 0) >= 0 for k in ("epoch", "step")):
+        raise ValueError("epoch and step must be non-negative integers")
+    return info

@@ -1,0 +1,94 @@
+"""A run's config.json, checked as strictly as a recipe before anything trusts it: it may have
+been edited by hand, and a value of the wrong type or range must be a message, not a crash
+deep inside the trainer."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from pathlib import PurePosixPath
+
+from ..diagnostics import SpeccError
+from ..elab.recipe import KEYS, check_plain
+from ..source import printable
+from .config import TrainConfig
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_config(saved, where) -> tuple[dict, dict | None]:
+    """(the fields of a TrainConfig, the record of the spec copy or None for an old run)."""
+    if not isinstance(saved, dict):
+        raise SpeccError(f"{where}: expected a JSON object")
+    saved = dict(saved)
+    record = saved.pop("spec_copy", None)
+    if record is not None:
+        record = _check_record(record, where)
+    fields = TrainConfig.__dataclass_fields__
+    unknown = sorted(set(saved) - set(fields))
+    if unknown:
+        raise SpeccError(f"{where}: unknown key {printable(repr(unknown[0]))}",
+                         notes=(f"keys: {', '.join(fields)}",))
+    required = [k for k, f in fields.items() if _no_default(f)]
+    missing = [k for k in required if k not in saved]
+    if missing:
+        raise SpeccError(f"{where}: missing key '{missing[0]}'")
+    hints = typing.get_type_hints(TrainConfig)
+    out = {}
+    for key, value in saved.items():
+        try:
+            if value is None or key not in KEYS:
+                out[key] = _typed(key, value, hints[key])
+            else:
+                out[key] = check_plain(key, value)
+        except SpeccError as e:
+            raise SpeccError(f"{where}: {e.message.replace('recipe ', '', 1)}") from None
+    return out, record
+
+
+def _no_default(f) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _typed(key: str, value, hint):
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) \
+        else (hint,)
+    for option in options:
+        base = typing.get_origin(option) or option
+        if option is type(None) and value is None:
+            return value
+        if base is bool and isinstance(value, bool):
+            return value
+        if base is int and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if base in (str, list, dict) and isinstance(value, base):
+            return value
+    names = " or ".join(getattr(o, "__name__", str(o)).replace("NoneType", "null")
+                        for o in options)
+    raise SpeccError(f"'{key}' must be {names}" + (" (>= 0)" if int in options else "")
+                     + f", got {printable(repr(value))[:60]}")
+
+
+try:
+    from types import UnionType as _UnionType
+except ImportError:  # Python < 3.10 has no `X | Y` types
+    _UnionType = typing.Union
+
+
+def _check_record(record, where) -> dict:
+    ok = (isinstance(record, dict) and isinstance(record.get("file"), str)
+          and isinstance(record.get("sha256"), dict) and record["file"] in record["sha256"]
+          and all(isinstance(k, str) and _safe(k) and isinstance(v, str) and _SHA256.fullmatch(v)
+                  for k, v in record["sha256"].items()))
+    if not ok:
+        raise SpeccError(f"{where}: 'spec_copy' is damaged (it records the run's spec files "
+                         "and their sha256)")
+    return record
+
+
+def _safe(rel: str) -> bool:
+    """A path inside RUN/spec/: relative, no `..`, no empty parts."""
+    p = PurePosixPath(rel)
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel
