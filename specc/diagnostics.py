@@ -65,6 +65,9 @@ def _painter(color: bool):
     return paint
 
 
+EXCERPT_WIDTH = 120  # a longer source line is shown as a window around the caret
+
+
 def _excerpt(span: Span, color: bool = False) -> list[str]:
     text = span.source.line(span.line).rstrip("\n").expandtabs(4)
     if not text.strip():
@@ -72,6 +75,8 @@ def _excerpt(span: Span, color: bool = False) -> list[str]:
     num = str(span.line)
     width = span.end_col - span.col if span.end_line == span.line else len(text) - span.col + 1
     width = max(1, min(width, len(text) - span.col + 1))
+    if len(text) > EXCERPT_WIDTH:
+        text, span, width = _window(text, span, width)
     gutter = " " * len(num)
     # control characters are shown escaped (wider): the caret follows the escaped text
     before = printable(text[:span.col - 1]).ljust(span.col - 1)
@@ -109,3 +114,15 @@ class Collector:
 
 def _same(a: SpeccError, b: SpeccError) -> bool:
     return a.message == b.message and a.span == b.span
+
+
+def _window(text: str, span: Span, width: int):
+    """At most EXCERPT_WIDTH characters of `text` around the marked columns, with '...'."""
+    from dataclasses import replace
+    start = max(0, span.col - 1 - 30)
+    end = min(len(text), start + EXCERPT_WIDTH)
+    head = "..." if start else ""
+    shown = head + text[start:end] + ("..." if end < len(text) else "")
+    col = span.col - start + len(head)
+    width = max(1, min(width, end - (span.col - 1)))
+    return shown, replace(span, col=col, end_col=col + width), width

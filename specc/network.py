@@ -8,7 +8,7 @@ from pathlib import Path
 from . import passes
 from .diagnostics import SpeccError
 from .elab import Loader, elaborate_network, missing_params
-from .elab.builder import DEFAULT_MAX_PARAMS
+from .elab.builder import DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS
 from .ir import Graph
 from .values import NetworkRef
 
@@ -81,14 +81,15 @@ def _refs(module) -> dict[str, NetworkRef]:
 
 
 def check(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS,
-          meta: dict | None = None) -> Network:
+          meta: dict | None = None,
+          max_activations: int = DEFAULT_MAX_ACTIVATIONS) -> Network:
     """Elaborate and run the check passes with the cyclic garbage collector paused: compiling
     allocates many objects that all live until the end, and full collections over a growing
     heap made deep networks (8,000 layers) compile superlinearly."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        graph = elaborate_network(ref, max_params=max_params)
+        graph = elaborate_network(ref, max_params=max_params, max_activations=max_activations)
         graph.meta.update(meta or {})
         return Network(passes.run(graph, passes.CHECK))
     finally:
@@ -107,7 +108,8 @@ def _sources(module) -> dict[str, str]:
 
 
 def load(path: str | Path, network: str | None = None,
-         max_params: int = DEFAULT_MAX_PARAMS, overrides: dict[str, str] | None = None) -> Network:
+         max_params: int = DEFAULT_MAX_PARAMS, overrides: dict[str, str] | None = None,
+         max_activations: int = DEFAULT_MAX_ACTIVATIONS) -> Network:
     """Parse, elaborate and check one network of a `.net` file; raises SpeccError.
     `overrides` maps network parameters to spec expressions (`--set hidden=256`)."""
     module = Loader().load_path(path)
@@ -134,7 +136,7 @@ def load(path: str | Path, network: str | None = None,
         from .suggest import did_you_mean
         raise SpeccError(f"{path} has no network '{network}'{did_you_mean(network, refs)}",
                          notes=(f"networks: {', '.join(refs) or 'none'}",))
-    return check(refs[network], max_params,
+    return check(refs[network], max_params, max_activations=max_activations,
                  meta={"entry": str(path), "overrides": dict(overrides or {}),
                        "sources": _sources(module)})
 
@@ -158,7 +160,8 @@ def _unknown_override(ref: NetworkRef, overrides: dict[str, str]) -> UnknownOver
                            notes=(f"its parameters: {', '.join(names) or 'none'}",))
 
 
-def load_all(path: str | Path, max_params: int = DEFAULT_MAX_PARAMS):
+def load_all(path: str | Path, max_params: int = DEFAULT_MAX_PARAMS,
+             max_activations: int = DEFAULT_MAX_ACTIVATIONS):
     """Every network of a file: (name, Network | None, reason-if-skipped)."""
     out = []
     module = Loader().load_path(path)
@@ -167,5 +170,6 @@ def load_all(path: str | Path, max_params: int = DEFAULT_MAX_PARAMS):
         if missing:
             out.append((name, None, f"generic: needs {', '.join(missing)}"))
         else:
-            out.append((name, check(ref, max_params, meta={"sources": _sources(module)}), ""))
+            out.append((name, check(ref, max_params, max_activations=max_activations,
+                                    meta={"sources": _sources(module)}), ""))
     return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,9 +11,11 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from . import ast as A
 from .diagnostics import SpeccError
+from .files import read_regular
 from .resources import grammar_path
-from .source import SourceFile, Span
+from .source import SourceFile, Span, printable
 from .syntax_words import describe_expected, describe_token
+from .values import MAX_INT_DIGITS
 
 
 class _Newlines:
@@ -55,17 +58,19 @@ def _parser(start: str) -> Lark:
     return lark
 
 
+MAX_SPEC_BYTES = 16 * 2 ** 20  # ResNet-152 is 2 KB; Caffe's prototxt of it 200 KB
+_HEADER = re.compile(r"\A\ufeff?(?:[ \t\r]*(?:#[^\n]*)?\n)*[ \t]*specc\b")
+
+
 def read_source(path: str | Path) -> SourceFile:
-    """Read a spec file as UTF-8; unreadable or undecodable files are user errors."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise SpeccError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise SpeccError(f"{path} is a directory, not a .net file") from None
-    except OSError as e:
-        raise SpeccError(f"cannot read {path}: {e.strerror}") from None
+    """Read a spec file as UTF-8; unreadable or undecodable files are user errors. Only a
+    regular file is read (a FIFO would block), and only a spec: a file named *.net or one
+    that starts with the `specc N` header. Nothing of any other file is ever shown in an
+    error (an excerpt of /etc/shadow is a leak, not a diagnostic)."""
+    data = read_regular(path, "spec", limit=MAX_SPEC_BYTES)
+    if Path(path).suffix != ".net" and not _HEADER.match(data[:4096].decode("utf-8", "replace")):
+        raise SpeccError(f"{printable(str(path))} is not a spec: a spec is a .net file, or a file "
+                         "that starts with the line `specc 1`")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -209,7 +214,16 @@ class _ToAst(Transformer):
         return A.Module(self._span(meta), header, tuple(items))
 
     def header(self, meta, c):
-        return int(c[0])
+        return self._int(meta, c[0])
+
+    def _int(self, meta, token) -> int:
+        """An integer literal; one longer than any value the language admits is an error here
+        (Python would refuse to read one of 4,300 digits)."""
+        text = str(token).replace("_", "")
+        if len(text.lstrip("0")) > MAX_INT_DIGITS:
+            raise SpeccError(f"the integer literal of {len(text):,} digits is beyond the limit "
+                             "of 2**62", self._span(meta))
+        return int(text)
 
     def import_stmt(self, meta, c):
         return A.Import(self._span(meta), _unquote(c[0]))
@@ -332,7 +346,7 @@ class _ToAst(Transformer):
         return A.ExprAttr(self._span(meta), c[0], str(c[1]))
 
     def int_lit(self, meta, c):
-        return A.ExprLit(self._span(meta), int(str(c[0]).replace("_", "")))
+        return A.ExprLit(self._span(meta), self._int(meta, c[0]))
 
     def float_lit(self, meta, c):
         return A.ExprLit(self._span(meta), float(str(c[0]).replace("_", "")))

@@ -138,4 +138,5 @@ def test_cli_export_json(tmp_path):
     r = run_cli("export", "specs/lenet5.net", "-o", tmp_path / "l.onnx", "--json")
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout.strip().splitlines()[-1])
-    assert set(obj) == {"path", "sha256", "max_rel_error", "seconds"} and obj["max_rel_error"] < 1e-4
+    assert set(obj) == {"path", "sha256", "max_rel_error", "compared", "seconds"}
+    assert obj["max_rel_error"] < 1e-4 and obj["compared"] == "logits on 2 seeded samples"

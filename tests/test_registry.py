@@ -1,6 +1,7 @@
 """Every op is defined once, completely: a registry entry lacking any field fails here."""
 import dataclasses
 import inspect
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from specc.ops.registry import (ATTR_KINDS, TENSOR_KINDS, TRAITS, Arg, OpDef, al
                                 no_params)
 
 PACKAGE = Path(registry.__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).parent))
+from op_cases import CASES, case_spec  # noqa: E402
 
 OPS = sorted(all_ops())
 HISTORICAL = {"conv", "table_conv", "linear", "matmul", "add", "sub", "mul", "div", "relu", "tanh",
@@ -83,10 +86,30 @@ def test_no_table_keyed_by_op_name_outside_the_registry():
         assert "_SAFE_TO_OVERWRITE" not in text, p
 
 
-def test_shape_rules_are_pure_functions():
+def test_conv_rule_by_hand():
     conv = all_ops()["conv"]
     attrs = {"channels": 8, "kernel": 3, "stride": 2, "padding": 1, "dilation": 1, "groups": 1,
              "bias": True, "init": None, "bias_init": None}
     x = TensorType("f32", ("N", 3, 32, 32))
-    assert conv.infer(attrs, [x]) == conv.infer(attrs, [x]) == [TensorType("f32", ("N", 8, 16, 16))]
+    # (32 + 2*1 - 3) // 2 + 1 = 16; MACs = 8 maps * 16 * 16 positions * 3 channels * 3*3
+    assert conv.infer(attrs, [x]) == [TensorType("f32", ("N", 8, 16, 16))]
     assert conv.macs(attrs, [x], conv.infer(attrs, [x])) == 8 * 16 * 16 * 3 * 9
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_shape_rules_are_pure_functions(name, tmp_path):
+    """Called again on a node of an elaborated network, a rule gives the type recorded during
+    elaboration and leaves its arguments as they were."""
+    import copy
+
+    import specc
+    path = tmp_path / "case.net"
+    path.write_text(case_spec(name))
+    graph = specc.load(path).graph
+    node = next(n for n in graph.nodes if n.op == name)
+    op = all_ops()[name]
+    types = [graph.values[i].type for i in node.inputs]
+    attrs = copy.deepcopy(node.attrs)
+    assert op.infer(attrs, list(types)) == [graph.values[node.outputs[0]].type]
+    assert attrs == node.attrs and types == [graph.values[i].type for i in node.inputs]
+    assert op.macs(attrs, types, op.infer(attrs, types)) == node.macs

@@ -100,9 +100,9 @@ def test_ctrl_c_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch):
 
 
 def _info(run):
-    from safetensors import safe_open
-    with safe_open(str(run / "checkpoint.safetensors"), "pt") as f:
-        info = json.loads(f.metadata()["info"])
+    from specc.train.checkpoint import read_checkpoint
+    _, meta = read_checkpoint(run / "checkpoint.safetensors")
+    info = json.loads(meta["info"])
     return json.dumps({"epoch": info["epoch"], "step": info["step"]})
 
 

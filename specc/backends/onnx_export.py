@@ -30,6 +30,7 @@ class ExportResult:
     max_rel_error: float | None
     seconds: float
     external_data: bool
+    compared: str = ""  # what verification compared, in words ("" when not verified)
     _sha256: str | None = None
 
     @property
@@ -121,10 +122,10 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
             write_model(tmp / path.name, skeleton, stored, data_name)
         except OSError as e:
             raise SpeccError(f"cannot write {path}: {e.strerror or e}") from None
-        max_rel = None
+        verified = None
         if module is not None:
             say("verifying: onnx.checker, shape inference, onnxruntime against torch")
-            max_rel = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16)
+            verified = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16)
         try:
             if external:  # the data first: the model that refers to it comes last
                 os.replace(tmp / data_name, folder / data_name)
@@ -132,7 +133,8 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
         except OSError as e:
             raise SpeccError(f"cannot move the export into place at {path}: "
                              f"{e.strerror or e}") from None
-    return ExportResult(str(path), max_rel, time.perf_counter() - start, external)
+    return ExportResult(str(path), verified and verified.max_rel_error,
+                        time.perf_counter() - start, external, verified.compared if verified else "")
 
 
 def _hash_files(*paths: Path) -> str:
@@ -159,11 +161,12 @@ def _module_with_weights(net, weights, seed):
 
 def describe(result: ExportResult) -> str:
     err = "not verified" if result.max_rel_error is None else \
-        f"max relative error {result.max_rel_error:.2e}"
+        f"max relative error {result.max_rel_error:.2e} over {result.compared}"
     return (f"wrote {result.path} ({err}, {result.seconds:.2f} s"
             + (", external data" if result.external_data else "") + ")")
 
 
 def as_json(result: ExportResult) -> str:
     return json.dumps({"path": result.path, "sha256": result.sha256,
-                       "max_rel_error": result.max_rel_error, "seconds": result.seconds})
+                       "max_rel_error": result.max_rel_error, "compared": result.compared,
+                       "seconds": result.seconds})

@@ -2,6 +2,8 @@
 and onnxruntime against the torch module on seeded inputs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import onnx
 
@@ -12,7 +14,7 @@ FP16_TOLERANCE = 1e-2
 
 
 def verify_file(path, skeleton: onnx.ModelProto, weights: dict, graph, module,
-                fp16: bool = False, batch: int = 2) -> float:
+                fp16: bool = False, batch: int = 2) -> "Verified":
     """Check the written file: onnx.checker (full), shape inference, onnxruntime vs torch."""
     from .onnx_write import header_only
     try:
@@ -23,7 +25,7 @@ def verify_file(path, skeleton: onnx.ModelProto, weights: dict, graph, module,
     shaped.CopyFrom(skeleton)
     shaped.graph.initializer.extend(header_only(weights))
     check_inferred_shapes(shaped, graph)
-    return check_numerics(str(path), graph, module, fp16, batch)
+    return check_numerics(str(path), graph, module, fp16, batch, skeleton, weights)
 
 
 def check_inferred_shapes(model, graph) -> None:
@@ -69,27 +71,125 @@ def tolerance(graph) -> float:
 
 
 def max_rel_error(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
+    """The largest |e - a| relative to the scale of e, over every pair; inf when either side
+    holds a non-finite value or the shapes differ (NaN never compares as small)."""
     worst = 0.0
     for e, a in zip(expected, actual):
-        scale = max(float(np.max(np.abs(e))) if e.size else 0.0, 1e-6)
-        worst = max(worst, float(np.max(np.abs(e - a))) / scale if e.size else 0.0)
+        e, a = np.asarray(e, dtype=np.float64), np.asarray(a, dtype=np.float64)
+        if e.shape != a.shape or not (np.isfinite(e).all() and np.isfinite(a).all()):
+            return float("inf")
+        if not e.size:
+            continue
+        scale = max(float(np.max(np.abs(e))), 1e-6)
+        worst = max(worst, float(np.max(np.abs(e - a))) / scale)
     return worst
 
 
-def check_numerics(model, graph, module, fp16: bool, batch: int) -> float:
+def has_signal(v: np.ndarray, tol: float) -> bool:
+    """Does the value depend on the input? Its samples must differ by well over the tolerance
+    (relative to its scale), or an error of the size allowed would hide in it."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 0 or v.shape[0] < 2 or not np.isfinite(v).all():
+        return False
+    scale = float(np.max(np.abs(v)))
+    spread = float(np.max(np.abs(v - v[:1])))
+    return scale > 0 and spread > 100 * tol * scale
+
+
+@dataclass
+class Verified:
+    max_rel_error: float
+    compared: str  # what was compared, in words
+
+
+def check_numerics(model, graph, module, fp16: bool, batch: int,
+                   skeleton=None, weights=None) -> Verified:
+    """onnxruntime against torch on seeded inputs: the outputs, and when the outputs carry no
+    signal (a deep network whose logits equal its last bias), every intermediate value."""
     import torch
 
     from ..runtime import open_session
     feeds = sample_inputs(graph, batch)
+    tol = FP16_TOLERANCE if fp16 else tolerance(graph)
+    signal_tol = tolerance(graph)  # what counts as signal does not depend on the storage
     with torch.no_grad():
         out = module(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
     by_name = dict(zip(module.specc_outputs, out if isinstance(out, tuple) else (out,)))
     expected = [by_name[name].numpy() for name in graph.outputs]
+    _finite(expected, "the torch module")
     sess, _, _ = open_session(model if isinstance(model, str) else model.SerializeToString(), "cpu")
     actual = sess.run(list(graph.outputs), feeds)
+    _finite(actual, "onnxruntime")
     err = max_rel_error(expected, actual)
-    tol = FP16_TOLERANCE if fp16 else tolerance(graph)
+    _within(err, tol, "the outputs")
+    names = ", ".join(graph.outputs)
+    if any(has_signal(e, signal_tol) for e in expected):
+        return Verified(err, f"{names} on {batch} seeded samples")
+    if skeleton is None:
+        raise SpeccError(f"the outputs ({names}) barely vary with the input, so comparing them "
+                         "proves nothing", notes=("--no-verify writes the model anyway",))
+    count, inner = _intermediates(graph, module, feeds, skeleton, weights, tol, signal_tol)
+    verb = "varies" if len(graph.outputs) == 1 else "vary"
+    return Verified(max(err, inner), f"{count} intermediate values on {batch} seeded samples, "
+                    f"as {names} barely {verb} with the input")
+
+
+def _finite(values, who: str) -> None:
+    bad = [i for i, v in enumerate(values) if not np.isfinite(v).all()]
+    if bad:
+        raise SpeccError(f"{who} gives non-finite values (inf or NaN) on the seeded inputs; "
+                         "the export cannot be verified", notes=("--no-verify writes the model "
+                                                                "anyway",))
+
+
+def _within(err: float, tol: float, what: str) -> None:
     if not err <= tol:
-        raise SpeccError(f"onnxruntime and torch disagree: max relative error {err:.3e} exceeds "
-                         f"the tolerance {tol:.0e}", notes=("--no-verify writes the model anyway",))
-    return err
+        raise SpeccError(f"onnxruntime and torch disagree on {what}: max relative error "
+                         f"{err:.3e} exceeds the tolerance {tol:.0e}",
+                         notes=("--no-verify writes the model anyway",))
+
+
+def _intermediates(graph, module, feeds, skeleton, weights, tol,
+                   signal_tol) -> tuple[int, float]:
+    """Compare every float value both sides name, on a copy of the model that outputs them
+    all; at least one must carry signal."""
+    import torch
+    import torch.fx as fx
+
+    from ..runtime import open_session
+    from .onnx_build import value_info
+    from .onnx_write import write_to_bytes
+    torch_names = getattr(module, "specc_values", {})
+    onnx_values = {o for n in skeleton.graph.node for o in n.output}
+    names = [v for v in graph.values if v in torch_names and v in onnx_values
+             and v not in graph.inputs and graph.values[v].type.dtype.startswith("f")]
+    seen: dict[str, np.ndarray] = {}
+    wanted = {torch_names[v]: v for v in names}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n):
+            result = super().run_node(n)
+            if n.name in wanted and torch.is_tensor(result):
+                seen[wanted[n.name]] = result.detach().numpy().copy()
+            return result
+    with torch.no_grad():
+        Recorder(module).run(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
+    names = [v for v in names if v in seen]
+    probe = onnx.ModelProto()
+    probe.CopyFrom(skeleton)
+    outputs = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(value_info(v, graph.values[v].type) for v in names
+                              if v not in outputs)
+    sess, _, _ = open_session(write_to_bytes(probe, weights), "cpu")
+    actual = dict(zip(names, sess.run(names, feeds)))
+    worst, signal = 0.0, 0
+    for v in names:
+        err = max_rel_error([seen[v]], [actual[v]])
+        _within(err, tol, f"'{v}'")
+        worst = max(worst, err)
+        signal += has_signal(seen[v], signal_tol)
+    if not signal:
+        raise SpeccError("no value of the network varies with its input, so comparing "
+                         "onnxruntime with torch proves nothing",
+                         notes=("--no-verify writes the model anyway",))
+    return len(names), worst

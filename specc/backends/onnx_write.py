@@ -8,6 +8,7 @@ any order, so the initializers are appended after the rest of the graph.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -85,16 +86,29 @@ def write_model(path: Path, skeleton: onnx.ModelProto, weights: dict[str, np.nda
     finally:
         if data_file is not None:
             data_file.close()
+    with open(path, "wb") as f:
+        _emit(f, skeleton, pieces)
+
+
+def write_to_bytes(skeleton: onnx.ModelProto, weights: dict[str, np.ndarray]) -> bytes:
+    """The same bytes write_model would write (weights inside), in memory."""
+    buf = io.BytesIO()
+    arrays = {n: np.ascontiguousarray(a) for n, a in weights.items()}
+    _emit(buf, skeleton, [(tensor_header(n, a) + _field(9, a.nbytes), a)
+                          for n, a in arrays.items()])
+    return buf.getvalue()
+
+
+def _emit(f, skeleton: onnx.ModelProto, pieces) -> None:
     graph_base = skeleton.graph.SerializeToString(deterministic=True)
     tensor_lens = [len(h) + (a.nbytes if a is not None else 0) for h, a in pieces]
     graph_len = len(graph_base) + sum(len(_field(5, n)) + n for n in tensor_lens)
     rest = onnx.ModelProto()
     rest.CopyFrom(skeleton)
     rest.ClearField("graph")
-    with open(path, "wb") as f:
-        for chunk in _chunks(rest.SerializeToString(deterministic=True), graph_len, graph_base,
-                             pieces, tensor_lens):
-            f.write(chunk)
+    for chunk in _chunks(rest.SerializeToString(deterministic=True), graph_len, graph_base,
+                         pieces, tensor_lens):
+        f.write(chunk)
 
 
 def _chunks(model_rest, graph_len, graph_base, pieces, tensor_lens):

@@ -127,6 +127,8 @@ def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
         owner, leaf = _owner(module, name)
         owner._non_persistent_buffers_set.add(leaf)
     module.specc_outputs = list(graph.outputs)
+    # spec value -> fx node name, for verification that compares intermediate values
+    module.specc_values = {v: n.name for v, n in env.items() if isinstance(n, fx.Node)}
     return module
 
 

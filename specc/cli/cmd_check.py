@@ -1,7 +1,7 @@
 """`specc check FILE[:NET]`: parse, elaborate and verify; per-layer table and totals."""
 from __future__ import annotations
 
-from ..network import load, load_all, split_target
+from ..network import load_all, split_target
 from ..report import render_table
 from ..zoo import reference_lines
 from .common import add_target, load_target, overrides, print_json
@@ -36,7 +36,7 @@ def run(args) -> int:
         net = load_target(args)
         results = [(net.name, net, "")]
     else:
-        results = load_all(path, max_params=args.max_params)
+        results = load_all(path, args.max_params, args.max_activations)
     checked = [(n, net) for n, net, _ in results if net is not None]
     if args.json:
         objs = [summary(net) for _, net in checked]

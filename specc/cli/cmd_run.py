@@ -121,15 +121,22 @@ def _save(path: str, outputs: dict) -> None:
 def _evaluate(args, model, sess, provider) -> int:
     from ..data.registry import InputSpec, load_dataset
     name, dims, _ = input_specs(model)[0]
-    pre = metadata(model).get("specc.preprocessing", {}) or {}
+    pre = metadata(model)["specc.preprocessing"]
     out_dims = sess.get_outputs()[0].shape
+    if len(dims) < 2 or len(out_dims) != 2 or not all(isinstance(d, int) and d > 0
+                                                      for d in dims[1:]):
+        raise SpeccError(f"--data needs a model with input [N, ...known dims] and output "
+                         f"[N, classes]; this one has {list(dims)} -> {list(out_dims)}")
     width = out_dims[-1] if isinstance(out_dims[-1], int) else None
     data = load_dataset(args.data, InputSpec(tuple(dims[1:]), pre.get("pixel_range"),
                                              pre.get("mean"), pre.get("std"), (), width))
     x, y = data.test_x.numpy(), data.test_y.numpy()
     correct = 0
     for s in range(0, len(y), args.batch_size):
-        out = sess.run(None, {name: x[s:s + args.batch_size]})[0]
+        try:
+            out = sess.run(None, {name: x[s:s + args.batch_size]})[0]
+        except Exception as e:  # onnxruntime raises its own types for bad feeds
+            raise SpeccError(f"onnxruntime failed: {str(e).splitlines()[0][:300]}") from None
         pred = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(1)
         correct += int((pred == y[s:s + args.batch_size]).sum())
     acc = correct / len(y)

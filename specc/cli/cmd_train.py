@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from ..network import split_target
-from .common import (DEFAULT_MAX_PARAMS, add_set, count, load_target, overrides, positive_float,
-                     positive_int, seed)
+from .common import (DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, add_set, count, load_target,
+                     overrides, positive_float, positive_int, seed)
 from .main import UsageError
 
 FLAGS = {"data": str, "epochs": int, "batch_size": int, "lr": float, "optimizer": str,
@@ -54,6 +54,8 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
     p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS,
                    help=argparse.SUPPRESS)
+    p.add_argument("--max-activations", type=positive_int, default=DEFAULT_MAX_ACTIVATIONS,
+                   help=argparse.SUPPRESS)
     add_set(p)
 
 
@@ -76,7 +78,7 @@ def run(args) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         net, saved, lock, changed = open_resume(run_dir, args.target, args.allow_spec_change,
-                                                args.max_params, _main_rank())
+                                                _limits(args), _main_rank())
         for k in ("epochs", "device", "workers"):
             if getattr(args, k) is not None:
                 saved[k] = getattr(args, k)
@@ -96,6 +98,10 @@ def run(args) -> int:
     finally:
         if lock is not None:
             lock.release()
+
+
+def _limits(args) -> dict:
+    return {"max_params": args.max_params, "max_activations": args.max_activations}
 
 
 def _main_rank() -> bool:

@@ -7,7 +7,7 @@ import math
 import os
 from pathlib import Path
 
-from ..elab.builder import DEFAULT_MAX_PARAMS
+from ..elab.builder import DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS
 from ..network import Network, load, split_target
 
 SEED_LIMIT = 2 ** 64  # torch.manual_seed and numpy's generators take seeds below this
@@ -61,6 +61,9 @@ def add_target(p, help_text: str = "a .net file, optionally FILE:NETWORK") -> No
     p.add_argument("target", metavar="FILE[:NET]", help=help_text)
     p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS, metavar="N",
                    help="refuse specs with more parameters than this (default 2e9)")
+    p.add_argument("--max-activations", type=positive_int, default=DEFAULT_MAX_ACTIVATIONS,
+                   metavar="N", help="refuse networks whose tensors hold more values per "
+                   "sample than this (default 1e9)")
     add_set(p)
 
 
@@ -87,7 +90,8 @@ def load_target(args) -> Network:
     from .main import UsageError
     path, net = split_target(args.target)
     try:
-        return load(path, net, max_params=args.max_params, overrides=overrides(args))
+        return load(path, net, max_params=args.max_params, overrides=overrides(args),
+                    max_activations=getattr(args, "max_activations", DEFAULT_MAX_ACTIVATIONS))
     except UnknownOverride as e:
         raise UsageError("; ".join((e.message,) + e.notes)) from None
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 import re
 
 from ..diagnostics import FatalError, SpeccError
-from ..ir import Graph, Node, Param, TensorType, Value
+from ..ir import DTYPE_BYTES, Graph, Node, Param, TensorType, Value
 from ..ops import registry
 from ..ops.registry import ShapeError
 from ..source import Span
 from ..values import Tensor
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
+# values per sample summed over every tensor the network computes (its input included): what a
+# training step holds for the backward pass. 10**9 is 4 GB a sample in f32.
+DEFAULT_MAX_ACTIVATIONS = 1_000_000_000
 MAX_NODES = 200_000
 MAX_LOOP_STEPS = 100_000
 MAX_DEPTH = 64
@@ -19,8 +22,11 @@ _SEGMENT = re.compile(r"^[A-Za-z_0-9]+(\.[A-Za-z_0-9]+)*$")
 
 
 class GraphBuilder:
-    def __init__(self, name: str, max_params: int = DEFAULT_MAX_PARAMS):
+    def __init__(self, name: str, max_params: int = DEFAULT_MAX_PARAMS,
+                 max_activations: int = DEFAULT_MAX_ACTIVATIONS):
         self.graph = Graph(name)
+        self.max_activations = max_activations
+        self.total_activations = 0
         self.used: set[str] = set()
         self.counters: dict[str, int] = {}
         self.suffixes: dict[str, int] = {}  # base path -> the last _n tried: claims stay O(1)
@@ -59,10 +65,26 @@ class GraphBuilder:
     def add_input(self, name: str, type_: TensorType, span: Span) -> Tensor:
         if name in self.graph.values:
             raise SpeccError(f"input '{name}' is declared twice", span)
+        self._count_activations(f"input '{name}'", type_, span)
         self.used.add(name)
         self.graph.values[name] = Value(name, type_)
         self.graph.inputs.append(name)
         return Tensor(name, type_)
+
+    def _count_activations(self, what: str, t: TensorType, span: Span) -> None:
+        """The activation budget, like the parameter budget: checked as the graph grows, long
+        before anything is allocated (symbolic dims count as 1: this is per sample)."""
+        n = 1
+        for d in t.shape:
+            n *= d if isinstance(d, int) else 1
+        self.total_activations += n
+        if self.total_activations > self.max_activations:
+            size = n * DTYPE_BYTES.get(t.dtype, 4)
+            raise FatalError(f"the network's activations would take more than "
+                             f"{self.max_activations:,} values per sample (reached "
+                             f"{self.total_activations:,} at {what} {t}, which alone holds "
+                             f"{n:,} values, {size / 1e9:.1f} GB a sample)", span,
+                             ("raise the budget with --max-activations if this is intended",))
 
     def add_op(self, op_name: str, inputs: list[Tensor], attrs: dict, path: str,
                span: Span) -> Tensor:
@@ -75,6 +97,8 @@ class GraphBuilder:
             raise SpeccError(str(e), span, e.notes + _operand_notes(op_name, inputs)) from None
         if len(self.graph.nodes) >= MAX_NODES:
             raise FatalError(f"the network has more than {MAX_NODES:,} nodes", span)
+        if not op.traits & {"internal", "declaration"}:  # those are counted as parameters
+            self._count_activations(f"'{path}'", outs[0], span)
         path = self.claim(path)
         params = {}
         for role, spec in specs.items():

@@ -72,6 +72,8 @@ def _str(v):
 
 def _int(v):
     if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise BuiltinError(f"int() of {show(v)}")
         return int(v)
     raise BuiltinError(f"int() of {type_name(v)}")
 

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from .. import ast as A
 from ..diagnostics import SpeccError
 from ..ops import registry
-from ..values import (POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor, show, type_name)
+from ..values import (MAX_INT, POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor, ValueLimit,
+                      check_caps, show, type_name)
 from . import builtins
 from .scope import Frame
-
-MAX_INT = 2 ** 62
 
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
@@ -49,8 +48,14 @@ class ExprEval:
     observer = None  # called with (self, expr, frame, value) after each evaluation (LSP hover)
 
     def eval(self, e: A.Expr, frame: Frame, hint: Hint | None = None):
-        method = getattr(self, "_eval_" + type(e).__name__)
-        value = method(e, frame, hint)
+        """Every value an expression makes passes the size caps (specc.values) here, so the
+        error points at the expression that made a value too large."""
+        value = getattr(self, "_eval_" + type(e).__name__)(e, frame, hint)
+        if isinstance(value, (int, float, str, tuple)):
+            try:
+                check_caps(value)
+            except ValueLimit as err:
+                raise SpeccError(str(err), frame.span(e.span)) from None
         if self.observer is not None:
             self.observer(self, e, frame, value)
         return value

@@ -17,17 +17,30 @@ DEEP_LIMIT = 8_000  # Python frames allowed while parsing and evaluating nested 
 
 
 class Loader:
-    """Loads modules once each and refuses import cycles."""
+    """Loads modules once each and refuses import cycles.
+
+    What `import` may reach: a relative path to a `.net` file, looked up beside the importing
+    file, then in the bundled library; the file found must lie in the folder tree of the spec
+    that was loaded first (its folder and below) or in the bundled library. Absolute paths,
+    and `..` or links that leave those trees, are refused: loading a spec never reads files
+    elsewhere on the machine."""
 
     def __init__(self):
         self.cache: dict[Path, ModuleScope] = {}
         self.stack: list[Path] = []
+        self.roots: list[Path] = []  # the first spec's folder, then the bundled library
 
     def load_path(self, path: str | Path) -> ModuleScope:
+        self._set_roots(Path(path))
         return self._load(Path(path), read_source(path))
 
     def load_text(self, text: str, path: str = "<spec>") -> ModuleScope:
+        self._set_roots(Path(path))
         return self._load(Path(path), SourceFile(path, text))
+
+    def _set_roots(self, path: Path) -> None:
+        if not self.roots:
+            self.roots = [path.resolve().parent, specs_dir().resolve()]
 
     def _load(self, path: Path, source: SourceFile) -> ModuleScope:
         key = path.resolve()
@@ -78,7 +91,12 @@ class Loader:
             _bind(scope, item.name, evaluate_const(scope, item), item)
 
     def _import(self, scope: ModuleScope, item: A.Import, key: Path) -> None:
+        check_import_name(item.path, item.span)
         target = resolve_import(item.path, key.parent)
+        if target is not None and not any(_inside(target.resolve(), r) for r in self.roots):
+            raise SpeccError(f"import \"{item.path}\" reaches outside the spec's folder "
+                             f"({self.roots[0]}) and the bundled library", item.span,
+                             ("copy the file into the spec's folder and import it from there",))
         if target is None:
             raise SpeccError(f"cannot find import \"{item.path}\" (looked beside this file and "
                              "in the bundled spec library)", item.span)
@@ -92,6 +110,23 @@ class Loader:
         scope.imports.append(imported)
         for name in imported.local:
             scope.names.setdefault(name, imported.names[name])
+
+
+def check_import_name(name: str, span) -> None:
+    if not name.endswith(".net"):
+        raise SpeccError(f"import \"{name}\": imports name .net files", span)
+    if Path(name).is_absolute() or name.startswith("~"):
+        raise SpeccError(f"import \"{name}\": an absolute path is refused; imports are "
+                         "relative to the importing file", span,
+                         ("copy the file into the spec's folder and import it from there",))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
 
 
 def resolve_import(name: str, base: Path) -> Path | None:

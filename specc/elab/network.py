@@ -9,7 +9,7 @@ from ..diagnostics import Collector, FatalError, SpeccError
 from ..ir import Graph
 from ..values import POISON, NetworkRef, Tensor, type_name
 from ..rules.elab import check_learning
-from .builder import DEFAULT_MAX_PARAMS, GraphBuilder
+from .builder import DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, GraphBuilder
 from .calls import DEFAULT
 from .calls import CallEval, bind_args
 from .expr import ExprEval
@@ -83,9 +83,9 @@ def missing_params(ref: NetworkRef) -> list[str]:
 
 
 def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS,
-                      observer=None) -> Graph:
+                      max_activations: int = DEFAULT_MAX_ACTIVATIONS, observer=None) -> Graph:
     d = ref.defn
-    builder = GraphBuilder(ref.display, max_params)
+    builder = GraphBuilder(ref.display, max_params, max_activations)
     ev = Elaborator(builder)
     ev.observer = observer
     frame = Frame(ref.module, kind="network")

@@ -8,7 +8,6 @@ taken over."""
 from __future__ import annotations
 
 import csv
-import difflib
 import hashlib
 import json
 import os
@@ -247,7 +246,7 @@ def read_config(run: Path) -> tuple[dict, dict | None]:
 
 
 # -------------------------------------------------------------------------- resuming
-def open_resume(run: Path, target: str | None, allow_change: bool, max_params: int,
+def open_resume(run: Path, target: str | None, allow_change: bool, limits: dict,
                 main: bool = True):
     """Lock the run (on the main process) and pick the network it continues with: its own
     spec copy; a spec given beside --resume must be that same spec, unless allow_change.
@@ -259,9 +258,9 @@ def open_resume(run: Path, target: str | None, allow_change: bool, max_params: i
         stored = stored_spec(run, saved, record) if record is not None or target is None \
             else None
         if target is None:
-            return load(stored, saved["network"], max_params=max_params), saved, lock, False
+            return load(stored, saved["network"], **limits), saved, lock, False
         path, name = split_target(target)
-        given = load(path, name or saved["network"], max_params=max_params)
+        given = load(path, name or saved["network"], **limits)
         if record is None:  # a run from before spec copies: trust the given spec
             return given, saved, lock, False
         ours = read_sources(run, record)
@@ -269,7 +268,7 @@ def open_resume(run: Path, target: str | None, allow_change: bool, max_params: i
         if given.name != saved["network"]:
             diff = f"the run trains network '{saved['network']}', not '{given.name}'"
         if diff is None:
-            return load(stored, saved["network"], max_params=max_params), saved, lock, False
+            return load(stored, saved["network"], **limits), saved, lock, False
         if not allow_change:
             raise SpeccError(f"the given spec differs from the one run {run} trains: {diff}",
                              notes=("resume without FILE to continue the run's own spec, or "

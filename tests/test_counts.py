@@ -1,0 +1,39 @@
+"""The pinned MAC counts (tests/test_zoo.py) from an independent source: PyTorch's own
+FLOP counter (torch.utils.flop_counter) over the lowered module, run on the meta device (no
+memory, no arithmetic). It counts what the module really executes, not what specc's MAC rules
+say; one MAC is two FLOPs. LeNet-5's C3 is lowered as a masked full convolution, so PyTorch
+counts the masked links too; its figure comes from the paper's table instead."""
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import specc
+
+from conftest import SPECS
+from test_zoo import PINNED
+
+
+def executed_macs(net) -> int:
+    graph = net.graph
+    with torch.device("meta"):
+        module = net.to_torch(seed=0).eval()
+        shape = [d if isinstance(d, int) else 1 for d in graph.values[graph.inputs[0]].type.shape]
+        with FlopCounterMode(display=False) as counter:
+            module(torch.empty(shape))
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("spec,name,params,macs", [p for p in PINNED if p[1] != "lenet5"],
+                         ids=[p[1] for p in PINNED if p[1] != "lenet5"])
+def test_pinned_macs_are_what_pytorch_executes(spec, name, params, macs):
+    assert executed_macs(specc.load(SPECS / spec, name)) == macs
+
+
+def test_lenet5_macs_from_the_paper():
+    """LeCun et al. 1998, section II-B, without the biases: C1 6 maps x 28x28 x 5x5;
+    C3 1,500 weights (the connection table's 60 links x 25) x 10x10; C5 120 x 400;
+    F6 84 x 120. The masked full C3 that PyTorch executes has 16 x 6 x 25 x 100."""
+    paper = 6 * 28 * 28 * 25 + 1_500 * 100 + 120 * 400 + 84 * 120
+    assert paper == 325_680 == specc.load(SPECS / "lenet5.net").macs
+    full_c3 = 16 * 6 * 25 * 100
+    assert executed_macs(specc.load(SPECS / "lenet5.net")) == paper - 1_500 * 100 + full_c3
