@@ -13,9 +13,9 @@ from conftest import SPECS
 # constructors (weights=None); the paper variants, LeNet-5, GoogLeNet-paper and the CIFAR
 # ResNets are recomputed by hand in shared/reference/verify_counts.py (standard library only);
 # T-C (10 + 64 + 1) and Mark I (512 x 8 + 8) are counted in their specs' docstrings; Elman:
-# W 8x32 + U 32x32 (no bias in h_t = tanh(x_t W + h_{t-1} U)) + out 32x10 + 10 = 1,610. MACs: test_counts.py checks
-# every figure against PyTorch's own FLOP counter over the lowered module, and LeNet-5's
-# against the paper's table.
+# W 8x32 + U 32x32 (no bias in h_t = tanh(x_t W + h_{t-1} U)) + out 32x10 + 10 = 1,610.
+# MACs: tests/test_counts.py checks every figure against PyTorch's own FLOP counter over the
+# lowered module, and LeNet-5's against the paper's table.
 PINNED = [  # (file, network, trainable params, MACs per sample)
     ("lenet5.net", "lenet5", 60_000, 325_680),
     ("resnet.net", "resnet18", 11_689_512, 1_814_073_344),
