@@ -41,13 +41,14 @@ def read_regular(path: str | Path, what: str = "file", limit: int | None = None)
         raise SpeccError(f"{path} is a folder, not a {what}") from None
     except OSError as e:
         raise SpeccError(f"cannot read {path}: {e.strerror or e}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
         if stat.S_ISDIR(info.st_mode):
             raise SpeccError(f"{path} is a folder, not a {what}")
-        if not stat.S_ISREG(info.st_mode):
-            raise SpeccError(f"{path} is not a regular file (a pipe, socket or device); "
-                             f"specc reads a {what} only from a regular file")
+        raise SpeccError(f"{path} is not a regular file (a pipe, socket or device); "
+                         f"specc reads a {what} only from a regular file")
+    with os.fdopen(fd, "rb") as f:
         if limit is not None and info.st_size > limit:
             raise SpeccError(f"{path} holds {info.st_size:,} bytes, more than a {what} may "
                              f"({limit:,})")

@@ -23,11 +23,16 @@ def providers_for(choice: str) -> list[str]:
     return [p for p in wanted if p in available] or ["CPUExecutionProvider"]
 
 
-def open_session(model: str | Path | bytes, provider: str = "auto", threads: int = 0):
-    """A session and a note when the provider asked for is not the one that runs."""
+def open_session(model: str | Path | bytes, provider: str = "auto", threads: int = 0,
+                 optimize: bool = True):
+    """A session and a note when the provider asked for is not the one that runs. Without
+    `optimize` onnxruntime runs the graph as written (no fusions): what verification wants,
+    and a third of the time to start."""
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
+    if not optimize:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.log_severity_level = 4
     try:
         sess = ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,

@@ -7,6 +7,20 @@ import pytest
 
 import specc
 
+
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-long", action="store_true",
+                     help="also run the 10,000-case fuzzers (marked fuzz_long; not in CI)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--fuzz-long"):
+        return
+    skip = pytest.mark.skip(reason="10,000 cases: run with  pytest --fuzz-long -m fuzz_long")
+    for item in items:
+        if "fuzz_long" in item.keywords:
+            item.add_marker(skip)
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 

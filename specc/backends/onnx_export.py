@@ -31,6 +31,7 @@ class ExportResult:
     seconds: float
     external_data: bool
     compared: str = ""  # what verification compared, in words ("" when not verified)
+    verify_seconds: float = 0.0  # of `seconds`, the time verification took
     _sha256: str | None = None
 
     @property
@@ -89,9 +90,13 @@ def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = Fal
     start = time.perf_counter()
     say = progress or (lambda stage: None)
     say("building the weights" if weights is None else "loading the weights")
-    module = _module_with_weights(net, weights, seed)
-    result = emit(net, weights_from_module(module), path, opset, fp16, external_data,
-                  module if verify else None, say)
+    tensors = _weights(net, weights, seed)
+    module = None
+    if verify:  # the reference: the lowered module, holding these very tensors (no copy)
+        from .torch_module import build_module
+        module = build_module(net.graph, weights=tensors).eval()
+    arrays = {k: v.detach().numpy() for k, v in tensors.items()}
+    result = emit(net, arrays, path, opset, fp16, external_data, module, say)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -122,10 +127,11 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
             write_model(tmp / path.name, skeleton, stored, data_name)
         except OSError as e:
             raise SpeccError(f"cannot write {path}: {e.strerror or e}") from None
-        verified = None
+        verified, verify_start = None, time.perf_counter()
         if module is not None:
             say("verifying: onnx.checker, shape inference, onnxruntime against torch")
             verified = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16)
+        verify_seconds = time.perf_counter() - verify_start
         try:
             if external:  # the data first: the model that refers to it comes last
                 os.replace(tmp / data_name, folder / data_name)
@@ -134,7 +140,8 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
             raise SpeccError(f"cannot move the export into place at {path}: "
                              f"{e.strerror or e}") from None
     return ExportResult(str(path), verified and verified.max_rel_error,
-                        time.perf_counter() - start, external, verified.compared if verified else "")
+                        time.perf_counter() - start, external,
+                        verified.compared if verified else "", verify_seconds)
 
 
 def _hash_files(*paths: Path) -> str:
@@ -146,17 +153,31 @@ def _hash_files(*paths: Path) -> str:
     return h.hexdigest()
 
 
-def _module_with_weights(net, weights, seed):
-    module = net.to_torch(seed=seed)
+class _Holder:
+    """Looks like a module to the checkpoint loader: a state dict of tensors to fill."""
+
+    def __init__(self, tensors: dict):
+        self.tensors = tensors
+
+    def state_dict(self) -> dict:
+        return self.tensors
+
+
+def _weights(net, weights, seed) -> dict:
+    """The tensors to export, made once: a seeded initialisation (the same as
+    net.to_torch(seed)), or a checkpoint / state dict checked name by name and shape by shape.
+    No module is built and nothing is initialised twice."""
+    from .torch_module import empty_weights, init_weights
     if weights is None:
-        return module.eval()
+        return init_weights(net.graph, seed)
+    holder = _Holder(empty_weights(net.graph))
     if isinstance(weights, (str, Path)):
         from ..train.checkpoint import load_model_weights
-        load_model_weights(module, weights)
+        load_model_weights(holder, weights)
     else:
         from ..train.checkpoint import load_state
-        load_state(module, dict(weights), source="the given weights")
-    return module.eval()
+        load_state(holder, dict(weights), source="the given weights")
+    return holder.tensors
 
 
 def describe(result: ExportResult) -> str:

@@ -82,14 +82,31 @@ def python_name(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
 
-def build_module(graph: Graph, seed: int | None = None) -> fx.GraphModule:
-    root = torch.nn.Module()
+def init_weights(graph: Graph, seed: int | None = None) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer, initialised in graph order from one generator: exactly the
+    tensors build_module(graph, seed) holds (export uses them without building a module)."""
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    return {p.name: init_tensor(p, gen) for p in graph.params.values()}
+
+
+def empty_weights(graph: Graph) -> dict[str, torch.Tensor]:
+    """Tensors of the parameters' shapes and dtypes to be filled from a checkpoint: left
+    uninitialised, except constants, which no checkpoint holds (made from their values)."""
+    from .torch_init import TORCH_DTYPES
+    return {p.name: torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype]) if p.saved
+            else init_tensor(p, None) for p in graph.params.values()}
+
+
+def build_module(graph: Graph, seed: int | None = None,
+                 weights: dict[str, torch.Tensor] | None = None) -> fx.GraphModule:
+    """The module, holding `weights` (shared, not copied) or a fresh seeded initialisation."""
+    root = torch.nn.Module()
+    tensors = weights if weights is not None else init_weights(graph, seed)
     g = fx.Graph()
     b = TorchBuilder(g, root)
     for p in graph.params.values():
         owner, leaf = _owner(root, p.name)
-        tensor = init_tensor(p, gen)
+        tensor = tensors[p.name]
         if p.trainable:
             owner.register_parameter(leaf, torch.nn.Parameter(tensor))
         else:

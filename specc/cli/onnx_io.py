@@ -137,7 +137,7 @@ def read_arrays(f: str):
         with open(f, "rb") as fh:
             return _npy(fh, Path(f).stat().st_size, f)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
-            NotImplementedError, RuntimeError) as e:
+            NotImplementedError, RuntimeError, OverflowError, TypeError, SyntaxError) as e:
         why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise SpeccError(f"cannot read {f} as .npy/.npz: {printable(why)}") from None
 
@@ -158,8 +158,13 @@ def _npy(fh, size: int, where: str) -> np.ndarray:
         raise SpeccError(f"{where}: unknown .npy version {version}")
     read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(
         version, getattr(fmt, "_read_array_header", None))
-    header = read_header(fh) if version != (3, 0) else read_header(fh, version)
+    try:  # numpy parses the header with Python's tokenizer: anything may come out of it
+        header = read_header(fh) if version != (3, 0) else read_header(fh, version)
+    except Exception as e:  # noqa: BLE001 - a third-party parser of the user's bytes
+        raise SpeccError(f"{where}: its .npy header cannot be read ({type(e).__name__})") from None
     shape, fortran, dtype = header
+    if len(shape) > 32 or any(not isinstance(d, int) or d < 0 for d in shape):
+        raise SpeccError(f"{where}: its header claims an impossible shape {list(shape)[:8]}")
     if dtype.hasobject:
         raise SpeccError(f"{where} holds Python objects; specc reads numbers only (no pickles)")
     count = 1

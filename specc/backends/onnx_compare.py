@@ -1,0 +1,203 @@
+"""onnxruntime against torch, on seeded inputs: the numeric half of export verification.
+
+The torch module runs two samples (the reference, and whether the outputs depend on the input
+at all); onnxruntime runs the written file, unoptimised (the graph as written), on the first
+of them, beside torch on a spare core when there is one. When the outputs carry no signal (a
+deep network whose logits equal its last bias), every intermediate value is compared instead,
+so that a check which cannot fail is never reported as a pass. That the graph handles any
+batch size is checked statically, by ONNX shape inference against specc's symbolic shapes.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from ..diagnostics import SpeccError
+from ..ops import registry
+
+FP16_TOLERANCE = 1e-2
+SAMPLES = 2  # torch's batch: two samples, to tell signal from a constant
+
+
+@dataclass
+class Verified:
+    max_rel_error: float
+    compared: str  # what was compared, in words
+
+
+def sample_inputs(graph, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded inputs: normal floats; integers (indices) in 0..1; random booleans."""
+    from .onnx_build import NP_DTYPES
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in graph.inputs:
+        t = graph.values[name].type
+        shape = [d if isinstance(d, int) else batch for d in t.shape]
+        if t.dtype in ("i32", "i64"):
+            out[name] = rng.integers(0, 2, shape).astype(NP_DTYPES[t.dtype])
+        elif t.dtype == "bool":
+            out[name] = rng.random(shape) < 0.5
+        else:
+            out[name] = rng.standard_normal(shape).astype(NP_DTYPES.get(t.dtype, np.float32))
+    return out
+
+
+def tolerance(graph) -> float:
+    return max((registry.get(n.op).tolerance for n in graph.nodes), default=1e-5)
+
+
+def max_rel_error(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
+    """The largest |e - a| relative to the scale of e, over every pair; inf when either side
+    holds a non-finite value or the shapes differ (NaN never compares as small)."""
+    worst = 0.0
+    for e, a in zip(expected, actual):
+        e, a = np.asarray(e, dtype=np.float64), np.asarray(a, dtype=np.float64)
+        if e.shape != a.shape or not (np.isfinite(e).all() and np.isfinite(a).all()):
+            return float("inf")
+        if not e.size:
+            continue
+        scale = max(float(np.max(np.abs(e))), 1e-6)
+        worst = max(worst, float(np.max(np.abs(e - a))) / scale)
+    return worst
+
+
+def has_signal(v: np.ndarray, tol: float) -> bool:
+    """Does the value depend on the input? Its samples must differ by 10x the tolerance
+    (relative to its scale): an error of a tenth of that input-dependent part then exceeds the
+    tolerance; below it, errors of the size allowed would hide in the signal."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 0 or v.shape[0] < 2 or not np.isfinite(v).all():
+        return False
+    scale = float(np.max(np.abs(v)))
+    spread = float(np.max(np.abs(v - v[:1])))
+    return scale > 0 and spread > 10 * tol * scale
+
+
+def _batched(graph) -> bool:
+    """Do all inputs and outputs lead with the symbolic batch dim (so sample 0 can be cut)?"""
+    values = [graph.values[n].type for n in graph.inputs] + \
+        [graph.values[v].type for v in graph.outputs.values()]
+    return all(t.rank and not isinstance(t.shape[0], int) for t in values)
+
+
+def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
+                   skeleton=None, weights=None) -> Verified:
+    feeds = sample_inputs(graph, batch)
+    tol = FP16_TOLERANCE if fp16 else tolerance(graph)
+    signal_tol = tolerance(graph)  # what counts as signal does not depend on the storage
+    cut = _batched(graph) and batch > 1
+    ort_feeds = {k: v[:1] for k, v in feeds.items()} if cut else feeds
+    expected, actual = _both(module, graph, model, feeds, ort_feeds)
+    _finite(expected, "the torch module")
+    _finite(actual, "onnxruntime")
+    err = max_rel_error([e[:1] for e in expected] if cut else expected, actual)
+    _within(err, tol, "the outputs")
+    names = ", ".join(graph.outputs)
+    if any(has_signal(e, signal_tol) for e in expected):
+        return Verified(err, f"{names} on {'1 of ' if cut else ''}{batch} seeded samples")
+    if skeleton is None:
+        raise SpeccError(f"the outputs ({names}) barely vary with the input, so comparing them "
+                         "proves nothing", notes=("--no-verify writes the model anyway",))
+    count, inner = _intermediates(graph, module, feeds, skeleton, weights, tol, signal_tol)
+    verb = "varies" if len(graph.outputs) == 1 else "vary"
+    return Verified(max(err, inner), f"{count} intermediate values on {batch} seeded samples, "
+                    f"as {names} barely {verb} with the input")
+
+
+def _both(module, graph, model, feeds, ort_feeds):
+    """torch on `feeds` and onnxruntime on `ort_feeds`, at once when a core is spare: torch
+    keeps its threads, onnxruntime takes the rest."""
+    import torch
+
+    from ..runtime import open_session
+    spare = (os.cpu_count() or 1) - torch.get_num_threads()
+    result: dict = {}
+
+    def run_torch():
+        try:
+            with torch.inference_mode():
+                out = module(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
+            by_name = dict(zip(module.specc_outputs, out if isinstance(out, tuple) else (out,)))
+            result["torch"] = [by_name[name].numpy() for name in graph.outputs]
+        except BaseException as e:  # re-raised in the caller's thread
+            result["error"] = e
+
+    worker = threading.Thread(target=run_torch) if spare > 0 else None
+    if worker is not None:
+        worker.start()
+    else:
+        run_torch()
+    try:
+        source = model if isinstance(model, str) else model.SerializeToString()
+        sess, _, _ = open_session(source, "cpu", threads=max(spare, 0), optimize=False)
+        actual = sess.run(list(graph.outputs), ort_feeds)
+    finally:
+        if worker is not None:
+            worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["torch"], actual
+
+
+def _finite(values, who: str) -> None:
+    if any(not np.isfinite(v).all() for v in values):
+        raise SpeccError(f"{who} gives non-finite values (inf or NaN) on the seeded inputs; "
+                         "the export cannot be verified",
+                         notes=("--no-verify writes the model anyway",))
+
+
+def _within(err: float, tol: float, what: str) -> None:
+    if not err <= tol:
+        raise SpeccError(f"onnxruntime and torch disagree on {what}: max relative error "
+                         f"{err:.3e} exceeds the tolerance {tol:.0e}",
+                         notes=("--no-verify writes the model anyway",))
+
+
+def _intermediates(graph, module, feeds, skeleton, weights, tol,
+                   signal_tol) -> tuple[int, float]:
+    """Compare every float value both sides name, on a copy of the model that outputs them
+    all (both sides on every sample); at least one must carry signal."""
+    import torch
+    import torch.fx as fx
+
+    from ..runtime import open_session
+    from .onnx_build import value_info
+    from .onnx_write import write_to_bytes
+    torch_names = getattr(module, "specc_values", {})
+    onnx_values = {o for n in skeleton.graph.node for o in n.output}
+    names = [v for v in graph.values if v in torch_names and v in onnx_values
+             and v not in graph.inputs and graph.values[v].type.dtype.startswith("f")]
+    seen: dict[str, np.ndarray] = {}
+    wanted = {torch_names[v]: v for v in names}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n):
+            result = super().run_node(n)
+            if n.name in wanted and torch.is_tensor(result):
+                seen[wanted[n.name]] = result.detach().numpy().copy()
+            return result
+    with torch.inference_mode():
+        Recorder(module).run(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
+    names = [v for v in names if v in seen]
+    probe = onnx.ModelProto()
+    probe.CopyFrom(skeleton)
+    outputs = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(value_info(v, graph.values[v].type) for v in names
+                              if v not in outputs)
+    sess, _, _ = open_session(write_to_bytes(probe, weights), "cpu", optimize=False)
+    actual = dict(zip(names, sess.run(names, feeds)))
+    worst, signal = 0.0, 0
+    for v in names:
+        err = max_rel_error([seen[v]], [actual[v]])
+        _within(err, tol, f"'{v}'")
+        worst = max(worst, err)
+        signal += has_signal(seen[v], signal_tol)
+    if not signal:
+        raise SpeccError("no value of the network varies with its input, so comparing "
+                         "onnxruntime with torch proves nothing",
+                         notes=("--no-verify writes the model anyway",))
+    return len(names), worst
