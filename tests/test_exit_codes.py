@@ -20,6 +20,7 @@ from specc.cli.main import main
     ["run", "m.onnx", "--top-k", "0"], ["run", "m.onnx", "--batch-size", "0"],
     ["bench", "m.onnx", "--batch-sizes", "0,1"], ["bench", "m.onnx", "--batch-sizes", "x"],
     ["bench", "m.onnx", "--iters", "0"], ["bench", "m.onnx", "--threads", "-2"],
+    ["bench", "m.onnx", "--threads", str(2 ** 64)], ["bench", "m.onnx", "--batch-sizes", "99999999"],
 ])
 def test_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2

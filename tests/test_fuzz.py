@@ -68,14 +68,20 @@ def mutate(text: str, data) -> str:
     return text
 
 
-@SETTINGS
-@given(seed=st.sampled_from(range(len(SEEDS))), data=st.data())
-def test_mutated_specs_raise_only_compiler_errors(seed, data):
-    text = mutate(SEEDS[seed], data)
-    try:
-        compile_text(text)
-    except SpeccError as e:
-        assert e.render()  # every error renders
+def _mutated(examples):
+    @settings(SETTINGS, max_examples=examples)
+    @given(seed=st.sampled_from(range(len(SEEDS))), data=st.data())
+    def run(seed, data):
+        text = mutate(SEEDS[seed], data)
+        try:
+            compile_text(text)
+        except SpeccError as e:
+            assert e.render()  # every error renders
+    return run
+
+
+test_mutated_specs_raise_only_compiler_errors = _mutated(SETTINGS.max_examples)
+test_mutated_specs_raise_only_compiler_errors_long = pytest.mark.fuzz_long(_mutated(10_000))
 
 
 @SETTINGS

@@ -114,35 +114,58 @@ SWITCHES = {"--json", "--print-ir", "--fp16", "--external-data", "--no-verify", 
 OUTPUTS = ["out/a.onnx", "out/a.npy", "out/a.npz", "out/a.dot", "out/a.svg", "out/", "",
            "nowhere/a.onnx", "out/run"]
 # flags whose values could make a case run for minutes (epochs, batch counts) stay small
-BOUNDED = {"--epochs": ["0", "1", "-1", "x", ""], "--nproc": ["0", "1", "-1", "x"],
-           "--iters": ["0", "1", "-1", "x"], "--warmup": ["0", "1", "-1"],
-           "--batch-sizes": ["1", "0", "x", "1,2", ""]}
+BOUNDED = {"--epochs": ["0", "1", "1", "-1", "x", ""], "--nproc": ["0", "1", "1", "-1", "x"],
+           "--iters": ["0", "1", "1", "-1", "x"], "--warmup": ["0", "1", "-1"],
+           "--batch-sizes": ["1", "1", "0", "x", "1,2", ""]}
+
+
+# values a flag accepts: most cases use these, so that a case gets past argparse and into the
+# command (a fuzzer that only meets usage errors tests argparse)
+VALID = {
+    "--max-params": ["10", "1000", "2000000000"], "--max-activations": ["3", "100", "1000000000"],
+    "--weights": ["run", "run/checkpoint.safetensors", "partial.safetensors"],
+    "--opset": ["13", "17", "21"], "--seed": ["0", "7", str(2 ** 64 - 1)],
+    "--top-k": ["1", "3", "100"], "--data": ["logic:xor", "digits", "tc", "synthetic"],
+    "--provider": ["cpu", "auto", "cuda"], "--batch-size": ["1", "2", "64"],
+    "--batch-sizes": ["1", "1,2"], "--iters": ["1"], "--warmup": ["0", "1"],
+    "--threads": ["0", "1"], "--epochs": ["1"], "--lr": ["0.1", "0.001"],
+    "--optimizer": ["sgd", "adam", "adamw", "rmsprop"], "--device": ["cpu", "auto"],
+    "--resume": ["run", "edited_run"], "--nproc": ["1"], "--workers": ["0", "1"],
+    "-o": ["out/a.onnx", "out/b.onnx", "out/a.dot"], "--save": ["out/a.npy", "out/a.npz"],
+}
+TARGETS = {"run": ["tiny.onnx"], "bench": ["tiny.onnx", "tiny.net"], "zoo": []}
 
 
 @st.composite
 def command_lines(draw, names):
     cmd = draw(st.sampled_from(sorted(FLAGS)))
     argv = [cmd]
-    if cmd != "zoo" and draw(st.booleans() | st.just(True)):
-        target = draw(st.sampled_from(names + ["missing.net", "tiny.net:tiny", "tc.net:nope",
-                                               "tiny.net:"]))
-        argv.append(target)
+    valid = TARGETS.get(cmd, ["tiny.net", "tc.net", "tiny.net:tiny"])
+    if cmd != "zoo" and draw(st.integers(0, 9)) > 0:
+        argv.append(draw(st.sampled_from(valid) if draw(st.booleans()) else
+                         st.sampled_from(names + ["missing.net", "tc.net:nope", "tiny.net:"])))
     if cmd == "run" and draw(st.booleans()):
-        argv += draw(st.lists(st.sampled_from(names), max_size=2))
+        argv += draw(st.lists(st.sampled_from(["x.npy", "x.npz", "img.png"] + names), max_size=2))
     for flag in draw(st.lists(st.sampled_from(FLAGS[cmd]), max_size=4)):
         argv.append(flag)
         if flag in SWITCHES:
             continue
-        if flag in BOUNDED:
+        if flag == "--out":
+            argv.append(draw(st.sampled_from([f"out/r{i}" for i in range(4)] + OUTPUTS + names)))
+        elif flag in BOUNDED:
             argv.append(draw(st.sampled_from(BOUNDED[flag])))
-        elif flag in ("-o", "--save", "--out"):
+        elif flag in VALID and draw(st.integers(0, 3)) > 0:
+            argv.append(draw(st.sampled_from(VALID[flag])))
+        elif flag in ("-o", "--save"):
             argv.append(draw(st.sampled_from(OUTPUTS + names)))
         elif flag in ("--weights", "--resume"):
             argv.append(draw(st.sampled_from(names + ["missing"])))
         else:
             argv.append(draw(st.sampled_from(VALUES + names)))
-    if draw(st.booleans()) and "--epochs" not in argv and cmd == "train":
+    if cmd == "train" and "--epochs" not in argv:
         argv += ["--epochs", "1"]
+    if cmd == "export" and "-o" not in argv and draw(st.integers(0, 4)) > 0:
+        argv += ["-o", "out/c.onnx"]  # -o is required: without it every case is a usage error
     return argv
 
 

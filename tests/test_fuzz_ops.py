@@ -47,14 +47,20 @@ def op_calls(draw):
     return op, {name: draw(literals) for name in chosen}
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(call=op_calls())
-def test_any_value_in_any_argument_is_a_result_or_a_compiler_error(call):
-    op, values = call
-    try:
-        compile_text(_spec(op, values))
-    except SpeccError as e:
-        assert e.render()
+def _fuzz(examples):
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(call=op_calls())
+    def run(call):
+        op, values = call
+        try:
+            compile_text(_spec(op, values))
+        except SpeccError as e:
+            assert e.render()
+    return run
+
+
+test_any_value_in_any_argument_is_a_result_or_a_compiler_error = _fuzz(EXAMPLES)
+test_any_value_in_any_argument_long = pytest.mark.fuzz_long(_fuzz(10_000))
 
 
 @pytest.mark.parametrize("text, message", [
@@ -72,3 +78,28 @@ def test_none_only_where_the_default_is_none(text, message, load_spec):
     with pytest.raises(SpeccError) as info:
         load_spec(spec)
     assert message in info.value.render()
+
+
+def _fuzz_export(examples):
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(call=op_calls())
+    def run(call, tmp_path_factory):
+        """What check accepts, export writes and verifies, or refuses with a message."""
+        import specc
+        op, values = call
+        path = tmp_path_factory.mktemp("exp") / "case.net"
+        path.write_text(_spec(op, values))
+        try:
+            net = specc.load(path, max_params=1_000_000, max_activations=1_000_000)
+        except SpeccError:
+            return
+        try:
+            net.to_onnx(path.with_suffix(".onnx"))
+        except SpeccError as e:
+            assert e.render()
+    return run
+
+
+test_accepted_calls_export_or_refuse = _fuzz_export(max(10, EXAMPLES // 3))
+test_accepted_calls_export_or_refuse_long = pytest.mark.fuzz_long(_fuzz_export(10_000))

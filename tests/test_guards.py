@@ -198,3 +198,37 @@ def test_stale_staging_folders_are_cleaned(tmp_path):
     with staging(tmp_path / "m.onnx") as tmp:
         assert tmp.parent == tmp_path and tmp.name.endswith(STAGING_SUFFIX)
     assert not tmp.exists()
+
+
+def test_same_spec_and_weights_give_the_same_bytes_from_any_folder(tmp_path, monkeypatch):
+    """No local path in the model: the spec copied to two folders, exported from two working
+    directories, gives byte-identical files that name the spec by its file name only."""
+    import onnx
+
+    import specc
+    files = []
+    for where in ("a", "b/c"):
+        folder = tmp_path / where
+        folder.mkdir(parents=True)
+        (folder / "tc.net").write_text(TC)
+        monkeypatch.chdir(folder)
+        specc.load("tc.net").to_onnx("m.onnx", verify=False)
+        files.append((folder / "m.onnx").read_bytes())
+    assert files[0] == files[1]
+    meta = {p.key: p.value for p in onnx.load_from_string(files[0]).metadata_props}
+    assert meta["specc.spec"] == "tc.net" and str(tmp_path) not in files[0].decode("latin-1")
+
+
+def test_checkpoint_bytes_do_not_depend_on_the_process(tmp_path):
+    """safetensors keeps its metadata map in a per-process random order; specc stores one
+    sorted key, so the same state gives the same bytes in two interpreters."""
+    import subprocess
+    code = ("import torch, sys; from specc.train.checkpoint import save_checkpoint; "
+            "from pathlib import Path; torch.manual_seed(0); m = torch.nn.Linear(3, 2); "
+            "o = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9); "
+            "m(torch.ones(1, 3)).sum().backward(); o.step(); "
+            "save_checkpoint(Path(sys.argv[1]), m, o, None, {'epoch': 1, 'step': 0, 'b': 2})")
+    for name, seed in (("a", "1"), ("b", "2")):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}, timeout=300)
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()

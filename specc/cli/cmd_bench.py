@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..network import load, split_target
-from .common import count, int_list, positive_int
+from .common import count, int_list, positive_int, threads
 
 
 EXAMPLES = """\
@@ -33,7 +33,8 @@ def add_arguments(p) -> None:
     p.add_argument("--warmup", type=count, default=3,
                    help="untimed runs first, per batch size (default 3)")
     p.add_argument("--provider", default="auto", help="auto, cuda, tensorrt or cpu")
-    p.add_argument("--threads", type=count, default=0, help="threads for both engines (0: default)")
+    p.add_argument("--threads", type=threads, default=0,
+                   help="threads for both engines (0: default)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -46,15 +46,23 @@ def positive_float(text: str) -> float:
     return value
 
 
+MAX_BATCH = 2 ** 16  # a batch of one sample more than this is a typo, not a benchmark
+MAX_THREADS = 4096
+
+
 def int_list(text: str) -> list[int]:
-    """'1,8,32' -> [1, 8, 32]; every item positive."""
+    """'1,8,32' -> [1, 8, 32]; every item a batch size from 1 to MAX_BATCH."""
     try:
         values = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected integers like 1,8,32, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers like 1,8,32, got {text!r}")
+    if not values or min(values) < 1 or max(values) > MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"expected batch sizes from 1 to {MAX_BATCH} like "
+                                         f"1,8,32, got {text!r}")
     return values
+
+
+threads = int_at_least(0, MAX_THREADS)
 
 
 def add_target(p, help_text: str = "a .net file, optionally FILE:NETWORK") -> None:

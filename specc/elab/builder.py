@@ -103,6 +103,7 @@ class GraphBuilder:
         params = {}
         for role, spec in specs.items():
             pname = f"{path}.{role}" if role else path
+            _check_values(spec, pname, span)
             self._add_param(Param(pname, spec.shape, spec.init, spec.dtype, spec.trainable,
                                   spec.state, spec.fan_in, spec.fan_out, span, spec.saved), span)
             params[role or "value"] = pname
@@ -124,6 +125,17 @@ class GraphBuilder:
         self.loop_steps += 1
         if self.loop_steps > MAX_LOOP_STEPS:
             raise FatalError(f"loops ran more than {MAX_LOOP_STEPS:,} iterations in total", span)
+
+
+def _check_values(spec, name: str, span: Span) -> None:
+    """An initialiser given as numbers must hold exactly as many as the parameter."""
+    if spec.init is not None and spec.init.kind == "values":
+        need = 1
+        for d in spec.shape:
+            need *= d
+        if len(spec.init.args) != need:
+            raise SpeccError(f"the initialiser holds {len(spec.init.args)} numbers but "
+                             f"'{name}' {list(spec.shape)} needs {need}", span)
 
 
 def _operand_notes(op: str, inputs: list[Tensor]) -> tuple[str, ...]:
