@@ -11,6 +11,7 @@ from specc.cli.main import main
     ["train", "x.net", "--lr", "nan"], ["train", "x.net", "--lr", "inf"],
     ["train", "x.net", "--lr", "-0.1"], ["train", "x.net", "--lr", "1e999"],
     ["train", "x.net", "--batch-size", "-1"], ["train", "x.net", "--epochs", "0"],
+    ["train", "x.net", "--batch-size", str(2 ** 31)],
     ["train", "x.net", "--nproc", "0"], ["train", "x.net", "--workers", "-1"],
     ["train", "x.net", "--seed", str(2 ** 64)], ["train", "x.net", "--seed", "-1"],
     ["train", "x.net", "--seed", "9" * 5000],

@@ -176,7 +176,7 @@ def test_hand_edited_config_is_checked(spec, capsys):
             ("epochs", "3", "r/config.json: 'epochs' must be an int >= 1, got str \"3\""),
             ("optimizer", {"name": "sgd", "lr": "fast"}, "'sgd.lr' must be a finite number"),
             ("schedule", {"name": "step", "every": 0}, "'step.every' must be an int >= 1"),
-            ("seed", -4, "'seed' must be a non-negative int"),
+            ("seed", -4, "'seed' must be an int from 0 to 2**64 - 1"),
             ("frobnicate", 1, "r/config.json: unknown key 'frobnicate'")]:
         Path("r/config.json").write_text(json.dumps({**cfg, key: value}))
         code, err = run(capsys, "train", "--resume", "r")

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..diagnostics import SpeccError
 from ..files import staging
-from .common import ensure_parent, output_file, positive_int
+from .common import batch_size, ensure_parent, output_file, positive_int
 from .onnx_io import IMAGE_SUFFIXES, input_specs, load_inputs, metadata, read_model
 
 
@@ -33,7 +33,7 @@ def add_arguments(p) -> None:
                    "for several outputs)")
     p.add_argument("--data", metavar="NAME", help="evaluate accuracy on a data set")
     p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
-    p.add_argument("--batch-size", type=positive_int, default=256,
+    p.add_argument("--batch-size", type=batch_size, default=256,
                    help="samples per run with --data (default 256)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from ..network import split_target
-from .common import (DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, add_set, count, load_target,
-                     overrides, positive_float, positive_int, seed)
+from .common import (DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, add_set, batch_size, count,
+                     load_target, overrides, positive_float, positive_int, seed)
 from .main import UsageError
 
 FLAGS = {"data": str, "epochs": int, "batch_size": int, "lr": float, "optimizer": str,
@@ -35,7 +35,7 @@ def add_arguments(p) -> None:
     p.add_argument("--data", help="data set: digits, tc, logic[:fn], synthetic, mnist:PATH, "
                    "cifar10:PATH, imagefolder:PATH (default: the recipe's)")
     p.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
-    p.add_argument("--batch-size", type=positive_int, help="global batch size")
+    p.add_argument("--batch-size", type=batch_size, help="global batch size")
     p.add_argument("--lr", type=positive_float, help="learning rate")
     p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
     p.add_argument("--device", help="auto (default), cpu or cuda")

@@ -63,6 +63,7 @@ def int_list(text: str) -> list[int]:
 
 
 threads = int_at_least(0, MAX_THREADS)
+batch_size = int_at_least(1, 2 ** 31 - 1)  # torch indexes a batch with 32-bit sizes in places
 
 
 def add_target(p, help_text: str = "a .net file, optionally FILE:NETWORK") -> None:

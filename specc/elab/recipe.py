@@ -14,6 +14,8 @@ _NUM = "number"  # finite, >= 0
 _POS = "positive"  # finite, > 0
 _FRACTION = "fraction"  # in [0, 1)
 _COUNT = "count"  # int >= 1
+_BATCH = "batch"  # int in [1, 2**31 - 1]
+_SEED = "seed"  # int in [0, 2**64 - 1]
 # constructor -> {field: (kind, default)}; a default of ... means required
 CONSTRUCTORS = {
     "sgd": {"lr": (_POS, ...), "momentum": (_FRACTION, 0.0), "nesterov": ("bool", False),
@@ -39,11 +41,11 @@ AUGMENTS = ("flip", "crop", "shift")
 
 # key -> (kind, allowed values or None)
 KEYS = {
-    "data": ("str", None), "batch_size": (_COUNT, None), "epochs": (_COUNT, None),
+    "data": ("str", None), "batch_size": (_BATCH, None), "epochs": (_COUNT, None),
     "optimizer": ("record", OPTIMIZERS), "schedule": ("record", SCHEDULES),
     "warmup": ("warmup", ("hold",)), "loss": ("str", LOSSES), "augment": ("strs", AUGMENTS),
     "labels": ("strs", None), "mean": ("numbers", None), "std": ("positives", None),
-    "pixel_range": ("numbers", None), "seed": ("int", None),
+    "pixel_range": ("numbers", None), "seed": (_SEED, None),
     "output_weights": ("numbers", None),
 }
 
@@ -121,7 +123,8 @@ def _build(kind: str, kwargs: dict, span) -> Record:
     return Record(kind, tuple(values.items()))
 
 
-_WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _NUM: "a finite number >= 0",
+_WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _BATCH: "an int from 1 to 2**31 - 1",
+         _SEED: "an int from 0 to 2**64 - 1", _NUM: "a finite number >= 0",
          _POS: "a finite number > 0", _FRACTION: "a number in [0, 1)",
          "counts": "a list of ints >= 1", "numbers": "a list of finite numbers",
          "positives": "a list of finite numbers > 0"}
@@ -129,8 +132,10 @@ _WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _NUM: "a finite num
 
 def _fits(kind: str, v) -> bool:
     """Does a single value `v` fit `kind`'s type and range?"""
-    if kind in ("int", _COUNT):
-        return _is_int(v) and v >= (1 if kind == _COUNT else 0)
+    if kind in ("int", _COUNT, _BATCH, _SEED):
+        low, high = {_COUNT: (1, None), _BATCH: (1, 2 ** 31 - 1),
+                     _SEED: (0, 2 ** 64 - 1)}.get(kind, (0, None))
+        return _is_int(v) and v >= low and (high is None or v <= high)
     number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     if kind == _NUM:
         return number and v >= 0
@@ -153,10 +158,10 @@ def _check(key: str, kind: str, allowed, v, span):
         raise bad("a string")
     if kind == "bool" and not isinstance(v, bool):
         raise bad("true or false")
-    if kind in ("int", _COUNT, _NUM, _POS, _FRACTION):
+    if kind in ("int", _COUNT, _BATCH, _SEED, _NUM, _POS, _FRACTION):
         if not _fits(kind, v):
             raise bad(_WANT[kind])
-        v = v if kind in ("int", _COUNT) else float(v)
+        v = v if kind in ("int", _COUNT, _BATCH, _SEED) else float(v)
     if kind == "strs" and not (isinstance(v, tuple) and all(isinstance(x, str) for x in v)):
         raise bad("a list of strings")
     if kind in ("counts", "numbers", "positives"):

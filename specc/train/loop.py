@@ -99,7 +99,7 @@ class Trainer:
     def batches(self, epoch: int) -> list[torch.Tensor]:
         """This rank's batches: a DistributedSampler-style permutation seeded by (seed, epoch)."""
         n = len(self.data.train_y)
-        g = torch.Generator().manual_seed(self.cfg.seed + epoch)
+        g = torch.Generator().manual_seed((self.cfg.seed + epoch) % 2 ** 64)  # any seed < 2**64
         order = torch.randperm(n, generator=g)
         world, per_rank = self.dist.world, self.cfg.batch_size // self.dist.world
         total = -(-n // world) * world
@@ -188,7 +188,8 @@ class Trainer:
     def _step(self, idx: torch.Tensor, epoch: int, i: int) -> tuple[float, int]:
         x, y = self.data.train_x[idx], self.data.train_y[idx]
         if self.data.augment is not None:
-            gen = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + epoch) * 100_003 + i)
+            gen = torch.Generator().manual_seed(
+                ((self.cfg.seed * 1_000_003 + epoch) * 100_003 + i) % 2 ** 64)
             x = self.data.augment(x, gen)
         x, y = self._inputs(x), y.to(self.device)
         if self.learning is not None:
