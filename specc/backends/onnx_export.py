@@ -90,12 +90,7 @@ def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = Fal
     start = time.perf_counter()
     say = progress or (lambda stage: None)
     say("building the weights" if weights is None else "loading the weights")
-    tensors = _weights(net, weights, seed)
-    module = None
-    if verify:  # the reference: the lowered module, holding these very tensors (no copy)
-        from .torch_module import build_module
-        module = build_module(net.graph, weights=tensors).eval()
-    arrays = {k: v.detach().numpy() for k, v in tensors.items()}
+    arrays, module = _weights(net, weights, seed, verify)
     result = emit(net, arrays, path, opset, fp16, external_data, module, say)
     result.seconds = time.perf_counter() - start
     return result
@@ -153,31 +148,24 @@ def _hash_files(*paths: Path) -> str:
     return h.hexdigest()
 
 
-class _Holder:
-    """Looks like a module to the checkpoint loader: a state dict of tensors to fill."""
-
-    def __init__(self, tensors: dict):
-        self.tensors = tensors
-
-    def state_dict(self) -> dict:
-        return self.tensors
-
-
-def _weights(net, weights, seed) -> dict:
-    """The tensors to export, made once: a seeded initialisation (the same as
-    net.to_torch(seed)), or a checkpoint / state dict checked name by name and shape by shape.
-    No module is built and nothing is initialised twice."""
-    from .torch_module import empty_weights, init_weights
+def _weights(net, weights, seed, verify: bool):
+    """(the arrays to export, the reference module or None), the weights made once: a seeded
+    initialisation (the same as net.to_torch(seed)) without building a module unless it is
+    needed to verify, or a checkpoint / state dict loaded into a module built over uninitialised
+    tensors and checked name by name and shape by shape. Nothing is initialised twice."""
+    from .torch_module import build_module, empty_weights, init_weights
     if weights is None:
-        return init_weights(net.graph, seed)
-    holder = _Holder(empty_weights(net.graph))
+        tensors = init_weights(net.graph, seed)
+        module = build_module(net.graph, weights=tensors).eval() if verify else None
+        return {k: v.detach().numpy() for k, v in tensors.items()}, module
+    module = build_module(net.graph, weights=empty_weights(net.graph))
     if isinstance(weights, (str, Path)):
         from ..train.checkpoint import load_model_weights
-        load_model_weights(holder, weights)
+        load_model_weights(module, weights)
     else:
         from ..train.checkpoint import load_state
-        load_state(holder, dict(weights), source="the given weights")
-    return holder.tensors
+        load_state(module, dict(weights), source="the given weights")
+    return weights_from_module(module), module.eval() if verify else None
 
 
 def describe(result: ExportResult) -> str:

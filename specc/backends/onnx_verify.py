@@ -2,7 +2,6 @@
 and onnxruntime against the torch module on seeded inputs (specc.backends.onnx_compare)."""
 from __future__ import annotations
 
-import numpy as np
 import onnx
 
 from ..diagnostics import SpeccError

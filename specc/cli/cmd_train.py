@@ -25,7 +25,8 @@ examples:
   specc train --resume runs/lenet5 --epochs 20          continue a run, bit-exactly
   specc train specs/resnet.net:resnet50 --data imagefolder:~/imagenet --nproc 2
 
-A run folder holds checkpoint.safetensors, metrics.csv, curves.png, config.json and the spec.
+A run folder holds checkpoint.safetensors, metrics.csv, curves.png, config.json and spec/ (the
+spec it trains, which --resume uses; a differing FILE needs --allow-spec-change).
 """
 
 

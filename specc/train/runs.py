@@ -253,6 +253,7 @@ def open_resume(run: Path, target: str | None, allow_change: bool, limits: dict,
     Returns (network, saved config fields, lock or None, spec_changed)."""
     from ..network import load, split_target
     saved, record = read_config(run)
+    limits = {**limits, "overrides": saved.get("overrides") or None}  # the run's --set values
     lock = RunLock(run) if main else None
     try:
         stored = stored_spec(run, saved, record) if record is not None or target is None \
