@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .common import add_target, load_target, output_file
+from .common import add_target, ensure_parent, load_target, output_file
 
 EXAMPLES = """\
 examples:
@@ -57,7 +57,7 @@ def run(args) -> int:
     if not args.output:
         print(to_dot(net.graph))
         return 0
-    out = Path(args.output)
+    out = ensure_parent(args.output, net.graph.meta.get("sources", []))  # never onto an input
     if out.suffix == ".dot":
         text = to_dot(net.graph) + "\n"
     elif out.suffix in (".html", ".htm"):
@@ -69,17 +69,15 @@ def run(args) -> int:
         text = svg.render(model.build(net.graph), args.depth or 0)
     else:
         raise UserError(f"unknown picture format '{out.suffix}' (use .html, .svg or .dot)")
-    _write(out, text, net.graph.meta.get("sources", []))
+    _write(out, text)
     print(f"wrote {out}")
     return 0
 
 
-def _write(path: Path, text: str, inputs) -> None:
-    """Never onto an input (the spec, an import); written in a staging folder beside the
-    target and renamed, so no half-written picture is left under its name."""
+def _write(path: Path, text: str) -> None:
+    """Written in a staging folder beside the target and renamed, so no half-written picture
+    is left under its name."""
     from ..files import staging
-    from .common import ensure_parent
-    ensure_parent(path, inputs)
     with staging(path) as tmp:
         staged = tmp / path.name
         staged.write_text(text, encoding="utf-8")
