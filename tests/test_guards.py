@@ -232,3 +232,48 @@ def test_checkpoint_bytes_do_not_depend_on_the_process(tmp_path):
         subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True,
                        env={**os.environ, "PYTHONHASHSEED": seed}, timeout=300)
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+
+
+def test_networks_train_cannot_feed_are_refused_up_front(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("two.net").write_text("specc 1\nnetwork two {\n input a: f32[N, 4]\n input b: f32[N, 4]\n"
+                               " output y = linear(a + b, 2)\n}\n")
+    Path("ints.net").write_text("specc 1\nnetwork ints {\n input a: i64[N, 4]\n"
+                                " output y = linear(a, 2)\n}\n")
+    Path("fixed.net").write_text((SPECS / "mcculloch_pitts.net").read_text())
+    for argv, message in [
+            (["train", "two.net"], "specc train feeds one input from a data set; network 'two' "
+                                   "has 2 (a, b)"),
+            (["train", "fixed.net:mp_and"], "network 'mp_and' has no trainable parameters"),
+            (["train", "two.net", "--nproc", "2"], "network 'two' has 2 (a, b)")]:
+        code, err = run(capsys, *argv)
+        assert code == 1 and message in err, (argv, err)
+    assert not Path("runs").exists()  # refused before any run folder was made
+
+
+def test_crafted_checkpoint_metadata_is_a_user_error(spec, capsys):
+    from safetensors.torch import load_file, save_file
+    assert run(capsys, "train", "tc.net", "--epochs", "1", "--out", "r")[0] == 0
+    tensors = load_file("r/checkpoint.safetensors")
+    for meta in ({"specc": "{not json"}, {"specc": json.dumps({"info": '{"epoch": -3}'})},
+                 {"specc": json.dumps({"info": "{}", "optim_groups": "[{\"lr\": \"x\"}]"})},
+                 {"specc": json.dumps({"info": "{}", "scheduler": "[1, 2]"})}):
+        save_file(tensors, "r/checkpoint.safetensors", metadata=meta)
+        code, err = run(capsys, "train", "--resume", "r", "--epochs", "2")
+        assert code == 1 and "r/checkpoint.safetensors" in err and "Traceback" not in err, \
+            (meta, err)
+
+
+def test_devices_and_pipes_are_refused_without_blocking(tmp_path, capsys):
+    os.mkfifo(tmp_path / "pipe.net")
+    for path in ("/dev/zero", str(tmp_path / "pipe.net")):
+        code, err = run(capsys, "check", path)
+        assert code == 1 and "is not a regular file" in err
+
+
+def test_control_characters_in_a_spec_are_shown_escaped(tmp_path, capsys):
+    bad = tmp_path / "esc.net"
+    bad.write_text('specc 1\nnetwork n {\n input x: f32[N, 2]\n a = "\x1b[2J" + 1\n'
+                   ' output y = x |> relu\n}\n')
+    code, err = run(capsys, "check", str(bad))
+    assert code == 1 and "\x1b" not in err and '\\x1b[2J' in err
