@@ -29,7 +29,7 @@ SLOW = [("densenet.net", f"densenet{d}", 64) for d in (161, 169, 201)] + [
 def at_size(spec: str, name: str, size, write_spec):
     """A bundled network at another input side (and maybe other arguments): a preset of the
     preset."""
-    path = write_spec(f'specc 1\nimport "{SPECS / spec}"\nnetwork small = {name}(size={size})\n',
+    path = write_spec(f'specc 1\nimport "{spec}"\nnetwork small = {name}(size={size})\n',
                       name="small.net")
     return specc.load(path, "small")
 
