@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..ir import Init, TensorType
 from .reduce import reduce_onnx
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
-from .shapes import channels, float_input, fmt, prod
+from .shapes import channels, float_input, fmt, in_range, prod
 
 
 def _affine(shape, attrs) -> dict:
@@ -29,6 +29,7 @@ def _scale_bias(b, ps, shape, dtype):
 # ------------------------------------------------------------------------ layer norm
 def _ln_shape(attrs, x: TensorType) -> tuple[int, ...]:
     float_input(x, "layernorm")
+    in_range(attrs, "eps", "layernorm", 0.0)
     k = attrs["dims"]
     if not 1 <= k <= x.rank:
         raise ShapeError(f"layernorm dims={k} must be between 1 and the rank {x.rank}")
@@ -74,6 +75,7 @@ def _channel_shape(x: TensorType, op: str) -> tuple[int, ...]:
 
 def _gn_infer(attrs, types):
     x = types[0]
+    in_range(attrs, "eps", "groupnorm", 0.0)
     c, g = _channel_shape(x, "groupnorm")[0], attrs["groups"]
     if g < 1 or c % g:
         raise ShapeError(f"groupnorm groups={g} must divide the {c} channels")
@@ -102,6 +104,11 @@ def _gn_onnx(b, node, xs, ps):
 
 
 # --------------------------------------------------------------------- instance norm
+def _in_infer(attrs, types):
+    in_range(attrs, "eps", "instancenorm", 0.0)
+    return [types[0]] if _channel_shape(types[0], "instancenorm") else []
+
+
 def _in_onnx(b, node, xs, ps):
     x = b.types[0]
     scale, bias = _scale_bias(b, ps, (x.shape[1],), x.dtype)
@@ -143,7 +150,7 @@ register(
           doc="Instance normalisation (Ulyanov et al. 2016): statistics per sample and "
               "channel over all positions. Owns `weight` and `bias` [C] when affine=true.",
           args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("affine", "bool", False)),
-          infer=lambda a, t: [t[0]] if _channel_shape(t[0], "instancenorm") else [],
+          infer=_in_infer,
           params=lambda a, t: _affine(_channel_shape(t[0], "instancenorm"), a),
           torch=lambda b, node, xs, ps: b.call(instance_norm, xs[0], ps.get("weight"),
                                                ps.get("bias"), node.attrs["eps"]),

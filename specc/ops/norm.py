@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from ..ir import Init
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
-from .shapes import channels, float_input
+from .shapes import channels, float_input, in_range
 
 
 def _bn_infer(attrs, types):
     x = types[0]
+    in_range(attrs, "eps", "batchnorm", 0.0)
+    in_range(attrs, "momentum", "batchnorm", 0.0, 1.0)
     if x.rank not in (2, 3, 4, 5):
         raise ShapeError(f"batchnorm expects [N, C, ...], got rank {x.rank}")
     float_input(x, "batchnorm")

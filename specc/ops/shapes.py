@@ -62,6 +62,14 @@ def window_out(size: Dim, kernel: int, stride: int, pad_lo: int, pad_hi: int, di
     return room // stride + 1
 
 
+def in_range(attrs, name: str, op: str, low: float, high: float | None = None) -> None:
+    """An attribute with a range the backends require (eps >= 0, a momentum in [0, 1])."""
+    v = attrs[name]
+    if v < low or (high is not None and v > high):
+        span = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ShapeError(f"{op} {name} must be {span}, got {v}")
+
+
 def prod(dims) -> int:
     n = 1
     for d in dims:
