@@ -77,9 +77,21 @@ def test_a_wrong_lowering_behind_silent_outputs_is_caught(load_spec, tmp_path, m
 
 
 def test_a_network_whose_values_ignore_the_input_cannot_be_verified(load_spec, tmp_path):
-    net = load_spec("network c {\n input x: f32[N, 4]\n output y = linear(x, 3, init=zeros)\n}")
+    net = load_spec("network c {\n input x: f32[N, 4]\n output y = linear(x * 0.0, 3)\n}")
     with pytest.raises(SpeccError, match="no value of the network varies with its input"):
         net.to_onnx(tmp_path / "c.onnx")
+    assert not (tmp_path / "c.onnx").exists()
+
+
+def test_weights_that_make_every_value_constant_are_filled_to_verify(load_spec, tmp_path):
+    """A memory that has learnt nothing (all zeros) computes constants; its translation is
+    checked on a copy whose all-zero weights are filled, and the summary says so."""
+    net = load_spec("network z {\n input x: f32[N, 4]\n"
+                    " output y = linear(x, 3, init=zeros, bias_init=zeros) |> sigmoid\n}")
+    result = net.to_onnx(tmp_path / "z.onnx")
+    assert result.compared == ("2 intermediate values on 2 seeded samples with its 2 all-zero "
+                               "weight tensors filled at random (with its own weights every "
+                               "value is constant)")
 
 
 def test_ordinary_outputs_say_what_was_compared(load_spec, tmp_path):

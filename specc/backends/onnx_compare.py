@@ -102,10 +102,24 @@ def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
     if skeleton is None:
         raise SpeccError(f"the outputs ({names}) barely vary with the input, so comparing them "
                          "proves nothing", notes=("--no-verify writes the model anyway",))
-    count, inner = _intermediates(graph, module, feeds, skeleton, weights, tol, signal_tol)
     verb = "varies" if len(graph.outputs) == 1 else "vary"
-    return Verified(max(err, inner), f"{count} intermediate values on {batch} seeded samples, "
-                    f"as {names} barely {verb} with the input")
+    count, inner, signal = _intermediates(graph, module, feeds, skeleton, weights, tol,
+                                          signal_tol)
+    if signal:
+        return Verified(max(err, inner), f"{count} intermediate values on {batch} seeded "
+                        f"samples, as {names} barely {verb} with the input")
+    filled = None if fp16 else _filled(graph, module, weights)
+    if filled is not None:  # the weights make every value constant (nothing learnt yet)
+        probe_module, probe_weights, zeros = filled
+        count, inner, signal = _intermediates(graph, probe_module, feeds, skeleton,
+                                              probe_weights, tol, signal_tol)
+        if signal:
+            return Verified(max(err, inner), f"{count} intermediate values on {batch} seeded "
+                            f"samples with its {zeros} all-zero weight tensors filled at random "
+                            "(with its own weights every value is constant)")
+    raise SpeccError("no value of the network varies with its input, so comparing "
+                     "onnxruntime with torch proves nothing",
+                     notes=("--no-verify writes the model anyway",))
 
 
 def _both(module, graph, model, feeds, ort_feeds):
@@ -196,8 +210,26 @@ def _intermediates(graph, module, feeds, skeleton, weights, tol,
         _within(err, tol, f"'{v}'")
         worst = max(worst, err)
         signal += has_signal(seen[v], signal_tol)
-    if not signal:
-        raise SpeccError("no value of the network varies with its input, so comparing "
-                         "onnxruntime with torch proves nothing",
-                         notes=("--no-verify writes the model anyway",))
-    return len(names), worst
+    return len(names), worst, signal
+
+
+def _filled(graph, module, weights):
+    """A copy of the module and of the stored weights with every all-zero float weight filled
+    with seeded normal values: a memory that has learnt nothing yet (Hebb's, all zeros) makes
+    every value constant, and still its translation must be shown to compute the same thing.
+    None when there is nothing to fill."""
+    import torch
+
+    from .torch_module import build_module
+    gen = torch.Generator().manual_seed(0)
+    tensors = {k: v.detach().clone() for k, v in
+               list(module.named_buffers()) + list(module.named_parameters())}
+    zeros = [k for k, v in tensors.items() if v.is_floating_point() and v.numel() and not v.any()]
+    if not zeros or any(p not in tensors for p in graph.params):
+        return None
+    for k in zeros:
+        tensors[k].normal_(0.0, 0.5, generator=gen)
+    probe = build_module(graph, weights={p: tensors[p] for p in graph.params}).eval()
+    if any(k not in tensors for k in weights):
+        return None
+    return probe, {k: tensors[k].numpy() for k in weights}, len(zeros)
