@@ -23,10 +23,22 @@ def executed_macs(net) -> int:
     return counter.get_total_flops() // 2
 
 
-@pytest.mark.parametrize("spec,name,params,macs", [p for p in PINNED if p[1] != "lenet5"],
-                         ids=[p[1] for p in PINNED if p[1] != "lenet5"])
+# Networks whose lowering executes convolutions their count leaves out, by the count's own
+# convention: LeNet-5's C3 (masked links; checked against the paper below) and the
+# Neocognitron (its S-cells' fixed inhibitory V-cells, a convolution over the squared inputs,
+# and its C-cells' fixed connections run as convolutions too, over every position before the
+# cells' positions are sampled; the pinned figure counts the modifiable a-weights' products).
+# For these PyTorch must execute more than the pinned figure, never less.
+COUNTED_SUBSET = {"lenet5", "neocognitron"}
+
+
+@pytest.mark.parametrize("spec,name,params,macs", PINNED, ids=[p[1] for p in PINNED])
 def test_pinned_macs_are_what_pytorch_executes(spec, name, params, macs):
-    assert executed_macs(specc.load(SPECS / spec, name)) == macs
+    executed = executed_macs(specc.load(SPECS / spec, name))
+    if name in COUNTED_SUBSET:
+        assert executed > macs
+    else:
+        assert executed == macs
 
 
 def test_lenet5_macs_from_the_paper():
