@@ -32,7 +32,7 @@ CONSTRUCTORS = {
     "cosine": {"min_lr": (_NUM, 0.0)},
     "plateau": {"patience": ("int", 10), "factor": (_FRACTION, 0.1)},
     # a warm-up that holds a small lr, then the schedule from its start (He et al. 2016, 4.2)
-    "hold": {"epochs": (_COUNT, ...), "lr": (_POS, ...)},
+    "hold": {"epochs": ("int", ...), "lr": (_POS, ...)},  # 0 epochs: no hold
 }
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "plateau")
