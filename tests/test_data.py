@@ -5,7 +5,6 @@ import struct
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from specc.data.procedural import orientations, tc_patterns, C_SHAPE, T_SHAPE
 from specc.data.registry import InputSpec, load_dataset
@@ -60,23 +59,6 @@ def test_cifar10_binary(tmp_path):
     assert np.allclose(d.test_x[0].numpy(), expected, atol=1e-5)
 
 
-def test_imagefolder(tmp_path):
-    rng = np.random.default_rng(2)
-    for split in ("train", "val"):
-        for cls in ("cats", "dogs"):
-            (tmp_path / split / cls).mkdir(parents=True)
-            for i in range(3):
-                img = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
-                Image.fromarray(img).save(tmp_path / split / cls / f"{i}.png")
-    d = load_dataset(f"imagefolder:{tmp_path}", InputSpec((3, 24, 24), augment=("crop", "flip")))
-    threaded = load_dataset(f"imagefolder:{tmp_path}", InputSpec((3, 24, 24), workers=3))
-    assert torch.equal(threaded.train_x, d.train_x)
-    assert d.classes == 2 and d.labels == ["cats", "dogs"]
-    assert d.train_x.shape == (6, 3, 24, 24) and d.test_y.tolist() == [0, 0, 0, 1, 1, 1]
-    out = d.augment(d.train_x, torch.Generator().manual_seed(0))
-    assert out.shape == d.train_x.shape
-
-
 def test_digits_split_is_fixed():
     a = load_dataset("digits", InputSpec((64,)))
     b = load_dataset("digits", InputSpec((64,)))
@@ -108,3 +90,38 @@ def test_train_on_mnist_files(mnist_dir, tmp_path):
     assert round(acc * 12, 6).is_integer()
     row = (tmp_path / "m" / "metrics.csv").read_text().splitlines()[1].split(",")
     assert float(row[4]) == acc
+
+
+def test_every_adaptation_is_named_on_one_line(tmp_path, write_spec, capsys):
+    """CIFAR's 3x32x32 images on a 1x8x8 network: greyed and resized, said once."""
+    from specc.cli.main import main
+    rng = np.random.default_rng(1)
+    for name, n in (("data_batch_1.bin", 20), ("test_batch.bin", 8)):
+        rows = np.concatenate([(np.arange(n) % 10).astype(np.uint8)[:, None],
+                               rng.integers(0, 256, (n, 3072)).astype(np.uint8)], 1)
+        rows.tofile(tmp_path / name)
+    small = write_spec("network small {\n input x: f32[N, 1, 8, 8]\n"
+                       " output y = linear(flatten(x), 10)\n}")
+    assert main(["train", str(small), "--data", f"cifar10:{tmp_path}", "--epochs", "1",
+                 "--out", str(tmp_path / "a")]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("adapted")]
+    assert lines == ["adapted cifar10 to small: channels 3->1 (grey: mean of the channels); "
+                     "resized 32x32->8x8"]
+    rgb = write_spec("network rgb {\n input x: f32[N, 3, 8, 8]\n"
+                     " output y = linear(flatten(x), 10)\n}", "rgb.net")
+    assert main(["train", str(rgb), "--epochs", "1", "--out", str(tmp_path / "b")]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("adapted")]
+    assert lines == ["adapted digits to rgb: channels 1->3 (copied)"]
+
+
+def test_two_classes_on_a_ten_way_classifier_needs_asking(tmp_path, write_spec, capsys):
+    from specc.cli.main import main
+    ten = write_spec("network ten {\n input x: f32[N, 1, 6, 6]\n"
+                     " output y = linear(flatten(x), 10)\n}")
+    code = main(["train", str(ten), "--data", "tc", "--epochs", "1", "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert code == 1 and "data set 'tc' has 2 classes but network 'ten' output 'y' has 10" in err
+    assert "--allow-fewer-classes" in err and not (tmp_path / "a").exists()
+    assert main(["train", str(ten), "--data", "tc", "--epochs", "1", "--out", str(tmp_path / "b"),
+                 "--allow-fewer-classes"]) == 0
+    assert "adapted tc to ten: classes 2 used of 10 outputs" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 import specc
 from specc.train.config import resolve
 from specc.train.loop import Trainer
+from specc.train.signals import Interrupted
 
 from conftest import ROOT, SPECS, run_cli
 
@@ -33,10 +34,11 @@ def test_first_run_reaches_97_percent_on_digits(tmp_path):
     r = run_cli("train", "specs/lenet5.net", "--out", run, "--json")
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"test_accuracy", "epochs", "seconds", "run_dir", "checkpoint"}
+    assert set(summary) == {"test_accuracy", "epochs", "steps", "seconds", "run_dir", "checkpoint"}
     assert summary["test_accuracy"] >= 0.97 and summary["epochs"] == 15
+    assert summary["steps"] == 15 * 45  # 1,438 training digits in the recipe's batches of 32
     for f in ("checkpoint.safetensors", "metrics.csv", "curves.png", "config.json",
-                  "spec/lenet5.net"):
+              "spec/lenet5.net"):
         assert (run / f).is_file(), f
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 16
     assert json.loads((run / "config.json").read_text())["optimizer"]["lr"] == 0.002
@@ -76,25 +78,28 @@ def test_resume_after_a_hard_kill_gives_identical_weights(tmp_path):
     assert_identical(model_weights(full), model_weights(killed))
 
 
-def test_ctrl_c_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch):
+def test_ctrl_c_right_after_optimizer_step_is_not_applied_twice(tmp_path, monkeypatch):
+    """The fault found by trying it: a Ctrl-C landing after optimizer.step() of batch i saved
+    step i as not done, so the resumed run applied that batch twice."""
     net = specc.load(SPECS / "lenet5.net")
-    cfg = resolve(str(SPECS / "lenet5.net"), "lenet5", net.recipe, {"epochs": 3, "batch_size": 64})
+    cfg = resolve(str(SPECS / "lenet5.net"), "lenet5", net.recipe, {"epochs": 2, "batch_size": 64})
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     Trainer(net, cfg, tmp_path / "a", show_progress=False).fit()
 
     trainer = Trainer(net, cfg, tmp_path / "b", show_progress=False)
     real_step, calls = trainer._step, {"n": 0}
 
-    def interrupting_step(idx, epoch, i):
+    def step_then_ctrl_c(*args):
+        out = real_step(*args)  # optimizer.step() has run
         calls["n"] += 1
-        if epoch == 1 and i == 7:
-            raise KeyboardInterrupt
-        return real_step(idx, epoch, i)
-    monkeypatch.setattr(trainer, "_step", interrupting_step)
-    with pytest.raises(KeyboardInterrupt):
+        if calls["n"] == 23 + 8:  # epoch 1 (23 batches of 64 per epoch), its 8th batch
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+    monkeypatch.setattr(trainer, "_step", step_then_ctrl_c)
+    with pytest.raises(Interrupted):
         trainer.fit()
-    saved = json.loads(_info(tmp_path / "b"))
-    assert saved == {"epoch": 1, "step": 7}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert json.loads(_info(tmp_path / "b")) == {"epoch": 1, "step": 8}
     Trainer(net, cfg, tmp_path / "b", show_progress=False).fit(resume=True)
     assert_identical(model_weights(tmp_path / "a"), model_weights(tmp_path / "b"))
 

@@ -1,6 +1,7 @@
 """`specc check FILE[:NET]`: parse, elaborate and verify; per-layer table and totals."""
 from __future__ import annotations
 
+from ..elab.recipe import describe_recipe
 from ..network import load_all, split_target
 from ..report import render_table
 from ..zoo import reference_lines
@@ -51,6 +52,8 @@ def run(args) -> int:
         print(net.dump() if args.print_ir else render_table(net.graph))
         if not args.print_ir:
             print("\n".join(reference_lines(net)))
+        if not args.print_ir and net.recipe:
+            print("\n".join(describe_recipe(net.recipe)))
     if not checked:
         print(f"{path}: no complete network to check")
     return 0

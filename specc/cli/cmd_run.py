@@ -35,6 +35,8 @@ def add_arguments(p) -> None:
     p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
     p.add_argument("--batch-size", type=batch_size, default=256,
                    help="samples per run with --data (default 256)")
+    p.add_argument("--ten-crop", action="store_true", help="with --data: average the softmax "
+                   "of ten crops per image (corners, centre, mirrored)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -119,7 +121,7 @@ def _save(path: str, outputs: dict) -> None:
 
 
 def _evaluate(args, model, sess, provider) -> int:
-    from ..data.registry import InputSpec, load_dataset
+    from ..data.registry import InputSpec, load_dataset, test_batches
     name, dims, _ = input_specs(model)[0]
     pre = metadata(model)["specc.preprocessing"]
     out_dims = sess.get_outputs()[0].shape
@@ -128,20 +130,28 @@ def _evaluate(args, model, sess, provider) -> int:
         raise SpeccError(f"--data needs a model with input [N, ...known dims] and output "
                          f"[N, classes]; this one has {list(dims)} -> {list(out_dims)}")
     width = out_dims[-1] if isinstance(out_dims[-1], int) else None
+    views = ({"name": "ten_crop", "resize": None, "crop": None},) if args.ten_crop else ()
     data = load_dataset(args.data, InputSpec(tuple(dims[1:]), pre.get("pixel_range"),
-                                             pre.get("mean"), pre.get("std"), (), width))
-    x, y = data.test_x.numpy(), data.test_y.numpy()
-    correct = 0
-    for s in range(0, len(y), args.batch_size):
+                                             pre.get("mean"), pre.get("std"), (), width,
+                                             eval_transform=views))
+    correct = count = 0
+    for x, y in test_batches(data, args.batch_size):
+        x, y = x.numpy(), y.numpy()
         try:
-            out = sess.run(None, {name: x[s:s + args.batch_size]})[0]
+            if x.ndim == len(dims) + 1:  # several views per sample: average their softmax
+                out = sess.run(None, {name: x.reshape(-1, *x.shape[2:])})[0]
+                z = np.exp(out - out.max(1, keepdims=True))
+                out = (z / z.sum(1, keepdims=True)).reshape(len(y), x.shape[1], -1).mean(1)
+            else:
+                out = sess.run(None, {name: x})[0]
         except Exception as e:  # onnxruntime raises its own types for bad feeds
             raise SpeccError(f"onnxruntime failed: {str(e).splitlines()[0][:300]}") from None
         pred = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(1)
-        correct += int((pred == y[s:s + args.batch_size]).sum())
-    acc = correct / len(y)
+        correct += int((pred == y).sum())
+        count += len(y)
+    acc = correct / max(count, 1)
     if args.json:
-        print(json.dumps({"accuracy": acc, "provider": provider, "samples": int(len(y))}))
+        print(json.dumps({"accuracy": acc, "provider": provider, "samples": count}))
     else:
-        print(f"accuracy {acc:.4f} on {len(y)} test samples of {data.name} ({provider})")
+        print(f"accuracy {acc:.4f} on {count} test samples of {data.name} ({provider})")
     return 0

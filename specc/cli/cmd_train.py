@@ -4,17 +4,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+from ..diagnostics import SpeccError
 from ..network import split_target
 from .common import (DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, add_set, batch_size, count,
                      load_target, overrides, positive_float, positive_int, seed)
 from .main import UsageError
 
 FLAGS = {"data": str, "epochs": int, "batch_size": int, "lr": float, "optimizer": str,
-         "seed": int, "device": str, "workers": int}
+         "seed": int, "device": str, "workers": int, "threads": int, "steps": int,
+         "eval_every": int, "eval_steps": int, "save_every": int}
+# what --resume may change; everything else comes from the run's config.json
+RESUME_FLAGS = ("epochs", "steps", "device", "workers", "threads", "eval_every", "eval_steps",
+                "save_every")
 
 
 EXAMPLES = """\
@@ -23,7 +27,9 @@ examples:
   specc train specs/lenet5.net --epochs 3 --out runs/quick
   specc train specs/cifar_resnet.net:resnet20 --data cifar10:~/data/cifar-10-batches-bin
   specc train --resume runs/lenet5 --epochs 20          continue a run, bit-exactly
-  specc train specs/resnet.net:resnet50 --data imagefolder:~/imagenet --nproc 2
+  specc train specs/resnet.net:resnet50 --data imagefolder:~/imagenet --steps 200
+  specc train specs/resnet.net:resnet50 --data imagefolder:~/imagenet --nproc 8
+  specc train ... --nnodes 2 --node-rank 0 --rdzv-endpoint node0:29400 --out /shared/run
 
 A run folder holds checkpoint.safetensors, metrics.csv, curves.png, config.json and spec/ (the
 spec it trains, which --resume uses; a differing FILE needs --allow-spec-change).
@@ -34,8 +40,12 @@ def add_arguments(p) -> None:
     p.add_argument("target", nargs="?", metavar="FILE[:NET]",
                    help="the spec (optional with --resume)")
     p.add_argument("--data", help="data set: digits, tc, logic[:fn], synthetic, mnist:PATH, "
-                   "cifar10:PATH, imagefolder:PATH (default: the recipe's)")
+                   "cifar10:PATH, imagefolder:PATH, webdataset:PATH_OR_URL_PATTERN "
+                   "(default: the recipe's)")
     p.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
+    p.add_argument("--steps", type=positive_int,
+                   metavar="N", help="stop after N optimizer steps in all (the run "
+                   "folder ends with a resumable checkpoint)")
     p.add_argument("--batch-size", type=batch_size, help="global batch size")
     p.add_argument("--lr", type=positive_float, help="learning rate")
     p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
@@ -45,13 +55,40 @@ def add_arguments(p) -> None:
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument("--seed", type=seed, help="seed of weights, data order and augmentation")
     p.add_argument("--out", help="run folder (default runs/NETWORK)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run to --epochs (it trains "
-                   "the spec copy stored in the run)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run (to a larger --epochs "
+                   "or --steps if given; it trains the spec copy stored in the run)")
     p.add_argument("--allow-spec-change", action="store_true",
                    help="with --resume FILE: train FILE although it differs from the run's spec")
-    p.add_argument("--nproc", type=positive_int, default=1,
-                   help="processes (DistributedDataParallel)")
-    p.add_argument("--workers", type=count, help="threads for decoding image files (imagefolder)")
+    p.add_argument("--eval-every", type=positive_int, metavar="N",
+                   help="also evaluate every N steps "
+                   "(default: at the end of each epoch)")
+    p.add_argument("--eval-steps", type=positive_int, metavar="N",
+                   help="at most N test batches per "
+                   "evaluation (default: the whole test set)")
+    p.add_argument("--save-every", type=positive_int, metavar="N",
+                   help="also checkpoint every N steps")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="intra-op threads (default: from the CPUs "
+                   "available and the load)")
+    p.add_argument("--workers", type=count, metavar="N",
+                   help="DataLoader worker processes for image files "
+                   "(default: from the CPUs available)")
+    p.add_argument("--allow-fewer-classes", action="store_true",
+                   help="train a classifier on a data set with fewer classes than outputs")
+    p.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                   help="processes on this node "
+                   "(DistributedDataParallel)")
+    p.add_argument("--nnodes", type=positive_int, metavar="N",
+                   help="machines in all (torchrun c10d rendezvous)")
+    p.add_argument("--node-rank", type=count, metavar="R",
+                   help="this machine's rank, 0..nnodes-1 (checked; c10d orders the nodes "
+                   "itself)")
+    p.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="rendezvous address, the same "
+                   "on every node")
+    p.add_argument("--rdzv-id", help=argparse.SUPPRESS)
+    p.add_argument("--max-restarts", type=count, metavar="K",
+                   help="restart the group up to K times after "
+                   "a worker fails (it resumes from the last checkpoint)")
     p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
     p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS,
                    help=argparse.SUPPRESS)
@@ -62,7 +99,7 @@ def add_arguments(p) -> None:
 
 def _flags(args) -> dict:
     flags = {k: getattr(args, k) for k in FLAGS if getattr(args, k) is not None}
-    for k in ("amp", "compile", "channels_last"):
+    for k in ("amp", "compile", "channels_last", "allow_fewer_classes"):
         if getattr(args, k):
             flags[k] = True
     if overrides(args):
@@ -71,18 +108,26 @@ def _flags(args) -> dict:
 
 
 def run(args) -> int:
-    if args.nproc > 1 and "RANK" not in os.environ:
+    from ..train import launch
+    launch.check(args)
+    if launch.wants_launcher(args):
         return _launch(args)
-    from ..train.config import TrainConfig, resolve
-    from ..train.runs import check_trainable, open_resume, plan_run_dir
-    lock, changed = None, False
-    if args.resume:
+    from ..train.config import TrainConfig, check_counts, resolve
+    from ..train.runs import CHECKPOINT, check_trainable, open_resume, plan_run_dir
+    lock, spec_changed = None, False
+    resume = bool(args.resume)
+    restarted = launch.elastic_restart() and args.out and (Path(args.out) / CHECKPOINT).exists()
+    if not resume and restarted:
+        args.resume, resume = args.out, True  # torchrun restarted us: continue the run
+    if resume:
         run_dir = Path(args.resume)
-        net, saved, lock, changed = open_resume(run_dir, args.target, args.allow_spec_change,
-                                                _limits(args), _main_rank())
-        for k in ("epochs", "device", "workers"):
-            if getattr(args, k) is not None:
-                saved[k] = getattr(args, k)
+        net, saved, lock, spec_changed = open_resume(run_dir, args.target, args.allow_spec_change,
+                                                     _limits(args), _main_rank())
+        changed = {k: getattr(args, k) for k in RESUME_FLAGS if getattr(args, k) is not None}
+        check_counts(changed)
+        if "epochs" in changed and "steps" not in changed:
+            saved["steps"] = None  # a longer run in epochs lifts an earlier step limit
+        saved.update(changed)
         cfg = TrainConfig(**saved)
     else:
         if not args.target:
@@ -95,7 +140,7 @@ def run(args) -> int:
         run_dir = plan_run_dir(args.out, net.name)
     try:
         check_trainable(net)
-        return _train(net, cfg, run_dir, bool(args.resume), args.json, changed)
+        return _train(net, cfg, run_dir, resume, args.json, spec_changed)
     finally:
         if lock is not None:
             lock.release()
@@ -110,83 +155,159 @@ def _main_rank() -> bool:
 
 
 def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_changed: bool) -> int:
+    if "RANK" in os.environ:
+        import torch
+        from ..train.launch import init_group
+        init_group("nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo")
+        try:
+            code = _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed)
+        except SpeccError as e:  # every rank meets it: one copy of the message is enough
+            if os.environ.get("RANK") == "0":
+                print(e.render(), file=sys.stderr)
+            code = 1
+        # Past this point the interpreter's teardown can abort inside the collective
+        # library's threads ("terminate called without an active exception"), which torchrun
+        # reports as a failed worker: leave at once, the group torn down and output flushed.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed)
+
+
+def _train_in_group(net, cfg, run_dir: Path, resume: bool, as_json: bool,
+                    spec_changed: bool) -> int:
     import torch.distributed as dist
 
     from ..train.loop import Trainer
-    from ..train.runs import create_run_dir, write_config
-    distributed = "RANK" in os.environ
+    from ..train.runs import create_run_dir, update_config, write_config
+    from ..train.signals import Interrupted
+    distributed = dist.is_available() and dist.is_initialized()
+    out = sys.stderr if as_json else sys.stdout
     lock = None
-    if distributed:
-        import torch
-        backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
     try:
         trainer = Trainer(net, cfg, run_dir)  # checks data and network before anything is written
-        if trainer.dist.main and (not resume or spec_changed):
+        main = trainer.dist.main
+        progress = None
+        if resume:
+            progress = trainer.restore()
+            if trainer.finished(progress):
+                if main:
+                    _already_finished(run_dir, cfg, progress, as_json)
+                return 0
+            if main and not spec_changed:
+                update_config(run_dir, cfg.to_dict())  # the new --epochs, --steps, ...
+        if main and (not resume or spec_changed):
             lock = None if resume else create_run_dir(run_dir)  # locked, new or empty
             write_config(run_dir, cfg.to_dict(), net.graph.meta["sources"])
         if distributed:
             dist.barrier()
         if as_json:
-            Trainer.report_stream = sys.stderr
-        if trainer.dist.main:
-            print(f"training {net.name} on {trainer.data.name} ({len(trainer.data.train_y)} train, "
-                  f"{len(trainer.data.test_y)} test) for {cfg.epochs} epochs on "
-                  f"{trainer.device.type}" + (f" x{trainer.dist.world}" if distributed else "")
-                  + f"; run folder {run_dir}", file=sys.stderr if as_json else sys.stdout)
+            trainer.report_stream = sys.stderr
+        if main:
+            _announce(trainer, net, cfg, run_dir, distributed, out, progress)
         try:
-            result = trainer.fit(resume=resume)
+            result = trainer.fit(resume=resume, progress=progress)
+        except Interrupted as e:
+            if main:
+                print(f"stopped by {e} between two steps; the checkpoint is saved. Continue "
+                      f"with: specc train --resume {run_dir}", file=sys.stderr)
+            return e.exit_code
         except KeyboardInterrupt:
-            if trainer.dist.main:
-                print(f"interrupted; the checkpoint is saved. Continue with: specc train "
-                      f"--resume {run_dir}", file=sys.stderr)
+            if main:
+                print(f"interrupted during a step; the last checkpoint in {run_dir} stands. "
+                      f"Continue with: specc train --resume {run_dir}", file=sys.stderr)
             return 130
-        if trainer.dist.main:
-            acc = result["test_accuracy"]
-            done = f"done: test accuracy {acc:.4f}" if acc is not None else \
-                "done: nothing to train (the run has reached --epochs already)"
-            print(f"{done} after {result['epochs']} epochs in "
-                  f"{result['seconds']:.1f} s; checkpoint {result['checkpoint']}",
-                  file=sys.stderr if as_json else sys.stdout)
-            if as_json:
-                print(json.dumps(result))
+        except RuntimeError as e:
+            if not (distributed and _peer_lost(e)):
+                raise
+            print(f"rank {trainer.dist.rank}: lost a peer process ({str(e).splitlines()[0][:160]})"
+                  f"; the last checkpoint in {run_dir} stands (torchrun restarts the group if "
+                  "--max-restarts allows)", file=sys.stderr)
+            return 1
+        if main:
+            _done(trainer, result, cfg, out, as_json)
         return 0
     finally:
         if lock is not None:
             lock.release()
         if distributed and dist.is_initialized():
-            dist.destroy_process_group()
+            _leave_group(dist)
+
+
+def _peer_lost(e: RuntimeError) -> bool:
+    import torch.distributed as dist
+    text = str(e)
+    return isinstance(e, getattr(dist, "DistBackendError", ())) or any(
+        w in text for w in ("Connection reset", "Connection closed", "Broken pipe", "NCCL error"))
+
+
+def _leave_group(dist) -> None:
+    """Wait for every rank before tearing the group down: a rank that exits while another
+    still saves can abort inside gloo ("terminate called without an active exception")."""
+    import sys as _sys
+    if _sys.exc_info()[0] is None:
+        try:
+            dist.barrier()
+        except RuntimeError:  # a peer is gone already
+            pass
+    dist.destroy_process_group()
+
+
+def _announce(trainer, net, cfg, run_dir, distributed, out, progress) -> None:
+    data = trainer.data
+    limit = f"{cfg.steps} steps" if cfg.steps else f"{cfg.epochs} epochs"
+    if progress is not None:
+        limit += f", resuming at epoch {progress.epoch + 1} step {progress.step}"
+    print(f"training {net.name} on {data.name} ({data.train_size} train, {data.test_size} test) "
+          f"for {limit} on {trainer.device.type}"
+          + (f" x{trainer.dist.world}" if distributed else "") + f"; run folder {run_dir}",
+          file=out)
+    if trainer.adaptations:
+        print(f"adapted {data.name} to {net.name}: " + "; ".join(trainer.adaptations), file=out)
+    print(f"threads: {trainer.plan.describe()}", file=out, flush=True)
+    if progress is not None:
+        from ..train import threads
+        now = threads.plan(trainer.dist.local_world, trainer.device.type != "cpu").threads
+        if now < trainer.plan.threads:
+            print(f"note: resuming with the run's {trainer.plan.threads} threads, so that it goes on "
+                  f"bit for bit; the machine is busier now (--threads {now} would suit it, at "
+                  "the cost of last-bit differences)", file=sys.stderr)
+
+
+def _done(trainer, result, cfg, out, as_json) -> None:
+    acc = result["test_accuracy"]
+    acc_text = f"{acc:.4f}" if acc is not None else "not measured"
+    span = (f"{result['steps']} steps" if cfg.steps and result["steps"] >= cfg.steps
+            else f"{result['epochs']} epochs")
+    print(f"done: test accuracy {acc_text} after {span} in {result['seconds']:.1f} s; "
+          f"checkpoint {result['checkpoint']}", file=out)
+    if as_json:
+        print(json.dumps(result))
+
+
+def _already_finished(run_dir, cfg, progress, as_json) -> None:
+    acc = progress.test_accuracy
+    what = (f"{progress.global_step} steps" if cfg.steps and progress.global_step >= cfg.steps
+            else f"{progress.epoch} epochs")
+    print(f"{run_dir} is already finished ({what}"
+          + (f", test accuracy {acc:.4f}" if acc is not None else "") + "); nothing to do. "
+          "To train further pass a larger --epochs (or --steps)",
+          file=sys.stderr if as_json else sys.stdout)
+    if as_json:
+        print(json.dumps({"test_accuracy": acc, "epochs": progress.epoch,
+                          "steps": progress.global_step, "seconds": 0.0,
+                          "run_dir": str(run_dir), "checkpoint": str(Path(run_dir) /
+                                                                     "checkpoint.safetensors"),
+                          "already_finished": True}))
 
 
 def _launch(args) -> int:
-    """Start K processes through PyTorch's own launcher (torchrun)."""
-    from ..train.runs import check_trainable, plan_run_dir
+    """Start the processes through PyTorch's own launcher (torchrun)."""
+    from ..train import launch
+    from ..train.runs import plan_run_dir
     if not args.target and not args.resume:
         raise UsageError("needs a spec (FILE[:NET]) or --resume RUN_DIR")
-    argv = list(sys.argv[1:])
     out = args.resume or args.out
-    if not args.resume:
-        net = load_target(args)
-        check_trainable(net)
-        out = str(plan_run_dir(args.out, net.name))
-    argv = _strip(argv, "--nproc")
-    argv = _strip(argv, "--out")
-    argv += ["--out", out] if not args.resume else []
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={args.nproc}", "-m", "specc"] + argv
-    return subprocess.call(cmd)
-
-
-def _strip(argv: list[str], flag: str) -> list[str]:
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a == flag:
-            skip = True
-            continue
-        if a.startswith(flag + "="):
-            continue
-        out.append(a)
-    return out
+    if not args.resume and not out:
+        out = str(plan_run_dir(None, load_target(args).name))
+    return launch.run_torchrun(launch.torchrun_command(args, list(sys.argv[1:]), out))

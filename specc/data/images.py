@@ -7,19 +7,26 @@ import torch.nn.functional as F
 from ..diagnostics import SpeccError
 
 
-def fit_images(x: torch.Tensor, want, source: str, frame: bool = False) -> torch.Tensor:
+def fit_images(x: torch.Tensor, want, source: str, frame: bool = False,
+               notes: list | None = None) -> torch.Tensor:
     """x: [N, C, H, W] in [0, 1] -> the network's per-sample shape, normalised.
-    `frame`: centre handwriting in a border (LeCun's 28x28 digits in a 32x32 field)."""
+    `frame`: centre handwriting in a border (LeCun's 28x28 digits in a 32x32 field).
+    Every change made to fit is described in `notes` (printed by `specc train`)."""
+    notes = [] if notes is None else notes
     shape = tuple(want.shape)
     if len(shape) == 1:
         flat = x.flatten(1)
         if flat.shape[1] != shape[0]:
             raise SpeccError(f"data set '{source}' gives {flat.shape[1]} features per sample "
                              f"but the network's input takes {shape[0]}")
+        if x.dim() > 2:
+            notes.append(f"images {_dims(x.shape[1:])} flattened to {shape[0]} features")
         return normalise(flat, want)
     if len(shape) == 2:  # a sequence of rows: one-channel images, row by row
-        return fit_images(x, type(want)(**{**want.__dict__, "shape": (1, *shape)}), source,
-                          frame).squeeze(1)
+        out = fit_images(x, type(want)(**{**want.__dict__, "shape": (1, *shape)}), source,
+                         frame, notes).squeeze(1)
+        notes.append(f"read as a sequence of {shape[0]} rows of {shape[1]}")
+        return out
     if len(shape) != 3:
         raise SpeccError(f"data set '{source}' gives images; the network's input has per-sample "
                          f"shape {list(shape)}")
@@ -27,18 +34,26 @@ def fit_images(x: torch.Tensor, want, source: str, frame: bool = False) -> torch
     if x.shape[1] != c:
         if x.shape[1] == 1:
             x = x.expand(-1, c, -1, -1)
+            notes.append(f"channels 1->{c} (copied)")
         elif c == 1:
+            notes.append(f"channels {x.shape[1]}->1 (grey: mean of the channels)")
             x = x.mean(1, keepdim=True)
         else:
             raise SpeccError(f"data set '{source}' has {x.shape[1]} channels, the network {c}")
     if frame and (h, w) != tuple(x.shape[2:]):
         ih, iw = max(1, round(h * 0.875)), max(1, round(w * 0.875))
+        notes.append(f"resized {_dims(x.shape[2:])}->{ih}x{iw} in a {h}x{w} frame")
         x = resize(x, ih, iw)
         top, left = (h - ih) // 2, (w - iw) // 2
         x = F.pad(x, (left, w - iw - left, top, h - ih - top))
     elif x.shape[2:] != (h, w):
+        notes.append(f"resized {_dims(x.shape[2:])}->{h}x{w}")
         x = resize(x, h, w)
     return normalise(x.contiguous(), want)
+
+
+def _dims(shape) -> str:
+    return "x".join(str(d) for d in shape)
 
 
 def resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -61,23 +76,17 @@ def normalise(x: torch.Tensor, want) -> torch.Tensor:
     return x.float()
 
 
-def augmenter(kinds, pad: int = 4):
-    """Random shifts (pad + crop) and horizontal flips on a batch, from a seeded generator."""
-    kinds = set(kinds)
-    if not kinds & {"crop", "flip", "shift"}:
+def memory_augment(want):
+    """The recipe's augmentations on in-memory samples (None when there are none)."""
+    if not want.augment:
         return None
+    from .transforms import SampleTransform
+    return SampleTransform(list(want.augment), want, files=False)
 
-    def apply(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        if x.dim() != 4:
-            return x
-        if kinds & {"crop", "shift"}:
-            n, _, h, w = x.shape
-            padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-            dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-            dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-            x = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
-        if "flip" in kinds:
-            flip = torch.rand(x.shape[0], generator=gen) < 0.5
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-        return x
-    return apply
+
+def memory_eval(want):
+    """The recipe's evaluation transform on in-memory test samples (None when unset)."""
+    if not want.eval_transform:
+        return None
+    from .transforms import SampleTransform
+    return SampleTransform(list(want.eval_transform), want, files=False)

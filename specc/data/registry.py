@@ -19,7 +19,19 @@ class Dataset:
     test_y: torch.Tensor
     classes: int
     labels: list[str] = field(default_factory=list)
-    augment: object = None  # callable(batch, generator) -> batch, for training only
+    augment: object = None  # a SampleTransform for training batches (specc.data.transforms)
+    # keyword-only (subclasses such as TaskData keep their positional fields after `augment`)
+    adaptations: list[str] = field(default_factory=list, kw_only=True)  # changes made to fit
+    eval_transform: object = field(default=None, kw_only=True)  # test batches' SampleTransform
+    streaming = False  # held in memory; see specc.data.stream for sets read from disk per sample
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train_y)
+
+    @property
+    def test_size(self) -> int:
+        return len(self.test_y)
 
 
 @dataclass
@@ -32,20 +44,22 @@ class InputSpec:
     std: list | None = None
     augment: tuple = ()
     classes: int | None = None  # the network's output width
-    workers: int = 0  # threads for decoding image files
+    workers: int | None = None  # DataLoader worker processes for image files
+    eval_transform: tuple = ()  # the recipe's evaluation transform (one record), if any
 
 
 def _sources():
-    from . import disk, procedural, sklearn_digits
+    from . import disk, folder, procedural, shards, sklearn_digits
     from . import associative, glyphs, maze, retina, thumos  # learning-rule demonstrations
     return {"digits": sklearn_digits.load, "tc": procedural.load_tc, "logic": procedural.load_logic,
             "synthetic": procedural.load_synthetic, "mnist": disk.load_mnist,
-            "cifar10": disk.load_cifar10, "imagefolder": disk.load_imagefolder,
+            "cifar10": disk.load_cifar10, "imagefolder": folder.load_imagefolder,
+            "webdataset": shards.load_webdataset,
             "fukushima": glyphs.load, "associative": associative.load, "maze": maze.load,
             "retina": retina.load, "thumos_synth": thumos.load}
 
 
-DATASETS = ("digits", "tc", "logic", "synthetic", "mnist", "cifar10", "imagefolder",
+DATASETS = ("digits", "tc", "logic", "synthetic", "mnist", "cifar10", "imagefolder", "webdataset",
             "fukushima", "associative", "maze", "retina", "thumos_synth")
 
 
@@ -55,6 +69,16 @@ def load_dataset(spec: str, want: InputSpec) -> Dataset:
     if name not in sources:
         from ..suggest import did_you_mean
         raise SpeccError(f"unknown data set '{spec}'{did_you_mean(name, DATASETS)}",
-                         notes=(f"data sets: {', '.join(DATASETS)} (mnist, cifar10 and "
-                                "imagefolder take a path: mnist:PATH)",))
+                         notes=(f"data sets: {', '.join(DATASETS)} (mnist, cifar10, "
+                                "imagefolder and webdataset take a path: mnist:PATH)",))
     return sources[name](arg, want)
+
+
+def test_batches(data, batch: int, workers: int = 0):
+    """The whole test split in batches (x, y) as tensors, whichever kind the data set is:
+    `specc run --data` and evaluation share it."""
+    if getattr(data, "streaming", False):
+        feed = data.feed(0, 0, 1, batch, workers, False)
+        return feed.test(batch=batch)
+    from .pipeline import MemoryFeed
+    return MemoryFeed(data, 0, 0, 1, batch).test(batch=batch)

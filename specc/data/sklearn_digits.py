@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .images import augmenter, fit_images
+from .images import fit_images, memory_augment, memory_eval
 from .registry import Dataset
 
 TEST_FRACTION = 0.2
@@ -18,6 +18,8 @@ def load(arg: str, want) -> Dataset:
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(SPLIT_SEED))
     n_test = int(len(y) * TEST_FRACTION)
     test, train = order[:n_test], order[n_test:]
-    x = fit_images(x, want, "digits", frame=True)
+    notes: list[str] = []
+    x = fit_images(x, want, "digits", frame=True, notes=notes)
     return Dataset("digits", x[train], y[train], x[test], y[test], 10,
-                   [str(i) for i in range(10)], augmenter(want.augment, pad=2))
+                   [str(i) for i in range(10)], memory_augment(want), adaptations=notes,
+                   eval_transform=memory_eval(want))

@@ -5,6 +5,7 @@ import math
 from dataclasses import replace
 
 from .. import ast as A
+from ..data.augment import AUGMENTATIONS
 from ..diagnostics import SpeccError
 from ..values import POISON, Record, show, type_name
 
@@ -37,13 +38,13 @@ CONSTRUCTORS = {
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "plateau")
 LOSSES = ("cross_entropy", "mse", "lenet", "perceptron")
-AUGMENTS = ("flip", "crop", "shift")
 
 # key -> (kind, allowed values or None)
 KEYS = {
     "data": ("str", None), "batch_size": (_BATCH, None), "epochs": (_COUNT, None),
     "optimizer": ("record", OPTIMIZERS), "schedule": ("record", SCHEDULES),
-    "warmup": ("warmup", ("hold",)), "loss": ("str", LOSSES), "augment": ("strs", AUGMENTS),
+    "warmup": ("warmup", ("hold",)), "loss": ("str", LOSSES), "augment": ("augments", None),
+    "eval": ("augment", None),
     "labels": ("strs", None), "mean": ("numbers", None), "std": ("positives", None),
     "pixel_range": ("numbers", None), "seed": (_SEED, None),
     "output_weights": ("numbers", None),
@@ -63,8 +64,13 @@ def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
             raise SpeccError(f"recipe key '{item.key}' is set twice", span)
         kind, allowed = KEYS[item.key]
         try:  # every bad value is reported, each at its line
-            record = kind == "record" or (kind == "warmup" and _names_constructor(item.value))
-            value = _record(ev, item.value, frame) if record else ev.eval(item.value, frame)
+            if kind == "augments":
+                out[item.key] = _augments(ev, item.value, frame)
+                continue
+            record = kind in ("record", "augment") or \
+                (kind == "warmup" and _names_constructor(item.value))
+            table = _constructors(kind, item.key)
+            value = _record(ev, item.value, frame, table) if record else ev.eval(item.value, frame)
             if value is not POISON:
                 out[item.key] = _check(item.key, kind, allowed, value, span)
         except SpeccError as e:
@@ -78,15 +84,35 @@ def _names_constructor(e: A.Expr) -> bool:
     return isinstance(callee, A.ExprName) and callee.name in CONSTRUCTORS
 
 
-def _record(ev, e: A.Expr, frame):
-    if isinstance(e, A.ExprName) and e.name in CONSTRUCTORS:
-        return _build(e.name, {}, frame.span(e.span))
+def _constructors(kind: str, key: str) -> dict:
+    """name -> {field: (kind, default)}: optimisers, schedules and warm-ups, or the
+    augmentations (from their registry) that may serve as `augment` items or as `eval`."""
+    if kind not in ("augment", "augments"):
+        return CONSTRUCTORS
+    wanted = "training" if key == "augment" else "evaluation"
+    return {name: e.params for name, e in AUGMENTATIONS.items() if getattr(e, wanted)}
+
+
+def _augments(ev, e: A.Expr, frame) -> list:
+    """`augment = [record, ...]`: every item an augmentation record."""
+    if not isinstance(e, A.ExprList):
+        raise SpeccError("recipe 'augment' must be a list of augmentations, e.g. "
+                         "[random_crop(pad=4), hflip]", frame.span(e.span))
+    table = _constructors("augments", "augment")
+    items = [_record(ev, item, frame, table) for item in e.items]
+    return [r.as_dict() for r in items if r is not POISON]
+
+
+def _record(ev, e: A.Expr, frame, table: dict = CONSTRUCTORS):
+    if isinstance(e, A.ExprName) and e.name in table:
+        return _build(e.name, {}, frame.span(e.span), table)
     if isinstance(e, A.ExprCall) and isinstance(e.callee, A.ExprName) \
-            and e.callee.name in CONSTRUCTORS:
+            and e.callee.name in table:
         if any(a.name is None for a in e.args):
             raise SpeccError(f"'{e.callee.name}' takes keyword arguments only, e.g. "
-                             f"{e.callee.name}(lr=0.1)", frame.span(e.span))
-        fields = CONSTRUCTORS[e.callee.name]
+                             f"{e.callee.name}({next(iter(table[e.callee.name]), 'x')}=...)",
+                             frame.span(e.span))
+        fields = table[e.callee.name]
         for a in e.args:  # an unknown name is the mistake, even when a required one is missing
             if a.name not in fields:
                 from ..suggest import did_you_mean
@@ -97,8 +123,29 @@ def _record(ev, e: A.Expr, frame):
         kwargs = {a.name: ev.eval(a.value, frame) for a in e.args}
         if POISON in kwargs.values():
             return POISON
-        return _build(e.callee.name, kwargs, frame.span(e.span))
-    raise SpeccError(f"expected one of {', '.join(CONSTRUCTORS)}", frame.span(e.span))
+        return _build(e.callee.name, kwargs, frame.span(e.span), table)
+    name = _callee_name(e)
+    if table is not CONSTRUCTORS and name in AUGMENTATIONS:
+        entry = AUGMENTATIONS[name]
+        where = "the recipe's eval" if entry.evaluation else "augment"
+        raise SpeccError(f"'{name}' belongs in {where}", frame.span(e.span))
+    what = "one of" if table is CONSTRUCTORS else "an augmentation:"
+    raise SpeccError(f"expected {what} {', '.join(table)}", frame.span(e.span), _hint(e, table))
+
+
+def _callee_name(e: A.Expr) -> str | None:
+    if isinstance(e, A.ExprName):
+        return e.name
+    if isinstance(e, A.ExprCall) and isinstance(e.callee, A.ExprName):
+        return e.callee.name
+    return None
+
+
+def _hint(e: A.Expr, table: dict) -> tuple:
+    if isinstance(e, A.ExprLit) and isinstance(e.value, str) and table is not CONSTRUCTORS:
+        return ("augmentations are records, not strings: e.g. augment = [random_crop(pad=4), "
+                "hflip]",)
+    return ()
 
 
 def _key_span(span, name: str):
@@ -106,8 +153,8 @@ def _key_span(span, name: str):
     return replace(span, end_line=span.line, end_col=span.col + len(name))
 
 
-def _build(kind: str, kwargs: dict, span) -> Record:
-    fields = CONSTRUCTORS[kind]
+def _build(kind: str, kwargs: dict, span, table: dict = CONSTRUCTORS) -> Record:
+    fields = table[kind]
     values = {}
     for name, (fkind, default) in fields.items():
         if name in kwargs:
@@ -120,6 +167,10 @@ def _build(kind: str, kwargs: dict, span) -> Record:
     if extra:
         raise SpeccError(f"'{kind}' has no field '{sorted(extra)[0]}'", span,
                          (f"'{kind}' takes: {', '.join(fields) or 'nothing'}",))
+    entry = AUGMENTATIONS.get(kind) if table is not CONSTRUCTORS else None
+    problem = entry.check(values) if entry is not None and entry.check else None
+    if problem:
+        raise SpeccError(f"'{kind}': {problem}", span)
     return Record(kind, tuple(values.items()))
 
 
@@ -158,6 +209,8 @@ def _check(key: str, kind: str, allowed, v, span):
         raise bad("a string")
     if kind == "bool" and not isinstance(v, bool):
         raise bad("true or false")
+    if kind == "size" and not (_is_int(v) and v >= 1):
+        raise bad("a positive int (pixels)")
     if kind in ("int", _COUNT, _BATCH, _SEED, _NUM, _POS, _FRACTION):
         if not _fits(kind, v):
             raise bad(_WANT[kind])
@@ -175,6 +228,8 @@ def _check(key: str, kind: str, allowed, v, span):
         if isinstance(v, Record):
             return _check(key, "record", allowed, v, span)
         return _check(key, "int", None, v, span)
+    if kind == "augment":
+        return v.as_dict()
     if kind == "record":
         if v.kind not in allowed:
             raise SpeccError(f"recipe '{key}' must be one of {', '.join(allowed)}, got "
@@ -195,6 +250,12 @@ def check_plain(key: str, value):
     if key not in KEYS:
         raise SpeccError(f"unknown recipe key '{key}'")
     kind, allowed = KEYS[key]
+    if kind == "augments":  # a list of augmentation records
+        if not isinstance(value, list):
+            raise SpeccError(f"recipe '{key}' must be a list of augmentation objects")
+        return [_plain_record(key, v, _constructors(kind, key)) for v in value]
+    if kind == "augment":
+        return _plain_record(key, value, _constructors(kind, key))
     if kind == "record" or (kind == "warmup" and isinstance(value, dict)):
         if not (isinstance(value, dict) and isinstance(value.get("name"), str)
                 and value["name"] in CONSTRUCTORS):
@@ -211,3 +272,63 @@ def _plain(v):
     if isinstance(v, list):
         return tuple(_plain(x) for x in v)
     return v
+
+
+def _plain_record(key: str, value, table: dict) -> dict:
+    if not (isinstance(value, dict) and value.get("name") in table):
+        raise SpeccError(f"recipe '{key}' must be an object with a \"name\" among "
+                         f"{', '.join(table)}")
+    fields = {k: _plain(v) for k, v in value.items() if k != "name" and v is not None}
+    return _build(value["name"], fields, None, table).as_dict()
+
+
+def describe_recipe(recipe: dict) -> list[str]:
+    """The recipe in a few lines for `specc check`: what training will do, and where each
+    augmentation comes from."""
+    if not recipe:
+        return []
+    from ..data.augment import describe
+
+    def record(r: dict) -> str:
+        args = [f"{k}={_text(v)}" for k, v in r.items() if k != "name"]
+        return r["name"] + (f"({', '.join(args)})" if args else "")
+
+    head = [f"data {recipe['data']}" if "data" in recipe else None,
+            f"batch {recipe['batch_size']}" if "batch_size" in recipe else None,
+            f"{recipe['epochs']} epochs" if "epochs" in recipe else None,
+            f"loss {recipe['loss']}" if "loss" in recipe else None]
+    lines = [", ".join(h for h in head if h)]
+    opt = [f"optimizer {record(recipe['optimizer'])}" if "optimizer" in recipe else None,
+           f"schedule {record(recipe['schedule'])}" if "schedule" in recipe else None,
+           _warmup(recipe.get("warmup"), record)]
+    lines.append(", ".join(o for o in opt if o))
+    cites = []
+    for key in ("augment", "eval"):
+        items = recipe.get(key)
+        items = [items] if isinstance(items, dict) else items
+        if items:
+            lines.append(f"{key} " + ", ".join(describe(r) for r in items))
+            cites += [AUGMENTATIONS[r["name"]].cite for r in items]
+    norm = [f"{k} {_text(recipe[k])}" for k in ("pixel_range", "mean", "std") if k in recipe]
+    if norm:
+        lines.append(", ".join(norm))
+    if cites:
+        lines.append("after " + "; ".join(dict.fromkeys(cites)))
+    lines = [ln for ln in lines if ln]
+    return ["recipe  " + lines[0]] + ["        " + ln for ln in lines[1:]]
+
+
+def _warmup(w, record) -> str | None:
+    if not w:
+        return None
+    return f"warmup {record(w)}" if isinstance(w, dict) else f"warmup {w} epochs"
+
+
+def _text(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_text(x) for x in v) + "]"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)

@@ -77,6 +77,12 @@ def _atomic(path: Path, write) -> None:
         raise
 
 
+def remove_stale_temporaries(path: Path) -> None:
+    """A process killed inside a write leaves its temporary file; the next run clears it."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
     p = Path(path)
     if p.is_dir():

@@ -22,13 +22,20 @@ class TrainConfig:
     optimizer: dict
     schedule: dict
     warmup: int = 0
-    augment: list = field(default_factory=list)
+    augment: list = field(default_factory=list)  # records: {"name": ..., params}
+    eval_transform: list = field(default_factory=list)  # the recipe's `eval`: one record or none
     seed: int = 0
     device: str = "auto"
     amp: bool = False
     compile: bool = False
     channels_last: bool = False
-    workers: int = 0
+    workers: int | None = None  # DataLoader worker processes (None: chosen from the CPUs)
+    threads: int | None = None  # intra-op threads (None: chosen from the CPUs and the load)
+    steps: int | None = None  # stop after this many optimizer steps in all
+    eval_every: int | None = None  # also evaluate every this many steps (else at epoch ends)
+    eval_steps: int | None = None  # at most this many test batches per evaluation
+    save_every: int | None = None  # also checkpoint every this many steps (else at evaluations)
+    allow_fewer_classes: bool = False
     pixel_range: list | None = None
     mean: list | None = None
     std: list | None = None
@@ -38,6 +45,18 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+COUNTS = ("batch_size", "epochs", "steps", "eval_every", "eval_steps", "save_every", "threads")
+
+
+def check_counts(values: dict) -> None:
+    """Counts that must be at least 1 when given (workers may be 0: decode in-process)."""
+    for key in COUNTS:
+        if values.get(key) is not None and values[key] < 1:
+            raise SpeccError(f"--{key.replace('_', '-')} must be at least 1, got {values[key]}")
+    if values.get("workers") is not None and values["workers"] < 0:
+        raise SpeccError(f"--workers must be 0 or more, got {values['workers']}")
 
 
 def resolve(spec: str, network: str, recipe: dict, flags: dict) -> TrainConfig:
@@ -53,9 +72,9 @@ def resolve(spec: str, network: str, recipe: dict, flags: dict) -> TrainConfig:
     if "lr" in flags:
         merged["optimizer"] = {**merged["optimizer"], "lr": flags.pop("lr")}
     merged.update(flags)
-    for key in ("batch_size", "epochs"):
-        if merged[key] < 1:
-            raise SpeccError(f"--{key.replace('_', '-')} must be at least 1")
+    check_counts(merged)
+    if "eval" in merged:
+        merged["eval_transform"] = [merged.pop("eval")]
     if merged["optimizer"]["lr"] <= 0:
         raise SpeccError("the learning rate must be positive")
     names = TrainConfig.__dataclass_fields__

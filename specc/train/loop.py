@@ -1,71 +1,31 @@
-"""The training loop: deterministic batches, checkpoints every epoch, exact resume, DDP."""
+"""The training loop: deterministic batches, checkpoints that say exactly which steps are done,
+interruption only between steps, exact resume, DDP."""
 from __future__ import annotations
 
-import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..data.registry import InputSpec, load_dataset
+from ..data.registry import load_dataset
 from ..diagnostics import SpeccError
-from .checkpoint import restore_training, save_checkpoint
+from . import threads
+from .checkpoint import remove_stale_temporaries, restore_training, save_checkpoint
 from .config import TrainConfig
 from .learning import attach as attach_learning
 from .optim import loss_fn, make_optimizer, make_schedule
+from .progress import Progress
 from .runs import CHECKPOINT, append_metrics
-
-
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_env(cls) -> "Dist":
-        if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
-            return cls(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
-                       int(os.environ.get("LOCAL_RANK", 0)))
-        return cls()
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def pick_device(choice: str, dist: Dist) -> torch.device:
-    if choice not in ("auto", "cpu", "cuda"):
-        raise SpeccError(f"unknown device '{choice}' (use auto, cpu or cuda)")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise SpeccError("--device cuda: no CUDA device is available here")
-    if choice == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", dist.local_rank)
-
-
-def input_spec(net, cfg: TrainConfig) -> InputSpec:
-    t = net.graph.values[net.graph.inputs[0]].type
-    out = net.graph.values[next(iter(net.graph.outputs.values()))].type
-    return InputSpec(tuple(t.shape[1:]), cfg.pixel_range, cfg.mean, cfg.std, tuple(cfg.augment),
-                     out.shape[-1] if isinstance(out.shape[-1], int) else None, cfg.workers)
-
-
-def check_fit(net, data) -> None:
-    name, value = next(iter(net.graph.outputs.items()))
-    width = net.graph.values[value].type.shape[-1]
-    if isinstance(width, int) and data.classes > width and not (width == 1 and data.classes == 2):
-        raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
-                         f"'{net.name}' output '{name}' has only {width} units")
-
+from .setup import Dist, check_fit, input_spec, make_feed, pick_device
+from .signals import Consensus, Interrupted, StopSignals
 
 PLOT_EVERY_S = 5.0  # curves.png is redrawn at most this often, and after the last epoch
 
 
 class Trainer:
     _last_plot = 0.0
+    report_stream = None  # where epoch lines go (None: sys.stdout at the time)
 
     def __init__(self, net, cfg: TrainConfig, run: Path, show_progress: bool = True):
         self.net, self.cfg, self.run = net, cfg, run
@@ -73,10 +33,16 @@ class Trainer:
         self.device = pick_device(cfg.device, self.dist)
         self.show = show_progress and self.dist.main
         self.data = load_dataset(cfg.data, input_spec(net, cfg))
-        check_fit(net, self.data)
+        # the pairing a spec's own recipe names is meant (the Mark I's 8 R-units on 2 classes)
+        meant = cfg.allow_fewer_classes or cfg.data == net.recipe.get("data")
+        self.adaptations = list(self.data.adaptations) + check_fit(net, self.data, meant)
         if cfg.batch_size % self.dist.world:
             raise SpeccError(f"batch size {cfg.batch_size} does not split over {self.dist.world} "
                              "processes")
+        self.plan = threads.plan(self.dist.local_world, self.device.type != "cpu",
+                                 getattr(self.data, "streaming", False), cfg.threads, cfg.workers)
+        cfg.threads, cfg.workers = self.plan.threads, self.plan.workers  # recorded for resume
+        threads.apply(self.plan)
         torch.manual_seed(cfg.seed)
         self.model = net.to_torch(seed=cfg.seed).to(self.device)
         if cfg.channels_last:
@@ -94,104 +60,71 @@ class Trainer:
             self.step_model = DDP(self.model, device_ids=ids)
         if cfg.compile:
             self.step_model = torch.compile(self.step_model)
-
-    # ------------------------------------------------------------------ batches
-    def batches(self, epoch: int) -> list[torch.Tensor]:
-        """This rank's batches: a DistributedSampler-style permutation seeded by (seed, epoch)."""
-        n = len(self.data.train_y)
-        g = torch.Generator().manual_seed((self.cfg.seed + epoch) % 2 ** 64)  # any seed < 2**64
-        order = torch.randperm(n, generator=g)
-        world, per_rank = self.dist.world, self.cfg.batch_size // self.dist.world
-        total = -(-n // world) * world
-        order = torch.cat([order, order[: total - n]])  # pad so every rank has equal work
-        mine = order[self.dist.rank:total:world]
-        return list(mine.split(per_rank))
-
-    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device, non_blocking=True)
-        if self.cfg.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
-
-    def _autocast(self):
-        if not self.cfg.amp:
-            return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        self.feed = make_feed(self.data, cfg, self.dist, self.plan.workers, self.device)
+        self.consensus = Consensus(self.dist.world)
 
     # --------------------------------------------------------------------- run
-    def fit(self, resume: bool = False) -> dict:
-        start_epoch, skip = 0, 0
-        ckpt = self.run / CHECKPOINT
-        if resume:
-            info = restore_training(ckpt, self.model, self.optimizer, self.schedule)
-            start_epoch, skip = info.get("epoch", 0), info.get("step", 0)
+    def fit(self, resume: bool = False, progress: Progress | None = None) -> dict:
+        """Train to cfg.epochs (or cfg.steps); raises Interrupted after saving on a signal.
+        `progress`: where a resumed run stands, if the caller has already restored it."""
+        p = progress or (self.restore() if resume else Progress())
         began = time.perf_counter()
-        result = {"test_accuracy": None, "epochs": start_epoch}
-        for epoch in range(start_epoch, self.cfg.epochs):
-            row = self._epoch(epoch, skip)
-            skip = 0
-            if row is None:  # interrupted: a mid-epoch checkpoint was saved
-                raise KeyboardInterrupt
-            result = {"test_accuracy": row["test_accuracy"], "epochs": epoch + 1}
-        result.update(seconds=time.perf_counter() - began, run_dir=str(self.run),
-                      checkpoint=str(ckpt))
+        if not self.finished(p):
+            try:
+                with StopSignals() as signals:
+                    while not self.finished(p):
+                        self._epoch(p, signals)
+            finally:
+                self.feed.close()
+        result = {"test_accuracy": p.test_accuracy, "epochs": p.epoch, "steps": p.global_step,
+                  "seconds": time.perf_counter() - began, "run_dir": str(self.run),
+                  "checkpoint": str(self.run / CHECKPOINT)}
         if self.learning is not None:
             result.update(self.learning.summary())
         return result
 
-    def _epoch(self, epoch: int, skip: int) -> dict | None:
-        cfg, t0 = self.cfg, time.perf_counter()
-        self.step_model.train()
-        batches = self.batches(epoch)
-        total_loss, correct, seen = 0.0, 0, 0
-        bar = self._progress(epoch, len(batches), skip)
-        for i, idx in enumerate(batches):
-            if i < skip:
-                continue
-            try:
-                loss, hits = self._step(idx, epoch, i)
-            except KeyboardInterrupt:
-                self._save(epoch, i)
-                if bar is not None:
-                    bar.close()
-                return None
-            total_loss += loss * len(idx)
-            correct += hits
-            seen += len(idx)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
-                                samples_s=f"{seen * self.dist.world / (time.perf_counter() - t0):.0f}")
-        if bar is not None:
-            bar.close()
-        test_loss, test_acc = self.evaluate()
-        lr = self.optimizer.param_groups[0]["lr"]
-        if isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.schedule.step(test_loss)
-        else:
-            self.schedule.step()
-        seconds = time.perf_counter() - t0
-        row = {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1),
-               "train_accuracy": correct / max(seen, 1), "test_loss": test_loss,
-               "test_accuracy": test_acc, "lr": lr, "seconds": seconds,
-               "samples_per_s": seen * self.dist.world / seconds}
+    def restore(self) -> Progress:
         if self.dist.main:
-            self._save(epoch + 1, 0)
-            now = time.perf_counter()
-            plot = epoch + 1 == cfg.epochs or now - self._last_plot > PLOT_EVERY_S
-            append_metrics(self.run, row, plot=plot)
-            if plot:
-                self._last_plot = now
-            self._report(row)
-        return row
+            remove_stale_temporaries(self.run / CHECKPOINT)
+        info = restore_training(self.run / CHECKPOINT, self.model, self.optimizer, self.schedule)
+        return Progress.from_info(info, len(self.feed))
 
-    def _step(self, idx: torch.Tensor, epoch: int, i: int) -> tuple[float, int]:
-        x, y = self.data.train_x[idx], self.data.train_y[idx]
-        if self.data.augment is not None:
-            gen = torch.Generator().manual_seed(
-                ((self.cfg.seed * 1_000_003 + epoch) * 100_003 + i) % 2 ** 64)
-            x = self.data.augment(x, gen)
-        x, y = self._inputs(x), y.to(self.device)
+    def finished(self, p: Progress) -> bool:
+        steps = self.cfg.steps
+        return p.epoch >= self.cfg.epochs or bool(steps and p.global_step >= steps)
+
+    def _epoch(self, p: Progress, signals: StopSignals) -> None:
+        t0, n = time.perf_counter(), self.feed.length(p.epoch)
+        self.step_model.train()
+        bar = self._progress(p.epoch, n, p.step)
+        try:
+            for x, y in self.feed.epoch(p.epoch, p.step):
+                self._stop_if_asked(p, signals)
+                loss, hits = self._step(x, y, p.epoch, p.step)
+                p.add(loss, hits, len(y))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{p.train_loss:.4f}", acc=f"{p.train_accuracy:.3f}")
+                if self.cfg.save_every and p.global_step % self.cfg.save_every == 0:
+                    self._save(p)
+                if self.finished(p):
+                    break
+                if self.cfg.eval_every and p.global_step % self.cfg.eval_every == 0 and p.step < n:
+                    self._row(p, t0, epoch_done=False)
+            self._stop_if_asked(p, signals)
+        finally:
+            if bar is not None:
+                bar.close()
+        self._row(p, t0, epoch_done=p.step >= n)
+
+    def _stop_if_asked(self, p: Progress, signals: StopSignals) -> None:
+        signum = self.consensus.stop(signals.requested)
+        if signum:
+            self._save(p)
+            raise Interrupted(signum)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, i: int) -> tuple[float, int]:
+        x, y = self._inputs(x), y.to(self.device, non_blocking=True)
         if self.learning is not None:
             return self.learning.step(x, y, epoch, i)
         with self._autocast():
@@ -205,28 +138,69 @@ class Trainer:
         self.optimizer.step()
         return float(loss.detach()), int(_hits(out, y))
 
+    def _row(self, p: Progress, t0: float, epoch_done: bool) -> None:
+        """Evaluate, write a metrics row, step an epoch-wise schedule, save the checkpoint."""
+        test_loss, test_acc = self.evaluate(self.cfg.eval_steps)
+        lr = self.optimizer.param_groups[0]["lr"]
+        seconds = time.perf_counter() - t0
+        row = {"epoch": p.epoch + 1, "step": p.global_step, "train_loss": p.train_loss,
+               "train_accuracy": p.train_accuracy, "test_loss": test_loss,
+               "test_accuracy": test_acc, "lr": lr, "seconds": seconds,
+               "samples_per_s": p.epoch_samples * self.dist.world / max(seconds, 1e-9)}
+        p.test_accuracy = test_acc
+        if epoch_done:
+            if isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.schedule.step(test_loss)
+            else:
+                self.schedule.step()
+            p.next_epoch()
+        if self.dist.main:
+            self.run.mkdir(parents=True, exist_ok=True)
+            now = time.perf_counter()
+            plot = self.finished(p) or now - self._last_plot > PLOT_EVERY_S
+            append_metrics(self.run, row, plot=plot)  # before the checkpoint: a kill between
+            if plot:                                  # the two redoes the row, never loses it
+                self._last_plot = now
+            self._report(row, epoch_done)
+        self._save(p)
+
+    # --------------------------------------------------------------- helpers
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        if self.cfg.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _autocast(self):
+        if not self.cfg.amp:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
     @torch.no_grad()
-    def evaluate(self) -> tuple[float, float]:
+    def evaluate(self, limit: int | None = None) -> tuple[float, float]:
+        """Test loss and accuracy; each rank takes a share, the sums are reduced."""
         own = self.learning.evaluate() if self.learning is not None else None
         if own is not None:
             return own
         self.model.eval()
-        x_all, y_all = self.data.test_x, self.data.test_y
-        total, correct = 0.0, 0
-        for s in range(0, len(y_all), 256):
-            x, y = self._inputs(x_all[s:s + 256]), y_all[s:s + 256].to(self.device)
+        sums = torch.zeros(3, dtype=torch.float64)
+        for x, y in self.feed.test(limit=limit):
+            x, y = self._inputs(x), y.to(self.device)
             with self._autocast():
-                out = self.model(x)
-                out = (out[0] if isinstance(out, tuple) else out).float()
-            total += float(self.loss(out, y)) * len(y)
-            correct += int(_hits(out, y))
+                out = _views_mean(self.model, x)
+            sums += torch.tensor([float(self.loss(out, y)) * len(y), _hits(out, y), len(y)],
+                                 dtype=torch.float64)
+        if self.dist.world > 1:
+            import torch.distributed as dist
+            dist.all_reduce(sums, group=self.consensus.group)
         self.model.train()
-        return total / len(y_all), correct / len(y_all)
+        total, correct, count = sums.tolist()
+        return total / max(count, 1), correct / max(count, 1)
 
-    def _save(self, epoch: int, step: int) -> None:
+    def _save(self, p: Progress) -> None:
         if self.dist.main:
             save_checkpoint(self.run / CHECKPOINT, self.model, self.optimizer, self.schedule,
-                            {"epoch": epoch, "step": step, "network": self.net.name,
+                            {**p.to_info(), "network": self.net.name,
                              "spec_sha256": self.net.graph.meta.get("spec_sha256")})
 
     def _progress(self, epoch: int, n: int, skip: int):
@@ -236,14 +210,26 @@ class Trainer:
         return tqdm(total=n, initial=skip, desc=f"epoch {epoch + 1}/{self.cfg.epochs}",
                     leave=False, file=sys.stderr, dynamic_ncols=True)
 
-    def _report(self, row: dict) -> None:
+    def _report(self, row: dict, epoch_done: bool) -> None:
         if self.show:
-            print(f"epoch {row['epoch']:>3}/{self.cfg.epochs}  loss {row['train_loss']:.4f}  "
+            where = f"epoch {row['epoch']:>3}/{self.cfg.epochs}" if epoch_done else \
+                f"step {row['step']:>6} (epoch {row['epoch']})"
+            print(f"{where}  loss {row['train_loss']:.4f}  "
                   f"train acc {row['train_accuracy']:.4f}  test loss {row['test_loss']:.4f}  "
                   f"test acc {row['test_accuracy']:.4f}  {row['samples_per_s']:.0f} samples/s",
-                  file=self.report_stream, flush=True)
+                  file=self.report_stream or sys.stdout, flush=True)
 
-    report_stream = sys.stdout
+
+def _views_mean(model, x: torch.Tensor) -> torch.Tensor:
+    """Logits of a batch; for multi-view evaluation ([N, V, C, H, W], the ten-crop of the
+    papers) the mean of the views' softmax, returned as log-probabilities."""
+    if x.dim() != 5:
+        out = model(x)
+        return (out[0] if isinstance(out, tuple) else out).float()
+    n, v = x.shape[:2]
+    out = model(x.flatten(0, 1))
+    out = (out[0] if isinstance(out, tuple) else out).float()
+    return out.softmax(1).view(n, v, -1).mean(1).clamp_min(1e-12).log()
 
 
 def _hits(out: torch.Tensor, y: torch.Tensor) -> int:

@@ -37,7 +37,9 @@ def check_config(saved, where) -> tuple[dict, dict | None]:
     out = {}
     for key, value in saved.items():
         try:
-            if value is None or key not in KEYS:
+            if key == "eval_transform" and isinstance(value, list):  # the recipe's `eval`
+                out[key] = [check_plain("eval", v) for v in value]
+            elif value is None or key not in KEYS:
                 out[key] = _typed(key, value, hints[key])
             else:
                 out[key] = check_plain(key, value)

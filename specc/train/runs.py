@@ -23,8 +23,8 @@ CONFIG = "config.json"
 SPEC_DIR = "spec"
 LOCK = ".lock"
 RUN_FILES = {CHECKPOINT, CONFIG, SPEC_DIR, LOCK, "metrics.csv", "curves.png"}
-FIELDS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds",
-          "samples_per_s"]
+FIELDS = ["epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
+          "seconds", "samples_per_s"]
 
 
 def plan_run_dir(out: str | None, network: str) -> Path:
@@ -229,6 +229,14 @@ def write_config(run: Path, config: dict, sources: dict[str, str]) -> None:
     _write_atomic(run / CONFIG, text.encode())
 
 
+def update_config(run: Path, config: dict) -> None:
+    """A resumed run's new targets (--epochs, --steps, ...); the record of its spec copy kept."""
+    saved = json.loads((run / CONFIG).read_text())
+    text = json.dumps({**config, "spec_copy": saved.get("spec_copy")}, indent=2,
+                      sort_keys=True) + "\n"
+    _write_atomic(run / CONFIG, text.encode())
+
+
 def read_config(run: Path) -> tuple[dict, dict | None]:
     """(the training configuration, the record of the spec copy) of a run folder; a config
     that was edited by hand is checked as strictly as a recipe (see check_config)."""
@@ -299,16 +307,24 @@ def check_trainable(net) -> None:
 def append_metrics(run: Path, row: dict, plot: bool = True) -> None:
     path = run / "metrics.csv"
     rows = read_metrics(run)
-    rows = [r for r in rows if int(r["epoch"]) < row["epoch"]] + [row]
+    rows = [r for r in rows if _before(r, row)] + [row]
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
         for r in rows:
-            w.writerow({k: r[k] for k in FIELDS})
+            w.writerow({k: r.get(k, "") for k in FIELDS})
     os.replace(tmp, path)
     if plot:
         plot_curves(run, rows)
+
+
+def _before(old: dict, new: dict) -> bool:
+    """Rows written before `new` in a run's history (a resumed run rewrites what follows its
+    checkpoint); rows of older runs carry no step."""
+    if old.get("step") not in (None, ""):
+        return int(old["step"]) < new["step"]
+    return int(old["epoch"]) < new["epoch"]
 
 
 def read_metrics(run: Path) -> list[dict]:
@@ -323,14 +339,15 @@ def plot_curves(run: Path, rows: list[dict]) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    epochs = [int(r["epoch"]) for r in rows]
+    by_step = all(r.get("step") not in (None, "") for r in rows)
+    epochs = [int(r["step"] if by_step else r["epoch"]) for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.plot(epochs, [float(r["train_loss"]) for r in rows], "o-", label="train")
     ax1.plot(epochs, [float(r["test_loss"]) for r in rows], "s-", label="test")
-    ax1.set_xlabel("epoch"), ax1.set_ylabel("loss"), ax1.legend(), ax1.grid(alpha=0.3)
+    ax1.set_xlabel("step" if by_step else "epoch"), ax1.set_ylabel("loss"), ax1.legend(), ax1.grid(alpha=0.3)
     ax2.plot(epochs, [float(r["train_accuracy"]) for r in rows], "o-", label="train")
     ax2.plot(epochs, [float(r["test_accuracy"]) for r in rows], "s-", label="test")
-    ax2.set_xlabel("epoch"), ax2.set_ylabel("accuracy"), ax2.legend(), ax2.grid(alpha=0.3)
+    ax2.set_xlabel("step" if by_step else "epoch"), ax2.set_ylabel("accuracy"), ax2.legend(), ax2.grid(alpha=0.3)
     fig.suptitle(run.name)
     fig.tight_layout()
     tmp = run / ".curves.tmp.png"

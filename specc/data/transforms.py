@@ -1,0 +1,105 @@
+"""A recipe's augmentations as per-sample transforms: image file -> network input.
+
+For image files: decode (in a DataLoader worker), convert channels, geometry on the PIL image,
+to a float tensor, pixel-value augmentations, normalise. For sets held in memory (already
+fitted and normalised): the same entries on tensors, with `lighting` scaled into the
+normalised space.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from ..diagnostics import SpeccError
+from .augment import AUGMENTATIONS, Ctx, describe
+
+
+def default_eval() -> list[dict]:
+    """Resize the shorter side to 256/224 of the input, then the centre crop."""
+    return [{"name": "resize_crop", "resize": None, "crop": None}]
+
+
+class SampleTransform:
+    """One sample through a chain of augmentation records, seeded per (epoch, sample)."""
+
+    def __init__(self, records: list[dict], want, files: bool):
+        shape = tuple(want.shape)
+        if len(shape) != 3:
+            raise SpeccError(f"image data needs an input [N, C, H, W]; the network's is "
+                             f"{['N', *shape]}")
+        self.channels, self.size = shape[0], shape[1:]
+        self.records = list(records)
+        if self.channels != 3 and any(r["name"] == "lighting" for r in self.records):
+            raise SpeccError(f"'lighting' needs RGB input; the network's has {self.channels} "
+                             "channel(s)")
+        if files and not any(AUGMENTATIONS[r["name"]].sets_size for r in self.records):
+            self.records = default_eval() + self.records  # image files come in any size
+        self.entries = [AUGMENTATIONS[r["name"]] for r in self.records]
+        self.scale, self.offset = _affine(want, self.channels)
+        mean = want.mean or [0.0] * self.channels
+        fill = tuple(int(round(255 * m)) for m in mean) if want.mean else (0,) * 3
+        self.file_ctx = Ctx(self.size, (1.0,) * self.channels, (fill * 3)[:3])
+        self.memory_ctx = Ctx(self.size, tuple(self.scale.view(-1).tolist()))
+
+    @property
+    def views(self) -> int:
+        return max([e.views for e in self.entries] + [1])
+
+    def describe(self) -> str:
+        return ", ".join(describe(r) for r in self.records) or "none"
+
+    # ------------------------------------------------------------------ files
+    def image(self, img, seed: int) -> torch.Tensor:
+        """A decoded PIL image -> [C, H, W] (or [V, C, H, W]) float tensor, normalised."""
+        rng = random.Random(seed)
+        img = img.convert("RGB" if self.channels == 3 else "L")
+        x = None
+        for entry, record in zip(self.entries, self.records):
+            if x is None and not entry.pixels:
+                img = entry.image(img, record, rng, self.file_ctx)
+                continue
+            if x is None:
+                x = self._to_tensor(img)
+            x = entry.tensor(x, record, rng, self.file_ctx)
+        if x is None:
+            x = self._to_tensor(img)
+        return self._fit(x) * self.scale + self.offset
+
+    def _to_tensor(self, img) -> torch.Tensor:
+        if isinstance(img, list):  # several views
+            return torch.stack([self._to_tensor(i) for i in img])
+        a = torch.from_numpy(np.array(img))  # a writable copy, as torchvision takes
+        a = a.unsqueeze(0) if a.dim() == 2 else a.permute(2, 0, 1)
+        return a.float().div_(255.0)
+
+    def _fit(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) == tuple(self.size):
+            return x
+        import torch.nn.functional as F
+        flat = x.reshape(-1, *x.shape[-3:])
+        out = F.interpolate(flat, size=tuple(self.size), mode="bilinear", align_corners=False,
+                            antialias=True)
+        return out.reshape(*x.shape[:-2], *self.size)
+
+    # ----------------------------------------------------------------- memory
+    def tensor(self, x: torch.Tensor, seed: int) -> torch.Tensor:
+        """An in-memory sample (fitted and normalised) -> the same, augmented."""
+        rng = random.Random(seed)
+        for entry, record in zip(self.entries, self.records):
+            x = entry.tensor(x, record, rng, self.memory_ctx)
+        return self._fit(x)
+
+    def batch(self, x: torch.Tensor, seeds: list[int]) -> torch.Tensor:
+        return torch.stack([self.tensor(xi, s) for xi, s in zip(x, seeds)])
+
+
+def _affine(want, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x in [0, 1] -> x * scale + offset: the recipe's pixel_range, then (x - mean) / std."""
+    lo, hi = want.pixel_range or (0.0, 1.0)
+    mean = torch.tensor(want.mean or [0.0] * channels, dtype=torch.float32)
+    std = torch.tensor(want.std or [1.0] * len(mean), dtype=torch.float32)
+    if len(mean) != channels:
+        raise SpeccError(f"the recipe's mean has {len(mean)} values for {channels} channels")
+    return ((hi - lo) / std).view(-1, 1, 1), ((lo - mean) / std).view(-1, 1, 1)

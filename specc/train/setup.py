@@ -1,0 +1,80 @@
+"""What a run is made of before its first step: processes, device, the data's fit to the
+network, and the feed of batches."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from ..data.registry import InputSpec
+from ..diagnostics import SpeccError
+from .config import TrainConfig
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @classmethod
+    def from_env(cls) -> "Dist":
+        env = os.environ
+        if "RANK" in env and "WORLD_SIZE" in env:
+            return cls(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)),
+                       int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+        return cls()
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(choice: str, dist: Dist) -> torch.device:
+    if choice not in ("auto", "cpu", "cuda"):
+        raise SpeccError(f"unknown device '{choice}' (use auto, cpu or cuda)")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise SpeccError("--device cuda: no CUDA device is available here")
+    if choice == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", dist.local_rank)
+
+
+def input_spec(net, cfg: TrainConfig) -> InputSpec:
+    t = net.graph.values[net.graph.inputs[0]].type
+    out = net.graph.values[next(iter(net.graph.outputs.values()))].type
+    return InputSpec(tuple(t.shape[1:]), cfg.pixel_range, cfg.mean, cfg.std, tuple(cfg.augment),
+                     out.shape[-1] if isinstance(out.shape[-1], int) else None, cfg.workers,
+                     cfg.eval_transform)
+
+
+def check_fit(net, data, allow_fewer: bool = False) -> list[str]:
+    """Refuse the pairings that cannot be meant: more classes than output units, or (unless
+    asked for) fewer classes than a classifier's outputs, say the 2-class `tc` set on a
+    10-way classifier. Returns the adaptation to name, if any."""
+    name, value = next(iter(net.graph.outputs.items()))
+    width = net.graph.values[value].type.shape[-1]
+    if not isinstance(width, int) or data.classes < 1 or (width == 1 and data.classes == 2):
+        return []  # a task with its own metric (no classes), or one unit for two classes
+    if data.classes > width:
+        raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
+                         f"'{net.name}' output '{name}' has only {width} units")
+    if data.classes < width and not allow_fewer:
+        raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
+                         f"'{net.name}' output '{name}' has {width} units",
+                         notes=(f"train only {data.classes} of the {width} outputs with "
+                                "--allow-fewer-classes",))
+    if data.classes < width:
+        return [f"classes {data.classes} used of {width} outputs"]
+    return []
+
+
+def make_feed(data, cfg: TrainConfig, dist: Dist, workers: int, device: torch.device):
+    from ..data.pipeline import MemoryFeed
+    per_rank = cfg.batch_size // dist.world
+    if getattr(data, "streaming", False):
+        return data.feed(cfg.seed, dist.rank, dist.world, per_rank, workers,
+                         pin=device.type == "cuda")
+    return MemoryFeed(data, cfg.seed, dist.rank, dist.world, per_rank)

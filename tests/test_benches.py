@@ -1,0 +1,34 @@
+"""The training benches keep working: each runs at a tiny size on the CPU and ends in ratio=X.
+(The figures themselves are measured by running the benches, never asserted here.)"""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def bench(*args, timeout=600):
+    r = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    last = r.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"ratio=\d+\.\d+", last), r.stdout
+    assert float(last.split("=")[1]) > 0
+    return r.stdout
+
+
+@pytest.mark.slow
+def test_gpu_train_tiny_cpu_mode():
+    out = bench("bench/gpu_train.py", "--tiny")
+    for line in ("synthetic data", "real pipeline", "pipeline alone"):
+        assert line in out, out
+    assert len(re.findall(r"(specc|hand) +\d+\.\d images/s", out)) == 4, out
+
+
+def test_data_pipeline_tiny(tmp_path):
+    out = bench("bench/data_pipeline.py", "--images", 40, "--workers", 1, "--batch", 8,
+                "--size", 32, "--rounds", 1, "--folder", tmp_path / "jpegs")
+    assert "32 images per epoch" in out  # 40 images, a fifth held out for testing
