@@ -88,8 +88,9 @@ def test_train_on_mnist_files(mnist_dir, tmp_path):
     acc = __import__("json").loads(r.stdout.splitlines()[-1])["test_accuracy"]
     # measured on the fixture's 12 test images, and what metrics.csv recorded for epoch 1
     assert round(acc * 12, 6).is_integer()
-    row = (tmp_path / "m" / "metrics.csv").read_text().splitlines()[1].split(",")
-    assert float(row[4]) == acc
+    import csv
+    row = next(csv.DictReader((tmp_path / "m" / "metrics.csv").open()))
+    assert float(row["test_accuracy"]) == acc
 
 
 def test_every_adaptation_is_named_on_one_line(tmp_path, write_spec, capsys):
