@@ -307,7 +307,10 @@ def _launch(args) -> int:
     from ..train.runs import plan_run_dir
     if not args.target and not args.resume:
         raise UsageError("needs a spec (FILE[:NET]) or --resume RUN_DIR")
+    from ..train.runs import check_trainable
     out = args.resume or args.out
-    if not args.resume and not out:
-        out = str(plan_run_dir(None, load_target(args).name))
+    if not args.resume:  # refuse what cannot train before any process starts
+        net = load_target(args)
+        check_trainable(net)
+        out = out or str(plan_run_dir(None, net.name))
     return launch.run_torchrun(launch.torchrun_command(args, list(sys.argv[1:]), out))
