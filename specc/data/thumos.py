@@ -1,21 +1,29 @@
-"""`thumos_synth`: a procedural stand-in for THUMOS'14 chunks of VGG-16 fc7 features, with the
-official glimpse code's detection loss, REINFORCE reward and the detection AP.
+"""`thumos_synth[:N]`: a procedural stand-in for THUMOS'14 chunks of VGG-16 fc7 features,
+with the official glimpse code's detection loss, REINFORCE reward and the detection AP.
 
-A chunk holds 50 frames of d features (d from the network's input). Background frames are
-N(0, I); 80 % of chunks hold one action instance, 4-8 frames long, whose frames are shifted by
-the class's mean vector (one class: the official code trains one agent per class) and carry
-the action's course (frames since its start, frames to its end, along two fixed directions),
-so one glimpse inside an instance can place it. Instances start between frames 26 and 40:
-where to look is something to learn, which a fixed stride cannot (its six glimpses hit 69 %
-of them). Ground truth: (start, end) / 50, or -1 for none. 1,500 training and 300 test
-chunks, fewer for wide features (at most 50 M generated numbers: 244 and 48 at 4096-d).
+A chunk holds 50 frames of d features (d from the network's input), background N(0, I).
+Half the chunks hold one instance of the action the agent detects (the official code trains
+one agent per class), 30 % one instance of another action (its batches mix other classes'
+chunks in), the rest nothing. An instance is 3-5 frames long, anywhere in the chunk; its
+frames carry its action's mean and its course (frames since its start and to its end, along
+two directions), so a glimpse inside it can place it to the frame and tell which action it
+is. Every frame before an instance shows its lead-in, every frame after it its aftermath
+(the same for both actions): a glimpse anywhere says which way to look, so an agent can home
+in on the action, while a fixed stride only learns that it lies between two of its glimpses,
+too wide a gap to name it at tIoU 0.5. Ground truth: (start, end) / 50, or -1 for none.
+N = 20,000 training chunks by default and 600 test chunks (a tenth of N at most), fewer for
+wide features (at most 50 M generated numbers: 221 and 22 at 4096-d).
 
-Detection loss (backprop): for every glimpse, -log c if the chunk holds an instance else
--log(1 - c), plus, in chunks with an instance, the squared distance of (s, e) to it. Reward
-(REINFORCE), per chunk: emitted detections, by confidence, are matched greedily to ground
-truth at temporal IoU > 0.5: +1 for each match, -0.1 for each other, -10 when nothing is
-emitted though an instance exists. Metric `detection_ap`: average precision at tIoU 0.5 over
-the test chunks (deterministic agent: the mean location, the most likely emission).
+Detection loss (backprop), as the official criterion sums it over the glimpses: -log c if
+the chunk holds the action else -log(1 - c), plus, with the action, LOC_WEIGHT times the
+squared distance of (s, e) to it; the official code's loc_weight option is 1 for THUMOS
+actions that span much of a chunk, and 30 here, where an instance is a tenth of one. Reward
+(REINFORCE), per chunk: emitted detections matched to the instance at temporal IoU > 0.5:
++1 for the match, -0.1 for every other, -10 when nothing is emitted though it exists.
+Metric `detection_ap`: average precision at tIoU 0.5 over the test chunks (deterministic
+agent: the mean location, the most likely emission), after a chunk's duplicate detections
+are suppressed (the official evaluation joins overlapping ones); `instances_glimpsed`: the
+fraction of test instances some glimpse landed inside.
 """
 from __future__ import annotations
 
