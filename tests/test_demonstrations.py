@@ -86,11 +86,36 @@ def test_snarc_learns_the_maze_over_seeds(tmp_path):
 
 # -------------------------------------------------------------------- Neocognitron
 def test_neocognitron_names_each_pattern_by_its_own_cell_at_any_shift(tmp_path):
-    r = train("neocognitron.net", None, tmp_path)
-    assert r["metric"] == "shift_invariance" and r["distinct_cells"] == 5
-    assert len(set(r["cells"])) == 5
-    # 5 patterns x 36 positions: 90 % drive their pattern's own UC3 cell (seed 0)
-    assert r["shift_invariance"] >= 0.85 and r["distorted_invariance"] >= 0.5
+    runs = [train("neocognitron.net", None, tmp_path / str(s), seed=s) for s in range(4)]
+    for r in runs:
+        assert r["metric"] == "shift_invariance" and r["distinct_cells"] == 5
+        # at every one of the 36 positions the five patterns drive five different UC3 cells
+        assert r["shifts_all_distinct"] == 1.0
+    shifted = [r["shift_invariance"] for r in runs]
+    distorted = [r["distorted_invariance"] for r in runs]
+    # measured (seeds 0-3): 1.0 / 0.928 / 1.0 / 1.0 of 180 shifted presentations on their
+    # pattern's own cell, 0.872 / 0.883 / 0.950 / 0.889 of distorted ones (3 cells moved)
+    assert min(shifted) >= 0.92 and sum(shifted) / 4 >= 0.98
+    assert min(distorted) >= 0.85
+
+
+def test_neocognitron_layers_learn_in_turn():
+    """competitive(epoch=k): US1 learns in the first pass, US2 in the second, US3 in the
+    third; outside its pass a layer's a and b stay as they are."""
+    net = specc.load(SPECS / "neocognitron.net")
+    from specc.rules.apply import Learner
+    from specc.data.glyphs import load
+    from specc.data.registry import InputSpec
+    d = load("", InputSpec((1, 16, 16)))
+    model = net.to_torch(seed=0)
+    learner = Learner(net.graph, model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for i in range(5):
+        _, seen = learner.forward(d.train_x[i:i + 1])
+        learner.apply_local(seen, epoch=1)  # the second pass: US2's
+    after = model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved == {"us2.a", "us2.b"}
 
 
 def test_neocognitron_learns_without_a_teacher():
@@ -116,7 +141,7 @@ def test_neocognitron_learns_without_a_teacher():
 def test_glimpse_agent_trains_by_backprop_and_reinforce(tmp_path):
     net = specc.load(SPECS / "glimpse.net", "glimpse_small")
     before = net.to_torch(seed=0).state_dict()
-    r = train("glimpse.net", "glimpse_small", tmp_path, epochs=2)
+    r = train("glimpse.net", "glimpse_small", tmp_path, epochs=2, data="thumos_synth:300")
     assert r["metric"] == "detection_ap" and 0.0 <= r["detection_ap"] <= 1.0
     assert r["glimpsed_frames"] == 6 / 50
     from specc.train.checkpoint import load_model_weights
@@ -124,8 +149,30 @@ def test_glimpse_agent_trains_by_backprop_and_reinforce(tmp_path):
     load_model_weights(model, tmp_path)
     after = model.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
-    # the location head learns by REINFORCE alone, the detector by backprop, both move
-    assert {"where_w", "where_b", "emission.weight", "detect.weight", "obs_w"} <= moved
+    # the location head learns by REINFORCE alone, the detector by backprop, the per-step
+    # baseline towards the reward: all move
+    assert {"where_w", "where_b", "emission.weight", "detect.weight", "obs_w", "base_w"} <= moved
+
+
+def test_glimpse_agent_finds_more_actions_than_a_fixed_stride(tmp_path):
+    """Where to look: on thumos_synth every frame before an action shows its lead-in and every
+    frame after it its aftermath, so an agent can home in on it; a fixed stride cannot. After
+    1,200 steps the learned policy (4 glimpses, the first at frame 0) lands inside more
+    actions than the stride's 4 glimpses at (n + 1/2) / 4, on every seed. (Its detection AP
+    only matches the stride's at this budget: README, the glimpse agent.)"""
+    from specc.data import thumos
+    from specc.data.registry import InputSpec
+    data = "thumos_synth:4000"
+    d = thumos.load("4000", InputSpec((50, 32)))
+    stride = torch.tensor([(n + 0.5) / 4 for n in range(4)]).expand(len(d.test_y), 4)
+    fixed = thumos.glimpsed(stride, d.test_y)
+    runs = [train("glimpse.net", "glimpse_demo", tmp_path / str(s), seed=s, epochs=30, data=data)
+            for s in range(3)]
+    found = [r["instances_glimpsed"] for r in runs]
+    # measured: the stride glimpses 0.347 of the test actions; the learned agent
+    # 0.458 / 0.468 / 0.432 (seeds 0-2)
+    assert abs(fixed - 0.347) < 0.001
+    assert min(found) > fixed and sum(found) / 3 > fixed + 0.07
 
 
 # ------------------------------------------------------------- resume stays exact

@@ -1,5 +1,7 @@
 """The learning-rule registry: every entry complete, each rule's update against a hand
 computation, and the spec syntax that assigns rules to parameters."""
+import math
+
 import pytest
 import torch
 
@@ -219,3 +221,49 @@ network policy {
     logp = torch.log_softmax(seen[learner.stochastic[0].inputs[0]], -1)
     chosen = logp.gather(1, named["a"][:, None])[:, 0]
     assert torch.allclose(policy, -((reward - b).detach() * chosen).mean())
+
+
+STEPS = """
+network steps {
+    input x: f32[N, 3]
+    param w: f32[1, 3] = values([0.5, -1.0, 0.25])
+    param c: f32[1] = zeros
+    param v: f32[1, 3] = values([1.0, 2.0, 0.0])
+    param d: f32[1] = zeros
+    b0 = affine(x, v, d)
+    a0 = normal(affine(x, w, c, learn=reinforce(baseline="b")), 0.5)
+    x1 = x + a0
+    b1 = affine(x1, v, d)
+    a1 = normal(affine(x1, w, c, learn=reinforce(baseline="b")), 0.5)
+    output y = concat([a0, a1], axis=1)
+    train output b = concat([reshape(b0, [1, 1]), reshape(b1, [1, 1])], axis=1)
+}
+"""
+
+
+def test_reinforce_judges_each_action_by_the_baseline_computed_before_it(load_spec):
+    """A per-step baseline head: a0 is judged by b0 (b1 has seen a0's outcome), a1 by b1;
+    -mean((R - b0) log p(a0) + (R - b1) log p(a1)), and the head regresses on R at both."""
+    from specc.rules.apply import Learner
+    net = load_spec(STEPS)
+    model = net.to_torch(seed=0)
+    learner = Learner(net.graph, model)
+    reshaped = {net.graph.node(net.graph.values[v].producer).inputs[0]: v
+                for v in net.graph.node(net.graph.values["b"].producer).inputs}
+    judged = {n: j.values for n, j in learner.judges.items()}
+    assert judged == {"a0": (reshaped["b0"],), "a1": (reshaped["b1"],)}
+    torch.manual_seed(0)
+    x = torch.tensor([[1.0, 2.0, -1.0], [0.5, 0.0, 2.0]])
+    named, seen = learner.forward(x)
+    reward = torch.tensor([1.0, -2.0])
+    policy, base_loss = learner.surrogate(seen, reward)
+    w = torch.tensor([0.5, -1.0, 0.25])
+    v = torch.tensor([1.0, 2.0, 0.0])
+    a0, a1 = named["y"][:, 0], named["y"][:, 1]
+    x1 = x + a0[:, None]
+    b0, b1 = x @ v, x1 @ v
+    def logp(a, mu):
+        return -((a - mu) ** 2) / 0.5 - math.log(0.5) - 0.5 * math.log(2 * math.pi)
+    expected = -((reward - b0) * logp(a0, x @ w) + (reward - b1) * logp(a1, x1 @ w)).mean()
+    assert torch.allclose(policy, expected, atol=1e-5)
+    assert torch.allclose(base_loss, ((torch.stack([b0, b1], 1) - reward[:, None]) ** 2).mean())

@@ -110,6 +110,8 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("glimpse.net", "glimpse_stride", 29_392_904, 176_203_782),
     ("glimpse.net", "glimpse_small", 35_913, 211_910),
     ("glimpse.net", "glimpse_small_stride", 35_848, 211_590),
+    ("glimpse.net", "glimpse_demo", 35_913, 141_252),          # glimpse_small at 4 glimpses
+    ("glimpse.net", "glimpse_demo_stride", 35_848, 141_060),
 ]
 
 

@@ -123,12 +123,19 @@ def load(arg: str, want) -> TaskData:
 
 
 def owners(cells: torch.Tensor, y: torch.Tensor, k: int) -> list[int]:
-    """Each pattern's own cell: the UC3 cell it drives most often."""
+    """Each pattern's own cell: the UC3 cell it drives most often (-1: mostly none fires)."""
     return [int(torch.mode(cells[y == p]).values) for p in range(k)]
 
 
+def distinct(own: list[int]) -> int:
+    """How many different UC3 cells the patterns own (a pattern that owns none adds none)."""
+    return len({c for c in own if c >= 0})
+
+
 def invariance(cells: torch.Tensor, y: torch.Tensor, own: list[int]) -> float:
-    if len(set(own)) < len(own):
+    """The fraction of presentations that drive their pattern's own cell; 0 unless every
+    pattern owns a cell of its own."""
+    if distinct(own) < len(own):
         return 0.0
     return float((cells == torch.tensor(own)[y]).float().mean())
 
@@ -145,4 +152,13 @@ def evaluate(run, x, y, bent) -> dict:
     score = invariance(out[0], y, own)
     return {"score": score, "loss": 1.0 - score, "shift_invariance": score,
             "distorted_invariance": invariance(out[1], y, own),
-            "distinct_cells": len(set(own)), "cells": own}
+            "distinct_cells": distinct(own), "cells": own,
+            "shifts_all_distinct": every_shift(out[0], k)}
+
+
+def every_shift(cells: torch.Tensor, k: int) -> float:
+    """The fraction of tested positions at which the k patterns drive k different UC3 cells
+    (test presentations are pattern-major: every pattern at every position)."""
+    at = cells.reshape(k, -1).t()  # [positions, patterns]
+    ok = [(row >= 0).all() and len(set(row.tolist())) == k for row in at]
+    return sum(map(bool, ok)) / len(ok)

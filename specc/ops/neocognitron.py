@@ -16,11 +16,11 @@ They are constants of the lowering, not parameters (the paper's 29,472 modifiabl
 the a's and b's).
 
 Sampling grid (the paper gives plane sizes and windows but not how a 10x10 plane samples a
-16x16 one). Our choice, the same for S- and C-cells: when the window fits exactly
-(m - w + 1 = n, as US3 6 -> 2 and UC3 2 -> 1) the windows are the valid ones at unit stride;
-otherwise the window is centred, with zero padding at the border, on cell
-floor(i * (m - 1) / (n - 1) + 1/2) of the m-cell plane below, for i = 0 .. n - 1 (corners
-aligned; n = m is the identity). 16 -> 10 samples [0, 2, 3, 5, 7, 8, 10, 12, 13, 15].
+16x16 one). Our choice, the same for S- and C-cells, keeps every grid regular so that a shift
+of the input moves a layer's response as a whole: windows slide at unit stride wherever zero
+padding of at most half a window makes the sizes meet (16 -> 16 with 2, 10 -> 8 and 8 -> 6
+with 1, 6 -> 2 and 2 -> 1 with none); the one step that cannot, UC1's 16 -> 10, takes every
+second position (stride 2), centred on the plane: centres -2, 0, ..., 16, zero-padded.
 """
 from __future__ import annotations
 
@@ -33,23 +33,26 @@ from .shapes import fmt, spatial
 
 # ------------------------------------------------------------------ geometry
 def grid(m: int, n: int, w: int) -> tuple[int, list[int] | None]:
-    """(padding, the centre positions sampled, or None when every position is kept)."""
+    """(padding, the positions of the padded convolution's output that are kept, or None when
+    all are). Windows slide at unit stride wherever some zero padding p <= w // 2 makes the
+    sizes meet (m + 2p - w + 1 = n: 16 -> 16, 10 -> 8, 8 -> 6, 6 -> 2, 2 -> 1); otherwise at
+    the integer stride s = ceil(m / n), centred on the plane (16 -> 10: stride 2, centres
+    -2, 0, ..., 16), the border padded with zeros as far as the outer windows reach."""
     if n < 1 or m < 1 or w < 1:
         raise ShapeError(f"planes and windows need positive sizes, got {m} -> {n} with {w}")
-    if m - w + 1 == n:
-        return 0, None
+    if n > m:
+        raise ShapeError(f"a plane of {n}x{n} cannot sample one of {m}x{m}")
+    for pad in range(w // 2 + 1):
+        if m + 2 * pad - w + 1 == n:
+            return pad, None
     if w % 2 == 0:
         raise ShapeError(f"a {w}x{w} window maps a {m}x{m} plane to {m - w + 1}x{m - w + 1}, "
                          f"not {n}x{n}; resampling needs an odd window")
-    if n > m:
-        raise ShapeError(f"a plane of {n}x{n} cannot sample one of {m}x{m}")
-    if n == m:
-        return w // 2, None
-    if n == 1:
-        return w // 2, [(m - 1) // 2]
-    return w // 2, [int(i * (m - 1) / (n - 1) + 0.5) for i in range(n)]
-
-
+    stride = -(-m // n)
+    first = -((n - 1) * stride - (m - 1)) // 2  # centre of the first window (may lie outside)
+    reach = max(-first, first + (n - 1) * stride - (m - 1), 0)
+    pad = w // 2 + reach
+    return pad, [first + reach + i * stride for i in range(n)]
 def gaussian(w: int, sigma: float) -> list[float]:
     """g(v) over a w x w window, row-major, centred."""
     mid = (w - 1) / 2

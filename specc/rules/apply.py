@@ -27,6 +27,7 @@ class Learner:
         self.local = [u for u in uses if registry.get(u.rule).local]
         self.policy = [u for u in uses if registry.get(u.rule).kind == "policy"]
         self.stochastic = self._stochastic_nodes()
+        self.judges = self._judges()
         self.names = list(graph.outputs)
         self.captured = self._values_to_capture()
         self.module = _capturing(graph, model, self.captured)
@@ -47,6 +48,18 @@ class Learner:
                         found[n.name] = n
         return list(found.values())
 
+    def _judges(self) -> dict:
+        """Each stochastic node's baseline (credit.Judge), from the use that draws it."""
+        from .credit import direct, judge
+        out = {}
+        for u in self.policy:
+            head = u.value.arg("baseline")
+            for node in u.nodes(self.graph):
+                for n in direct(self.graph, node, lambda m: m in self.stochastic):
+                    if head and n.name not in out:
+                        out[n.name] = judge(self.graph, head, n)
+        return out
+
     def _values_to_capture(self) -> list[str]:
         want = []
         for u in self.local:
@@ -59,6 +72,8 @@ class Learner:
         for u in self.policy:
             if u.value.arg("baseline"):
                 want.append(self.graph.outputs[u.value.arg("baseline")])
+        for j in self.judges.values():
+            want += list(j.values)
         return list(dict.fromkeys(want))
 
     def gradient_params(self) -> list[dict]:
@@ -75,14 +90,16 @@ class Learner:
         return dict(zip(self.names, out[:k])), dict(zip(self.captured, out[k:]))
 
     # ------------------------------------------------------------- local rules
-    def apply_local(self, seen: dict, target=None, reward=None) -> None:
+    def apply_local(self, seen: dict, target=None, reward=None, epoch: int | None = None) -> None:
         """One update of every local rule from the activity of one forward pass. `target`:
-        the data's targets (labels or vectors); `reward`: [B] or None."""
+        the data's targets (labels or vectors); `reward`: [B] or None; `epoch` (0-based):
+        rules given an `epoch` of their own learn only in that one (1-based)."""
         params = dict(self.model.named_parameters())
         with torch.no_grad():
             self._count_corrections(seen, target)
             for u in self.local:
-                self._update(u, params, seen, target, reward)
+                if epoch is None or dict(u.value.args).get("epoch", 0) in (0, epoch + 1):
+                    self._update(u, params, seen, target, reward)
 
     def _count_corrections(self, seen: dict, target) -> None:
         """Samples on which some perceptron unit answered wrongly (so the rule corrects)."""
@@ -120,28 +137,41 @@ class Learner:
 
     # ---------------------------------------------------------------- REINFORCE
     def surrogate(self, seen: dict, reward: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(policy loss, baseline loss). The policy loss -(R - b) log pi(a) has the REINFORCE
-        gradient; the baseline loss trains a baseline head towards R."""
-        logp = 0.0
-        for n in self.stochastic:
-            lp = ops.get(n.op).log_prob(n.attrs, [seen[i] for i in n.inputs], seen[n.outputs[0]])
-            logp = logp + lp.reshape(lp.shape[0], -1).sum(1)
+        """(policy loss, baseline loss). The policy loss -sum (R - b) log pi(a) over the
+        actions has the REINFORCE gradient, each action judged by the baseline values that
+        do not depend on it (credit.py); the baseline loss trains the head towards R."""
         reward = reward.detach().to(torch.float32)
         u = self.policy[0]
         head = u.value.arg("baseline")
-        zero = reward.new_zeros(())
         if head:
             b = seen[self.graph.outputs[head]]
-            base = b.reshape(b.shape[0], -1).mean(1)
             baseline_loss = ((b.reshape(b.shape[0], -1) - reward[:, None]) ** 2).mean()
+            base = None
         else:
             state = dict(self.model.named_buffers())[self._state_name(u, "baseline")]
             base = state.detach().clone().expand_as(reward)  # before this step's update
             with torch.no_grad():
                 state.mul_(u.value.arg("decay")).add_((1 - u.value.arg("decay")) * reward.mean())
-            baseline_loss = zero
-        advantage = (reward - base).detach()
-        return -(advantage * logp).mean(), baseline_loss
+            baseline_loss = reward.new_zeros(())
+        policy = reward.new_zeros(())
+        for n in self.stochastic:
+            lp = ops.get(n.op).log_prob(n.attrs, [seen[i] for i in n.inputs], seen[n.outputs[0]])
+            lp = lp.reshape(lp.shape[0], -1)
+            judged = self._baseline_for(n, seen, lp) if base is None else base[:, None]
+            policy = policy - ((reward[:, None] - judged).detach() * lp).sum(1).mean()
+        return policy, baseline_loss
+
+    def _baseline_for(self, node, seen: dict, lp: torch.Tensor) -> torch.Tensor:
+        """[B, entries] (or [B, 1]): the baseline values that judge `node`'s actions."""
+        j = self.judges.get(node.name)
+        if j is None:  # reached only through another rule's node: the head, whole
+            u = self.policy[0]
+            value = seen[self.graph.outputs[u.value.arg("baseline")]]
+            return value.reshape(value.shape[0], -1).mean(1, keepdim=True)
+        parts = [seen[v].reshape(lp.shape[0], -1) for v in j.values]
+        if j.each:
+            return torch.cat(parts, 1)
+        return parts[0].mean(1, keepdim=True)
 
     def _state_name(self, u, name: str) -> str:
         return self.graph.node(u.node).params[f"{u.rule}_{name}"]

@@ -25,7 +25,9 @@ register(RuleDef(
         "in every S-column (`column` x `column` positions x all planes) the strongest cell is a "
         "candidate; each plane's strongest candidate is its representative at n^; its plane "
         "(shared weights) is reinforced, da(k', v, k^) = q * c(v) * u_C(k', n^ + v) and "
-        "db(k^) = (q / 2) * v_C(n^), with q = `rate`. Planes without a candidate are left alone.",
+        "db(k^) = (q / 2) * v_C(n^), with q = `rate`. Planes without a candidate are left alone. "
+        "`epoch` > 0 confines learning to that epoch, so that layers can learn in turn.",
     args=(RuleArg("rate", "float", doc="eta, or the Neocognitron's q_l"),
-          RuleArg("column", "int", 5, "S-column width in cells (S-planes only)")),
+          RuleArg("column", "int", 5, "S-column width in cells (S-planes only)"),
+          RuleArg("epoch", "int", 0, "the one epoch (1, 2, ...) it learns in; 0: every epoch")),
     kind="local", forms=frozenset({"dense", "dense_in", "s_plane"}), update=_competitive))

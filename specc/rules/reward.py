@@ -25,6 +25,7 @@ def _reward_modulated(step):
 
 def _check_reinforce(use, graph):
     from ..ops.registry import get
+    from .credit import direct, judge
     nodes = [n for node in use.nodes(graph) for n in downstream(graph, node)
              if "stochastic" in get(n.op).traits]
     raced = [n.name for n in nodes if n.attrs.get("race")]
@@ -39,6 +40,15 @@ def _check_reinforce(use, graph):
         return ("reinforce needs a stochastic node (bernoulli, transmit, categorical, "
                 f"normal) that depends on '{use.node}'; there is none, so there is no "
                 "policy to learn")
+    if head:
+        for node in use.nodes(graph):
+            for action in direct(graph, node, lambda n: "stochastic" in get(n.op).traits):
+                if judge(graph, head, action) is None:
+                    return (f"reinforce's baseline '{head}' depends on the action '"
+                            f"{action.name}' it would judge: it predicts the reward from the "
+                            "action's own outcome and cancels its credit (a biased "
+                            "gradient); compute it from the state the action is drawn from, "
+                            "one value per step joined by concat([...], axis=1)")
     return None
 
 
@@ -65,7 +75,10 @@ register(
             "summed over the stochastic nodes they feed, taken by the recipe's optimiser. The "
             "baseline b is an output of the network named by `baseline` (a learned head, "
             "trained towards R by squared error; usually a `train output`) or, without one, a "
-            "running mean of R with decay `decay`.",
+            "running mean of R with decay `decay`. A head judges an action only with values "
+            "that do not depend on it: joined from one value per step (concat(..., axis=1)), "
+            "each action reads the latest value computed before it was drawn, and an action "
+            "drawn at every step its own step's value (specc/rules/credit.py).",
         args=(RuleArg("baseline", "str", "", "the output that predicts the reward"),
               RuleArg("decay", "float", 0.9, "running-mean decay when there is no head")),
         kind="policy", check=_check_reinforce, state=_reinforce_state),

@@ -70,7 +70,7 @@ class RuleTraining:
             return out
         named, seen = self.learner.forward(x)
         loss = self._optimise(named, seen, y)
-        self.learner.apply_local(seen, target=y)
+        self.learner.apply_local(seen, target=y, epoch=epoch)
         first = named[self.learner.names[0]]
         return loss, (_hits(first, y) if self.task is None else 0)
 
