@@ -33,9 +33,6 @@ def spec(tmp_path, monkeypatch):
 
 
 def run(capsys, *argv) -> tuple[int, str]:
-    loop = sys.modules.get("specc.train.loop")
-    if loop is not None:  # its report_stream is bound to the sys.stdout of its import
-        loop.Trainer.report_stream = sys.stdout
     code = main([str(a) for a in argv])
     return code, capsys.readouterr().err
 
