@@ -63,7 +63,7 @@ def _shapes(nodes, consts, inputs, opset) -> dict[str, tuple]:
     g = helper.make_graph(nodes, "rows", list(inputs), [], initializer=list(consts.values()))
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001 - no shapes, no rewrite
         return {}
     out = {}
@@ -139,7 +139,9 @@ def _needs(node, d, ctx):
 
 
 def _aligned(v, d, ro, ctx):
-    """The part of a broadcast operand `v` that part `d` of the output reads."""
+    """The part of a broadcast operand `v` that part `d` of the output reads: all of it where
+    `v` has size 1 (or no dim) there, the same rows where its size is the output's, else
+    None (unknown sizes are never guessed)."""
     axis, start, end = d
     r = ctx.rank(v)
     if r is None:
@@ -147,7 +149,8 @@ def _aligned(v, d, ro, ctx):
     own = axis - (ro - r)
     if own < 0 or ctx.dim(v, own) == 1:
         return FULL
-    return (own, start, end)
+    size = ctx.dim(v, own)
+    return (own, start, end) if isinstance(size, int) and size >= end else None
 
 
 def _matmul(ins, d, ro, ctx):
