@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 import specc
+from specc.elab.recipe import describe_recipe
 from specc.network import load_all
 from specc.train.config import resolve
 from specc.train.loop import Trainer
@@ -110,22 +111,32 @@ def lrs_per_step(recipe: dict, steps: int) -> list[float]:
     return lrs
 
 
-@pytest.mark.parametrize("name,first", [("resnet20", 0.1), ("resnet110", 0.01),
-                                        ("resnet1202", 0.01)])
-def test_cifar_schedule_counts_the_papers_iterations(name, first):
-    """He et al. 2016 §4.2 (12.4): batch 128, lr 0.1 (0.01 for the first ~400 iterations of
-    ResNet-110), /10 at 32k and 48k iterations, stop at 64k."""
-    recipe = specc.load(SPECS / "cifar_resnet.net", name).recipe
+def test_cifar_schedule_counts_the_papers_iterations():
+    """He et al. 2016 §4.2 (12.4): batch 128, lr 0.1, /10 at 32k and 48k iterations, stop at
+    64k."""
+    recipe = specc.load(SPECS / "cifar_resnet.net", "resnet20").recipe
     assert (recipe["batch_size"], recipe["steps"]) == (128, 64000)
     assert recipe["schedule"] == {"name": "multistep", "milestones": [32000, 48000],
                                   "gamma": 0.1, "unit": "steps"}
+    assert "warmup" not in recipe or not recipe["warmup"].get("steps")
     per_epoch = math.ceil(50_000 / 128)  # 391 steps of the 50k training images
     assert (recipe["epochs"] - 1) * per_epoch < 64000 <= recipe["epochs"] * per_epoch
-    lr = lrs_per_step(recipe, 64000)
-    assert lr[0] == lr[399] == pytest.approx(first)  # steps 1..400
-    assert lr[400] == lr[31999] == pytest.approx(0.1)  # steps 401..32000
+    lr = lrs_per_step(recipe, 48001)  # (no milestone after 48000: 0.001 to the end)
+    assert lr[0] == lr[31999] == pytest.approx(0.1)  # steps 1..32000
     assert lr[32000] == lr[47999] == pytest.approx(0.01)  # 32001..48000
-    assert lr[48000] == lr[63999] == pytest.approx(0.001)  # 48001..64000
+    assert lr[48000] == pytest.approx(0.001)  # 48001..64000
+
+
+@pytest.mark.parametrize("name", ["resnet110", "resnet1202"])
+def test_deep_cifar_resnets_hold_lr_001_for_400_steps(name):
+    """§4.2: ResNet-110 warms up at lr 0.01 for about 400 iterations, then 0.1 (the spec does
+    the same for 1202); the drops stay at 32k and 48k."""
+    recipe = specc.load(SPECS / "cifar_resnet.net", name).recipe
+    assert recipe["warmup"] == {"name": "hold", "steps": 400, "lr": 0.01}
+    lr = lrs_per_step(recipe, 32001)
+    assert lr[0] == lr[399] == pytest.approx(0.01)  # steps 1..400
+    assert lr[400] == lr[31999] == pytest.approx(0.1)  # 401..32000
+    assert lr[32000] == pytest.approx(0.01)
 
 
 @pytest.mark.parametrize("path,name,steps,epochs", [
@@ -148,6 +159,20 @@ def test_check_shows_the_recipe_in_the_papers_units():
     assert 'multistep(milestones=[32000, 48000], gamma=0.1, unit="steps")' in text
     assert "warmup hold(steps=400, lr=0.01)" in text
     assert "augment random_crop(size=32, pad=4), hflip(p=0.5)" in text
+
+
+@pytest.mark.parametrize("path,name,augment", [
+    ("prelu_net.net", "prelu_net_a", "augment scale_jitter(min=256, max=512), random_crop("
+                                     "size=224, pad=0), hflip(p=0.5), lighting(std=0.1)"),
+    ("bn_inception.net", "bn_inception", "augment random_resized_crop(scale=[0.08, 1], "
+                                         "ratio=[0.75, 1.33333]), hflip(p=0.5)"),
+    ("googlenet.net", "googlenet_paper", "augment random_resized_crop(scale=[0.08, 1], "
+                                         "ratio=[0.75, 1.33333]), hflip(p=0.5)"),
+])
+def test_check_states_each_value_of_the_augmentation(path, name, augment):
+    lines = [ln.strip() for ln in describe_recipe(specc.load(SPECS / path, name).recipe)]
+    assert augment in lines
+    assert "eval resize_crop(resize=256, crop=224)" in lines
 
 
 SMALL = """specc 1
