@@ -255,7 +255,7 @@ def _leave_group(dist) -> None:
 
 def _announce(trainer, net, cfg, run_dir, distributed, out, progress) -> None:
     data = trainer.data
-    limit = f"{cfg.steps} steps" if cfg.steps else f"{cfg.epochs} epochs"
+    limit = f"{cfg.epochs} epochs" + (f" or {cfg.steps} steps" if cfg.steps else "")
     if progress is not None:
         limit += f", resuming at epoch {progress.epoch + 1} step {progress.step}"
     print(f"training {net.name} on {data.name} ({data.train_size} train, {data.test_size} test) "

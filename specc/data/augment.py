@@ -288,11 +288,11 @@ register(Augmentation(
 
 # --------------------------------------------------------------------------- describing
 def describe(record: dict) -> str:
-    """`name(k=v, ...)` of a resolved record; just the name when every field is its default
-    (sizes left to the network's input are never shown)."""
-    entry = AUGMENTATIONS[record["name"]]
+    """`name(k=v, ...)` of a resolved record with every value it holds, defaults too, so that
+    `specc check` states the paper's numbers (sizes left to the network's input are not shown;
+    an entry with nothing else is just its name)."""
     fields = {k: v for k, v in record.items() if k != "name" and v is not None}
-    if all(v == entry.params[k][1] for k, v in fields.items()):
+    if not fields:
         return record["name"]
     return record["name"] + "(" + ", ".join(f"{k}={_show(v)}" for k, v in fields.items()) + ")"
 

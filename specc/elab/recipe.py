@@ -8,6 +8,7 @@ from .. import ast as A
 from ..data.augment import AUGMENTATIONS
 from ..diagnostics import SpeccError
 from ..values import POISON, Record, show, type_name
+from .schedule import schedule_problem, schedule_unit
 
 # Kinds of recipe values and the range each admits: a value that cannot work (a step schedule
 # every 0 epochs, 0 epochs, a NaN rate) is refused here, at its line, not deep in training.
@@ -17,6 +18,7 @@ _FRACTION = "fraction"  # in [0, 1)
 _COUNT = "count"  # int >= 1
 _BATCH = "batch"  # int in [1, 2**31 - 1]
 _SEED = "seed"  # int in [0, 2**64 - 1]
+_UNIT = "unit"  # what a schedule counts: "epochs", or "steps" (optimizer steps: iterations)
 # constructor -> {field: (kind, default)}; a default of ... means required
 CONSTRUCTORS = {
     "sgd": {"lr": (_POS, ...), "momentum": (_FRACTION, 0.0), "nesterov": ("bool", False),
@@ -28,12 +30,14 @@ CONSTRUCTORS = {
     "rmsprop": {"lr": (_POS, ...), "alpha": (_FRACTION, 0.99), "momentum": (_FRACTION, 0.0),
                 "weight_decay": (_NUM, 0.0)},
     "constant": {},
-    "step": {"every": (_COUNT, ...), "gamma": (_POS, 0.1)},
-    "multistep": {"milestones": ("counts", ...), "gamma": (_POS, 0.1)},
+    "step": {"every": (_COUNT, ...), "gamma": (_POS, 0.1), "unit": (_UNIT, "epochs")},
+    "multistep": {"milestones": ("counts", ...), "gamma": (_POS, 0.1),
+                  "unit": (_UNIT, "epochs")},
     "cosine": {"min_lr": (_NUM, 0.0)},
     "plateau": {"patience": ("int", 10), "factor": (_FRACTION, 0.1)},
-    # a warm-up that holds a small lr, then the schedule from its start (He et al. 2016, 4.2)
-    "hold": {"epochs": ("int", ...), "lr": (_POS, ...)},  # 0 epochs: no hold
+    # a warm-up that holds a small lr, then the schedule from its start (He et al. 2016, 4.2);
+    # for `epochs` or for `steps` (one of the two); 0: no hold
+    "hold": {"epochs": ("int", None), "steps": ("int", None), "lr": (_POS, ...)},
 }
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "plateau")
@@ -42,6 +46,7 @@ LOSSES = ("cross_entropy", "mse", "lenet", "perceptron")
 # key -> (kind, allowed values or None)
 KEYS = {
     "data": ("str", None), "batch_size": (_BATCH, None), "epochs": (_COUNT, None),
+    "steps": (_COUNT, None),
     "optimizer": ("record", OPTIMIZERS), "schedule": ("record", SCHEDULES),
     "warmup": ("warmup", ("hold",)), "loss": ("str", LOSSES), "augment": ("augments", None),
     "eval": ("augment", None),
@@ -52,9 +57,9 @@ KEYS = {
 
 
 def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
-    out = {}
+    out, spans = {}, {}
     for item in stmt.items:
-        span = frame.span(item.span)
+        span = spans[item.key] = frame.span(item.span)
         if item.key not in KEYS:
             from ..suggest import did_you_mean
             raise SpeccError(f"unknown recipe key '{item.key}'{did_you_mean(item.key, KEYS)}",
@@ -76,7 +81,22 @@ def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
         except SpeccError as e:
             ev.errors.add(e)
             out[item.key] = POISON
-    return {k: v for k, v in out.items() if v is not POISON}
+    out = {k: v for k, v in out.items() if v is not POISON}
+    _check_schedule(ev, out, spans)
+    return out
+
+
+def _check_schedule(ev, recipe: dict, spans: dict) -> None:
+    """Checks across keys: the schedule and warm-up count in one unit (reported at the
+    warm-up), and every drop of the schedule falls inside the run."""
+    schedule = recipe.get("schedule")
+    try:
+        schedule_unit(schedule, recipe.get("warmup"))
+    except SpeccError as e:
+        ev.errors.add(SpeccError(e.message, spans.get("warmup"), e.notes))
+    problem = schedule_problem(schedule, recipe) if schedule else None
+    if problem:
+        ev.errors.add(SpeccError(f"recipe 'schedule': {problem}", spans["schedule"]))
 
 
 def _names_constructor(e: A.Expr) -> bool:
@@ -167,16 +187,33 @@ def _build(kind: str, kwargs: dict, span, table: dict = CONSTRUCTORS) -> Record:
     if extra:
         raise SpeccError(f"'{kind}' has no field '{sorted(extra)[0]}'", span,
                          (f"'{kind}' takes: {', '.join(fields) or 'nothing'}",))
-    entry = AUGMENTATIONS.get(kind) if table is not CONSTRUCTORS else None
-    problem = entry.check(values) if entry is not None and entry.check else None
+    if table is CONSTRUCTORS:  # an optional field left out stays out (no `steps=none`)
+        values = {k: v for k, v in values.items() if v is not None}
+        check = _CHECKS.get(kind)
+    else:
+        check = AUGMENTATIONS[kind].check
+    problem = check(values) if check else None
     if problem:
         raise SpeccError(f"'{kind}': {problem}", span)
     return Record(kind, tuple(values.items()))
 
 
+def _hold_check(p: dict):
+    given = [k for k in ("epochs", "steps") if k in p]
+    if not given:
+        return "needs 'epochs' or 'steps' (how long to hold the lr)"
+    if len(given) == 2:
+        return "takes 'epochs' or 'steps', not both"
+    return None
+
+
+_CHECKS = {"hold": _hold_check}  # constructor -> (fields) -> error text or None
+
+
 _WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _BATCH: "an int from 1 to 2**31 - 1",
          _SEED: "an int from 0 to 2**64 - 1", _NUM: "a finite number >= 0",
          _POS: "a finite number > 0", _FRACTION: "a number in [0, 1)",
+         _UNIT: '"epochs" or "steps"',
          "counts": "a list of ints >= 1", "numbers": "a list of finite numbers",
          "positives": "a list of finite numbers > 0"}
 
@@ -209,6 +246,8 @@ def _check(key: str, kind: str, allowed, v, span):
         raise bad("a string")
     if kind == "bool" and not isinstance(v, bool):
         raise bad("true or false")
+    if kind == _UNIT and v not in ("epochs", "steps"):
+        raise bad(_WANT[kind])
     if kind == "size" and not (_is_int(v) and v >= 1):
         raise bad("a positive int (pixels)")
     if kind in ("int", _COUNT, _BATCH, _SEED, _NUM, _POS, _FRACTION):
@@ -261,7 +300,7 @@ def check_plain(key: str, value):
                 and value["name"] in CONSTRUCTORS):
             raise SpeccError(f"recipe '{key}' must be an object with a \"name\" among "
                              f"{', '.join(allowed)}")
-        fields = {k: _plain(v) for k, v in value.items() if k != "name"}
+        fields = {k: _plain(v) for k, v in value.items() if k != "name" and v is not None}
         value = _build(value["name"], fields, None)
     else:
         value = _plain(value)
@@ -289,13 +328,14 @@ def describe_recipe(recipe: dict) -> list[str]:
         return []
     from ..data.augment import describe
 
-    def record(r: dict) -> str:
-        args = [f"{k}={_text(v)}" for k, v in r.items() if k != "name"]
+    def record(r: dict) -> str:  # a schedule in epochs, the usual unit, says nothing of it
+        args = [f"{k}={_text(v)}" for k, v in r.items()
+                if k != "name" and not (k == "unit" and v == "epochs")]
         return r["name"] + (f"({', '.join(args)})" if args else "")
 
     head = [f"data {recipe['data']}" if "data" in recipe else None,
             f"batch {recipe['batch_size']}" if "batch_size" in recipe else None,
-            f"{recipe['epochs']} epochs" if "epochs" in recipe else None,
+            _length(recipe.get("epochs"), recipe.get("steps")),
             f"loss {recipe['loss']}" if "loss" in recipe else None]
     lines = [", ".join(h for h in head if h)]
     opt = [f"optimizer {record(recipe['optimizer'])}" if "optimizer" in recipe else None,
@@ -318,6 +358,12 @@ def describe_recipe(recipe: dict) -> list[str]:
     return ["recipe  " + lines[0]] + ["        " + ln for ln in lines[1:]]
 
 
+def _length(epochs, steps) -> str | None:
+    if epochs and steps:
+        return f"{epochs} epochs or {steps} steps (whichever ends first)"
+    return f"{epochs} epochs" if epochs else f"{steps} steps" if steps else None
+
+
 def _warmup(w, record) -> str | None:
     if not w:
         return None
@@ -331,4 +377,4 @@ def _text(v) -> str:
         return f"{v:g}"
     if isinstance(v, bool):
         return "true" if v else "false"
-    return str(v)
+    return f'"{v}"' if isinstance(v, str) else str(v)

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ..diagnostics import SpeccError
+from ..elab.schedule import STEPS, schedule_unit, warmup_length
 
 LENET_J = 1.0  # the positive constant j of LeCun et al.'s eq. 9
 
@@ -55,32 +56,68 @@ def make_optimizer(cfg: dict, params):
 
 
 def make_schedule(cfg: dict, optimizer, epochs: int, warmup):
-    """An epoch-wise schedule. `warmup`: epochs of a linear ramp, or {"name": "hold", "epochs",
-    "lr"}: that lr for those epochs, then the schedule as if it had run from the start (its
-    milestones stay where the recipe puts them)."""
+    """The recipe's schedule, counted in epochs (the loop steps it at each epoch's end) or in
+    optimizer steps (`unit="steps"`: a post-step hook of the optimizer advances it, so a drop
+    lands on the paper's iteration, and it is saved and restored with the optimizer in step).
+    `warmup`: epochs of a linear ramp, or {"name": "hold", "epochs" or "steps", "lr"}: that lr
+    for that long, then the schedule as if it had run from the start (its milestones stay
+    where the recipe puts them)."""
+    unit = schedule_unit(cfg, warmup)  # a hand-edited config is checked as a recipe is
+    if cfg["name"] == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, patience=cfg.get("patience", 10), factor=cfg.get("factor", 0.1))
+    schedule = _with_warmup(_main_schedule(cfg, optimizer, epochs, warmup), optimizer, warmup)
+    return PerStep(optimizer, schedule) if unit == STEPS else schedule
+
+
+def _main_schedule(cfg: dict, optimizer, epochs: int, warmup):
     S = torch.optim.lr_scheduler
     name = cfg["name"]
     if name == "step":
-        main = S.StepLR(optimizer, step_size=cfg["every"], gamma=cfg.get("gamma", 0.1))
-    elif name == "multistep":
-        main = S.MultiStepLR(optimizer, milestones=list(cfg["milestones"]), gamma=cfg.get("gamma", 0.1))
-    elif name == "cosine":
-        main = S.CosineAnnealingLR(optimizer, T_max=max(1, epochs - warmup), eta_min=cfg.get("min_lr", 0.0))
-    elif name == "plateau":
-        return S.ReduceLROnPlateau(optimizer, patience=cfg.get("patience", 10),
-                                   factor=cfg.get("factor", 0.1))
-    else:
-        main = S.ConstantLR(optimizer, factor=1.0, total_iters=0)
+        return S.StepLR(optimizer, step_size=cfg["every"], gamma=cfg.get("gamma", 0.1))
+    if name == "multistep":
+        return S.MultiStepLR(optimizer, milestones=list(cfg["milestones"]),
+                             gamma=cfg.get("gamma", 0.1))
+    if name == "cosine":
+        ramp = 0 if isinstance(warmup, dict) else warmup
+        return S.CosineAnnealingLR(optimizer, T_max=max(1, epochs - ramp),
+                                   eta_min=cfg.get("min_lr", 0.0))
+    return S.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def _with_warmup(main, optimizer, warmup):
+    S = torch.optim.lr_scheduler
+    length = warmup_length(warmup)
+    if not length:
+        return main
     if isinstance(warmup, dict):
         base = optimizer.param_groups[0]["lr"]
-        if warmup["epochs"] == 0:
-            return main
         if not 0 < warmup["lr"] <= base:
             raise SpeccError(f"the warm-up lr {warmup['lr']:g} must be positive and at most the "
                              f"lr {base:g}")
-        hold = S.ConstantLR(optimizer, factor=warmup["lr"] / base, total_iters=warmup["epochs"])
+        hold = S.ConstantLR(optimizer, factor=warmup["lr"] / base, total_iters=length)
         return S.ChainedScheduler([hold, main], optimizer)
-    if warmup > 0:
-        ramp = S.LinearLR(optimizer, start_factor=1.0 / (warmup + 1), total_iters=warmup)
-        return S.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
-    return main
+    ramp = S.LinearLR(optimizer, start_factor=1.0 / (length + 1), total_iters=length)
+    return S.SequentialLR(optimizer, [ramp, main], milestones=[length])
+
+
+class PerStep:
+    """A schedule counted in optimizer steps. The optimizer's post-step hook advances it right
+    after each update, so every checkpoint (always taken between steps) holds the two in step;
+    the loop's end-of-epoch `step()` is not a step and does nothing."""
+
+    def __init__(self, optimizer, schedule):
+        self.schedule = schedule
+        self._hook = optimizer.register_step_post_hook(lambda *_: schedule.step())
+
+    def step(self, *_) -> None:
+        """An epoch ended: nothing to count."""
+
+    def state_dict(self) -> dict:
+        return self.schedule.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.schedule.load_state_dict(state)
+
+    def get_last_lr(self) -> list:
+        return self.schedule.get_last_lr()
