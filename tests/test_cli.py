@@ -63,6 +63,17 @@ def test_debug_shows_the_traceback():
     assert r.returncode == 1 and "Traceback" in r.stderr
 
 
+def test_run_given_a_spec_says_to_export_it_first():
+    """A new user's `specc run specs/lenet5.net` (bench takes a spec) used to read as a corrupt
+    ONNX file; it names what run takes and the export command instead."""
+    for target in ("specs/lenet5.net", "specs/resnet.net:resnet18"):
+        r = run_cli("run", target)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert r.stderr.startswith(f"error: {target} is a spec; specc run takes a model "
+                                   "written by specc export"), r.stderr
+        assert f"specc export {target} -o model.onnx" in r.stderr
+
+
 def test_usage_errors_exit_2():
     assert run_cli().returncode == 2
     assert run_cli("check").returncode == 2

@@ -42,6 +42,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..runtime import open_session
+    _refuse_spec(args.model)
     if args.save:  # checked before any work: never onto the model or an input
         ensure_parent(args.save, [args.model, f"{args.model}.data", *args.inputs], "--save")
     model = read_model(args.model)
@@ -118,6 +119,17 @@ def _save(path: str, outputs: dict) -> None:
             os.replace(staged, target)
         except OSError as e:
             raise SpeccError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _refuse_spec(target: str) -> None:
+    """A spec where the model goes: say what `run` takes and how to get it, rather than
+    report a .net file as a corrupt ONNX model."""
+    from ..network import split_target
+    path, _ = split_target(target)
+    if path.endswith(".net"):
+        raise SpeccError(f"{target} is a spec; specc run takes a model written by specc export",
+                         notes=(f"export it first: specc export {target} -o model.onnx "
+                                "(specc bench takes a spec as it is)",))
 
 
 def _evaluate(args, model, sess, provider) -> int:
