@@ -32,10 +32,11 @@ def signature(op: OpDef) -> str:
 def _arg(a: Arg) -> str:
     if a.default is REQUIRED:
         return a.name
-    return f"{a.name}={_show(a.default)}"
+    return f"{a.name}={show_default(a.default)}"
 
 
-def _show(v) -> str:
+def show_default(v) -> str:
+    """An argument's default as a spec writes it (`default` for an initialiser, not its type)."""
     return str(v) if not isinstance(v, (bool, int, float, str, tuple)) and v is not None \
         else show(v)
 

@@ -127,6 +127,8 @@ def test_hover_shows_shapes_params_and_macs_of_every_expansion():
     line = 9  # conv2 = conv(relu(bn1), width, 3, ...) in block basic
     col = text.splitlines()[line - 1].index("conv(") + 1
     shown = F.hover(an, line, col)
+    # defaults as a spec writes them (an initialiser's is `default`, not its type's name)
+    assert "bias: bool = true, init: init = default, bias_init: init = default)" in shown
     # torchvision ResNet-18 layer1 conv2: 64*64*3*3 = 36,864 weights, x 56*56 = 115,605,504 MACs
     assert "| `f32[N, 64, 56, 56]` | 36,864 | 115,605,504 | `layer1.0.conv2` in resnet18" in shown
     assert "`f32[N, 512, 7, 7]` | 2,359,296 | 115,605,504" in shown

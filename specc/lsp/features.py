@@ -12,6 +12,7 @@ from ..elab import builtins
 from ..elab.modules import resolve_import
 from ..elab.recipe import CONSTRUCTORS, KEYS
 from ..ops import registry
+from ..opsdoc import show_default
 from ..parse import open_bracket, parse_module, read_source
 from ..source import SourceFile
 from ..values import BlockRef, NetworkRef, Tensor, show, type_name
@@ -147,7 +148,7 @@ def _callee_doc(an: Analysis, name: str | None) -> str | None:
 
 def _op_arg(a) -> str:
     text = f"{a.name}: {a.kind}"
-    return text if a.default is registry.REQUIRED else f"{text} = {show(a.default)}"
+    return text if a.default is registry.REQUIRED else f"{text} = {show_default(a.default)}"
 
 
 def _param(p: A.Param) -> str:
