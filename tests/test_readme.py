@@ -27,3 +27,13 @@ def test_the_tour_runs_verbatim_after_the_main_command(tmp_path):
     for command in tour_commands():
         r = run_cli(*shlex.split(command)[1:], cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
         assert r.returncode == 0, (command, r.stderr[-2000:])
+
+
+def test_the_tour_shows_what_fmt_check_prints_today():
+    """The tour's `specc fmt --check specs/` line names how many specs ship; it went stale
+    (11 of 24) as the zoo grew."""
+    r = run_cli("fmt", "--check", "specs/", env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    shown = (r.stdout + r.stderr).strip().splitlines()[-1]
+    assert shown.startswith("0 files would be reformatted, ")
+    assert f"$ specc fmt --check specs/\n{shown}\n" in (ROOT / "README.md").read_text()
