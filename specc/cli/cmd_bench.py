@@ -29,12 +29,14 @@ def add_arguments(p) -> None:
                    help="an exported model, or a spec (exported to a temporary file first)")
     p.add_argument("--batch-sizes", type=int_list, default=[1, 8],
                    help="comma-separated (default 1,8)")
-    p.add_argument("--iters", type=positive_int, default=30, help="timed runs per batch size")
+    p.add_argument("--iters", type=positive_int, default=30,
+                   help="timed runs per batch size (default 30)")
     p.add_argument("--warmup", type=count, default=3,
                    help="untimed runs first, per batch size (default 3)")
-    p.add_argument("--provider", default="auto", help="auto, cuda, tensorrt or cpu")
+    p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
     p.add_argument("--threads", type=threads, default=0,
-                   help="threads for both engines (0: default)")
+                   help="threads for both engines (default 0: each engine's own default, "
+                   "one per core; on a busy machine 1 gives steadier figures)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
