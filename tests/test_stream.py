@@ -35,6 +35,16 @@ def folder(tmp_path_factory):
     return image_folder(tmp_path_factory.mktemp("img"), per_class=10, val=3)
 
 
+def test_a_data_path_may_start_with_a_tilde(folder, monkeypatch):
+    """`--data imagefolder:~/imagenet` (as --help shows it): the shell expands no ~ after a
+    colon, so specc does; before, it said `no such folder ~/...`."""
+    monkeypatch.setenv("HOME", str(folder.parent))
+    data = load_dataset(f"imagefolder:~/{folder.name}", WANT)
+    assert (data.train_size, data.test_size) == (30, 9)
+    with pytest.raises(SpeccError, match="no such folder"):
+        load_dataset(f"imagefolder:~/{folder.name}-missing", WANT)
+
+
 def batches(feed, epoch, skip=0):
     return [(x.clone(), y.clone()) for x, y in feed.epoch(epoch, skip)]
 

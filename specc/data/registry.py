@@ -1,6 +1,7 @@
 """The data-set registry: `name` or `name:PATH` -> tensors shaped for a network's input."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -71,6 +72,8 @@ def load_dataset(spec: str, want: InputSpec) -> Dataset:
         raise SpeccError(f"unknown data set '{spec}'{did_you_mean(name, DATASETS)}",
                          notes=(f"data sets: {', '.join(DATASETS)} (mnist, cifar10, "
                                 "imagefolder and webdataset take a path: mnist:PATH)",))
+    if arg.startswith("~"):  # `--data imagefolder:~/x`: a shell leaves a ~ after a colon as is
+        arg = os.path.expanduser(arg)
     return sources[name](arg, want)
 
 
