@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import stat
+import threading
 from pathlib import Path
 
 from .diagnostics import SpeccError
@@ -105,19 +107,45 @@ def staging(target: str | Path):
     clean_stale(folder, target.name)
     base = folder / f".{target.name}.{os.getpid()}"
     tmp, n = Path(f"{base}{STAGING_SUFFIX}"), 0
-    while True:
-        try:
-            tmp.mkdir()
-            break
-        except FileExistsError:
-            n += 1
-            tmp = Path(f"{base}.{n}{STAGING_SUFFIX}")
-        except OSError as e:
-            raise SpeccError(f"cannot write to {folder}: {e.strerror or e}") from None
+    with signals_held():  # a Ctrl-C between mkdir and the try below would leave the folder
+        while True:
+            try:
+                tmp.mkdir()
+                break
+            except FileExistsError:
+                n += 1
+                tmp = Path(f"{base}.{n}{STAGING_SUFFIX}")
+            except OSError as e:
+                raise SpeccError(f"cannot write to {folder}: {e.strerror or e}") from None
     try:
         yield tmp
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with signals_held():  # a Ctrl-C during the removal would leave half the folder
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def signals_held():
+    """SIGINT and SIGTERM wait until the block is done and are raised right after it, to the
+    handlers they would have reached (so Ctrl-C still stops the command, just not halfway
+    through creating or removing a staging folder). A Python handler, not a signal mask: a
+    process-directed signal reaches whichever thread does not block it (torch and
+    onnxruntime run their own). Only the main thread can install handlers; elsewhere, and
+    where a handler was set outside Python (it could not be put back), a no-op."""
+    names = (signal.SIGINT, signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or \
+            any(signal.getsignal(s) is None for s in names):
+        yield
+        return
+    caught: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in names}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

@@ -90,3 +90,22 @@ def test_export_killed_at_random_moments_is_complete_or_untouched(tmp_path):
 def _old(net, tmp_path) -> bytes:
     net.to_onnx(tmp_path / "old.onnx", seed=1)
     return (tmp_path / "old.onnx").read_bytes()
+
+
+def test_a_ctrl_c_during_staging_cleanup_still_removes_the_folder(tmp_path, monkeypatch):
+    """A SIGINT that lands while the staging folder is being removed waits for the removal
+    (under load an interrupted export exited 130 and left .model.onnx.PID.specc-tmp behind,
+    failing the test above); the interrupt still ends the command."""
+    from specc import files
+    real = files.shutil.rmtree
+
+    def interrupted_rmtree(path, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # delivered in the middle of the cleanup
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(files.shutil, "rmtree", interrupted_rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        with files.staging(tmp_path / "model.onnx") as tmp:
+            (tmp / "model.onnx").write_bytes(b"x" * 1000)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
