@@ -36,6 +36,24 @@ def spec_files(entry: str | Path) -> dict[str, str]:
     return out
 
 
+def module_files(module) -> dict[str, str]:
+    """spec_files of a loaded ModuleScope, from its sources and import strings: the same
+    names and texts, without reading or parsing the files again."""
+    out: dict[str, str] = {}
+
+    def visit(scope, name: str) -> None:
+        if name in out:
+            return
+        out[name] = scope.source.text
+        for written, imported in zip(scope.import_names, scope.imports):
+            stored = posixpath.normpath(posixpath.join(posixpath.dirname(name), written))
+            if not stored.startswith(("..", "/")):
+                visit(imported, stored)
+
+    visit(module, Path(module.source.path).name)
+    return out
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -136,9 +136,10 @@ def load(path: str | Path, network: str | None = None,
         from .suggest import did_you_mean
         raise SpeccError(f"{path} has no network '{network}'{did_you_mean(network, refs)}",
                          notes=(f"networks: {', '.join(refs) or 'none'}",))
+    from .embed import module_files  # what an export embeds, without reading the files again
     return check(refs[network], max_params, max_activations=max_activations,
                  meta={"entry": str(path), "overrides": dict(overrides or {}),
-                       "sources": _sources(module)})
+                       "sources": _sources(module), "spec_files": module_files(module)})
 
 
 def bind_overrides(ref: NetworkRef, overrides: dict[str, str]) -> NetworkRef:

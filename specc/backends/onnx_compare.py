@@ -1,8 +1,8 @@
 """onnxruntime against torch, on seeded inputs: the numeric half of export verification.
 
 The torch module runs two samples (the reference, and whether the outputs depend on the input
-at all); onnxruntime runs the written file, unoptimised (the graph as written), on the first
-of them, beside torch on a spare core when there is one. When the outputs carry no signal (a
+at all), in a thread started as soon as the weights exist; onnxruntime runs the written file,
+unoptimised (the graph as written), on the first of them, on the cores torch leaves free. When the outputs carry no signal (a
 deep network whose logits equal its last bias), every intermediate value is compared instead,
 so that a check which cannot fail is never reported as a pass. That the graph handles any
 batch size is checked statically, by ONNX shape inference against specc's symbolic shapes.
@@ -84,14 +84,60 @@ def _batched(graph) -> bool:
     return all(t.rank and not isinstance(t.shape[0], int) for t in values)
 
 
+def cores() -> int:
+    """The cores this process may run on (its affinity mask), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Reference:
+    """The torch module's outputs on the seeded inputs, computed in a background thread that
+    starts as soon as the module exists and first waits for `after` (a background weight
+    initialisation): the reference forward runs while the file is written, checked and
+    loaded by onnxruntime, instead of after them."""
+
+    def __init__(self, module, graph, batch: int = SAMPLES, after=None):
+        self.batch = batch
+        self.feeds = sample_inputs(graph, batch)
+        self._result: list | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(module, graph, after),
+                                        daemon=True, name="specc-reference")
+        self._thread.start()
+
+    def _run(self, module, graph, after) -> None:
+        import torch
+        try:
+            if after is not None:
+                after()
+            with torch.inference_mode():
+                out = module(*[torch.from_numpy(self.feeds[n]) for n in graph.inputs])
+            by_name = dict(zip(module.specc_outputs, out if isinstance(out, tuple) else (out,)))
+            self._result = [by_name[name].numpy() for name in graph.outputs]
+        except BaseException as e:  # re-raised by result() in the caller's thread
+            self._error = e
+
+    def result(self) -> list[np.ndarray]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
-                   skeleton=None, weights=None) -> Verified:
-    feeds = sample_inputs(graph, batch)
+                   skeleton=None, weights=None, reference: Reference | None = None) -> Verified:
+    """onnxruntime on `model` (a path or a ModelProto) against torch's `reference` (started
+    here when not given)."""
+    reference = reference or Reference(module, graph, batch)
+    feeds, batch = reference.feeds, reference.batch
     tol = FP16_TOLERANCE if fp16 else tolerance(graph)
     signal_tol = tolerance(graph)  # what counts as signal does not depend on the storage
     cut = _batched(graph) and batch > 1
     ort_feeds = {k: v[:1] for k, v in feeds.items()} if cut else feeds
-    expected, actual = _both(module, graph, model, feeds, ort_feeds)
+    actual = _onnxruntime(model, graph, ort_feeds)
+    expected = reference.result()
     _finite(expected, "the torch module")
     _finite(actual, "onnxruntime")
     err = max_rel_error([e[:1] for e in expected] if cut else expected, actual)
@@ -146,39 +192,16 @@ def _ill_conditioned(module, graph, feeds, expected, tol, signal_tol, skeleton, 
     return None
 
 
-def _both(module, graph, model, feeds, ort_feeds):
-    """torch on `feeds` and onnxruntime on `ort_feeds`, at once when a core is spare: torch
-    keeps its threads, onnxruntime takes the rest."""
+def _onnxruntime(model, graph, feeds) -> list[np.ndarray]:
+    """The written graph in onnxruntime, unoptimised, on the cores torch's reference (running
+    meanwhile) leaves free, or on all of them when it leaves none."""
     import torch
 
     from ..runtime import open_session
-    spare = (os.cpu_count() or 1) - torch.get_num_threads()
-    result: dict = {}
-
-    def run_torch():
-        try:
-            with torch.inference_mode():
-                out = module(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
-            by_name = dict(zip(module.specc_outputs, out if isinstance(out, tuple) else (out,)))
-            result["torch"] = [by_name[name].numpy() for name in graph.outputs]
-        except BaseException as e:  # re-raised in the caller's thread
-            result["error"] = e
-
-    worker = threading.Thread(target=run_torch) if spare > 0 else None
-    if worker is not None:
-        worker.start()
-    else:
-        run_torch()
-    try:
-        source = model if isinstance(model, str) else model.SerializeToString()
-        sess, _, _ = open_session(source, "cpu", threads=max(spare, 0), optimize=False)
-        actual = sess.run(list(graph.outputs), ort_feeds)
-    finally:
-        if worker is not None:
-            worker.join()
-    if "error" in result:
-        raise result["error"]
-    return result["torch"], actual
+    spare = cores() - torch.get_num_threads()
+    source = model if isinstance(model, str) else model.SerializeToString()
+    sess, _, _ = open_session(source, "cpu", threads=max(spare, 0), optimize=False)
+    return sess.run(list(graph.outputs), feeds)
 
 
 def _finite(values, who: str) -> None:

@@ -18,6 +18,7 @@ from ..diagnostics import SpeccError
 from ..files import staging
 from ..ops.registry import LoweringError
 from .onnx_build import DEFAULT_OPSET, build_skeleton
+from .onnx_compare import Reference
 from .onnx_verify import verify_file
 from .onnx_write import write_model
 
@@ -59,7 +60,9 @@ def model_metadata(net) -> dict:
     r = net.recipe
     pre = {k: r[k] for k in ("pixel_range", "mean", "std") if k in r}
     entry = net.graph.meta.get("entry") or net.graph.meta.get("spec_path", "")
-    files = spec_files(entry) if entry and Path(entry).is_file() else {}
+    files = net.graph.meta.get("spec_files")
+    if files is None:
+        files = spec_files(entry) if entry and Path(entry).is_file() else {}
     name = Path(entry).name if entry else ""
     meta = {"specc.network": net.name, "specc.spec": name,
             "specc.spec_sha256": sha256(files[name]) if name in files else "",
@@ -90,16 +93,19 @@ def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = Fal
     start = time.perf_counter()
     say = progress or (lambda stage: None)
     say("building the weights" if weights is None else "loading the weights")
-    arrays, module = _weights(net, weights, seed, verify)
-    result = emit(net, arrays, path, opset, fp16, external_data, module, say)
+    arrays, module, filling = _weights(net, weights, seed, verify)
+    result = emit(net, arrays, path, opset, fp16, external_data, module, say, filling)
     result.seconds = time.perf_counter() - start
     return result
 
 
 def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
          fp16: bool = False, external_data: bool | None = None, module=None,
-         say=lambda stage: None) -> ExportResult:
-    """Emit ONNX for `net` with these weights; verify against `module` when one is given."""
+         say=lambda stage: None, filling=None) -> ExportResult:
+    """Emit ONNX for `net` with these weights; verify against `module` when one is given.
+    `filling` (a torch_module.Filling) is still computing `arrays` in the background: each
+    is written as soon as it is ready, and torch's reference forward for verification starts
+    as soon as all are, while the file is still being written and checked."""
     start = time.perf_counter()
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -108,6 +114,8 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
     if path.is_dir():
         raise SpeccError(f"{path} is a folder; name the .onnx file to write")
     graph = passes.run(net.graph, passes.INFERENCE)
+    if filling is not None and fp16:
+        filling.join()  # the fp16 copies are made from the values
     try:
         skeleton, stored = build_skeleton(graph, arrays, opset=opset,
                                           fp16_weights=fp16, metadata=model_metadata(net))
@@ -116,16 +124,23 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
     size = sum(a.nbytes for a in stored.values())
     external = external_data if external_data is not None else size > TWO_GB - 2 ** 26
     data_name = path.name + ".data" if external else None
+    reference = None
+    if module is not None:  # torch's reference forward, in the background from here on
+        reference = Reference(module, graph, after=filling.join if filling else None)
     with staging(path) as tmp:
         say(f"writing {size / 1e6:.0f} MB of weights")
         try:
-            write_model(tmp / path.name, skeleton, stored, data_name)
+            write_model(tmp / path.name, skeleton, stored, data_name,
+                        ready=filling.wait if filling and not fp16 else None)
         except OSError as e:
             raise SpeccError(f"cannot write {path}: {e.strerror or e}") from None
+        if filling is not None:
+            filling.join()
         verified, verify_start = None, time.perf_counter()
         if module is not None:
             say("verifying: onnx.checker, shape inference, onnxruntime against torch")
-            verified = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16)
+            verified = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16,
+                                   reference=reference)
         verify_seconds = time.perf_counter() - verify_start
         try:
             if external:  # the data first: the model that refers to it comes last
@@ -149,15 +164,18 @@ def _hash_files(*paths: Path) -> str:
 
 
 def _weights(net, weights, seed, verify: bool):
-    """(the arrays to export, the reference module or None), the weights made once: a seeded
-    initialisation (the same as net.to_torch(seed)) without building a module unless it is
-    needed to verify, or a checkpoint / state dict loaded into a module built over uninitialised
-    tensors and checked name by name and shape by shape. Nothing is initialised twice."""
-    from .torch_module import build_module, empty_weights, init_weights
+    """(the arrays to export, the reference module or None, the Filling still computing the
+    arrays or None), the weights made once: a seeded initialisation (the same as
+    net.to_torch(seed)), in the background while the module (only when it is needed to
+    verify) and the file are built, or a checkpoint / state dict loaded into a module built
+    over uninitialised tensors and checked name by name and shape by shape. Nothing is
+    initialised twice."""
+    from .torch_module import Filling, build_module, empty_weights
     if weights is None:
-        tensors = init_weights(net.graph, seed)
+        filling = Filling(net.graph, seed)
+        tensors = filling.tensors
         module = build_module(net.graph, weights=tensors).eval() if verify else None
-        return {k: v.detach().numpy() for k, v in tensors.items()}, module
+        return {k: v.numpy() for k, v in tensors.items()}, module, filling
     module = build_module(net.graph, weights=empty_weights(net.graph))
     if isinstance(weights, (str, Path)):
         from ..train.checkpoint import load_model_weights
@@ -165,7 +183,7 @@ def _weights(net, weights, seed, verify: bool):
     else:
         from ..train.checkpoint import load_state
         load_state(module, dict(weights), source="the given weights")
-    return weights_from_module(module), module.eval() if verify else None
+    return weights_from_module(module), module.eval() if verify else None, None
 
 
 def describe(result: ExportResult) -> str:

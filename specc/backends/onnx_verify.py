@@ -5,13 +5,15 @@ from __future__ import annotations
 import onnx
 
 from ..diagnostics import SpeccError
-from .onnx_compare import (FP16_TOLERANCE, Verified, check_numerics, has_signal,  # noqa: F401
-                           max_rel_error, sample_inputs, tolerance)
+from .onnx_compare import (FP16_TOLERANCE, Reference, Verified, check_numerics,  # noqa: F401
+                           has_signal, max_rel_error, sample_inputs, tolerance)
 
 
 def verify_file(path, skeleton: onnx.ModelProto, weights: dict, graph, module,
-                fp16: bool = False, batch: int = 2) -> Verified:
-    """Check the written file: onnx.checker (full), shape inference, onnxruntime vs torch."""
+                fp16: bool = False, batch: int = 2,
+                reference: Reference | None = None) -> Verified:
+    """Check the written file: onnx.checker (full), shape inference, onnxruntime vs torch
+    (`reference`: torch's outputs, already being computed, or None to compute them here)."""
     from .onnx_write import header_only
     try:
         onnx.checker.check_model(weights_as_inputs(skeleton, weights), full_check=True)
@@ -21,7 +23,7 @@ def verify_file(path, skeleton: onnx.ModelProto, weights: dict, graph, module,
     shaped.CopyFrom(skeleton)
     shaped.graph.initializer.extend(header_only(weights))
     check_inferred_shapes(shaped, graph)
-    return check_numerics(str(path), graph, module, fp16, batch, skeleton, weights)
+    return check_numerics(str(path), graph, module, fp16, batch, skeleton, weights, reference)
 
 
 def weights_as_inputs(skeleton: onnx.ModelProto, weights: dict) -> onnx.ModelProto:

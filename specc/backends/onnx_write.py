@@ -60,11 +60,14 @@ def header_only(weights: dict[str, np.ndarray]) -> list[TensorProto]:
 
 
 def write_model(path: Path, skeleton: onnx.ModelProto, weights: dict[str, np.ndarray],
-                external: str | None = None) -> None:
+                external: str | None = None, ready=None) -> None:
     """Write `skeleton` (without the weights) plus `weights` as its initializers. With
-    `external`, the weights go to that file name beside `path` (ONNX external data)."""
-    arrays = {n: np.ascontiguousarray(a) for n, a in weights.items()}
-    pieces: list[tuple[bytes, np.ndarray | None]] = []
+    `external`, the weights go to that file name beside `path` (ONNX external data).
+    `ready(name)`, when given, is called before a weight's bytes are first read: the weights
+    may still be being computed while the file is written (their sizes are known up front)."""
+    wait = ready or (lambda name: None)
+    arrays = {n: _contiguous(n, a, wait) for n, a in weights.items()}
+    pieces: list[tuple[bytes, np.ndarray | None, str]] = []
     offset = 0
     data_file = None
     if external:
@@ -77,43 +80,52 @@ def write_model(path: Path, skeleton: onnx.ModelProto, weights: dict[str, np.nda
                     data_file.write(b"\0" * pad)
                     offset += pad
                 head = tensor_header(name, arr, (external, offset))
+                wait(name)
                 data_file.write(memoryview(arr.reshape(-1)).cast("B"))
                 offset += arr.nbytes
-                pieces.append((head, None))
+                pieces.append((head, None, name))
             else:
                 head = tensor_header(name, arr) + _field(9, arr.nbytes)
-                pieces.append((head, arr))
+                pieces.append((head, arr, name))
     finally:
         if data_file is not None:
             data_file.close()
     with open(path, "wb") as f:
-        _emit(f, skeleton, pieces)
+        _emit(f, skeleton, pieces, wait)
+
+
+def _contiguous(name: str, arr: np.ndarray, wait) -> np.ndarray:
+    if arr.flags.c_contiguous:
+        return arr
+    wait(name)  # a copy reads the values
+    return np.ascontiguousarray(arr)
 
 
 def write_to_bytes(skeleton: onnx.ModelProto, weights: dict[str, np.ndarray]) -> bytes:
     """The same bytes write_model would write (weights inside), in memory."""
     buf = io.BytesIO()
     arrays = {n: np.ascontiguousarray(a) for n, a in weights.items()}
-    _emit(buf, skeleton, [(tensor_header(n, a) + _field(9, a.nbytes), a)
+    _emit(buf, skeleton, [(tensor_header(n, a) + _field(9, a.nbytes), a, n)
                           for n, a in arrays.items()])
     return buf.getvalue()
 
 
-def _emit(f, skeleton: onnx.ModelProto, pieces) -> None:
+def _emit(f, skeleton: onnx.ModelProto, pieces, wait=lambda name: None) -> None:
     graph_base = skeleton.graph.SerializeToString(deterministic=True)
-    tensor_lens = [len(h) + (a.nbytes if a is not None else 0) for h, a in pieces]
+    tensor_lens = [len(h) + (a.nbytes if a is not None else 0) for h, a, _ in pieces]
     graph_len = len(graph_base) + sum(len(_field(5, n)) + n for n in tensor_lens)
     rest = onnx.ModelProto()
     rest.CopyFrom(skeleton)
     rest.ClearField("graph")
     for chunk in _chunks(rest.SerializeToString(deterministic=True), graph_len, graph_base,
-                         pieces, tensor_lens):
+                         pieces, tensor_lens, wait):
         f.write(chunk)
 
 
-def _chunks(model_rest, graph_len, graph_base, pieces, tensor_lens):
+def _chunks(model_rest, graph_len, graph_base, pieces, tensor_lens, wait):
     yield model_rest + _field(7, graph_len) + graph_base
-    for (head, arr), n in zip(pieces, tensor_lens):
+    for (head, arr, name), n in zip(pieces, tensor_lens):
         yield _field(5, n) + head
         if arr is not None and arr.nbytes:
+            wait(name)
             yield memoryview(arr.reshape(-1)).cast("B")

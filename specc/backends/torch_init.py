@@ -12,21 +12,28 @@ TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float
 
 
 def init_tensor(p: Param, gen: torch.Generator | None) -> torch.Tensor:
+    return fill_tensor(p, gen, torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype]))
+
+
+def fill_tensor(p: Param, gen: torch.Generator | None, out: torch.Tensor) -> torch.Tensor:
+    """Fill `out` (p's shape and dtype) with p's initial values, in place: random draws go
+    straight into a float32 tensor (through a float32 draw for other dtypes), so filling a
+    preallocated tensor draws and holds exactly what a fresh one would."""
     dtype = TORCH_DTYPES[p.dtype]
     kind, args = p.init.kind, p.init.args
     shape = tuple(p.shape)
     if kind in ("zeros", "ones", "constant"):
         value = {"zeros": 0, "ones": 1}.get(kind, args[0] if args else 0)
-        return torch.full(shape, value, dtype=dtype)
+        return out.fill_(value)
     if kind == "values":
-        return torch.tensor(args, dtype=dtype).reshape(shape)
+        return out.copy_(torch.tensor(args, dtype=dtype).reshape(shape))
     if kind == "bipolar":  # fixed +-1 codes from their own seed, whatever the run's seed
         g = torch.Generator().manual_seed(int(args[0]))
         signs = torch.randint(0, 2, shape, generator=g) * 2 - 1
         if len(args) > 1:  # sparse: each entry present with probability `density`
             signs = signs * (torch.rand(shape, generator=g) < args[1])
-        return signs.to(dtype)
-    t = torch.empty(shape, dtype=torch.float32)
+        return out.copy_(signs.to(dtype))
+    t = out if out.dtype == torch.float32 else torch.empty(shape, dtype=torch.float32)
     fan_in, fan_out = max(p.fan_in, 1), max(p.fan_out, 1)
     he_fan = fan_in * (1 + args[0] ** 2 if kind.startswith("he_") and args else 1)  # PReLU slope a
     uniform = {"default": 1 / math.sqrt(fan_in), "he_uniform": math.sqrt(6 / he_fan),
@@ -45,4 +52,4 @@ def init_tensor(p: Param, gen: torch.Generator | None) -> torch.Tensor:
         t.uniform_(-args[0] / fan_in, args[0] / fan_in, generator=gen)
     else:
         raise ValueError(f"unknown initialiser {kind}")
-    return t.to(dtype)
+    return t if t is out else out.copy_(t.to(dtype))

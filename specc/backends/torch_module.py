@@ -3,13 +3,14 @@ parameters and buffers under the spec's hierarchical names."""
 from __future__ import annotations
 
 import re
+import threading
 
 import torch
 import torch.fx as fx
 
 from ..ir import Graph
 from ..ops import registry
-from .torch_init import init_tensor
+from .torch_init import TORCH_DTYPES, fill_tensor, init_tensor
 
 
 class TorchBuilder:
@@ -89,10 +90,50 @@ def init_weights(graph: Graph, seed: int | None = None) -> dict[str, torch.Tenso
     return {p.name: init_tensor(p, gen) for p in graph.params.values()}
 
 
+class Filling:
+    """init_weights(graph, seed) running in a background thread, into tensors allocated up
+    front (`tensors`, in graph order, the same draws): export writes each tensor as soon as
+    it is filled and builds what it needs meanwhile, instead of waiting for all of them.
+    wait(name) blocks until that tensor is ready; join() until all are; both re-raise an
+    error of the initialisation."""
+
+    def __init__(self, graph: Graph, seed: int | None = None):
+        params = list(graph.params.values())
+        self.tensors = {p.name: torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype])
+                        for p in params}
+        self._ready = {p.name: threading.Event() for p in params}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fill, args=(params, seed), daemon=True,
+                                        name="specc-init")
+        self._thread.start()
+
+    def _fill(self, params, seed) -> None:
+        try:
+            gen = torch.Generator().manual_seed(seed) if seed is not None else None
+            with torch.no_grad():
+                for p in params:
+                    fill_tensor(p, gen, self.tensors[p.name])
+                    self._ready[p.name].set()
+        except BaseException as e:  # re-raised by wait / join in the caller's thread
+            self._error = e
+            for event in self._ready.values():
+                event.set()
+
+    def wait(self, name: str) -> None:
+        if name in self._ready:
+            self._ready[name].wait()
+        if self._error is not None:
+            raise self._error
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def empty_weights(graph: Graph) -> dict[str, torch.Tensor]:
     """Tensors of the parameters' shapes and dtypes to be filled from a checkpoint: left
     uninitialised, except constants, which no checkpoint holds (made from their values)."""
-    from .torch_init import TORCH_DTYPES
     return {p.name: torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype]) if p.saved
             else init_tensor(p, None) for p in graph.params.values()}
 

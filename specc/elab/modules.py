@@ -108,6 +108,7 @@ class Loader:
             raise SpeccError(f"import cycle: {cycle} -> {resolved.name}", item.span)
         imported = self.load_path(target)
         scope.imports.append(imported)
+        scope.import_names.append(item.path)
         for name in imported.local:
             scope.names.setdefault(name, imported.names[name])
 

@@ -15,6 +15,7 @@ class ModuleScope:
     local: list = field(default_factory=list)  # names defined in this file, in order
     version: int | None = None
     imports: list = field(default_factory=list)  # the ModuleScopes this file imports
+    import_names: list = field(default_factory=list)  # their import strings, as written
 
     def sources(self) -> list[SourceFile]:
         """This file and everything it imports, transitively, each once, this file first."""
