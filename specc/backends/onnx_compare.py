@@ -2,7 +2,8 @@
 
 The torch module runs two samples (the reference, and whether the outputs depend on the input
 at all), in a thread started as soon as the weights exist; onnxruntime runs the written file,
-unoptimised (the graph as written), on the first of them, on the cores torch leaves free. When the outputs carry no signal (a
+unoptimised (the graph as written), on the first of them, on the cores torch leaves free.
+When the outputs carry no signal (a
 deep network whose logits equal its last bias), every intermediate value is compared instead,
 so that a check which cannot fail is never reported as a pass. That the graph handles any
 batch size is checked statically, by ONNX shape inference against specc's symbolic shapes.
