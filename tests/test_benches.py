@@ -32,3 +32,10 @@ def test_data_pipeline_tiny(tmp_path):
     out = bench("bench/data_pipeline.py", "--images", 40, "--workers", 1, "--batch", 8,
                 "--size", 32, "--rounds", 1, "--folder", tmp_path / "jpegs")
     assert "32 images per epoch" in out  # 40 images, a fifth held out for testing
+
+
+def test_export_stages_small():
+    out = bench("bench/export_stages.py", "--net", "resnet18", "--repeat", 1)
+    for stage in ("draw the weights", "torch reference, 2 samples", "onnxruntime session",
+                  "ORT_DISABLE_ALL", "the whole verified export"):
+        assert stage in out, out
