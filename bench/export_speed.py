@@ -127,7 +127,7 @@ def in_process(name: str, tmp: Path, repeat: int, default: bool) -> dict[str, tu
     unverified, verified = max(m["fresh"], m["ckpt"]), max(m["fresh_v"], m["ckpt_v"])
     print(f"{name}: specc export --no-verify {m['fresh']:.2f} s (fresh weights) / "
           f"{m['ckpt']:.2f} s (--weights)   specc export {m['fresh_v']:.2f} / "
-          f"{m['ckpt_v']:.2f} s, of which verification {m['verify']:.2f} s")
+          f"{m['ckpt_v']:.2f} s, of which verification after the write {m['verify']:.2f} s")
     ups = {}
     for b in baselines:
         label = f"default ({default_exporter()})" if b == "default" else "TorchScript"

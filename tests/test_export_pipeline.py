@@ -2,6 +2,8 @@
 initialisation draws the same weights as init_weights, the file written while it runs holds
 them, an error in it reaches the caller with nothing left behind, and the spec files embedded
 from the loaded modules are those a fresh read of the files finds."""
+import threading
+
 import pytest
 import torch
 
@@ -62,6 +64,33 @@ def test_an_init_error_reaches_the_caller_and_leaves_nothing(tmp_path, monkeypat
         with pytest.raises(ValueError, match="unknown initialiser"):
             export(net, tmp_path / "x.onnx", verify=verify)
         assert list(tmp_path.iterdir()) == []  # no output, no staging folder
+        assert not background()
+
+
+def background() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("specc-")]
+
+
+def test_a_failing_export_stops_its_threads_before_the_error(tmp_path, monkeypatch):
+    """The SNARC's sampling cannot be lowered: the error comes while the weights are still
+    being drawn (slowly here, so that they are); a thread left inside torch at exit aborts
+    the process ('terminate called without an active exception', exit -6 instead of 1)."""
+    import time
+
+    from specc.diagnostics import SpeccError
+    real = torch_module.fill_tensor
+
+    def slow(p, gen, out):
+        time.sleep(0.2)
+        return real(p, gen, out)
+    monkeypatch.setattr(torch_module, "fill_tensor", slow)
+    net = specc.load(SPECS / "snarc.net")
+    assert len(net.graph.params) >= 2
+    for verify in (False, True):
+        with pytest.raises(SpeccError, match="cannot express in ONNX"):
+            export(net, tmp_path / "s.onnx", verify=verify)
+        assert not background()
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_embedded_files_are_those_a_fresh_read_finds(tmp_path):

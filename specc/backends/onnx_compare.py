@@ -97,13 +97,16 @@ class Reference:
     """The torch module's outputs on the seeded inputs, computed in a background thread that
     starts as soon as the module exists and first waits for `after` (a background weight
     initialisation): the reference forward runs while the file is written, checked and
-    loaded by onnxruntime, instead of after them."""
+    loaded by onnxruntime, instead of after them. cancel() skips the forward when it has not
+    begun and waits for it otherwise: a failing export must not leave the thread inside
+    torch when the process exits (that aborts it)."""
 
     def __init__(self, module, graph, batch: int = SAMPLES, after=None):
         self.batch = batch
         self.feeds = sample_inputs(graph, batch)
         self._result: list | None = None
         self._error: BaseException | None = None
+        self._cancelled = False
         self._thread = threading.Thread(target=self._run, args=(module, graph, after),
                                         daemon=True, name="specc-reference")
         self._thread.start()
@@ -113,6 +116,8 @@ class Reference:
         try:
             if after is not None:
                 after()
+            if self._cancelled:
+                return
             with torch.inference_mode():
                 out = module(*[torch.from_numpy(self.feeds[n]) for n in graph.inputs])
             by_name = dict(zip(module.specc_outputs, out if isinstance(out, tuple) else (out,)))
@@ -126,6 +131,11 @@ class Reference:
             raise self._error
         return self._result
 
+    def cancel(self, wait: bool = True) -> None:
+        self._cancelled = True
+        if wait:
+            self._thread.join()
+
 
 def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
                    skeleton=None, weights=None, reference: Reference | None = None) -> Verified:
@@ -137,7 +147,11 @@ def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
     signal_tol = tolerance(graph)  # what counts as signal does not depend on the storage
     cut = _batched(graph) and batch > 1
     ort_feeds = {k: v[:1] for k, v in feeds.items()} if cut else feeds
-    actual = _onnxruntime(model, graph, ort_feeds)
+    try:
+        actual = _onnxruntime(model, graph, ort_feeds)
+    except BaseException:
+        reference.cancel()
+        raise
     expected = reference.result()
     _finite(expected, "the torch module")
     _finite(actual, "onnxruntime")

@@ -32,7 +32,9 @@ class ExportResult:
     seconds: float
     external_data: bool
     compared: str = ""  # what verification compared, in words ("" when not verified)
-    verify_seconds: float = 0.0  # of `seconds`, the time verification took
+    # of `seconds`, from the file written to verification done (torch's reference forward
+    # starts earlier, beside the writing: part of its time is not counted here)
+    verify_seconds: float = 0.0
     _sha256: str | None = None
 
     @property
@@ -94,7 +96,12 @@ def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = Fal
     say = progress or (lambda stage: None)
     say("building the weights" if weights is None else "loading the weights")
     arrays, module, filling = _weights(net, weights, seed, verify)
-    result = emit(net, arrays, path, opset, fp16, external_data, module, say, filling)
+    try:
+        result = emit(net, arrays, path, opset, fp16, external_data, module, say, filling)
+    except BaseException:
+        if filling is not None:
+            filling.cancel()
+        raise
     result.seconds = time.perf_counter() - start
     return result
 
@@ -127,6 +134,29 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
     reference = None
     if module is not None:  # torch's reference forward, in the background from here on
         reference = Reference(module, graph, after=filling.join if filling else None)
+    try:
+        return _write_and_verify(path, folder, skeleton, stored, graph, module, fp16, external,
+                                 data_name, size, say, filling, reference, start)
+    except BaseException:
+        _stop(filling, reference)
+        raise
+
+
+def _stop(filling, reference) -> None:
+    """Stop a failing export's background work before its error goes on: a thread left
+    inside torch when the process exits aborts it. The reference is told first, so that it
+    does not begin once the initialisation it waits for is cut short."""
+    if reference is not None:
+        reference.cancel(wait=False)
+    if filling is not None:
+        filling.cancel()
+    if reference is not None:
+        reference.cancel()
+
+
+def _write_and_verify(path, folder, skeleton, stored, graph, module, fp16, external, data_name,
+                      size, say, filling, reference, start) -> ExportResult:
+    """Write into a staging folder, verify there, move into place."""
     with staging(path) as tmp:
         say(f"writing {size / 1e6:.0f} MB of weights")
         try:
@@ -174,7 +204,11 @@ def _weights(net, weights, seed, verify: bool):
     if weights is None:
         filling = Filling(net.graph, seed)
         tensors = filling.tensors
-        module = build_module(net.graph, weights=tensors).eval() if verify else None
+        try:
+            module = build_module(net.graph, weights=tensors).eval() if verify else None
+        except BaseException:
+            filling.cancel()
+            raise
         return {k: v.numpy() for k, v in tensors.items()}, module, filling
     module = build_module(net.graph, weights=empty_weights(net.graph))
     if isinstance(weights, (str, Path)):

@@ -95,7 +95,8 @@ class Filling:
     front (`tensors`, in graph order, the same draws): export writes each tensor as soon as
     it is filled and builds what it needs meanwhile, instead of waiting for all of them.
     wait(name) blocks until that tensor is ready; join() until all are; both re-raise an
-    error of the initialisation."""
+    error of the initialisation. cancel() stops it after the tensor in hand: a failing export
+    must not leave the thread inside torch when the process exits (that aborts it)."""
 
     def __init__(self, graph: Graph, seed: int | None = None):
         params = list(graph.params.values())
@@ -103,6 +104,7 @@ class Filling:
                         for p in params}
         self._ready = {p.name: threading.Event() for p in params}
         self._error: BaseException | None = None
+        self._cancelled = False
         self._thread = threading.Thread(target=self._fill, args=(params, seed), daemon=True,
                                         name="specc-init")
         self._thread.start()
@@ -112,10 +114,13 @@ class Filling:
             gen = torch.Generator().manual_seed(seed) if seed is not None else None
             with torch.no_grad():
                 for p in params:
+                    if self._cancelled:
+                        break
                     fill_tensor(p, gen, self.tensors[p.name])
                     self._ready[p.name].set()
         except BaseException as e:  # re-raised by wait / join in the caller's thread
             self._error = e
+        finally:
             for event in self._ready.values():
                 event.set()
 
@@ -129,6 +134,10 @@ class Filling:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._thread.join()
 
 
 def empty_weights(graph: Graph) -> dict[str, torch.Tensor]:
