@@ -11,6 +11,7 @@ EXAMPLES = """\
 examples:
   specc export specs/lenet5.net -o lenet5.onnx                    fresh seeded weights
   specc export specs/lenet5.net --weights runs/lenet5 -o lenet5.onnx
+  specc export specs/lenet5.net --weights runs/lenet5 --checkpoint best -o lenet5.onnx
   specc export specs/resnet.net:resnet50 -o r50.onnx --opset 13 --fp16
 
 Every export is checked (onnx.checker, shape inference, onnxruntime against torch) before it
@@ -24,6 +25,9 @@ def add_arguments(p) -> None:
                    help="the ONNX file to write (its folder must exist)")
     p.add_argument("--weights", metavar="CHECKPOINT", help="a checkpoint (safetensors) or run "
                    "folder; without it a seeded fresh initialisation is exported")
+    p.add_argument("--checkpoint", choices=("last", "best"), help="with --weights RUN_DIR: "
+                   "the run's last checkpoint (the default) or best.safetensors, the weights "
+                   "of its best evaluation")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--fp16", action="store_true", help="store weights in half precision")
     p.add_argument("--external-data", action="store_true",
@@ -48,8 +52,28 @@ def weight_files(weights: str | None) -> list[str]:
     return [weights, str(Path(weights) / CHECKPOINT)]
 
 
+def pick_weights(weights: str | None, which: str | None) -> str | None:
+    """--weights with --checkpoint: a run folder's last or best checkpoint file."""
+    if which is None:
+        return weights
+    from .main import UsageError
+    if not weights or not Path(weights).is_dir():
+        raise UsageError("--checkpoint picks a file of a run folder: it needs --weights "
+                         "RUN_DIR" + (f" ({weights} is not a folder)" if weights else ""))
+    from ..train.runs import CHECKPOINT
+    from ..train.watch import BEST
+    path = Path(weights) / (BEST if which == "best" else CHECKPOINT)
+    if not path.is_file():
+        from ..diagnostics import SpeccError
+        raise SpeccError(f"run {weights} has no {path.name}"
+                         + (" (it has not evaluated yet, or predates best checkpoints)"
+                            if which == "best" else ""))
+    return str(path)
+
+
 def run(args) -> int:
     from ..backends.onnx_export import as_json, describe, export
+    args.weights = pick_weights(args.weights, args.checkpoint)
     net = load_target(args)
     inputs = list(net.graph.meta.get("sources", [])) + weight_files(args.weights)
     out = ensure_parent(args.output, inputs)

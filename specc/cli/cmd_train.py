@@ -3,22 +3,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 from ..diagnostics import SpeccError
 from ..network import split_target
+from ..train.watch import MONITORS
 from .common import (DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, add_set, batch_size, count,
                      load_target, overrides, positive_float, positive_int, seed)
 from .main import UsageError
 
 FLAGS = {"data": str, "epochs": int, "batch_size": int, "lr": float, "optimizer": str,
          "seed": int, "device": str, "workers": int, "threads": int, "steps": int,
-         "eval_every": int, "eval_steps": int, "save_every": int}
+         "eval_every": int, "eval_steps": int, "save_every": int, "monitor": str,
+         "early_stop": int, "min_delta": float, "tensorboard": bool}
 # what --resume may change; everything else comes from the run's config.json
 RESUME_FLAGS = ("epochs", "steps", "device", "workers", "threads", "eval_every", "eval_steps",
-                "save_every")
+                "save_every", "early_stop", "min_delta", "tensorboard")
 
 
 EXAMPLES = """\
@@ -27,12 +30,17 @@ examples:
   specc train specs/lenet5.net --epochs 3 --out runs/quick
   specc train specs/cifar_resnet.net:resnet20 --data cifar10:~/data/cifar-10-batches-bin
   specc train --resume runs/lenet5 --epochs 20          continue a run, bit-exactly
+  specc train specs/lenet5.net --tensorboard --early-stop 3   then: tensorboard --logdir runs
   specc train specs/resnet.net:resnet50 --data imagefolder:~/imagenet --steps 200
   specc train specs/resnet.net:resnet50 --data imagefolder:~/imagenet --nproc 8
   specc train ... --nnodes 2 --node-rank 0 --rdzv-endpoint node0:29400 --out /shared/run
 
-A run folder holds checkpoint.safetensors, metrics.csv, curves.png, config.json and spec/ (the
-spec it trains, which --resume uses; a differing FILE needs --allow-spec-change).
+A run folder holds checkpoint.safetensors (the last state, which --resume continues),
+best.safetensors (the weights of the best evaluation on --monitor; `specc export --checkpoint
+best`), metrics.csv, curves.png (losses, accuracies, learning rate), config.json, spec/ (the
+spec it trains; a differing FILE needs --allow-spec-change) and, with --tensorboard,
+tensorboard/ (event files; TensorBoard drops what an interrupted process logged past the
+checkpoint a resumed run continues from).
 """
 
 
@@ -67,6 +75,18 @@ def add_arguments(p) -> None:
                    "evaluation (default: the whole test set)")
     p.add_argument("--save-every", type=positive_int, metavar="N",
                    help="also checkpoint every N steps")
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write TensorBoard event files to RUN/tensorboard/ (each "
+                   "evaluation's losses, accuracies and learning rate at its step)")
+    p.add_argument("--monitor", choices=MONITORS, help="the test metric that picks "
+                   "best.safetensors and drives --early-stop: test_accuracy (higher is "
+                   "better; the default) or test_loss (lower is better)")
+    p.add_argument("--early-stop", type=positive_int, metavar="PATIENCE",
+                   help="stop when --monitor has not improved in PATIENCE evaluations in a "
+                   "row (the run ends resumable; a larger PATIENCE continues it)")
+    p.add_argument("--min-delta", type=non_negative_float, metavar="D",
+                   help="with --early-stop: an improvement of D or less does not count "
+                   "(default 0)")
     p.add_argument("--threads", type=positive_int, metavar="N",
                    help="intra-op threads (default: from the CPUs "
                    "available and the load)")
@@ -97,6 +117,17 @@ def add_arguments(p) -> None:
     add_set(p)
 
 
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of 0 or more, got {text}")
+    return value
+
+
 def _flags(args) -> dict:
     flags = {k: getattr(args, k) for k in FLAGS if getattr(args, k) is not None}
     for k in ("amp", "compile", "channels_last", "allow_fewer_classes"):
@@ -123,8 +154,12 @@ def run(args) -> int:
         run_dir = Path(args.resume)
         net, saved, lock, spec_changed = open_resume(run_dir, args.target, args.allow_spec_change,
                                                      _limits(args), _main_rank())
-        changed = {k: getattr(args, k) for k in RESUME_FLAGS if getattr(args, k) is not None}
-        check_counts(changed)
+        try:
+            changed = _resume_changes(args, saved, run_dir)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         if "epochs" in changed and "steps" not in changed:
             saved["steps"] = None  # a longer run in epochs lifts an earlier step limit
         saved.update(changed)
@@ -144,6 +179,18 @@ def run(args) -> int:
     finally:
         if lock is not None:
             lock.release()
+
+
+def _resume_changes(args, saved: dict, run_dir: Path) -> dict:
+    """The flags a resumed run takes (RESUME_FLAGS), checked."""
+    from ..train.config import check_counts
+    kept = saved.get("monitor", "test_accuracy")
+    if args.monitor and args.monitor != kept:
+        raise UsageError(f"--monitor: run {run_dir} picks its best by {kept}; a resumed run "
+                         "keeps it")
+    changed = {k: getattr(args, k) for k in RESUME_FLAGS if getattr(args, k) is not None}
+    check_counts(changed)
+    return changed
 
 
 def _limits(args) -> dict:
@@ -279,26 +326,41 @@ def _done(trainer, result, cfg, out, as_json) -> None:
     acc_text = f"{acc:.4f}" if acc is not None else "not measured"
     span = (f"{result['steps']} steps" if cfg.steps and result["steps"] >= cfg.steps
             else f"{result['epochs']} epochs")
+    if result["stopped_early"]:
+        from ..train.watch import why_stopped
+        print(why_stopped(trainer.progress, cfg), file=out)
     print(f"done: test accuracy {acc_text} after {span} in {result['seconds']:.1f} s; "
-          f"checkpoint {result['checkpoint']}", file=out)
+          f"checkpoint {result['checkpoint']}" + _best_text(result["best"]), file=out)
     if as_json:
         print(json.dumps(result))
 
 
+def _best_text(best: dict | None) -> str:
+    if best is None:
+        return ""
+    return (f"; best {best['metric'].replace('_', ' ')} {best['value']:.4f} at step "
+            f"{best['step']}: {best['checkpoint']}")
+
+
 def _already_finished(run_dir, cfg, progress, as_json) -> None:
+    from ..train import watch
     acc = progress.test_accuracy
+    early = watch.stopped_early(progress, cfg)
     what = (f"{progress.global_step} steps" if cfg.steps and progress.global_step >= cfg.steps
             else f"{progress.epoch} epochs")
-    print(f"{run_dir} is already finished ({what}"
-          + (f", test accuracy {acc:.4f}" if acc is not None else "") + "); nothing to do. "
-          "To train further pass a larger --epochs (or --steps)",
-          file=sys.stderr if as_json else sys.stdout)
+    how = ("To go on, pass a larger --early-stop PATIENCE" if early else
+           "To train further pass a larger --epochs (or --steps)")
+    print((f"{run_dir} {watch.why_stopped(progress, cfg)}; nothing to do. " if early else
+           f"{run_dir} is already finished ({what}"
+           + (f", test accuracy {acc:.4f}" if acc is not None else "") + "); nothing to do. ")
+          + how, file=sys.stderr if as_json else sys.stdout)
     if as_json:
         print(json.dumps({"test_accuracy": acc, "epochs": progress.epoch,
                           "steps": progress.global_step, "seconds": 0.0,
                           "run_dir": str(run_dir), "checkpoint": str(Path(run_dir) /
                                                                      "checkpoint.safetensors"),
-                          "already_finished": True}))
+                          "best": watch.best_record(progress, cfg, Path(run_dir)),
+                          "stopped_early": early, "already_finished": True}))
 
 
 def _launch(args) -> int:

@@ -4,12 +4,15 @@ Tensors: `model/<name>` (state dict), `optim/<param index>/<key>`, `rng/torch`, 
 Everything else (optimiser hyper-parameters, scheduler state, epoch, spec hash) is JSON in
 the file's metadata, under one key with sorted keys: safetensors stores its metadata map in a
 per-process random order, so several keys would make the same training give different bytes.
+Scheduler state goes through a typed JSON (`_encode`): plain JSON turns MultiStepLR's
+milestones (a Counter keyed by int epochs) into string keys, and a resumed run never decayed.
 """
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -19,7 +22,8 @@ from safetensors.torch import load_file, save_file
 from ..diagnostics import SpeccError
 
 
-def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None):
+def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None,
+                    rng: bool = True):
     tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": "specc-checkpoint-1", "info": _dumps(info or {})}
     if optimizer is not None:
@@ -34,10 +38,11 @@ def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dic
         meta["optim_groups"] = _dumps(state["param_groups"])
         meta["optim_scalars"] = _dumps(scalars)
     if scheduler is not None:
-        meta["scheduler"] = _dumps(scheduler.state_dict())
-    tensors["rng/torch"] = torch.get_rng_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        tensors["rng/cuda"] = torch.cuda.get_rng_state()
+        meta["scheduler"] = _dumps(_encode(scheduler.state_dict()))
+    if rng:
+        tensors["rng/torch"] = torch.get_rng_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            tensors["rng/cuda"] = torch.cuda.get_rng_state()
     packed = {META_KEY: _dumps(meta)}
     _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=packed))
 
@@ -47,6 +52,46 @@ META_KEY = "specc"
 
 def _dumps(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _encode(obj):
+    """JSON-ready form that keeps what JSON loses: a Counter stays a Counter and a dict's
+    int keys stay ints (tagged as lists of pairs); `_decode` reverses it."""
+    if isinstance(obj, dict):
+        items = [[_encode(k), _encode(v)] for k, v in obj.items()]
+        if isinstance(obj, Counter):
+            return {"__counter__": items}
+        if not all(isinstance(k, str) for k in obj):
+            return {"__items__": items}
+        return {k: _encode(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v) for v in obj]
+    return obj
+
+
+def _decode(obj):
+    if isinstance(obj, dict):
+        if set(obj) == {"__counter__"}:
+            return Counter({_hashable(k): v for k, v in _decode(obj["__counter__"])})
+        if set(obj) == {"__items__"}:
+            return {_hashable(k): v for k, v in _decode(obj["__items__"])}
+        return {k: _decode(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    return obj
+
+
+def _hashable(key):
+    return tuple(key) if isinstance(key, list) else key
+
+
+def _int_milestones(scheduler) -> None:
+    """Checkpoints written before `_encode` hold MultiStepLR milestones with string keys
+    ("30"), which never match an epoch: turn them back into ints."""
+    for s in [scheduler, *getattr(scheduler, "_schedulers", [])]:
+        milestones = getattr(s, "milestones", None)
+        if isinstance(milestones, dict) and any(isinstance(k, str) for k in milestones):
+            s.milestones = Counter({int(k): v for k, v in milestones.items()})
 
 
 def _unpack(meta: dict, p: Path) -> dict:
@@ -158,7 +203,8 @@ def _restore(path, model, optimizer, scheduler) -> dict:
             state.setdefault(int(idx), {})[name] = value
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     if scheduler is not None and "scheduler" in meta:
-        scheduler.load_state_dict(json.loads(meta["scheduler"]))
+        scheduler.load_state_dict(_decode(json.loads(meta["scheduler"])))
+        _int_milestones(scheduler)
     if "rng/torch" in tensors:
         torch.set_rng_state(tensors["rng/torch"])
     if "rng/cuda" in tensors and torch.cuda.is_available():

@@ -42,12 +42,25 @@ class TrainConfig:
     labels: list = field(default_factory=list)
     output_weights: list | None = None  # loss weight of each output, in declaration order
     overrides: dict = field(default_factory=dict)  # --set NAME=VALUE: network parameters
+    tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard/
+    monitor: str = "test_accuracy"  # what best.safetensors and early stopping go by
+    early_stop: int | None = None  # stop after this many evaluations without improvement
+    min_delta: float = 0.0  # an improvement smaller than this does not count for early_stop
+
+    def __post_init__(self):
+        """A config.json edited by hand is checked here, the flags by argparse already."""
+        from .watch import MONITORS
+        if self.monitor not in MONITORS:
+            raise SpeccError(f"unknown monitor '{self.monitor}' (use {', '.join(MONITORS)})")
+        if not self.min_delta >= 0:
+            raise SpeccError(f"min_delta must be 0 or more, got {self.min_delta}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-COUNTS = ("batch_size", "epochs", "steps", "eval_every", "eval_steps", "save_every", "threads")
+COUNTS = ("batch_size", "epochs", "steps", "eval_every", "eval_steps", "save_every", "threads",
+          "early_stop")
 
 
 def check_counts(values: dict) -> None:

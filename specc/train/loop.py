@@ -16,7 +16,8 @@ from .config import TrainConfig
 from .learning import attach as attach_learning
 from .optim import loss_fn, make_optimizer, make_schedule
 from .progress import Progress
-from .runs import CHECKPOINT, append_metrics
+from .runs import CHECKPOINT, append_metrics, read_metrics
+from . import watch
 from .setup import Dist, check_fit, input_spec, make_feed, pick_device
 from .signals import Consensus, Interrupted, StopSignals
 
@@ -25,6 +26,7 @@ PLOT_EVERY_S = 5.0  # curves.png is redrawn at most this often, and after the la
 
 class Trainer:
     _last_plot = 0.0
+    board = None  # the TensorBoard writer while fit runs with --tensorboard
     report_stream = None  # where epoch lines go (None: sys.stdout at the time)
 
     def __init__(self, net, cfg: TrainConfig, run: Path, show_progress: bool = True):
@@ -60,6 +62,9 @@ class Trainer:
             self.step_model = DDP(self.model, device_ids=ids)
         if cfg.compile:
             self.step_model = torch.compile(self.step_model)
+        if cfg.tensorboard and self.dist.main:  # refused before the run folder is written
+            from .board import check_folder
+            check_folder(run)
         self.feed = make_feed(self.data, cfg, self.dist, self.plan.workers, self.device)
         self.consensus = Consensus(self.dist.world)
 
@@ -67,18 +72,23 @@ class Trainer:
     def fit(self, resume: bool = False, progress: Progress | None = None) -> dict:
         """Train to cfg.epochs (or cfg.steps); raises Interrupted after saving on a signal.
         `progress`: where a resumed run stands, if the caller has already restored it."""
-        p = progress or (self.restore() if resume else Progress())
+        p = self.progress = progress or (self.restore() if resume else Progress())
         began = time.perf_counter()
         if not self.finished(p):
             try:
+                self.board = self._open_board(p)
                 with StopSignals() as signals:
                     while not self.finished(p):
                         self._epoch(p, signals)
             finally:
                 self.feed.close()
+                if self.board is not None:
+                    self.board.close()
         result = {"test_accuracy": p.test_accuracy, "epochs": p.epoch, "steps": p.global_step,
                   "seconds": time.perf_counter() - began, "run_dir": str(self.run),
-                  "checkpoint": str(self.run / CHECKPOINT)}
+                  "checkpoint": str(self.run / CHECKPOINT),
+                  "best": watch.best_record(p, self.cfg, self.run),
+                  "stopped_early": watch.stopped_early(p, self.cfg)}
         if self.learning is not None:
             result.update(self.learning.summary())
         return result
@@ -91,7 +101,23 @@ class Trainer:
 
     def finished(self, p: Progress) -> bool:
         steps = self.cfg.steps
-        return p.epoch >= self.cfg.epochs or bool(steps and p.global_step >= steps)
+        return (p.epoch >= self.cfg.epochs or bool(steps and p.global_step >= steps)
+                or watch.stopped_early(p, self.cfg))
+
+    def _open_board(self, p: Progress):
+        """The TensorBoard writer (main process, --tensorboard), continuing at p's step."""
+        if not (self.cfg.tensorboard and self.dist.main):
+            return None
+        from .board import Board
+        board = Board(self.run, purge_step=p.global_step)
+        # the row at p's step, unless the resumed run repeats that evaluation; all earlier
+        # rows too when the board is new (--tensorboard added on resume)
+        last = p.global_step - (p.step >= self.feed.length(p.epoch))
+        first = 0 if board.new else p.global_step
+        for row in read_metrics(self.run):
+            if row.get("step") not in (None, "") and first <= int(row["step"]) <= last:
+                board.row(row)
+        return board
 
     def _epoch(self, p: Progress, signals: StopSignals) -> None:
         t0, n = time.perf_counter(), self.feed.length(p.epoch)
@@ -105,12 +131,14 @@ class Trainer:
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{p.train_loss:.4f}", acc=f"{p.train_accuracy:.3f}")
-                if self.cfg.save_every and p.global_step % self.cfg.save_every == 0:
-                    self._save(p)
                 if self.finished(p):
                     break
                 if self.cfg.eval_every and p.global_step % self.cfg.eval_every == 0 and p.step < n:
-                    self._row(p, t0, epoch_done=False)
+                    self._row(p, t0, epoch_done=False)  # saves the checkpoint too
+                    if self.finished(p):  # stopped early: this row was the last
+                        return
+                elif self.cfg.save_every and p.global_step % self.cfg.save_every == 0:
+                    self._save(p)
             self._stop_if_asked(p, signals)
         finally:
             if bar is not None:
@@ -148,6 +176,7 @@ class Trainer:
                "test_accuracy": test_acc, "lr": lr, "seconds": seconds,
                "samples_per_s": p.epoch_samples * self.dist.world / max(seconds, 1e-9)}
         p.test_accuracy = test_acc
+        best = watch.judge(p, self.cfg, row)
         if epoch_done:
             if isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.schedule.step(test_loss)
@@ -161,7 +190,12 @@ class Trainer:
             append_metrics(self.run, row, plot=plot)  # before the checkpoint: a kill between
             if plot:                                  # the two redoes the row, never loses it
                 self._last_plot = now
+            if self.board is not None:
+                from .board import demo_figures
+                self.board.row(row, demo_figures(self.learning))
             self._report(row, epoch_done)
+            if best:
+                self._save(p, self.run / watch.BEST, full=False)
         self._save(p)
 
     # --------------------------------------------------------------- helpers
@@ -197,11 +231,17 @@ class Trainer:
         total, correct, count = sums.tolist()
         return total / max(count, 1), correct / max(count, 1)
 
-    def _save(self, p: Progress) -> None:
+    def _save(self, p: Progress, path: Path | None = None, full: bool = True) -> None:
+        """The checkpoint (weights, optimiser, schedule, RNG, progress), or with full=False
+        the weights and progress alone (best.safetensors: for export, not for resuming)."""
         if self.dist.main:
-            save_checkpoint(self.run / CHECKPOINT, self.model, self.optimizer, self.schedule,
-                            {**p.to_info(), "network": self.net.name,
-                             "spec_sha256": self.net.graph.meta.get("spec_sha256")})
+            info = {**p.to_info(), "network": self.net.name,
+                    "spec_sha256": self.net.graph.meta.get("spec_sha256")}
+            if full:
+                save_checkpoint(path or self.run / CHECKPOINT, self.model, self.optimizer,
+                                self.schedule, info)
+            else:
+                save_checkpoint(path, self.model, info=info, rng=False)
 
     def _progress(self, epoch: int, n: int, skip: int):
         if not self.show or not sys.stderr.isatty():

@@ -19,6 +19,12 @@ class Progress:
     seen: int = 0
     test_accuracy: float | None = None
     epoch_samples: int = 0  # samples of this epoch applied by this process (for samples/s)
+    # the monitored test metric (watch.py): its best value and step (best.safetensors), and
+    # for early stopping the value to beat and the evaluations since it was last beaten
+    best: float | None = None
+    best_step: int | None = None
+    mark: float | None = None
+    stale: int = 0
 
     def add(self, loss: float, hits: int, n: int) -> None:
         self.step += 1

@@ -22,7 +22,8 @@ CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "config.json"
 SPEC_DIR = "spec"
 LOCK = ".lock"
-RUN_FILES = {CHECKPOINT, CONFIG, SPEC_DIR, LOCK, "metrics.csv", "curves.png"}
+RUN_FILES = {CHECKPOINT, CONFIG, SPEC_DIR, LOCK, "metrics.csv", "curves.png", "best.safetensors",
+             "tensorboard"}
 FIELDS = ["epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
           "seconds", "samples_per_s"]
 
@@ -316,6 +317,7 @@ def append_metrics(run: Path, row: dict, plot: bool = True) -> None:
             w.writerow({k: r.get(k, "") for k in FIELDS})
     os.replace(tmp, path)
     if plot:
+        from .curves import plot_curves
         plot_curves(run, rows)
 
 
@@ -333,24 +335,3 @@ def read_metrics(run: Path) -> list[dict]:
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def plot_curves(run: Path, rows: list[dict]) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    by_step = all(r.get("step") not in (None, "") for r in rows)
-    epochs = [int(r["step"] if by_step else r["epoch"]) for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax1.plot(epochs, [float(r["train_loss"]) for r in rows], "o-", label="train")
-    ax1.plot(epochs, [float(r["test_loss"]) for r in rows], "s-", label="test")
-    ax1.set_xlabel("step" if by_step else "epoch"), ax1.set_ylabel("loss"), ax1.legend(), ax1.grid(alpha=0.3)
-    ax2.plot(epochs, [float(r["train_accuracy"]) for r in rows], "o-", label="train")
-    ax2.plot(epochs, [float(r["test_accuracy"]) for r in rows], "s-", label="test")
-    ax2.set_xlabel("step" if by_step else "epoch"), ax2.set_ylabel("accuracy"), ax2.legend(), ax2.grid(alpha=0.3)
-    fig.suptitle(run.name)
-    fig.tight_layout()
-    tmp = run / ".curves.tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, run / "curves.png")
