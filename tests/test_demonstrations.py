@@ -26,12 +26,17 @@ def train(spec: str, name: str | None, run: pathlib.Path, resume: bool = False, 
 
 # ------------------------------------------------------------------------------ Hebb
 def test_hebbian_memory_recalls_its_pairs_from_corrupted_cues(tmp_path):
-    r = run_cli("train", "specs/hebb.net", "--out", tmp_path / "h", "--json")
+    r = run_cli("train", "specs/hebb.net", "--out", tmp_path / "h", "--json", "--tensorboard")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout.splitlines()[-1])
     assert result["metric"] == "recall_rate"
     # 8 pairs of 256-bit cues, 20 % of bits flipped: every cue recalls its 64-bit pattern
     assert result["recall_rate"] == 1.0 and result["clean_recall_rate"] == 1.0
+    # the demonstration's own figures reach TensorBoard too, at the evaluation's step
+    from test_trainvis import scalars
+    board = scalars(tmp_path / "h")
+    assert board["demo/recall_rate"] == [(result["steps"], 1.0)]
+    assert board["demo/clean_recall_rate"] == [(result["steps"], 1.0)]
 
 
 def test_hebbian_memory_fails_beyond_its_capacity(tmp_path):

@@ -100,17 +100,17 @@ VALUES = ["0", "1", "2", "-1", "3", "x", "", " ", "nan", "inf", "-inf", "1e999",
 FLAGS = {
     "check": ["--json", "--print-ir", "--max-params", "--max-activations"],
     "export": ["-o", "--weights", "--opset", "--fp16", "--external-data", "--no-verify", "--seed",
-               "--json", "--max-params"],
+               "--json", "--max-params", "--checkpoint"],
     "run": ["--top-k", "--save", "--data", "--provider", "--batch-size", "--json"],
     "bench": ["--batch-sizes", "--iters", "--warmup", "--provider", "--threads", "--json"],
     "graph": ["-o", "--max-params"],
     "train": ["--data", "--epochs", "--batch-size", "--lr", "--optimizer", "--device", "--amp",
               "--channels-last", "--seed", "--out", "--resume", "--nproc", "--workers", "--json",
-              "--allow-spec-change"],
+              "--allow-spec-change", "--tensorboard", "--early-stop", "--min-delta", "--monitor"],
     "zoo": ["--json"],
 }
 SWITCHES = {"--json", "--print-ir", "--fp16", "--external-data", "--no-verify", "--amp",
-            "--channels-last", "--allow-spec-change"}
+            "--channels-last", "--allow-spec-change", "--tensorboard"}
 OUTPUTS = ["out/a.onnx", "out/a.npy", "out/a.npz", "out/a.dot", "out/a.svg", "out/", "",
            "nowhere/a.onnx", "out/run"]
 # flags whose values could make a case run for minutes (epochs, batch counts) stay small
@@ -132,6 +132,8 @@ VALID = {
     "--optimizer": ["sgd", "adam", "adamw", "rmsprop"], "--device": ["cpu", "auto"],
     "--resume": ["run", "edited_run"], "--nproc": ["1"], "--workers": ["0", "1"],
     "-o": ["out/a.onnx", "out/b.onnx", "out/a.dot"], "--save": ["out/a.npy", "out/a.npz"],
+    "--checkpoint": ["last", "best"], "--early-stop": ["1", "3"], "--min-delta": ["0", "0.01"],
+    "--monitor": ["test_accuracy", "test_loss"],
 }
 TARGETS = {"run": ["tiny.onnx"], "bench": ["tiny.onnx", "tiny.net"], "zoo": []}
 

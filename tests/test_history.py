@@ -47,7 +47,7 @@ def test_tc_problem_is_learned(tmp_path, monkeypatch):
     net = specc.load(SPECS / "rumelhart_tc.net")
     cfg = resolve(str(SPECS / "rumelhart_tc.net"), net.name, net.recipe, {"device": "cpu"})
     trainer = loop.Trainer(net, cfg, tmp_path, show_progress=False)
-    monkeypatch.setattr(trainer, "_save", lambda *progress: None)
+    monkeypatch.setattr(trainer, "_save", lambda *progress, **where: None)
     monkeypatch.setattr(loop, "append_metrics", lambda run, row, plot=True: None)
     result = trainer.fit()
     assert result["epochs"] == 1000 and result["test_accuracy"] >= 0.95

@@ -112,7 +112,7 @@ def test_random_sigint_and_sigkill_then_resume_is_bit_identical(spec, uninterrup
     assert_identical(weights(uninterrupted), weights(run))
 
 
-@pytest.mark.parametrize("mode,nth", [("kill-half-written", 5), ("int-inside-write", 9)])
+@pytest.mark.parametrize("mode,nth", [("kill-half-written", 5), ("int-inside-write", 10)])
 def test_faults_inside_a_checkpoint_write(spec, uninterrupted, tmp_path, mode, nth):
     run = tmp_path / "run"
     proc = _start(["train", spec, "--out", run, *ARGS], inject=(mode, str(nth)))
@@ -121,7 +121,8 @@ def test_faults_inside_a_checkpoint_write(spec, uninterrupted, tmp_path, mode, n
     if mode == "kill-half-written":  # killed inside the 5th write (step 35): step 28 stands
         assert proc.returncode == -signal.SIGKILL and len(stale) == 1
         assert _info(run)["global_step"] == 28
-    else:  # the 9th write (saves at 7, 14, ..., 42, the end of epoch 1 at 45, 49, 56) finishes,
+    else:  # the 10th write (saves at 7, 14, ..., 42, the end of epoch 1 at 45 with
+        # best.safetensors before it, 49, 56) finishes,
         assert proc.returncode == 130 and "the checkpoint is saved" in err, err  # then it stops
         assert not stale and _info(run)["global_step"] == 56
     assert main(["train", "--resume", str(run), "--threads", "1"]) == 0

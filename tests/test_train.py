@@ -34,11 +34,13 @@ def test_first_run_reaches_97_percent_on_digits(tmp_path):
     r = run_cli("train", "specs/lenet5.net", "--out", run, "--json")
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"test_accuracy", "epochs", "steps", "seconds", "run_dir", "checkpoint"}
+    assert set(summary) == {"test_accuracy", "epochs", "steps", "seconds", "run_dir", "checkpoint",
+                            "best", "stopped_early"}
+    assert summary["best"]["value"] >= summary["test_accuracy"] and not summary["stopped_early"]
     assert summary["test_accuracy"] >= 0.97 and summary["epochs"] == 15
     assert summary["steps"] == 15 * 45  # 1,438 training digits in the recipe's batches of 32
-    for f in ("checkpoint.safetensors", "metrics.csv", "curves.png", "config.json",
-              "spec/lenet5.net"):
+    for f in ("checkpoint.safetensors", "best.safetensors", "metrics.csv", "curves.png",
+              "config.json", "spec/lenet5.net"):
         assert (run / f).is_file(), f
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 16
     assert json.loads((run / "config.json").read_text())["optimizer"]["lr"] == 0.002

@@ -230,6 +230,29 @@ def _accuracy_of(run, checkpoint) -> float:
         trainer.feed.close()
 
 
+def test_judging_evaluations():
+    """Directions, min_delta, and NaN (a diverged run) that is never best and counts as stale."""
+    from specc.train.progress import Progress
+    from specc.train.watch import judge, stopped_early, why_stopped
+
+    class Cfg:
+        monitor, min_delta, early_stop = "test_loss", 0.1, 2
+    p = Progress()
+    verdicts = [judge(p, Cfg, {"test_loss": v, "step": s})
+                for s, v in ((1, 1.0), (2, 0.95), (3, 1.2), (4, 0.8))]
+    assert verdicts == [True, True, False, True]  # 0.95 is a new best, not a 0.1 improvement
+    assert (p.best, p.best_step, p.mark, p.stale) == (0.8, 4, 0.8, 0)
+    q = Progress()
+    for s in (1, 2):
+        assert not judge(q, Cfg, {"test_loss": float("nan"), "step": s})
+    assert stopped_early(q, Cfg) and "no evaluation gave a number" in why_stopped(q, Cfg)
+    Cfg.monitor = "test_accuracy"
+    r = Progress()
+    assert [judge(r, Cfg, {"test_accuracy": v, "step": 1}) for v in (0.5, 0.4, 0.55)] == \
+        [True, False, True]
+    assert r.stale == 2 and stopped_early(r, Cfg)  # 0.55 is within min_delta of 0.5
+
+
 def test_best_by_test_loss_goes_lower(tiny, cli, tmp_path):
     run = tmp_path / "run"
     assert cli("train", tiny(), "--out", run, "--monitor", "test_loss", *THREADS)[0] == 0

@@ -1,5 +1,6 @@
 """The training loop: deterministic batches, checkpoints that say exactly which steps are done,
-interruption only between steps, exact resume, DDP."""
+interruption only between steps, exact resume, DDP; each evaluation also judged for
+best.safetensors and early stopping (watch.py) and logged to TensorBoard (board.py)."""
 from __future__ import annotations
 
 import sys
@@ -10,14 +11,13 @@ import torch
 
 from ..data.registry import load_dataset
 from ..diagnostics import SpeccError
-from . import threads
+from . import threads, watch
 from .checkpoint import remove_stale_temporaries, restore_training, save_checkpoint
 from .config import TrainConfig
 from .learning import attach as attach_learning
 from .optim import loss_fn, make_optimizer, make_schedule
 from .progress import Progress
 from .runs import CHECKPOINT, append_metrics, read_metrics
-from . import watch
 from .setup import Dist, check_fit, input_spec, make_feed, pick_device
 from .signals import Consensus, Interrupted, StopSignals
 
@@ -96,6 +96,7 @@ class Trainer:
     def restore(self) -> Progress:
         if self.dist.main:
             remove_stale_temporaries(self.run / CHECKPOINT)
+            remove_stale_temporaries(self.run / watch.BEST)
         info = restore_training(self.run / CHECKPOINT, self.model, self.optimizer, self.schedule)
         return Progress.from_info(info, len(self.feed))
 

@@ -49,8 +49,10 @@ def why_stopped(p: Progress, cfg) -> str:
     """The line that says why a run stopped early."""
     name = cfg.monitor.replace("_", " ")
     delta = f" by more than {cfg.min_delta:g}" if cfg.min_delta else ""
+    best = (f"best {p.best:.4f} at step {p.best_step}" if p.best is not None else
+            "no evaluation gave a number (diverged?)")
     return (f"stopped early: {name} did not improve{delta} in {p.stale} evaluations "
-            f"(--early-stop {cfg.early_stop}); best {p.best:.4f} at step {p.best_step}")
+            f"(--early-stop {cfg.early_stop}); {best}")
 
 
 def best_record(p: Progress, cfg, run) -> dict | None:
