@@ -78,7 +78,7 @@ def add_arguments(p) -> None:
     p.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write TensorBoard event files to RUN/tensorboard/ (each "
                    "evaluation's losses, accuracies and learning rate at its step)")
-    p.add_argument("--monitor", choices=MONITORS, help="the test metric that picks "
+    p.add_argument("--monitor", choices=tuple(MONITORS), help="the test metric that picks "
                    "best.safetensors and drives --early-stop: test_accuracy (higher is "
                    "better; the default) or test_loss (lower is better)")
     p.add_argument("--early-stop", type=positive_int, metavar="PATIENCE",
