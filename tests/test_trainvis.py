@@ -262,6 +262,22 @@ def test_best_by_test_loss_goes_lower(tiny, cli, tmp_path):
     assert code == 2 and "picks its best by test_loss" in err
 
 
+def test_a_crafted_early_stop_record_is_a_user_error(tiny, cli, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    run = tmp_path / "run"
+    assert cli("train", tiny(), "--out", run, "--epochs", "1", *THREADS)[0] == 0
+    path = run / "checkpoint.safetensors"
+    with safe_open(str(path), "pt") as f:
+        packed = json.loads(f.metadata()["specc"])
+    record = json.loads(packed["info"])
+    assert record["stale"] == 0 and record["best_step"] == PER_EPOCH
+    packed["info"] = json.dumps({**record, "stale": "many"})
+    save_file(load_file(str(path)), str(path), metadata={"specc": json.dumps(packed)})
+    code, _, err = cli("train", "--resume", run, "--epochs", "2", "--early-stop", "1")
+    assert code == 1 and "cannot be resumed" in err and "stale must be numbers" in err, err
+
+
 @pytest.mark.parametrize("flags,message", [
     (("--early-stop", "0"), "argument --early-stop: must be at least 1, got 0"),
     (("--early-stop", "-3"), "argument --early-stop: must be at least 1, got -3"),

@@ -214,4 +214,18 @@ def _restore(path, model, optimizer, scheduler) -> dict:
             isinstance(info.get(k, 0), int) and not isinstance(info.get(k, 0), bool)
             and info.get(k, 0) >= 0 for k in ("epoch", "step")):
         raise ValueError("epoch and step must be non-negative integers")
+    _check_watch(info)
     return info
+
+
+def _check_watch(info: dict) -> None:
+    """The monitored metric's record (watch.py): numbers where the trainer does arithmetic."""
+    def number(v):
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    best_step = info.get("best_step")
+    if not (number(info.get("best")) and number(info.get("mark"))
+            and count(info.get("stale", 0)) and (best_step is None or count(best_step))):
+        raise ValueError("best, mark, best_step and stale must be numbers")
