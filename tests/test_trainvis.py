@@ -84,6 +84,20 @@ def test_multistep_decays_after_a_resume_bit_for_bit(tiny, cli, tmp_path):
                      weights(cut / "checkpoint.safetensors"))
 
 
+def test_multistep_in_steps_decays_after_a_resume_bit_for_bit(tiny, cli, tmp_path):
+    """The same with the milestone counted in optimizer steps (step 40, resumed at step 30)."""
+    spec = tiny('schedule = multistep(milestones=[40], gamma=0.1, unit="steps")')
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert cli("train", spec, "--out", full, "--epochs", "2", *THREADS)[0] == 0
+    assert cli("train", spec, "--out", cut, "--steps", "30", *THREADS)[0] == 0
+    assert cli("train", "--resume", cut, "--epochs", "2", *THREADS)[0] == 0
+    lrs = [float(r["lr"]) for r in rows(full)]
+    assert lrs == pytest.approx([0.1, 0.01], rel=1e-12)  # read at the evaluations: 23 and 46
+    assert [float(r["lr"]) for r in rows(cut)][-1] == lrs[-1]
+    assert_identical(weights(full / "checkpoint.safetensors"),
+                     weights(cut / "checkpoint.safetensors"))
+
+
 def test_old_checkpoints_with_string_milestones_are_repaired():
     """Checkpoints written before the fix hold milestones as {"2": 1} (here inside a warm-up's
     SequentialLR); one restored after the first epoch decays where a fresh run does."""

@@ -88,6 +88,7 @@ def _hashable(key):
 def _int_milestones(scheduler) -> None:
     """Checkpoints written before `_encode` hold MultiStepLR milestones with string keys
     ("30"), which never match an epoch: turn them back into ints."""
+    scheduler = getattr(scheduler, "schedule", scheduler)  # a schedule counted in steps
     for s in [scheduler, *getattr(scheduler, "_schedulers", [])]:
         milestones = getattr(s, "milestones", None)
         if isinstance(milestones, dict) and any(isinstance(k, str) for k in milestones):
