@@ -159,25 +159,34 @@ def test_glimpse_agent_trains_by_backprop_and_reinforce(tmp_path):
     assert {"where_w", "where_b", "emission.weight", "detect.weight", "obs_w", "base_w"} <= moved
 
 
-def test_glimpse_agent_finds_more_actions_than_a_fixed_stride(tmp_path):
+@pytest.mark.slow
+def test_glimpse_agent_beats_a_fixed_stride(tmp_path):
     """Where to look: on thumos_synth every frame before an action shows its lead-in and every
     frame after it its aftermath, so an agent can home in on it; a fixed stride cannot. After
     1,200 steps the learned policy (4 glimpses, the first at frame 0) lands inside more
-    actions than the stride's 4 glimpses at (n + 1/2) / 4, on every seed. (Its detection AP
-    only matches the stride's at this budget: README, the glimpse agent.)"""
+    actions than the same network glimpsing at the stride (n + 1/2) / 4, and its detection
+    AP at tIoU 0.5 is higher, on every seed and on average over seeds 0-2: the issue's
+    claim. Both read where their glimpse fell from the 50-unit location code (glimpse.net's
+    `code`); with the official one unit the agent's AP stays below the stride's (README)."""
     from specc.data import thumos
     from specc.data.registry import InputSpec
     data = "thumos_synth:4000"
     d = thumos.load("4000", InputSpec((50, 32)))
     stride = torch.tensor([(n + 0.5) / 4 for n in range(4)]).expand(len(d.test_y), 4)
     fixed = thumos.glimpsed(stride, d.test_y)
-    runs = [train("glimpse.net", "glimpse_demo", tmp_path / str(s), seed=s, epochs=30, data=data)
-            for s in range(3)]
-    found = [r["instances_glimpsed"] for r in runs]
-    # measured: the stride glimpses 0.347 of the test actions; the learned agent
-    # 0.458 / 0.468 / 0.432 (seeds 0-2)
+    runs = {name: [train("glimpse.net", name, tmp_path / f"{name}{s}", seed=s, epochs=30,
+                         data=data) for s in range(3)]
+            for name in ("glimpse_demo", "glimpse_demo_stride")}
+    found = [r["instances_glimpsed"] for r in runs["glimpse_demo"]]
+    ap = {name: [r["detection_ap"] for r in rs] for name, rs in runs.items()}
+    # measured (seeds 0-2): the stride glimpses 0.347 of the test actions, the learned agent
+    # 0.532 / 0.495 / 0.553; detection AP: learned 0.462 / 0.447 / 0.430 (mean 0.446), the
+    # stride 0.407 / 0.389 / 0.378 (mean 0.391)
     assert abs(fixed - 0.347) < 0.001
-    assert min(found) > fixed and sum(found) / 3 > fixed + 0.07
+    assert all(abs(r["instances_glimpsed"] - fixed) < 1e-6 for r in runs["glimpse_demo_stride"])
+    assert min(found) > fixed and sum(found) / 3 > fixed + 0.1
+    assert all(a > b for a, b in zip(ap["glimpse_demo"], ap["glimpse_demo_stride"]))
+    assert sum(ap["glimpse_demo"]) / 3 > sum(ap["glimpse_demo_stride"]) / 3 + 0.03
 
 
 # ------------------------------------------------------------- resume stays exact

@@ -110,8 +110,9 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("glimpse.net", "glimpse_stride", 29_392_904, 176_203_782),
     ("glimpse.net", "glimpse_small", 35_913, 211_910),
     ("glimpse.net", "glimpse_small_stride", 35_848, 211_590),
-    ("glimpse.net", "glimpse_demo", 35_913, 141_252),          # glimpse_small at 4 glimpses
-    ("glimpse.net", "glimpse_demo_stride", 35_848, 141_060),
+    # glimpse_small at 4 glimpses and a 50-unit location code: + 64 * 50 columns of obs_w
+    ("glimpse.net", "glimpse_demo", 39_113, 154_052),
+    ("glimpse.net", "glimpse_demo_stride", 39_048, 153_860),
 ]
 
 
