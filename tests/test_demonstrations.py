@@ -167,7 +167,7 @@ def test_glimpse_agent_beats_a_fixed_stride(tmp_path):
     actions than the same network glimpsing at the stride (n + 1/2) / 4, and its detection
     AP at tIoU 0.5 is higher, on every seed and on average over seeds 0-2: the issue's
     claim. Both read where their glimpse fell from the 50-unit location code (glimpse.net's
-    `code`); with the official one unit the agent's AP stays below the stride's (README)."""
+    `code`); with the official one unit it does not beat the stride (README)."""
     from specc.data import thumos
     from specc.data.registry import InputSpec
     data = "thumos_synth:4000"
