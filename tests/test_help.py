@@ -3,6 +3,7 @@ mean" for commands, shell completion generated from the parser.
 Regenerate the help texts after an intended change with SPECC_UPDATE_GOLDEN=1."""
 import argparse
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -88,3 +89,13 @@ def test_bash_completion_completes_commands_and_flags(tmp_path):
     r = subprocess.run([bash, "-c", probe], capture_output=True, text=True, cwd=ROOT)
     first, second = r.stdout.splitlines()[:2]
     assert first.split() == ["train"] and "--top-k" in second.split(), r.stderr
+
+
+def test_train_help_names_every_data_set():
+    """The --data help is written out by hand (building the parser must not import torch);
+    it must not fall behind the registry."""
+    from specc.data.registry import DATASETS
+    text = " ".join(next(a.help for name, a in _actions(build_parser())
+                         if name == "train" and "--data" in a.option_strings).split())
+    missing = [d for d in DATASETS if d not in re.findall(r"[a-z0-9_]+", text)]
+    assert missing == []

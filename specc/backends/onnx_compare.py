@@ -164,7 +164,10 @@ def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
     _within(err, tol, "the outputs")
     names = ", ".join(graph.outputs)
     if any(has_signal(e, signal_tol) for e in expected):
-        return Verified(err, f"{names} on {'1 of ' if cut else ''}{batch} seeded samples")
+        if cut:  # onnxruntime ran one sample; torch ran them all, to see the outputs vary
+            return Verified(err, f"{names} on 1 seeded sample, after checking on {batch} "
+                                 "that they vary with the input")
+        return Verified(err, f"{names} on {batch} seeded samples")
     if skeleton is None:
         raise SpeccError(f"the outputs ({names}) barely vary with the input, so comparing them "
                          "proves nothing", notes=("--no-verify writes the model anyway",))

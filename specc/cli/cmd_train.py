@@ -48,7 +48,9 @@ def add_arguments(p) -> None:
     p.add_argument("target", nargs="?", metavar="FILE[:NET]",
                    help="the spec (optional with --resume)")
     p.add_argument("--data", help="data set: digits, tc, logic[:fn], synthetic, mnist:PATH, "
-                   "cifar10:PATH, imagefolder:PATH, webdataset:PATH_OR_URL_PATTERN "
+                   "cifar10:PATH, imagefolder:PATH, webdataset:PATH_OR_URL_PATTERN; the "
+                   "demonstrations' procedural sets associative[:PAIRS], maze, "
+                   "retina:shapes|parity, fukushima, thumos_synth[:CHUNKS] "
                    "(default: the recipe's)")
     p.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
     p.add_argument("--steps", type=positive_int,
@@ -300,9 +302,13 @@ def _leave_group(dist) -> None:
     dist.destroy_process_group()
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def _announce(trainer, net, cfg, run_dir, distributed, out, progress) -> None:
     data = trainer.data
-    limit = f"{cfg.epochs} epochs" + (f" or {cfg.steps} steps" if cfg.steps else "")
+    limit = _count(cfg.epochs, "epoch") + (f" or {_count(cfg.steps, 'step')}" if cfg.steps else "")
     if progress is not None:
         limit += f", resuming at epoch {progress.epoch + 1} step {progress.step}"
     print(f"training {net.name} on {data.name} ({data.train_size} train, {data.test_size} test) "
@@ -324,8 +330,8 @@ def _announce(trainer, net, cfg, run_dir, distributed, out, progress) -> None:
 def _done(trainer, result, cfg, out, as_json) -> None:
     acc = result["test_accuracy"]
     acc_text = f"{acc:.4f}" if acc is not None else "not measured"
-    span = (f"{result['steps']} steps" if cfg.steps and result["steps"] >= cfg.steps
-            else f"{result['epochs']} epochs")
+    span = (_count(result["steps"], "step") if cfg.steps and result["steps"] >= cfg.steps
+            else _count(result["epochs"], "epoch"))
     if result["stopped_early"]:
         from ..train.watch import why_stopped
         print(why_stopped(trainer.progress, cfg), file=out)
@@ -346,10 +352,10 @@ def _already_finished(run_dir, cfg, progress, as_json) -> None:
     from ..train import watch
     acc = progress.test_accuracy
     early = watch.stopped_early(progress, cfg)
-    what = (f"{progress.global_step} steps" if cfg.steps and progress.global_step >= cfg.steps
-            else f"{progress.epoch} epochs")
-    how = ("To go on, pass a larger --early-stop PATIENCE" if early else
-           "To train further pass a larger --epochs (or --steps)")
+    what = (_count(progress.global_step, "step")
+            if cfg.steps and progress.global_step >= cfg.steps else _count(progress.epoch, "epoch"))
+    how = ("To go on, pass a larger --early-stop PATIENCE." if early else
+           "To train further, pass a larger --epochs (or --steps).")
     print((f"{run_dir} {watch.why_stopped(progress, cfg)}; nothing to do. " if early else
            f"{run_dir} is already finished ({what}"
            + (f", test accuracy {acc:.4f}" if acc is not None else "") + "); nothing to do. ")
@@ -375,4 +381,5 @@ def _launch(args) -> int:
         net = load_target(args)
         check_trainable(net)
         out = out or str(plan_run_dir(None, net.name))
-    return launch.run_torchrun(launch.torchrun_command(args, list(sys.argv[1:]), out))
+    return launch.run_torchrun(launch.torchrun_command(args, list(sys.argv[1:]), out),
+                               launch.worker_env(args))

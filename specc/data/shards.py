@@ -178,9 +178,10 @@ def load_webdataset(arg: str, want):
     notes[0] = notes[0].replace(" (the first is 0x0 ?)", "")
     source = ShardSource(train, test, hashed, train_tf, test_tf)
     return StreamData(f"webdataset:{arg}", classes, [str(i) for i in range(classes)], None, None,
-                      n_train, n_test, notes + [f"{len(train)} training shards"
+                      n_train, n_test, notes + [f"{len(train)} training shard{'s' * (len(train) != 1)}"
                                                 + ("; a fifth held out by key" if hashed else
-                                                   f", {len(val_urls)} validation shards")],
+                                                   f", {len(val_urls)} validation shard"
+                                                   f"{'s' * (len(val_urls) != 1)}")],
                       shards=source)
 
 

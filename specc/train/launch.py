@@ -69,7 +69,23 @@ def torchrun_command(args, argv: list[str], out: str | None) -> list[str]:
     return cmd + ["-m", "specc"] + worker
 
 
-def run_torchrun(cmd: list[str]) -> int:
+def worker_env(args) -> dict[str, str]:
+    """The workers' environment. torchrun sets OMP_NUM_THREADS=1 (with a banner) when it is
+    unset, which would pin every worker to one thread however many cores are free; name the
+    share each worker gets here instead (the workers record it, so a resume keeps it)."""
+    env = dict(os.environ)
+    if "OMP_NUM_THREADS" not in env:
+        from . import threads
+        accelerator = False
+        if args.device != "cpu":
+            import torch
+            accelerator = torch.cuda.is_available()
+        env["OMP_NUM_THREADS"] = str(threads.plan(args.nproc, accelerator,
+                                                  threads=args.threads).threads)
+    return env
+
+
+def run_torchrun(cmd: list[str], env: dict[str, str] | None = None) -> int:
     """Run torchrun and wait. Ctrl-C reaches torchrun (same process group), which passes it
     on to the workers; this process only waits, so it must not die first and orphan them.
     A SIGTERM sent to this process alone (a scheduler, `timeout`) is passed on to torchrun."""
@@ -81,7 +97,7 @@ def run_torchrun(cmd: list[str]) -> int:
     old = {s: signal.signal(s, h) for s, h in ((signal.SIGINT, lambda *_: None),
                                                (signal.SIGTERM, forward))}
     try:
-        proc = subprocess.Popen(cmd)
+        proc = subprocess.Popen(cmd, env=env)
         return proc.wait()
     finally:
         for s, h in old.items():

@@ -65,7 +65,9 @@ def check_fit(net, data, allow_fewer: bool = False) -> list[str]:
         raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
                          f"'{net.name}' output '{name}' has {width} units",
                          notes=(f"train only {data.classes} of the {width} outputs with "
-                                "--allow-fewer-classes",))
+                                f"--allow-fewer-classes, or give the network {data.classes} "
+                                f"outputs (--set classes={data.classes} where it takes such a "
+                                "parameter)",))
     if data.classes < width:
         return [f"classes {data.classes} used of {width} outputs"]
     return []
