@@ -242,14 +242,8 @@ def _intermediates(graph, module, feeds, skeleton, weights, tol,
     all (both sides on every sample); at least one must carry signal."""
     import torch
     import torch.fx as fx
-
-    from ..runtime import open_session
-    from .onnx_build import value_info
-    from .onnx_write import write_to_bytes
     torch_names = getattr(module, "specc_values", {})
-    onnx_values = {o for n in skeleton.graph.node for o in n.output}
-    names = [v for v in graph.values if v in torch_names and v in onnx_values
-             and v not in graph.inputs and graph.values[v].type.dtype.startswith("f")]
+    names = shared_float_values(graph, module, skeleton)
     seen: dict[str, np.ndarray] = {}
     wanted = {torch_names[v]: v for v in names}
 
@@ -262,13 +256,7 @@ def _intermediates(graph, module, feeds, skeleton, weights, tol,
     with torch.inference_mode():
         Recorder(module).run(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
     names = [v for v in names if v in seen]
-    probe = onnx.ModelProto()
-    probe.CopyFrom(skeleton)
-    outputs = {o.name for o in probe.graph.output}
-    probe.graph.output.extend(value_info(v, graph.values[v].type) for v in names
-                              if v not in outputs)
-    sess, _, _ = open_session(write_to_bytes(probe, weights), "cpu", optimize=False)
-    actual = dict(zip(names, sess.run(names, feeds)))
+    actual = onnx_values(skeleton, graph, names, weights, feeds)
     worst, signal = 0.0, 0
     for v in names:
         err = max_rel_error([seen[v]], [actual[v]])
@@ -298,3 +286,26 @@ def _filled(graph, module, weights):
     if any(k not in tensors for k in weights):
         return None
     return probe, {k: tensors[k].numpy() for k in weights}, len(zeros)
+
+
+def shared_float_values(graph, module, skeleton) -> list[str]:
+    """The float values (not inputs) that both the ONNX graph and the torch module name."""
+    torch_names = getattr(module, "specc_values", {})
+    produced = {o for n in skeleton.graph.node for o in n.output}
+    return [v for v in graph.values if v in torch_names and v in produced
+            and v not in graph.inputs and graph.values[v].type.dtype.startswith("f")]
+
+
+def onnx_values(skeleton, graph, names: list[str], weights, feeds) -> dict[str, np.ndarray]:
+    """The named values as onnxruntime computes them: the graph with each one made an
+    output, run unoptimised (so that every named value still exists)."""
+    from ..runtime import open_session
+    from .onnx_build import value_info
+    from .onnx_write import write_to_bytes
+    probe = onnx.ModelProto()
+    probe.CopyFrom(skeleton)
+    outputs = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(value_info(v, graph.values[v].type) for v in names
+                              if v not in outputs)
+    sess, _, _ = open_session(write_to_bytes(probe, weights), "cpu", optimize=False)
+    return dict(zip(names, sess.run(names, feeds)))

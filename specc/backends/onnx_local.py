@@ -64,19 +64,6 @@ def local_check(graph, module, feeds: dict, skeleton, weights, tol: float,
 
 def _onnx_values(graph, module, feeds, skeleton, weights) -> dict[str, np.ndarray]:
     """Every float value the ONNX graph and the torch module both name, from onnxruntime."""
-    import onnx
-
-    from ..runtime import open_session
-    from .onnx_build import value_info
-    from .onnx_write import write_to_bytes
-    torch_names = getattr(module, "specc_values", {})
-    onnx_values = {o for n in skeleton.graph.node for o in n.output}
-    names = [v for v in graph.values if v in torch_names and v in onnx_values
-             and v not in graph.inputs and graph.values[v].type.dtype.startswith("f")]
-    probe = onnx.ModelProto()
-    probe.CopyFrom(skeleton)
-    outputs = {o.name for o in probe.graph.output}
-    probe.graph.output.extend(value_info(v, graph.values[v].type) for v in names
-                              if v not in outputs)
-    sess, _, _ = open_session(write_to_bytes(probe, weights), "cpu", optimize=False)
-    return dict(zip(names, sess.run(names, feeds)))
+    from .onnx_compare import onnx_values, shared_float_values
+    names = shared_float_values(graph, module, skeleton)
+    return onnx_values(skeleton, graph, names, weights, feeds)
