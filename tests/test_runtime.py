@@ -1,5 +1,7 @@
 """`specc run` and `specc bench` on exported models: inputs, outputs, providers, bad input."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ from PIL import Image
 
 import specc
 
-from conftest import SPECS, run_cli
+from conftest import ROOT, SPECS, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +109,28 @@ def test_bench_side_by_side(lenet_onnx):
     r = run_cli("bench", "specs/lenet5.net", "--iters", "2")
     assert r.returncode == 0 and "p50 ms" in r.stdout
     assert run_cli("bench", "specs/lenet5.net", "--batch-sizes", "x").returncode == 2
+
+
+def test_bench_threads_are_chosen_like_trains(lenet_onnx):
+    """Both engines get one count: by default the thread plan `specc train` uses (which an
+    explicit OMP_NUM_THREADS overrides), 0 leaves each engine its own default."""
+    import os
+
+    from specc.train.threads import available_cpus
+
+    def threads(*flags, env=None):
+        r = run_cli("bench", lenet_onnx, "--batch-sizes", "1", "--iters", "1", "--warmup", "0",
+                    "--json", *flags, env=env)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)["threads"]
+    assert threads("--threads", "0") == 0 and threads("--threads", "3") == 3
+    assert threads(env={"OMP_NUM_THREADS": "2"}) == 2
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    r = subprocess.run([sys.executable, "-m", "specc", "bench", str(lenet_onnx), "--batch-sizes",
+                        "1", "--iters", "1", "--warmup", "0", "--json"], capture_output=True,
+                       text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert 1 <= json.loads(r.stdout)["threads"] <= available_cpus()
 
 
 def test_the_model_carries_its_spec_so_bench_works_from_anywhere(tmp_path):

@@ -34,9 +34,10 @@ def add_arguments(p) -> None:
     p.add_argument("--warmup", type=count, default=3,
                    help="untimed runs first, per batch size (default 3)")
     p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
-    p.add_argument("--threads", type=threads, default=0,
-                   help="threads for both engines (default 0: each engine's own default, "
-                   "one per core; on a busy machine 1 gives steadier figures)")
+    p.add_argument("--threads", type=threads, default=None,
+                   help="threads for both engines (default: as `specc train` chooses, from "
+                   "the CPUs this process may use less those other processes keep busy; "
+                   "0: each engine's own default, one per core)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -46,6 +47,9 @@ def run(args) -> int:
     from ..runtime import open_session
     from .onnx_io import metadata, read_model
     sizes = args.batch_sizes
+    if args.threads is None:  # both engines get the same, load-aware count
+        from ..train.threads import plan
+        args.threads = plan().threads
     if args.threads:
         torch.set_num_threads(args.threads)
     tmp = None
@@ -76,7 +80,8 @@ def run(args) -> int:
     if tmp is not None:
         tmp.cleanup()
     if args.json:
-        print(json.dumps({"model": model_path if tmp is None else net.name, "rows": rows}))
+        print(json.dumps({"model": model_path if tmp is None else net.name,
+                          "threads": args.threads, "rows": rows}))
         return 0
     if note:
         print(f"note: {note}")
