@@ -177,3 +177,21 @@ def test_training_only_outputs_add_weighted_losses(tmp_path, write_spec):
     result = trainer.fit()
     assert result["test_accuracy"] > 0.5
     assert not torch.equal(side_before, trainer.model.side.weight)  # the side head learned too
+
+
+def test_a_smaller_batch_than_the_recipes_names_the_scaled_lr(tmp_path):
+    """The recipe's lr was set for its batch; --batch-size alone keeps it (mobilenet_v3_small
+    at batch 8 with the lr for 4096 diverged), so train says what linear scaling gives."""
+    from specc.train.config import batch_lr_note
+    net = specc.load(SPECS / "mobilenet.net", "mobilenet_v3_small")
+    flags = {"batch_size": 8}
+    cfg = resolve("m.net", net.name, net.recipe, dict(flags))
+    note = batch_lr_note(net.recipe, cfg, flags)
+    assert note == ("note: batch 8 with the recipe's lr 0.1, set for its batch 4096; the linear "
+                    "scaling rule (Goyal et al. 2017) gives --lr 0.000195")
+    for given in ({"batch_size": 8, "lr": 0.01}, {"batch_size": 4096}, {}):
+        cfg = resolve("m.net", net.name, net.recipe, dict(given))
+        assert batch_lr_note(net.recipe, cfg, given) is None
+    r = run_cli("train", SPECS / "lenet5.net", "--batch-size", "64", "--steps", "1",
+                "--out", tmp_path / "r")
+    assert r.returncode == 0 and "--lr" in r.stderr and "linear scaling" in r.stderr

@@ -145,7 +145,7 @@ def run(args) -> int:
     launch.check(args)
     if launch.wants_launcher(args):
         return _launch(args)
-    from ..train.config import TrainConfig, check_counts, resolve
+    from ..train.config import TrainConfig, batch_lr_note, check_counts, resolve
     from ..train.runs import CHECKPOINT, check_trainable, open_resume, plan_run_dir
     lock, spec_changed = None, False
     resume = bool(args.resume)
@@ -173,7 +173,11 @@ def run(args) -> int:
             raise UsageError("--allow-spec-change goes with --resume")
         spec_path = split_target(args.target)[0]
         net = load_target(args)
-        cfg = resolve(str(spec_path), net.name, net.recipe, _flags(args))
+        flags = _flags(args)
+        cfg = resolve(str(spec_path), net.name, net.recipe, dict(flags))
+        note = batch_lr_note(net.recipe, cfg, flags)
+        if note and _main_rank():
+            print(note, file=sys.stderr)
         run_dir = plan_run_dir(args.out, net.name)
     try:
         check_trainable(net)

@@ -72,6 +72,18 @@ def check_counts(values: dict) -> None:
         raise SpeccError(f"--workers must be 0 or more, got {values['workers']}")
 
 
+def batch_lr_note(recipe: dict, cfg: TrainConfig, flags: dict) -> str | None:
+    """A batch size other than the recipe's, with the learning rate the recipe tuned for its
+    own batch: say what the linear scaling rule (Goyal et al. 2017) would give instead."""
+    batch, opt = recipe.get("batch_size"), recipe.get("optimizer") or {}
+    if ("lr" in flags or "batch_size" not in flags or not batch or "lr" not in opt
+            or cfg.batch_size == batch or cfg.optimizer.get("name") != opt.get("name")):
+        return None
+    return (f"note: batch {cfg.batch_size} with the recipe's lr {opt['lr']:g}, set for its batch "
+            f"{batch}; the linear scaling rule (Goyal et al. 2017) gives --lr "
+            f"{opt['lr'] * cfg.batch_size / batch:.3g}")
+
+
 def resolve(spec: str, network: str, recipe: dict, flags: dict) -> TrainConfig:
     """recipe < flags. `flags` holds only what the user actually passed."""
     merged = {**DEFAULTS, **recipe}
