@@ -66,6 +66,25 @@ def test_digits_split_is_fixed():
     assert torch.equal(a.test_y, b.test_y) and float(a.train_x.max()) == 1.0
 
 
+def test_digits_read_without_importing_sklearn_equal_load_digits():
+    """The CSV read directly is what scikit-learn's own loader gives, and reading it leaves
+    scikit-learn unimported (in a fresh process)."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from specc.data.sklearn_digits import digits_arrays
+    images, labels = digits_arrays()
+    d = load_digits()
+    assert images.shape == (1797, 8, 8) and np.array_equal(images, d.images)
+    assert labels.dtype.kind == "i" and np.array_equal(labels, d.target)
+    code = ("import sys; from specc.data.sklearn_digits import digits_arrays; digits_arrays(); "
+            "print('sklearn' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
 def test_tc_patterns_follow_the_paper():
     assert len(orientations(T_SHAPE)) == 4 and len(orientations(C_SHAPE)) == 4
     x, y = tc_patterns(6)
