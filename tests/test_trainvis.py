@@ -181,6 +181,29 @@ def test_tensorboard_on_resume_of_a_run_without_it(tiny, cli, tmp_path):
 
 
 # ------------------------------------------------------------ best and early stopping
+def test_patience_used_up_on_the_last_evaluation_is_no_early_stop(tiny, cli, tmp_path):
+    """A run that trains all its steps is finished, not stopped early, even when its patience
+    runs out at the same evaluation; a longer run then says the patience is used up."""
+    run = tmp_path / "run"
+    code, out, err = cli("train", tiny(), "--out", run, "--eval-every", "5", "--steps", "15",
+                         "--early-stop", "2", "--min-delta", "1", "--json", *THREADS)
+    assert code == 0, err
+    assert "stopped early" not in err and json.loads(out.splitlines()[-1])["stopped_early"] is False
+    code, out, _ = cli("train", "--resume", run, *THREADS)
+    assert code == 0 and "is already finished (15 steps" in out
+    assert "a larger --steps and a larger --early-stop" in out
+    code, out, _ = cli("train", "--resume", run, "--steps", "30", *THREADS)
+    assert code == 0 and "has used up its patience: test accuracy did not improve by more " \
+        "than 1 in 2 evaluations (--early-stop 2)" in out
+    assert info(run / "checkpoint.safetensors")["global_step"] == 15
+
+
+def test_min_delta_needs_early_stop(tiny, cli, tmp_path):
+    code, _, err = cli("train", tiny(), "--out", tmp_path / "r", "--min-delta", "0.1", *THREADS)
+    assert code == 2 and "--min-delta goes with --early-stop" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_best_checkpoint_early_stop_and_its_resume(tiny, cli, tmp_path):
     """--min-delta 1 makes every evaluation after the first one "no improvement" (accuracy
     cannot gain more than 1), so the run stops after exactly 1 + PATIENCE evaluations,
@@ -204,7 +227,7 @@ def test_best_checkpoint_early_stop_and_its_resume(tiny, cli, tmp_path):
     assert "rng/torch" not in load_file(str(run / "best.safetensors"))  # weights, not a resume
 
     code, out, _ = cli("train", "--resume", run, *THREADS)  # nothing to do, said so, exit 0
-    assert code == 0 and "stopped early" in out and "larger --early-stop" in out
+    assert code == 0 and "used up its patience" in out and "larger --early-stop" in out
     assert info(run / "checkpoint.safetensors")["global_step"] == 15
     code, out, err = cli("train", "--resume", run, "--early-stop", "3", *THREADS)
     assert code == 0, err

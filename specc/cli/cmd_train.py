@@ -169,6 +169,9 @@ def run(args) -> int:
     else:
         if not args.target:
             raise UsageError("needs a spec (FILE[:NET]) or --resume RUN_DIR")
+        if args.min_delta is not None and not args.early_stop:
+            raise UsageError("--min-delta goes with --early-stop (it sets what counts as an "
+                             "improvement)")
         if args.allow_spec_change:
             raise UsageError("--allow-spec-change goes with --resume")
         spec_path = split_target(args.target)[0]
@@ -194,6 +197,9 @@ def _resume_changes(args, saved: dict, run_dir: Path) -> dict:
     if args.monitor and args.monitor != kept:
         raise UsageError(f"--monitor: run {run_dir} picks its best by {kept}; a resumed run "
                          "keeps it")
+    if args.min_delta is not None and not (args.early_stop or saved.get("early_stop")):
+        raise UsageError("--min-delta goes with --early-stop (it sets what counts as an "
+                         "improvement)")
     changed = {k: getattr(args, k) for k in RESUME_FLAGS if getattr(args, k) is not None}
     check_counts(changed)
     return changed
@@ -355,15 +361,19 @@ def _best_text(best: dict | None) -> str:
 def _already_finished(run_dir, cfg, progress, as_json) -> None:
     from ..train import watch
     acc = progress.test_accuracy
-    early = watch.stopped_early(progress, cfg)
-    what = (_count(progress.global_step, "step")
-            if cfg.steps and progress.global_step >= cfg.steps else _count(progress.epoch, "epoch"))
-    how = ("To go on, pass a larger --early-stop PATIENCE." if early else
-           "To train further, pass a larger --epochs (or --steps).")
-    print((f"{run_dir} {watch.why_stopped(progress, cfg)}; nothing to do. " if early else
-           f"{run_dir} is already finished ({what}"
-           + (f", test accuracy {acc:.4f}" if acc is not None else "") + "); nothing to do. ")
-          + how, file=sys.stderr if as_json else sys.stdout)
+    early = watch.stopped_early(progress, cfg) and not watch.reached_limit(progress, cfg)
+    by_steps = bool(cfg.steps and progress.global_step >= cfg.steps)
+    what = _count(progress.global_step, "step") if by_steps else _count(progress.epoch, "epoch")
+    if early:
+        text = (f"{run_dir} has used up its patience: {watch.patience_text(progress, cfg)}; "
+                "nothing to do. To go on, pass a larger --early-stop PATIENCE.")
+    else:
+        text = (f"{run_dir} is already finished ({what}"
+                + (f", test accuracy {acc:.4f}" if acc is not None else "") + "); nothing to do. "
+                f"To train further, pass a larger {'--steps' if by_steps else '--epochs'}"
+                + (" and a larger --early-stop (its patience is used up too)."
+                   if watch.stopped_early(progress, cfg) else "."))
+    print(text, file=sys.stderr if as_json else sys.stdout)
     if as_json:
         print(json.dumps({"test_accuracy": acc, "epochs": progress.epoch,
                           "steps": progress.global_step, "seconds": 0.0,

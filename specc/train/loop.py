@@ -88,7 +88,8 @@ class Trainer:
                   "seconds": time.perf_counter() - began, "run_dir": str(self.run),
                   "checkpoint": str(self.run / CHECKPOINT),
                   "best": watch.best_record(p, self.cfg, self.run),
-                  "stopped_early": watch.stopped_early(p, self.cfg)}
+                  "stopped_early": (watch.stopped_early(p, self.cfg)
+                                    and not watch.reached_limit(p, self.cfg))}
         if self.learning is not None:
             result.update(self.learning.summary())
         return result
@@ -101,9 +102,7 @@ class Trainer:
         return Progress.from_info(info, len(self.feed))
 
     def finished(self, p: Progress) -> bool:
-        steps = self.cfg.steps
-        return (p.epoch >= self.cfg.epochs or bool(steps and p.global_step >= steps)
-                or watch.stopped_early(p, self.cfg))
+        return watch.reached_limit(p, self.cfg) or watch.stopped_early(p, self.cfg)
 
     def _open_board(self, p: Progress):
         """The TensorBoard writer (main process, --tensorboard), continuing at p's step."""

@@ -42,17 +42,28 @@ def judge(p: Progress, cfg, row: dict) -> bool:
 
 
 def stopped_early(p: Progress, cfg) -> bool:
+    """Is the patience used up? (Then a longer run stops where it stands.)"""
     return bool(cfg.early_stop) and p.stale >= cfg.early_stop
 
 
-def why_stopped(p: Progress, cfg) -> str:
-    """The line that says why a run stopped early."""
+def reached_limit(p: Progress, cfg) -> bool:
+    """Has the run trained all its epochs, or all its steps?"""
+    return p.epoch >= cfg.epochs or bool(cfg.steps and p.global_step >= cfg.steps)
+
+
+def patience_text(p: Progress, cfg) -> str:
     name = cfg.monitor.replace("_", " ")
     delta = f" by more than {cfg.min_delta:g}" if cfg.min_delta else ""
     best = (f"best {p.best:.4f} at step {p.best_step}" if p.best is not None else
             "no evaluation gave a number (diverged?)")
-    return (f"stopped early: {name} did not improve{delta} in {p.stale} evaluations "
-            f"(--early-stop {cfg.early_stop}); {best}")
+    evaluations = f"{p.stale} evaluation{'s' * (p.stale != 1)}"
+    return (f"{name} did not improve{delta} in {evaluations} (--early-stop "
+            f"{cfg.early_stop}); {best}")
+
+
+def why_stopped(p: Progress, cfg) -> str:
+    """The line that says why a run stopped early."""
+    return "stopped early: " + patience_text(p, cfg)
 
 
 def best_record(p: Progress, cfg, run) -> dict | None:
