@@ -195,3 +195,15 @@ def test_a_smaller_batch_than_the_recipes_names_the_scaled_lr(tmp_path):
     r = run_cli("train", SPECS / "lenet5.net", "--batch-size", "64", "--steps", "1",
                 "--out", tmp_path / "r")
     assert r.returncode == 0 and "--lr" in r.stderr and "linear scaling" in r.stderr
+
+
+def test_a_demonstration_reports_its_own_metric_by_name(tmp_path):
+    """A data set that brings a task fills the test-accuracy column with its own score;
+    the epoch lines and the done line call it by its name (no 'train acc 0.0000')."""
+    r = run_cli("train", SPECS / "hebb.net", "--epochs", "1", "--out", tmp_path / "h",
+                "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    epoch = next(line for line in r.stdout.splitlines() if line.startswith("epoch"))
+    assert "recall_rate 1.0000" in epoch and "acc" not in epoch
+    assert "done: recall rate 1.0000 after 1 epoch " in r.stdout
+    assert "best recall rate 1.0000" in r.stdout

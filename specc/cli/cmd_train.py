@@ -345,16 +345,19 @@ def _done(trainer, result, cfg, out, as_json) -> None:
     if result["stopped_early"]:
         from ..train.watch import why_stopped
         print(why_stopped(trainer.progress, cfg), file=out)
-    print(f"done: test accuracy {acc_text} after {span} in {result['seconds']:.1f} s; "
-          f"checkpoint {result['checkpoint']}" + _best_text(result["best"]), file=out)
+    score = (trainer.score_name() or "test accuracy").replace("_", " ")
+    print(f"done: {score} {acc_text} after {span} in {result['seconds']:.1f} s; "
+          f"checkpoint {result['checkpoint']}" + _best_text(result["best"], trainer.score_name()),
+          file=out)
     if as_json:
         print(json.dumps(result))
 
 
-def _best_text(best: dict | None) -> str:
+def _best_text(best: dict | None, score_name: str | None = None) -> str:
     if best is None:
         return ""
-    return (f"; best {best['metric'].replace('_', ' ')} {best['value']:.4f} at step "
+    name = score_name if score_name and best["metric"] == "test_accuracy" else best["metric"]
+    return (f"; best {name.replace('_', ' ')} {best['value']:.4f} at step "
             f"{best['step']}: {best['checkpoint']}")
 
 

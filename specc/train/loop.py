@@ -254,10 +254,19 @@ class Trainer:
         if self.show:
             where = f"epoch {row['epoch']:>3}/{self.cfg.epochs}" if epoch_done else \
                 f"step {row['step']:>6} (epoch {row['epoch']})"
-            print(f"{where}  loss {row['train_loss']:.4f}  "
-                  f"train acc {row['train_accuracy']:.4f}  test loss {row['test_loss']:.4f}  "
-                  f"test acc {row['test_accuracy']:.4f}  {row['samples_per_s']:.0f} samples/s",
+            metric = self.score_name()
+            scores = (f"train acc {row['train_accuracy']:.4f}  test loss {row['test_loss']:.4f}  "
+                      f"test acc {row['test_accuracy']:.4f}" if metric is None else
+                      f"test loss {row['test_loss']:.4f}  {metric} {row['test_accuracy']:.4f}")
+            print(f"{where}  loss {row['train_loss']:.4f}  {scores}  "
+                  f"{row['samples_per_s']:.0f} samples/s",
                   file=self.report_stream or sys.stdout, flush=True)
+
+    def score_name(self) -> str | None:
+        """The demonstration's own metric, where the data set brings a task (its score fills
+        the test-accuracy column: detection AP, recall rate, ...); None for classification."""
+        task = getattr(self.learning, "task", None)
+        return getattr(task, "metric", None)
 
 
 def _views_mean(model, x: torch.Tensor) -> torch.Tensor:
