@@ -42,6 +42,8 @@ def fork_export(argv) -> int:
         try:
             with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
                 code = main(argv)
+        except KeyboardInterrupt:  # landed in this harness, before main began or after it
+            code = 130
         finally:
             os._exit(code)
     return pid

@@ -10,7 +10,9 @@ import argparse
 import importlib
 import importlib.util
 import os
+import signal
 import sys
+import threading
 
 from ..diagnostics import SpeccError
 
@@ -110,8 +112,41 @@ def use_color(stream) -> bool:
     return stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
+_sigint = {"seen": False, "raise": False}  # did a Ctrl-C reach this command? raise it?
+
+
+def _on_sigint(signum, frame):
+    """Python's own behaviour (KeyboardInterrupt), remembered: a Ctrl-C that lands while a C
+    extension initialises surfaces as that import's ImportError ('initialization failed'),
+    and must still read as an interruption, not as an internal error."""
+    _sigint["seen"] = True
+    if _sigint["raise"]:
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    watch = False
+    try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        _sigint.update({"seen": False, "raise": True})
+        watch = (threading.current_thread() is threading.main_thread()
+                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        if watch:
+            signal.signal(signal.SIGINT, _on_sigint)
+        code = _main(argv)
+        _sigint["raise"] = False  # from here on a Ctrl-C is only noted: the command is done
+        return code
+    except KeyboardInterrupt:  # landed just outside the boundary in _main (or --debug)
+        _sigint["raise"] = False
+        if "--debug" in (argv or ()):
+            raise
+        return report(KeyboardInterrupt(), None)
+    finally:
+        if watch:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _main(argv: list[str]) -> int:
     debug = "--debug" in argv
     command = None
     try:
@@ -146,7 +181,7 @@ def report(e: BaseException, command: str | None) -> int:
         where = f"specc {command}" if command else "specc"
         print(f"{where}: error: {printable(str(e))} (see {where} --help)", file=sys.stderr)
         return EXIT_USAGE
-    if isinstance(e, KeyboardInterrupt):
+    if isinstance(e, KeyboardInterrupt) or _sigint["seen"]:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     if isinstance(e, BrokenPipeError):  # `specc ... | head`: the reader left; not an error
