@@ -30,26 +30,38 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet18(nn.Module):
-    def __init__(self, classes: int = 1000):
+class _ResNet(nn.Module):
+    """The stem, four stages and the head, named as torchvision names them; `stages` makes
+    the four stages (called after the stem is made, so initialisation draws in the same order)."""
+
+    def __init__(self, stages, features: int, classes: int):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        layers, cin = [], 64
-        for stage, width in enumerate((64, 128, 256, 512)):
-            blocks = [BasicBlock(cin, width, 1 if stage == 0 else 2), BasicBlock(width, width, 1)]
-            layers.append(nn.Sequential(*blocks))
-            cin = width
-        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, classes)
+        self.fc = nn.Linear(features, classes)
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _basic_stages() -> list:
+    layers, cin = [], 64
+    for stage, width in enumerate((64, 128, 256, 512)):
+        blocks = [BasicBlock(cin, width, 1 if stage == 0 else 2), BasicBlock(width, width, 1)]
+        layers.append(nn.Sequential(*blocks))
+        cin = width
+    return layers
+
+
+class ResNet18(_ResNet):
+    def __init__(self, classes: int = 1000):
+        super().__init__(_basic_stages, 512, classes)
 
 
 class Bottleneck(nn.Module):
@@ -77,29 +89,21 @@ class Bottleneck(nn.Module):
         return self.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 
-class BottleneckResNet(nn.Module):
+def _bottleneck_stages(depths) -> list:
+    layers, cin = [], 64
+    for stage, (width, depth) in enumerate(zip((64, 128, 256, 512), depths)):
+        blocks = [Bottleneck(cin if i == 0 else width * 4, width,
+                             2 if stage > 0 and i == 0 else 1) for i in range(depth)]
+        layers.append(nn.Sequential(*blocks))
+        cin = width * 4
+    return layers
+
+
+class BottleneckResNet(_ResNet):
     """ResNet-50/101/152 as torchvision writes them (same state_dict keys)."""
 
     def __init__(self, depths=(3, 4, 6, 3), classes: int = 1000):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        layers, cin = [], 64
-        for stage, (width, depth) in enumerate(zip((64, 128, 256, 512), depths)):
-            blocks = [Bottleneck(cin if i == 0 else width * 4, width,
-                                 2 if stage > 0 and i == 0 else 1) for i in range(depth)]
-            layers.append(nn.Sequential(*blocks))
-            cin = width * 4
-        self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(2048, classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        super().__init__(lambda: _bottleneck_stages(depths), 2048, classes)
 
 
 DEPTHS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3), "resnet152": (3, 8, 36, 3)}

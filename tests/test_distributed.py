@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import ROOT, run_cli
-from test_resume import SMALL, assert_identical, weights
+from test_resume import assert_identical, weights, write_small
 
 ARGS = ("--epochs", "4", "--batch-size", "32", "--device", "cpu", "--save-every", "10",
         "--threads", "1")
@@ -25,9 +25,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory):
-    path = tmp_path_factory.mktemp("spec") / "small.net"
-    path.write_text("specc 1\n" + SMALL)
-    return path
+    return write_small(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

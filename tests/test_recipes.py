@@ -30,6 +30,12 @@ INCEPTION = [aug("random_resized_crop", size=None, scale=[0.08, 1.0], ratio=[3 /
 ONE_CROP = aug("resize_crop", resize=256, crop=224)  # shorter side 256, centre 224x224
 LIGHTING = aug("lighting", std=0.1)  # Krizhevsky et al. 2012: alpha_i ~ N(0, 0.1) (7.2)
 
+
+def jitter(top: int) -> list:
+    """Shorter side jittered in [256, top], a random 224 crop, flips, colour noise."""
+    return [aug("scale_jitter", min=256, max=top), aug("random_crop", size=224, pad=0),
+            aug("hflip", p=0.5), LIGHTING]
+
 PAPERS = {  # (file, network): (augment, eval)
     # AlexNet 2012 §4.1 (7.2): shorter side 256, centre 256x256, random 224 (227 here) crops,
     # flips, PCA colour noise; test: ten crops (corners, centre, mirrored)
@@ -40,23 +46,13 @@ PAPERS = {  # (file, network): (augment, eval)
         [aug("resize_crop", resize=256, crop=256), aug("random_crop", size=224, pad=0),
          aug("hflip", p=0.5), LIGHTING], ONE_CROP),
     # VGG §3.1 (8.4): S jittered in [256, 512], random 224 crops, flips, RGB colour shift
-    ("vgg.net", "vgg16"): (
-        [aug("scale_jitter", min=256, max=512), aug("random_crop", size=224, pad=0),
-         aug("hflip", p=0.5), LIGHTING], ONE_CROP),
-    ("vgg.net", "vgg_a"): (
-        [aug("scale_jitter", min=256, max=512), aug("random_crop", size=224, pad=0),
-         aug("hflip", p=0.5), LIGHTING], ONE_CROP),
+    ("vgg.net", "vgg16"): (jitter(512), ONE_CROP),
+    ("vgg.net", "vgg_a"): (jitter(512), ONE_CROP),
     # ResNet §3.4 (12.2): shorter side in [256, 480], random 224 crop or flip, colour noise
-    ("resnet.net", "resnet50"): (
-        [aug("scale_jitter", min=256, max=480), aug("random_crop", size=224, pad=0),
-         aug("hflip", p=0.5), LIGHTING], ONE_CROP),
-    ("resnet.net", "resnet50_v1"): (
-        [aug("scale_jitter", min=256, max=480), aug("random_crop", size=224, pad=0),
-         aug("hflip", p=0.5), LIGHTING], ONE_CROP),
+    ("resnet.net", "resnet50"): (jitter(480), ONE_CROP),
+    ("resnet.net", "resnet50_v1"): (jitter(480), ONE_CROP),
     # PReLU-net (11.3): s jittered in [256, 512], random 224 crop, flips, colour altering
-    ("prelu_net.net", "prelu_net_a"): (
-        [aug("scale_jitter", min=256, max=512), aug("random_crop", size=224, pad=0),
-         aug("hflip", p=0.5), LIGHTING], ONE_CROP),
+    ("prelu_net.net", "prelu_net_a"): (jitter(512), ONE_CROP),
     ("googlenet.net", "googlenet_paper"): (INCEPTION, ONE_CROP),
     ("googlenet.net", "googlenet"): (INCEPTION, ONE_CROP),
     ("bn_inception.net", "bn_inception"): (INCEPTION, ONE_CROP),

@@ -61,11 +61,17 @@ def assert_identical(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
-@pytest.fixture(scope="module")
-def spec(tmp_path_factory):
+def write_small(tmp_path_factory):
+    """The small network in a folder of its own (module-scoped fixtures here and in
+    test_distributed)."""
     path = tmp_path_factory.mktemp("spec") / "small.net"
     path.write_text("specc 1\n" + SMALL)
     return path
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    return write_small(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
