@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import specc
-from specc.runtime import open_session
+from specc.backends.ort import open_session
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 NETWORKS = [("resnet.net", "resnet18"), ("resnet.net", "resnet50"), ("googlenet.net", "googlenet"),

@@ -1,6 +1,6 @@
 """specc: a compiler for neural-network specs (.net -> checked graph -> PyTorch / ONNX)."""
-from .diagnostics import SpeccError
+from .core.diagnostics import SpeccError
+from .core.version import __version__
 from .network import Network, load, load_all
 
-__version__ = "0.1.0"
 __all__ = ["Network", "SpeccError", "load", "load_all", "__version__"]

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 import specc
-from specc.data.augment import AUGMENTATIONS, PCA_EIGVAL, PCA_EIGVEC, Ctx, resized_crop_box
+from specc.recipes.augment import AUGMENTATIONS, PCA_EIGVAL, PCA_EIGVEC, Ctx, resized_crop_box
 from specc.data.registry import InputSpec
 from specc.data.transforms import SampleTransform
 

@@ -2,7 +2,7 @@
 that state dicts written elsewhere still load with strict=True."""
 import torch
 
-from specc.report import render_table
+from specc.compile.report import render_table
 
 from test_onnx_parity import parity
 

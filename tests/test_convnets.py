@@ -7,7 +7,7 @@ import torch
 
 import specc
 from specc.backends.torch_init import init_tensor
-from specc.ir import Init, Param
+from specc.ir.graph import Init, Param
 
 from conftest import SPECS
 

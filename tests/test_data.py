@@ -8,7 +8,7 @@ import torch
 
 from specc.data.procedural import orientations, tc_patterns, C_SHAPE, T_SHAPE
 from specc.data.registry import InputSpec, load_dataset
-from specc.diagnostics import SpeccError
+from specc.core.diagnostics import SpeccError
 
 from conftest import run_cli
 

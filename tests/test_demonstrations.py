@@ -67,7 +67,7 @@ def test_mark1_converges_on_separable_figures(tmp_path):
 
 def test_mark1_cannot_learn_parity(tmp_path):
     model, _ = a_units("mark1_parity", "retina:parity")
-    from specc.data.retina import PATCH
+    from specc.tasks.retina import PATCH
     top, left, side = PATCH
     patch = torch.zeros(20, 20, dtype=torch.bool)
     patch[top:top + side, left:left + side] = True
@@ -108,8 +108,8 @@ def test_neocognitron_layers_learn_in_turn():
     """competitive(epoch=k): US1 learns in the first pass, US2 in the second, US3 in the
     third; outside its pass a layer's a and b stay as they are."""
     net = specc.load(SPECS / "neocognitron.net")
-    from specc.rules.apply import Learner
-    from specc.data.glyphs import load
+    from specc.train.rules import Learner
+    from specc.tasks.glyphs import load
     from specc.data.registry import InputSpec
     d = load("", InputSpec((1, 16, 16)))
     model = net.to_torch(seed=0)
@@ -126,8 +126,8 @@ def test_neocognitron_layers_learn_in_turn():
 def test_neocognitron_learns_without_a_teacher():
     """The labels never reach the rule: shuffling them changes nothing."""
     net = specc.load(SPECS / "neocognitron.net")
-    from specc.rules.apply import Learner
-    from specc.data.glyphs import load
+    from specc.train.rules import Learner
+    from specc.tasks.glyphs import load
     from specc.data.registry import InputSpec
     d = load("", InputSpec((1, 16, 16)))
     finals = []
@@ -149,7 +149,7 @@ def test_glimpse_agent_trains_by_backprop_and_reinforce(tmp_path):
     r = train("glimpse.net", "glimpse_small", tmp_path, epochs=2, data="thumos_synth:300")
     assert r["metric"] == "detection_ap" and 0.0 <= r["detection_ap"] <= 1.0
     assert r["glimpsed_frames"] == 6 / 50
-    from specc.train.checkpoint import load_model_weights
+    from specc.backends.torch_module import load_model_weights
     model = net.to_torch(seed=0)
     load_model_weights(model, tmp_path)
     after = model.state_dict()
@@ -168,7 +168,7 @@ def test_glimpse_agent_beats_a_fixed_stride(tmp_path):
     AP at tIoU 0.5 is higher, on every seed and on average over seeds 0-2: the issue's
     claim. Both read where their glimpse fell from the 50-unit location code (glimpse.net's
     `code`); with the official one unit it does not beat the stride (README)."""
-    from specc.data import thumos
+    from specc.tasks import thumos
     from specc.data.registry import InputSpec
     data = "thumos_synth:4000"
     d = thumos.load("4000", InputSpec((50, 32)))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import specc
-from specc.resources import specs_dir
+from specc.core.resources import specs_dir
 
 ERRORS = Path(__file__).parent / "errors"
 CASES = sorted(p.stem for p in ERRORS.glob("*.net") if p.stem != "cycle_a")

@@ -11,7 +11,7 @@ import specc
 from specc.backends import torch_module
 from specc.backends.onnx_export import export
 from specc.backends.torch_module import Filling, init_weights
-from specc.embed import module_files, spec_files
+from specc.compile.embed import module_files, spec_files
 from specc.elab import Loader
 
 from conftest import SPECS
@@ -77,7 +77,7 @@ def test_a_failing_export_stops_its_threads_before_the_error(tmp_path, monkeypat
     the process ('terminate called without an active exception', exit -6 instead of 1)."""
     import time
 
-    from specc.diagnostics import SpeccError
+    from specc.core.diagnostics import SpeccError
     real = torch_module.fill_tensor
 
     def slow(p, gen, out):

@@ -8,11 +8,11 @@ from hypothesis import strategies as st
 
 import specc
 from conftest import SPECS, run_cli
-from specc import ast as A
-from specc.fmt import format_text, strip_spans
-from specc.fmt.tokens import Tokens
-from specc.parse import parse_module
-from specc.source import SourceFile
+from specc.lang import ast as A
+from specc.tools.fmt import format_text, strip_spans
+from specc.tools.fmt.tokens import Tokens
+from specc.lang.parse import parse_module
+from specc.core.source import SourceFile
 
 ERRORS = Path(__file__).parent / "errors"
 BUNDLED = sorted(SPECS.glob("*.net"))
@@ -113,7 +113,7 @@ def test_docstrings_move_with_their_block():
 
 def test_the_formatter_knows_every_statement_and_expression():
     """A new AST class must get a layout rule here, not fall back to verbatim silently."""
-    from specc.fmt import exprs, stmts
+    from specc.tools.fmt import exprs, stmts
     source = Path(exprs.__file__).read_text() + Path(stmts.__file__).read_text()
     for name in dir(A):
         cls = getattr(A, name)

@@ -7,11 +7,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import specc
-from specc.diagnostics import SpeccError
+from specc.core.diagnostics import SpeccError
 from specc.elab import Loader, elaborate_network, missing_params
-from specc.parse import parse_module
-from specc.source import SourceFile
-from specc.values import NetworkRef
+from specc.lang.parse import parse_module
+from specc.core.source import SourceFile
+from specc.lang.values import NetworkRef
 
 from conftest import SPECS
 

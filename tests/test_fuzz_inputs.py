@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import specc
-from specc.cli.onnx_io import load_inputs, metadata, read_arrays, read_model
-from specc.diagnostics import SpeccError
-from specc.train.checkpoint import load_model_weights, read_checkpoint
+from specc.runtime.model import load_inputs, metadata, read_arrays, read_model
+from specc.core.diagnostics import SpeccError
+from specc.backends.torch_module import load_model_weights
+from specc.core.weights import read_checkpoint
 
 EXAMPLES = int(os.environ.get("SPECC_FUZZ_EXAMPLES", "150"))
 TINY = "network tiny {\n input x: f32[N, 2]\n output y = linear(x, 2)\n}\n"

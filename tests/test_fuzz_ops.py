@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specc.diagnostics import SpeccError
+from specc.core.diagnostics import SpeccError
 from specc.elab.expr import callable_by_name
 from specc.ops.registry import TENSOR_KINDS, all_ops
 

@@ -8,7 +8,7 @@ import pytest
 import specc
 from browser import Browser, find_chromium
 from conftest import SPECS, run_cli
-from specc.graph import html, model, svg
+from specc.tools.viewer import html, model, svg
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from specc.cli.main import main
-from specc.files import STAGING_SUFFIX, clean_stale, staging
+from specc.core.files import STAGING_SUFFIX, clean_stale, staging
 from specc.train.runs import RunLock
 
 from conftest import SPECS

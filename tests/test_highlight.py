@@ -12,8 +12,8 @@ from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.token import Error, Keyword, Name, Operator, String
 
 from conftest import ROOT, SPECS, run_cli
-from specc.highlight import SpeccLexer, builtin_names, keywords
-from specc.ir import DTYPES
+from specc.tools.highlight import SpeccLexer, builtin_names, keywords
+from specc.ir.graph import DTYPES
 
 VSCODE = ROOT / "editors" / "vscode"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import specc
-from specc.runtime import open_session
+from specc.backends.ort import open_session
 
 from conftest import SPECS
 

@@ -19,7 +19,7 @@ import pytest
 
 import specc
 from specc.cli.main import main
-from specc.files import STAGING_SUFFIX
+from specc.core.files import STAGING_SUFFIX
 
 from conftest import ROOT, SPECS
 
@@ -98,7 +98,7 @@ def test_a_ctrl_c_during_staging_cleanup_still_removes_the_folder(tmp_path, monk
     """A SIGINT that lands while the staging folder is being removed waits for the removal
     (under load an interrupted export exited 130 and left .model.onnx.PID.specc-tmp behind,
     failing the test above); the interrupt still ends the command."""
-    from specc import files
+    from specc.core import files
     real = files.shutil.rmtree
 
     def interrupted_rmtree(path, *args, **kwargs):

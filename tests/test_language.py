@@ -2,8 +2,8 @@
 import pytest
 
 import specc
-from specc.parse import parse_expr, parse_type
-from specc import ast as A
+from specc.lang.parse import parse_expr, parse_type
+from specc.lang import ast as A
 
 MLP = """
 block dense(x, width: int, act: block = relu_block) {

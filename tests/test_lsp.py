@@ -9,9 +9,9 @@ from pygls.lsp.client import LanguageClient
 from pygls.uris import from_fs_path
 
 from conftest import ROOT, SPECS, run_cli
-from specc.fmt import format_text
-from specc.lsp import features as F
-from specc.lsp.analysis import analyse
+from specc.tools.fmt import format_text
+from specc.tools.lsp import features as F
+from specc.tools.lsp.analysis import analyse
 
 BROKEN = """specc 1
 import "blocks.net"

@@ -105,7 +105,7 @@ def test_embedding_matches_torch_nn(write_spec):
 @settings(max_examples=40, deadline=None)
 @given(dims=st.lists(st.integers(1, 4), min_size=1, max_size=4), data=st.data())
 def test_reduction_shapes_follow_torch(dims, data):
-    from specc.ir import TensorType
+    from specc.ir.graph import TensorType
     from specc.ops.registry import all_ops
     axes = data.draw(st.lists(st.integers(-len(dims), len(dims) - 1), min_size=1,
                               max_size=len(dims), unique_by=lambda a: a % len(dims)))

@@ -11,10 +11,11 @@ import specc
 from specc import passes
 from specc.backends.onnx_build import build_model
 from specc.backends.onnx_export import weights_from_module
-from specc.backends.onnx_verify import (check_inferred_shapes, max_rel_error, sample_inputs,
-                                        tolerance)
+from specc.backends.onnx_compare import sample_inputs, tolerance
+from specc.backends.onnx_numbers import max_rel_error
+from specc.backends.onnx_verify import check_inferred_shapes
 from specc.ops.registry import all_ops
-from specc.runtime import open_session
+from specc.backends.ort import open_session
 
 from op_cases import CASES, case_spec
 

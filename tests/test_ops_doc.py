@@ -1,7 +1,7 @@
 """The language reference comes from the registry: `specc ops`, and docs/ops.md kept current."""
 import pytest
 
-from specc import opsdoc
+from specc.tools import opsdoc
 from specc.ops.registry import all_ops
 
 from conftest import ROOT, run_cli

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from specc.ir import TensorType
+from specc.ir.graph import TensorType
 from specc.ops import registry
 from specc.ops.registry import (ATTR_KINDS, TENSOR_KINDS, TRAITS, Arg, OpDef, all_ops, no_macs,
                                 no_params)

@@ -137,7 +137,7 @@ def test_faults_inside_a_checkpoint_write(spec, uninterrupted, tmp_path, mode, n
 
 
 def _info(run):
-    from specc.train.checkpoint import read_checkpoint
+    from specc.core.weights import read_checkpoint
     return json.loads(read_checkpoint(run)[1]["info"])
 
 

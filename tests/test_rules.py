@@ -141,7 +141,7 @@ network n {
 
 
 def test_gradient_and_local_rules_mix_in_one_network(load_spec):
-    from specc.rules.apply import Learner
+    from specc.train.rules import Learner
     net = load_spec(MIXED)
     model = net.to_torch(seed=0)
     learner = Learner(net.graph, model)
@@ -181,7 +181,7 @@ network policy {
 
 def test_reinforce_follows_the_score_function_with_a_running_baseline(load_spec):
     """-(R - b) log N(a; mu, s) has gradient -(R - b) (a - mu) / s^2 * x with respect to w."""
-    from specc.rules.apply import Learner
+    from specc.train.rules import Learner
     net = load_spec(POLICY)
     state = "mean.reinforce_baseline"  # the running mean of R: a state parameter, checkpointed
     assert net.graph.params[state].state and "state mean.reinforce_baseline" in net.dump()
@@ -202,7 +202,7 @@ def test_reinforce_follows_the_score_function_with_a_running_baseline(load_spec)
 
 
 def test_reinforce_with_a_baseline_head_trains_the_head_towards_the_reward(load_spec):
-    from specc.rules.apply import Learner
+    from specc.train.rules import Learner
     net = load_spec("""
 network policy {
     input x: f32[N, 3]
@@ -244,7 +244,7 @@ network steps {
 def test_reinforce_judges_each_action_by_the_baseline_computed_before_it(load_spec):
     """A per-step baseline head: a0 is judged by b0 (b1 has seen a0's outcome), a1 by b1;
     -mean((R - b0) log p(a0) + (R - b1) log p(a1)), and the head regresses on R at both."""
-    from specc.rules.apply import Learner
+    from specc.train.rules import Learner
     net = load_spec(STEPS)
     model = net.to_torch(seed=0)
     learner = Learner(net.graph, model)

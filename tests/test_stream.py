@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from specc.data.registry import InputSpec, load_dataset
-from specc.diagnostics import SpeccError
+from specc.core.diagnostics import SpeccError
 
 from conftest import run_cli
 from specc.cli.main import main

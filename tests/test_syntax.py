@@ -5,7 +5,7 @@ import re
 import pytest
 
 import specc
-from specc.resources import grammar_path
+from specc.core.resources import grammar_path
 
 KEYWORDS = sorted({w for w in re.findall(r'"([a-z]+)"', grammar_path().read_text())})
 

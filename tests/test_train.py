@@ -107,7 +107,7 @@ def test_ctrl_c_right_after_optimizer_step_is_not_applied_twice(tmp_path, monkey
 
 
 def _info(run):
-    from specc.train.checkpoint import read_checkpoint
+    from specc.core.weights import read_checkpoint
     _, meta = read_checkpoint(run / "checkpoint.safetensors")
     info = json.loads(meta["info"])
     return json.dumps({"epoch": info["epoch"], "step": info["step"]})

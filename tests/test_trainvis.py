@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from specc.cli.main import main
-from specc.train.checkpoint import read_checkpoint
+from specc.core.weights import read_checkpoint
 
 # 1,438 training digits in batches of 64: 23 steps per epoch (the last batch of 30)
 PER_EPOCH = 23
@@ -253,7 +253,7 @@ def _best_row(table):
 def _accuracy_of(run, checkpoint) -> float:
     """The test accuracy of a checkpoint's weights, through the trainer's own evaluation."""
     import specc
-    from specc.train.checkpoint import load_model_weights
+    from specc.backends.torch_module import load_model_weights
     from specc.train.config import TrainConfig
     from specc.train.loop import Trainer
     config = json.loads((run / "config.json").read_text())

@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from specc.backends.onnx_verify import has_signal, max_rel_error
-from specc.diagnostics import SpeccError
+from specc.backends.onnx_numbers import has_signal, max_rel_error
+from specc.core.diagnostics import SpeccError
 from specc.ops import registry
 
 DEEP = """network deep {

@@ -10,7 +10,7 @@ import torch
 
 import specc
 from specc.backends.onnx_export import emit
-from specc.diagnostics import SpeccError
+from specc.core.diagnostics import SpeccError
 
 import torchvision_rule as rule
 

@@ -5,7 +5,7 @@ import pytest
 
 import specc
 from specc.elab.reference import ROUNDED, agreement
-from specc.zoo import zoo_rows
+from specc.tools.zoo import zoo_rows
 
 from conftest import SPECS
 

@@ -18,10 +18,10 @@ import ast
 import sys
 from pathlib import Path
 
-from specc import ast as A
-from specc.fmt import format_text
-from specc.parse import parse_module
-from specc.source import SourceFile
+from specc.lang import ast as A
+from specc.tools.fmt import format_text
+from specc.lang.parse import parse_module
+from specc.core.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
 

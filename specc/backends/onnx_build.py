@@ -7,7 +7,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..ir import Graph
+from ..core.defaults import ONNX_OPSET
+from ..ir.graph import Graph
 from .onnx_rows import narrow_rows
 from ..ops import registry
 from ..ops.registry import LoweringError
@@ -17,7 +18,6 @@ ONNX_DTYPES = {"f16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16,
                "i64": TensorProto.INT64, "bool": TensorProto.BOOL}
 NP_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i32": np.int32,
              "i64": np.int64, "bool": np.bool_}
-DEFAULT_OPSET = 17
 SUPPORTED_OPSETS = range(13, 22)
 
 
@@ -80,7 +80,7 @@ def value_info(name: str, t) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, ONNX_DTYPES[t.dtype], dims)
 
 
-def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAULT_OPSET,
+def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = ONNX_OPSET,
                 fp16_weights: bool = False, metadata: dict | None = None) -> onnx.ModelProto:
     """The whole model in memory (weights included)."""
     model, used = build_skeleton(graph, weights, opset, fp16_weights, metadata)
@@ -88,7 +88,7 @@ def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAU
     return model
 
 
-def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = DEFAULT_OPSET,
+def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ONNX_OPSET,
                    fp16_weights: bool = False, metadata: dict | None = None):
     """The model without its weights, and the weights it uses (name -> array, in order).
     Small constants made by the lowerings stay inside the skeleton."""

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 from ..ops import registry
+from .onnx_numbers import has_signal, max_rel_error, onnx_values, shared_float_values, within
 
 FP16_TOLERANCE = 1e-2
 SAMPLES = 2  # torch's batch: two samples, to tell signal from a constant
@@ -49,33 +50,6 @@ def sample_inputs(graph, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 def tolerance(graph) -> float:
     return max((registry.get(n.op).tolerance for n in graph.nodes), default=1e-5)
-
-
-def max_rel_error(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
-    """The largest |e - a| relative to the scale of e, over every pair; inf when either side
-    holds a non-finite value or the shapes differ (NaN never compares as small)."""
-    worst = 0.0
-    for e, a in zip(expected, actual):
-        e, a = np.asarray(e, dtype=np.float64), np.asarray(a, dtype=np.float64)
-        if e.shape != a.shape or not (np.isfinite(e).all() and np.isfinite(a).all()):
-            return float("inf")
-        if not e.size:
-            continue
-        scale = max(float(np.max(np.abs(e))), 1e-6)
-        worst = max(worst, float(np.max(np.abs(e - a))) / scale)
-    return worst
-
-
-def has_signal(v: np.ndarray, tol: float) -> bool:
-    """Does the value depend on the input? Its samples must differ by 10x the tolerance
-    (relative to its scale): an error of a tenth of that input-dependent part then exceeds the
-    tolerance; below it, errors of the size allowed would hide in the signal."""
-    v = np.asarray(v, dtype=np.float64)
-    if v.ndim == 0 or v.shape[0] < 2 or not np.isfinite(v).all():
-        return False
-    scale = float(np.max(np.abs(v)))
-    spread = float(np.max(np.abs(v - v[:1])))
-    return scale > 0 and spread > 10 * tol * scale
 
 
 def _batched(graph) -> bool:
@@ -161,7 +135,7 @@ def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
                                  weights, err)
         if shaky is not None:
             return shaky
-    _within(err, tol, "the outputs")
+    within(err, tol, "the outputs")
     names = ", ".join(graph.outputs)
     if any(has_signal(e, signal_tol) for e in expected):
         if cut:  # onnxruntime ran one sample; torch ran them all, to see the outputs vary
@@ -215,7 +189,7 @@ def _onnxruntime(model, graph, feeds) -> list[np.ndarray]:
     meanwhile) leaves free, or on all of them when it leaves none."""
     import torch
 
-    from ..runtime import open_session
+    from .ort import open_session
     spare = cores() - torch.get_num_threads()
     source = model if isinstance(model, str) else model.SerializeToString()
     sess, _, _ = open_session(source, "cpu", threads=max(spare, 0), optimize=False)
@@ -226,13 +200,6 @@ def _finite(values, who: str) -> None:
     if any(not np.isfinite(v).all() for v in values):
         raise SpeccError(f"{who} gives non-finite values (inf or NaN) on the seeded inputs; "
                          "the export cannot be verified",
-                         notes=("--no-verify writes the model anyway",))
-
-
-def _within(err: float, tol: float, what: str) -> None:
-    if not err <= tol:
-        raise SpeccError(f"onnxruntime and torch disagree on {what}: max relative error "
-                         f"{err:.3e} exceeds the tolerance {tol:.0e}",
                          notes=("--no-verify writes the model anyway",))
 
 
@@ -260,7 +227,7 @@ def _intermediates(graph, module, feeds, skeleton, weights, tol,
     worst, signal = 0.0, 0
     for v in names:
         err = max_rel_error([seen[v]], [actual[v]])
-        _within(err, tol, f"'{v}'")
+        within(err, tol, f"'{v}'")
         worst = max(worst, err)
         signal += has_signal(seen[v], signal_tol)
     return len(names), worst, signal
@@ -288,24 +255,3 @@ def _filled(graph, module, weights):
     return probe, {k: tensors[k].numpy() for k in weights}, len(zeros)
 
 
-def shared_float_values(graph, module, skeleton) -> list[str]:
-    """The float values (not inputs) that both the ONNX graph and the torch module name."""
-    torch_names = getattr(module, "specc_values", {})
-    produced = {o for n in skeleton.graph.node for o in n.output}
-    return [v for v in graph.values if v in torch_names and v in produced
-            and v not in graph.inputs and graph.values[v].type.dtype.startswith("f")]
-
-
-def onnx_values(skeleton, graph, names: list[str], weights, feeds) -> dict[str, np.ndarray]:
-    """The named values as onnxruntime computes them: the graph with each one made an
-    output, run unoptimised (so that every named value still exists)."""
-    from ..runtime import open_session
-    from .onnx_build import value_info
-    from .onnx_write import write_to_bytes
-    probe = onnx.ModelProto()
-    probe.CopyFrom(skeleton)
-    outputs = {o.name for o in probe.graph.output}
-    probe.graph.output.extend(value_info(v, graph.values[v].type) for v in names
-                              if v not in outputs)
-    sess, _, _ = open_session(write_to_bytes(probe, weights), "cpu", optimize=False)
-    return dict(zip(names, sess.run(names, feeds)))

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, passes
-from ..diagnostics import SpeccError
-from ..files import staging
+from .. import passes
+from ..core.version import __version__
+from ..core.defaults import ONNX_OPSET
+from ..core.diagnostics import SpeccError
+from ..core.files import staging
 from ..ops.registry import LoweringError
-from .onnx_build import DEFAULT_OPSET, build_skeleton
+from .onnx_build import build_skeleton
 from .onnx_compare import Reference
 from .onnx_verify import verify_file
 from .onnx_write import write_model
@@ -58,7 +60,7 @@ def weights_from_module(module) -> dict[str, np.ndarray]:
 def model_metadata(net) -> dict:
     """The one place the model's metadata is built. The spec travels inside (its text and its
     imports, by relative name, with the entry's sha256), never a local path."""
-    from ..embed import sha256, spec_files
+    from ..compile.embed import sha256, spec_files
     r = net.recipe
     pre = {k: r[k] for k in ("pixel_range", "mean", "std") if k in r}
     entry = net.graph.meta.get("entry") or net.graph.meta.get("spec_path", "")
@@ -87,7 +89,7 @@ def output_kind(net) -> str:
     return "logits" if loss in ("cross_entropy", "lenet") else "scores"
 
 
-def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = False,
+def export(net, path, weights=None, opset: int = ONNX_OPSET, fp16: bool = False,
            external_data: bool | None = None, verify: bool = True, seed: int = 0,
            progress=None) -> ExportResult:
     """Write `net` as ONNX at `path`. `weights`: None (seeded fresh init), a checkpoint path
@@ -106,7 +108,7 @@ def export(net, path, weights=None, opset: int = DEFAULT_OPSET, fp16: bool = Fal
     return result
 
 
-def emit(net, arrays: dict[str, np.ndarray], path, opset: int = DEFAULT_OPSET,
+def emit(net, arrays: dict[str, np.ndarray], path, opset: int = ONNX_OPSET,
          fp16: bool = False, external_data: bool | None = None, module=None,
          say=lambda stage: None, filling=None) -> ExportResult:
     """Emit ONNX for `net` with these weights; verify against `module` when one is given.
@@ -212,10 +214,10 @@ def _weights(net, weights, seed, verify: bool):
         return {k: v.numpy() for k, v in tensors.items()}, module, filling
     module = build_module(net.graph, weights=empty_weights(net.graph))
     if isinstance(weights, (str, Path)):
-        from ..train.checkpoint import load_model_weights
+        from .torch_module import load_model_weights
         load_model_weights(module, weights)
     else:
-        from ..train.checkpoint import load_state
+        from .torch_module import load_state
         load_state(module, dict(weights), source="the given weights")
     return weights_from_module(module), module.eval() if verify else None, None
 

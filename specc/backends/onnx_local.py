@@ -23,7 +23,7 @@ def reference_error(module, graph, feeds: dict, expected: list) -> float:
     """How far torch's float32 outputs (`expected`, on `feeds`) are from torch in float64."""
     import torch
 
-    from .onnx_compare import max_rel_error
+    from .onnx_numbers import max_rel_error
     wide = copy.deepcopy(module).double()
     args = [torch.from_numpy(feeds[n]) for n in graph.inputs]
     args = [a.double() if a.is_floating_point() else a for a in args]
@@ -41,7 +41,7 @@ def local_check(graph, module, feeds: dict, skeleton, weights, tol: float,
     import torch
     import torch.fx as fx
 
-    from .onnx_compare import _within, has_signal, max_rel_error
+    from .onnx_numbers import has_signal, max_rel_error, within
     actual = _onnx_values(graph, module, feeds, skeleton, weights)
     by_node = {module.specc_values[v]: v for v in actual}
     errors: dict[str, float] = {}
@@ -57,13 +57,13 @@ def local_check(graph, module, feeds: dict, skeleton, weights, tol: float,
     with torch.inference_mode():
         Local(module).run(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
     for value, err in errors.items():
-        _within(err, tol, f"'{value}' (computed by torch from onnxruntime's inputs)")
+        within(err, tol, f"'{value}' (computed by torch from onnxruntime's inputs)")
     signal = sum(has_signal(actual[v], signal_tol) for v in errors)
     return len(errors), max(errors.values(), default=0.0), signal
 
 
 def _onnx_values(graph, module, feeds, skeleton, weights) -> dict[str, np.ndarray]:
     """Every float value the ONNX graph and the torch module both name, from onnxruntime."""
-    from .onnx_compare import onnx_values, shared_float_values
+    from .onnx_numbers import onnx_values, shared_float_values
     names = shared_float_values(graph, module, skeleton)
     return onnx_values(skeleton, graph, names, weights, feeds)

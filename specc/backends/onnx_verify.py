@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import onnx
 
-from ..diagnostics import SpeccError
-from .onnx_compare import (FP16_TOLERANCE, Reference, Verified, check_numerics,  # noqa: F401
-                           has_signal, max_rel_error, sample_inputs, tolerance)
+from ..core.diagnostics import SpeccError
+from .onnx_compare import Reference, Verified, check_numerics
 
 
 def verify_file(path, skeleton: onnx.ModelProto, weights: dict, graph, module,

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from ..ir import Param
+from ..ir.graph import Param
 
 TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32,
                 "f64": torch.float64, "i32": torch.int32, "i64": torch.int64, "bool": torch.bool}

@@ -8,7 +8,8 @@ import threading
 import torch
 import torch.fx as fx
 
-from ..ir import Graph
+from ..core.weights import check_fit, model_state, read_checkpoint
+from ..ir.graph import Graph
 from ..ops import registry
 from .torch_init import TORCH_DTYPES, fill_tensor, init_tensor
 
@@ -229,6 +230,23 @@ def _owner(root: torch.nn.Module, name: str):
 def _free(mod: torch.nn.Module, segment: str, name: str) -> None:
     """torch.nn.Module's own attributes (`half`, `eval`, `training`...) cannot name tensors."""
     if hasattr(mod, segment) and segment not in mod._modules:
-        from ..diagnostics import SpeccError
+        from ..core.diagnostics import SpeccError
         raise SpeccError(f"'{name}' cannot be a PyTorch module path: '{segment}' is an "
                          "attribute of torch.nn.Module; rename it")
+
+
+def load_state(module, state: dict, source: str) -> None:
+    """Load a state dict (tensors or arrays), listing every missing, unexpected or
+    mis-shaped tensor at once."""
+    own = module.state_dict()
+    check_fit({k: tuple(v.shape) for k, v in own.items()}, state, source)
+    with torch.no_grad():
+        for k, v in own.items():
+            v.copy_(torch.as_tensor(state[k]).to(v.dtype))
+
+
+def load_model_weights(module, path) -> dict:
+    """A checkpoint's or run folder's model tensors into `module`; returns its metadata."""
+    tensors, meta = read_checkpoint(path)
+    load_state(module, model_state(tensors), str(path))
+    return meta

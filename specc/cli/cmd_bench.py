@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..network import load, split_target
+from ..compile.pipeline import split_target
+from ..network import load
 from .common import count, int_list, positive_int, threads
 
 
@@ -44,8 +45,8 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import torch
 
-    from ..runtime import open_session
-    from .onnx_io import metadata, read_model
+    from ..backends.ort import open_session
+    from ..runtime.model import metadata, read_model
     sizes = args.batch_sizes
     if args.threads is None:  # both engines get the same, load-aware count
         from ..train.threads import plan
@@ -55,7 +56,7 @@ def run(args) -> int:
     tmp = None
     if args.target.endswith(".onnx"):
         model_path = args.target
-        from ..embed import load_embedded
+        from ..runtime.embedded import load_embedded
         net = load_embedded(metadata(read_model(model_path)))  # the spec travels in the model
     else:
         path, name = split_target(args.target)

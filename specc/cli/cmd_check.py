@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from ..elab.recipe import describe_recipe
-from ..network import load_all, split_target
-from ..report import render_table
-from ..zoo import reference_lines
+from ..compile.pipeline import split_target
+from ..network import load_all
+from ..compile.report import render_table
+from ..tools.zoo import reference_lines
 from .common import add_target, load_target, overrides, print_json
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..core.defaults import ONNX_OPSET
 from .common import add_target, ensure_parent, load_target, output_file, seed
 
 
@@ -28,7 +29,7 @@ def add_arguments(p) -> None:
     p.add_argument("--checkpoint", choices=("last", "best"), help="with --weights RUN_DIR: "
                    "the run's last checkpoint (the default) or best.safetensors, the weights "
                    "of its best evaluation")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--opset", type=int, default=ONNX_OPSET, help=f"ONNX opset (default {ONNX_OPSET})")
     p.add_argument("--fp16", action="store_true", help="store weights in half precision")
     p.add_argument("--external-data", action="store_true",
                    help="weights in OUT.onnx.data (automatic above 2 GB)")
@@ -64,7 +65,7 @@ def pick_weights(weights: str | None, which: str | None) -> str | None:
     from ..train.watch import BEST
     path = Path(weights) / (BEST if which == "best" else CHECKPOINT)
     if not path.is_file():
-        from ..diagnostics import SpeccError
+        from ..core.diagnostics import SpeccError
         raise SpeccError(f"run {weights} has no {path.name}"
                          + (" (it has not evaluated yet, or predates best checkpoints)"
                             if which == "best" else ""))

@@ -7,9 +7,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..diagnostics import SpeccError
-from ..parse import read_source
-from ..source import SourceFile
+from ..core.diagnostics import SpeccError
+from ..lang.parse import read_source
+from ..core.source import SourceFile
 
 EXAMPLES = """\
 examples:
@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..fmt import format_source
+    from ..tools.fmt import format_source
     if not args.files or args.files == ["-"]:
         return _stdin(args, format_source)
     changed = failed = same = 0

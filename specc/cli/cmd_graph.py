@@ -29,7 +29,7 @@ def add_arguments(p) -> None:
 
 
 def to_dot(graph) -> str:
-    from ..graph.model import colour, internal
+    from ..tools.viewer.model import colour, internal
     lines = [f'digraph "{graph.name}" {{', "  rankdir=TB;",
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];']
     for name in graph.inputs:
@@ -61,11 +61,11 @@ def run(args) -> int:
     if out.suffix == ".dot":
         text = to_dot(net.graph) + "\n"
     elif out.suffix in (".html", ".htm"):
-        from ..graph import html, model
+        from ..tools.viewer import html, model
         m = model.build(net.graph)
         text = html.render(m, html.open_to_depth(m, args.depth or 0))
     elif out.suffix == ".svg":
-        from ..graph import model, svg
+        from ..tools.viewer import model, svg
         text = svg.render(model.build(net.graph), args.depth or 0)
     else:
         raise UserError(f"unknown picture format '{out.suffix}' (use .html, .svg or .dot)")
@@ -77,7 +77,7 @@ def run(args) -> int:
 def _write(path: Path, text: str) -> None:
     """Written in a staging folder beside the target and renamed, so no half-written picture
     is left under its name."""
-    from ..files import staging
+    from ..core.files import staging
     with staging(path) as tmp:
         staged = tmp / path.name
         staged.write_text(text, encoding="utf-8")

@@ -20,6 +20,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..lsp.server import serve
+    from ..tools.lsp.server import serve
     serve()
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 
 EXAMPLES = """\
 examples:
@@ -22,7 +22,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from .. import opsdoc
+    from ..tools import opsdoc
     if args.markdown:
         print(opsdoc.markdown(), end="")
         return 0

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..diagnostics import SpeccError
-from ..files import staging
+from ..core.diagnostics import SpeccError
+from ..core.files import staging
 from .common import batch_size, ensure_parent, output_file, positive_int
-from .onnx_io import IMAGE_SUFFIXES, input_specs, load_inputs, metadata, read_model
+from ..runtime.model import IMAGE_SUFFIXES, input_specs, load_inputs, metadata, read_model
 
 
 EXAMPLES = """\
@@ -41,7 +41,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..runtime import open_session
+    from ..backends.ort import open_session
     _refuse_spec(args.model)
     if args.save:  # checked before any work: never onto the model or an input
         ensure_parent(args.save, [args.model, f"{args.model}.data", *args.inputs], "--save")
@@ -124,7 +124,7 @@ def _save(path: str, outputs: dict) -> None:
 def _refuse_spec(target: str) -> None:
     """A spec where the model goes: say what `run` takes and how to get it, rather than
     report a .net file as a corrupt ONNX model."""
-    from ..network import split_target
+    from ..compile.pipeline import split_target
     path, _ = split_target(target)
     if path.endswith(".net"):
         raise SpeccError(f"{target} is a spec; specc run takes a model written by specc export",
@@ -133,6 +133,7 @@ def _refuse_spec(target: str) -> None:
 
 
 def _evaluate(args, model, sess, provider) -> int:
+    from .. import tasks  # noqa: F401  (the demonstrations' data sets register themselves)
     from ..data.registry import InputSpec, load_dataset, test_batches
     name, dims, _ = input_specs(model)[0]
     pre = metadata(model)["specc.preprocessing"]

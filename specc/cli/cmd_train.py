@@ -8,10 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from ..diagnostics import SpeccError
-from ..network import split_target
+from ..core.diagnostics import SpeccError
+from ..compile.pipeline import split_target
 from ..train.watch import MONITORS
-from .common import (DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, add_set, batch_size, count,
+from .common import (MAX_ACTIVATIONS, MAX_PARAMS, add_set, batch_size, count,
                      load_target, overrides, positive_float, positive_int, seed)
 from .main import UsageError
 
@@ -112,9 +112,9 @@ def add_arguments(p) -> None:
                    help="restart the group up to K times after "
                    "a worker fails (it resumes from the last checkpoint)")
     p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
-    p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS,
+    p.add_argument("--max-params", type=positive_int, default=MAX_PARAMS,
                    help=argparse.SUPPRESS)
-    p.add_argument("--max-activations", type=positive_int, default=DEFAULT_MAX_ACTIVATIONS,
+    p.add_argument("--max-activations", type=positive_int, default=MAX_ACTIVATIONS,
                    help=argparse.SUPPRESS)
     add_set(p)
 

@@ -3,7 +3,7 @@ they compare with the figures its spec's `reference` section states, the reporte
 their source, and what specc has reproduced."""
 from __future__ import annotations
 
-from ..report import human
+from ..compile.report import human
 from .common import print_json
 
 
@@ -19,7 +19,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..zoo import agree_text, errors_text, zoo_rows
+    from ..tools.zoo import agree_text, errors_text, zoo_rows
     rows = zoo_rows()
     if args.json:
         print_json(rows)

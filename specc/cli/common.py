@@ -7,8 +7,9 @@ import math
 import os
 from pathlib import Path
 
-from ..elab.builder import DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS
-from ..network import Network, load, split_target
+from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
+from ..compile.pipeline import split_target
+from ..network import Network, load
 
 SEED_LIMIT = 2 ** 64  # torch.manual_seed and numpy's generators take seeds below this
 
@@ -68,12 +69,22 @@ batch_size = int_at_least(1, 2 ** 31 - 1)  # torch indexes a batch with 32-bit s
 
 def add_target(p, help_text: str = "a .net file, optionally FILE:NETWORK") -> None:
     p.add_argument("target", metavar="FILE[:NET]", help=help_text)
-    p.add_argument("--max-params", type=positive_int, default=DEFAULT_MAX_PARAMS, metavar="N",
-                   help="refuse specs with more parameters than this (default 2e9)")
-    p.add_argument("--max-activations", type=positive_int, default=DEFAULT_MAX_ACTIVATIONS,
-                   metavar="N", help="refuse networks whose tensors hold more values per "
-                   "sample than this (default 1e9)")
+    add_budgets(p)
     add_set(p)
+
+
+def add_budgets(p) -> None:
+    p.add_argument("--max-params", type=positive_int, default=MAX_PARAMS, metavar="N",
+                   help=f"refuse specs with more parameters than this (default {_e(MAX_PARAMS)})")
+    p.add_argument("--max-activations", type=positive_int, default=MAX_ACTIVATIONS,
+                   metavar="N", help="refuse networks whose tensors hold more values per "
+                   f"sample than this (default {_e(MAX_ACTIVATIONS)})")
+
+
+def _e(n: int) -> str:
+    """2000000000 -> '2e9'."""
+    mantissa, _, exponent = f"{n:e}".partition("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
 
 
 def add_set(p) -> None:
@@ -95,12 +106,12 @@ def overrides(args) -> dict[str, str]:
 
 
 def load_target(args) -> Network:
-    from ..network import UnknownOverride
+    from ..compile.pipeline import UnknownOverride
     from .main import UsageError
     path, net = split_target(args.target)
     try:
         return load(path, net, max_params=args.max_params, overrides=overrides(args),
-                    max_activations=getattr(args, "max_activations", DEFAULT_MAX_ACTIVATIONS))
+                    max_activations=getattr(args, "max_activations", MAX_ACTIVATIONS))
     except UnknownOverride as e:
         raise UsageError("; ".join((e.message,) + e.notes)) from None
 
@@ -120,8 +131,8 @@ def ensure_parent(path: str | Path, inputs=(), flag: str = "-o") -> Path:
     """The output path, checked before any work starts: it is not a folder, its folder exists
     and is writable, and it is none of the `inputs` (a spec, a checkpoint, a model, its
     imports), through links and `..` too. The file itself is written through a staging
-    folder beside it (specc.files.staging), so it is never left half-written."""
-    from ..files import same_file
+    folder beside it (specc.core.files.staging), so it is never left half-written."""
+    from ..core.files import same_file
     from .main import UserError
     p = Path(path)
     if not str(path).strip():

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 
 COMMANDS = {
     "check": "parse, elaborate and verify a spec; per-layer table",
@@ -58,7 +58,7 @@ class Parser(argparse.ArgumentParser):
 
     def _check_value(self, action, value):
         if action.choices is not None and value not in action.choices:
-            from ..suggest import did_you_mean
+            from ..core.suggest import did_you_mean
             known = [str(c) for c in action.choices]
             raise argparse.ArgumentError(action, f"invalid choice: {value!r}"
                                          f"{did_you_mean(str(value), known)} (choose from "
@@ -99,7 +99,7 @@ def _module(name: str):
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..core.version import __version__
     return f"specc {__version__}"
 
 
@@ -110,6 +110,14 @@ def use_color(stream) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _theme(stream):
+    """The colours for diagnostics on `stream`, or None; Pygments is imported only then."""
+    if not use_color(stream):
+        return None
+    from ..tools.highlight import TERMINAL
+    return TERMINAL
 
 
 _sigint = {"seen": False, "raise": False}  # did a Ctrl-C reach this command? raise it?
@@ -168,11 +176,11 @@ def _main(argv: list[str]) -> int:
 
 def report(e: BaseException, command: str | None) -> int:
     """Print what went wrong in the user's terms and return the exit code."""
-    from ..source import printable
+    from ..core.source import printable
     if isinstance(e, SystemExit):
         raise e
     if isinstance(e, SpeccError):
-        print(e.render(color=use_color(sys.stderr)), file=sys.stderr)
+        print(e.render(theme=_theme(sys.stderr)), file=sys.stderr)
         return EXIT_USER
     if isinstance(e, UserError):
         print(f"error: {printable(str(e))}", file=sys.stderr)

@@ -1,13 +1,4 @@
-"""Data sets for `specc train` and `specc run --data`: a registry of named sources.
-
-Importing this package does not import torch (`specc check` shows a recipe's augmentations
-from `specc.data.augment` without it)."""
-
-__all__ = ["DATASETS", "Dataset", "load_dataset"]
-
-
-def __getattr__(name):
-    if name in __all__:
-        from . import registry
-        return getattr(registry, name)
-    raise AttributeError(name)
+"""Data sets for `specc train` and `specc run --data`: a registry of named sources
+(registry.py) and the readers, each of which registers the names it reads. The
+demonstrations' task environments register theirs from specc.tasks."""
+from . import sklearn_digits, procedural, disk, folder, shards  # noqa: F401  (registration order)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 from .images import fit_images, memory_augment, memory_eval
-from .registry import Dataset
+from .registry import Dataset, register
 
 
 def _folder(arg: str, name: str) -> Path:
@@ -96,3 +96,7 @@ def load_cifar10(arg: str, want) -> Dataset:
         parts += [fit_images(x, want, "cifar10", notes=None if parts else notes), y]
     return Dataset("cifar10", *parts, 10, CIFAR_LABELS, memory_augment(want), adaptations=notes,
                    eval_transform=memory_eval(want))
+
+
+register("mnist", load_mnist)
+register("cifar10", load_cifar10)

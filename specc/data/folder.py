@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
+from .registry import register
+from .stream import MAX_STAND_INS, StreamData
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
-MAX_STAND_INS = 16  # consecutive unreadable files before the data set is called damaged
 
 
 @dataclass
@@ -143,7 +144,6 @@ def peek(files: FileList) -> tuple[str, tuple]:
 
 
 def load_imagefolder(arg: str, want):
-    from .stream import StreamData
     from .transforms import SampleTransform, default_eval
     train, test, classes = split(arg)
     train_tf = SampleTransform(list(want.augment), want, files=True)
@@ -165,3 +165,6 @@ def file_notes(first: tuple, train_tf, test_tf) -> list[str]:
     elif mode not in ("L", "1", "I", "F", "") and c == 1:
         notes.append(f"channels {len(mode)}->1 (grey)")
     return notes
+
+
+register("imagefolder", load_imagefolder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 
 
 def fit_images(x: torch.Tensor, want, source: str, frame: bool = False,

@@ -5,9 +5,9 @@ import itertools
 
 import torch
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 from .images import normalise
-from .registry import Dataset
+from .registry import Dataset, register
 
 # Rumelhart, Hinton & Williams 1986 (PDP ch. 8): five-square T and C, four orientations each.
 T_SHAPE = {(0, 0), (0, 1), (0, 2), (1, 1), (2, 1)}
@@ -85,3 +85,8 @@ def load_synthetic(arg: str, want) -> Dataset:
     x = torch.randn((n + n // 4, *want.shape), generator=g)
     y = torch.randint(0, classes, (n + n // 4,), generator=g)
     return Dataset("synthetic", x[:n], y[:n], x[n:], y[n:], classes)
+
+
+register("tc", load_tc)
+register("logic", load_logic)
+register("synthetic", load_synthetic)

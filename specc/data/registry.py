@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 
 
 @dataclass
@@ -49,32 +49,31 @@ class InputSpec:
     eval_transform: tuple = ()  # the recipe's evaluation transform (one record), if any
 
 
-def _sources():
-    from . import disk, folder, procedural, shards, sklearn_digits
-    from . import associative, glyphs, maze, retina, thumos  # learning-rule demonstrations
-    return {"digits": sklearn_digits.load, "tc": procedural.load_tc, "logic": procedural.load_logic,
-            "synthetic": procedural.load_synthetic, "mnist": disk.load_mnist,
-            "cifar10": disk.load_cifar10, "imagefolder": folder.load_imagefolder,
-            "webdataset": shards.load_webdataset,
-            "fukushima": glyphs.load, "associative": associative.load, "maze": maze.load,
-            "retina": retina.load, "thumos_synth": thumos.load}
+SOURCES: dict = {}  # name -> load(arg, want): the readers (this package) and the
+# demonstrations' task environments (specc.tasks) register themselves when imported
 
 
-DATASETS = ("digits", "tc", "logic", "synthetic", "mnist", "cifar10", "imagefolder", "webdataset",
-            "fukushima", "associative", "maze", "retina", "thumos_synth")
+def register(name: str, load) -> None:
+    if name in SOURCES:
+        raise RuntimeError(f"data set {name!r} registered twice")
+    SOURCES[name] = load
+
+
+def dataset_names() -> tuple[str, ...]:
+    return tuple(SOURCES)
 
 
 def load_dataset(spec: str, want: InputSpec) -> Dataset:
     name, _, arg = spec.partition(":")
-    sources = _sources()
-    if name not in sources:
-        from ..suggest import did_you_mean
-        raise SpeccError(f"unknown data set '{spec}'{did_you_mean(name, DATASETS)}",
-                         notes=(f"data sets: {', '.join(DATASETS)} (mnist, cifar10, "
+    if name not in SOURCES:
+        from ..core.suggest import did_you_mean
+        names = dataset_names()
+        raise SpeccError(f"unknown data set '{spec}'{did_you_mean(name, names)}",
+                         notes=(f"data sets: {', '.join(names)} (mnist, cifar10, "
                                 "imagefolder and webdataset take a path: mnist:PATH)",))
     if arg.startswith("~"):  # `--data imagefolder:~/x`: a shell leaves a ~ after a colon as is
         arg = os.path.expanduser(arg)
-    return sources[name](arg, want)
+    return SOURCES[name](arg, want)
 
 
 def test_batches(data, batch: int, workers: int = 0):

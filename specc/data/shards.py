@@ -24,8 +24,9 @@ from pathlib import Path
 
 import torch
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 from .pipeline import sample_seed
+from .registry import register
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "ppm", "bmp")
 LABEL_EXT = "cls"
@@ -182,7 +183,7 @@ def load_webdataset(arg: str, want):
                                                 + ("; a fifth held out by key" if hashed else
                                                    f", {len(val_urls)} validation shard"
                                                    f"{'s' * (len(val_urls) != 1)}")],
-                      shards=source)
+                      shards=source, feeder=ShardFeed)
 
 
 @dataclass
@@ -377,3 +378,6 @@ class ShardFeed:
 
     def close(self) -> None:
         pass
+
+
+register("webdataset", load_webdataset)

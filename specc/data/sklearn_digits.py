@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from .images import fit_images, memory_augment, memory_eval
-from .registry import Dataset
+from .registry import Dataset, register
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
@@ -43,3 +43,6 @@ def load(arg: str, want) -> Dataset:
     return Dataset("digits", x[train], y[train], x[test], y[test], 10,
                    [str(i) for i in range(10)], memory_augment(want), adaptations=notes,
                    eval_transform=memory_eval(want))
+
+
+register("digits", load)

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..diagnostics import SpeccError
-from .folder import MAX_STAND_INS
+from ..core.diagnostics import SpeccError
 from .pipeline import epoch_order, sample_seed
+
+MAX_STAND_INS = 16  # consecutive unreadable files before the data set is called damaged
 
 
 @dataclass
@@ -32,12 +33,10 @@ class StreamData:
     adaptations: list = field(default_factory=list)
     streaming = True
     shards: object = None  # a ShardSource for webdataset (specc.data.shards), else None
+    feeder: object = None  # the feed's class when not LoaderFeed (shards: ShardFeed)
 
     def feed(self, seed, rank, world, per_rank, workers, pin):
-        if self.shards is not None:
-            from .shards import ShardFeed
-            return ShardFeed(self, seed, rank, world, per_rank, workers, pin)
-        return LoaderFeed(self, seed, rank, world, per_rank, workers, pin)
+        return (self.feeder or LoaderFeed)(self, seed, rank, world, per_rank, workers, pin)
 
 
 def quiet_worker(_worker_id: int) -> None:

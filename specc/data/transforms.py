@@ -12,8 +12,8 @@ import random
 import numpy as np
 import torch
 
-from ..diagnostics import SpeccError
-from .augment import AUGMENTATIONS, Ctx, describe
+from ..core.diagnostics import SpeccError
+from ..recipes.augment import AUGMENTATIONS, Ctx, describe
 
 
 def default_eval() -> list[dict]:

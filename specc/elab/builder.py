@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import re
 
-from ..diagnostics import FatalError, SpeccError
-from ..ir import DTYPE_BYTES, Graph, Node, Param, TensorType, Value
+from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
+from ..core.diagnostics import FatalError, SpeccError
+from ..ir.graph import DTYPE_BYTES, Graph, Node, Param, TensorType, Value
 from ..ops import registry
 from ..ops.registry import ShapeError
-from ..source import Span
-from ..values import Tensor
+from ..core.source import Span
+from ..lang.values import Tensor
 
-DEFAULT_MAX_PARAMS = 2_000_000_000
-# values per sample summed over every tensor the network computes (its input included): what a
-# training step holds for the backward pass. 10**9 is 4 GB a sample in f32.
-DEFAULT_MAX_ACTIVATIONS = 1_000_000_000
 MAX_NODES = 200_000
 MAX_LOOP_STEPS = 100_000
 MAX_DEPTH = 64
@@ -22,8 +19,8 @@ _SEGMENT = re.compile(r"^[A-Za-z_0-9]+(\.[A-Za-z_0-9]+)*$")
 
 
 class GraphBuilder:
-    def __init__(self, name: str, max_params: int = DEFAULT_MAX_PARAMS,
-                 max_activations: int = DEFAULT_MAX_ACTIVATIONS):
+    def __init__(self, name: str, max_params: int = MAX_PARAMS,
+                 max_activations: int = MAX_ACTIVATIONS):
         self.graph = Graph(name)
         self.max_activations = max_activations
         self.total_activations = 0

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ..diagnostics import SpeccError
-from ..ir import Init
-from ..values import Builtin, Tensor, show, type_name
+from ..core.diagnostics import SpeccError
+from ..ir.graph import Init
+from ..lang.values import Builtin, Tensor, show, type_name
 
 MAX_LIST = 100_000
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import difflib
 from dataclasses import replace
 
-from .. import ast as A
-from ..diagnostics import FatalError, SpeccError
-from ..ir import Init
+from ..lang import ast as A
+from ..core.diagnostics import FatalError, SpeccError
+from ..ir.graph import Init
 from ..ops import registry
 from ..ops.registry import REQUIRED
 from ..rules.elab import KEYWORD as LEARN
 from ..rules.elab import record, rule_value
-from ..values import (POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor, show, type_name)
+from ..lang.values import POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor, show, type_name
 from . import builtins
 from .builder import MAX_DEPTH
 from .expr import Hint
@@ -54,7 +54,7 @@ class CallEval:
             return
         for a in args:
             if a.name is not None and a.name not in names and a.name != LEARN:
-                from ..suggest import did_you_mean
+                from ..core.suggest import did_you_mean
                 span = frame.span(a.span)
                 span = replace(span, end_line=span.line, end_col=span.col + len(a.name))
                 raise SpeccError(f"{what} '{name}' has no argument '{a.name}'"

@@ -5,11 +5,11 @@ import difflib
 import operator
 from dataclasses import dataclass
 
-from .. import ast as A
-from ..diagnostics import SpeccError
+from ..lang import ast as A
+from ..core.diagnostics import SpeccError
 from ..ops import registry
-from ..values import (MAX_INT, POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor, ValueLimit,
-                      check_caps, show, type_name)
+from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor,
+                           ValueLimit, check_caps, show, type_name)
 from . import builtins
 from .scope import Frame
 
@@ -48,7 +48,7 @@ class ExprEval:
     observer = None  # called with (self, expr, frame, value) after each evaluation (LSP hover)
 
     def eval(self, e: A.Expr, frame: Frame, hint: Hint | None = None):
-        """Every value an expression makes passes the size caps (specc.values) here, so the
+        """Every value an expression makes passes the size caps (specc.lang.values) here, so the
         error points at the expression that made a value too large."""
         value = getattr(self, "_eval_" + type(e).__name__)(e, frame, hint)
         if isinstance(value, (int, float, str, tuple)):

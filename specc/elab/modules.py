@@ -4,12 +4,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .. import ast as A
-from ..diagnostics import Collector, SpeccError
-from ..parse import parse_module, read_source
-from ..resources import specs_dir
-from ..source import SourceFile, Span
-from ..values import BlockRef, NetworkRef
+from ..lang import ast as A
+from ..core.diagnostics import Collector, SpeccError
+from ..lang.parse import parse_module, read_source
+from ..core.resources import specs_dir
+from ..core.source import SourceFile, Span
+from ..lang.values import BlockRef, NetworkRef
 from .scope import ModuleScope
 
 SUPPORTED_VERSIONS = (1,)
@@ -34,30 +34,33 @@ class Loader:
         self._set_roots(Path(path))
         return self._load(Path(path), read_source(path))
 
-    def load_text(self, text: str, path: str = "<spec>") -> ModuleScope:
+    def load_text(self, text: str, path: str = "<spec>", parsed: A.Module | None = None
+                  ) -> ModuleScope:
+        """`parsed`: the text's AST when the caller has parsed it already (not again)."""
         self._set_roots(Path(path))
-        return self._load(Path(path), SourceFile(path, text))
+        source = parsed.span.source if parsed is not None else SourceFile(path, text)
+        return self._load(Path(path), source, parsed)
 
     def _set_roots(self, path: Path) -> None:
         if not self.roots:
             self.roots = [path.resolve().parent, specs_dir().resolve()]
 
-    def _load(self, path: Path, source: SourceFile) -> ModuleScope:
+    def _load(self, path: Path, source: SourceFile, parsed=None) -> ModuleScope:
         key = path.resolve()
         if key in self.cache:
             return self.cache[key]
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old, DEEP_LIMIT))
         try:
-            return self._load_deep(key, source)
+            return self._load_deep(key, source, parsed)
         except RecursionError:
             raise SpeccError("the spec nests expressions too deeply to compile",
                              Span(source, 1, 1, 1, 1)) from None
         finally:
             sys.setrecursionlimit(old)
 
-    def _load_deep(self, key: Path, source: SourceFile) -> ModuleScope:
-        module_ast = parse_module(source)
+    def _load_deep(self, key: Path, source: SourceFile, parsed=None) -> ModuleScope:
+        module_ast = parsed if parsed is not None else parse_module(source)
         scope = ModuleScope(source, version=module_ast.version)
         errors = Collector()
         if module_ast.version is not None and module_ast.version not in SUPPORTED_VERSIONS:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import hashlib
 import sys
 
-from .. import ast as A
-from ..diagnostics import Collector, FatalError, SpeccError
-from ..ir import Graph
-from ..values import POISON, NetworkRef, Tensor, type_name
+from ..lang import ast as A
+from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
+from ..core.diagnostics import Collector, FatalError, SpeccError
+from ..ir.graph import Graph
+from ..lang.values import POISON, NetworkRef, Tensor, type_name
 from ..rules.elab import check_learning
-from .builder import DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, GraphBuilder
+from .builder import GraphBuilder
 from .calls import DEFAULT
 from .calls import CallEval, bind_args
 from .expr import ExprEval
@@ -69,7 +70,7 @@ def evaluate_preset(module: ModuleScope, item: A.NetworkPreset) -> NetworkRef:
 def evaluate_override(module: ModuleScope, name: str, text: str):
     """The value of `--set NAME=TEXT`: TEXT is a spec expression (`256`, `[2, 2, 2, 2]`,
     `bottleneck`) evaluated in the module's scope, where it is shown as `--set NAME`."""
-    from ..parse import parse_expr
+    from ..lang.parse import parse_expr
     ev, frame = _module_frame(module)
     value = ev.eval(parse_expr(text, f"--set {name}"), frame)
     if isinstance(value, Tensor):
@@ -82,8 +83,8 @@ def missing_params(ref: NetworkRef) -> list[str]:
     return [p.name for p in ref.defn.params if p.name not in bound and p.default is None]
 
 
-def elaborate_network(ref: NetworkRef, max_params: int = DEFAULT_MAX_PARAMS,
-                      max_activations: int = DEFAULT_MAX_ACTIVATIONS, observer=None) -> Graph:
+def elaborate_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
+                      max_activations: int = MAX_ACTIVATIONS, observer=None) -> Graph:
     d = ref.defn
     builder = GraphBuilder(ref.display, max_params, max_activations)
     ev = Elaborator(builder)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from .. import ast as A
-from ..data.augment import AUGMENTATIONS
-from ..diagnostics import SpeccError
-from ..values import POISON, Record, show, type_name
-from .schedule import schedule_problem, schedule_unit
+from ..lang import ast as A
+from ..recipes.augment import AUGMENTATIONS
+from ..core.diagnostics import SpeccError
+from ..lang.values import POISON, Record, show, type_name
+from ..recipes.schedule import schedule_problem, schedule_unit
 
 # Kinds of recipe values and the range each admits: a value that cannot work (a step schedule
 # every 0 epochs, 0 epochs, a NaN rate) is refused here, at its line, not deep in training.
@@ -61,7 +61,7 @@ def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
     for item in stmt.items:
         span = spans[item.key] = frame.span(item.span)
         if item.key not in KEYS:
-            from ..suggest import did_you_mean
+            from ..core.suggest import did_you_mean
             raise SpeccError(f"unknown recipe key '{item.key}'{did_you_mean(item.key, KEYS)}",
                              _key_span(span, item.key),
                              (f"recipe keys: {', '.join(KEYS)}",))
@@ -135,7 +135,7 @@ def _record(ev, e: A.Expr, frame, table: dict = CONSTRUCTORS):
         fields = table[e.callee.name]
         for a in e.args:  # an unknown name is the mistake, even when a required one is missing
             if a.name not in fields:
-                from ..suggest import did_you_mean
+                from ..core.suggest import did_you_mean
                 raise SpeccError(f"'{e.callee.name}' has no argument '{a.name}'"
                                  f"{did_you_mean(a.name, fields)}", _key_span(frame.span(a.span),
                                                                             a.name),
@@ -326,7 +326,7 @@ def describe_recipe(recipe: dict) -> list[str]:
     augmentation comes from."""
     if not recipe:
         return []
-    from ..data.augment import describe
+    from ..recipes.augment import describe
 
     def record(r: dict) -> str:  # a schedule in epochs, the usual unit, says nothing of it
         args = [f"{k}={_text(v)}" for k, v in r.items()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 
-from .. import ast as A
-from ..diagnostics import SpeccError
-from ..values import POISON, show, type_name
+from ..lang import ast as A
+from ..core.diagnostics import SpeccError
+from ..lang.values import POISON, show, type_name
 
 ROUNDED = 0.03  # how far a float (rounded) figure may lie from specc's exact count
 

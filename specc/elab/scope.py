@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..source import SourceFile, Span
+from ..core.source import SourceFile, Span
 
 
 @dataclass(eq=False)

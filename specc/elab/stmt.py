@@ -1,9 +1,9 @@
 """Executing statements: assignments name what they bind; loops, conditionals, declarations."""
 from __future__ import annotations
 
-from .. import ast as A
-from ..diagnostics import FatalError, SpeccError
-from ..values import POISON, Tensor, show, type_name
+from ..lang import ast as A
+from ..core.diagnostics import FatalError, SpeccError
+from ..lang.values import POISON, Tensor, show, type_name
 from .calls import ReturnSignal, coerce
 from .expr import Hint, is_chain
 from .recipe import evaluate_recipe

@@ -1,10 +1,10 @@
 """Types in the language: scalar, list, block and tensor types; checking values against them."""
 from __future__ import annotations
 
-from .. import ast as A
-from ..diagnostics import SpeccError
-from ..ir import DTYPES, TensorType
-from ..values import POISON, BlockRef, Tensor, show, type_name
+from ..lang import ast as A
+from ..core.diagnostics import SpeccError
+from ..ir.graph import DTYPES, TensorType
+from ..lang.values import POISON, BlockRef, Tensor, show, type_name
 
 
 def _fmt(shape) -> str:

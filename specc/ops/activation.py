@@ -1,7 +1,7 @@
 """Activations and other shape-preserving unary ops."""
 from __future__ import annotations
 
-from ..ir import Init
+from ..ir.graph import Init
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import channels, float_input
 

@@ -3,7 +3,7 @@ last dims and each pair must be equal or 1 (`[N, C, 1, 1] * [N, C, H, W]`, `[N, 
 Two different dims other than 1 (a residual join of mismatched maps) are an error."""
 from __future__ import annotations
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, same_dtype
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_params, register
 from .shapes import broadcast, float_input, fmt, prod, same_dtype
 

@@ -2,7 +2,7 @@
 groups."""
 from __future__ import annotations
 
-from ..ir import Init, TensorType
+from ..ir.graph import Init, TensorType
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, register
 from .shapes import channels, expand, prod, spatial, window_out
 

@@ -1,7 +1,7 @@
 """Fully connected layers and matrix products."""
 from __future__ import annotations
 
-from ..ir import Init, TensorType
+from ..ir.graph import Init, TensorType
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, float_input, fmt, same_dtype
 

@@ -2,7 +2,7 @@
 a relative position into an index (Yeung et al.'s observation network picks a frame)."""
 from __future__ import annotations
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Arg, Example, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import float_input, fmt
 

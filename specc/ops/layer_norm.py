@@ -5,7 +5,7 @@ below those the lowerings decompose into ReduceMean / InstanceNormalization, and
 are tested."""
 from __future__ import annotations
 
-from ..ir import Init, TensorType
+from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import channels, float_input, fmt, in_range, prod

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from ..ir import Init, TensorType
+from ..ir.graph import Init, TensorType
 from .registry import Arg, Example, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import fmt, spatial
 

@@ -1,7 +1,7 @@
 """A parameter declared in the spec (`param w: f32[84, 10] = ...`); shared wherever it is used."""
 from __future__ import annotations
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import prod
 

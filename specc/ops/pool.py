@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Example, Arg, LoweringError, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import channels, expand, spatial, window_out
 

@@ -8,7 +8,7 @@ reorder the rows. A cell's state is one tensor [N, 2H] holding h then c.
 """
 from __future__ import annotations
 
-from ..ir import Init, TensorType
+from ..ir.graph import Init, TensorType
 from .registry import Arg, Example, OpDef, ParamSpec, ShapeError, no_params, register
 from .shapes import float_input, fmt
 

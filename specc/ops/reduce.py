@@ -4,7 +4,7 @@ ONNX moved `axes` from an attribute to an input (ReduceSum at opset 13, the othe
 `reduce_onnx` emits whichever form the chosen opset wants."""
 from __future__ import annotations
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import fmt
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..ir import Init, TensorType
+from ..ir.graph import Init, TensorType
 
 
 class ShapeError(Exception):
@@ -155,18 +155,10 @@ def register(*ops: OpDef) -> None:
 
 
 def get(name: str) -> OpDef | None:
-    _load()
     return REGISTRY.get(name)
 
 
 def all_ops() -> dict[str, OpDef]:
-    _load()
+    """Every op: the package's __init__ imports each op module (which registers its ops)
+    before any module of the package, this one included, can be used."""
     return REGISTRY
-
-
-def _load() -> None:
-    if not REGISTRY:
-        from . import (activation, arith, attention, conv, dense, expand,  # noqa: F401
-                       layer_norm, norm, parameter, pointwise, pool, reduce, resample,
-                       special, tensor)
-        from . import indexing, neocognitron, recurrent, stochastic  # noqa: F401

@@ -5,7 +5,7 @@ transform and "floor" rounding. "bilinear" without align_corners is torch's half
 transform ("pytorch_half_pixel"), with align_corners the "align_corners" transform."""
 from __future__ import annotations
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import channels, expand, fmt, spatial
 

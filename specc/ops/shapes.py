@@ -1,7 +1,7 @@
 """Small pure helpers shared by the shape rules."""
 from __future__ import annotations
 
-from ..ir import FLOAT_DTYPES, Dim, TensorType
+from ..ir.graph import FLOAT_DTYPES, Dim, TensorType
 from .registry import ShapeError
 
 

@@ -1,7 +1,7 @@
 """The historical ops of LeNet-5: a connection-table conv, trainable subsampling, RBF units."""
 from __future__ import annotations
 
-from ..ir import Init, TensorType
+from ..ir.graph import Init, TensorType
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import channels, expand, fmt, prod, spatial, window_out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Arg, Example, LoweringError, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import float_input, fmt
 

@@ -1,7 +1,7 @@
 """Structural ops: concat, flatten, reshape, transpose, pad, slice."""
 from __future__ import annotations
 
-from ..ir import TensorType
+from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import fmt, prod, same_dtype
 

@@ -1,4 +1,6 @@
-"""Graph passes, listed in one place. Each is a small function Graph -> Graph.
+"""Graph passes, listed in one place. Each is a small function Graph -> Graph that returns a
+new Graph (or its input unchanged) and never changes its input; the runner verifies the IR's
+invariants after every pass that changed the graph.
 
 CHECK runs after elaboration (every command); INFERENCE prepares a graph for export.
 """
@@ -8,11 +10,15 @@ from .dce import dead_code
 from .inference import drop_train_only
 from .verify import verify
 
-CHECK = [verify, dead_code, verify]
-INFERENCE = [drop_train_only, dead_code, verify]
+CHECK = [verify, dead_code]  # the elaborator's graph is verified first
+INFERENCE = [drop_train_only, dead_code]
 
 
 def run(graph, passes):
+    """Each pass in order, and the verifier after each that changed the graph (a pass that
+    returns its input changed nothing)."""
     for p in passes:
-        graph = p(graph)
+        out = p(graph)
+        if out is not graph:
+            graph = verify(out)
     return graph

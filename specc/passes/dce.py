@@ -1,6 +1,9 @@
 """Dead-code elimination: drop nodes whose values never reach an output, and the parameters
-only they used. Graph inputs are kept (they are the interface)."""
+only they used. Graph inputs are kept (they are the interface). The input graph is not changed:
+the result is a new Graph that shares the kept nodes."""
 from __future__ import annotations
+
+import copy
 
 
 def dead_code(graph):
@@ -15,9 +18,9 @@ def dead_code(graph):
         return graph
     kept = {id(n) for n in keep}
     dropped = {o for n in graph.nodes if id(n) not in kept for o in n.outputs}
-    graph.nodes = keep
-    for v in dropped:
-        graph.values.pop(v, None)
+    out = copy.copy(graph)
+    out.nodes = keep
+    out.values = {k: v for k, v in graph.values.items() if k not in dropped}
     used = {p for n in keep for p in n.params.values()}
-    graph.params = {k: p for k, p in graph.params.items() if k in used}
-    return graph
+    out.params = {k: p for k, p in graph.params.items() if k in used}
+    return out

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import difflib
 
-from .. import ast as A
-from ..diagnostics import SpeccError
-from ..ir import Init, Param
-from ..values import POISON, Tensor, show, type_name
+from ..lang import ast as A
+from ..core.diagnostics import SpeccError
+from ..ir.graph import Init, Param
+from ..lang.values import POISON, Tensor, show, type_name
 from . import registry
 from .registry import REQUIRED, LearnUse, RuleValue
 from .synapse import FORMS, form_of, ops_with

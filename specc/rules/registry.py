@@ -114,18 +114,12 @@ def register(*rules: RuleDef) -> None:
 
 
 def get(name: str) -> RuleDef | None:
-    _load()
     return RULES.get(name)
 
 
 def all_rules() -> dict[str, RuleDef]:
-    _load()
+    """Every rule: the package's __init__ imports each rule module (which registers it)."""
     return RULES
-
-
-def _load() -> None:
-    if not RULES:
-        from . import hebbian, competitive, reward  # noqa: F401
 
 
 @dataclass

@@ -15,7 +15,7 @@ import re
 import time
 from pathlib import Path
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 
 TB_DIR = "tensorboard"
 TAGS = {"train_loss": "train/loss", "train_accuracy": "train/accuracy",

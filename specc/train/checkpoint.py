@@ -16,10 +16,11 @@ from collections import Counter
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from ..diagnostics import SpeccError
+from ..backends.torch_module import load_state
+from ..core.diagnostics import SpeccError
+from ..core.weights import META_KEY, model_state, read_checkpoint
 
 
 def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None,
@@ -46,8 +47,6 @@ def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dic
     packed = {META_KEY: _dumps(meta)}
     _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=packed))
 
-
-META_KEY = "specc"
 
 
 def _dumps(obj) -> str:
@@ -95,19 +94,6 @@ def _int_milestones(scheduler) -> None:
             s.milestones = Counter({int(k): v for k, v in milestones.items()})
 
 
-def _unpack(meta: dict, p: Path) -> dict:
-    """The metadata fields, from the one packed key (or an older file's separate keys)."""
-    if META_KEY not in meta:
-        return meta
-    try:
-        fields = json.loads(meta[META_KEY])
-    except ValueError:
-        fields = None
-    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
-        raise SpeccError(f"{p} has damaged metadata (not a specc checkpoint?)")
-    return fields
-
-
 def _atomic(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -127,55 +113,6 @@ def remove_stale_temporaries(path: Path) -> None:
     """A process killed inside a write leaves its temporary file; the next run clears it."""
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         tmp.unlink(missing_ok=True)
-
-
-def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
-    p = Path(path)
-    if p.is_dir():
-        p = p / "checkpoint.safetensors"
-    if not p.is_file():
-        raise SpeccError(f"no checkpoint at {path}")
-    try:
-        tensors = load_file(str(p))
-        from safetensors import safe_open
-        with safe_open(str(p), "pt") as f:
-            meta = _unpack(f.metadata() or {}, p)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise SpeccError(f"{p} is not a readable checkpoint (corrupt or not safetensors): "
-                         f"{str(e).splitlines()[0][:200]}") from None
-    return tensors, meta
-
-
-def model_state(tensors: dict) -> dict:
-    if any(k.startswith("model/") for k in tensors):
-        return {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
-    return tensors  # a plain state dict (e.g. torchvision weights saved with safetensors)
-
-
-def load_state(module, state: dict, source: str) -> None:
-    """Load a state dict, listing every missing, unexpected or mis-shaped tensor at once."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    extra = [k for k in state if k not in own]
-    shapes = [f"{k}: checkpoint {list(state[k].shape)}, network {list(own[k].shape)}"
-              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or extra or shapes:
-        notes = []
-        if missing:
-            notes.append(f"missing ({len(missing)}): {', '.join(missing[:8])}")
-        if extra:
-            notes.append(f"unexpected ({len(extra)}): {', '.join(extra[:8])}")
-        notes += [f"shape {s}" for s in shapes[:8]]
-        raise SpeccError(f"{source} does not fit this network", notes=tuple(notes))
-    with torch.no_grad():
-        for k, v in own.items():
-            v.copy_(torch.as_tensor(state[k]).to(v.dtype))
-
-
-def load_model_weights(module, path) -> dict:
-    tensors, meta = read_checkpoint(path)
-    load_state(module, model_state(tensors), str(path))
-    return meta
 
 
 def restore_training(path, model, optimizer, scheduler) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 
 DEFAULTS = {"data": "digits", "batch_size": 64, "epochs": 10, "loss": "cross_entropy",
             "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": False,

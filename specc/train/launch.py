@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 
 # flags of `specc train` that belong to the launcher, not to the workers
 LAUNCH_FLAGS = ("--nproc", "--nnodes", "--node-rank", "--rdzv-endpoint", "--max-restarts",

@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 
 from .. import rules
-from ..diagnostics import SpeccError
-from ..rules.apply import Learner
+from ..core.diagnostics import SpeccError
+from .rules import Learner
 
 
 def attach(trainer):

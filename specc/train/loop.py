@@ -9,8 +9,9 @@ from pathlib import Path
 
 import torch
 
+from .. import tasks  # noqa: F401  (the demonstrations' data sets register themselves)
 from ..data.registry import load_dataset
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 from . import threads, watch
 from .checkpoint import remove_stale_temporaries, restore_training, save_checkpoint
 from .config import TrainConfig

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..diagnostics import SpeccError
-from ..elab.schedule import STEPS, schedule_unit, warmup_length
+from ..core.diagnostics import SpeccError
+from ..recipes.schedule import STEPS, schedule_unit, warmup_length
 
 LENET_J = 1.0  # the positive constant j of LeCun et al.'s eq. 9
 

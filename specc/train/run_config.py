@@ -8,9 +8,9 @@ import re
 import typing
 from pathlib import PurePosixPath
 
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 from ..elab.recipe import KEYS, check_plain
-from ..source import printable
+from ..core.source import printable
 from .config import TrainConfig
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -13,10 +13,10 @@ import json
 import os
 from pathlib import Path
 
-from ..diagnostics import SpeccError
-from ..files import read_regular
-from ..resources import specs_dir
-from ..source import printable
+from ..core.diagnostics import SpeccError
+from ..core.files import read_regular
+from ..core.resources import specs_dir
+from ..core.source import printable
 
 CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "config.json"
@@ -124,7 +124,7 @@ class RunLock:
 
 
 def _alive(pid: int) -> bool:
-    from ..files import _alive as alive
+    from ..core.files import _alive as alive
     return alive(pid)
 
 
@@ -260,7 +260,8 @@ def open_resume(run: Path, target: str | None, allow_change: bool, limits: dict,
     """Lock the run (on the main process) and pick the network it continues with: its own
     spec copy; a spec given beside --resume must be that same spec, unless allow_change.
     Returns (network, saved config fields, lock or None, spec_changed)."""
-    from ..network import load, split_target
+    from ..compile.pipeline import split_target
+    from ..network import load
     saved, record = read_config(run)
     limits = {**limits, "overrides": saved.get("overrides") or None}  # the run's --set values
     lock = RunLock(run) if main else None

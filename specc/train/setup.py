@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..data.registry import InputSpec
-from ..diagnostics import SpeccError
+from ..core.diagnostics import SpeccError
 from .config import TrainConfig
 
 

@@ -1,0 +1,70 @@
+"""Weights in files: a checkpoint or run folder read into tensors by name, neither the
+trainer's business nor a backend's. The trainer writes checkpoints (specc.train.checkpoint);
+export, run and the trainer's resume all read them here.
+
+A checkpoint holds `model/<name>` tensors (the state dict) beside the optimiser's and the
+RNG's, and JSON metadata under one key; a plain safetensors state dict (torchvision weights
+saved with safetensors) reads as the model's tensors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .diagnostics import SpeccError
+
+META_KEY = "specc"
+
+
+def _unpack(meta: dict, p: Path) -> dict:
+    """The metadata fields, from the one packed key (or an older file's separate keys)."""
+    if META_KEY not in meta:
+        return meta
+    try:
+        fields = json.loads(meta[META_KEY])
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise SpeccError(f"{p} has damaged metadata (not a specc checkpoint?)")
+    return fields
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoint.safetensors"
+    if not p.is_file():
+        raise SpeccError(f"no checkpoint at {path}")
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+    try:
+        tensors = load_file(str(p))
+        with safe_open(str(p), "pt") as f:
+            meta = _unpack(f.metadata() or {}, p)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise SpeccError(f"{p} is not a readable checkpoint (corrupt or not safetensors): "
+                         f"{str(e).splitlines()[0][:200]}") from None
+    return tensors, meta
+
+
+def model_state(tensors: dict) -> dict:
+    if any(k.startswith("model/") for k in tensors):
+        return {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    return tensors  # a plain state dict (e.g. torchvision weights saved with safetensors)
+
+
+def check_fit(own: dict, state: dict, source: str) -> None:
+    """`state` (name -> tensor or array) holds exactly the tensors `own` (name -> shape)
+    wants, each of its shape; else one error lists every missing, unexpected or mis-shaped
+    tensor."""
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    shapes = [f"{k}: checkpoint {list(state[k].shape)}, network {list(own[k])}"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k])]
+    if missing or extra or shapes:
+        notes = []
+        if missing:
+            notes.append(f"missing ({len(missing)}): {', '.join(missing[:8])}")
+        if extra:
+            notes.append(f"unexpected ({len(extra)}): {', '.join(extra[:8])}")
+        notes += [f"shape {s}" for s in shapes[:8]]
+        raise SpeccError(f"{source} does not fit this network", notes=tuple(notes))

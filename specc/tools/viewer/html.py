@@ -1,0 +1,44 @@
+"""`specc graph -o net.html`: one self-contained page that lays out and explores the network.
+
+The page carries its data (the box tree of `model.py`) and the layout library (dagre, vendored
+under `vendor/`); it fetches nothing when it is opened. Blocks are collapsible groups; opening
+or closing one lays the graph out again in the page."""
+from __future__ import annotations
+
+import html
+import json
+import re
+from importlib import resources
+
+from .model import Model
+
+_SLOTS = re.compile(r"__(TITLE|DATA|DAGRE)__")
+
+
+def _asset(name: str) -> str:
+    return resources.files("specc.tools.viewer").joinpath(name).read_text(encoding="utf-8")
+
+
+def render(model: Model, expanded: list[str] | None = None) -> str:
+    """The page; `expanded` lists the groups shown open at first."""
+    data = model.to_json()
+    data["expanded"] = expanded or []
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    slots = {"TITLE": html.escape(f"{model.network} - specc graph"), "DATA": payload,
+             "DAGRE": _asset("vendor/dagre.min.js")}
+    return _SLOTS.sub(lambda m: slots[m.group(1)], _asset("viewer.html"))
+
+
+def open_to_depth(model: Model, depth: int) -> list[str]:
+    """Groups whose nesting depth is below `depth` (0: all closed)."""
+    parents = {b.id: b.parent for b in model.boxes}
+    out = []
+    for b in model.boxes:
+        if b.kind != "group":
+            continue
+        level, p = 0, b.parent
+        while p is not None:
+            level, p = level + 1, parents[p]
+        if level < depth:
+            out.append(b.id)
+    return out
