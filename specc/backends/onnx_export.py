@@ -73,6 +73,8 @@ def model_metadata(net) -> dict:
             "specc.spec_files": files, "specc.version": __version__,
             "specc.preprocessing": pre, "specc.labels": r.get("labels", []),
             "specc.outputs": list(net.graph.outputs), "specc.output_kind": output_kind(net)}
+    if r.get("eval"):  # the recipe's evaluation transform: predict and calibration use it
+        meta["specc.eval"] = r["eval"]
     if net.graph.meta.get("overrides"):
         meta["specc.overrides"] = net.graph.meta["overrides"]
     return meta

@@ -52,10 +52,42 @@ def metadata(model) -> dict:
     pre = out.get("specc.preprocessing")
     out["specc.preprocessing"] = {k: v for k, v in pre.items() if k in ("pixel_range", "mean",
                                   "std") and _numbers(v)} if isinstance(pre, dict) else {}
+    out["specc.eval"] = _eval_record(out.get("specc.eval"))
     labels = out.get("specc.labels")
     out["specc.labels"] = [printable(x) for x in labels] if isinstance(labels, list) and all(
         isinstance(x, str) for x in labels) else []
     return out
+
+
+def _eval_record(v) -> dict | None:
+    """The recipe's evaluation transform as the model states it, if it names a registered
+    evaluation transform with known parameters of plain values; else None."""
+    from ..recipes.augment import AUGMENTATIONS
+    if not isinstance(v, dict) or not isinstance(v.get("name"), str):
+        return None
+    entry = AUGMENTATIONS.get(v["name"])
+    if entry is None or not entry.evaluation or set(v) - {"name", *entry.params}:
+        return None
+    if any(not (x is None or (isinstance(x, int) and not isinstance(x, bool) and 0 < x < 2 ** 16))
+           for k, x in v.items() if k != "name"):
+        return None
+    return dict(v)
+
+
+def input_spec_of(model, views: tuple = ()):
+    """What the model's first input wants, as a data set reader takes it: per-sample shape,
+    the recipe's pixel range, mean and std, its output width, and its evaluation transform
+    (`views` replaces it: ten crops). The one place `run --data`, `predict` and int8
+    calibration learn how to feed a model."""
+    from ..data.registry import InputSpec
+    name, dims, _ = input_specs(model)[0]
+    meta = metadata(model)
+    pre = meta["specc.preprocessing"]
+    outs = model.graph.output[0].type.tensor_type.shape.dim if model.graph.output else []
+    width = outs[-1].dim_value if len(outs) == 2 and outs[-1].HasField("dim_value") else None
+    record = meta["specc.eval"]
+    return InputSpec(tuple(dims[1:]), pre.get("pixel_range"), pre.get("mean"), pre.get("std"),
+                     (), width, eval_transform=views or ((record,) if record else ()))
 
 
 def _numbers(v) -> bool:
