@@ -136,7 +136,7 @@ def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
         raise SpeccError("give input files (.npy, .npz or images) or --data NAME")
     if any(Path(f).suffix.lower() in IMAGE_SUFFIXES for f in files):
         name, dims, elem = specs[0]
-        batch = np.concatenate([_image(f, dims, meta) for f in files])
+        batch = np.concatenate([image_array(f, dims, meta) for f in files])
         return {name: fit_array(name, batch, dims, elem)}
     feeds = {}
     for f in files:
@@ -172,6 +172,32 @@ def read_arrays(f: str):
             NotImplementedError, RuntimeError, OverflowError, TypeError, SyntaxError) as e:
         why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise SpeccError(f"cannot read {f} as .npy/.npz: {printable(why)}") from None
+
+
+def check_npy(path) -> tuple:
+    """The shape of a .npy file whose header has been checked against its size (numbers
+    only, no pickles), without reading its data: for memory-mapping."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise SpeccError(f"{path} is not a .npy file")
+        fh.seek(0)
+        fmt = np.lib.format
+        try:
+            version = fmt.read_magic(fh)
+            shape, _, dtype = (fmt.read_array_header_1_0(fh) if version == (1, 0) else
+                               fmt.read_array_header_2_0(fh))
+        except Exception as e:  # noqa: BLE001 - numpy parses the header with Python's tokenizer
+            raise SpeccError(f"{path}: its .npy header cannot be read ({type(e).__name__})") \
+                from None
+        header = fh.tell()
+    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise SpeccError(f"{path} holds {dtype}; specc reads numbers only (no pickles)")
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if any(d < 0 for d in shape) or header + count * dtype.itemsize > size:
+        raise SpeccError(f"{path}: its header claims shape {list(shape)} but the file holds "
+                         f"{size:,} bytes")
+    return tuple(shape)
 
 
 def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, f: str) -> np.ndarray:
@@ -213,7 +239,9 @@ def _npy(fh, size: int, where: str) -> np.ndarray:
     return arr.reshape(shape, order="F" if fortran else "C")
 
 
-def _image(path: str, dims: list, meta: dict) -> np.ndarray:
+def image_array(path: str, dims: list, meta: dict) -> np.ndarray:
+    """One image file fitted to the model's input [1, C, H, W] as `specc run IMAGE` reads it:
+    converted to RGB, resized as it is to the input, channels fitted, normalised."""
     import torch
     from PIL import Image, UnidentifiedImageError
 
