@@ -8,7 +8,9 @@ import onnxruntime as ort
 import pytest
 from google.protobuf import text_format
 
-from conftest import run_cli
+from conftest import SPECS, run_cli
+
+LENET = SPECS / "lenet5.net"
 
 TINY = """specc 1
 network tiny {
@@ -35,9 +37,9 @@ def trained(tmp_path_factory):
     return d
 
 
-def test_int8_is_checked_against_fp32_and_runs(trained, tmp_path):
+def test_int8_is_checked_against_fp32_and_runs(trained, tmp_path, cli):
     out = tmp_path / "tiny8.onnx"
-    r = run_cli("export", trained / "tiny.net", "--weights", trained / "run", "-o", out,
+    r = cli("export", trained / "tiny.net", "--weights", trained / "run", "-o", out,
                 "--int8", "--calibrate", "digits", "--calibration-samples", "128", "--json")
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.splitlines()[-1])
@@ -61,38 +63,38 @@ def test_int8_is_checked_against_fp32_and_runs(trained, tmp_path):
     assert meta["specc.precision"] == "int8" and "specc.spec_files" in meta
     for cmd in (("run", out, "--data", "digits", "--json"),
                 ("bench", out, "--batch-sizes", "1", "--iters", "2", "--json")):
-        r = run_cli(*cmd)
+        r = cli(*cmd)
         assert r.returncode == 0, r.stderr
-    assert json.loads(run_cli("run", out, "--data", "digits", "--json").stdout)["accuracy"] == \
+    assert json.loads(cli("run", out, "--data", "digits", "--json").stdout)["accuracy"] == \
         pytest.approx(summary["accuracy_int8"])
 
 
-def test_int8_names_the_ops_left_in_fp32(trained, tmp_path, write_spec):
+def test_int8_names_the_ops_left_in_fp32(tmp_path, write_spec, cli):
     spec = write_spec("network t {\n input x: f32[N, 1, 8, 8]\n"
                       " output y = linear(tanh(flatten(x)), 10)\n}")
-    r = run_cli("export", spec, "-o", tmp_path / "t.onnx", "--int8", "--calibrate", "digits",
+    r = cli("export", spec, "-o", tmp_path / "t.onnx", "--int8", "--calibrate", "digits",
                 "--calibration-samples", "32")
     assert r.returncode == 0, r.stderr
     assert "no int8 form for Tanh x1" in r.stderr and "fp32 fallback" in r.stderr
 
 
-def test_int8_bad_inputs(tmp_path, write_spec):
+def test_int8_bad_inputs(tmp_path, write_spec, cli):
     nothing = write_spec("network t {\n input x: f32[N, 64]\n output y = tanh(x)\n}")
-    r = run_cli("export", nothing, "-o", tmp_path / "a.onnx", "--int8", "--calibrate", "digits")
+    r = cli("export", nothing, "-o", tmp_path / "a.onnx", "--int8", "--calibrate", "digits")
     assert r.returncode == 1 and "finds nothing to quantize" in r.stderr, r.stderr
     assert not (tmp_path / "a.onnx").exists()
     wrong = write_spec("network u {\n input x: f32[N, 5]\n output y = linear(x, 10)\n}")
-    r = run_cli("export", wrong, "-o", tmp_path / "b.onnx", "--int8", "--calibrate", "digits")
+    r = cli("export", wrong, "-o", tmp_path / "b.onnx", "--int8", "--calibrate", "digits")
     assert r.returncode == 1 and "64 features" in r.stderr and "takes 5" in r.stderr, r.stderr
     rgb = write_spec("network v {\n input x: f32[N, 3, 8, 8]\n"
                      " output y = linear(flatten(conv(x, 4, 3)), 10)\n}")
-    r = run_cli("export", rgb, "-o", tmp_path / "c.onnx", "--int8", "--calibrate", "digits",
+    r = cli("export", rgb, "-o", tmp_path / "c.onnx", "--int8", "--calibrate", "digits",
                 "--calibration-samples", "32")
     assert r.returncode == 0 and "channels 1->3 (copied)" in r.stderr, r.stderr
     for flags, message in ((["--int8"], "--int8 needs --calibrate"),
                            (["--calibrate", "digits"], "--calibrate is for --int8"),
                            (["--int8", "--calibrate", "digits", "--fp16"], "takes neither")):
-        r = run_cli("export", rgb, "-o", tmp_path / "d.onnx", *flags)
+        r = cli("export", rgb, "-o", tmp_path / "d.onnx", *flags)
         assert r.returncode == 2 and message in r.stderr, r.stderr
 
 
@@ -131,9 +133,9 @@ def check_against_graph(cfg, pb, model):
                                     for d in dims[skip:]]
 
 
-def test_triton_repository_matches_the_graph_and_runs(trained, tmp_path):
+def test_triton_repository_matches_the_graph_and_runs(trained, tmp_path, cli):
     repo = tmp_path / "models"
-    r = run_cli("export", trained / "tiny.net", "--weights", trained / "run", "--triton", repo,
+    r = cli("export", trained / "tiny.net", "--weights", trained / "run", "--triton", repo,
                 "--max-batch-size", "16", "--preferred-batch-sizes", "4,8", "--instances", "2",
                 "--instance-kind", "cpu")
     assert r.returncode == 0, r.stderr
@@ -155,9 +157,9 @@ def test_triton_repository_matches_the_graph_and_runs(trained, tmp_path):
         assert list(y.shape) == [n, *cfg.output[0].dims]
 
 
-def test_triton_labels_unbatched_and_refusals(tmp_path):
+def test_triton_labels_unbatched_and_refusals(tmp_path, cli):
     repo = tmp_path / "r"
-    r = run_cli("export", "specs/lenet5.net", "--triton", repo, "--max-batch-size", "0",
+    r = cli("export", LENET, "--triton", repo, "--max-batch-size", "0",
                 "--no-verify")
     assert r.returncode == 0, r.stderr
     pb = triton_schema()
@@ -167,20 +169,20 @@ def test_triton_labels_unbatched_and_refusals(tmp_path):
     assert cfg.output[0].label_filename == "labels.txt"
     assert (repo / "lenet5" / "labels.txt").read_text().splitlines() == [str(i) for i in range(10)]
     before = (repo / "lenet5" / "config.pbtxt").read_text()
-    r = run_cli("export", "specs/lenet5.net", "--triton", repo, "--no-verify")
+    r = cli("export", LENET, "--triton", repo, "--no-verify")
     assert r.returncode == 1 and "exists and is not empty" in r.stderr and "--force" in r.stderr
     assert (repo / "lenet5" / "config.pbtxt").read_text() == before
-    r = run_cli("export", "specs/lenet5.net", "--triton", repo, "--no-verify", "--force",
+    r = cli("export", LENET, "--triton", repo, "--no-verify", "--force",
                 "--preferred-batch-sizes", "8")
     assert r.returncode == 0, r.stderr
     assert "preferred_batch_size: 8" in (repo / "lenet5" / "config.pbtxt").read_text()
     assert [p.name for p in repo.iterdir()] == ["lenet5"]  # no staging folder left
     for name in ("a/b", ".hidden", "-x", "x" * 129):
-        r = run_cli("export", "specs/lenet5.net", "--triton", tmp_path / "n", "--no-verify",
+        r = cli("export", LENET, "--triton", tmp_path / "n", "--no-verify",
                     f"--triton-name={name}")
         assert r.returncode == 1 and "cannot name a Triton model" in r.stderr, (name, r.stderr)
-    r = run_cli("export", "specs/lenet5.net", "--triton", tmp_path / "p", "--no-verify",
+    r = cli("export", LENET, "--triton", tmp_path / "p", "--no-verify",
                 "--max-batch-size", "4", "--preferred-batch-sizes", "8")
     assert r.returncode == 1 and "exceed --max-batch-size 4" in r.stderr
-    r = run_cli("export", "specs/lenet5.net", "--no-verify")
+    r = cli("export", LENET, "--no-verify")
     assert r.returncode == 2 and "-o OUT.onnx, --triton REPO" in r.stderr

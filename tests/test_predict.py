@@ -49,15 +49,15 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
-def test_rows_agree_with_specc_run_on_arrays(lenet, tmp_path):
+def test_rows_agree_with_specc_run_on_arrays(lenet, tmp_path, cli):
     x = np.random.default_rng(1).standard_normal((50, 1, 32, 32)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    r = run_cli("run", lenet, tmp_path / "x.npy", "--save", tmp_path / "ref.npy")
+    r = cli("run", lenet, tmp_path / "x.npy", "--save", tmp_path / "ref.npy")
     assert r.returncode == 0, r.stderr
     ref = np.load(tmp_path / "ref.npy")
     for fmt in ("parquet", "jsonl", "csv"):
         out = tmp_path / f"p.{fmt}"
-        r = run_cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", out, "--logits",
+        r = cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", out, "--logits",
                     "--top-k", "3", "--batch-size", "7", "--chunk", "16", "--json")
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["rows"] == 50
@@ -74,13 +74,13 @@ def test_rows_agree_with_specc_run_on_arrays(lenet, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no work folders
 
 
-def test_image_folder_agrees_with_run_and_skips_unreadable(lenet, images, tmp_path):
+def test_image_folder_agrees_with_run_and_skips_unreadable(lenet, images, tmp_path, cli):
     files = sorted(images.rglob("[0-9].png"))
-    r = run_cli("run", lenet, *files, "--save", tmp_path / "ref.npy")
+    r = cli("run", lenet, *files, "--save", tmp_path / "ref.npy")
     assert r.returncode == 0, r.stderr
     ref = dict(zip([str(f.relative_to(images)) for f in files], np.load(tmp_path / "ref.npy")))
     out = tmp_path / "p.parquet"
-    r = run_cli("predict", lenet, "--data", images, "--out", out, "--logits", "--workers", "1")
+    r = cli("predict", lenet, "--data", images, "--out", out, "--logits", "--workers", "1")
     assert r.returncode == 0, r.stderr
     assert "skipping unreadable a/broken.png" in r.stderr
     assert "8 rows" in r.stdout and "1 unreadable file skipped" in r.stdout
@@ -91,9 +91,9 @@ def test_image_folder_agrees_with_run_and_skips_unreadable(lenet, images, tmp_pa
         assert row["top1"] == int(ref[row["key"]].argmax())
 
 
-def test_imagefolder_source_has_labels(lenet, images, tmp_path):
+def test_imagefolder_source_has_labels(lenet, images, tmp_path, cli):
     out = tmp_path / "p.csv"
-    r = run_cli("predict", lenet, "--data", f"imagefolder:{images}", "--out", out,
+    r = cli("predict", lenet, "--data", f"imagefolder:{images}", "--out", out,
                 "--top-k", "1", "--workers", "0")
     assert r.returncode == 0, r.stderr
     rows = read_rows(out)
@@ -102,11 +102,11 @@ def test_imagefolder_source_has_labels(lenet, images, tmp_path):
     assert len(rows) == 8
 
 
-def test_killed_job_resumes_with_no_row_twice(lenet, tmp_path):
+def test_killed_job_resumes_with_no_row_twice(lenet, tmp_path, cli):
     x = np.random.default_rng(2).standard_normal((3000, 1, 32, 32)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     full = tmp_path / "full.jsonl"
-    r = run_cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", full, "--chunk", "64",
+    r = cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", full, "--chunk", "64",
                 "--batch-size", "16", "--workers", "0")
     assert r.returncode == 0, r.stderr
     out = tmp_path / "p.jsonl"
@@ -130,37 +130,37 @@ def test_killed_job_resumes_with_no_row_twice(lenet, tmp_path):
     proc.wait()
     assert 0 < done < 3000 and not out.exists(), done
     (work / "part-999999.jsonl.tmp").write_text('{"key": "in flight"}\n')  # a chunk cut short
-    r = run_cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", out)
+    r = cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", out)
     assert r.returncode == 1 and "--resume continues it" in r.stderr
-    r = run_cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", out, "--resume",
+    r = cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", out, "--resume",
                 "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["resumed_at"] >= done
     assert out.read_text() == full.read_text()  # every row once, in order, the same values
-    r = run_cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", out, "--resume")
+    r = cli("predict", lenet, "--data", tmp_path / "x.npy", "--out", out, "--resume")
     assert r.returncode == 0 and "already complete" in r.stdout
 
 
-def test_refusals(lenet, tmp_path):
+def test_refusals(lenet, tmp_path, cli):
     x = tmp_path / "x.npy"
     np.save(x, np.zeros((2, 1, 32, 32), np.float32))
     for out in (x, lenet):
-        r = run_cli("predict", lenet, "--data", x, "--out", out, "--format", "csv")
+        r = cli("predict", lenet, "--data", x, "--out", out, "--format", "csv")
         assert r.returncode == 1 and "is an input of this command" in r.stderr, r.stderr
     (tmp_path / "old.csv").write_text("mine\n")
-    r = run_cli("predict", lenet, "--data", x, "--out", tmp_path / "old.csv")
+    r = cli("predict", lenet, "--data", x, "--out", tmp_path / "old.csv")
     assert r.returncode == 1 and "refusing to overwrite" in r.stderr
     assert (tmp_path / "old.csv").read_text() == "mine\n"
-    r = run_cli("predict", lenet, "--data", x, "--out", tmp_path / "p.txt")
+    r = cli("predict", lenet, "--data", x, "--out", tmp_path / "p.txt")
     assert r.returncode == 1 and "cannot tell the format" in r.stderr
-    r = run_cli("predict", lenet, "--data", tmp_path / "nothing", "--out", tmp_path / "p.csv")
+    r = cli("predict", lenet, "--data", tmp_path / "nothing", "--out", tmp_path / "p.csv")
     assert r.returncode == 1 and "no such file or folder" in r.stderr
     start = time.perf_counter()
     r = run_cli("predict", lenet, "--data", x, "--out", tmp_path / "p.csv", "--ray",
                 "127.0.0.1:1")
     assert r.returncode == 1 and "no Ray cluster answers there" in r.stderr, r.stderr
     assert time.perf_counter() - start < 30  # the whole process, imports included
-    r = run_cli("predict", lenet, "--data", x, "--out", tmp_path / "p.csv", "--gpus-per-worker",
+    r = cli("predict", lenet, "--data", x, "--out", tmp_path / "p.csv", "--gpus-per-worker",
                 "1")
     assert r.returncode == 2 and "is for --ray" in r.stderr
 
@@ -174,11 +174,11 @@ def ray_cluster():
     ray.shutdown()
 
 
-def test_ray_path_agrees_with_the_local_one(lenet, images, tmp_path, ray_cluster):
+def test_ray_path_agrees_with_the_local_one(lenet, images, tmp_path, ray_cluster, cli):
     local, remote = tmp_path / "local.parquet", tmp_path / "ray.parquet"
-    r = run_cli("predict", lenet, "--data", images, "--out", local, "--logits")
+    r = cli("predict", lenet, "--data", images, "--out", local, "--logits")
     assert r.returncode == 0, r.stderr
-    r = run_cli("predict", lenet, "--data", images, "--out", remote, "--logits", "--ray", "auto",
+    r = cli("predict", lenet, "--data", images, "--out", remote, "--logits", "--ray", "auto",
                 "--ray-workers", "1", "--batch-size", "3")
     assert r.returncode == 0, r.stderr
     assert "Ray Data" in r.stdout and "1 unreadable file skipped" in r.stdout

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..core.diagnostics import SpeccError
 from ..core.files import check_regular
@@ -153,9 +152,10 @@ def _shard_index(path: str, image_exts, label_ext):
             yield key, *entry["image"], label
 
 
-class Decoded(torch.utils.data.Dataset):
-    """item number -> (item number, float32 array shaped for the model or None, why not).
-    Runs in DataLoader workers; an unreadable item is reported, never stood in for."""
+class Decoded:
+    """item number -> (item number, float32 array shaped for the model or None, why not):
+    a map-style data set for torch's DataLoader (run in its workers) and for Ray's actors.
+    An unreadable item is reported, never stood in for."""
 
     def __init__(self, items: Items, model_dims: list, spec, meta: dict):
         self.items, self.dims, self.meta = items, model_dims, meta
