@@ -57,7 +57,7 @@ def _folder_train(data, limit: int, batch: int):
     for x, y, skipped in loader:
         bad.report(skipped)
         if x is not None:
-            yield x, y
+            yield data.test.transform.finish(*x), y
 
 
 def _shard_train(source, batch: int):

@@ -187,20 +187,28 @@ class Decoded:
             from ..runtime.model import image_array
             path = it.root / os.fsdecode(bytes(it.keys[i]))
             return image_array(str(path), self.dims, self.meta)[0]
-        img = self._decode(i)
-        return self.transform.image(img, 0).numpy()
+        img, full = self._decode(i)
+        return self.transform.image(img, 0, full).numpy()
 
     def _decode(self, i: int):
-        from ..data.folder import decode
+        """(image, its full size): a JPEG decoded as small as the evaluation crop allows."""
+        from ..data.folder import BadImage, decode
         it = self.items
+        plan = lambda size: self.transform.reduction(size, 0)  # noqa: E731
         if it.kind == "eval-files":
-            return decode(it.root / os.fsdecode(bytes(it.keys[i])))
+            try:
+                return decode(it.root / os.fsdecode(bytes(it.keys[i])), plan)
+            except BadImage as e:
+                raise SpeccError(str(e)) from None
+        import io
         shard, offset, size = (int(v) for v in it.where[i])
         with open(it.shards[shard], "rb") as f:
             f.seek(offset)
             data = f.read(size)
-        from ..data.shards import decode_bytes
-        return decode_bytes(data)
+        try:
+            return decode(io.BytesIO(data), plan)
+        except BadImage as e:
+            raise SpeccError(str(e)) from None
 
 
 def collate(samples):
