@@ -35,7 +35,14 @@ def add_arguments(p) -> None:
                    "the run's last checkpoint (the default) or best.safetensors, the weights "
                    "of its best evaluation")
     p.add_argument("--opset", type=int, default=ONNX_OPSET, help=f"ONNX opset (default {ONNX_OPSET})")
-    p.add_argument("--fp16", action="store_true", help="store weights in half precision")
+    p.add_argument("--fp16", action="store_true", help="store weights in half precision "
+                   "(computed in float32)")
+    p.add_argument("--fp16-compute", action="store_true", help="a half-precision graph: ops "
+                   "compute in fp16, except those their registry entry keeps in float32 "
+                   "(softmax, norms' statistics, exp, log); inputs and outputs stay float32; "
+                   "checked op by op against float32")
+    p.add_argument("--fp16-io", action="store_true", help="with --fp16-compute: fp16 inputs "
+                   "and outputs too")
     p.add_argument("--external-data", action="store_true",
                    help="weights in OUT.onnx.data (automatic above 2 GB)")
     p.add_argument("--no-verify", action="store_true", help="skip the checker/parity checks")
@@ -111,6 +118,11 @@ def check_flags(args) -> None:
         raise UsageError("--int8 needs --calibrate DATA (samples to choose the int8 ranges on)")
     if args.calibrate and not args.int8:
         raise UsageError("--calibrate is for --int8")
+    if args.fp16_io and not args.fp16_compute:
+        raise UsageError("--fp16-io is for --fp16-compute")
+    if args.fp16_compute and (args.fp16 or args.int8):
+        raise UsageError("--fp16-compute writes fp16 weights already; it takes neither --fp16 "
+                         "nor --int8")
     if args.int8 and (args.fp16 or args.no_verify):
         raise UsageError("--int8 quantizes the verified fp32 export: it takes neither --fp16 "
                          "nor --no-verify")
@@ -142,9 +154,10 @@ def write_model(args, net, path):
                            args.calibration_method, say=_stages() or (lambda stage: None),
                            weights=args.weights, opset=args.opset, seed=args.seed)
     from ..backends.onnx_export import export
+    half = ("io" if args.fp16_io else "compute") if args.fp16_compute else None
     return export(net, path, weights=args.weights, opset=args.opset, fp16=args.fp16,
                   external_data=True if args.external_data else None,
-                  verify=not args.no_verify, seed=args.seed, progress=_stages())
+                  verify=not args.no_verify, seed=args.seed, progress=_stages(), half=half)
 
 
 def print_result(args, result) -> None:

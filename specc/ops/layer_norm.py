@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import HALF_KEPT, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import channels, float_input, fmt, in_range, prod
 
 
@@ -121,7 +121,7 @@ def instance_norm(x, weight, bias, eps: float):
 
 
 register(
-    OpDef(name="layernorm",
+    OpDef(name="layernorm", half=HALF_KEPT,
           shape="same as x; statistics over its last `dims` dims",
           example=Example(("f32[N, 5, 8]",), "layernorm(x0)"),
           doc="Layer normalisation (Ba et al. 2016) over the last `dims` dims. Owns `weight` "
@@ -131,7 +131,7 @@ register(
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
           torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
           traits=frozenset({"normalising"})),
-    OpDef(name="groupnorm",
+    OpDef(name="groupnorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...]); `groups` divides C",
           example=Example(("f32[N, 6, 4, 4]",), "groupnorm(x0, 3)"),
           doc="Group normalisation (Wu & He 2018): statistics over each group of channels "
@@ -144,7 +144,7 @@ register(
                                                node.attrs["eps"]),
           onnx=_gn_onnx, tolerance=1e-4, macs=no_macs,
           traits=frozenset({"normalising"})),
-    OpDef(name="instancenorm",
+    OpDef(name="instancenorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "instancenorm(x0, affine=true)"),
           doc="Instance normalisation (Ulyanov et al. 2016): statistics per sample and "
