@@ -27,10 +27,12 @@ HAND = r'''
 import sys, numpy as np, onnxruntime as ort
 from pathlib import Path
 from PIL import Image
-model, folder, batch = sys.argv[1], Path(sys.argv[2]), 64
+model, folder, batch, threads = sys.argv[1], Path(sys.argv[2]), 64, int(sys.argv[4])
 mean = np.array([0.485, 0.456, 0.406], np.float32).reshape(3, 1, 1)
 std = np.array([0.229, 0.224, 0.225], np.float32).reshape(3, 1, 1)
-sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+opts = ort.SessionOptions()
+opts.intra_op_num_threads = threads
+sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 name = sess.get_inputs()[0].name
 files = sorted(folder.rglob("*.jpg"))
 rows = 0
@@ -69,6 +71,9 @@ def main() -> None:
     p.add_argument("--folder", help="reuse (or create) the generated folder here")
     p.add_argument("--net", default="specs/mobilenet.net:mobilenet_v3_small")
     p.add_argument("--no-ray", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime threads, both sides "
+                   "(default 1: this 2-core machine is shared; specc's DataLoader workers "
+                   "decode beside them, the hand-written loop decodes in its one process)")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="specc-predict-"))
     root = Path(args.folder or work / "jpegs")
@@ -77,9 +82,11 @@ def main() -> None:
     env = {**os.environ}
     subprocess.run([sys.executable, "-m", "specc", "export", args.net, "-o", model, "--no-verify"],
                    cwd=ROOT, check=True, capture_output=True)
+    threads = str(args.threads)  # the same onnxruntime threads on both sides
     specc = [sys.executable, "-m", "specc", "predict", str(model), "--data", f"imagefolder:{root}",
-             "--out", str(work / "p.csv"), "--force", "--top-k", "1", "--batch-size", "64"]
-    hand = [sys.executable, "-c", HAND, str(model), str(root), str(work / "h.csv")]
+             "--out", str(work / "p.csv"), "--force", "--top-k", "1", "--batch-size", "64",
+             "--threads", threads]
+    hand = [sys.executable, "-c", HAND, str(model), str(root), str(work / "h.csv"), threads]
     sides = {"specc": specc, "hand": hand}
     cluster = None
     if not args.no_ray:
@@ -100,7 +107,8 @@ def main() -> None:
     for k, v in times.items():
         print(f"{k:6s} {rate[k]:7.1f} images/s  (runs: " + ", ".join(f"{t:.1f} s" for t in v)
               + ")")
-    print(f"{args.images} JPEGs, {args.net}, {len(os.sched_getaffinity(0))} CPUs, load "
+    print(f"{args.images} JPEGs, {args.net}, {args.threads} onnxruntime thread(s) each, "
+          f"{len(os.sched_getaffinity(0))} CPUs, load "
           f"{os.getloadavg()[0]:.1f}")
     if "ray" in rate:
         print(f"ray_ratio={rate['ray'] / rate['hand']:.3f}")

@@ -179,7 +179,7 @@ def print_result(args, result) -> None:
 
 
 def _triton(args, net, out) -> int:
-    from ..deploy.triton import TritonOptions, copy_model, write_repository
+    from ..deploy.triton import VERSION, TritonOptions, copy_model, write_repository
     opts = TritonOptions(args.max_batch_size, args.instances, args.preferred_batch_sizes,
                          args.instance_kind, args.force)
     results = []
@@ -192,12 +192,10 @@ def _triton(args, net, out) -> int:
     name = args.triton_name or net.name
     repo = write_repository(Path(args.triton), name, opts, produce)
     if results:  # written in the staging folder; it lies in the repository now
-        results[0].path = str(Path(repo.folder) / VERSION_DIR / "model.onnx")
+        results[0].path = str(Path(repo.folder) / VERSION / "model.onnx")
         print_result(args, results[0])
-    print(f"wrote Triton model repository {repo.folder} (config.pbtxt, {VERSION_DIR}/model.onnx"
+    print(f"wrote Triton model repository {repo.folder} (config.pbtxt, {VERSION}/model.onnx"
           f"; onnxruntime ran it at batch {', '.join(map(str, repo.batches))}; Triton itself "
           "was not run)")
     return 0
 
-
-VERSION_DIR = "1"

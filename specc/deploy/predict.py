@@ -9,7 +9,6 @@ killed job resumes where its last chunk ended.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import time
 from collections import deque
@@ -204,10 +203,9 @@ def local_batches(job: PredictJob, items, dims, spec, meta, first: int):
             yield _collect(pending.popleft(), free)
 
 
-def _quiet(_worker: int) -> None:
+def _quiet(worker: int) -> None:
     from ..data.stream import quiet_worker
-    quiet_worker(_worker)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    quiet_worker(worker)
 
 
 def _run(sess, name: str, x):

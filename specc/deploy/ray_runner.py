@@ -34,7 +34,8 @@ def ray_batches(job, items, dims, spec, meta, first: int):
     ds = ds.map_batches(Predictor, batch_size=job.batch, batch_format="numpy",
                         fn_constructor_kwargs={"model": model, "items": items, "dims": dims,
                                                "spec": spec, "meta": meta,
-                                               "provider": job.provider},
+                                               "provider": job.provider,
+                                               "threads": job.threads or 0},
                         compute=ray.data.ActorPoolStrategy(size=job.ray_workers),
                         num_gpus=job.gpus_per_worker or None,
                         num_cpus=1)
@@ -103,13 +104,13 @@ def reachable(address: str) -> None:
 class Predictor:
     """One Ray actor: one onnxruntime session, the source's decoder."""
 
-    def __init__(self, model, items, dims, spec, meta, provider):
+    def __init__(self, model, items, dims, spec, meta, provider, threads=0):
         import ray
 
         from ..backends.ort import open_session
         from .sources import Decoded
         data = model if isinstance(model, bytes) else ray.get(model)
-        self.session = open_session(data, provider)[0]
+        self.session = open_session(data, provider, threads=threads)[0]
         self.name = self.session.get_inputs()[0].name
         self.decoded = Decoded(items, dims, spec, meta)
 

@@ -24,7 +24,7 @@ import numpy as np
 from ..core.diagnostics import SpeccError
 from ..core.files import check_regular
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
+from ..data.folder import IMAGE_SUFFIXES
 
 
 @dataclass
