@@ -71,6 +71,8 @@ def main() -> None:
     p.add_argument("--folder", help="reuse (or create) the generated folder here")
     p.add_argument("--net", default="specs/mobilenet.net:mobilenet_v3_small")
     p.add_argument("--no-ray", action="store_true")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs per side first (0: the "
+                   "files are already in the page cache)")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads, both sides "
                    "(default 1: this 2-core machine is shared; specc's DataLoader workers "
                    "decode beside them, the hand-written loop decodes in its one process)")
@@ -95,8 +97,9 @@ def main() -> None:
                            log_to_driver=False)
         sides["ray"] = specc + ["--ray", "auto", "--ray-workers", "2"]
     times = {k: [] for k in sides}
-    for k, cmd in sides.items():  # warm-up: the files in the page cache, Ray's workers started
-        timed(cmd, env)
+    for _ in range(args.warmup):  # the files in the page cache, Ray's workers started
+        for cmd in sides.values():
+            timed(cmd, env)
     for r in range(args.rounds):
         for k in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
             times[k].append(timed(sides[k], env))
