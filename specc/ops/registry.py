@@ -152,6 +152,10 @@ class OpDef:
     # Optional: how the op runs in a half-precision export, with its tolerance there (the
     # families above; most ops map values one by one)
     half: Half = HALF_EXACT
+    # Optional: check_known(attrs, types, known) checks what the compiler knows of the inputs'
+    # values (`known[i]`: the flat tuple of numbers a declared tensor is initialised with, one
+    # number for a uniform fill, or None) and raises ShapeError, e.g. take's indices in range.
+    check_known: Callable | None = None
 
     @property
     def tensor_args(self) -> tuple[Arg, ...]:
