@@ -105,6 +105,12 @@ class Reference:
             raise self._error
         return self._result
 
+    def error(self, wait: bool = False) -> BaseException | None:
+        """The exception the reference forward raised, if it ran and raised."""
+        if wait:
+            self._thread.join()
+        return self._error
+
     def cancel(self, wait: bool = True) -> None:
         self._cancelled = True
         if wait:
@@ -123,9 +129,17 @@ def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
     ort_feeds = {k: v[:1] for k, v in feeds.items()} if cut else feeds
     try:
         actual = _onnxruntime(model, graph, ort_feeds)
+    except Exception as ort_error:
+        torch_error = reference.error(wait=True)  # does torch fault on these inputs too?
+        if torch_error is None:
+            raise  # torch runs it and onnxruntime does not: the exporter's fault
+        raise _faults(torch_error, ort_error) from ort_error
     except BaseException:
         reference.cancel()
         raise
+    torch_error = reference.error(wait=True)
+    if torch_error is not None:
+        raise _faults(torch_error, None) from torch_error
     expected = reference.result()
     _finite(expected, "the torch module")
     _finite(actual, "onnxruntime")
@@ -194,6 +208,17 @@ def _onnxruntime(model, graph, feeds) -> list[np.ndarray]:
     source = model if isinstance(model, str) else model.SerializeToString()
     sess, _, _ = open_session(source, "cpu", threads=max(spare, 0), optimize=False)
     return sess.run(list(graph.outputs), feeds)
+
+
+def _faults(torch_error: BaseException, ort_error: BaseException | None) -> SpeccError:
+    """The network itself faults on the seeded inputs (an integer division by a sampled 0, an
+    index out of range): a user's matter, not the exporter's."""
+    first = (str(torch_error).strip().splitlines() or [type(torch_error).__name__])[0]
+    where = "torch and onnxruntime both fail" if ort_error is not None else "torch fails"
+    return SpeccError(f"{where} on the seeded verification inputs ({first[:200]}); "
+                      "the export cannot be verified",
+                      notes=("integer inputs are sampled in 0..1, floats from N(0, 1)",
+                             "--no-verify writes the model anyway"))
 
 
 def _finite(values, who: str) -> None:

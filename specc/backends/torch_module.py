@@ -198,10 +198,23 @@ def build_module(graph: Graph, seed: int | None = None,
     for name in b.unsaved:  # GraphModule copies buffers as persistent ones
         owner, leaf = _owner(module, name)
         owner._non_persistent_buffers_set.add(leaf)
+    quiet(module)
     module.specc_outputs = list(graph.outputs)
     # spec value -> fx node name, for verification that compares intermediate values
     module.specc_values = {v: n.name for v, n in env.items() if isinstance(n, fx.Node)}
     return module
+
+
+def quiet(module: fx.GraphModule) -> fx.GraphModule:
+    """Calls that raise say nothing themselves: torch.fx's call wrapper prints a traceback of
+    the generated forward to stderr before re-raising, and specc's errors carry no traceback
+    unless --debug asks (the caller turns the exception into a message)."""
+    type(module)._wrapped_call = staticmethod(_plain_call)
+    return module
+
+
+def _plain_call(module, *args, **kwargs):
+    return torch.nn.Module.__call__(module, *args, **kwargs)
 
 
 def _hold_unread(module, graph: Graph, tensors: dict, unsaved: set) -> None:

@@ -194,7 +194,7 @@ def encode_target(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def _capturing(graph, model: torch.nn.Module, captured: list[str]) -> fx.GraphModule:
     """A module whose forward also returns `captured`, sharing `model`'s parameters."""
-    from ..backends.torch_module import build_module
+    from ..backends.torch_module import build_module, quiet
     if not captured:
         return model
     g = copy.copy(graph)
@@ -202,4 +202,4 @@ def _capturing(graph, model: torch.nn.Module, captured: list[str]) -> fx.GraphMo
     for i, v in enumerate(captured):
         g.outputs[f"__seen{i}"] = v
     built = build_module(g)
-    return fx.GraphModule(model, built.graph, class_name=type(model).__name__)
+    return quiet(fx.GraphModule(model, built.graph, class_name=type(model).__name__))
