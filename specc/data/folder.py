@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from ..core.diagnostics import SpeccError
+from ..core.source import printable
+from .images import BadImage, read_image
 from .registry import register
 from .stream import MAX_STAND_INS, StreamData
 
@@ -44,7 +46,8 @@ def class_folders(root: Path) -> list[str]:
         names = sorted(e.name for e in os.scandir(root) if e.is_dir() and
                        not e.name.startswith("."))
     except OSError as e:
-        raise SpeccError(f"imagefolder: cannot list {root}: {e.strerror}") from None
+        raise SpeccError(f"imagefolder: cannot list {printable(str(root))}: "
+                         f"{e.strerror}") from None
     if not names:
         raise SpeccError(f"imagefolder: {root} has no class folders",
                          notes=("expected ROOT/CLASS/IMAGE files, or ROOT/train/CLASS/... "
@@ -59,9 +62,13 @@ def scan(root: Path, classes: list[str]) -> FileList:
         folder = root / name
         if not folder.is_dir():
             continue
-        with os.scandir(folder) as entries:
-            files = sorted(e.name for e in entries if not e.name.startswith(".")
-                           and e.name.lower().endswith(IMAGE_SUFFIXES))
+        try:
+            with os.scandir(folder) as entries:
+                files = sorted(e.name for e in entries if not e.name.startswith(".")
+                               and e.name.lower().endswith(IMAGE_SUFFIXES))
+        except OSError as e:
+            raise SpeccError(f"imagefolder: cannot list {printable(str(folder))}: "
+                             f"{e.strerror}") from None
         paths += [os.fsencode(os.path.join(name, f)) for f in files]
         labels += [label] * len(files)
     if not paths:
@@ -76,7 +83,7 @@ def split(arg: str) -> tuple[FileList, FileList, list[str]]:
         raise SpeccError("data set 'imagefolder' needs a path: --data imagefolder:PATH")
     folder = Path(arg)
     if not folder.is_dir():
-        raise SpeccError(f"data set 'imagefolder': no such folder {arg}")
+        raise SpeccError(f"data set 'imagefolder': no such folder {printable(arg)}")
     if (folder / "train").is_dir():
         classes = class_folders(folder / "train")
         test_root = next((folder / n for n in ("val", "test") if (folder / n).is_dir()), None)
@@ -115,30 +122,19 @@ class FolderSet(torch.utils.data.Dataset):
         return None, -1, skipped
 
 
-class BadImage(Exception):
-    pass
-
-
 def decode(path: Path):
-    """Open and fully decode an image (truncated files fail here, not later)."""
-    from PIL import Image, UnidentifiedImageError
-    try:
-        img = Image.open(path)
-        img.load()
-        return img
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError) as e:
-        raise BadImage(str(e).splitlines()[0][:200] or type(e).__name__) from None
+    """Open and fully decode an image through the file gate (a FIFO named like an image is
+    refused at once, not waited on); raises BadImage."""
+    return read_image(path)
 
 
 def peek(files: FileList) -> tuple[str, tuple]:
-    """Mode and size of the first readable image (header only), for the adaptation line."""
-    from PIL import Image
+    """Mode and size of the first readable image, for the adaptation line."""
     for i in range(min(len(files), MAX_STAND_INS)):
         try:
-            with Image.open(files.path(i)) as img:
-                return img.mode, img.size
-        except (OSError, SyntaxError, ValueError):
+            img = decode(files.path(i))
+            return img.mode, img.size
+        except BadImage:
             continue
     return "", (0, 0)
 

@@ -1,10 +1,49 @@
-"""Shaping images for a network's input: resize, channels, framing, pixel normalisation."""
+"""Image files read and decoded (through the file gate, within Pillow's decompression-bomb
+limit), and images shaped for a network's input: resize, channels, framing, normalisation."""
 from __future__ import annotations
+
+import io
+import warnings
 
 import torch
 import torch.nn.functional as F
 
 from ..core.diagnostics import SpeccError
+from ..core.files import read_regular
+from ..core.source import printable
+
+MAX_IMAGE_BYTES = 2 ** 28  # one image file (256 MiB): a larger one is not a photograph
+
+
+class BadImage(Exception):
+    """An image file that cannot be used: the reason, in one line (never the file's bytes)."""
+
+
+def read_image(path, what: str = "image"):
+    """Open and fully decode one image file (truncated files fail here, not later): only a
+    regular file, at most MAX_IMAGE_BYTES, within Pillow's pixel limit. Raises BadImage."""
+    try:
+        data = read_regular(path, what, limit=MAX_IMAGE_BYTES)
+    except SpeccError as e:
+        raise BadImage(e.message) from None
+    return decode_image(data)
+
+
+def decode_image(data: bytes):
+    """A fully decoded PIL image from a file's bytes; raises BadImage."""
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():  # beyond Pillow's pixel limit: refused, not warned
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            img.load()
+        return img
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise BadImage(f"more pixels than Pillow's decompression-bomb limit "
+                       f"({Image.MAX_IMAGE_PIXELS:,})") from None
+    except Exception as e:  # noqa: BLE001 - Pillow's decoders raise many kinds on bad bytes
+        text = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise BadImage(printable(text)) from None
 
 
 def fit_images(x: torch.Tensor, want, source: str, frame: bool = False,

@@ -14,9 +14,10 @@ import os
 from pathlib import Path
 
 from ..core.diagnostics import SpeccError
-from ..core.files import read_regular
+from ..core.files import confined, is_regular, open_regular, read_regular
 from ..core.resources import specs_dir
 from ..core.source import printable
+from ..lang.parse import MAX_SPEC_BYTES
 
 CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "config.json"
@@ -169,12 +170,12 @@ def stored_spec(run: Path, config: dict, record: dict | None) -> Path:
     recorded hash), or for a run made before spec/ existed, the copy beside the run files."""
     if record is None:
         legacy = run / Path(config["spec"]).name
-        if legacy.is_file():
-            return legacy
+        if is_regular(legacy):
+            return confined(legacy, run, "spec")
         raise SpeccError(f"{run} holds no copy of its spec; pass the spec to resume with",
-                         notes=(f"it was started from {config['spec']}",))
-    path = run / SPEC_DIR / record["file"]
-    data = read_regular(path, "spec")
+                         notes=(f"it was started from {printable(config['spec'][:200])}",))
+    path = _spec_copy(run, record["file"])
+    data = read_regular(path, "spec", limit=MAX_SPEC_BYTES)
     if hashlib.sha256(data).hexdigest() != record["sha256"].get(record["file"]):
         raise SpeccError(f"the run's copy of its spec ({path}) was changed after the run "
                          "started; restore it, or pass the spec to train with "
@@ -217,10 +218,17 @@ def read_sources(run: Path, record: dict) -> dict[str, str]:
     """The run's stored spec files, main first, as path -> text."""
     out = {}
     for rel in [record["file"]] + [r for r in record["sha256"] if r != record["file"]]:
-        path = run / SPEC_DIR / rel
-        if path.is_file():
-            out[str(path)] = read_regular(path, "spec").decode("utf-8", "replace")
+        if is_regular(run / SPEC_DIR / rel):
+            path = _spec_copy(run, rel)
+            out[str(run / SPEC_DIR / rel)] = read_regular(path, "spec", limit=MAX_SPEC_BYTES
+                                                          ).decode("utf-8", "replace")
     return out
+
+
+def _spec_copy(run: Path, rel: str) -> Path:
+    """RUN/spec/REL, refused when it leads outside RUN/spec/ (a link to a system file):
+    a run folder may come from a stranger, and its spec copies are quoted in errors."""
+    return confined(run / SPEC_DIR / rel, run / SPEC_DIR, "spec copy")
 
 
 # -------------------------------------------------------------------------------- config
@@ -232,13 +240,14 @@ def write_config(run: Path, config: dict, sources: dict[str, str]) -> None:
 
 def update_config(run: Path, config: dict) -> None:
     """A resumed run's new targets (--epochs, --steps, ...); the record of its spec copy kept."""
-    saved = json.loads((run / CONFIG).read_text())
+    with open_regular(run / CONFIG, "run configuration", limit=1 << 20) as (f, _):
+        saved = json.loads(f.read().decode("utf-8"))
     text = json.dumps({**config, "spec_copy": saved.get("spec_copy")}, indent=2,
                       sort_keys=True) + "\n"
     _write_atomic(run / CONFIG, text.encode())
 
 
-def read_config(run: Path) -> tuple[dict, dict | None]:
+def read_config(run: Path, typed_data: str | None = None) -> tuple[dict, dict | None]:
     """(the training configuration, the record of the spec copy) of a run folder; a config
     that was edited by hand is checked as strictly as a recipe (see check_config)."""
     from .run_config import check_config
@@ -251,18 +260,19 @@ def read_config(run: Path) -> tuple[dict, dict | None]:
         raise SpeccError(f"{run} is not a run folder (no readable {CONFIG})") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise SpeccError(f"{run / CONFIG} is not valid JSON: {printable(str(e))[:120]}") from None
-    return check_config(saved, run / CONFIG)
+    return check_config(saved, run / CONFIG, typed_data)
 
 
 # -------------------------------------------------------------------------- resuming
 def open_resume(run: Path, target: str | None, allow_change: bool, limits: dict,
-                main: bool = True):
+                main: bool = True, typed_data: str | None = None):
     """Lock the run (on the main process) and pick the network it continues with: its own
     spec copy; a spec given beside --resume must be that same spec, unless allow_change.
+    `typed_data`: the run's data source, typed again with --data (see check_config).
     Returns (network, saved config fields, lock or None, spec_changed)."""
     from ..compile.pipeline import split_target
     from ..network import load
-    saved, record = read_config(run)
+    saved, record = read_config(run, typed_data)
     limits = {**limits, "overrides": saved.get("overrides") or None}  # the run's --set values
     lock = RunLock(run) if main else None
     try:
