@@ -260,6 +260,25 @@ def signals_held():
             signal.raise_signal(caught[0])
 
 
+def replace_atomically(path: str | Path, write) -> None:
+    """Write `path` by `write(tmp)` into a fresh file beside it (created exclusively, so a
+    FIFO or a link planted under a temporary's name is never opened) and rename it over
+    `path`: the target is the complete new file or untouched."""
+    import tempfile
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the output is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Do `a` and `b` name the same file (through links, `..` or hard links)?"""
     try:

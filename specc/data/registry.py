@@ -96,11 +96,8 @@ def test_batches(data, batch: int, workers: int = 0):
 
 
 def in_memory(name: str, samples: int, per_sample: int) -> None:
-    """Refuse, before allocating, a generated set larger than specc holds in memory:
-    `samples` of `per_sample` float32 values each."""
-    if samples > MAX_SAMPLES:
-        raise SpeccError(f"data set '{name}': {samples:,} samples, more than an in-memory set "
-                         f"may hold ({MAX_SAMPLES:,})")
+    """Refuse, before allocating, a set larger than specc holds in memory: `samples` of
+    `per_sample` float32 values each."""
     if samples * per_sample * 4 > MAX_DATA_BYTES:
         raise SpeccError(f"data set '{name}': {samples:,} samples of {per_sample:,} values "
                          f"would take {samples * per_sample * 4:,} bytes, more than an "
@@ -108,10 +105,13 @@ def in_memory(name: str, samples: int, per_sample: int) -> None:
 
 
 def count_arg(name: str, arg: str, default: int, what: str = "samples") -> int:
-    """The count in `NAME:COUNT` (ASCII digits), or `default` when there is none."""
+    """The count in `NAME:COUNT` (ASCII digits, at most MAX_SAMPLES), or `default`."""
     if not arg:
         return default
     if not (arg.isascii() and arg.isdigit()) or len(arg) > 18 or int(arg) < 1:
         raise SpeccError(f"data set '{name}:{printable(arg[:40])}': give the number of {what} "
                          f"as a positive integer, e.g. {name}:{default}")
+    if int(arg) > MAX_SAMPLES:
+        raise SpeccError(f"data set '{name}:{arg}': {int(arg):,} {what}, more than an "
+                         f"in-memory set may hold ({MAX_SAMPLES:,})")
     return int(arg)

@@ -16,6 +16,7 @@ import numpy as np
 from ..core.diagnostics import SpeccError
 from ..core.files import claim, open_regular, pinned, unpacked_limit
 from ..core.source import printable
+from .graph_size import stored_values
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 NP_OF_ONNX = {1: np.float32, 10: np.float16, 11: np.float64, 7: np.int64, 6: np.int32, 9: np.bool_}
@@ -39,6 +40,7 @@ def read_model(path: str):
                              f"{printable(why)}") from None
     if not model.graph.node or not model.graph.input:
         raise SpeccError(f"{shown} is not an ONNX model (no graph)")
+    stored_values(model, path)  # every weight backed by bytes; external data beside the model
     return model
 
 

@@ -10,8 +10,6 @@ milestones (a Counter keyed by int epochs) into string keys, and a resumed run n
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from safetensors.torch import save_file
 
 from ..backends.torch_module import load_state
 from ..core.diagnostics import SpeccError
+from ..core.files import replace_atomically
 from ..core.source import printable
 from ..core.weights import META_KEY, model_state, read_checkpoint
 from .checkpoint_check import check_all, check_model
@@ -98,17 +97,7 @@ def _int_milestones(scheduler) -> None:
 
 def _atomic(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, write)
 
 
 def remove_stale_temporaries(path: Path) -> None:

@@ -11,10 +11,11 @@ import csv
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 from ..core.diagnostics import SpeccError
-from ..core.files import confined, is_regular, open_regular, read_regular
+from ..core.files import confined, is_regular, open_regular, read_regular, replace_atomically
 from ..core.resources import specs_dir
 from ..core.source import printable
 from ..lang.parse import MAX_SPEC_BYTES
@@ -78,9 +79,13 @@ class RunLock:
         self.path = run / LOCK
         self.fd: int | None = None
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
         except OSError as e:
             raise SpeccError(f"cannot lock run folder {run}: {e.strerror}") from None
+        if not stat.S_ISREG(os.fstat(self.fd).st_mode):  # a FIFO or device named .lock
+            os.close(self.fd)
+            self.fd = None
+            raise SpeccError(f"cannot lock run folder {run}: {self.path} is not a regular file")
         if not self._lock():
             holder = self._holder()
             os.close(self.fd)
@@ -160,9 +165,7 @@ def _relative(path: Path, root: Path) -> Path | None:
 
 
 def _write_atomic(dest: Path, data: bytes) -> None:
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    replace_atomically(dest, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def stored_spec(run: Path, config: dict, record: dict | None) -> Path:
@@ -320,13 +323,14 @@ def append_metrics(run: Path, row: dict, plot: bool = True) -> None:
     path = run / "metrics.csv"
     rows = read_metrics(run)
     rows = [r for r in rows if _before(r, row)] + [row]
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in FIELDS})
-    os.replace(tmp, path)
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=FIELDS)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: r.get(k, "") for k in FIELDS})
+    replace_atomically(path, write)
     if plot:
         from .curves import plot_curves
         plot_curves(run, rows)
@@ -341,8 +345,36 @@ def _before(old: dict, new: dict) -> bool:
 
 
 def read_metrics(run: Path) -> list[dict]:
+    """metrics.csv's rows, each checked (a run folder may have been edited): `epoch` a count,
+    `step` a count or empty, every other field a number or empty."""
     path = run / "metrics.csv"
-    if not path.exists():
+    if not os.path.lexists(path):
         return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    data = read_regular(path, "metrics file", limit=MAX_METRICS_BYTES)
+    try:
+        rows = list(csv.DictReader(data.decode("utf-8").splitlines()))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise SpeccError(f"{path} is not a readable metrics file: {printable(str(e))[:120]}") \
+            from None
+    for n, row in enumerate(rows, 2):
+        if not _metrics_row(row):
+            raise SpeccError(f"{path}:{n}: not a metrics row (epoch and step are counts, the "
+                             "other fields numbers)")
+    return rows
+
+
+MAX_METRICS_BYTES = 1 << 26  # 64 MiB: a million evaluations
+
+
+def _metrics_row(row: dict) -> bool:
+    def count(v):
+        return isinstance(v, str) and v.isascii() and v.isdigit() and len(v) < 19
+
+    def number(v):
+        try:
+            float(v)
+            return True
+        except (TypeError, ValueError):
+            return False
+    return count(row.get("epoch")) and (row.get("step") in (None, "") or count(row["step"])) \
+        and all(row.get(k) in (None, "") or number(row[k]) for k in FIELDS[2:])
