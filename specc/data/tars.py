@@ -11,7 +11,6 @@ MAX_LABEL_BYTES), and within a local shard's real size; labels lie in [0, MAX_CL
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import tarfile
 from pathlib import Path
@@ -61,15 +60,74 @@ def shard_urls(arg: str, trust: Trust = FILE) -> tuple[list[str], list[str]]:
 def expand(pattern: str) -> list[str]:
     """webdataset's shard pattern (`::`-joined parts, each brace-expanded) without its
     environment-variable substitution (a spec must not read the environment), at most
-    MAX_SHARDS shards, counted before they are listed."""
+    MAX_SHARDS shards, counted before any is made (braceexpand builds every range and
+    alternative of a part in full before it yields the first name)."""
     import braceexpand
-    urls: list[str] = []
-    for part in pattern.split("::"):
-        urls += itertools.islice(braceexpand.braceexpand(part), MAX_SHARDS + 1 - len(urls))
-        if len(urls) > MAX_SHARDS:
-            raise SpeccError(f"webdataset: the pattern {printable(pattern[:200])} expands to "
-                             f"more than {MAX_SHARDS:,} shards")
-    return urls
+    parts = pattern.split("::")
+    try:
+        total = sum(expansion_size(part) for part in parts)
+    except (ValueError, RecursionError):
+        total = None
+    if total is None or total > MAX_SHARDS:
+        raise SpeccError(f"webdataset: the pattern {printable(pattern[:200])} "
+                         + ("expands to more than " if total else "is not a pattern of at most ")
+                         + f"{MAX_SHARDS:,} shards")
+    try:
+        return [url for part in parts for url in braceexpand.braceexpand(part)]
+    except ValueError as e:  # braceexpand's UnbalancedBracesError
+        raise SpeccError(f"webdataset: the pattern {printable(pattern[:200])}: {e}") from None
+
+
+def expansion_size(pattern: str, depth: int = 0) -> int:
+    """How many names braceexpand makes of `pattern`, counted the way it parses (a product of
+    literals, ranges and comma alternatives; escapes with a backslash), capped just above
+    MAX_SHARDS. Raises ValueError for unbalanced braces or nesting beyond 50 levels."""
+    if depth > 50:
+        raise ValueError("braces nest too deeply")
+    size, start, level, pos = 1, 0, 0, 0
+    while pos < len(pattern):
+        c = pattern[pos]
+        if c == "\\":
+            pos += 2
+            continue
+        if c == "{":
+            start = pos if level == 0 else start
+            level += 1
+        elif c == "}":
+            level -= 1
+            if level == 0:
+                size = min(size * _expression_size(pattern[start + 1:pos], depth),
+                           MAX_SHARDS + 1)
+        pos += 1
+    if level:
+        raise ValueError("unbalanced braces")
+    return size
+
+
+def _expression_size(expr: str, depth: int) -> int:
+    import braceexpand as b
+    m = b.int_range_re.match(expr)
+    if m:
+        first, last, step = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1) or 1
+        return abs(last - first) // step + 1
+    m = b.char_range_re.match(expr)
+    if m:
+        return len(b.make_char_range(*m.groups()))
+    parts, start, level, pos = [], 0, 0, 0
+    while pos < len(expr):
+        c = expr[pos]
+        if c == "\\":
+            pos += 2
+            continue
+        level += (c == "{") - (c == "}")
+        if c == "," and level == 0:
+            parts.append(expr[start:pos])
+            start = pos + 1
+        pos += 1
+    if level or not parts:  # not alternatives: the braces stay, around what is inside
+        return expansion_size(expr, depth + 1)
+    return min(sum(expansion_size(p, depth + 1) for p in parts + [expr[start:]]),
+               MAX_SHARDS + 1)
 
 
 @contextlib.contextmanager
@@ -94,8 +152,18 @@ def open_shard(url: str, trust: Trust):
     else:  # `pipe:`, which the user typed and allowed
         from webdataset.gopen import gopen_pipe
         stream = gopen_pipe(url)
-    with contextlib.closing(stream):
+    try:
         yield stream, None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            stream.close()
+        raise
+    try:
+        stream.close()  # a `pipe:` command's exit status is known here
+    except OSError as e:
+        raise decode_failure(f"shard {printable(url[:200])}",
+                             OSError(f"the command failed ({str(e).rpartition('): ')[2][:60]})")
+                             ) from None
 
 
 def open_local(path: str):

@@ -115,12 +115,13 @@ def name_problem(name) -> str | None:
         return f"empty or longer than {MAX_NAME_CHARS} characters"
     if any(ord(c) < 32 or ord(c) == 127 for c in name) or "\\" in name:
         return "holds a control character or a backslash"
-    if name.startswith("/") or posixpath.normpath(name) != name:
-        return "not a plain relative path (absolute, '.', '..' or '//')"
-    for part in name.split("/"):
-        if part in ("", ".", "..") or len(part.encode("utf-8", "surrogatepass")) > \
-                MAX_SEGMENT_BYTES:
-            return f"a segment is empty, '.', '..' or longer than {MAX_SEGMENT_BYTES} bytes"
+    parts = name.split("/")
+    if ".." in parts:
+        return "'..' would leave the spec's folder"
+    if name.startswith("/") or posixpath.normpath(name) != name or "" in parts or "." in parts:
+        return "not a plain relative path (absolute, '.' or '//')"
+    if any(len(p.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES for p in parts):
+        return f"a file or folder name longer than {MAX_SEGMENT_BYTES} bytes"
     if not name.endswith(".net"):
         return "a spec file name ends in .net"
     return None
