@@ -105,6 +105,33 @@ def test_a_shard_pattern_expands_within_a_bound_and_reads_no_environment(tmp_pat
     assert "TOPSECRET" not in e.value.render() and "${SECRET}" in e.value.render()
 
 
+def test_http_shards_named_on_the_command_line_are_fetched_without_a_process(tmp_path,
+                                                                          monkeypatch):
+    import functools
+    import http.server
+    import subprocess
+    import threading
+    root = shards(tmp_path / "s", "train", 2, 4)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"webdataset:http://127.0.0.1:{server.server_port}/train-{{000..001}}.tar"
+        with pytest.raises(SpeccError, match="not an http"):
+            load_dataset(url, WANT)  # as a recipe would name it
+        monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a process"))
+        data = load_dataset(url, InputSpec((3, 16, 16), trust=Trust(command_line=True)))
+        assert data.train_size + data.test_size == 8
+        x, y = next(iter(data.feed(0, 0, 1, 2, 0, False).epoch(0)))
+        assert tuple(x.shape) == (2, 3, 16, 16) and tuple(y.shape) == (2,)
+    finally:
+        server.shutdown()
+
+
 # ------------------------------------------------------------------------- data files
 def test_fifos_named_like_data_files_are_refused_without_waiting(tmp_path):
     cifar = tmp_path / "cifar"

@@ -103,7 +103,7 @@ def add_arguments(p) -> None:
     p.add_argument("--allow-fewer-classes", action="store_true",
                    help="train a classifier on a data set with fewer classes than outputs")
     p.add_argument("--nproc", type=processes, default=1, metavar="N",
-                   help="processes on this node "
+                   help="processes on this node, at most 256 "
                    "(DistributedDataParallel)")
     p.add_argument("--nnodes", type=positive_int, metavar="N",
                    help="machines in all (torchrun c10d rendezvous)")

@@ -45,6 +45,8 @@ def read_idx(path: Path) -> np.ndarray:
                 raise SpeccError(f"{where} is not an IDX file of unsigned bytes with 1 to "
                                  f"{IDX_MAX_DIMS} dims")
             dims = struct.unpack(f">{head[3]}I", read_exact(stream, 4 * head[3], where))
+            if 0 in dims:
+                raise SpeccError(f"{where} holds no values (its dims are {list(dims)})")
             count = 1
             for d in dims:
                 count *= d
