@@ -150,11 +150,12 @@ def run(args) -> int:
     launch.check(args)
     if launch.wants_launcher(args):
         return _launch(args)
-    from ..train.config import TrainConfig, batch_lr_note, check_counts, resolve
+    from ..train.config import TrainConfig, batch_lr_note, resolve
     from ..train.runs import CHECKPOINT, check_trainable, open_resume, plan_run_dir
     lock, spec_changed = None, False
     resume = bool(args.resume)
-    restarted = launch.elastic_restart() and args.out and (Path(args.out) / CHECKPOINT).exists()
+    restarted = launch.elastic_restart() and args.out and \
+        os.path.lexists(Path(args.out) / CHECKPOINT)
     if not resume and restarted:
         args.resume, resume = args.out, True  # torchrun restarted us: continue the run
     trust = _source_trust(args)

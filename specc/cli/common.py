@@ -148,15 +148,15 @@ def ensure_parent(path: str | Path, inputs=(), flag: str = "-o") -> Path:
     p = Path(path)
     if not str(path).strip():
         raise UserError(f"{flag}: the output path is empty")
-    if p.is_dir():
+    if os.path.isdir(p):  # os.path's tests never raise (a name too long, a link loop)
         raise UserError(f"{flag} {path} is a folder; name the file to write")
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
+    if not os.path.isdir(parent):
         raise UserError(f"output folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"cannot write to the output folder {parent} (permission denied)")
     for source in inputs:
-        if source is not None and p.exists() and same_file(p, source):
+        if source is not None and os.path.lexists(p) and same_file(p, source):
             raise UserError(f"{flag} {path} is an input of this command ({source}); refusing "
                             "to overwrite it")
     return p

@@ -61,6 +61,21 @@ def check_regular(path: str | Path, what: str = "file") -> Path:
     return Path(path)
 
 
+def folder_named(path: str | Path, what: str) -> Path:
+    """A folder the user named (through links), or a clear error: no such folder, a name the
+    system cannot take (too long, a link loop), no permission. stat never blocks."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise SpeccError(f"{what}: no such folder {_shown(path)}") from None
+    except (OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else "not a usable name"
+        raise SpeccError(f"{what}: cannot use {_shown(path)}: {why}") from None
+    if not stat.S_ISDIR(mode):
+        raise SpeccError(f"{what}: {_shown(path)} is not a folder")
+    return Path(path)
+
+
 def is_regular(path: str | Path) -> bool:
     """Does `path` (through links) name a regular file? For scans that skip what is not
     one; stat never blocks, and reading still goes through open_regular."""

@@ -36,7 +36,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
     opened through the file gate; safetensors checks its header against the file's size
     before anything is allocated."""
     p = Path(path)
-    if p.is_dir():
+    if os.path.isdir(p):
         p = p / "checkpoint.safetensors"
     if not os.path.lexists(p):
         raise SpeccError(f"no checkpoint at {printable(str(path))}")

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from ..core.diagnostics import SpeccError
-from ..core.files import (DECODE_ERRORS, claim, decode_failure, open_regular, read_exact,
-                          unpacked_limit)
+from ..core.files import (DECODE_ERRORS, claim, decode_failure, folder_named, open_regular,
+                          read_exact, unpacked_limit)
 from ..core.source import printable
 from .images import fit_images, memory_augment, memory_eval
 from .registry import Dataset, in_memory, register
@@ -19,10 +19,7 @@ from .registry import Dataset, in_memory, register
 def _folder(arg: str, name: str) -> Path:
     if not arg:
         raise SpeccError(f"data set '{name}' needs a path: --data {name}:PATH")
-    p = Path(arg)
-    if not p.is_dir():
-        raise SpeccError(f"data set '{name}': no such folder {printable(arg)}")
-    return p
+    return folder_named(arg, f"data set '{name}'")
 
 
 # ------------------------------------------------------------------------- MNIST

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..core.diagnostics import SpeccError
+from ..core.files import folder_named
 from ..core.source import printable
 from .images import BadImage, read_image
 from .registry import register
@@ -81,9 +82,7 @@ def split(arg: str) -> tuple[FileList, FileList, list[str]]:
     """train/ and val/ (or test/) if present; else a fixed fifth held out for testing."""
     if not arg:
         raise SpeccError("data set 'imagefolder' needs a path: --data imagefolder:PATH")
-    folder = Path(arg)
-    if not folder.is_dir():
-        raise SpeccError(f"data set 'imagefolder': no such folder {printable(arg)}")
+    folder = folder_named(arg, "data set 'imagefolder'")
     if (folder / "train").is_dir():
         classes = class_folders(folder / "train")
         test_root = next((folder / n for n in ("val", "test") if (folder / n).is_dir()), None)

@@ -35,7 +35,7 @@ def shard_urls(arg: str, trust: Trust = FILE) -> tuple[list[str], list[str]]:
     if not arg:
         raise SpeccError("data set 'webdataset' needs shards: --data webdataset:PATH_OR_PATTERN")
     p = Path(arg)
-    if p.is_dir():
+    if os.path.isdir(arg):  # os.path's tests never raise (a name too long is no folder)
         def find(name):
             return sorted(str(f) for f in p.glob(f"{name}*.tar")) or \
                 sorted(str(f) for f in (p / name).glob("*.tar"))
@@ -52,7 +52,7 @@ def shard_urls(arg: str, trust: Trust = FILE) -> tuple[list[str], list[str]]:
         problem = source_problem(f"webdataset:{url}", trust)
         if problem:
             raise SpeccError(f"webdataset: shard {printable(url[:200])}: {problem}")
-    if len(urls) == 1 and scheme(urls[0]) is None and not Path(urls[0]).exists():
+    if len(urls) == 1 and scheme(urls[0]) is None and not os.path.lexists(urls[0]):
         raise SpeccError(f"webdataset: cannot open shard {printable(urls[0])}: no such file")
     return urls, []
 

@@ -36,7 +36,7 @@ def plan_run_dir(out: str | None, network: str) -> Path:
         return Path(out)
     base, n = Path("runs") / network, 1
     path = base
-    while path.exists() and (not path.is_dir() or any(path.iterdir())):
+    while os.path.lexists(path) and (not os.path.isdir(path) or any(path.iterdir())):
         n += 1
         path = Path(f"{base}-{n}")
     return path
@@ -45,8 +45,8 @@ def plan_run_dir(out: str | None, network: str) -> Path:
 def create_run_dir(path: Path) -> "RunLock":
     """Create and lock the run folder once the run has been checked and is about to start.
     Refused: a folder that holds a run already, or files that are not a run's."""
-    if path.exists() and not path.is_dir():
-        raise SpeccError(f"run folder {path} exists and is not a folder")
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise SpeccError(f"run folder {printable(str(path))} exists and is not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -62,7 +62,7 @@ def create_run_dir(path: Path) -> "RunLock":
                          "new or empty")
     lock = RunLock(path)
     try:
-        if (path / CHECKPOINT).exists():
+        if os.path.lexists(path / CHECKPOINT):
             raise SpeccError(f"{path} already holds a run; continue it with --resume {path} or "
                              "choose another --out")
     except BaseException:
@@ -254,8 +254,8 @@ def read_config(run: Path, typed_data: str | None = None) -> tuple[dict, dict | 
     """(the training configuration, the record of the spec copy) of a run folder; a config
     that was edited by hand is checked as strictly as a recipe (see check_config)."""
     from .run_config import check_config
-    if not run.is_dir():
-        raise SpeccError(f"{run} is not a run folder (no such folder)")
+    if not os.path.isdir(run):
+        raise SpeccError(f"{printable(str(run))} is not a run folder (no such folder)")
     try:
         data = read_regular(run / CONFIG, "run configuration", limit=1 << 20)
         saved = json.loads(data.decode("utf-8"))
