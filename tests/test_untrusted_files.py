@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
+from specc.cli.main import main
 from imagedata import image_folder, shards
 from specc.core.diagnostics import SpeccError
 from specc.data.registry import InputSpec, load_dataset
@@ -48,6 +49,23 @@ def no_hang(seconds: int = 20):
         signal.signal(signal.SIGALRM, old)
 
 
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """`specc ARGS` in this process (a process start costs seconds): (code, stdout, stderr)."""
+    class Result:
+        def __init__(self, code, out, err):
+            self.returncode, self.stdout, self.stderr = code, out, err
+
+    def call(*args, cwd=None):
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+    return call
+
+
 def fifo(path):
     os.mkfifo(path)
     return path
@@ -62,27 +80,28 @@ def fifo(path):
     ("webdataset:gs://bucket/x.tar", "'gs://' is not a source specc opens"),
     ("mnist:-", "standard input"),
 ])
-def test_a_spec_names_local_data_only_and_check_says_where(tmp_path, data, words):
+def test_a_spec_names_local_data_only_and_check_says_where(tmp_path, cli, data, words):
     spec = tmp_path / "t.net"
     spec.write_text(PIPE_SPEC.replace("DATA", data))
-    r = run_cli("check", spec, cwd=tmp_path)
+    run = run_cli if "PWNED; cat" in data else cli  # one case as a user runs it
+    r = run("check", spec, cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     assert r.stderr.startswith("t.net:6:9: error: recipe 'data'") and words in r.stderr, r.stderr
-    r = run_cli("train", spec, "--out", tmp_path / "run", cwd=tmp_path)
+    r = run("train", spec, "--out", tmp_path / "run", cwd=tmp_path)
     assert r.returncode == 1 and words in r.stderr, r.stderr
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "run").exists()
 
 
-def test_pipe_runs_only_from_the_command_line_behind_allow_pipe(tmp_path):
+def test_pipe_runs_only_from_the_command_line_behind_allow_pipe(tmp_path, cli):
     spec = tmp_path / "t.net"
     spec.write_text(PIPE_SPEC.replace("DATA", "synthetic:64"))
     command = f"webdataset:pipe:touch {tmp_path}/RAN; cat {tmp_path}/none.tar"
-    r = run_cli("train", spec, "--data", command, "--out", tmp_path / "run")
+    r = cli("train", spec, "--data", command, "--out", tmp_path / "run")
     assert r.returncode == 2 and "add --allow-pipe" in r.stderr, r.stderr
     assert not (tmp_path / "RAN").exists()
-    r = run_cli("train", spec, "--allow-pipe", "--out", tmp_path / "run")
+    r = cli("train", spec, "--allow-pipe", "--out", tmp_path / "run")
     assert r.returncode == 2 and "--allow-pipe goes with --data" in r.stderr
-    r = run_cli("train", spec, "--data", command, "--allow-pipe", "--out", tmp_path / "run")
+    r = cli("train", spec, "--data", command, "--allow-pipe", "--out", tmp_path / "run")
     assert (tmp_path / "RAN").exists(), r.stderr  # the user's own command, allowed: it ran
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
 
@@ -273,13 +292,13 @@ def test_a_tar_member_claiming_8_gib_is_refused(tmp_path):
 # ------------------------------------------------------------------------- run folders
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """One tiny finished run (2 steps, SGD with momentum), copied by each test."""
+    """One tiny finished run (1 step, SGD with momentum), copied by each test."""
     root = tmp_path_factory.mktemp("run")
     spec = root / "tiny.net"
     spec.write_text(PIPE_SPEC.replace("DATA", "synthetic:64").replace(
         "epochs = 1", "epochs = 1\n        optimizer = sgd(lr=0.1, momentum=0.9)"))
-    r = run_cli("train", spec, "--steps", "1", "--out", root / "run", "--threads", "1")
-    assert r.returncode == 0, r.stderr
+    assert main(["train", str(spec), "--steps", "1", "--out", str(root / "run"),
+                 "--threads", "1"]) == 0
     return root / "run"
 
 
@@ -300,33 +319,41 @@ def _copy(run, tmp_path, **config):
     ({"batch_size": 10 ** 9}, "'batch_size' must be an int from 1 to 65536"),
     ({"device": "tpu"}, "'device' must be auto, cpu or cuda"),
     ({"data": "webdataset:pipe:touch PWNED; cat x"}, "`pipe:` runs a shell command"),
+    ({"data": "webdataset:https://example.com/a.tar"}, "not an http(s) URL"),
     ({"overrides": {"hidden": 3}}, "'overrides' must map parameter names"),
-    ({"steps": 5, "data": "synthetic:99999999999"}, "more than an in-memory set may hold"),
+    ({"seed": -1}, "'seed' must be an int from 0 to 2**64 - 1"),
 ])
 def test_config_values_obey_the_rules_of_their_flags(run, tmp_path, change, words):
+    from specc.train.runs import read_config
     dest = _copy(run, tmp_path, **change)
-    r = run_cli("train", "--resume", dest, cwd=tmp_path)
-    assert r.returncode == 1 and words in r.stderr, r.stderr
-    assert not (tmp_path / "PWNED").exists()
+    with pytest.raises(SpeccError) as e:
+        read_config(dest)
+    assert words in e.value.render() and "config.json" in e.value.render()
 
 
-def test_a_run_whose_data_is_a_pipe_resumes_only_with_it_typed_again(run, tmp_path):
+def test_a_hand_edited_config_is_refused_before_training(run, tmp_path, cli):
+    dest = _copy(run, tmp_path, eval_steps=0, steps=5)
+    r = cli("train", "--resume", dest)
+    assert r.returncode == 1 and "'eval_steps' must be at least 1, got 0" in r.stderr, r.stderr
+
+
+def test_a_run_whose_data_is_a_pipe_resumes_only_with_it_typed_again(run, tmp_path, cli):
     command = f"webdataset:pipe:touch {tmp_path}/RAN; cat {tmp_path}/none.tar"
     plain = _copy(run, tmp_path / "plain", steps=5)
-    r = run_cli("train", "--resume", plain, "--data", "synthetic:32")
+    r = cli("train", "--resume", plain, "--data", "synthetic:32")
     assert r.returncode == 2 and "a resumed run keeps its data" in r.stderr, r.stderr
     dest = _copy(run, tmp_path, data=command, steps=5)
-    r = run_cli("train", "--resume", dest, "--data", "synthetic:64")
+    r = cli("train", "--resume", dest, "--data", "synthetic:64")
     assert r.returncode == 1 and "`pipe:` runs a shell command" in r.stderr, r.stderr
-    r = run_cli("train", "--resume", dest, "--data", command)
+    r = cli("train", "--resume", dest, "--data", command)
     assert r.returncode == 2 and "add --allow-pipe" in r.stderr, r.stderr
     assert not (tmp_path / "RAN").exists()
-    r = run_cli("train", "--resume", dest, "--data", command, "--allow-pipe")
+    r = cli("train", "--resume", dest, "--data", command, "--allow-pipe")
     assert (tmp_path / "RAN").exists() and r.returncode == 1, r.stderr
 
 
 @pytest.mark.parametrize("given", [False, True])
-def test_a_spec_copy_linked_to_a_system_file_is_not_quoted(run, tmp_path, given):
+def test_a_spec_copy_linked_to_a_system_file_is_not_quoted(run, tmp_path, cli, given):
     secret = tmp_path / "secret.net"
     secret.write_text("TOPSECRET first line\n")
     dest = _copy(run, tmp_path)
@@ -340,7 +367,7 @@ def test_a_spec_copy_linked_to_a_system_file_is_not_quoted(run, tmp_path, given)
     else:
         (dest / "spec" / "tiny.net").unlink()
         (dest / "spec" / "tiny.net").symlink_to(secret)
-    r = run_cli(*args)
+    r = cli(*args)
     assert r.returncode == 1 and "leads outside" in r.stderr, r.stderr
     assert "TOPSECRET" not in r.stderr + r.stdout
 
@@ -393,18 +420,37 @@ def _info(meta, **fields):
     (lambda t, m: m.update(scheduler=json.dumps({"last_epoch": [1]})), "the schedule's state"),
 ])
 def test_a_checkpoint_is_checked_before_anything_is_loaded(run, tmp_path, edit, words):
+    import specc
+    from specc.train.checkpoint import restore_training
+    from specc.train.optim import make_optimizer, make_schedule
     dest = _checkpoint(run, tmp_path, edit)
-    r = run_cli("train", "--resume", dest)
-    assert r.returncode == 1 and ("cannot be resumed" in r.stderr or "does not fit" in r.stderr)
-    assert words in r.stderr, r.stderr
+    config = json.loads((dest / "config.json").read_text())
+    model = specc.load(dest / "spec" / "tiny.net").to_torch(seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = make_optimizer(config["optimizer"], model.parameters())
+    sched = make_schedule(config["schedule"], opt, config["epochs"], config["warmup"])
+    with pytest.raises(SpeccError) as e:
+        restore_training(dest / "checkpoint.safetensors", model, opt, sched)
+    text = e.value.render()
+    assert ("cannot be resumed" in text or "does not fit" in text) and words in text, text
+    assert all((before[k] == v).all() for k, v in model.state_dict().items())  # nothing loaded
+    assert not opt.state
 
 
-def test_fifos_in_a_run_folder_are_refused_without_waiting(run, tmp_path):
+def test_a_crafted_checkpoint_is_a_user_error_on_resume(run, tmp_path, cli):
+    dest = _checkpoint(run, tmp_path, lambda t, m: t.update(
+        {"optim/0/momentum_buffer": t["optim/0/momentum_buffer"][:3].clone()}))
+    r = cli("train", "--resume", dest)
+    assert r.returncode == 1 and "optimiser state 0/momentum_buffer" in r.stderr, r.stderr
+
+
+def test_fifos_in_a_run_folder_are_refused_without_waiting(run, tmp_path, cli):
     for name in ("checkpoint.safetensors", "metrics.csv", ".lock"):
         dest = _copy(run, tmp_path / name, steps=5, epochs=3)
         (dest / name).unlink()
         fifo(dest / name)
-        r = run_cli("train", "--resume", dest, timeout=120)
+        with no_hang(60):
+            r = cli("train", "--resume", dest)
         assert r.returncode == 1 and "not a regular file" in r.stderr, (name, r.stderr)
 
 
@@ -416,10 +462,10 @@ def test_fifos_in_a_run_folder_are_refused_without_waiting(run, tmp_path):
     (["--nproc", "100000"], "argument --nproc: must be between 1 and 256"),
     (["--epochs", "9" * 30], "argument --epochs: must be at most"),
 ])
-def test_resource_flags_have_upper_bounds(tmp_path, flags, words):
+def test_resource_flags_have_upper_bounds(tmp_path, cli, flags, words):
     spec = tmp_path / "t.net"
     spec.write_text(PIPE_SPEC.replace("DATA", "synthetic:64"))
-    r = run_cli("train", spec, *flags, "--out", tmp_path / "run")
+    r = cli("train", spec, *flags, "--out", tmp_path / "run")
     assert r.returncode == 2 and words in r.stderr, r.stderr
 
 
@@ -491,7 +537,7 @@ def test_an_embedded_spec_is_checked_against_the_graph_it_ships_with(exported, c
     assert words in e.value.render(), e.value.render()
 
 
-def test_bench_of_a_model_whose_spec_does_not_fit_is_a_clear_error(exported, tmp_path):
+def test_bench_of_a_model_whose_spec_does_not_fit_is_a_clear_error(exported, tmp_path, cli):
     import onnx
     path, model, meta = exported
     m = onnx.load(str(path))
@@ -502,7 +548,7 @@ def test_bench_of_a_model_whose_spec_does_not_fit_is_a_clear_error(exported, tmp
         if p.key == "specc.spec_sha256":
             p.value = ""
     onnx.save(m, str(tmp_path / "m.onnx"))
-    r = run_cli("bench", tmp_path / "m.onnx", "--iters", "1", "--warmup", "0")
+    r = cli("bench", tmp_path / "m.onnx", "--iters", "1", "--warmup", "0")
     assert r.returncode == 1 and "inputs differ" in r.stderr and "Traceback" not in r.stderr, \
         r.stderr
 
