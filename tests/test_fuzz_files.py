@@ -208,7 +208,8 @@ def _fuzz_embedded(n):
             files = meta["specc.spec_files"]
             if field == "file" and isinstance(files, dict):
                 files[name] = TINY if isinstance(value, str) else value
-            elif field == "text" and isinstance(files, dict) and "tiny.net" in files:
+            elif field == "text" and isinstance(files, dict) and \
+                    isinstance(files.get("tiny.net"), str):
                 files["tiny.net"] = files["tiny.net"].replace("4", str(value)[:6], 1)
                 meta["specc.spec_sha256"] = None
             elif field not in ("file", "text"):

@@ -174,7 +174,10 @@ def decode_failure(where: str, e: BaseException) -> SpeccError:
 def confined(path: str | Path, root: str | Path, what: str = "file") -> Path:
     """`path` with its links resolved, refused unless it lies inside `root` (itself resolved):
     a run folder's spec copy that is a link to /etc/passwd is not read."""
-    real, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+    try:
+        real, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+    except (OSError, ValueError):  # a NUL in the name
+        raise SpeccError(f"{_shown(path)} is not a usable file name") from None
     if real != top and top not in real.parents:
         raise SpeccError(f"{_shown(path)} leads outside {_shown(root)} (a link or '..'); "
                          f"specc reads a {what} there only from inside it")

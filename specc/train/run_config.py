@@ -118,4 +118,5 @@ def _check_record(record, where) -> dict:
 def _safe(rel: str) -> bool:
     """A path inside RUN/spec/: relative, no `..`, no empty parts."""
     p = PurePosixPath(rel)
-    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel \
+        and rel.isprintable() and len(rel) <= 1024
