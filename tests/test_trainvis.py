@@ -312,7 +312,7 @@ def test_a_crafted_early_stop_record_is_a_user_error(tiny, cli, tmp_path):
     packed["info"] = json.dumps({**record, "stale": "many"})
     save_file(load_file(str(path)), str(path), metadata={"specc": json.dumps(packed)})
     code, _, err = cli("train", "--resume", run, "--epochs", "2", "--early-stop", "1")
-    assert code == 1 and "cannot be resumed" in err and "stale must be numbers" in err, err
+    assert code == 1 and "cannot be resumed" in err and "info.stale must be int" in err, err
 
 
 @pytest.mark.parametrize("flags,message", [

@@ -270,7 +270,8 @@ def load_state(module, state: dict, source: str) -> None:
     """Load a state dict (tensors or arrays), listing every missing, unexpected or
     mis-shaped tensor at once."""
     own = module.state_dict()
-    check_fit({k: tuple(v.shape) for k, v in own.items()}, state, source)
+    check_fit({k: tuple(v.shape) for k, v in own.items()}, state, source,
+              {k: v.dtype for k, v in own.items()})
     with torch.no_grad():
         for k, v in own.items():
             v.copy_(torch.as_tensor(state[k]).to(v.dtype))

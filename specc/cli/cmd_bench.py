@@ -57,7 +57,8 @@ def run(args) -> int:
     if args.target.endswith(".onnx"):
         model_path = args.target
         from ..runtime.embedded import load_embedded
-        net = load_embedded(metadata(read_model(model_path)))  # the spec travels in the model
+        model = read_model(model_path)  # the spec travels in the model, checked against it
+        net = load_embedded(metadata(model), model, model_path)
     else:
         path, name = split_target(args.target)
         net = load(path, name)

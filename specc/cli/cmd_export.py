@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import os
 from pathlib import Path
 
 from ..core.defaults import ONNX_OPSET
@@ -95,13 +96,13 @@ def pick_weights(weights: str | None, which: str | None) -> str | None:
     if which is None:
         return weights
     from .main import UsageError
-    if not weights or not Path(weights).is_dir():
+    if not weights or not os.path.isdir(weights):
         raise UsageError("--checkpoint picks a file of a run folder: it needs --weights "
                          "RUN_DIR" + (f" ({weights} is not a folder)" if weights else ""))
     from ..train.runs import CHECKPOINT
     from ..train.watch import BEST
     path = Path(weights) / (BEST if which == "best" else CHECKPOINT)
-    if not path.is_file():
+    if not os.path.lexists(path):
         from ..core.diagnostics import SpeccError
         raise SpeccError(f"run {weights} has no {path.name}"
                          + (" (it has not evaluated yet, or predates best checkpoints)"

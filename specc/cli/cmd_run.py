@@ -32,9 +32,11 @@ def add_arguments(p) -> None:
                    help="write the raw outputs (.npy, or .npz "
                    "for several outputs)")
     p.add_argument("--data", metavar="NAME", help="evaluate accuracy on a data set")
+    p.add_argument("--allow-pipe", action="store_true",
+                   help="let a `pipe:` source given with --data run its shell command")
     p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
     p.add_argument("--batch-size", type=batch_size, default=256,
-                   help="samples per run with --data (default 256)")
+                   help="samples per run with --data (default 256, at most 65536)")
     p.add_argument("--ten-crop", action="store_true", help="with --data: average the softmax "
                    "of ten crops per image (corners, centre, mirrored)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -43,6 +45,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..backends.ort import open_session
     _refuse_spec(args.model)
+    trust = _source_trust(args)
     if args.save:  # checked before any work: never onto the model or an input
         ensure_parent(args.save, [args.model, f"{args.model}.data", *args.inputs], "--save")
     model = read_model(args.model)
@@ -50,7 +53,7 @@ def run(args) -> int:
     if note:
         print(f"note: {note}", file=sys.stderr)
     if args.data:
-        return _evaluate(args, model, sess, provider)
+        return _evaluate(args, model, sess, provider, trust)
     feeds = load_inputs(args.inputs, model)
     try:
         outputs = sess.run(None, feeds)
@@ -132,7 +135,22 @@ def _refuse_spec(target: str) -> None:
                                 "(specc bench takes a spec as it is)",))
 
 
-def _evaluate(args, model, sess, provider) -> int:
+def _source_trust(args):
+    """--data is typed by the user: an http(s) URL may be read, a `pipe:` command run only
+    with --allow-pipe (checked before the model is opened: a usage error)."""
+    from ..recipes.sources import Trust, source_problem
+    from .main import UsageError
+    if args.allow_pipe and not args.data:
+        raise UsageError("--allow-pipe goes with --data (it lets the `pipe:` command given "
+                         "there run)")
+    trust = Trust(command_line=True, allow_pipe=args.allow_pipe)
+    problem = source_problem(args.data, trust) if args.data else None
+    if problem:
+        raise UsageError(f"--data {args.data[:200]!r}: {problem}")
+    return trust
+
+
+def _evaluate(args, model, sess, provider, trust) -> int:
     from .. import tasks  # noqa: F401  (the demonstrations' data sets register themselves)
     from ..data.registry import load_dataset, test_batches
     from ..runtime.model import input_spec_of
@@ -143,7 +161,7 @@ def _evaluate(args, model, sess, provider) -> int:
         raise SpeccError(f"--data needs a model with input [N, ...known dims] and output "
                          f"[N, classes]; this one has {list(dims)} -> {list(out_dims)}")
     views = ({"name": "ten_crop", "resize": None, "crop": None},) if args.ten_crop else ()
-    data = load_dataset(args.data, input_spec_of(model, views))
+    data = load_dataset(args.data, input_spec_of(model, views, trust))
     correct = count = 0
     for x, y in test_batches(data, args.batch_size):
         x, y = x.numpy(), y.numpy()

@@ -11,8 +11,8 @@ from pathlib import Path
 from ..core.diagnostics import SpeccError
 from ..compile.pipeline import split_target
 from ..train.watch import MONITORS
-from .common import (MAX_ACTIVATIONS, MAX_PARAMS, add_set, batch_size, count,
-                     load_target, overrides, positive_float, positive_int, seed)
+from .common import (MAX_ACTIVATIONS, MAX_PARAMS, add_set, bounded, count, load_target,
+                     overrides, positive_float, positive_int, processes)
 from .main import UsageError
 
 FLAGS = {"data": str, "epochs": int, "batch_size": int, "lr": float, "optimizer": str,
@@ -51,31 +51,36 @@ def add_arguments(p) -> None:
                    "cifar10:PATH, imagefolder:PATH, webdataset:PATH_OR_URL_PATTERN; the "
                    "demonstrations' procedural sets associative[:PAIRS], maze, "
                    "retina:shapes|parity, fukushima, thumos_synth[:CHUNKS] "
-                   "(default: the recipe's)")
-    p.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
-    p.add_argument("--steps", type=positive_int,
+                   "(default: the recipe's; with --resume, only the run's own)")
+    p.add_argument("--allow-pipe", action="store_true",
+                   help="let a `pipe:` source given with --data run its shell command "
+                   "(never from a spec or a run folder)")
+    p.add_argument("--epochs", type=bounded("epochs"), help="epochs (default: the recipe's)")
+    p.add_argument("--steps", type=bounded("steps"),
                    metavar="N", help="stop after N optimizer steps in all (the run "
                    "folder ends with a resumable checkpoint)")
-    p.add_argument("--batch-size", type=batch_size, help="global batch size")
+    p.add_argument("--batch-size", type=bounded("batch_size"),
+                   help="global batch size (at most 65536)")
     p.add_argument("--lr", type=positive_float, help="learning rate")
     p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--amp", action="store_true", help="mixed precision (bf16 autocast)")
     p.add_argument("--compile", action="store_true", help="torch.compile the module")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
-    p.add_argument("--seed", type=seed, help="seed of weights, data order and augmentation")
+    p.add_argument("--seed", type=bounded("seed"),
+                   help="seed of weights, data order and augmentation")
     p.add_argument("--out", help="run folder (default runs/NETWORK)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run (to a larger --epochs "
                    "or --steps if given; it trains the spec copy stored in the run)")
     p.add_argument("--allow-spec-change", action="store_true",
                    help="with --resume FILE: train FILE although it differs from the run's spec")
-    p.add_argument("--eval-every", type=positive_int, metavar="N",
+    p.add_argument("--eval-every", type=bounded("eval_every"), metavar="N",
                    help="also evaluate every N steps "
                    "(default: at the end of each epoch)")
-    p.add_argument("--eval-steps", type=positive_int, metavar="N",
+    p.add_argument("--eval-steps", type=bounded("eval_steps"), metavar="N",
                    help="at most N test batches per "
                    "evaluation (default: the whole test set)")
-    p.add_argument("--save-every", type=positive_int, metavar="N",
+    p.add_argument("--save-every", type=bounded("save_every"), metavar="N",
                    help="also checkpoint every N steps")
     p.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write TensorBoard event files to RUN/tensorboard/ (each "
@@ -83,22 +88,22 @@ def add_arguments(p) -> None:
     p.add_argument("--monitor", choices=tuple(MONITORS), help="the test metric that picks "
                    "best.safetensors and drives --early-stop: test_accuracy (higher is "
                    "better; the default) or test_loss (lower is better)")
-    p.add_argument("--early-stop", type=positive_int, metavar="PATIENCE",
+    p.add_argument("--early-stop", type=bounded("early_stop"), metavar="PATIENCE",
                    help="stop when --monitor has not improved in PATIENCE evaluations in a "
                    "row (the run ends resumable; a larger PATIENCE continues it)")
     p.add_argument("--min-delta", type=non_negative_float, metavar="D",
                    help="with --early-stop: an improvement of D or less does not count "
                    "(default 0)")
-    p.add_argument("--threads", type=positive_int, metavar="N",
-                   help="intra-op threads (default: from the CPUs "
+    p.add_argument("--threads", type=bounded("threads"), metavar="N",
+                   help="intra-op threads, at most 1024 (default: from the CPUs "
                    "available and the load)")
-    p.add_argument("--workers", type=count, metavar="N",
-                   help="DataLoader worker processes for image files "
+    p.add_argument("--workers", type=bounded("workers"), metavar="N",
+                   help="DataLoader worker processes for image files, at most 64 "
                    "(default: from the CPUs available)")
     p.add_argument("--allow-fewer-classes", action="store_true",
                    help="train a classifier on a data set with fewer classes than outputs")
-    p.add_argument("--nproc", type=positive_int, default=1, metavar="N",
-                   help="processes on this node "
+    p.add_argument("--nproc", type=processes, default=1, metavar="N",
+                   help="processes on this node, at most 256 "
                    "(DistributedDataParallel)")
     p.add_argument("--nnodes", type=positive_int, metavar="N",
                    help="machines in all (torchrun c10d rendezvous)")
@@ -145,17 +150,19 @@ def run(args) -> int:
     launch.check(args)
     if launch.wants_launcher(args):
         return _launch(args)
-    from ..train.config import TrainConfig, batch_lr_note, check_counts, resolve
+    from ..train.config import TrainConfig, batch_lr_note, resolve
     from ..train.runs import CHECKPOINT, check_trainable, open_resume, plan_run_dir
     lock, spec_changed = None, False
     resume = bool(args.resume)
-    restarted = launch.elastic_restart() and args.out and (Path(args.out) / CHECKPOINT).exists()
+    restarted = launch.elastic_restart() and args.out and \
+        os.path.lexists(Path(args.out) / CHECKPOINT)
     if not resume and restarted:
         args.resume, resume = args.out, True  # torchrun restarted us: continue the run
+    trust = _source_trust(args)
     if resume:
         run_dir = Path(args.resume)
         net, saved, lock, spec_changed = open_resume(run_dir, args.target, args.allow_spec_change,
-                                                     _limits(args), _main_rank())
+                                                     _limits(args), _main_rank(), args.data)
         try:
             changed = _resume_changes(args, saved, run_dir)
         except BaseException:
@@ -184,15 +191,35 @@ def run(args) -> int:
         run_dir = plan_run_dir(args.out, net.name)
     try:
         check_trainable(net)
-        return _train(net, cfg, run_dir, resume, args.json, spec_changed)
+        return _train(net, cfg, run_dir, resume, args.json, spec_changed, trust)
     finally:
         if lock is not None:
             lock.release()
 
 
+def _source_trust(args):
+    """What the data source may name: one typed with --data may be an http(s) URL, and a
+    `pipe:` command with --allow-pipe; the recipe's or a run's (files) only local paths."""
+    from ..recipes.sources import FILE, Trust, source_problem
+    if args.allow_pipe and not args.data:
+        raise UsageError("--allow-pipe goes with --data (it lets the `pipe:` command given "
+                         "there run)")
+    if not args.data:
+        return FILE
+    trust = Trust(command_line=True, allow_pipe=args.allow_pipe)
+    problem = source_problem(args.data, trust)
+    if problem:
+        raise UsageError(f"--data {args.data[:200]!r}: {problem}")
+    return trust
+
+
 def _resume_changes(args, saved: dict, run_dir: Path) -> dict:
     """The flags a resumed run takes (RESUME_FLAGS), checked."""
     from ..train.config import check_counts
+    if args.data is not None and args.data != saved["data"]:
+        raise UsageError(f"--data: run {run_dir} trains on {saved['data'][:200]!r}; a resumed "
+                         "run keeps its data (give --data only to repeat that source from the "
+                         "command line, as a `pipe:` or URL source needs)")
     kept = saved.get("monitor", "test_accuracy")
     if args.monitor and args.monitor != kept:
         raise UsageError(f"--monitor: run {run_dir} picks its best by {kept}; a resumed run "
@@ -213,13 +240,14 @@ def _main_rank() -> bool:
     return int(os.environ.get("RANK", "0") or 0) == 0
 
 
-def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_changed: bool) -> int:
+def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_changed: bool,
+           trust) -> int:
     if "RANK" in os.environ:
         import torch
         from ..train.launch import init_group
         init_group("nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo")
         try:
-            code = _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed)
+            code = _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed, trust)
         except SpeccError as e:  # every rank meets it: one copy of the message is enough
             if os.environ.get("RANK") == "0":
                 print(e.render(), file=sys.stderr)
@@ -230,11 +258,11 @@ def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_changed: b
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-    return _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed)
+    return _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed, trust)
 
 
 def _train_in_group(net, cfg, run_dir: Path, resume: bool, as_json: bool,
-                    spec_changed: bool) -> int:
+                    spec_changed: bool, trust) -> int:
     import torch.distributed as dist
 
     from ..train.loop import Trainer
@@ -244,7 +272,8 @@ def _train_in_group(net, cfg, run_dir: Path, resume: bool, as_json: bool,
     out = sys.stderr if as_json else sys.stdout
     lock = None
     try:
-        trainer = Trainer(net, cfg, run_dir)  # checks data and network before anything is written
+        # checks data and network before anything is written
+        trainer = Trainer(net, cfg, run_dir, trust=trust)
         main = trainer.dist.main
         progress = None
         if resume:

@@ -7,7 +7,7 @@ import math
 import os
 from pathlib import Path
 
-from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
+from ..core.defaults import MAX_ACTIVATIONS, MAX_BATCH, MAX_PARAMS, MAX_PROCESSES, MAX_THREADS
 from ..compile.pipeline import split_target
 from ..network import Network, load
 
@@ -24,8 +24,12 @@ def int_at_least(low: int, high: int | None = None, what: str = ""):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < low or (high is not None and value > high):
-            span = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"must be {span}{what}, got {value}")
+            if high is not None and high < 2 ** 32:
+                span = f"between {low} and {high}"
+            else:
+                span = f"at least {low}" if value < low else f"at most {high:,}"
+            shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}..."
+            raise argparse.ArgumentTypeError(f"must be {span}{what}, got {shown}")
         return value
     parse.__name__ = "integer"
     return parse
@@ -47,9 +51,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-MAX_BATCH = 2 ** 16  # a batch of one sample more than this is a typo, not a benchmark
-MAX_THREADS = 4096
-
 
 def int_list(text: str) -> list[int]:
     """'1,8,32' -> [1, 8, 32]; every item a batch size from 1 to MAX_BATCH."""
@@ -63,8 +64,18 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-threads = int_at_least(0, MAX_THREADS)
-batch_size = int_at_least(1, 2 ** 31 - 1)  # torch indexes a batch with 32-bit sizes in places
+# resource flags have stated upper bounds (specc.core.defaults), checked before anything is
+# allocated: `--threads 100000` is a typo that would exhaust memory, not a request
+threads = int_at_least(0, MAX_THREADS)  # bench: 0 leaves each engine its own default
+batch_size = int_at_least(1, MAX_BATCH)
+processes = int_at_least(1, MAX_PROCESSES)
+
+
+def bounded(key: str):
+    """The flag type of a run's count `key`: its range is the one a recipe and a run's
+    config.json obey too (specc.train.config.BOUNDS)."""
+    from ..train.config import BOUNDS
+    return int_at_least(*BOUNDS[key])
 
 
 def add_target(p, help_text: str = "a .net file, optionally FILE:NETWORK") -> None:
@@ -137,15 +148,15 @@ def ensure_parent(path: str | Path, inputs=(), flag: str = "-o") -> Path:
     p = Path(path)
     if not str(path).strip():
         raise UserError(f"{flag}: the output path is empty")
-    if p.is_dir():
+    if os.path.isdir(p):  # os.path's tests never raise (a name too long, a link loop)
         raise UserError(f"{flag} {path} is a folder; name the file to write")
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
+    if not os.path.isdir(parent):
         raise UserError(f"output folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"cannot write to the output folder {parent} (permission denied)")
     for source in inputs:
-        if source is not None and p.exists() and same_file(p, source):
+        if source is not None and os.path.lexists(p) and same_file(p, source):
             raise UserError(f"{flag} {path} is an input of this command ({source}); refusing "
                             "to overwrite it")
     return p

@@ -8,9 +8,12 @@ saved with safetensors) reads as the model's tensors."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .diagnostics import SpeccError
+from .files import pinned
+from .source import printable
 
 META_KEY = "specc"
 
@@ -24,25 +27,29 @@ def _unpack(meta: dict, p: Path) -> dict:
     except ValueError:
         fields = None
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
-        raise SpeccError(f"{p} has damaged metadata (not a specc checkpoint?)")
+        raise SpeccError(f"{printable(str(p))} has damaged metadata (not a specc checkpoint?)")
     return fields
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
+    """(tensors by name, metadata fields) of a checkpoint or a run folder's checkpoint,
+    opened through the file gate; safetensors checks its header against the file's size
+    before anything is allocated."""
     p = Path(path)
-    if p.is_dir():
+    if os.path.isdir(p):
         p = p / "checkpoint.safetensors"
-    if not p.is_file():
-        raise SpeccError(f"no checkpoint at {path}")
+    if not os.path.lexists(p):
+        raise SpeccError(f"no checkpoint at {printable(str(path))}")
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
-    try:
-        tensors = load_file(str(p))
-        with safe_open(str(p), "pt") as f:
-            meta = _unpack(f.metadata() or {}, p)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise SpeccError(f"{p} is not a readable checkpoint (corrupt or not safetensors): "
-                         f"{str(e).splitlines()[0][:200]}") from None
+    with pinned(p, "checkpoint") as (own, _):
+        try:
+            tensors = load_file(own)
+            with safe_open(own, "pt") as f:
+                meta = _unpack(f.metadata() or {}, p)
+        except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+            raise SpeccError(f"{printable(str(p))} is not a readable checkpoint (corrupt or not "
+                             f"safetensors): {printable(str(e).splitlines()[0][:200])}") from None
     return tensors, meta
 
 
@@ -52,19 +59,33 @@ def model_state(tensors: dict) -> dict:
     return tensors  # a plain state dict (e.g. torchvision weights saved with safetensors)
 
 
-def check_fit(own: dict, state: dict, source: str) -> None:
+def check_fit(own: dict, state: dict, source: str, kinds: dict | None = None) -> None:
     """`state` (name -> tensor or array) holds exactly the tensors `own` (name -> shape)
-    wants, each of its shape; else one error lists every missing, unexpected or mis-shaped
-    tensor."""
+    wants, each of its shape (and, given `kinds`: name -> the network's dtype, of the same
+    kind: floating point, integer, bool or complex); else one error lists every missing,
+    unexpected or mis-shaped tensor."""
     missing = [k for k in own if k not in state]
     extra = [k for k in state if k not in own]
     shapes = [f"{k}: checkpoint {list(state[k].shape)}, network {list(own[k])}"
               for k in own if k in state and tuple(state[k].shape) != tuple(own[k])]
-    if missing or extra or shapes:
+    types = [f"{k}: checkpoint {state[k].dtype}, network {kinds[k]}" for k in own
+             if kinds and k in state and dtype_kind(state[k].dtype) != dtype_kind(kinds[k])]
+    if missing or extra or shapes or types:
         notes = []
         if missing:
             notes.append(f"missing ({len(missing)}): {', '.join(missing[:8])}")
         if extra:
             notes.append(f"unexpected ({len(extra)}): {', '.join(extra[:8])}")
-        notes += [f"shape {s}" for s in shapes[:8]]
-        raise SpeccError(f"{source} does not fit this network", notes=tuple(notes))
+        notes += [f"shape {s}" for s in shapes[:8]] + [f"dtype {t}" for t in types[:8]]
+        raise SpeccError(f"{printable(str(source))} does not fit this network",
+                         notes=tuple(printable(n)[:300] for n in notes))
+
+
+def dtype_kind(dtype) -> str:
+    """'float', 'int', 'bool' or 'complex', for a torch or a numpy dtype."""
+    name = str(dtype).rpartition(".")[2]
+    if name == "bool":
+        return "bool"
+    if "complex" in name:
+        return "complex"
+    return "float" if "float" in name or name == "half" else "int"

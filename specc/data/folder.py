@@ -15,6 +15,9 @@ import numpy as np
 import torch
 
 from ..core.diagnostics import SpeccError
+from ..core.files import folder_named
+from ..core.source import printable
+from .images import BadImage, open_image
 from .registry import register
 from .stream import MAX_STAND_INS, StreamData
 
@@ -44,7 +47,8 @@ def class_folders(root: Path) -> list[str]:
         names = sorted(e.name for e in os.scandir(root) if e.is_dir() and
                        not e.name.startswith("."))
     except OSError as e:
-        raise SpeccError(f"imagefolder: cannot list {root}: {e.strerror}") from None
+        raise SpeccError(f"imagefolder: cannot list {printable(str(root))}: "
+                         f"{e.strerror}") from None
     if not names:
         raise SpeccError(f"imagefolder: {root} has no class folders",
                          notes=("expected ROOT/CLASS/IMAGE files, or ROOT/train/CLASS/... "
@@ -59,9 +63,13 @@ def scan(root: Path, classes: list[str]) -> FileList:
         folder = root / name
         if not folder.is_dir():
             continue
-        with os.scandir(folder) as entries:
-            files = sorted(e.name for e in entries if not e.name.startswith(".")
-                           and e.name.lower().endswith(IMAGE_SUFFIXES))
+        try:
+            with os.scandir(folder) as entries:
+                files = sorted(e.name for e in entries if not e.name.startswith(".")
+                               and e.name.lower().endswith(IMAGE_SUFFIXES))
+        except OSError as e:
+            raise SpeccError(f"imagefolder: cannot list {printable(str(folder))}: "
+                             f"{e.strerror}") from None
         paths += [os.fsencode(os.path.join(name, f)) for f in files]
         labels += [label] * len(files)
     if not paths:
@@ -74,9 +82,7 @@ def split(arg: str) -> tuple[FileList, FileList, list[str]]:
     """train/ and val/ (or test/) if present; else a fixed fifth held out for testing."""
     if not arg:
         raise SpeccError("data set 'imagefolder' needs a path: --data imagefolder:PATH")
-    folder = Path(arg)
-    if not folder.is_dir():
-        raise SpeccError(f"data set 'imagefolder': no such folder {arg}")
+    folder = folder_named(arg, "data set 'imagefolder'")
     if (folder / "train").is_dir():
         classes = class_folders(folder / "train")
         test_root = next((folder / n for n in ("val", "test") if (folder / n).is_dir()), None)
@@ -109,7 +115,7 @@ class FolderSet(torch.utils.data.Dataset):
             j = (i + attempt) % len(self.files)
             path = self.files.path(j)
             try:
-                img, full = decode(path, lambda size: self.transform.reduction(size, seed))
+                img, full = open_image(path, lambda size: self.transform.reduction(size, seed))
             except BadImage as e:
                 skipped.append((str(path), str(e)))
                 continue
@@ -117,37 +123,13 @@ class FolderSet(torch.utils.data.Dataset):
         return None, -1, skipped
 
 
-class BadImage(Exception):
-    pass
-
-
-def decode(path: Path, reduction=None):
-    """Open and fully decode an image (truncated files fail here, not later): (image, its
-    full (width, height)). A JPEG is decoded at 1/2, 1/4 or 1/8 of its size in the DCT
-    domain (PIL's draft) when `reduction(size)` allows it."""
-    from PIL import Image, UnidentifiedImageError
-    try:
-        img = Image.open(path)
-        full = img.size
-        if reduction is not None and img.format == "JPEG":
-            factor = reduction(full)
-            if factor > 1:
-                img.draft(img.mode, (-(-full[0] // factor), -(-full[1] // factor)))
-        img.load()
-        return img, full
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError) as e:
-        raise BadImage(str(e).splitlines()[0][:200] or type(e).__name__) from None
-
-
 def peek(files: FileList) -> tuple[str, tuple]:
-    """Mode and size of the first readable image (header only), for the adaptation line."""
-    from PIL import Image
+    """Mode and size of the first readable image, for the adaptation line."""
     for i in range(min(len(files), MAX_STAND_INS)):
         try:
-            with Image.open(files.path(i)) as img:
-                return img.mode, img.size
-        except (OSError, SyntaxError, ValueError):
+            img, _ = open_image(files.path(i))
+            return img.mode, img.size
+        except BadImage:
             continue
     return "", (0, 0)
 

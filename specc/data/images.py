@@ -1,10 +1,71 @@
-"""Shaping images for a network's input: resize, channels, framing, pixel normalisation."""
+"""Image files read and decoded (through the file gate, within Pillow's decompression-bomb
+limit), and images shaped for a network's input: resize, channels, framing, normalisation."""
 from __future__ import annotations
+
+import io
+import os
+import warnings
 
 import torch
 import torch.nn.functional as F
 
 from ..core.diagnostics import SpeccError
+from ..core.files import read_regular
+from ..core.source import printable
+
+MAX_IMAGE_BYTES = 2 ** 28  # one image file (256 MiB): a larger one is not a photograph
+
+
+class BadImage(Exception):
+    """An image file that cannot be used: the reason, in one line (never the file's bytes)."""
+
+
+def read_image(path, what: str = "image"):
+    """Open and fully decode one image file (truncated files fail here, not later): only a
+    regular file, at most MAX_IMAGE_BYTES, within Pillow's pixel limit. Raises BadImage."""
+    return open_image(path, what=what)[0]
+
+
+def open_image(source, reduction=None, what: str = "image"):
+    """(image, its full (width, height)) from a path (read through the file gate) or a file
+    object's bytes. A JPEG is decoded at 1/2, 1/4 or 1/8 of its size in the DCT domain
+    (PIL's draft) when `reduction(full size)` allows it. Raises BadImage."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            source = read_regular(source, what, limit=MAX_IMAGE_BYTES)
+        except SpeccError as e:
+            raise BadImage(e.message) from None
+    elif not isinstance(source, (bytes, bytearray, memoryview)):
+        source = source.read(MAX_IMAGE_BYTES + 1)
+        if len(source) > MAX_IMAGE_BYTES:
+            raise BadImage(f"over {MAX_IMAGE_BYTES:,} bytes")
+    return _decode(bytes(source), reduction)
+
+
+def decode_image(data: bytes):
+    """A fully decoded PIL image from a file's bytes; raises BadImage."""
+    return _decode(data, None)[0]
+
+
+def _decode(data: bytes, reduction):
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():  # beyond Pillow's pixel limit: refused, not warned
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            full = img.size
+            if reduction is not None and img.format == "JPEG":
+                factor = reduction(full)
+                if factor > 1:
+                    img.draft(img.mode, (-(-full[0] // factor), -(-full[1] // factor)))
+            img.load()
+        return img, full
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise BadImage(f"more pixels than Pillow's decompression-bomb limit "
+                       f"({Image.MAX_IMAGE_PIXELS:,})") from None
+    except Exception as e:  # noqa: BLE001 - Pillow's decoders raise many kinds on bad bytes
+        text = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise BadImage(printable(text)) from None
 
 
 def fit_images(x: torch.Tensor, want, source: str, frame: bool = False,

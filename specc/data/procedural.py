@@ -7,7 +7,7 @@ import torch
 
 from ..core.diagnostics import SpeccError
 from .images import normalise
-from .registry import Dataset, register
+from .registry import Dataset, count_arg, in_memory, register
 
 # Rumelhart, Hinton & Williams 1986 (PDP ch. 8): five-square T and C, four orientations each.
 T_SHAPE = {(0, 0), (0, 1), (0, 2), (1, 1), (2, 1)}
@@ -60,6 +60,8 @@ def load_tc(arg: str, want) -> Dataset:
     return Dataset("tc", x, y, x.clone(), y.clone(), 2, ["T", "C"])
 
 
+MAX_LOGIC_INPUTS = 20  # a truth table of 2**20 rows
+
 FUNCTIONS = {"and": all, "or": any, "xor": lambda bits: sum(bits) % 2 == 1,
              "parity": lambda bits: sum(bits) % 2 == 1, "nand": lambda bits: not all(bits)}
 
@@ -72,6 +74,9 @@ def load_logic(arg: str, want) -> Dataset:
     shape = tuple(want.shape)
     if len(shape) != 1:
         raise SpeccError(f"data set 'logic' needs an input [N, k], the network's is {['N', *shape]}")
+    if shape[0] > MAX_LOGIC_INPUTS:  # every row of the table: 2**k of them
+        raise SpeccError(f"data set 'logic' enumerates all 2**k rows of a truth table; the "
+                         f"network's input has k = {shape[0]} (at most {MAX_LOGIC_INPUTS})")
     rows = list(itertools.product((0.0, 1.0), repeat=shape[0]))
     x = torch.tensor(rows)
     y = torch.tensor([int(FUNCTIONS[fn_name]([b > 0 for b in r])) for r in rows])
@@ -79,7 +84,11 @@ def load_logic(arg: str, want) -> Dataset:
 
 
 def load_synthetic(arg: str, want) -> Dataset:
-    n = int(arg) if arg.isdigit() else 512
+    n = count_arg("synthetic", arg, 512)
+    per_sample = 1
+    for d in want.shape:
+        per_sample *= d
+    in_memory("synthetic", n + n // 4, per_sample)  # before anything is allocated
     g = torch.Generator().manual_seed(0)
     classes = want.classes or 10
     x = torch.randn((n + n // 4, *want.shape), generator=g)

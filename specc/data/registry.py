@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..core.defaults import MAX_DATA_BYTES, MAX_SAMPLES
 from ..core.diagnostics import SpeccError
+from ..core.source import printable
+from ..recipes.sources import FILE, Trust, source_problem
 
 
 @dataclass
@@ -47,6 +50,7 @@ class InputSpec:
     classes: int | None = None  # the network's output width
     workers: int | None = None  # DataLoader worker processes for image files
     eval_transform: tuple = ()  # the recipe's evaluation transform (one record), if any
+    trust: Trust = FILE  # where the source named came from (specc.recipes.sources)
 
 
 SOURCES: dict = {}  # name -> load(arg, want): the readers (this package) and the
@@ -64,6 +68,11 @@ def dataset_names() -> tuple[str, ...]:
 
 
 def load_dataset(spec: str, want: InputSpec) -> Dataset:
+    """The data set `spec` names, shaped for `want`. What a source may name depends on where
+    it came from (`want.trust`): checked here, before any reader opens anything."""
+    problem = source_problem(spec, want.trust)
+    if problem:
+        raise SpeccError(f"data source {printable(repr(spec[:200]))}: {problem}")
     name, _, arg = spec.partition(":")
     if name not in SOURCES:
         from ..core.suggest import did_you_mean
@@ -84,3 +93,25 @@ def test_batches(data, batch: int, workers: int = 0):
         return feed.test(batch=batch)
     from .pipeline import MemoryFeed
     return MemoryFeed(data, 0, 0, 1, batch).test(batch=batch)
+
+
+def in_memory(name: str, samples: int, per_sample: int) -> None:
+    """Refuse, before allocating, a set larger than specc holds in memory: `samples` of
+    `per_sample` float32 values each."""
+    if samples * per_sample * 4 > MAX_DATA_BYTES:
+        raise SpeccError(f"data set '{name}': {samples:,} samples of {per_sample:,} values "
+                         f"would take {samples * per_sample * 4:,} bytes, more than an "
+                         f"in-memory set may ({MAX_DATA_BYTES:,})")
+
+
+def count_arg(name: str, arg: str, default: int, what: str = "samples") -> int:
+    """The count in `NAME:COUNT` (ASCII digits, at most MAX_SAMPLES), or `default`."""
+    if not arg:
+        return default
+    if not (arg.isascii() and arg.isdigit()) or len(arg) > 18 or int(arg) < 1:
+        raise SpeccError(f"data set '{name}:{printable(arg[:40])}': give the number of {what} "
+                         f"as a positive integer, e.g. {name}:{default}")
+    if int(arg) > MAX_SAMPLES:
+        raise SpeccError(f"data set '{name}:{arg}': {int(arg):,} {what}, more than an "
+                         f"in-memory set may hold ({MAX_SAMPLES:,})")
+    return int(arg)

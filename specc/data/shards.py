@@ -1,5 +1,5 @@
 """`webdataset:PATH_OR_URL_PATTERN`: WebDataset tar shards (`KEY.jpg` + `KEY.cls` per sample),
-local or remote, read through the `webdataset` library.
+local, or (named on the command line) remote: opened and read as specc.data.tars says.
 
 PATH is a folder (shards `train*.tar`/`val*.tar`, or `train/` and `val/` folders of shards, or
 just `*.tar`) or a brace pattern/URL (`https://host/imagenet-train-{0000..1023}.tar`). Without
@@ -15,21 +15,20 @@ of workers, which a run records; resuming with another --workers changes it.
 """
 from __future__ import annotations
 
-import io
 import random
-import tarfile
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from ..core.diagnostics import SpeccError
+from ..core.source import printable
+from ..recipes.sources import FILE, Trust, scheme
+from .images import BadImage, decode_image
 from .pipeline import sample_seed
 from .registry import register
+from .tars import IMAGE_EXTS, local_labels, read_samples, shard_urls
 
-IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "ppm", "bmp")
-LABEL_EXT = "cls"
 HOLD_OUT = 5  # without validation shards, keys hashing to 0 mod 5 are the test set
 SHUFFLE_BUFFER = 1000
 
@@ -45,105 +44,13 @@ def held_out(key: str) -> bool:
     return zlib.crc32(key.encode()) % HOLD_OUT == 0
 
 
-def shard_urls(arg: str) -> tuple[list[str], list[str]]:
-    """(training shards, validation shards or [])."""
-    import webdataset as wds
-    if not arg:
-        raise SpeccError("data set 'webdataset' needs shards: --data webdataset:PATH_OR_PATTERN")
-    p = Path(arg)
-    if p.is_dir():
-        def find(name):
-            return sorted(str(f) for f in p.glob(f"{name}*.tar")) or \
-                sorted(str(f) for f in (p / name).glob("*.tar"))
-        train, val = find("train"), find("val") or find("test")
-        if not train and not val:
-            train = sorted(str(f) for f in p.glob("*.tar"))
-        if not train:
-            raise SpeccError(f"webdataset: no .tar shards in {arg}",
-                             notes=("expected train*.tar (and val*.tar), train/ and val/ "
-                                    "folders of shards, or *.tar",))
-        return train, val
-    urls = wds.shardlists.expand_urls(arg)
-    if len(urls) == 1 and "://" not in urls[0] and not urls[0].startswith("pipe:") \
-            and not Path(urls[0]).exists():
-        raise SpeccError(f"webdataset: cannot open shard {urls[0]}: no such file")
-    return urls, []
-
-
-def read_samples(url: str):
-    """(key, image bytes, label) of every complete sample of one shard, in order: the shard
-    opened (local, http(s), pipe:, ...) and grouped into samples by webdataset itself."""
-    import webdataset as wds
-
-    def fail(exn):
-        what = "open" if isinstance(exn, OSError) else "read"
-        reason = exn.strerror if isinstance(exn, OSError) and exn.strerror else \
-            str(exn.args[0] if exn.args else exn).splitlines()[0]
-        remote = "://" in url or url.startswith("pipe:")
-        raise SpeccError(f"webdataset: cannot {what} shard {url}: {reason}", notes=(
-            ("webdataset fetches http(s) shards with curl; is the address reachable from "
-             "here?",) if remote else ()))
-    try:
-        for sample in wds.tarfile_samples([{"url": url}], handler=fail):
-            parts = {k.lower(): v for k, v in sample.items() if not k.startswith("__")}
-            if _complete(parts):
-                key = sample["__key__"]
-                yield key, parts[_image_ext(parts)], _label(parts, url, key)
-    except SpeccError:
-        raise
-    except Exception as e:  # the opener's own errors (no such file, HTTP, pipe)
-        raise SpeccError(f"webdataset: cannot open shard {url}: {e}") from None
-
-
-def _split(name: str) -> tuple[str, str]:
-    folder, _, file = name.rpartition("/")
-    stem, _, ext = file.partition(".")
-    return (folder + "/" + stem if folder else stem), ext.lower()
-
-
-def _complete(parts: dict) -> bool:
-    return LABEL_EXT in parts and _image_ext(parts) is not None
-
-
-def _image_ext(parts: dict):
-    return next((e for e in IMAGE_EXTS if e in parts), None)
-
-
-def _label(parts: dict, url: str, key: str) -> int:
-    try:
-        return int(parts[LABEL_EXT].decode().strip())
-    except ValueError:
-        raise SpeccError(f"webdataset: {url}: {key}.cls is not a class index") from None
-
-
-def _local_labels(path: str):
-    """(key, None, label) of a local shard, reading headers and labels only: the tar is
-    opened for random access, so the images are seeked past, never read."""
-    try:
-        with tarfile.open(path, "r:") as tar:
-            exts: dict = {}
-            labels: dict = {}
-            for member in tar:
-                if not member.isreg():
-                    continue
-                base, ext = _split(member.name)
-                exts.setdefault(base, set()).add(ext)
-                if ext == LABEL_EXT:
-                    labels[base] = tar.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise SpeccError(f"webdataset: cannot read shard {path}: {e}") from None
-    for key, found in exts.items():
-        if key in labels and any(e in found for e in IMAGE_EXTS):
-            yield key, None, _label({LABEL_EXT: labels[key]}, path, key)
-
-
-def count(url: str, split_by_hash: bool) -> tuple[Shard, int]:
+def count(url: str, split_by_hash: bool, trust: Trust = FILE) -> tuple[Shard, int]:
     """Sample counts of one shard (train, test) and its largest label. A local shard is read
     by headers (seeking past the images); a remote one is streamed."""
     train = test = 0
     top = -1
-    local = "://" not in url and not url.startswith("pipe:") and Path(url).is_file()
-    for key, _, label in (_local_labels(url) if local else read_samples(url)):
+    samples = local_labels(url) if scheme(url) is None else read_samples(url, trust)
+    for key, _, label in samples:
         if split_by_hash and held_out(key):
             test += 1
         else:
@@ -156,28 +63,28 @@ def load_webdataset(arg: str, want):
     from .stream import StreamData
     from .folder import file_notes
     from .transforms import SampleTransform, default_eval
-    train_urls, val_urls = shard_urls(arg)
+    train_urls, val_urls = shard_urls(arg, want.trust)
     hashed = not val_urls
     train, tops = [], []
     for url in train_urls:
-        shard, top = count(url, hashed)
+        shard, top = count(url, hashed, want.trust)
         train.append(shard)
         tops.append(top)
     test = [Shard(s.url, 0, s.test) for s in train] if hashed else []
     for url in val_urls:
-        shard, top = count(url, False)
+        shard, top = count(url, False, want.trust)
         test.append(Shard(shard.url, 0, shard.train))
         tops.append(top)
     n_train, n_test = sum(s.train for s in train), sum(s.test for s in test)
     if n_train == 0:
-        raise SpeccError(f"webdataset: no complete samples in {arg}",
+        raise SpeccError(f"webdataset: no complete samples in {printable(arg)}",
                          notes=(f"a sample is KEY.{'|'.join(IMAGE_EXTS)} with KEY.cls",))
     classes = max(tops) + 1
     train_tf = SampleTransform(list(want.augment), want, files=True)
     test_tf = SampleTransform(list(want.eval_transform) or default_eval(), want, files=True)
     notes = file_notes(("", (0, 0)), train_tf, test_tf)
     notes[0] = notes[0].replace(" (the first is 0x0 ?)", "")
-    source = ShardSource(train, test, hashed, train_tf, test_tf)
+    source = ShardSource(train, test, hashed, train_tf, test_tf, want.trust)
     return StreamData(f"webdataset:{arg}", classes, [str(i) for i in range(classes)], None, None,
                       n_train, n_test, notes + [f"{len(train)} training shard{'s' * (len(train) != 1)}"
                                                 + ("; a fifth held out by key" if hashed else
@@ -193,13 +100,7 @@ class ShardSource:
     hashed: bool
     train_tf: object
     test_tf: object
-
-
-def decode_bytes(data: bytes):
-    from PIL import Image
-    img = Image.open(io.BytesIO(data))
-    img.load()
-    return img
+    trust: Trust = FILE  # where the source came from: what its shards may be opened with
 
 
 def deal(items: list, k: int, n: int) -> list:
@@ -262,10 +163,10 @@ class ShardStream(torch.utils.data.IterableDataset):
             for key, data, label, url in group:
                 seed = sample_seed(self.seed, self.epoch, zlib.crc32(f"{url}/{key}".encode()))
                 try:
-                    img = decode_bytes(data)
+                    img = decode_image(data)
                     last_good = (img, label)
-                except Exception as e:  # PIL raises many kinds for broken data
-                    bad.append((f"{url}:{key}", str(e).splitlines()[0][:200]))
+                except BadImage as e:
+                    bad.append((f"{url}:{key}", str(e)))
                     if last_good is None:
                         raise SpeccError(f"webdataset: {url}: the image of {key} cannot be "
                                          f"read and no earlier image can stand in: {e}") from None
@@ -280,7 +181,7 @@ class ShardStream(torch.utils.data.IterableDataset):
 
     def _samples(self, urls):
         for url in urls:
-            for key, data, label in read_samples(url):
+            for key, data, label in read_samples(url, self.source.trust):
                 if self.source.hashed and held_out(key) == self.training:
                     continue
                 yield key, data, label, url

@@ -93,8 +93,9 @@ def _calibration_data(model, spec: str):
     had to change to fit is reported like training's adaptation line."""
     from .. import tasks  # noqa: F401  (the demonstrations' data sets register themselves)
     from ..data.registry import load_dataset
+    from ..recipes.sources import Trust
     from ..runtime.model import input_spec_of
-    want = input_spec_of(model)
+    want = input_spec_of(model, trust=Trust(command_line=True))  # --calibrate is typed
     if len(want.shape) < 1 or not all(isinstance(d, int) and d > 0 for d in want.shape):
         raise SpeccError(f"--int8 calibrates a model with input [N, ...known dims]; this one's "
                          f"per-sample shape is {list(want.shape)}")

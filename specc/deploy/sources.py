@@ -192,7 +192,7 @@ class Decoded:
 
     def _decode(self, i: int):
         """(image, its full size): a JPEG decoded as small as the evaluation crop allows."""
-        from ..data.folder import BadImage, decode
+        from ..data.images import BadImage, open_image as decode
         it = self.items
         plan = lambda size: self.transform.reduction(size, 0)  # noqa: E731
         if it.kind == "eval-files":
@@ -200,13 +200,12 @@ class Decoded:
                 return decode(it.root / os.fsdecode(bytes(it.keys[i])), plan)
             except BadImage as e:
                 raise SpeccError(str(e)) from None
-        import io
         shard, offset, size = (int(v) for v in it.where[i])
         with open(it.shards[shard], "rb") as f:
             f.seek(offset)
             data = f.read(size)
         try:
-            return decode(io.BytesIO(data), plan)
+            return decode(data, plan)
         except BadImage as e:
             raise SpeccError(str(e)) from None
 

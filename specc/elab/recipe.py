@@ -6,9 +6,11 @@ from dataclasses import replace
 
 from ..lang import ast as A
 from ..recipes.augment import AUGMENTATIONS
+from ..core.defaults import MAX_BATCH
 from ..core.diagnostics import SpeccError
 from ..lang.values import POISON, Record, show, type_name
 from ..recipes.schedule import schedule_problem, schedule_unit
+from ..recipes.sources import source_problem
 
 # Kinds of recipe values and the range each admits: a value that cannot work (a step schedule
 # every 0 epochs, 0 epochs, a NaN rate) is refused here, at its line, not deep in training.
@@ -16,7 +18,7 @@ _NUM = "number"  # finite, >= 0
 _POS = "positive"  # finite, > 0
 _FRACTION = "fraction"  # in [0, 1)
 _COUNT = "count"  # int >= 1
-_BATCH = "batch"  # int in [1, 2**31 - 1]
+_BATCH = "batch"  # int in [1, MAX_BATCH]
 _SEED = "seed"  # int in [0, 2**64 - 1]
 _UNIT = "unit"  # what a schedule counts: "epochs", or "steps" (optimizer steps: iterations)
 # constructor -> {field: (kind, default)}; a default of ... means required
@@ -45,7 +47,7 @@ LOSSES = ("cross_entropy", "mse", "lenet", "perceptron")
 
 # key -> (kind, allowed values or None)
 KEYS = {
-    "data": ("str", None), "batch_size": (_BATCH, None), "epochs": (_COUNT, None),
+    "data": ("source", None), "batch_size": (_BATCH, None), "epochs": (_COUNT, None),
     "steps": (_COUNT, None),
     "optimizer": ("record", OPTIMIZERS), "schedule": ("record", SCHEDULES),
     "warmup": ("warmup", ("hold",)), "loss": ("str", LOSSES), "augment": ("augments", None),
@@ -210,7 +212,7 @@ def _hold_check(p: dict):
 _CHECKS = {"hold": _hold_check}  # constructor -> (fields) -> error text or None
 
 
-_WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _BATCH: "an int from 1 to 2**31 - 1",
+_WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _BATCH: f"an int from 1 to {MAX_BATCH}",
          _SEED: "an int from 0 to 2**64 - 1", _NUM: "a finite number >= 0",
          _POS: "a finite number > 0", _FRACTION: "a number in [0, 1)",
          _UNIT: '"epochs" or "steps"',
@@ -221,7 +223,7 @@ _WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _BATCH: "an int fro
 def _fits(kind: str, v) -> bool:
     """Does a single value `v` fit `kind`'s type and range?"""
     if kind in ("int", _COUNT, _BATCH, _SEED):
-        low, high = {_COUNT: (1, None), _BATCH: (1, 2 ** 31 - 1),
+        low, high = {_COUNT: (1, None), _BATCH: (1, MAX_BATCH),
                      _SEED: (0, 2 ** 64 - 1)}.get(kind, (0, None))
         return _is_int(v) and v >= low and (high is None or v <= high)
     number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
@@ -242,8 +244,10 @@ def _check(key: str, kind: str, allowed, v, span):
     def bad(want):
         return SpeccError(f"recipe '{key}' must be {want}, got {type_name(v)} {show(v)}", span)
 
-    if kind == "str" and not isinstance(v, str):
+    if kind in ("str", "source") and not isinstance(v, str):
         raise bad("a string")
+    if kind == "source" and source_problem(v):  # a spec may come from a stranger
+        raise SpeccError(f"recipe '{key}' {show(v)[:200]}: {source_problem(v)}", span)
     if kind == "bool" and not isinstance(v, bool):
         raise bad("true or false")
     if kind == _UNIT and v not in ("epochs", "steps"):

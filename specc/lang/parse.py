@@ -11,7 +11,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from . import ast as A
 from ..core.diagnostics import SpeccError
-from ..core.files import read_regular
+from ..core.files import read_regular, real_name
 from ..core.resources import grammar_path
 from ..core.source import SourceFile, Span, printable
 from .words import describe_expected, describe_token
@@ -65,10 +65,11 @@ _HEADER = re.compile(r"\A\ufeff?(?:[ \t\r]*(?:#[^\n]*)?\n)*[ \t]*specc\b")
 def read_source(path: str | Path) -> SourceFile:
     """Read a spec file as UTF-8; unreadable or undecodable files are user errors. Only a
     regular file is read (a FIFO would block), and only a spec: a file named *.net or one
-    that starts with the `specc N` header. Nothing of any other file is ever shown in an
-    error (an excerpt of /etc/shadow is a leak, not a diagnostic)."""
+    that starts with the `specc N` header, judged by the file a link leads to, not by the
+    link's name. Nothing of any other file is ever shown in an error (an excerpt of
+    /etc/shadow is a leak, not a diagnostic)."""
     data = read_regular(path, "spec", limit=MAX_SPEC_BYTES)
-    if Path(path).suffix != ".net" and not _HEADER.match(data[:4096].decode("utf-8", "replace")):
+    if Path(real_name(path)).suffix != ".net" and not _HEADER.match(data[:4096].decode("utf-8", "replace")):
         raise SpeccError(f"{printable(str(path))} is not a spec: a spec is a .net file, or a file "
                          "that starts with the line `specc 1`")
     try:

@@ -1,21 +1,22 @@
 """Reading exported models and feeding them: metadata, inputs from files, shape checks.
 
-Every file is the user's, and may be anything: only regular files are opened (a FIFO would
-block), .npy headers are checked against the file's size before an array is allocated, .npz
-members likewise (a zip bomb declares sizes it cannot back), objects (pickles) are refused,
-and images beyond Pillow's decompression-bomb limit are refused with the figure."""
+Every file is the user's, and may be anything; each is opened through the file gate
+(specc.core.files: regular files only, never waited on): .npy headers are checked against
+the file's size before an array is allocated, .npz members against what their compressed
+bytes can expand to (a zip bomb declares sizes it cannot back), objects (pickles) are
+refused, and images beyond Pillow's decompression-bomb limit are refused with the figure."""
 from __future__ import annotations
 
 import json
-import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..core.diagnostics import SpeccError
-from ..core.files import check_regular
+from ..core.files import claim, open_regular, pinned, unpacked_limit
 from ..core.source import printable
+from .graph_size import stored_values
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 NP_OF_ONNX = {1: np.float32, 10: np.float16, 11: np.float64, 7: np.int64, 6: np.int32, 9: np.bool_}
@@ -26,17 +27,20 @@ MAX_INPUT_BYTES = 2 ** 32  # one input array (4 GiB)
 def read_model(path: str):
     import onnx
     from google.protobuf.message import DecodeError
-    p = check_regular(path, "model")
-    if p.stat().st_size > MAX_MODEL_BYTES:
-        raise SpeccError(f"{path} is larger than an ONNX model file can be (2 GiB); a large "
-                         "model keeps its weights in an external data file")
-    try:
-        model = onnx.load(str(p), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError, OSError) as e:
-        raise SpeccError(f"{path} is not a readable ONNX model (truncated or corrupt?): "
-                         f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}") from None
+    shown = printable(str(path))
+    with pinned(path, "model") as (own, size):
+        if size > MAX_MODEL_BYTES:
+            raise SpeccError(f"{shown} is larger than an ONNX model file can be (2 GiB); a "
+                             "large model keeps its weights in an external data file")
+        try:
+            model = onnx.load(own, load_external_data=False)
+        except (DecodeError, ValueError, RuntimeError, OSError) as e:
+            why = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            raise SpeccError(f"{shown} is not a readable ONNX model (truncated or corrupt?): "
+                             f"{printable(why)}") from None
     if not model.graph.node or not model.graph.input:
-        raise SpeccError(f"{path} is not an ONNX model (no graph)")
+        raise SpeccError(f"{shown} is not an ONNX model (no graph)")
+    stored_values(model, path)  # every weight backed by bytes; external data beside the model
     return model
 
 
@@ -74,10 +78,11 @@ def _eval_record(v) -> dict | None:
     return dict(v)
 
 
-def input_spec_of(model, views: tuple = ()):
+def input_spec_of(model, views: tuple = (), trust=None):
     """What the model's first input wants, as a data set reader takes it: per-sample shape,
     the recipe's pixel range, mean and std, its output width, and its evaluation transform
-    (`views` replaces it: ten crops). The one place `run --data`, `predict` and int8
+    (`views` replaces it: ten crops); `trust`: where the data source's name came from
+    (specc.recipes.sources; a file's, the strictest, by default). The one place `run --data`, `predict` and int8
     calibration learn how to feed a model."""
     from ..data.registry import InputSpec
     name, dims, _ = input_specs(model)[0]
@@ -87,7 +92,8 @@ def input_spec_of(model, views: tuple = ()):
     width = outs[-1].dim_value if len(outs) == 2 and outs[-1].HasField("dim_value") else None
     record = meta["specc.eval"]
     return InputSpec(tuple(dims[1:]), pre.get("pixel_range"), pre.get("mean"), pre.get("std"),
-                     (), width, eval_transform=views or ((record,) if record else ()))
+                     (), width, eval_transform=views or ((record,) if record else ()),
+                     **({} if trust is None else {"trust": trust}))
 
 
 def _numbers(v) -> bool:
@@ -156,22 +162,41 @@ def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
 
 def read_arrays(f: str):
     """One array (.npy) or a dict of them (.npz), each checked before it is read."""
-    check_regular(f, ".npy/.npz file")
-    with open(f, "rb") as fh:
+    shown = printable(str(f))
+    with open_regular(f, ".npy/.npz file") as (fh, size):
         magic = fh.read(6)
-    try:
-        if magic.startswith(b"PK"):
-            with zipfile.ZipFile(f) as z:
-                return {Path(m.filename).stem: _member(z, m, f) for m in z.infolist()
-                        if m.filename.endswith(".npy")}
-        if magic != b"\x93NUMPY":
-            raise SpeccError(f"{f} is neither a .npy nor a .npz file")
-        with open(f, "rb") as fh:
-            return _npy(fh, Path(f).stat().st_size, f)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
-            NotImplementedError, RuntimeError, OverflowError, TypeError, SyntaxError) as e:
-        why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-        raise SpeccError(f"cannot read {f} as .npy/.npz: {printable(why)}") from None
+        fh.seek(0)
+        try:
+            if magic.startswith(b"PK"):
+                return _npz(fh, size, shown)
+            if magic != b"\x93NUMPY":
+                raise SpeccError(f"{shown} is neither a .npy nor a .npz file")
+            return _npy(fh, size, shown)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
+                NotImplementedError, RuntimeError, OverflowError, TypeError, SyntaxError) as e:
+            why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+            raise SpeccError(f"cannot read {shown} as .npy/.npz: {printable(why)}") from None
+
+
+MAX_MEMBERS = 1024  # arrays in one .npz: a model has a few inputs
+
+
+def _npz(fh, size: int, shown: str) -> dict:
+    """The .npy members of a zip, each claimed size checked against what its compressed
+    bytes can expand to, and all of them together against MAX_INPUT_BYTES, before any is
+    read."""
+    with zipfile.ZipFile(fh) as z:
+        infos = [m for m in z.infolist() if m.filename.endswith(".npy")]
+        if len(infos) > MAX_MEMBERS:
+            raise SpeccError(f"{shown} holds {len(infos):,} arrays, more than specc reads "
+                             f"({MAX_MEMBERS:,})")
+        for m in infos:
+            room = m.compress_size if m.compress_type == zipfile.ZIP_STORED \
+                else unpacked_limit(m.compress_size)
+            claim(f"{shown}:{printable(m.filename)}", m.file_size, min(room, size),
+                  packed=None if m.compress_type == zipfile.ZIP_STORED else m.compress_size)
+        claim(shown, sum(m.file_size for m in infos), MAX_INPUT_BYTES)
+        return {Path(m.filename).stem: _member(z, m, shown) for m in infos}
 
 
 def check_npy(path) -> tuple:
@@ -201,9 +226,6 @@ def check_npy(path) -> tuple:
 
 
 def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, f: str) -> np.ndarray:
-    if info.file_size > MAX_INPUT_BYTES:
-        raise SpeccError(f"{f}: member {printable(info.filename)} would unpack to "
-                         f"{info.file_size:,} bytes, more than an input may ({MAX_INPUT_BYTES:,})")
     with z.open(info) as fh:
         return _npy(fh, info.file_size, f"{f}:{printable(info.filename)}")
 
@@ -243,23 +265,16 @@ def image_array(path: str, dims: list, meta: dict) -> np.ndarray:
     """One image file fitted to the model's input [1, C, H, W] as `specc run IMAGE` reads it:
     converted to RGB, resized as it is to the input, channels fitted, normalised."""
     import torch
-    from PIL import Image, UnidentifiedImageError
 
-    from ..data.images import fit_images
+    from ..data.images import BadImage, fit_images, read_image
     from ..data.registry import InputSpec
-    check_regular(path, "image")
     try:
-        with warnings.catch_warnings():  # beyond Pillow's pixel limit: refused, not warned
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            img = img.convert("RGB")
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise SpeccError(f"{path} has more pixels than Pillow's decompression-bomb limit "
-                         f"({Image.MAX_IMAGE_PIXELS:,}); specc refuses it") from None
-    except FileNotFoundError:
-        raise SpeccError(f"no such file: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise SpeccError(f"cannot read image {path}: {printable(str(e))[:200]}") from None
+        img = read_image(path).convert("RGB")
+    except BadImage as e:
+        raise SpeccError(f"cannot read image {printable(str(path))}: {e}") from None
+    except (OSError, ValueError) as e:  # converting a decoded image is Pillow's work too
+        raise SpeccError(f"cannot read image {printable(str(path))}: "
+                         f"{printable(str(e))[:200]}") from None
     x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
     pre = meta.get("specc.preprocessing", {}) or {}
     want = InputSpec(tuple(dims[1:]), pre.get("pixel_range"), pre.get("mean"), pre.get("std"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..core.diagnostics import SpeccError
-from ..data.registry import register
+from ..data.registry import count_arg, in_memory, register
 from .task import Task, TaskData
 
 PAIRS = 8
@@ -37,7 +37,8 @@ def load(arg: str, want) -> TaskData:
     if len(shape) != 1 or not want.classes:
         raise SpeccError(f"data set 'associative' pairs +-1 vectors [N, bits] with +-1 targets; "
                          f"the network's input is {['N', *shape]}")
-    pairs = int(arg) if arg.isdigit() and int(arg) > 0 else PAIRS
+    pairs = count_arg("associative", arg, PAIRS, "pairs")
+    in_memory("associative", pairs * (TRIES + 1), shape[0] + want.classes)
     gen = torch.Generator().manual_seed(1949)
     cues, targets = bipolar(pairs, shape[0], gen), bipolar(pairs, want.classes, gen)
     test_x = corrupt(cues.repeat(TRIES, 1), FLIP, gen)

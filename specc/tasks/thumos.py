@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 
 from ..core.diagnostics import SpeccError
-from ..data.registry import register
+from ..data.registry import count_arg, register
 from .task import Task, TaskData
 
 FRAMES = 50
@@ -78,11 +78,8 @@ def load(arg: str, want) -> TaskData:
     look = torch.nn.functional.normalize(torch.randn(6, shape[1], generator=gen), dim=1)
     for k in (0, 5):  # the two actions' means: +-1 in every feature
         look[k] = torch.randint(0, 2, (shape[1],), generator=gen).float() * 2 - 1
-    if arg and not (arg.isdigit() and int(arg) > 0):
-        raise SpeccError(f"data set 'thumos_synth:{arg}': give the number of training chunks, "
-                         "e.g. thumos_synth:6000")
     cap = BUDGET // (FRAMES * shape[1])
-    train = max(1, min(int(arg) if arg else TRAIN, cap * 10 // 11))
+    train = max(1, min(count_arg("thumos_synth", arg, TRAIN, "training chunks"), cap * 10 // 11))
     test = max(1, min(TEST, train // 10))
     x, y = chunks(train, shape[1], look, gen)
     tx, ty = chunks(test, shape[1], look, gen)

@@ -10,8 +10,6 @@ milestones (a Counter keyed by int epochs) into string keys, and a resumed run n
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +18,10 @@ from safetensors.torch import save_file
 
 from ..backends.torch_module import load_state
 from ..core.diagnostics import SpeccError
+from ..core.files import replace_atomically
+from ..core.source import printable
 from ..core.weights import META_KEY, model_state, read_checkpoint
+from .checkpoint_check import check_all, check_model
 
 
 def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None,
@@ -96,17 +97,7 @@ def _int_milestones(scheduler) -> None:
 
 def _atomic(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, write)
 
 
 def remove_stale_temporaries(path: Path) -> None:
@@ -117,29 +108,34 @@ def remove_stale_temporaries(path: Path) -> None:
 
 def restore_training(path, model, optimizer, scheduler) -> dict:
     """Model, optimiser, scheduler and RNG state; returns the saved info (epoch, step).
-    Crafted or damaged metadata is a user error naming the file, never a crash."""
-    try:
-        return _restore(path, model, optimizer, scheduler)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:
-        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise SpeccError(f"{path} cannot be resumed: its optimiser, scheduler or RNG state is "
-                         f"damaged ({why})") from None
-
-
-def _restore(path, model, optimizer, scheduler) -> dict:
+    Everything is checked against this run's model, optimiser and schedule before anything
+    is loaded (specc.train.checkpoint_check); crafted or damaged contents are a user error
+    naming the file, never a crash."""
     tensors, meta = read_checkpoint(path)
-    load_state(model, model_state(tensors), str(path))
-    if optimizer is not None and "optim_groups" in meta:
-        groups = json.loads(meta["optim_groups"])
-        state: dict = {}
-        for key, value in tensors.items():
-            if key.startswith("optim/"):
-                _, idx, name = key.split("/", 2)
-                state.setdefault(int(idx), {})[name] = value
-        for key, value in json.loads(meta.get("optim_scalars", "{}")).items():
-            idx, name = key.split("/", 1)
-            state.setdefault(int(idx), {})[name] = value
-        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    state = model_state(tensors)
+    try:
+        check_model(state, model, str(path))
+        own = json.loads(_dumps(_encode(scheduler.state_dict()))) if scheduler else None
+        checked = check_all(tensors, meta, optimizer, own)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as e:
+        raise _damaged(path, e) from None
+    try:
+        _load(tensors, meta, state, model, optimizer, scheduler, checked["optim"], path)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:
+        raise _damaged(path, e) from None
+    return checked["info"]
+
+
+def _damaged(path, e: BaseException) -> SpeccError:
+    why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+    return SpeccError(f"{printable(str(path))} cannot be resumed: its optimiser, scheduler, RNG "
+                      f"or progress record is damaged ({printable(why)})")
+
+
+def _load(tensors, meta, state, model, optimizer, scheduler, optim, path) -> None:
+    load_state(model, state, str(path))
+    if optim is not None:
+        optimizer.load_state_dict(optim)
     if scheduler is not None and "scheduler" in meta:
         scheduler.load_state_dict(_decode(json.loads(meta["scheduler"])))
         _int_milestones(scheduler)
@@ -147,23 +143,3 @@ def _restore(path, model, optimizer, scheduler) -> dict:
         torch.set_rng_state(tensors["rng/torch"])
     if "rng/cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng/cuda"])
-    info = json.loads(meta.get("info", "{}"))
-    if not isinstance(info, dict) or not all(
-            isinstance(info.get(k, 0), int) and not isinstance(info.get(k, 0), bool)
-            and info.get(k, 0) >= 0 for k in ("epoch", "step")):
-        raise ValueError("epoch and step must be non-negative integers")
-    _check_watch(info)
-    return info
-
-
-def _check_watch(info: dict) -> None:
-    """The monitored metric's record (watch.py): numbers where the trainer does arithmetic."""
-    def number(v):
-        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-
-    def count(v):
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-    best_step = info.get("best_step")
-    if not (number(info.get("best")) and number(info.get("mark"))
-            and count(info.get("stale", 0)) and (best_step is None or count(best_step))):
-        raise ValueError("best, mark, best_step and stale must be numbers")

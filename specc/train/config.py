@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..core.defaults import MAX_BATCH, MAX_THREADS, MAX_WORKERS
 from ..core.diagnostics import SpeccError
 
 DEFAULTS = {"data": "digits", "batch_size": 64, "epochs": 10, "loss": "cross_entropy",
@@ -59,17 +60,40 @@ class TrainConfig:
         return asdict(self)
 
 
-COUNTS = ("batch_size", "epochs", "steps", "eval_every", "eval_steps", "save_every", "threads",
-          "early_stop")
+COUNT_LIMIT = 2 ** 62  # a count beyond this is no count (and would overflow torch's int64)
+# the range of every count a run takes, from a flag, a recipe or a hand-edited config.json:
+# one table, so that each rule is the same wherever the value comes from
+BOUNDS = {"batch_size": (1, MAX_BATCH), "epochs": (1, COUNT_LIMIT), "steps": (1, COUNT_LIMIT),
+          "eval_every": (1, COUNT_LIMIT), "eval_steps": (1, COUNT_LIMIT),
+          "save_every": (1, COUNT_LIMIT), "threads": (1, MAX_THREADS),
+          "early_stop": (1, COUNT_LIMIT), "workers": (0, MAX_WORKERS),
+          "warmup": (0, COUNT_LIMIT), "seed": (0, 2 ** 64 - 1)}
+COUNTS = tuple(BOUNDS)
 
 
-def check_counts(values: dict) -> None:
-    """Counts that must be at least 1 when given (workers may be 0: decode in-process)."""
+def bound_problem(key: str, value) -> str | None:
+    """Why `value` is out of `key`'s range (BOUNDS), or None."""
+    low, high = BOUNDS[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"must be an integer, got {value!r}"[:80]
+    if value < low:
+        return f"must be at least {low}, got {value}"
+    if value > high:
+        return f"must be at most {high:,}, got {value:,}"
+    return None
+
+
+def check_counts(values: dict, flags: bool = True) -> None:
+    """Every count given (not None) within its BOUNDS; named as a flag (`--eval-steps`) or,
+    for a run's config.json, as its key (`'eval_steps'`)."""
     for key in COUNTS:
-        if values.get(key) is not None and values[key] < 1:
-            raise SpeccError(f"--{key.replace('_', '-')} must be at least 1, got {values[key]}")
-    if values.get("workers") is not None and values["workers"] < 0:
-        raise SpeccError(f"--workers must be 0 or more, got {values['workers']}")
+        value = values.get(key)
+        if value is None or (key == "warmup" and isinstance(value, dict)):
+            continue
+        problem = bound_problem(key, value)
+        if problem:
+            name = f"--{key.replace('_', '-')}" if flags else f"'{key}'"
+            raise SpeccError(f"{name} {problem}")
 
 
 def batch_lr_note(recipe: dict, cfg: TrainConfig, flags: dict) -> str | None:

@@ -1,8 +1,9 @@
 """curves.png: a run's losses, accuracies and learning rate, redrawn from metrics.csv."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from ..core.files import replace_atomically
 
 
 def plot_curves(run: Path, rows: list[dict]) -> None:
@@ -24,10 +25,10 @@ def plot_curves(run: Path, rows: list[dict]) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(run.name)
     fig.tight_layout()
-    tmp = run / ".curves.tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, run / "curves.png")
+    try:
+        replace_atomically(run / "curves.png", lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+    finally:
+        plt.close(fig)
 
 
 def _plot_lr(ax, points: list[tuple[int, float]]) -> None:

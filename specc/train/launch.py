@@ -46,7 +46,7 @@ def check(args) -> None:
 
 def _endpoint_ok(endpoint: str) -> bool:
     host, _, port = endpoint.rpartition(":")
-    return bool(host) and port.isdigit() and 0 < int(port) < 65536
+    return bool(host) and port.isascii() and port.isdigit() and len(port) < 6 and 0 < int(port) < 65536
 
 
 def torchrun_command(args, argv: list[str], out: str | None) -> list[str]:

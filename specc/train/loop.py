@@ -11,6 +11,7 @@ import torch
 
 from .. import tasks  # noqa: F401  (the demonstrations' data sets register themselves)
 from ..data.registry import load_dataset
+from ..recipes.sources import FILE, Trust
 from ..core.diagnostics import SpeccError
 from . import threads, watch
 from .checkpoint import remove_stale_temporaries, restore_training, save_checkpoint
@@ -30,12 +31,15 @@ class Trainer:
     board = None  # the TensorBoard writer while fit runs with --tensorboard
     report_stream = None  # where epoch lines go (None: sys.stdout at the time)
 
-    def __init__(self, net, cfg: TrainConfig, run: Path, show_progress: bool = True):
+    def __init__(self, net, cfg: TrainConfig, run: Path, show_progress: bool = True,
+                 trust: Trust = FILE):
+        """`trust`: where cfg.data came from (specc.recipes.sources): a recipe or a run
+        folder (the default) may name local paths only."""
         self.net, self.cfg, self.run = net, cfg, run
         self.dist = Dist.from_env()
         self.device = pick_device(cfg.device, self.dist)
         self.show = show_progress and self.dist.main
-        self.data = load_dataset(cfg.data, input_spec(net, cfg))
+        self.data = load_dataset(cfg.data, input_spec(net, cfg, trust))
         # the pairing a spec's own recipe names is meant (the Mark I's 8 R-units on 2 classes)
         meant = cfg.allow_fewer_classes or cfg.data == net.recipe.get("data")
         self.adaptations = list(self.data.adaptations) + check_fit(net, self.data, meant)

@@ -11,13 +11,16 @@ from pathlib import PurePosixPath
 from ..core.diagnostics import SpeccError
 from ..elab.recipe import KEYS, check_plain
 from ..core.source import printable
-from .config import TrainConfig
+from .config import TrainConfig, check_counts
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def check_config(saved, where) -> tuple[dict, dict | None]:
-    """(the fields of a TrainConfig, the record of the spec copy or None for an old run)."""
+def check_config(saved, where, typed_data: str | None = None) -> tuple[dict, dict | None]:
+    """(the fields of a TrainConfig, the record of the spec copy or None for an old run).
+    Every value obeys the rules of the flag or recipe key it stands for. `typed_data`: the
+    source the user typed again with --data (a `pipe:` or URL source, which a file may not
+    name, is then the command line's)."""
     if not isinstance(saved, dict):
         raise SpeccError(f"{where}: expected a JSON object")
     saved = dict(saved)
@@ -39,13 +42,35 @@ def check_config(saved, where) -> tuple[dict, dict | None]:
         try:
             if key == "eval_transform" and isinstance(value, list):  # the recipe's `eval`
                 out[key] = [check_plain("eval", v) for v in value]
+            elif key == "data" and isinstance(value, str) and value == typed_data:
+                out[key] = value  # checked as the command line's by the caller
             elif value is None or key not in KEYS:
                 out[key] = _typed(key, value, hints[key])
             else:
                 out[key] = check_plain(key, value)
         except SpeccError as e:
             raise SpeccError(f"{where}: {e.message.replace('recipe ', '', 1)}") from None
+    try:
+        check_counts(out, flags=False)
+        _check_choices(out)
+    except SpeccError as e:
+        raise SpeccError(f"{where}: {e.message}") from None
     return out, record
+
+
+def _check_choices(fields: dict) -> None:
+    """The values of the flags that take a word or a name."""
+    if fields.get("device") not in (None, "auto", "cpu", "cuda"):
+        raise SpeccError(f"'device' must be auto, cpu or cuda, got "
+                         f"{printable(repr(fields['device']))[:60]}")
+    for key in ("spec", "network"):
+        if not isinstance(fields.get(key), str) or len(fields[key]) > 4096:
+            raise SpeccError(f"'{key}' must be a string")
+    overrides = fields.get("overrides") or {}
+    if not all(isinstance(k, str) and k.isidentifier() and isinstance(v, str)
+               and 0 < len(v) <= 100_000 for k, v in overrides.items()):
+        raise SpeccError("'overrides' must map parameter names to spec expressions (text), "
+                         "as --set NAME=VALUE gives them")
 
 
 def _no_default(f) -> bool:
@@ -93,4 +118,5 @@ def _check_record(record, where) -> dict:
 def _safe(rel: str) -> bool:
     """A path inside RUN/spec/: relative, no `..`, no empty parts."""
     p = PurePosixPath(rel)
-    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel \
+        and rel.isprintable() and len(rel) <= 1024

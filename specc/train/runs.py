@@ -11,12 +11,14 @@ import csv
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 from ..core.diagnostics import SpeccError
-from ..core.files import read_regular
+from ..core.files import confined, is_regular, open_regular, read_regular, replace_atomically
 from ..core.resources import specs_dir
 from ..core.source import printable
+from ..lang.parse import MAX_SPEC_BYTES
 
 CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "config.json"
@@ -34,7 +36,7 @@ def plan_run_dir(out: str | None, network: str) -> Path:
         return Path(out)
     base, n = Path("runs") / network, 1
     path = base
-    while path.exists() and (not path.is_dir() or any(path.iterdir())):
+    while os.path.lexists(path) and (not os.path.isdir(path) or any(path.iterdir())):
         n += 1
         path = Path(f"{base}-{n}")
     return path
@@ -43,8 +45,8 @@ def plan_run_dir(out: str | None, network: str) -> Path:
 def create_run_dir(path: Path) -> "RunLock":
     """Create and lock the run folder once the run has been checked and is about to start.
     Refused: a folder that holds a run already, or files that are not a run's."""
-    if path.exists() and not path.is_dir():
-        raise SpeccError(f"run folder {path} exists and is not a folder")
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise SpeccError(f"run folder {printable(str(path))} exists and is not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -60,7 +62,7 @@ def create_run_dir(path: Path) -> "RunLock":
                          "new or empty")
     lock = RunLock(path)
     try:
-        if (path / CHECKPOINT).exists():
+        if os.path.lexists(path / CHECKPOINT):
             raise SpeccError(f"{path} already holds a run; continue it with --resume {path} or "
                              "choose another --out")
     except BaseException:
@@ -77,9 +79,13 @@ class RunLock:
         self.path = run / LOCK
         self.fd: int | None = None
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
         except OSError as e:
             raise SpeccError(f"cannot lock run folder {run}: {e.strerror}") from None
+        if not stat.S_ISREG(os.fstat(self.fd).st_mode):  # a FIFO or device named .lock
+            os.close(self.fd)
+            self.fd = None
+            raise SpeccError(f"cannot lock run folder {run}: {self.path} is not a regular file")
         if not self._lock():
             holder = self._holder()
             os.close(self.fd)
@@ -159,9 +165,7 @@ def _relative(path: Path, root: Path) -> Path | None:
 
 
 def _write_atomic(dest: Path, data: bytes) -> None:
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    replace_atomically(dest, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def stored_spec(run: Path, config: dict, record: dict | None) -> Path:
@@ -169,12 +173,12 @@ def stored_spec(run: Path, config: dict, record: dict | None) -> Path:
     recorded hash), or for a run made before spec/ existed, the copy beside the run files."""
     if record is None:
         legacy = run / Path(config["spec"]).name
-        if legacy.is_file():
-            return legacy
+        if is_regular(legacy):
+            return confined(legacy, run, "spec")
         raise SpeccError(f"{run} holds no copy of its spec; pass the spec to resume with",
-                         notes=(f"it was started from {config['spec']}",))
-    path = run / SPEC_DIR / record["file"]
-    data = read_regular(path, "spec")
+                         notes=(f"it was started from {printable(config['spec'][:200])}",))
+    path = _spec_copy(run, record["file"])
+    data = read_regular(path, "spec", limit=MAX_SPEC_BYTES)
     if hashlib.sha256(data).hexdigest() != record["sha256"].get(record["file"]):
         raise SpeccError(f"the run's copy of its spec ({path}) was changed after the run "
                          "started; restore it, or pass the spec to train with "
@@ -217,10 +221,17 @@ def read_sources(run: Path, record: dict) -> dict[str, str]:
     """The run's stored spec files, main first, as path -> text."""
     out = {}
     for rel in [record["file"]] + [r for r in record["sha256"] if r != record["file"]]:
-        path = run / SPEC_DIR / rel
-        if path.is_file():
-            out[str(path)] = read_regular(path, "spec").decode("utf-8", "replace")
+        if is_regular(run / SPEC_DIR / rel):
+            path = _spec_copy(run, rel)
+            out[str(run / SPEC_DIR / rel)] = read_regular(path, "spec", limit=MAX_SPEC_BYTES
+                                                          ).decode("utf-8", "replace")
     return out
+
+
+def _spec_copy(run: Path, rel: str) -> Path:
+    """RUN/spec/REL, refused when it leads outside RUN/spec/ (a link to a system file):
+    a run folder may come from a stranger, and its spec copies are quoted in errors."""
+    return confined(run / SPEC_DIR / rel, run / SPEC_DIR, "spec copy")
 
 
 # -------------------------------------------------------------------------------- config
@@ -232,18 +243,19 @@ def write_config(run: Path, config: dict, sources: dict[str, str]) -> None:
 
 def update_config(run: Path, config: dict) -> None:
     """A resumed run's new targets (--epochs, --steps, ...); the record of its spec copy kept."""
-    saved = json.loads((run / CONFIG).read_text())
+    with open_regular(run / CONFIG, "run configuration", limit=1 << 20) as (f, _):
+        saved = json.loads(f.read().decode("utf-8"))
     text = json.dumps({**config, "spec_copy": saved.get("spec_copy")}, indent=2,
                       sort_keys=True) + "\n"
     _write_atomic(run / CONFIG, text.encode())
 
 
-def read_config(run: Path) -> tuple[dict, dict | None]:
+def read_config(run: Path, typed_data: str | None = None) -> tuple[dict, dict | None]:
     """(the training configuration, the record of the spec copy) of a run folder; a config
     that was edited by hand is checked as strictly as a recipe (see check_config)."""
     from .run_config import check_config
-    if not run.is_dir():
-        raise SpeccError(f"{run} is not a run folder (no such folder)")
+    if not os.path.isdir(run):
+        raise SpeccError(f"{printable(str(run))} is not a run folder (no such folder)")
     try:
         data = read_regular(run / CONFIG, "run configuration", limit=1 << 20)
         saved = json.loads(data.decode("utf-8"))
@@ -251,18 +263,19 @@ def read_config(run: Path) -> tuple[dict, dict | None]:
         raise SpeccError(f"{run} is not a run folder (no readable {CONFIG})") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise SpeccError(f"{run / CONFIG} is not valid JSON: {printable(str(e))[:120]}") from None
-    return check_config(saved, run / CONFIG)
+    return check_config(saved, run / CONFIG, typed_data)
 
 
 # -------------------------------------------------------------------------- resuming
 def open_resume(run: Path, target: str | None, allow_change: bool, limits: dict,
-                main: bool = True):
+                main: bool = True, typed_data: str | None = None):
     """Lock the run (on the main process) and pick the network it continues with: its own
     spec copy; a spec given beside --resume must be that same spec, unless allow_change.
+    `typed_data`: the run's data source, typed again with --data (see check_config).
     Returns (network, saved config fields, lock or None, spec_changed)."""
     from ..compile.pipeline import split_target
     from ..network import load
-    saved, record = read_config(run)
+    saved, record = read_config(run, typed_data)
     limits = {**limits, "overrides": saved.get("overrides") or None}  # the run's --set values
     lock = RunLock(run) if main else None
     try:
@@ -310,13 +323,14 @@ def append_metrics(run: Path, row: dict, plot: bool = True) -> None:
     path = run / "metrics.csv"
     rows = read_metrics(run)
     rows = [r for r in rows if _before(r, row)] + [row]
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in FIELDS})
-    os.replace(tmp, path)
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=FIELDS)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: r.get(k, "") for k in FIELDS})
+    replace_atomically(path, write)
     if plot:
         from .curves import plot_curves
         plot_curves(run, rows)
@@ -331,8 +345,36 @@ def _before(old: dict, new: dict) -> bool:
 
 
 def read_metrics(run: Path) -> list[dict]:
+    """metrics.csv's rows, each checked (a run folder may have been edited): `epoch` a count,
+    `step` a count or empty, every other field a number or empty."""
     path = run / "metrics.csv"
-    if not path.exists():
+    if not os.path.lexists(path):
         return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    data = read_regular(path, "metrics file", limit=MAX_METRICS_BYTES)
+    try:
+        rows = list(csv.DictReader(data.decode("utf-8").splitlines()))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise SpeccError(f"{path} is not a readable metrics file: {printable(str(e))[:120]}") \
+            from None
+    for n, row in enumerate(rows, 2):
+        if not _metrics_row(row):
+            raise SpeccError(f"{path}:{n}: not a metrics row (epoch and step are counts, the "
+                             "other fields numbers)")
+    return rows
+
+
+MAX_METRICS_BYTES = 1 << 26  # 64 MiB: a million evaluations
+
+
+def _metrics_row(row: dict) -> bool:
+    def count(v):
+        return isinstance(v, str) and v.isascii() and v.isdigit() and len(v) < 19
+
+    def number(v):
+        try:
+            float(v)
+            return True
+        except (TypeError, ValueError):
+            return False
+    return count(row.get("epoch")) and (row.get("step") in (None, "") or count(row["step"])) \
+        and all(row.get(k) in (None, "") or number(row[k]) for k in FIELDS[2:])

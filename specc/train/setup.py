@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..data.registry import InputSpec
+from ..recipes.sources import FILE, Trust
 from ..core.diagnostics import SpeccError
 from .config import TrainConfig
 
@@ -42,12 +43,12 @@ def pick_device(choice: str, dist: Dist) -> torch.device:
     return torch.device("cuda", dist.local_rank)
 
 
-def input_spec(net, cfg: TrainConfig) -> InputSpec:
+def input_spec(net, cfg: TrainConfig, trust: Trust = FILE) -> InputSpec:
     t = net.graph.values[net.graph.inputs[0]].type
     out = net.graph.values[next(iter(net.graph.outputs.values()))].type
     return InputSpec(tuple(t.shape[1:]), cfg.pixel_range, cfg.mean, cfg.std, tuple(cfg.augment),
                      out.shape[-1] if isinstance(out.shape[-1], int) else None, cfg.workers,
-                     cfg.eval_transform)
+                     cfg.eval_transform, trust)
 
 
 def check_fit(net, data, allow_fewer: bool = False) -> list[str]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-MAX_THREADS = 32
+from ..core.defaults import MAX_THREADS as LIMIT_THREADS
+
+MAX_THREADS = 32  # what the automatic choice gives at most (--threads goes to LIMIT_THREADS)
 MAX_WORKERS = 16
 
 
@@ -59,8 +61,9 @@ def plan(local_world: int = 1, accelerator: bool = False, streaming: bool = Fals
     cpus, busy = available_cpus(), busy_elsewhere()
     share = max(1, cpus // max(1, local_world))
     free = max(1, int(cpus - busy + 0.5) // max(1, local_world))
-    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
-        threads = int(os.environ["OMP_NUM_THREADS"]) or None
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if threads is None and omp.isascii() and omp.isdigit() and len(omp) < 8:
+        threads = min(int(omp), LIMIT_THREADS) or None
     if threads is None:
         # on an accelerator the main process only feeds the device; on the CPU it computes
         threads = min(2, free) if accelerator else min(free, MAX_THREADS)
