@@ -167,7 +167,9 @@ def _main(argv: list[str]) -> int:
         if not command:
             parser.print_help()
             return EXIT_USAGE
-        return _module(command).run(args) or EXIT_OK
+        from ..core.nesting import room
+        with room():  # every stage may reach the one depth rule's limit (core.nesting)
+            return _module(command).run(args) or EXIT_OK
     except BaseException as e:  # the boundary: every exit code is decided here
         if debug and not isinstance(e, (SystemExit, BrokenPipeError)):
             raise

@@ -6,12 +6,13 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast as A
 from ..core.diagnostics import SpeccError
 from ..core.files import read_regular
+from ..core.nesting import MAX_NESTING, room, too_deep
 from ..core.resources import grammar_path
 from ..core.source import SourceFile, Span, printable
 from .words import describe_expected, describe_token
@@ -44,6 +45,8 @@ class _Newlines:
                 yield pending
             pending, last = None, tok.type
             yield tok
+        if pending is not None:  # the file's last line end (`specc 1` and nothing after)
+            yield pending
 
 
 @lru_cache(maxsize=None)
@@ -58,7 +61,11 @@ def _parser(start: str) -> Lark:
     return lark
 
 
-MAX_SPEC_BYTES = 16 * 2 ** 20  # ResNet-152 is 2 KB; Caffe's prototxt of it 200 KB
+# A spec file, and a spec with all its imports, holds at most this many bytes: the largest
+# bundled spec is 9 KB, ResNet-152 2 KB (Caffe's prototxt of it 200 KB). lark parses pure
+# Python at ~50-200 KB/s here, so this keeps `specc check` within seconds; larger input is
+# refused before it is parsed.
+MAX_SPEC_BYTES = 256 * 2 ** 10
 _HEADER = re.compile(r"\A\ufeff?(?:[ \t\r]*(?:#[^\n]*)?\n)*[ \t]*specc\b")
 
 
@@ -71,6 +78,12 @@ def read_source(path: str | Path) -> SourceFile:
     if Path(path).suffix != ".net" and not _HEADER.match(data[:4096].decode("utf-8", "replace")):
         raise SpeccError(f"{printable(str(path))} is not a spec: a spec is a .net file, or a file "
                          "that starts with the line `specc 1`")
+    return decode_source(data, str(path))
+
+
+def decode_source(data: bytes, path: str) -> SourceFile:
+    """A spec's bytes (a file's, standard input's) as text: UTF-8, a leading BOM dropped;
+    bytes that are not UTF-8 are an error at their place."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -94,12 +107,29 @@ def parse_type(text: str, path: str = "<type>") -> A.Type:
     return _parse(SourceFile(path, text), "type_start")
 
 
+def check_size(source: SourceFile, total: int = 0) -> None:
+    """Refuse a spec text over MAX_SPEC_BYTES (with `total` bytes already loaded beside it)
+    before anything parses it."""
+    size = len(source.text) if len(source.text) * 4 <= MAX_SPEC_BYTES else \
+        len(source.text.encode("utf-8", "surrogatepass"))
+    if size + total > MAX_SPEC_BYTES:
+        held = f"{size:,} bytes" + (f" (with {total:,} bytes of specs loaded before it)"
+                                    if total else "")
+        raise SpeccError(f"{printable(source.display)}: the spec holds {held}, more than a spec "
+                         f"and its imports may ({MAX_SPEC_BYTES:,} bytes: specc parses a spec "
+                         "in seconds, a larger one would take minutes); write repetition with "
+                         "`for` loops and blocks")
+
+
 def _parse(source: SourceFile, start: str):
+    check_size(source)
     enabled = gc.isenabled()
     gc.disable()  # lark allocates many small objects; cyclic GC over them costs more than the parse
     try:
         tree = _parser(start).parse(source.text)
-        return _ToAst(source).transform(tree)
+        _check_nesting(source, tree)
+        with room():
+            return _ToAst(source).transform(tree)
     except UnexpectedInput as e:
         raise _syntax_error(source, e) from None
     except VisitError as e:
@@ -109,6 +139,29 @@ def _parse(source: SourceFile, start: str):
     finally:
         if enabled:
             gc.enable()
+
+
+# rules that hold the items of their parent (a call's arguments, a list's items) or the whole
+# file: not a level of their own (the frames they take are counted in FRAMES_PER_LEVEL)
+_UNCOUNTED = {"start", "expr_start", "type_start", "module", "exprs", "args", "params"}
+
+
+def _check_nesting(source: SourceFile, tree: Tree) -> None:
+    """The one depth rule (specc.core.nesting), counted over the syntax tree without
+    recursion: the first node (in source order) deeper than MAX_NESTING is reported."""
+    stack = [(tree, 0, tree.meta)]
+    while stack:
+        node, depth, where = stack.pop()
+        if not getattr(node.meta, "empty", True):
+            where = node.meta
+        depth += node.data not in _UNCOUNTED
+        if depth > MAX_NESTING:
+            span = Span(source, where.line, where.column, where.end_line, where.end_column) \
+                if not getattr(where, "empty", True) else None
+            raise SpeccError(too_deep("this expression" if span else "the spec"), span,
+                             ("give parts of it names (`a = ...` on lines of their own)",))
+        stack.extend((c, depth, where) for c in reversed(node.children)
+                     if isinstance(c, Tree))
 
 
 def _syntax_error(source: SourceFile, e: UnexpectedInput) -> SpeccError:
@@ -122,7 +175,7 @@ def _syntax_error(source: SourceFile, e: UnexpectedInput) -> SpeccError:
         if tok.type == "$END":
             line, col = len(source.lines), len(source.lines[-1]) + 1
         else:
-            width = max(1, len(str(tok).splitlines()[0]) if str(tok) else 1)
+            width = max(1, len(str(tok).split("\n")[0]) if str(tok) else 1)
         opened = open_bracket(source, _offset(source, line, col) if tok.type == "$END" else
                               tok.start_pos)
         message = f"{describe_expected(e.expected, opened)}, found {describe_token(tok)}"
@@ -167,8 +220,11 @@ def open_bracket(source: SourceFile, pos: int) -> tuple[str, int, int] | None:
 
 
 def _unquote(raw: str) -> str:
+    """A string literal's value. A line end inside a triple-quoted string is '\\n' whether
+    the file ends its lines with CRLF or LF (as Python reads source), so a spec means the
+    same on every system and `fmt` may choose the line ends."""
     if raw.startswith('"""'):
-        return raw[3:-3]
+        return raw[3:-3].replace("\r\n", "\n")
     body, out, i = raw[1:-1], [], 0
     escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
     while i < len(body):

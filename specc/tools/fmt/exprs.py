@@ -11,6 +11,8 @@ not fit break in one of two ways:
   comma, the closing bracket gets its own line. Used when the source already ends the bracket
   with a trailing comma (a table: the rows the author chose are kept) or when the aligned
   column is too far right.
+* flat: a bracket nested so deep that its rows would start past the width stays on one line
+  (breaking it would only add indentation: a thousand nested lists would fill megabytes).
 
 A `|>` chain that does not fit breaks before `|>`, one level deeper than its statement, and
 keeps the breaks its author made (AlexNet's conv-relu-pool rows)."""
@@ -211,6 +213,8 @@ class ExprPrinter:
         """A bracketed list of items that does not fit on one line (see the module docstring)."""
         if not items:  # `[]` or `f()` at a deep indent in a narrow layout: nothing to break
             return [head + close]
+        if indent + STEP >= self.width:  # nested past the width: breaking only adds indentation
+            return [head + ", ".join(self.flat(x) for x in items) + close]
         start = col + len(head)
         if not trailing and start <= self.width * ALIGN_SHARE and items:
             return self._aligned(head, items, close, start, tail)
