@@ -101,13 +101,18 @@ def _check_same(source: SourceFile, module: A.Module, text: str) -> None:
 
 def strip_spans(node):
     """An AST as nested tuples without spans (docstrings compared line by line, stripped)."""
+    with room():
+        return _strip(node)
+
+
+def _strip(node):
     if isinstance(node, A.StmtDoc):
         return ("doc", tuple(line.strip() for line in node.text.split("\n")))
     if isinstance(node, A.Node):
         fields = [f for f in node.__dataclass_fields__ if f != "span"]
-        return (type(node).__name__,) + tuple(strip_spans(getattr(node, f)) for f in fields)
+        return (type(node).__name__,) + tuple(_strip(getattr(node, f)) for f in fields)
     if isinstance(node, (tuple, list)):
-        return tuple(strip_spans(x) for x in node)
+        return tuple(_strip(x) for x in node)
     if isinstance(node, float):
         return ("float", repr(node))
     return node

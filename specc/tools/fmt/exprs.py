@@ -76,6 +76,7 @@ class ExprPrinter:
         self.tokens = tokens
         self.width = width
         self._forced: dict[int, bool] = {}
+        self._flats: dict[int, tuple] = {}  # id -> (node, its flat text)
 
     def trailing(self, e) -> bool:
         """A bracket whose source ends with a comma after its last item: keep it exploded."""
@@ -92,6 +93,14 @@ class ExprPrinter:
 
     # ------------------------------------------------------------------ flat
     def flat(self, e) -> str:
+        """`e` on one line (memoised: the layout asks for it at every level of a deep
+        expression, and building it again each time would be cubic in the depth)."""
+        hit = self._flats.get(id(e))
+        if hit is None or hit[0] is not e:
+            hit = self._flats[id(e)] = (e, self._flat(e))
+        return hit[1]
+
+    def _flat(self, e) -> str:
         if isinstance(e, A.ExprLit):
             return self._literal(e)
         if isinstance(e, A.ExprName):
