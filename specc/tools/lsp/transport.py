@@ -151,6 +151,9 @@ class Transport:
             if "method" in data and "id" in data:
                 return self.refuse(msg_id, INVALID_PARAMS, why)
             return self.log(f"ignored a notification: {why}")
+        if "method" in data and "id" in data and not hasattr(message, "id"):
+            return self.refuse(msg_id, INVALID_REQUEST, f"{printable(data['method'])[:80]} is a "
+                               "notification: it takes no id")
         try:
             self.protocol.handle_message(message)
         except Exception as e:  # noqa: BLE001 - a bug of ours or pygls': answer, go on
@@ -182,7 +185,7 @@ def _envelope(data) -> tuple[str | None, object]:
     if "method" in data:
         if not isinstance(data["method"], str):
             return "a method name is a string", msg_id
-        if "params" in data and not isinstance(data["params"], (dict, list)):
+        if data.get("params") is not None and not isinstance(data["params"], (dict, list)):
             return "params are an object or an array", msg_id
     elif "id" not in data or not ("result" in data or "error" in data):
         return "a message is a request, a notification or a response", msg_id
