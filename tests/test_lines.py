@@ -123,3 +123,10 @@ def test_the_language_server_counts_code_units_of_the_agreed_encoding():
         assert wire.offset(wire.position(y)) == y
     source = SourceFile("t", text)
     assert from_position(source, ProtocolText(text), ProtocolText(text).position(y)) == (2, 8)
+
+
+def test_a_run_folder_names_the_changed_line_as_the_grammar_counts():
+    from specc.train.runs import spec_difference
+    stored = {"m.net": "specc 1\n# a\u2028b\x0cc\rd\nK = 1\n"}
+    given = {"m.net": "specc 1\n# a\u2028b\x0cc\rd\nK = 2\n"}
+    assert spec_difference(stored, given).startswith("line 3: the run has `K = 1`")

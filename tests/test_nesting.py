@@ -179,3 +179,16 @@ def test_the_interpreter_room_covers_the_rule():
     """FRAMES_PER_LEVEL is what room() grants per level; the deepest stage (fmt laying out
     nested calls) was measured at 6 frames a level."""
     assert FRAMES_PER_LEVEL >= 12
+
+
+def test_the_spec_inside_a_model_obeys_the_rule():
+    from specc.compile.embed import sha256
+    from specc.runtime.embedded import load_embedded
+
+    def meta(text):
+        return {"specc.spec_files": {"t.net": text}, "specc.spec": "t.net",
+                "specc.network": "n", "specc.spec_sha256": sha256(text)}
+    assert load_embedded(meta(SHAPES["sum"](990))).graph.outputs
+    with pytest.raises(SpeccError) as info:
+        load_embedded(meta(SHAPES["sum"](20_000)))
+    assert "nests too deeply" in info.value.message and info.value.span.line == 4
