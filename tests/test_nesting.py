@@ -175,10 +175,33 @@ def test_imports_share_the_size_limit(tmp_path):
     assert "specs loaded before it" in str(info.value)
 
 
-def test_the_interpreter_room_covers_the_rule():
-    """FRAMES_PER_LEVEL is what room() grants per level; the deepest stage (fmt laying out
-    nested calls) was measured at 6 frames a level."""
-    assert FRAMES_PER_LEVEL >= 12
+@pytest.mark.parametrize("shape", ["call", "keyword", "list", "sum"])
+def test_the_interpreter_room_covers_the_rule(shape, tmp_path):
+    """room() grants FRAMES_PER_LEVEL Python frames a level: the stages that recurse deepest
+    (fmt laying out calls, the elaborator's lists and keyword arguments) take at most half."""
+    n = 150
+    text = SHAPES[shape](n)
+    path = tmp_path / "t.net"
+    path.write_text(text)
+    depth = [0, 0]
+
+    def count(frame, event, arg):
+        if event == "call":
+            depth[0] += 1
+            depth[1] = max(depth[1], depth[0])
+        elif event == "return":
+            depth[0] -= 1
+    for run in (lambda: format_text(text), lambda: specc.load(path),
+                lambda: analyse(text, str(path))):
+        depth[:] = [0, 0]
+        sys.setprofile(count)
+        try:
+            run()
+        except SpeccError:
+            pass
+        finally:
+            sys.setprofile(None)
+        assert depth[1] / n <= FRAMES_PER_LEVEL / 2, (shape, depth[1] / n)
 
 
 def test_the_spec_inside_a_model_obeys_the_rule():
