@@ -6,7 +6,8 @@ from pathlib import Path
 from ..lang import ast as A
 from ..core.diagnostics import Collector, SpeccError
 from ..core.nesting import MAX_NESTING, room
-from ..lang.parse import check_size, parse_module, read_source
+from ..lang.limits import check_size
+from ..lang.parse import parse_module, read_source
 from ..core.resources import specs_dir
 from ..core.source import SourceFile
 from ..lang.values import BlockRef, NetworkRef

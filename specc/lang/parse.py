@@ -6,16 +6,17 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast as A
 from ..core.diagnostics import SpeccError
 from ..core.files import read_regular
-from ..core.nesting import MAX_NESTING, room, too_deep
+from ..core.nesting import room
 from ..core.resources import grammar_path
 from ..core.source import SourceFile, Span, printable
 from .words import describe_expected, describe_token
+from .limits import MAX_SPEC_BYTES, check_nesting, check_size
 from .values import MAX_INT_DIGITS
 
 
@@ -61,11 +62,6 @@ def _parser(start: str) -> Lark:
     return lark
 
 
-# A spec file, and a spec with all its imports, holds at most this many bytes: the largest
-# bundled spec is 9 KB, ResNet-152 2 KB (Caffe's prototxt of it 200 KB). lark parses pure
-# Python at ~50-200 KB/s here, so this keeps `specc check` within seconds; larger input is
-# refused before it is parsed.
-MAX_SPEC_BYTES = 256 * 2 ** 10
 _HEADER = re.compile(r"\A\ufeff?(?:[ \t\r]*(?:#[^\n]*)?\n)*[ \t]*specc\b")
 
 
@@ -107,27 +103,13 @@ def parse_type(text: str, path: str = "<type>") -> A.Type:
     return _parse(SourceFile(path, text), "type_start")
 
 
-def check_size(source: SourceFile, total: int = 0) -> None:
-    """Refuse a spec text over MAX_SPEC_BYTES (with `total` bytes already loaded beside it)
-    before anything parses it."""
-    size = len(source.text) if len(source.text) * 4 <= MAX_SPEC_BYTES else \
-        len(source.text.encode("utf-8", "surrogatepass"))
-    if size + total > MAX_SPEC_BYTES:
-        held = f"{size:,} bytes" + (f" (with {total:,} bytes of specs loaded before it)"
-                                    if total else "")
-        raise SpeccError(f"{printable(source.display)}: the spec holds {held}, more than a spec "
-                         f"and its imports may ({MAX_SPEC_BYTES:,} bytes: specc parses a spec "
-                         "in seconds, a larger one would take minutes); write repetition with "
-                         "`for` loops and blocks")
-
-
 def _parse(source: SourceFile, start: str):
     check_size(source)
     enabled = gc.isenabled()
     gc.disable()  # lark allocates many small objects; cyclic GC over them costs more than the parse
     try:
         tree = _parser(start).parse(source.text)
-        _check_nesting(source, tree)
+        check_nesting(source, tree)
         with room():
             return _ToAst(source).transform(tree)
     except UnexpectedInput as e:
@@ -139,29 +121,6 @@ def _parse(source: SourceFile, start: str):
     finally:
         if enabled:
             gc.enable()
-
-
-# rules that hold the items of their parent (a call's arguments, a list's items) or the whole
-# file: not a level of their own (the frames they take are counted in FRAMES_PER_LEVEL)
-_UNCOUNTED = {"start", "expr_start", "type_start", "module", "exprs", "args", "params"}
-
-
-def _check_nesting(source: SourceFile, tree: Tree) -> None:
-    """The one depth rule (specc.core.nesting), counted over the syntax tree without
-    recursion: the first node (in source order) deeper than MAX_NESTING is reported."""
-    stack = [(tree, 0, tree.meta)]
-    while stack:
-        node, depth, where = stack.pop()
-        if not getattr(node.meta, "empty", True):
-            where = node.meta
-        depth += node.data not in _UNCOUNTED
-        if depth > MAX_NESTING:
-            span = Span(source, where.line, where.column, where.end_line, where.end_column) \
-                if not getattr(where, "empty", True) else None
-            raise SpeccError(too_deep("this expression" if span else "the spec"), span,
-                             ("give parts of it names (`a = ...` on lines of their own)",))
-        stack.extend((c, depth, where) for c in reversed(node.children)
-                     if isinstance(c, Tree))
 
 
 def _syntax_error(source: SourceFile, e: UnexpectedInput) -> SpeccError:
