@@ -131,6 +131,10 @@ class OpDef:
     # reinforce reach them) and, for stochastic ops, log_prob(attrs, inputs, sample).
     synapses: dict = field(default_factory=dict)
     log_prob: Callable | None = None
+    # Optional: check_known(attrs, types, known) checks what the compiler knows of the inputs'
+    # values (`known[i]`: the flat tuple of numbers a declared tensor is initialised with, one
+    # number for a uniform fill, or None) and raises ShapeError, e.g. take's indices in range.
+    check_known: Callable | None = None
 
     @property
     def tensor_args(self) -> tuple[Arg, ...]:
