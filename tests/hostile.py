@@ -28,9 +28,15 @@ def string_literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def spec_with(comment: str, doc: str, source: str, reproduced: str) -> str:
-    """A small network whose comments, docstring and reference strings hold the given text
-    (the docstring cannot hold three quotes; the reference's source must not be blank)."""
+def as_label(text: str) -> str:
+    """`text` as a layer's label: printable characters other than '.', '"' and backslash."""
+    return "".join(c for c in text if c.isprintable() and c not in '."\\') or "l"
+
+
+def spec_with(comment: str, doc: str, source: str, reproduced: str, label: str = "h") -> str:
+    """A small network whose comments, docstring, reference strings and a layer's label hold
+    the given text (the docstring cannot hold three quotes; the reference's source must not
+    be blank; the label keeps what a label may hold)."""
     doc = doc.replace('"""', "'''").replace("\n", " ")
     doc = doc + "." if doc.endswith('"') else doc
     return (f"specc 1  # {comment}\n"
@@ -38,7 +44,7 @@ def spec_with(comment: str, doc: str, source: str, reproduced: str) -> str:
             "network n {\n"
             f'    """{doc}"""\n'
             "    input x: f32[N, 4]  # " + comment + "\n"
-            "    h = linear(x, 3)  # " + comment + "\n"
+            f"    h = linear(x, 3) as {string_literal(as_label(label))}  # " + comment + "\n"
             "    output y = relu(h)  # " + comment + "\n"
             f"    reference {{\n        source = {string_literal(source + 'x')}\n"
             f"        reproduced = {string_literal(reproduced + 'y')}\n    }}\n"
@@ -54,10 +60,10 @@ def safe_name(text: str) -> str:
 
 
 def write_hostile(root: Path, comment: str, doc: str, source: str, reproduced: str,
-                  folder: str, name: str) -> Path:
+                  folder: str, name: str, label: str = "h") -> Path:
     """The hostile spec written to root/<folder>/<name>.net; returns its path."""
     where = root / safe_name(folder)
     where.mkdir(parents=True, exist_ok=True)
     path = where / (safe_name(name) + ".net")
-    path.write_bytes(spec_with(comment, doc, source, reproduced).encode("utf-8"))
+    path.write_bytes(spec_with(comment, doc, source, reproduced, label).encode("utf-8"))
     return path

@@ -52,12 +52,12 @@ def browser():
 
 def _fuzz_page(n):
     @_settings(n)
-    @given(texts=st.lists(hostile_text(), min_size=6, max_size=6))
+    @given(texts=st.lists(hostile_text(), min_size=7, max_size=7))
     def run(browser, texts):
-        comment, doc, source, reproduced, folder, name = texts
+        comment, doc, source, reproduced, folder, name, label = texts
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            path = write_hostile(root, comment, doc, source, reproduced, folder, name)
+            path = write_hostile(root, comment, doc, source, reproduced, folder, name, label)
             old = os.getcwd()
             os.chdir(root)
             try:
@@ -73,9 +73,12 @@ def _fuzz_page(n):
             shown = render_in(browser, out)
             assert (shown.get("doc") or "") == m.doc and shown["totals"].endswith(m.spec)
             assert shown["reference"] == [v for _, v in m.reference]
-            codes = browser.eval("JSON.parse(document.getElementById('graph-data')"
-                                 ".textContent).boxes.map(b => b.code)")
-            assert codes == [b.code for b in m.boxes]
+            shown = browser.eval("[JSON.parse(document.getElementById('graph-data')"
+                                 ".textContent).boxes.map(b => [b.id, b.label, b.code]), "
+                                 "[...document.querySelectorAll('#scene .node')]"
+                                 ".map(e => e.dataset.id)]")
+            assert shown[0] == [[b.id, b.label, b.code] for b in m.boxes]
+            assert sorted(shown[1]) == sorted(b.id for b in m.boxes if b.kind != "group")
     return run
 
 

@@ -7,6 +7,7 @@ import pytest
 
 import specc
 from browser import Browser, find_chromium
+from hostile import as_label, write_hostile
 from conftest import SPECS, run_cli
 from specc.tools.viewer import html, model, svg
 
@@ -119,9 +120,9 @@ HOSTILE = "<!--<script> </script><script>alert(1)</script> & &amp; \u2028 \u2029
 def _hostile_page(tmp_path, monkeypatch) -> tuple[object, str]:
     """A spec whose comments, docstring, reference strings, file and folder names carry text
     that would end or re-open the page's script elements; the page it gives."""
-    from hostile import write_hostile
     monkeypatch.chdir(tmp_path)
-    path = write_hostile(tmp_path, HOSTILE, HOSTILE, HOSTILE, HOSTILE, "<!--<script>", HOSTILE)
+    path = write_hostile(tmp_path, HOSTILE, HOSTILE, HOSTILE, HOSTILE, "<!--<script>", HOSTILE,
+                         HOSTILE)
     m = model.build(specc.load(path.relative_to(tmp_path)).graph)
     return m, html.render(m)
 
@@ -148,9 +149,13 @@ def test_hostile_text_renders_as_text_in_chromium(tmp_path, monkeypatch):
         shown = render_in(browser, out)
         assert shown["doc"] == m.doc and shown["reference"] == [v for _, v in m.reference]
         assert shown["totals"].endswith(m.spec) and "<!--<script>" in shown["totals"]
-        browser.click('[data-id="h"]')
-        details = browser.eval("document.querySelector('#details .spec-code').textContent")
-        assert details == next(b.code for b in m.boxes if b.id == "h") and HOSTILE in details
+        label = as_label(HOSTILE)
+        assert "<!--<script>" in label and label in [b.id for b in m.boxes]
+        browser.click(f'[data-id="{label}"]')
+        details = browser.eval("[...document.querySelectorAll('#details h2, #details .spec-code')]"
+                               ".map(e => e.textContent)")
+        assert details == [label, next(b.code for b in m.boxes if b.id == label)]
+        assert HOSTILE in details[1]
         assert browser.problems() == []
     finally:
         browser.close()
