@@ -7,6 +7,7 @@ import pytest
 
 import specc
 from browser import Browser, find_chromium
+from hostile_text import as_label, write_hostile
 from conftest import SPECS, run_cli
 from specc.tools.viewer import html, model, svg
 
@@ -111,3 +112,66 @@ def test_dot_stays_and_bad_suffixes_are_refused(tmp_path):
     r = run_cli("graph", "specs/lenet5.net", "-o", tmp_path / "x.png")
     assert r.returncode != 0 and "unknown picture format '.png'" in r.stderr
     assert not list(tmp_path.iterdir())
+
+
+HOSTILE = "<!--<script> </script><script>alert(1)</script> & &amp; \u2028 \u2029 ]]> ${x} `"
+
+
+def _hostile_page(tmp_path, monkeypatch) -> tuple[object, str]:
+    """A spec whose comments, docstring, reference strings, file and folder names carry text
+    that would end or re-open the page's script elements; the page it gives."""
+    monkeypatch.chdir(tmp_path)
+    path = write_hostile(tmp_path, HOSTILE, HOSTILE, HOSTILE, HOSTILE, "<!--<script>", HOSTILE,
+                         HOSTILE)
+    m = model.build(specc.load(path.relative_to(tmp_path)).graph)
+    return m, html.render(m)
+
+
+def test_hostile_text_stays_inside_the_page_data(tmp_path, monkeypatch):
+    m, page = _hostile_page(tmp_path, monkeypatch)
+    data_text = re.search(r'id="graph-data" type="application/json">(.*?)</script>', page,
+                          re.S).group(1)
+    assert not set(data_text) & set("<>&\u2028\u2029")  # escaped, every one
+    data = json.loads(data_text)
+    assert data["doc"] == m.doc and "<!--<script>" in data["spec"]
+    assert [b["code"] for b in data["boxes"]] == [b.code for b in m.boxes]
+    assert page.count("</script>") == 3 and page.count("<script") == 3
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install -y chromium; "
+                                             ".ci/run installs it)")
+def test_hostile_text_renders_as_text_in_chromium(tmp_path, monkeypatch):
+    m, page = _hostile_page(tmp_path, monkeypatch)
+    out = tmp_path / "page.html"
+    out.write_text(page, encoding="utf-8")
+    browser = Browser(CHROMIUM)
+    try:
+        shown = render_in(browser, out)
+        assert shown["doc"] == m.doc and shown["reference"] == [v for _, v in m.reference]
+        assert shown["totals"].endswith(m.spec) and "<!--<script>" in shown["totals"]
+        label = as_label(HOSTILE)
+        assert "<!--<script>" in label and label in [b.id for b in m.boxes]
+        browser.click(f'[data-id="{label}"]')
+        details = browser.eval("[...document.querySelectorAll('#details h2, #details .spec-code')]"
+                               ".map(e => e.textContent)")
+        assert details == [label, next(b.code for b in m.boxes if b.id == label)]
+        assert HOSTILE in details[1]
+        assert browser.problems() == []
+    finally:
+        browser.close()
+
+
+def render_in(browser, path) -> dict:
+    """Open a graph page; assert it rendered once without errors; what it shows as text."""
+    browser.events.clear()
+    browser.open(path.as_uri())
+    state = browser.eval("({rendered: document.body.dataset.rendered || '', errors: "
+                         "document.getElementById('errors').textContent, doc: "
+                         "(document.getElementById('doc') || {}).textContent, reference: "
+                         "[...document.querySelectorAll('#reference td:last-child')]"
+                         ".map(td => td.textContent), totals: "
+                         "document.getElementById('totals').textContent, boxes: "
+                         "document.querySelectorAll('#scene .node').length})")
+    assert state["rendered"] == "1" and state["errors"] == "" and state["boxes"] >= 2, state
+    assert browser.problems() == []
+    return state

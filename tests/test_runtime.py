@@ -54,6 +54,24 @@ def test_run_prints_names_labels_and_probabilities(lenet_onnx, tmp_path):
     assert all(line.count("%") == 2 for line in lines)
 
 
+def test_options_and_inputs_in_any_order(lenet_onnx, tmp_path):
+    """`specc run m.onnx --provider cpu x.npy` (an input after an option) means what
+    `specc run m.onnx x.npy --provider cpu` means: argparse's intermixed parsing."""
+    x, y = tmp_path / "x.png", tmp_path / "y.png"
+    Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(x)
+    Image.fromarray(np.full((40, 30, 3), 10, np.uint8)).save(y)
+    outputs = set()
+    for argv in ([lenet_onnx, x, y, "--provider", "cpu", "--json"],
+                 [lenet_onnx, "--provider", "cpu", x, "--json", y],
+                 ["--json", "--provider", "cpu", lenet_onnx, x, y]):
+        r = run_cli("run", *argv)
+        assert r.returncode == 0, r.stderr
+        outputs.add(r.stdout)
+    assert len(outputs) == 1 and len(json.loads(outputs.pop())["top_k"]) == 2
+    r = run_cli("run", lenet_onnx, "--provider", "cpu", x, "--nonsense")
+    assert r.returncode == 2 and "unrecognized arguments: --nonsense" in r.stderr
+
+
 def test_single_sample_and_npz_and_images(lenet_onnx, tmp_path):
     np.save(tmp_path / "one.npy", np.zeros((1, 32, 32), np.float32))
     assert run_cli("run", lenet_onnx, tmp_path / "one.npy").returncode == 0

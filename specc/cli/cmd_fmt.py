@@ -4,12 +4,12 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from ..core.diagnostics import SpeccError
-from ..lang.parse import read_source
-from ..core.source import SourceFile
+from ..core.files import staging
+from ..core.source import SourceFile, printable, split_lines
+from ..lang.parse import MAX_SPEC_BYTES, decode_source, read_source
 
 EXAMPLES = """\
 examples:
@@ -49,10 +49,15 @@ def run(args) -> int:
         if args.diff:
             sys.stdout.writelines(_diff(source, text, path))
         if args.check or args.diff:
-            print(f"would reformat {path}", file=sys.stderr)
-        else:
+            print(f"would reformat {printable(path)}", file=sys.stderr)
+            continue
+        try:
             _write_atomically(Path(path), text)
-            print(f"reformatted {path}", file=sys.stderr)
+        except SpeccError as e:
+            print(e.render(), file=sys.stderr)
+            changed, failed = changed - 1, failed + 1
+            continue
+        print(f"reformatted {printable(path)}", file=sys.stderr)
     print(_summary(changed, same, failed, args.check or args.diff), file=sys.stderr)
     return 1 if failed or (args.check and changed) else 0
 
@@ -62,12 +67,15 @@ def _stdin(args, format_source) -> int:
     if sys.stdin.isatty():
         raise UserError("specc fmt reads standard input when given no files; "
                         "give FILES or pipe a spec in (specc fmt --help)")
-    source = SourceFile("<stdin>", sys.stdin.read())
+    data = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+    if len(data) > MAX_SPEC_BYTES:
+        raise UserError(f"standard input holds more bytes than a spec may ({MAX_SPEC_BYTES:,})")
+    source = decode_source(data, "<stdin>")
     text = format_source(source)
     if args.diff:
         sys.stdout.writelines(_diff(source, text, "<stdin>"))
     elif not args.check:
-        sys.stdout.write(text)
+        sys.stdout.buffer.write(text.encode("utf-8"))
     return 1 if args.check and text != source.text else 0
 
 
@@ -83,22 +91,32 @@ def _expand(paths: list[str]) -> list[str]:
 
 
 def _diff(source: SourceFile, text: str, name: str):
-    return difflib.unified_diff(source.text.splitlines(True), text.splitlines(True),
+    """A unified diff over the grammar's lines (a form feed or U+2028 inside a line does not
+    split it)."""
+    return difflib.unified_diff(split_lines(source.text, True), split_lines(text, True),
                                 f"{name} (original)", f"{name} (formatted)")
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Replace the file in one step (a crash leaves the old file), keeping its mode."""
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Replace the file in one step, keeping its mode: the new text is written in a staging
+    folder beside it and renamed over it, so a failure or a kill leaves the old file (a
+    link is followed: the file it names is replaced, the link stays)."""
+    target = Path(os.path.realpath(path))
+    if not os.access(target, os.W_OK) or not os.access(target.parent, os.W_OK | os.X_OK):
+        where = target if not os.access(target, os.W_OK) else target.parent
+        raise SpeccError(f"cannot write {printable(str(path))}: {printable(str(where))} is not "
+                         "writable (nothing was changed)")
+    mode = target.stat().st_mode & 0o7777
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with staging(target) as folder:
+            tmp = folder / target.name
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+    except OSError as e:
+        raise SpeccError(f"cannot write {printable(str(path))}: {e.strerror or e} (nothing was "
+                         "changed)") from None
 
 
 def _summary(changed: int, same: int, failed: int, dry: bool) -> str:

@@ -55,7 +55,22 @@ EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 13
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that suggests the closest choice for a mistyped one (`specc trian`)."""
+    """argparse that suggests the closest choice for a mistyped one (`specc trian`). A
+    command's parser takes options and positionals in any order (`specc run m.onnx
+    --provider cpu x.npy`): argparse's intermixed parsing, which reads the options first
+    and then the positionals (it cannot run on the top-level parser, which has commands)."""
+
+    intermixed = False
+    _mixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if not self.intermixed or self._mixing:
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
 
     def _check_value(self, action, value):
         if action.choices is not None and value not in action.choices:
@@ -86,6 +101,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show Python tracebacks")
         module.add_arguments(p)
+        p.intermixed = True
     return parser
 
 
@@ -168,7 +184,9 @@ def _main(argv: list[str]) -> int:
         if not command:
             parser.print_help()
             return EXIT_USAGE
-        return _module(command).run(args) or EXIT_OK
+        from ..core.nesting import room
+        with room():  # every stage may reach the one depth rule's limit (core.nesting)
+            return _module(command).run(args) or EXIT_OK
     except BaseException as e:  # the boundary: every exit code is decided here
         if debug and not isinstance(e, (SystemExit, BrokenPipeError)):
             raise

@@ -67,24 +67,35 @@ EXCERPT_WIDTH = 120  # a longer source line is shown as a window around the care
 
 
 def _excerpt(span: Span, theme=None) -> list[str]:
-    text = span.source.line(span.line).rstrip("\n").expandtabs(4)
-    if not text.strip():
+    """The span's line (the grammar's line: see source.split_lines) with a caret under the
+    marked columns. Tabs are expanded and control characters escaped in the shown text, and
+    the caret follows what is shown; a long line is shown as a window around the caret."""
+    raw = span.source.line(span.line)
+    if not raw.strip():
         return []
+    start = span.col - 1
+    end = span.end_col - 1 if span.end_line == span.line else len(raw)
+    end = max(min(end, len(raw)), start + 1)
+    head = tail = ""
+    if len(raw) > EXCERPT_WIDTH:
+        lo = max(0, min(start, len(raw)) - 30)
+        hi = min(len(raw), lo + EXCERPT_WIDTH)
+        head, tail = ("..." if lo else ""), ("..." if hi < len(raw) else "")
+        raw, start, end = raw[lo:hi], start - lo, min(end, hi) - lo
+    pad = max(0, start - len(raw))  # the span starts past the line's end (end of file)
+    pre = raw[:start].expandtabs(4)
+    marked = raw[:end].expandtabs(4)[len(pre):]
+    rest = raw.expandtabs(4)[len(pre) + len(marked):]
+    before = printable(head + pre) + " " * pad
+    caret = "^" * max(1, len(printable(marked)))
+    shown = printable(head + pre) + printable(marked) + printable(rest) + tail
     num = str(span.line)
-    width = span.end_col - span.col if span.end_line == span.line else len(text) - span.col + 1
-    width = max(1, min(width, len(text) - span.col + 1))
-    if len(text) > EXCERPT_WIDTH:
-        text, span, width = _window(text, span, width)
     gutter = " " * len(num)
-    # control characters are shown escaped (wider): the caret follows the escaped text
-    before = printable(text[:span.col - 1]).ljust(span.col - 1)
-    marked = max(1, len(printable(text[span.col - 1:][:width])))
     if theme is not None:
         paint = theme.paint
-        return [paint(f" {num} |", "gutter") + f" {theme.code(printable(text))}",
-                paint(f" {gutter} |", "gutter") + f" {' ' * len(before)}"
-                + paint("^" * marked, "caret")]
-    return [f" {num} | {printable(text)}", f" {gutter} | {' ' * len(before)}{'^' * marked}"]
+        return [paint(f" {num} |", "gutter") + f" {theme.code(shown)}",
+                paint(f" {gutter} |", "gutter") + f" {' ' * len(before)}" + paint(caret, "caret")]
+    return [f" {num} | {shown}", f" {gutter} | {' ' * len(before)}{caret}"]
 
 
 class FatalError(SpeccError):
@@ -112,15 +123,3 @@ class Collector:
 
 def _same(a: SpeccError, b: SpeccError) -> bool:
     return a.message == b.message and a.span == b.span
-
-
-def _window(text: str, span: Span, width: int):
-    """At most EXCERPT_WIDTH characters of `text` around the marked columns, with '...'."""
-    from dataclasses import replace
-    start = max(0, span.col - 1 - 30)
-    end = min(len(text), start + EXCERPT_WIDTH)
-    head = "..." if start else ""
-    shown = head + text[start:end] + ("..." if end < len(text) else "")
-    col = span.col - start + len(head)
-    width = max(1, min(width, end - (span.col - 1)))
-    return shown, replace(span, col=col, end_col=col + width), width

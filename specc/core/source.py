@@ -2,23 +2,69 @@
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of a spec as the grammar counts them (`_NL` in grammar/specc.lark): a line
+    ends at '\n', and a '\r' just before it belongs to the line end. Form feed, a lone
+    '\r', U+2028/U+2029 and Unicode's other line breaks are characters within a line
+    (`str.splitlines` would break there and every later line number would drift). Every
+    surface that counts lines uses this: excerpts, fmt, the graph page, the language server.
+    With `keepends`, each line keeps its end and the lines join back to `text`; without it,
+    text that ends with a line end has no empty last line (as with `splitlines`)."""
+    if keepends:
+        parts = text.split("\n")
+        out = [x + "\n" for x in parts[:-1]]
+        return out + [parts[-1]] if parts[-1] else out
+    parts = text.split("\n")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    return [x[:-1] if x.endswith("\r") else x for x in parts]
+
+
 @dataclass(eq=False)
 class SourceFile:
-    """The text of one `.net` file and the name under which it is shown."""
+    """The text of one `.net` file and the name under which it is shown. `lines` are the
+    grammar's (see `split_lines`), without their line ends."""
 
     path: str
     text: str = field(repr=False)
     lines: list[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.lines = self.text.splitlines() or [""]
+        self.lines = split_lines(self.text) or [""]
 
     def line(self, n: int) -> str:
         return self.lines[n - 1] if 1 <= n <= len(self.lines) else ""
+
+    def offset(self, line: int, col: int) -> int:
+        """The index in `text` of 1-based (line, col) in the grammar's lines, clamped to it."""
+        starts = self._starts()
+        if line > len(starts):
+            return len(self.text)
+        start = starts[max(line, 1) - 1]
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return min(start + max(col, 1) - 1, end)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, col) in the grammar's lines of an index into `text`."""
+        starts = self._starts()
+        offset = max(0, min(offset, len(self.text)))
+        line = bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
+
+    def _starts(self) -> list[int]:
+        starts = self.__dict__.get("_line_starts")
+        if starts is None:
+            starts, i = [0], self.text.find("\n")
+            while i >= 0:
+                starts.append(i + 1)
+                i = self.text.find("\n", i + 1)
+            self.__dict__["_line_starts"] = starts
+        return starts
 
     @property
     def display(self) -> str:

@@ -6,7 +6,8 @@ import operator
 from dataclasses import dataclass
 
 from ..lang import ast as A
-from ..core.diagnostics import SpeccError
+from ..core.diagnostics import FatalError, SpeccError
+from ..core.nesting import MAX_NESTING, too_deep
 from ..ops import registry
 from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor,
                            ValueLimit, check_caps, show, type_name)
@@ -47,11 +48,19 @@ class ExprEval:
     """Mixin: needs `self.builder` and the call methods of CallEval."""
 
     observer = None  # called with (self, expr, frame, value) after each evaluation (LSP hover)
+    nesting = 0  # expressions and bodies being evaluated, through block calls (core.nesting)
 
     def eval(self, e: A.Expr, frame: Frame, hint: Hint | None = None):
         """Every value an expression makes passes the size caps (specc.lang.values) here, so the
         error points at the expression that made a value too large."""
-        value = getattr(self, "_eval_" + type(e).__name__)(e, frame, hint)
+        self.nesting += 1
+        try:
+            if self.nesting > MAX_NESTING:
+                raise FatalError(too_deep("evaluation") + ", counted through block calls",
+                                 frame.span(e.span))
+            value = getattr(self, "_eval_" + type(e).__name__)(e, frame, hint)
+        finally:
+            self.nesting -= 1
         if isinstance(value, (int, float, str, tuple)):
             try:
                 check_caps(value)

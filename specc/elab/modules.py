@@ -1,19 +1,19 @@
 """Loading `.net` files: parsing, imports (relative, then the bundled library), top-level names."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..lang import ast as A
 from ..core.diagnostics import Collector, SpeccError
+from ..core.nesting import MAX_NESTING, room
+from ..lang.limits import check_size
 from ..lang.parse import parse_module, read_source
 from ..core.resources import specs_dir
-from ..core.source import SourceFile, Span
+from ..core.source import SourceFile
 from ..lang.values import BlockRef, NetworkRef
 from .scope import ModuleScope
 
 SUPPORTED_VERSIONS = (1,)
-DEEP_LIMIT = 8_000  # Python frames allowed while parsing and evaluating nested expressions
 
 
 class Loader:
@@ -29,6 +29,7 @@ class Loader:
         self.cache: dict[Path, ModuleScope] = {}
         self.stack: list[Path] = []
         self.roots: list[Path] = []  # the first spec's folder, then the bundled library
+        self.loaded = 0  # bytes of spec text loaded (the spec and its imports)
 
     def load_path(self, path: str | Path) -> ModuleScope:
         self._set_roots(Path(path))
@@ -49,15 +50,10 @@ class Loader:
         key = path.resolve()
         if key in self.cache:
             return self.cache[key]
-        old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old, DEEP_LIMIT))
-        try:
+        check_size(source, self.loaded)  # the spec and its imports together
+        self.loaded += len(source.text.encode("utf-8", "surrogatepass"))
+        with room():
             return self._load_deep(key, source, parsed)
-        except RecursionError:
-            raise SpeccError("the spec nests expressions too deeply to compile",
-                             Span(source, 1, 1, 1, 1)) from None
-        finally:
-            sys.setrecursionlimit(old)
 
     def _load_deep(self, key: Path, source: SourceFile, parsed=None) -> ModuleScope:
         module_ast = parsed if parsed is not None else parse_module(source)
@@ -106,6 +102,8 @@ class Loader:
         resolved = target.resolve()
         if resolved == key:
             raise SpeccError(f"\"{item.path}\" imports itself", item.span)
+        if len(self.stack) >= MAX_NESTING:
+            raise SpeccError(f"imports nest more than {MAX_NESTING:,} files deep", item.span)
         if resolved in self.stack:
             cycle = " -> ".join(p.name for p in self.stack[self.stack.index(resolved):])
             raise SpeccError(f"import cycle: {cycle} -> {resolved.name}", item.span)

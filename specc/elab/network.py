@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 
 from ..lang import ast as A
 from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import Collector, FatalError, SpeccError
+from ..core.nesting import room
 from ..ir.graph import Graph
 from ..lang.values import POISON, NetworkRef, Tensor, type_name
 from ..rules.elab import check_learning
@@ -72,7 +72,8 @@ def evaluate_override(module: ModuleScope, name: str, text: str):
     `bottleneck`) evaluated in the module's scope, where it is shown as `--set NAME`."""
     from ..lang.parse import parse_expr
     ev, frame = _module_frame(module)
-    value = ev.eval(parse_expr(text, f"--set {name}"), frame)
+    with room():
+        value = ev.eval(parse_expr(text, f"--set {name}"), frame)
     if isinstance(value, Tensor):
         raise SpeccError(f"--set {name}: a network parameter cannot be a tensor")
     return value
@@ -96,26 +97,8 @@ def elaborate_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
                          f"{', '.join(repr(m) for m in missing)}", d.span,
                          ("pick a preset of it, or define one: network name = "
                           f"{d.name}({missing[0]}=...)",))
-    bound = dict(ref.bound)
-    old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old_limit, 8_000))
-    try:
-        for p in d.params:
-            value = bound[p.name] if p.name in bound else ev.eval(p.default, frame)
-            if p.type is not None and value is not POISON:
-                try:
-                    check_value(ev, value, p.type, frame,
-                                f"parameter '{p.name}' of network '{d.name}'", p.span)
-                except SpeccError as e:
-                    ev.errors.add(e)
-            frame.vars[p.name] = value
-        ev.exec_body(d.body, frame)
-    except FatalError as e:
-        ev.errors.add(e)
-    except RecursionError:
-        raise SpeccError("the spec nests too deeply to elaborate", d.span) from None
-    finally:
-        sys.setrecursionlimit(old_limit)
+    with room():
+        _run_body(ev, d, dict(ref.bound), frame)
     graph = builder.graph
     if not ev.errors.errors:
         for e in check_learning(graph):
@@ -137,3 +120,20 @@ def elaborate_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
     graph.meta.update(spec_path=d.span.source.path,
                       spec_sha256=hashlib.sha256(d.span.source.text.encode()).hexdigest())
     return graph
+
+
+def _run_body(ev: Elaborator, d: A.NetworkDef, bound: dict, frame: Frame) -> None:
+    """Bind the network's parameters and run its body; a limit (FatalError) stops it."""
+    try:
+        for p in d.params:
+            value = bound[p.name] if p.name in bound else ev.eval(p.default, frame)
+            if p.type is not None and value is not POISON:
+                try:
+                    check_value(ev, value, p.type, frame,
+                                f"parameter '{p.name}' of network '{d.name}'", p.span)
+                except SpeccError as e:
+                    ev.errors.add(e)
+            frame.vars[p.name] = value
+        ev.exec_body(d.body, frame)
+    except FatalError as e:
+        ev.errors.add(e)

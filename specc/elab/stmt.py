@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..lang import ast as A
 from ..core.diagnostics import FatalError, SpeccError
+from ..core.nesting import MAX_NESTING, too_deep
 from ..lang.values import POISON, Tensor, show, type_name
 from .calls import ReturnSignal, coerce
 from .expr import Hint, is_chain
@@ -15,6 +16,16 @@ class StmtExec:
     """Mixin: needs `self.eval`, `self.builder`, `self.errors` (a Collector) and `self.graph`."""
 
     def exec_body(self, stmts, frame) -> None:
+        self.nesting += 1  # a body is a level of the one depth rule (core.nesting)
+        try:
+            if self.nesting > MAX_NESTING and stmts:
+                raise FatalError(too_deep("evaluation") + ", counted through block calls",
+                                 frame.span(stmts[0].span))
+            self._exec_stmts(stmts, frame)
+        finally:
+            self.nesting -= 1
+
+    def _exec_stmts(self, stmts, frame) -> None:
         for stmt in stmts:
             try:
                 getattr(self, "_exec_" + type(stmt).__name__)(stmt, frame)

@@ -12,9 +12,11 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from . import ast as A
 from ..core.diagnostics import SpeccError
 from ..core.files import read_regular, real_name
+from ..core.nesting import room
 from ..core.resources import grammar_path
 from ..core.source import SourceFile, Span, printable
 from .words import describe_expected, describe_token
+from .limits import MAX_SPEC_BYTES, check_nesting, check_size
 from .values import MAX_INT_DIGITS
 
 
@@ -44,6 +46,8 @@ class _Newlines:
                 yield pending
             pending, last = None, tok.type
             yield tok
+        if pending is not None:  # the file's last line end (`specc 1` and nothing after)
+            yield pending
 
 
 @lru_cache(maxsize=None)
@@ -58,7 +62,6 @@ def _parser(start: str) -> Lark:
     return lark
 
 
-MAX_SPEC_BYTES = 16 * 2 ** 20  # ResNet-152 is 2 KB; Caffe's prototxt of it 200 KB
 _HEADER = re.compile(r"\A\ufeff?(?:[ \t\r]*(?:#[^\n]*)?\n)*[ \t]*specc\b")
 
 
@@ -72,6 +75,12 @@ def read_source(path: str | Path) -> SourceFile:
     if Path(real_name(path)).suffix != ".net" and not _HEADER.match(data[:4096].decode("utf-8", "replace")):
         raise SpeccError(f"{printable(str(path))} is not a spec: a spec is a .net file, or a file "
                          "that starts with the line `specc 1`")
+    return decode_source(data, str(path))
+
+
+def decode_source(data: bytes, path: str) -> SourceFile:
+    """A spec's bytes (a file's, standard input's) as text: UTF-8, a leading BOM dropped;
+    bytes that are not UTF-8 are an error at their place."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -96,11 +105,14 @@ def parse_type(text: str, path: str = "<type>") -> A.Type:
 
 
 def _parse(source: SourceFile, start: str):
+    check_size(source)
     enabled = gc.isenabled()
     gc.disable()  # lark allocates many small objects; cyclic GC over them costs more than the parse
     try:
         tree = _parser(start).parse(source.text)
-        return _ToAst(source).transform(tree)
+        check_nesting(source, tree)
+        with room():
+            return _ToAst(source).transform(tree)
     except UnexpectedInput as e:
         raise _syntax_error(source, e) from None
     except VisitError as e:
@@ -123,14 +135,14 @@ def _syntax_error(source: SourceFile, e: UnexpectedInput) -> SpeccError:
         if tok.type == "$END":
             line, col = len(source.lines), len(source.lines[-1]) + 1
         else:
-            width = max(1, len(str(tok).splitlines()[0]) if str(tok) else 1)
+            width = max(1, len(str(tok).split("\n")[0]) if str(tok) else 1)
         keyword = _misused_keyword(source, tok, e.expected)
         if keyword is not None:
             word, line, col = keyword
             return SpeccError(f"'{word}' is a keyword, so it cannot be a name",
                               Span(source, line, col, line, col + len(word)),
                               (f"keywords: {', '.join(sorted(keywords()))}",))
-        opened = open_bracket(source, _offset(source, line, col) if tok.type == "$END" else
+        opened = open_bracket(source, source.offset(line, col) if tok.type == "$END" else
                               tok.start_pos)
         message = f"{describe_expected(e.expected, opened)}, found {describe_token(tok)}"
     else:
@@ -171,10 +183,6 @@ def _misused_keyword(source: SourceFile, tok: Token, expected) -> tuple[str, int
     return None
 
 
-def _offset(source: SourceFile, line: int, col: int) -> int:
-    return sum(len(x) + 1 for x in source.text.split("\n")[: line - 1]) + col - 1
-
-
 def open_bracket(source: SourceFile, pos: int) -> tuple[str, int, int] | None:
     """The innermost bracket still open at `pos`: (char, line, col), skipping strings and
     comments; the parser's LALR tables cannot tell which closer is really wanted."""
@@ -206,8 +214,11 @@ def open_bracket(source: SourceFile, pos: int) -> tuple[str, int, int] | None:
 
 
 def _unquote(raw: str) -> str:
+    """A string literal's value. A line end inside a triple-quoted string is '\\n' whether
+    the file ends its lines with CRLF or LF (as Python reads source), so a spec means the
+    same on every system and `fmt` may choose the line ends."""
     if raw.startswith('"""'):
-        return raw[3:-3]
+        return raw[3:-3].replace("\r\n", "\n")
     body, out, i = raw[1:-1], [], 0
     escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
     while i < len(body):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast as A
+from ..core.nesting import MAX_NESTING
 from ..ir.graph import Init, TensorType
 
 
@@ -89,26 +90,39 @@ class ValueLimit(Exception):
     """A compile-time value exceeds a cap; the elaborator adds the span."""
 
 
-_SIZES: dict[int, tuple[tuple, int]] = {}  # id -> (the list, its size): shared lists count once
+_SIZES: dict[int, tuple[tuple, int, int]] = {}  # id -> (the list, size, depth): shared lists count once
 
 
 def tree_size(v) -> int:
     """1 for a scalar; for a list, 1 + the sizes of its items (as if every shared sublist
     were copied out). Memoised by identity, so a list doubled 30 times costs 30 steps."""
+    return _measure(v)[0]
+
+
+def tree_depth(v) -> int:
+    """0 for a scalar, 1 + the deepest item for a list (memoised with the size)."""
+    return _measure(v)[1]
+
+
+def _measure(v) -> tuple[int, int]:
     if not isinstance(v, tuple):
-        return 1
+        return 1, 0
     hit = _SIZES.get(id(v))
     if hit is not None and hit[0] is v:
-        return hit[1]
-    n = 1
+        return hit[1], hit[2]
+    n, deepest = 1, 0
     for x in v:
-        n += tree_size(x) if isinstance(x, tuple) else 1
+        if isinstance(x, tuple):
+            size, depth = _measure(x)
+            n, deepest = n + size, max(deepest, depth)
+        else:
+            n += 1
         if n > MAX_SIZE:
             break
     if len(_SIZES) > 200_000:
         _SIZES.clear()
-    _SIZES[id(v)] = (v, n)
-    return n
+    _SIZES[id(v)] = (v, n, deepest + 1)
+    return n, deepest + 1
 
 
 def check_caps(v):
@@ -129,6 +143,9 @@ def check_caps(v):
         if len(v) > MAX_SIZE or tree_size(v) > MAX_SIZE:
             raise ValueLimit(f"a list holding more than {MAX_SIZE:,} values (nested lists "
                              "counted in full) exceeds the limit")
+        if tree_depth(v) > MAX_NESTING:
+            raise ValueLimit(f"a list nested more than {MAX_NESTING:,} lists deep exceeds the "
+                             "limit")
     return v
 
 

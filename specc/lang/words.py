@@ -59,7 +59,7 @@ def describe_token(tok: Token) -> str:
         return "end of file"
     if tok.type == "_NL":
         return "end of line"
-    text = str(tok).splitlines()[0] if str(tok) else tok.type
+    text = str(tok).split("\n")[0] if str(tok) else tok.type
     if tok.type == "STRING":
         return "a string"
     if tok.type in ("INT", "FLOAT"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..elab.reference import agreement
 from ..network import load_all
 from ..core.resources import specs_dir
+from ..core.source import split_lines
 
 
 def reproduction(net) -> str:
@@ -25,7 +26,7 @@ def row(spec: str, net) -> dict:
             "top1_error": ref.get("top1_error"), "top5_error": ref.get("top5_error"),
             "test_error": ref.get("test_error"), "source": ref.get("source", ""),
             "reproduced": reproduction(net),
-            "doc": net.graph.doc.splitlines()[0] if net.graph.doc else ""}
+            "doc": split_lines(net.graph.doc)[0] if net.graph.doc else ""}
 
 
 def zoo_rows() -> list[dict]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..core.diagnostics import SpeccError
 from ..core.files import confined, is_regular, open_regular, read_regular, replace_atomically
 from ..core.resources import specs_dir
-from ..core.source import printable
+from ..core.source import printable, split_lines
 from ..lang.parse import MAX_SPEC_BYTES
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -196,7 +196,7 @@ def spec_difference(stored: dict[str, str], given: dict[str, str]) -> str | None
     for (s_path, s_text), (g_path, g_text) in pairs:
         if s_text == g_text:
             continue
-        a, b = s_text.splitlines(), g_text.splitlines()
+        a, b = split_lines(s_text), split_lines(g_text)  # the grammar's lines
         line = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         old = a[line].strip() if line < len(a) else "(end of file)"
         new = b[line].strip() if line < len(b) else "(end of file)"

@@ -11,6 +11,8 @@ not fit break in one of two ways:
   comma, the closing bracket gets its own line. Used when the source already ends the bracket
   with a trailing comma (a table: the rows the author chose are kept) or when the aligned
   column is too far right.
+* flat: a bracket nested so deep that its rows would start past the width stays on one line
+  (breaking it would only add indentation: a thousand nested lists would fill megabytes).
 
 A `|>` chain that does not fit breaks before `|>`, one level deeper than its statement, and
 keeps the breaks its author made (AlexNet's conv-relu-pool rows)."""
@@ -75,6 +77,7 @@ class ExprPrinter:
         self.tokens = tokens
         self.width = width
         self._forced: dict[int, bool] = {}
+        self._flats: dict[int, tuple] = {}  # id -> (node, its flat text)
 
     def trailing(self, e) -> bool:
         """A bracket whose source ends with a comma after its last item: keep it exploded."""
@@ -91,6 +94,14 @@ class ExprPrinter:
 
     # ------------------------------------------------------------------ flat
     def flat(self, e) -> str:
+        """`e` on one line (memoised: the layout asks for it at every level of a deep
+        expression, and building it again each time would be cubic in the depth)."""
+        hit = self._flats.get(id(e))
+        if hit is None or hit[0] is not e:
+            hit = self._flats[id(e)] = (e, self._flat(e))
+        return hit[1]
+
+    def _flat(self, e) -> str:
         if isinstance(e, A.ExprLit):
             return self._literal(e)
         if isinstance(e, A.ExprName):
@@ -247,6 +258,8 @@ class ExprPrinter:
         """A bracketed list of items that does not fit on one line (see the module docstring)."""
         if not items:  # `[]` or `f()` at a deep indent in a narrow layout: nothing to break
             return [head + close]
+        if indent + STEP >= self.width:  # nested past the width: breaking only adds indentation
+            return [head + ", ".join(self.flat(x) for x in items) + close]
         start = col + len(head)
         if not trailing and start <= self.width * ALIGN_SHARE and items:
             return self._aligned(head, items, close, start, tail)

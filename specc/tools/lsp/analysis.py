@@ -15,7 +15,7 @@ from ...core.diagnostics import SpeccError
 from ...elab import Loader, missing_params
 from ...lang import ast as A
 from ...ir.graph import Graph, Node
-from ...lang.parse import parse_module
+from ...lang.parse import MAX_SPEC_BYTES, parse_module
 from ...core.source import SourceFile, Span
 from ...lang.values import NetworkRef
 
@@ -56,6 +56,12 @@ class Analysis:
 def _size(key: tuple) -> tuple[int, int]:
     _, l1, c1, l2, c2 = key
     return (l2 - l1, c2 - c1 if l1 == l2 else 10 ** 6 + c2 - c1)
+
+
+def oversized(source: SourceFile) -> bool:
+    """Too large to parse (its diagnostic says so): the editor's questions get no answers."""
+    return len(source.text) > MAX_SPEC_BYTES or \
+        len(source.text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES
 
 
 def analyse(text: str, path: str, max_params: int = MAX_PARAMS) -> Analysis:

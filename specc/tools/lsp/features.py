@@ -299,7 +299,7 @@ class Item:
 def complete(an: Analysis, line: int, col: int) -> list[Item]:
     """Candidates at the cursor: recipe keys inside `train {}`, keyword arguments of the op or
     block being called inside its brackets, else names (ops, blocks, builtins, locals)."""
-    offset = sum(len(x) + 1 for x in an.source.text.split("\n")[: line - 1]) + col - 1
+    offset = an.source.offset(line, col)
     opened = open_bracket(an.source, offset)
     prefix = an.source.line(line)[: col - 1]
     if opened and opened[0] == "{" and _recipe_brace(an.source, opened):

@@ -5,16 +5,22 @@ its errors are published with the same messages and ranges, the expansion chain 
 expanding block ...") as related information. Requests are answered from the latest analysis."""
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from lsprotocol import types as T
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
-from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
-from ...core.version import __version__
 from ...core.diagnostics import SpeccError
+from ...core.nesting import room
 from ...core.source import Span
+from ...core.version import __version__
+from ...lang.parse import read_source
 from . import features as F
-from .analysis import Analysis, analyse, local_span
+from .analysis import Analysis, analyse, local_span, oversized
+from .positions import ProtocolText, from_position, to_range
+from .transport import serve_stdio
 
 _KINDS = {"op": T.CompletionItemKind.Function, "block": T.CompletionItemKind.Class,
           "network": T.CompletionItemKind.Module, "keyword": T.CompletionItemKind.Keyword,
@@ -28,11 +34,20 @@ class SpeccServer(LanguageServer):
                          text_document_sync_kind=T.TextDocumentSyncKind.Full)
         self.analyses: dict[str, Analysis] = {}
 
+    def text(self, uri: str) -> str:
+        """The text of an open document; a request about any other is invalid (the server
+        never reads a file because a client named it)."""
+        docs = self.workspace.text_documents
+        doc = docs.get(uri) or docs.get(unquote(uri))
+        if doc is None:
+            raise JsonRpcInvalidParams(f"{uri} is not an open document (didOpen it first)")
+        return doc.source
+
     def analysis(self, uri: str) -> Analysis:
-        doc = self.workspace.get_text_document(uri)
+        text = self.text(uri)
         cached = self.analyses.get(uri)
-        if cached is None or cached.source.text != doc.source:
-            cached = self.analyses[uri] = analyse(doc.source, _path(uri))
+        if cached is None or cached.source.text != text:
+            cached = self.analyses[uri] = analyse(text, _path(uri))
         return cached
 
     def publish(self, uri: str) -> None:
@@ -40,27 +55,18 @@ class SpeccServer(LanguageServer):
         self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(
             uri=uri, diagnostics=[diagnostic(self, an, e) for e in an.errors]))
 
+    def protocol_text(self, text: str) -> ProtocolText:
+        return ProtocolText(text, self.workspace.position_encoding or "utf-16")
+
 
 def _path(uri: str) -> str:
     return to_fs_path(uri) or uri
 
 
-def _lines(text: str) -> list[str]:
-    return text.splitlines(True) or [""]
-
-
-def to_range(server: SpeccServer, span_lines: list[str], line: int, col: int, end_line: int,
-             end_col: int) -> T.Range:
-    """specc's 1-based code-point columns -> the client's 0-based code units."""
-    codec = server.workspace.position_codec
-    server_range = ServerTextRange(ServerTextPosition(line - 1, col - 1),
-                                   ServerTextPosition(end_line - 1, end_col - 1))
-    return codec.range_to_client_units(span_lines, server_range)
-
-
-def _span_range(server, span: Span) -> T.Range:
-    return to_range(server, _lines(span.source.text), span.line, span.col, span.end_line,
-                    span.end_col)
+def _span_range(server: SpeccServer, span: Span) -> T.Range:
+    source = span.source
+    return to_range(source, server.protocol_text(source.text), span.line, span.col,
+                    span.end_line, span.end_col)
 
 
 def diagnostic(server: SpeccServer, an: Analysis, err: SpeccError) -> T.Diagnostic:
@@ -88,10 +94,23 @@ def diagnostic(server: SpeccServer, an: Analysis, err: SpeccError) -> T.Diagnost
                         source="specc", related_information=related or None)
 
 
-def _position(server: SpeccServer, uri: str, pos: T.Position) -> tuple[int, int]:
-    doc = server.workspace.get_text_document(uri)
-    p = doc.position_from_client_units(pos)
-    return p.line + 1, p.character + 1
+def _position(server: SpeccServer, uri: str, pos: T.Position) -> tuple[int, int] | None:
+    """The client's position as specc's (line, col) in the analysed text; None when the
+    document is too large to answer about (its diagnostic says so)."""
+    an = server.analysis(uri)
+    if an.module is None and oversized(an.source):
+        return None
+    return from_position(an.source, server.protocol_text(an.source.text), pos)
+
+
+def _place_range(server: SpeccServer, uri: str, place) -> T.Range:
+    """A place in this document or in a spec it imports (read through the spec gate)."""
+    try:
+        source = read_source(place.path)
+    except SpeccError:
+        source = server.analysis(uri).source
+    return to_range(source, server.protocol_text(source.text), place.line, place.col,
+                    place.end_line, place.end_col)
 
 
 def build_server() -> SpeccServer:
@@ -119,7 +138,8 @@ def build_server() -> SpeccServer:
     @server.feature(T.TEXT_DOCUMENT_HOVER)
     def hover(ls: SpeccServer, params: T.HoverParams):
         uri = params.text_document.uri
-        text = F.hover(ls.analysis(uri), *_position(ls, uri, params.position))
+        at = _position(ls, uri, params.position)
+        text = F.hover(ls.analysis(uri), *at) if at else None
         if not text:
             return None
         return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value=text))
@@ -127,22 +147,18 @@ def build_server() -> SpeccServer:
     @server.feature(T.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: SpeccServer, params: T.DefinitionParams):
         uri = params.text_document.uri
-        place = F.definition(ls.analysis(uri), *_position(ls, uri, params.position))
+        at = _position(ls, uri, params.position)
+        place = F.definition(ls.analysis(uri), *at) if at else None
         if place is None:
             return None
-        try:
-            with open(place.path, encoding="utf-8") as f:
-                lines = _lines(f.read())
-        except OSError:
-            lines = _lines(ls.workspace.get_text_document(uri).source)
-        return T.Location(from_fs_path(place.path), to_range(
-            ls, lines, place.line, place.col, place.end_line, place.end_col))
+        return T.Location(from_fs_path(place.path), _place_range(ls, uri, place))
 
     @server.feature(T.TEXT_DOCUMENT_COMPLETION,
                     T.CompletionOptions(trigger_characters=["(", ",", " ", "="]))
     def completion(ls: SpeccServer, params: T.CompletionParams):
         uri = params.text_document.uri
-        items = F.complete(ls.analysis(uri), *_position(ls, uri, params.position))
+        at = _position(ls, uri, params.position)
+        items = F.complete(ls.analysis(uri), *at) if at else []
         return T.CompletionList(is_incomplete=False, items=[
             T.CompletionItem(label=i.label, kind=_KINDS[i.kind], detail=i.detail or None,
                              insert_text=i.insert) for i in items])
@@ -150,18 +166,19 @@ def build_server() -> SpeccServer:
     @server.feature(T.TEXT_DOCUMENT_FORMATTING)
     def formatting(ls: SpeccServer, params: T.DocumentFormattingParams):
         from ..fmt import format_text
-        doc = ls.workspace.get_text_document(params.text_document.uri)
+        source = ls.text(params.text_document.uri)
         try:
-            text = format_text(doc.source, _path(params.text_document.uri))
+            text = format_text(source, _path(params.text_document.uri))
         except SpeccError:
             return None  # the diagnostics already say why it does not parse
-        if text == doc.source:
+        if text == source:
             return []
-        end = doc.position_to_client_units(ServerTextPosition(len(doc.lines), 0))
+        end = ls.protocol_text(source).position(len(source))
         return [T.TextEdit(range=T.Range(T.Position(0, 0), end), new_text=text)]
 
     return server
 
 
 def serve() -> None:
-    build_server().start_io()
+    with room():
+        serve_stdio(build_server())

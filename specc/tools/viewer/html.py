@@ -23,10 +23,21 @@ def render(model: Model, expanded: list[str] | None = None) -> str:
     """The page; `expanded` lists the groups shown open at first."""
     data = model.to_json()
     data["expanded"] = expanded or []
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    slots = {"TITLE": html.escape(f"{model.network} - specc graph"), "DATA": payload,
+    slots = {"TITLE": html.escape(f"{model.network} - specc graph"), "DATA": inline_json(data),
              "DAGRE": _asset("vendor/dagre.min.js")}
     return _SLOTS.sub(lambda m: slots[m.group(1)], _asset("viewer.html"))
+
+
+_INLINE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def inline_json(data) -> str:
+    """JSON that is safe inside a <script> element whatever its strings hold: '<', '>' and
+    '&' are written as \\u escapes (so no `</script>`, `<!--` or `<script` can end or
+    re-open the element: the HTML parser sees none of them), and every character outside
+    ASCII too (U+2028 and U+2029, line ends to older JavaScript, among them). The same
+    value comes back from JSON.parse."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=True).translate(_INLINE)
 
 
 def open_to_depth(model: Model, depth: int) -> list[str]:

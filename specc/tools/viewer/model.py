@@ -13,6 +13,7 @@ from pathlib import Path
 from ...ir.graph import Graph
 from ...ops import registry
 from ...core.source import Span
+from ...lang.values import show
 
 
 @dataclass
@@ -41,10 +42,12 @@ class Model:
     macs: int
     boxes: list[Box]
     edges: list[tuple[str, str, str]]  # (from, to, shape)
+    doc: str = ""  # the network's docstring
+    reference: list = field(default_factory=list)  # [[key, text], ...]: the paper's figures
 
     def to_json(self) -> dict:
         return {"network": self.network, "spec": self.spec, "params": self.params,
-                "palette": PALETTE,
+                "palette": PALETTE, "doc": self.doc, "reference": self.reference,
                 "macs": self.macs, "boxes": [asdict(b) for b in self.boxes],
                 "edges": [list(e) for e in self.edges]}
 
@@ -90,7 +93,10 @@ def build(graph: Graph) -> Model:
     edges = _edges(graph, boxes)
     _group_shapes(boxes, edges)
     spec = _shown_path(graph.span.source) if graph.span is not None else ""
-    return Model(graph.name, spec, graph.trainable_params, graph.macs, list(boxes.values()), edges)
+    reference = [[k, v if isinstance(v, str) else show(v, depth=2)]
+                 for k, v in (graph.reference or {}).items()]
+    return Model(graph.name, spec, graph.trainable_params, graph.macs, list(boxes.values()), edges,
+                 graph.doc or "", reference)
 
 
 def _groups(names: list[str]) -> set[str]:
