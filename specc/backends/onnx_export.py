@@ -19,6 +19,7 @@ from ..core.defaults import ONNX_OPSET
 from ..core.diagnostics import SpeccError
 from ..core.files import staging
 from ..ops.registry import LoweringError
+from ..recipes.registry import DEFAULT_LOSS, LOSSES
 from .onnx_build import build_skeleton
 from .onnx_compare import Reference
 from .onnx_verify import verify_file
@@ -85,8 +86,7 @@ def output_kind(net) -> str:
     producer = net.graph.values[first].producer if first else None
     if producer and net.graph.node(producer).op == "softmax":
         return "probabilities"
-    loss = net.recipe.get("loss", "cross_entropy")
-    return "logits" if loss in ("cross_entropy", "lenet") else "scores"
+    return LOSSES[net.recipe.get("loss", DEFAULT_LOSS)].output
 
 
 def export(net, path, weights=None, opset: int = ONNX_OPSET, fp16: bool = False,
