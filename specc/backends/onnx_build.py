@@ -8,16 +8,12 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..core.defaults import ONNX_OPSET
+from ..core.dtypes import numpy_dtype, onnx_type
 from ..ir.graph import Graph
 from .onnx_rows import narrow_rows
 from ..ops import registry
 from ..ops.registry import LoweringError
 
-ONNX_DTYPES = {"f16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16,
-               "f32": TensorProto.FLOAT, "f64": TensorProto.DOUBLE, "i32": TensorProto.INT32,
-               "i64": TensorProto.INT64, "bool": TensorProto.BOOL}
-NP_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i32": np.int32,
-             "i64": np.int64, "bool": np.bool_}
 SUPPORTED_OPSETS = range(13, 22)
 
 
@@ -55,7 +51,7 @@ class OnnxBuilder:
         return names
 
     def const(self, values, dtype: str, shape=None) -> str:
-        arr = np.asarray(values, dtype=NP_DTYPES[dtype])
+        arr = np.asarray(values, dtype=numpy_dtype(dtype))
         arr = arr.reshape(shape if shape is not None else (len(values),))
         name = self._fresh(f"{self.prefix}/const")
         self.initializers.append(numpy_helper.from_array(arr, name))
@@ -72,12 +68,12 @@ class OnnxBuilder:
 
     @staticmethod
     def onnx_dtype(dtype: str) -> int:
-        return ONNX_DTYPES[dtype]
+        return onnx_type(dtype)
 
 
 def value_info(name: str, t) -> onnx.ValueInfoProto:
     dims = [d if isinstance(d, int) else str(d) for d in t.shape]
-    return helper.make_tensor_value_info(name, ONNX_DTYPES[t.dtype], dims)
+    return helper.make_tensor_value_info(name, onnx_type(t.dtype), dims)
 
 
 def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = ONNX_OPSET,
@@ -145,7 +141,7 @@ def _rows(b: OnnxBuilder, graph: Graph, env: dict) -> list:
     """Slices moved up through row-wise ops (specc.backends.onnx_rows), and the nodes that
     nothing reads any more dropped."""
     consts = {t.name: t for t in b.initializers}
-    consts.update((name, TensorProto(name=name, data_type=ONNX_DTYPES[p.dtype],
+    consts.update((name, TensorProto(name=name, data_type=onnx_type(p.dtype),
                                      dims=list(p.shape)))
                   for name, p in graph.params.items() if name not in consts)
     inputs = [value_info(n, graph.values[n].type) for n in graph.inputs]

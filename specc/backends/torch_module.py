@@ -11,7 +11,8 @@ import torch.fx as fx
 from ..core.weights import check_fit, model_state, read_checkpoint
 from ..ir.graph import Graph
 from ..ops import registry
-from .torch_init import TORCH_DTYPES, fill_tensor, init_tensor
+from ..core.dtypes import torch_dtype
+from .torch_init import fill_tensor, init_tensor
 
 
 class TorchBuilder:
@@ -101,7 +102,7 @@ class Filling:
 
     def __init__(self, graph: Graph, seed: int | None = None):
         params = list(graph.params.values())
-        self.tensors = {p.name: torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype])
+        self.tensors = {p.name: torch.empty(tuple(p.shape), dtype=torch_dtype(p.dtype))
                         for p in params}
         self._ready = {p.name: threading.Event() for p in params}
         self._error: BaseException | None = None
@@ -144,7 +145,7 @@ class Filling:
 def empty_weights(graph: Graph) -> dict[str, torch.Tensor]:
     """Tensors of the parameters' shapes and dtypes to be filled from a checkpoint: left
     uninitialised, except constants, which no checkpoint holds (made from their values)."""
-    return {p.name: torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype]) if p.saved
+    return {p.name: torch.empty(tuple(p.shape), dtype=torch_dtype(p.dtype)) if p.saved
             else init_tensor(p, None) for p in graph.params.values()}
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from ..core.diagnostics import SpeccError
+from ..core.images import IMAGE_SUFFIXES, is_image
 from .registry import register
 from .stream import MAX_STAND_INS, StreamData
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 
 
 @dataclass
@@ -61,7 +61,7 @@ def scan(root: Path, classes: list[str]) -> FileList:
             continue
         with os.scandir(folder) as entries:
             files = sorted(e.name for e in entries if not e.name.startswith(".")
-                           and e.name.lower().endswith(IMAGE_SUFFIXES))
+                           and is_image(e.name))
         paths += [os.fsencode(os.path.join(name, f)) for f in files]
         labels += [label] * len(files)
     if not paths:

@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 from ..core.diagnostics import SpeccError
+from ..core.images import IMAGE_EXTS
 from .pipeline import sample_seed
 from .registry import register
 
-IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "ppm", "bmp")
 LABEL_EXT = "cls"
 HOLD_OUT = 5  # without validation shards, keys hashing to 0 mod 5 are the test set
 SHUFFLE_BUFFER = 1000

@@ -5,7 +5,8 @@ import re
 
 from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import FatalError, SpeccError
-from ..ir.graph import DTYPE_BYTES, Graph, Node, Param, TensorType, Value
+from ..core.dtypes import BY_NAME as DTYPES
+from ..ir.graph import Graph, Node, Param, TensorType, Value
 from ..ops import registry
 from ..ops.registry import ShapeError
 from ..core.source import Span
@@ -76,7 +77,7 @@ class GraphBuilder:
             n *= d if isinstance(d, int) else 1
         self.total_activations += n
         if self.total_activations > self.max_activations:
-            size = n * DTYPE_BYTES.get(t.dtype, 4)
+            size = n * DTYPES[t.dtype].bytes
             raise FatalError(f"the network's activations would take more than "
                              f"{self.max_activations:,} values per sample (reached "
                              f"{self.total_activations:,} at {what} {t}, which alone holds "

@@ -65,13 +65,14 @@ def onnx_mapping(graph, node_name: str, op: OpDef) -> list[tuple[str, str]]:
     """[(opsets, 'OpA, OpB'), ...]: the ONNX ops emitted for one node, merged over opsets."""
     import numpy as np
 
-    from ..backends.onnx_build import NP_DTYPES, build_skeleton
+    from ..backends.onnx_build import build_skeleton
+    from ..core.dtypes import numpy_dtype
     from ..ops.registry import LoweringError
     from .. import passes
     inference = passes.run(graph, passes.INFERENCE)
     if node_name not in {n.name for n in inference.nodes}:
         return [(f"{OPSETS.start}-{OPSETS.stop - 1}", "removed from exported models")]
-    weights = {n: np.zeros(p.shape, NP_DTYPES.get(p.dtype, np.float32))
+    weights = {n: np.zeros(p.shape, numpy_dtype(p.dtype))
                for n, p in inference.params.items()}
     rows: list[tuple[list[int], str]] = []
     for opset in OPSETS:
