@@ -179,8 +179,8 @@ def build_module(graph: Graph, seed: int | None = None,
         op = registry.get(node.op)
         b.types = [graph.values[i].type for i in node.inputs]
         b.outs = [graph.values[o].type for o in node.outputs]
-        b.overwritable = "elementwise" in op.traits and _overwritable(graph, node, users,
-                                                                      outputs, op_of)
+        b.overwritable = (registry.Trait.ELEMENTWISE in op.traits
+                          and _overwritable(graph, node, users, outputs, op_of))
         ps = {role: b.attr(pname) for role, pname in node.params.items()}
         before = len(g.nodes)
         out = op.torch(b, node, [env[i] for i in node.inputs], ps)
@@ -209,7 +209,7 @@ def _overwritable(graph: Graph, node, users: dict, outputs: set, op_of: dict) ->
     value = node.inputs[0]
     producer = graph.values[value].producer
     return (users[value] == 1 and value not in outputs and producer is not None
-            and "backward_ignores_output" in registry.get(op_of[producer]).traits)
+            and registry.Trait.BACKWARD_IGNORES_OUTPUT in registry.get(op_of[producer]).traits)
 
 
 def _owner(root: torch.nn.Module, name: str):

@@ -8,7 +8,7 @@ from ..core.diagnostics import FatalError, SpeccError
 from ..core.dtypes import BY_NAME as DTYPES
 from ..ir.graph import Graph, Node, Param, TensorType, Value
 from ..ops import registry
-from ..ops.registry import ShapeError
+from ..ops.registry import ShapeError, Trait
 from ..core.source import Span
 from ..lang.values import Tensor
 
@@ -95,7 +95,7 @@ class GraphBuilder:
             raise SpeccError(str(e), span, e.notes + _operand_notes(op_name, inputs)) from None
         if len(self.graph.nodes) >= MAX_NODES:
             raise FatalError(f"the network has more than {MAX_NODES:,} nodes", span)
-        if not op.traits & {"internal", "declaration"}:  # those are counted as parameters
+        if not op.traits & {Trait.INTERNAL, Trait.DECLARATION}:  # those are counted as parameters
             self._count_activations(f"'{path}'", outs[0], span)
         path = self.claim(path)
         params = {}

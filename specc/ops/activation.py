@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..ir.graph import Init
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import (Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register,
+                       Trait)
 from .shapes import channels, float_input
 
 
@@ -19,7 +20,7 @@ def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5):
                  args=(Arg("x", "tensor"),), infer=_same(name),
                  torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0]),
                  onnx=lambda b, node, xs, ps: b.op(onnx_op, xs), tolerance=tolerance,
-                 traits=frozenset({"elementwise"}), params=no_params, macs=no_macs)
+                 traits=frozenset({Trait.ELEMENTWISE}), params=no_params, macs=no_macs)
 
 
 def _scaled_tanh_torch(b, node, xs, ps):
@@ -85,7 +86,7 @@ register(
           example=Example(("f32[N, 3, 4]",), "relu(x0)"),
           doc="Rectified linear unit: max(x, 0).", args=(Arg("x", "tensor"),),
           infer=_same("relu"), torch=_relu_torch, onnx=lambda b, node, xs, ps: b.op("Relu", xs),
-          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({Trait.ELEMENTWISE}), params=no_params, macs=no_macs, tolerance=1e-5),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
     _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
     OpDef(name="identity",
@@ -101,7 +102,7 @@ register(
           doc="LeCun's squashing function a * tanh(s * x), a = 1.7159, s = 2/3 (so f(1) = 1).",
           args=(Arg("x", "tensor"), Arg("a", "float", 1.7159), Arg("s", "float", 2.0 / 3.0)),
           infer=_same("scaled_tanh"), torch=_scaled_tanh_torch, onnx=_scaled_tanh_onnx,
-          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({Trait.ELEMENTWISE}), params=no_params, macs=no_macs, tolerance=1e-5),
     OpDef(name="step",
           shape="same as x",
           example=Example(("f32[N, 6]",), "step(x0, threshold=0.25)"),
@@ -109,7 +110,7 @@ register(
           args=(Arg("x", "tensor"), Arg("threshold", "float", 0.0)), infer=_same("step"),
           torch=lambda b, node, xs, ps: b.call(heaviside, xs[0], node.attrs["threshold"]),
           onnx=_step_onnx,
-          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({Trait.ELEMENTWISE, Trait.THRESHOLD}), params=no_params, macs=no_macs, tolerance=1e-5),
     OpDef(name="softmax",
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "softmax(x0, axis=2)"),
@@ -117,7 +118,8 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"]),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5,
+          traits=frozenset({Trait.DISTRIBUTION})),
     OpDef(name="log_softmax",
           shape="same as x",
           example=Example(("f32[N, 5]",), "log_softmax(x0)"),

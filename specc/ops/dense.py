@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import (Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register,
+                       Trait)
 from .shapes import broadcast, float_input, fmt, same_dtype
 
 DEFAULT = Init("default")
@@ -102,7 +103,7 @@ register(
                 Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_linear_infer, params=_linear_params, macs=_linear_macs,
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
-          traits=frozenset({"weighted", "backward_ignores_output"}),
+          traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
           synapses={"weight": "dense", "bias": "bias"}),
     OpDef(name="matmul",
           shape="[..., n, k] and [..., k, m] -> [..., n, m]; the leading dims broadcast",
@@ -113,6 +114,6 @@ register(
           infer=_matmul_infer, macs=_matmul_macs,
           torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),
           onnx=lambda b, node, xs, ps: b.op("MatMul", xs),
-          tolerance=1e-4, params=no_params, traits=frozenset({"backward_ignores_output"}),
+          tolerance=1e-4, params=no_params, traits=frozenset({Trait.BACKWARD_IGNORES_OUTPUT}),
           synapses={"b": "dense_in"}),
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register, Trait
 from .shapes import channels, float_input, fmt, in_range, prod
 
 
@@ -130,7 +130,7 @@ register(
                 Arg("affine", "bool", True)),
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
           torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({"normalising"})),
+          traits=frozenset({Trait.NORMALISING})),
     OpDef(name="groupnorm",
           shape="same as x ([N, C, ...]); `groups` divides C",
           example=Example(("f32[N, 6, 4, 4]",), "groupnorm(x0, 3)"),
@@ -143,7 +143,7 @@ register(
                                                ps.get("weight"), ps.get("bias"),
                                                node.attrs["eps"]),
           onnx=_gn_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({"normalising"})),
+          traits=frozenset({Trait.NORMALISING})),
     OpDef(name="instancenorm",
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "instancenorm(x0, affine=true)"),
@@ -155,5 +155,5 @@ register(
           torch=lambda b, node, xs, ps: b.call(instance_norm, xs[0], ps.get("weight"),
                                                ps.get("bias"), node.attrs["eps"]),
           onnx=_in_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({"normalising"})),
+          traits=frozenset({Trait.NORMALISING})),
 )

@@ -7,6 +7,7 @@ Lowerings import torch/onnx lazily so the front half never loads them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 from ..ir.graph import Init, TensorType
@@ -88,22 +89,53 @@ def no_macs(attrs, types, outs):
     return 0
 
 
-# The closed set of traits. Code asks `trait in op.traits`, never `op.name in (...)`; an op
-# with a trait not listed here is refused at registration.
+class Trait(Enum):
+    """The closed set of traits (tinygrad's trait sets): code outside this package asks
+    `Trait.X in op.traits`, never `op.name in (...)` or a string; an op with a trait that is
+    not a member is refused at registration, and tests/test_registry.py fails on an op name
+    or trait compared as a string outside specc/ops/."""
+
+    INTERNAL = "internal"
+    DECLARATION = "declaration"
+    ELEMENTWISE = "elementwise"
+    BACKWARD_IGNORES_OUTPUT = "backward_ignores_output"
+    INFERENCE_IDENTITY = "inference_identity"
+    WEIGHTED = "weighted"
+    NORMALISING = "normalising"
+    POOLING = "pooling"
+    JOIN = "join"
+    CONCATENATION = "concatenation"
+    STOCHASTIC = "stochastic"
+    THRESHOLD = "threshold"
+    DISTRIBUTION = "distribution"
+
+    @property
+    def doc(self) -> str:
+        return TRAITS[self]
+
+
 TRAITS = {
-    "internal": "made by the compiler (a number in tensor arithmetic): not callable by name, "
-                "not a layer in tables and pictures",
-    "declaration": "made by a `param`/`fixed` statement: not callable by name",
-    "elementwise": "output[i] depends on input[i] only, same shape: may run in place",
-    "backward_ignores_output": "its backward pass does not read its output, so the one "
-                               "elementwise op after it may overwrite that output in place",
-    "inference_identity": "removed in the inference view (export); its users read its input",
-    "weighted": "a weighted sum with weights it owns (conv, linear): a learning layer",
-    "normalising": "rescales activations by statistics (batch norm, LRN)",
-    "pooling": "reduces spatial windows (max, average, adaptive, pyramid)",
-    "join": "combines several tensors into one",
-    "stochastic": "draws at random while training (or always, sample=\"always\"); has a "
-                  "log_prob for REINFORCE and is deterministic at evaluation",
+    Trait.INTERNAL: "made by the compiler (a number in tensor arithmetic): not callable by "
+                    "name, not a layer in tables and pictures",
+    Trait.DECLARATION: "made by a `param`/`fixed` statement: not callable by name; its node "
+                       "names the parameter it reads as params[\"value\"]",
+    Trait.ELEMENTWISE: "output[i] depends on input[i] only, same shape: may run in place",
+    Trait.BACKWARD_IGNORES_OUTPUT: "its backward pass does not read its output, so the one "
+                                   "elementwise op after it may overwrite that output in place",
+    Trait.INFERENCE_IDENTITY: "removed in the inference view (export); its users read its "
+                              "input",
+    Trait.WEIGHTED: "a weighted sum with weights it owns (conv, linear): a learning layer",
+    Trait.NORMALISING: "rescales activations by statistics (batch norm, LRN)",
+    Trait.POOLING: "reduces spatial windows (max, average, adaptive, pyramid)",
+    Trait.JOIN: "combines several tensors into one",
+    Trait.CONCATENATION: "places its inputs side by side along `axis`: each stays a distinct "
+                         "part of the output (a baseline joined from per-step values)",
+    Trait.STOCHASTIC: "draws at random while training (or always, sample=\"always\"); has a "
+                      "log_prob for REINFORCE and is deterministic at evaluation",
+    Trait.THRESHOLD: "1 where its input reaches a threshold, else 0: the response of "
+                     "threshold units, which the perceptron rule compares with targets",
+    Trait.DISTRIBUTION: "its output is a probability distribution (softmax): an exported "
+                         "model's output read as probabilities, not logits",
 }
 
 
@@ -144,10 +176,10 @@ def register(*ops: OpDef) -> None:
     for op in ops:
         if op.name in REGISTRY:
             raise RuntimeError(f"op {op.name!r} registered twice")
-        unknown = set(op.traits) - set(TRAITS)
+        unknown = {t for t in op.traits if not isinstance(t, Trait)}
         if unknown:
-            raise RuntimeError(f"op {op.name!r}: unknown traits {sorted(unknown)} "
-                               f"(the closed set is in specc/ops/registry.py TRAITS)")
+            raise RuntimeError(f"op {op.name!r}: unknown traits {sorted(map(repr, unknown))} "
+                               f"(the closed set is specc/ops/registry.py's Trait)")
         bad = [a.name for a in op.args if a.kind not in TENSOR_KINDS + ATTR_KINDS]
         if bad:
             raise RuntimeError(f"op {op.name!r}: arguments {bad} have unknown kinds")

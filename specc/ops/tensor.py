@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir.graph import TensorType
-from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register, Trait
 from .shapes import fmt, prod, same_dtype
 
 
@@ -170,7 +170,7 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.torch.cat, tuple(xs), node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Concat", xs, axis=node.attrs["axis"] % b.types[0].rank),
           params=no_params, macs=no_macs, tolerance=1e-5,
-          traits=frozenset({"join", "backward_ignores_output"})),
+          traits=frozenset({Trait.JOIN, Trait.CONCATENATION, Trait.BACKWARD_IGNORES_OUTPUT})),
     OpDef(name="flatten",
           shape="the dims from `start` on multiply into one",
           example=Example(("f32[N, 2, 3, 4]",), "flatten(x0)"),

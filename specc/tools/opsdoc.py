@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from ..ops.registry import REQUIRED, TENSOR_KINDS, Arg, OpDef, all_ops
+from ..ops.registry import REQUIRED, TENSOR_KINDS, Arg, OpDef, Trait, all_ops
 from ..lang.values import show
 
 OPSETS = range(13, 22)
@@ -22,7 +22,7 @@ KIND_WORDS = {"tensor": "tensor", "tensors": "list of tensors", "int": "int", "f
 def public_ops() -> dict[str, OpDef]:
     """The ops a spec may call by name (not the compiler's constants and declarations)."""
     return {n: op for n, op in sorted(all_ops().items())
-            if not op.traits & {"internal", "declaration"}}
+            if not op.traits & {Trait.INTERNAL, Trait.DECLARATION}}
 
 
 def signature(op: OpDef) -> str:
