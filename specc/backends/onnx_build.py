@@ -10,7 +10,6 @@ from onnx import TensorProto, helper, numpy_helper
 from ..core.defaults import ONNX_OPSET
 from ..core.dtypes import numpy_dtype, onnx_type
 from ..ir.graph import Graph
-from .onnx_rows import narrow_rows
 from ..ops import registry
 from ..ops.registry import LoweringError
 
@@ -117,7 +116,6 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
         env[node.outputs[0]] = _name_result(b, start, out, node.outputs[0])
     if problems:
         raise LoweringError("cannot express in ONNX opset %d:\n  %s" % (opset, "\n  ".join(problems)))
-    b.nodes = _rows(b, graph, env)
     used = {i for n in b.nodes for i in n.input}
     stored = _weights(graph, weights, used, fp16_weights, b)
     outputs = []
@@ -135,34 +133,6 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
     for key, value in (metadata or {}).items():
         model.metadata_props.add(key=key, value=value if isinstance(value, str) else json.dumps(value))
     return model, stored
-
-
-def _rows(b: OnnxBuilder, graph: Graph, env: dict) -> list:
-    """Slices moved up through row-wise ops (specc.backends.onnx_rows), and the nodes that
-    nothing reads any more dropped."""
-    consts = {t.name: t for t in b.initializers}
-    consts.update((name, TensorProto(name=name, data_type=onnx_type(p.dtype),
-                                     dims=list(p.shape)))
-                  for name, p in graph.params.items() if name not in consts)
-    inputs = [value_info(n, graph.values[n].type) for n in graph.inputs]
-    outputs = {env[v] for v in graph.outputs.values()}
-    nodes, extra = narrow_rows(b.nodes, consts, inputs, outputs, b.opset)
-    if not extra:
-        return nodes
-    nodes = _prune(nodes, outputs)
-    read = {i for n in nodes for i in n.input}
-    b.initializers[:] = [t for t in b.initializers + extra if t.name in read]
-    return nodes
-
-
-def _prune(nodes: list, outputs: set[str]) -> list:
-    """The nodes the outputs depend on, in their order (one pass from the end)."""
-    needed, kept = set(outputs), []
-    for n in reversed(nodes):
-        if any(o in needed for o in n.output):
-            kept.append(n)
-            needed.update(n.input)
-    return kept[::-1]
 
 
 def _name_result(b: OnnxBuilder, start: int, out: str, value: str) -> str:

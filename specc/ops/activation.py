@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..ir.graph import Init
 from .registry import (Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register,
                        Trait)
+from .rows import every_axis_but, same_rows
 from .shapes import channels, float_input
 
 
@@ -55,6 +56,9 @@ def _softmax_infer(name):
     return infer
 
 
+_AXIS_ROWS = every_axis_but(lambda attrs, rank: attrs["axis"] % rank)  # rows along other axes
+
+
 def _prelu_params(attrs, types):
     n = 1 if attrs["shared"] else channels(types[0], "prelu")
     return {"weight": ParamSpec((n,), attrs["init"], fan_in=1, fan_out=1)}
@@ -95,7 +99,7 @@ register(
           doc="Passes its input through.", args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: [types[0]], torch=lambda b, node, xs, ps: xs[0],
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          rows=same_rows(lambda attrs, types, axis: (axis,)), params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="scaled_tanh",
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "scaled_tanh(x0)"),
@@ -118,7 +122,7 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"]),
-          params=no_params, macs=no_macs, tolerance=1e-5,
+          rows=_AXIS_ROWS, params=no_params, macs=no_macs, tolerance=1e-5,
           traits=frozenset({Trait.DISTRIBUTION})),
     OpDef(name="log_softmax",
           shape="same as x",
@@ -127,7 +131,7 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("log_softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.log_softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("LogSoftmax", xs, axis=node.attrs["axis"]),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          rows=_AXIS_ROWS, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="prelu",
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "prelu(x0)"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..ir.graph import Init, TensorType
 from .registry import (Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register,
                        Trait)
+from .rows import aligned, leading, same_rows
 from .shapes import broadcast, float_input, fmt, same_dtype
 
 DEFAULT = Init("default")
@@ -63,6 +64,17 @@ def _matmul_infer(attrs, types):
     return [TensorType(dtype, (*lead, a.shape[-2], b.shape[-1]))]
 
 
+def _matmul_axes(attrs, types, axis):
+    """a's rows make the output's rows, b's columns its columns; batch dims broadcast."""
+    a, b = types
+    rank = max(a.rank, b.rank)
+    if axis == rank - 2:
+        return (a.rank - 2, None)
+    if axis == rank - 1:
+        return (None, b.rank - 1)
+    return aligned(types, rank, axis)
+
+
 def _matmul_macs(attrs, types, outs):
     k = types[0].shape[-1]
     return (outs[0].per_sample() or 0) * (k if isinstance(k, int) else 0)
@@ -103,6 +115,7 @@ register(
                 Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_linear_infer, params=_linear_params, macs=_linear_macs,
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
+          rows=leading(lambda attrs: 1),
           traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
           synapses={"weight": "dense", "bias": "bias"}),
     OpDef(name="matmul",
@@ -113,7 +126,7 @@ register(
           args=(Arg("a", "tensor"), Arg("b", "tensor")),
           infer=_matmul_infer, macs=_matmul_macs,
           torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),
-          onnx=lambda b, node, xs, ps: b.op("MatMul", xs),
+          onnx=lambda b, node, xs, ps: b.op("MatMul", xs), rows=same_rows(_matmul_axes),
           tolerance=1e-4, params=no_params, traits=frozenset({Trait.BACKWARD_IGNORES_OUTPUT}),
           synapses={"b": "dense_in"}),
 )

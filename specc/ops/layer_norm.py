@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register, Trait
+from .rows import leading
 from .shapes import channels, float_input, fmt, in_range, prod
 
 
@@ -130,6 +131,7 @@ register(
                 Arg("affine", "bool", True)),
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
           torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
+          rows=leading(lambda attrs: attrs["dims"]),
           traits=frozenset({Trait.NORMALISING})),
     OpDef(name="groupnorm",
           shape="same as x ([N, C, ...]); `groups` divides C",

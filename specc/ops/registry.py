@@ -163,6 +163,11 @@ class OpDef:
     # reinforce reach them) and, for stochastic ops, log_prob(attrs, inputs, sample).
     synapses: dict = field(default_factory=dict)
     log_prob: Callable | None = None
+    # Optional: how the op computes only a part of its output (a slice after it keeps some
+    # rows), rows(attrs, input types, part or None) -> Reads or None (specc/ops/rows.py); an
+    # elementwise op needs none, broadcasting says it. Without one the op computes its whole
+    # output and a slice after it stays where it is.
+    rows: Callable | None = None
 
     @property
     def tensor_args(self) -> tuple[Arg, ...]:
