@@ -86,7 +86,9 @@ def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = ONNX_
 def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ONNX_OPSET,
                    fp16_weights: bool = False, metadata: dict | None = None):
     """The model without its weights, and the weights it uses (name -> array, in order).
-    Small constants made by the lowerings stay inside the skeleton."""
+    Small constants made by the lowerings stay inside the skeleton. A node ONNX cannot
+    express is a SpeccError at its statement (every such node at once); an opset outside
+    the supported range is a LoweringError."""
     if opset not in SUPPORTED_OPSETS:
         raise LoweringError(f"opset {opset} is not supported (use {SUPPORTED_OPSETS.start}.."
                             f"{SUPPORTED_OPSETS.stop - 1})")
@@ -102,7 +104,7 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
         if any(i not in env for i in node.inputs):
             continue  # downstream of a node already reported
         if opset < op.min_opset:
-            problems.append(f"{node.name}: op '{node.op}' needs opset >= {op.min_opset}")
+            problems.append((node, f"it needs opset >= {op.min_opset}"))
             continue
         b.prefix = node.name
         b.types = [graph.values[i].type for i in node.inputs]
@@ -111,11 +113,11 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
         try:
             out = op.onnx(b, node, [env[i] for i in node.inputs], dict(node.params))
         except LoweringError as e:
-            problems.append(f"{node.name}: {e}")
+            problems.append((node, str(e)))
             continue
         env[node.outputs[0]] = _name_result(b, start, out, node.outputs[0])
     if problems:
-        raise LoweringError("cannot express in ONNX opset %d:\n  %s" % (opset, "\n  ".join(problems)))
+        raise LoweringError.at_nodes(problems, f"ONNX opset {opset}")
     used = {i for n in b.nodes for i in n.input}
     stored = _weights(graph, weights, used, fp16_weights, b)
     outputs = []

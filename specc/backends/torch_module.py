@@ -8,6 +8,7 @@ import threading
 import torch
 import torch.fx as fx
 
+from ..core.diagnostics import SpeccError
 from ..core.weights import check_fit, model_state, read_checkpoint
 from ..ir.graph import Graph
 from ..ops import registry
@@ -175,19 +176,28 @@ def build_module(graph: Graph, seed: int | None = None,
         for axis, d in enumerate(graph.values[name].type.shape):
             if isinstance(d, str):
                 b.symbols.setdefault(d, (env[name], axis))
+    problems = []
     for node in graph.nodes:
         op = registry.get(node.op)
+        if any(i not in env for i in node.inputs):
+            continue  # downstream of a node already reported
         b.types = [graph.values[i].type for i in node.inputs]
         b.outs = [graph.values[o].type for o in node.outputs]
         b.overwritable = (registry.Trait.ELEMENTWISE in op.traits
                           and _overwritable(graph, node, users, outputs, op_of))
         ps = {role: b.attr(pname) for role, pname in node.params.items()}
         before = len(g.nodes)
-        out = op.torch(b, node, [env[i] for i in node.inputs], ps)
+        try:
+            out = op.torch(b, node, [env[i] for i in node.inputs], ps)
+        except registry.LoweringError as e:
+            problems.append((node, str(e)))
+            continue
         if isinstance(out, fx.Node) and len(g.nodes) > before and out.op == "call_function":
             out._rename(python_name(node.name))
             comments[out.name] = f"{b.outs[0]}  {node.op}"
         env[node.outputs[0]] = out
+    if problems:
+        raise registry.LoweringError.at_nodes(problems, "PyTorch")
     outs = [env[v] for v in graph.outputs.values()]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     g.set_codegen(ShapeComments(comments))
@@ -231,7 +241,6 @@ def _owner(root: torch.nn.Module, name: str):
 def _free(mod: torch.nn.Module, segment: str, name: str) -> None:
     """torch.nn.Module's own attributes (`half`, `eval`, `training`...) cannot name tensors."""
     if hasattr(mod, segment) and segment not in mod._modules:
-        from ..core.diagnostics import SpeccError
         raise SpeccError(f"'{name}' cannot be a PyTorch module path: '{segment}' is an "
                          "attribute of torch.nn.Module; rename it")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
 
+from ..core.diagnostics import SpeccError
 from ..ir.graph import Init, TensorType
 
 
@@ -23,7 +24,16 @@ class ShapeError(Exception):
 
 
 class LoweringError(Exception):
-    """An op cannot be expressed in a backend (e.g. an ONNX opset) with these attributes."""
+    """An op cannot be expressed in a backend (e.g. an ONNX opset) with these attributes.
+    A backend gathers them over the graph and reports them with `at_nodes`."""
+
+    @staticmethod
+    def at_nodes(problems: list, target: str) -> SpeccError:
+        """[(node, text), ...] -> one error per node a backend cannot express, each at the
+        statement that made the node (with its expansion chain), reported together."""
+        return SpeccError.many([SpeccError(f"cannot express {node.op} '{node.name}' in "
+                                           f"{target}: {text}", node.span)
+                                for node, text in problems])
 
 
 REQUIRED = object()

@@ -67,6 +67,7 @@ def onnx_mapping(graph, node_name: str, op: OpDef) -> list[tuple[str, str]]:
 
     from ..backends.onnx_build import build_skeleton
     from ..core.dtypes import numpy_dtype
+    from ..core.diagnostics import SpeccError
     from ..ops.registry import LoweringError
     from .. import passes
     inference = passes.run(graph, passes.INFERENCE)
@@ -80,7 +81,7 @@ def onnx_mapping(graph, node_name: str, op: OpDef) -> list[tuple[str, str]]:
             continue
         try:
             model, _ = build_skeleton(inference, weights, opset=opset)
-        except LoweringError:
+        except (LoweringError, SpeccError):  # the opset, or the op at this opset
             ops = "not expressible"
         else:
             mine = [n.op_type for n in model.graph.node
