@@ -26,8 +26,8 @@ def test_gpu_train_tiny_cpu_mode():
     for line in ("synthetic data", "real pipeline", "pipeline alone"):
         assert line in out, out
     # every figure is the median of the rounds, each side timed once a round, in turn
-    medians = re.findall(r"(specc|hand|alone) +\d+\.\d images/s \(median of 2: "
-                         r"\d+\.\d, \d+\.\d\)", out)
+    medians = re.findall(r"(specc|hand|alone) +\d+\.\d+ images/s \(median of 2: "
+                         r"\d+\.\d+, \d+\.\d+\)", out)
     assert sorted(medians) == ["alone", "hand", "hand", "specc", "specc"], out
 
 

@@ -3,7 +3,7 @@ new Graph (or its input unchanged) and never changes its input; the runner verif
 invariants after every pass that changed the graph.
 
 CHECK runs after elaboration (every command); INFERENCE prepares a graph for export: training's
-ops out, then only the rows a slice keeps computed (rows.py), then what nothing reads.
+ops out, what only they read out, then only the rows a slice keeps computed (rows.py).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .rows import narrow_rows
 from .verify import verify
 
 CHECK = [verify, dead_code]  # the elaborator's graph is verified first
-INFERENCE = [drop_train_only, narrow_rows, dead_code]
+INFERENCE = [drop_train_only, dead_code, narrow_rows]
 
 
 def run(graph, passes):

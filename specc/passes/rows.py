@@ -15,7 +15,8 @@ broadcasting):
     new name `<value>/rows`, with the node's span: errors still point at the spec;
   - an input needed whole elsewhere, or made by an op without a rule, is computed whole and
     cut by a new slice where it is read;
-  - a slice whose input arrives as exactly its range disappears: its readers read the part.
+  - a slice whose input arrives as exactly its range disappears: its readers read the part;
+  - a node nothing reads is dropped (dead code runs before this pass, so there is none).
 The numbers are the same (each row is computed by the same arithmetic); the spec's value names
 keep meaning whole values. Graph -> Graph: the input graph is not changed.
 """
@@ -43,9 +44,7 @@ def _demands(graph) -> tuple[dict, dict]:
     need: dict = {v: WHOLE for v in graph.outputs.values()}
     reads: dict = {}
     for node in reversed(graph.nodes):
-        want = need.get(node.outputs[0])
-        if len(node.outputs) > 1 and any(o in need for o in node.outputs):
-            want = WHOLE
+        want = _wanted(need, node)
         if want is None:
             continue  # nothing reads it
         found = _reads(graph, node, want)
@@ -58,6 +57,14 @@ def _demands(graph) -> tuple[dict, dict]:
         for value, part in zip(node.inputs, parts):
             need[value] = _join(need.get(value), WHOLE if part is None else part)
     return need, reads
+
+
+def _wanted(need: dict, node):
+    """What the readers need of a node's output: None (nothing), WHOLE or a Part; all of
+    every output of a node with several."""
+    if len(node.outputs) > 1:
+        return WHOLE if any(o in need for o in node.outputs) else None
+    return need.get(node.outputs[0])
 
 
 def _reads(graph, node, want):
@@ -116,9 +123,12 @@ class _Rewrite:
         return self.out
 
     def _node(self, node) -> None:
-        want, found = self.need.get(node.outputs[0]), self.reads.get(node.name)
+        want, found = _wanted(self.need, node), self.reads.get(node.name)
         inputs = [self.alias.get(i, i) for i in node.inputs]
-        if want is None or found is None or (want is WHOLE and not found.passes):
+        if want is None:  # nothing reads it (dead code runs first: a guard)
+            for o in node.outputs:
+                self.out.values.pop(o, None)
+        elif found is None or (want is WHOLE and not found.passes):
             self._keep(node, inputs)
         elif want is WHOLE:  # a slice: the rows arrive made, or it cuts a whole value
             src, part = inputs[0], found.inputs[0]
