@@ -122,6 +122,7 @@ def test_shape_rules_are_pure_functions(name, tmp_path):
 NOT_OP_NAMES = {
     ("backends/torch_init.py", "constant"): "an initialiser's kind (Init), not the constant op",
     ("backends/torch_init.py", "normal"): "an initialiser's kind (Init), not the normal op",
+    ("elab/builder.py", "constant"): "an initialiser's kind (Init), not the constant op",
     ("runtime/model.py", "mean"): "a preprocessing key of an exported model's metadata",
 }
 

@@ -178,6 +178,10 @@ class OpDef:
     # elementwise op needs none, broadcasting says it. Without one the op computes its whole
     # output and a slice after it stays where it is.
     rows: Callable | None = None
+    # Optional: check_known(attrs, types, known) checks what the compiler knows of the inputs'
+    # values (`known[i]`: the flat tuple of numbers a declared tensor is initialised with, one
+    # number for a uniform fill, or None) and raises ShapeError, e.g. take's indices in range.
+    check_known: Callable | None = None
 
     @property
     def tensor_args(self) -> tuple[Arg, ...]:

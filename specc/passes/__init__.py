@@ -7,13 +7,13 @@ ops out, what only they read out, then only the rows a slice keeps computed (row
 """
 from __future__ import annotations
 
-from .dce import dead_code
+from .dce import dead_code, unread_declarations
 from .inference import drop_train_only
 from .rows import narrow_rows
 from .verify import verify
 
 CHECK = [verify, dead_code]  # the elaborator's graph is verified first
-INFERENCE = [drop_train_only, dead_code, narrow_rows]
+INFERENCE = [drop_train_only, unread_declarations, narrow_rows]
 
 
 def run(graph, passes):

@@ -1,0 +1,121 @@
+"""Integer and boolean tensors: casts between dtypes, comparisons (a bool tensor), floor
+division and remainder.
+
+The comparisons are what `a == b`, `a != b`, `a < b`, `a <= b`, `a > b` and `a >= b` make of
+tensors, and `//` and `%` make floor_div and mod; all broadcast by NumPy's rule. Integer
+tensors use `+ - * // % **`; `/` (true division) needs a float tensor, so an i64 `/` is an
+error that says to cast first (torch would silently make floats, ONNX truncate)."""
+from __future__ import annotations
+
+from ..core.dtypes import INT_NAMES as INT_DTYPES, NAMES as DTYPES, torch_dtype
+from ..ir.graph import TensorType
+from .registry import Arg, Example, OpDef, ShapeError, Trait, no_macs, no_params, register
+from .shapes import broadcast, same_dtype
+
+
+# ------------------------------------------------------------------------------- cast
+def _cast_infer(attrs, types):
+    dtype = attrs["dtype"]
+    if dtype not in DTYPES:
+        raise ShapeError(f"cast to '{dtype}': no such dtype", (f"dtypes: {', '.join(DTYPES)}",))
+    return [TensorType(dtype, types[0].shape)]
+
+
+def cast_to(x, dtype: str):
+    return x.to(torch_dtype(dtype))
+
+
+def _cast_onnx(b, node, xs, ps):
+    return b.op("Cast", xs, to=b.onnx_dtype(node.attrs["dtype"]))
+
+
+# ------------------------------------------------------------------------ comparisons
+_COMPARE = {"eq": ("==", "eq", "Equal"), "ne": ("!=", "ne", "Equal"),
+            "lt": ("<", "lt", "Less"), "le": ("<=", "le", "LessOrEqual"),
+            "gt": (">", "gt", "Greater"), "ge": (">=", "ge", "GreaterOrEqual")}
+
+
+def _compare_infer(name):
+    symbol = _COMPARE[name][0]
+
+    def infer(attrs, types):
+        dtype = same_dtype(types, f"'{symbol}'")
+        if dtype == "bool" and name not in ("eq", "ne"):
+            raise ShapeError(f"'{symbol}' does not order bool tensors (use == or !=)")
+        return [TensorType("bool", broadcast([t.shape for t in types], f"'{symbol}'"))]
+    return infer
+
+
+def _compare(name):
+    symbol, torch_fn, onnx_op = _COMPARE[name]
+
+    def lower_onnx(b, node, xs, ps):
+        out = b.op(onnx_op, xs)
+        return b.op("Not", [out]) if name == "ne" else out
+
+    return OpDef(
+        name=name, doc=f"Elementwise a {symbol} b as a bool tensor, broadcasting by NumPy's "
+                       f"rule (what `a {symbol} b` makes of tensors).",
+        shape="the broadcast of a's and b's shapes, dtype bool",
+        example=Example(("f32[N, 3, 4]", "f32[4]"), f"cast(x0 {symbol} x1, \"f32\") * x0"),
+        args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_compare_infer(name),
+        torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0], xs[1]),
+        onnx=lower_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
+        traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}))
+
+
+# ------------------------------------------------------------- floor division, remainder
+def _numeric_infer(name, symbol):
+    def infer(attrs, types):
+        dtype = same_dtype(types, f"'{symbol}'")
+        if dtype == "bool":
+            raise ShapeError(f"'{symbol}' is not defined for bool tensors")
+        return [TensorType(dtype, broadcast([t.shape for t in types], f"'{symbol}'"))]
+    return infer
+
+
+def _mod_onnx(b, node, xs, ps):
+    """Python's remainder (the sign of the divisor), as torch.remainder."""
+    if b.outs[0].dtype in INT_DTYPES:
+        return b.op("Mod", xs, fmod=0)
+    a, d = xs
+    return b.op("Sub", [a, b.op("Mul", [b.op("Floor", [b.op("Div", [a, d])]), d])])
+
+
+def _floor_div_onnx(b, node, xs, ps):
+    """Integers: (a - a mod d) / d divides exactly, so Div's truncation is floor division."""
+    a, d = xs
+    if b.outs[0].dtype in INT_DTYPES:
+        return b.op("Div", [b.op("Sub", [a, b.op("Mod", [a, d], fmod=0)]), d])
+    return b.op("Floor", [b.op("Div", [a, d])])
+
+
+def _arith(name, symbol, torch_fn, onnx, doc):
+    return OpDef(
+        name=name, doc=doc, shape="the broadcast of a's and b's shapes",
+        example=Example(("i64[N, 3, 4]", "i64[4]"), f"x0 {symbol} (abs(x1) + 1)"),
+        args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_numeric_infer(name, symbol),
+        torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0], xs[1]),
+        onnx=onnx, params=no_params, macs=no_macs, tolerance=1e-5,
+        traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}))
+
+
+register(
+    OpDef(name="cast", shape="same as x, of `dtype`",
+          example=Example(("f32[N, 3, 4]",), "cast(x0 * 3.0, \"i64\")"),
+          doc="x converted to `dtype` (f16, bf16, f32, f64, i32, i64, bool): floats to "
+              "integers truncate toward zero, anything to bool is x != 0, bool to numbers "
+              "0 and 1.",
+          args=(Arg("x", "tensor"), Arg("dtype", "str")), infer=_cast_infer,
+          torch=lambda b, node, xs, ps: b.call(cast_to, xs[0], node.attrs["dtype"]),
+          onnx=_cast_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
+          traits=frozenset({Trait.ELEMENTWISE})),
+    *(_compare(n) for n in _COMPARE),
+    _arith("floor_div", "//", "floor_divide", _floor_div_onnx,
+           "Elementwise floor(a / b) (what `a // b` makes of tensors), broadcasting by NumPy's "
+           "rule; on integers, exact floor division as in Python."),
+    _arith("mod", "%", "remainder", _mod_onnx,
+           "Elementwise remainder a - floor(a / b) * b, with the sign of b as in Python and "
+           "torch.remainder (what `a % b` makes of tensors), broadcasting by NumPy's rule."),
+)
+
