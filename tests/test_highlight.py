@@ -13,7 +13,7 @@ from pygments.token import Error, Keyword, Name, Operator, String
 
 from conftest import ROOT, SPECS, run_cli
 from specc.tools.highlight import SpeccLexer, builtin_names, keywords
-from specc.ir.graph import DTYPES
+from specc.core.dtypes import NAMES as DTYPES
 
 VSCODE = ROOT / "editors" / "vscode"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

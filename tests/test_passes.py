@@ -18,6 +18,8 @@ network n() {
     d = dropout(relu(h), 0.5)
     output y = linear(d, 2)
     train output aux = linear(d, 2)
+    input t: f32[N, 5, 4]
+    output first = slice(layernorm(relu(linear(t, 6))), 1, 0, 2)
 }
 """
 
@@ -49,6 +51,10 @@ def test_the_passes_do_their_work(graph):
     assert "aux" not in inference.outputs and "aux" in graph.outputs
     assert not any(n.op == "dropout" for n in inference.nodes)
     assert any(n.op == "dropout" for n in graph.nodes)
+    rows = {n.op: inference.values[n.outputs[0]].type.shape for n in inference.nodes
+            if n.outputs[0].endswith("/rows")}  # the slice moved up to the input t
+    assert rows == {"slice": ("N", 2, 4), "linear": ("N", 2, 6), "relu": ("N", 2, 6),
+                    "layernorm": ("N", 2, 6)}
 
 
 def test_the_runner_verifies_after_a_pass_that_changes_the_graph(graph):

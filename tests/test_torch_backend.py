@@ -179,3 +179,38 @@ def test_schedules_and_warmup():
     assert lrs == [0.3333, 0.6667, 1.0, 1.0, 0.5, 0.5]
     for name in ("adam", "adamw", "rmsprop"):
         assert make_optimizer({"name": name, "lr": 0.1}, p).defaults["lr"] == 0.1
+
+
+def test_a_lowering_refusal_is_reported_at_the_statement(load_spec, monkeypatch, tmp_path):
+    """The torch lowering's error boundary: a node torch cannot express is a SpeccError at
+    the statement that made it, with the expansion chain, every such node at once (before,
+    a lowering's refusal left the trainer as an internal error)."""
+    import dataclasses
+
+    from specc.core.diagnostics import SpeccError
+    from specc.ops import registry
+
+    def refuse(b, node, xs, ps):
+        if node.attrs["slope"] >= 1.0:
+            raise registry.LoweringError(f"slope {node.attrs['slope']} is out of range")
+        return b.call(b.F.leaky_relu, xs[0], node.attrs["slope"])
+    op = dataclasses.replace(registry.get("leaky_relu"), name="test_leaky", torch=refuse)
+    registry.register(op)
+    try:
+        net = load_spec("network n {\n    input x: f32[N, 4]\n"
+                        "    output y = act(x) + act(x)\n"
+                        "    output z = test_leaky(x, 0.5) |> test_leaky(3.0)\n}\n"
+                        "block act(x) {\n    return test_leaky(x, 2.0)\n}\n")
+        with pytest.raises(SpeccError) as e:
+            net.to_torch()
+    finally:
+        del registry.REGISTRY["test_leaky"]
+    monkeypatch.chdir(tmp_path)  # paths shown relative to the spec's folder
+    text = e.value.render()
+    assert text.splitlines()[:4] == [
+        "t.net:8:12: error: cannot express test_leaky 'act.test_leaky' in PyTorch: slope 2.0 "
+        "is out of range",
+        " 8 |     return test_leaky(x, 2.0)",
+        "   |            ^^^^^^^^^^^^^^^^^^",
+        "  while expanding block 'act' at t.net:4:16"]
+    assert "t.net:5:38: error: cannot express test_leaky" in text and text.endswith("3 errors")

@@ -8,16 +8,11 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..core.defaults import ONNX_OPSET
+from ..core.dtypes import numpy_dtype, onnx_type
 from ..ir.graph import Graph
-from .onnx_rows import narrow_rows
 from ..ops import registry
 from ..ops.registry import LoweringError
 
-ONNX_DTYPES = {"f16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16,
-               "f32": TensorProto.FLOAT, "f64": TensorProto.DOUBLE, "i32": TensorProto.INT32,
-               "i64": TensorProto.INT64, "bool": TensorProto.BOOL}
-NP_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i32": np.int32,
-             "i64": np.int64, "bool": np.bool_}
 SUPPORTED_OPSETS = range(13, 22)
 
 
@@ -55,7 +50,7 @@ class OnnxBuilder:
         return names
 
     def const(self, values, dtype: str, shape=None) -> str:
-        arr = np.asarray(values, dtype=NP_DTYPES[dtype])
+        arr = np.asarray(values, dtype=numpy_dtype(dtype))
         arr = arr.reshape(shape if shape is not None else (len(values),))
         name = self._fresh(f"{self.prefix}/const")
         self.initializers.append(numpy_helper.from_array(arr, name))
@@ -72,12 +67,12 @@ class OnnxBuilder:
 
     @staticmethod
     def onnx_dtype(dtype: str) -> int:
-        return ONNX_DTYPES[dtype]
+        return onnx_type(dtype)
 
 
 def value_info(name: str, t) -> onnx.ValueInfoProto:
     dims = [d if isinstance(d, int) else str(d) for d in t.shape]
-    return helper.make_tensor_value_info(name, ONNX_DTYPES[t.dtype], dims)
+    return helper.make_tensor_value_info(name, onnx_type(t.dtype), dims)
 
 
 def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = ONNX_OPSET,
@@ -91,7 +86,9 @@ def build_model(graph: Graph, weights: dict[str, np.ndarray], opset: int = ONNX_
 def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ONNX_OPSET,
                    fp16_weights: bool = False, metadata: dict | None = None):
     """The model without its weights, and the weights it uses (name -> array, in order).
-    Small constants made by the lowerings stay inside the skeleton."""
+    Small constants made by the lowerings stay inside the skeleton. A node ONNX cannot
+    express is a SpeccError at its statement (every such node at once); an opset outside
+    the supported range is a LoweringError."""
     if opset not in SUPPORTED_OPSETS:
         raise LoweringError(f"opset {opset} is not supported (use {SUPPORTED_OPSETS.start}.."
                             f"{SUPPORTED_OPSETS.stop - 1})")
@@ -109,7 +106,7 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
         if any(i not in env for i in node.inputs):
             continue  # downstream of a node already reported
         if opset < op.min_opset:
-            problems.append(f"{node.name}: op '{node.op}' needs opset >= {op.min_opset}")
+            problems.append((node, f"it needs opset >= {op.min_opset}"))
             continue
         b.prefix = node.name
         b.types = [graph.values[i].type for i in node.inputs]
@@ -118,12 +115,11 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
         try:
             out = op.onnx(b, node, [env[i] for i in node.inputs], dict(node.params))
         except LoweringError as e:
-            problems.append(f"{node.name}: {e}")
+            problems.append((node, str(e)))
             continue
         env[node.outputs[0]] = _name_result(b, start, out, node.outputs[0])
     if problems:
-        raise LoweringError("cannot express in ONNX opset %d:\n  %s" % (opset, "\n  ".join(problems)))
-    b.nodes = _rows(b, graph, env)
+        raise LoweringError.at_nodes(problems, f"ONNX opset {opset}")
     used = {i for n in b.nodes for i in n.input}
     stored = _weights(graph, weights, used, fp16_weights, b)
     outputs = []
@@ -141,34 +137,6 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
     for key, value in (metadata or {}).items():
         model.metadata_props.add(key=key, value=value if isinstance(value, str) else json.dumps(value))
     return model, stored
-
-
-def _rows(b: OnnxBuilder, graph: Graph, env: dict) -> list:
-    """Slices moved up through row-wise ops (specc.backends.onnx_rows), and the nodes that
-    nothing reads any more dropped."""
-    consts = {t.name: t for t in b.initializers}
-    consts.update((name, TensorProto(name=name, data_type=ONNX_DTYPES[p.dtype],
-                                     dims=list(p.shape)))
-                  for name, p in graph.params.items() if name not in consts)
-    inputs = [value_info(n, graph.values[n].type) for n in graph.inputs]
-    outputs = {env[v] for v in graph.outputs.values()}
-    nodes, extra = narrow_rows(b.nodes, consts, inputs, outputs, b.opset)
-    if not extra:
-        return nodes
-    nodes = _prune(nodes, outputs)
-    read = {i for n in nodes for i in n.input}
-    b.initializers[:] = [t for t in b.initializers + extra if t.name in read]
-    return nodes
-
-
-def _prune(nodes: list, outputs: set[str]) -> list:
-    """The nodes the outputs depend on, in their order (one pass from the end)."""
-    needed, kept = set(outputs), []
-    for n in reversed(nodes):
-        if any(o in needed for o in n.output):
-            kept.append(n)
-            needed.update(n.input)
-    return kept[::-1]
 
 
 def _name_result(b: OnnxBuilder, start: int, out: str, value: str) -> str:

@@ -33,18 +33,18 @@ class Verified:
 
 def sample_inputs(graph, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Seeded inputs: normal floats; integers (indices) in 0..1; random booleans."""
-    from .onnx_build import NP_DTYPES
+    from ..core.dtypes import numpy_dtype
     rng = np.random.default_rng(seed)
     out = {}
     for name in graph.inputs:
         t = graph.values[name].type
         shape = [d if isinstance(d, int) else batch for d in t.shape]
         if t.dtype in ("i32", "i64"):
-            out[name] = rng.integers(0, 2, shape).astype(NP_DTYPES[t.dtype])
+            out[name] = rng.integers(0, 2, shape).astype(numpy_dtype(t.dtype))
         elif t.dtype == "bool":
             out[name] = rng.random(shape) < 0.5
         else:
-            out[name] = rng.standard_normal(shape).astype(NP_DTYPES.get(t.dtype, np.float32))
+            out[name] = rng.standard_normal(shape).astype(numpy_dtype(t.dtype))
     return out
 
 

@@ -18,7 +18,9 @@ from ..core.version import __version__
 from ..core.defaults import ONNX_OPSET
 from ..core.diagnostics import SpeccError
 from ..core.files import staging
-from ..ops.registry import LoweringError
+from ..ops import registry
+from ..ops.registry import LoweringError, Trait
+from ..recipes.registry import DEFAULT_LOSS, LOSSES
 from .onnx_build import build_skeleton
 from .onnx_compare import Reference
 from .onnx_verify import verify_file
@@ -85,10 +87,9 @@ def output_kind(net) -> str:
     probabilities), 'probabilities' when the network ends in softmax, else 'scores'."""
     first = next(iter(net.graph.outputs.values()), None)
     producer = net.graph.values[first].producer if first else None
-    if producer and net.graph.node(producer).op == "softmax":
+    if producer and Trait.DISTRIBUTION in registry.get(net.graph.node(producer).op).traits:
         return "probabilities"
-    loss = net.recipe.get("loss", "cross_entropy")
-    return "logits" if loss in ("cross_entropy", "lenet") else "scores"
+    return LOSSES[net.recipe.get("loss", DEFAULT_LOSS)].output
 
 
 def export(net, path, weights=None, opset: int = ONNX_OPSET, fp16: bool = False,

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from .onnx_build import ONNX_DTYPES, NP_DTYPES
+from ..core.dtypes import from_numpy, onnx_type
 
 
 def _varint(n: int) -> bytes:
@@ -35,9 +35,9 @@ def _field(number: int, length: int) -> bytes:
 
 
 def _onnx_dtype(arr: np.ndarray) -> int:
-    for name, np_type in NP_DTYPES.items():
-        if arr.dtype == np_type:
-            return ONNX_DTYPES[name]
+    name = from_numpy(arr.dtype)
+    if name is not None:
+        return onnx_type(name)
     raise TypeError(f"no ONNX type for {arr.dtype}")
 
 

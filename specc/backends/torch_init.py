@@ -5,21 +5,20 @@ import math
 
 import torch
 
+from ..core.dtypes import torch_dtype
 from ..ir.graph import Param
 
-TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32,
-                "f64": torch.float64, "i32": torch.int32, "i64": torch.int64, "bool": torch.bool}
 
 
 def init_tensor(p: Param, gen: torch.Generator | None) -> torch.Tensor:
-    return fill_tensor(p, gen, torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype]))
+    return fill_tensor(p, gen, torch.empty(tuple(p.shape), dtype=torch_dtype(p.dtype)))
 
 
 def fill_tensor(p: Param, gen: torch.Generator | None, out: torch.Tensor) -> torch.Tensor:
     """Fill `out` (p's shape and dtype) with p's initial values, in place: random draws go
     straight into a float32 tensor (through a float32 draw for other dtypes), so filling a
     preallocated tensor draws and holds exactly what a fresh one would."""
-    dtype = TORCH_DTYPES[p.dtype]
+    dtype = torch_dtype(p.dtype)
     kind, args = p.init.kind, p.init.args
     shape = tuple(p.shape)
     if kind in ("zeros", "ones", "constant"):

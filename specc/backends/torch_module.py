@@ -8,10 +8,12 @@ import threading
 import torch
 import torch.fx as fx
 
+from ..core.diagnostics import SpeccError
 from ..core.weights import check_fit, model_state, read_checkpoint
 from ..ir.graph import Graph
 from ..ops import registry
-from .torch_init import TORCH_DTYPES, fill_tensor, init_tensor
+from ..core.dtypes import torch_dtype
+from .torch_init import fill_tensor, init_tensor
 
 
 class TorchBuilder:
@@ -101,7 +103,7 @@ class Filling:
 
     def __init__(self, graph: Graph, seed: int | None = None):
         params = list(graph.params.values())
-        self.tensors = {p.name: torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype])
+        self.tensors = {p.name: torch.empty(tuple(p.shape), dtype=torch_dtype(p.dtype))
                         for p in params}
         self._ready = {p.name: threading.Event() for p in params}
         self._error: BaseException | None = None
@@ -144,7 +146,7 @@ class Filling:
 def empty_weights(graph: Graph) -> dict[str, torch.Tensor]:
     """Tensors of the parameters' shapes and dtypes to be filled from a checkpoint: left
     uninitialised, except constants, which no checkpoint holds (made from their values)."""
-    return {p.name: torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype]) if p.saved
+    return {p.name: torch.empty(tuple(p.shape), dtype=torch_dtype(p.dtype)) if p.saved
             else init_tensor(p, None) for p in graph.params.values()}
 
 
@@ -174,22 +176,31 @@ def build_module(graph: Graph, seed: int | None = None,
         for axis, d in enumerate(graph.values[name].type.shape):
             if isinstance(d, str):
                 b.symbols.setdefault(d, (env[name], axis))
+    problems = []
     for node in graph.nodes:
         op = registry.get(node.op)
-        if "declaration" in op.traits and not users[node.outputs[0]] \
+        if any(i not in env for i in node.inputs):
+            continue  # downstream of a node already reported
+        if registry.Trait.DECLARATION in op.traits and not users[node.outputs[0]] \
                 and node.outputs[0] not in outputs:
             continue  # a declared tensor nothing reads: held by the module, not in forward
         b.types = [graph.values[i].type for i in node.inputs]
         b.outs = [graph.values[o].type for o in node.outputs]
-        b.overwritable = "elementwise" in op.traits and _overwritable(graph, node, users,
-                                                                      outputs, op_of)
+        b.overwritable = (registry.Trait.ELEMENTWISE in op.traits
+                          and _overwritable(graph, node, users, outputs, op_of))
         ps = {role: b.attr(pname) for role, pname in node.params.items()}
         before = len(g.nodes)
-        out = op.torch(b, node, [env[i] for i in node.inputs], ps)
+        try:
+            out = op.torch(b, node, [env[i] for i in node.inputs], ps)
+        except registry.LoweringError as e:
+            problems.append((node, str(e)))
+            continue
         if isinstance(out, fx.Node) and len(g.nodes) > before and out.op == "call_function":
             out._rename(python_name(node.name))
             comments[out.name] = f"{b.outs[0]}  {node.op}"
         env[node.outputs[0]] = out
+    if problems:
+        raise registry.LoweringError.at_nodes(problems, "PyTorch")
     outs = [env[v] for v in graph.outputs.values()]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     g.set_codegen(ShapeComments(comments))
@@ -239,7 +250,7 @@ def _overwritable(graph: Graph, node, users: dict, outputs: set, op_of: dict) ->
     value = node.inputs[0]
     producer = graph.values[value].producer
     return (users[value] == 1 and value not in outputs and producer is not None
-            and "backward_ignores_output" in registry.get(op_of[producer]).traits)
+            and registry.Trait.BACKWARD_IGNORES_OUTPUT in registry.get(op_of[producer]).traits)
 
 
 def _owner(root: torch.nn.Module, name: str):
@@ -261,7 +272,6 @@ def _owner(root: torch.nn.Module, name: str):
 def _free(mod: torch.nn.Module, segment: str, name: str) -> None:
     """torch.nn.Module's own attributes (`half`, `eval`, `training`...) cannot name tensors."""
     if hasattr(mod, segment) and segment not in mod._modules:
-        from ..core.diagnostics import SpeccError
         raise SpeccError(f"'{name}' cannot be a PyTorch module path: '{segment}' is an "
                          "attribute of torch.nn.Module; rename it")
 

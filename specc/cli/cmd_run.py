@@ -11,7 +11,8 @@ import numpy as np
 from ..core.diagnostics import SpeccError
 from ..core.files import staging
 from .common import batch_size, ensure_parent, output_file, positive_int
-from ..runtime.model import IMAGE_SUFFIXES, input_specs, load_inputs, metadata, read_model
+from ..core.images import is_image
+from ..runtime.model import input_specs, load_inputs, metadata, read_model
 
 
 EXAMPLES = """\
@@ -92,7 +93,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 def sample_names(files: list[str], n: int) -> list[str]:
     """One name per sample: the image file, or FILE[i] for the rows of an array file."""
-    if len(files) == n and all(Path(f).suffix.lower() in IMAGE_SUFFIXES for f in files):
+    if len(files) == n and all(is_image(f) for f in files):
         return list(files)
     first = files[0] if files else "sample"
     return [first] if n == 1 else [f"{first}[{i}]" for i in range(n)]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..core.diagnostics import SpeccError
 from ..compile.pipeline import split_target
+from ..recipes.registry import OPTIMIZERS
 from ..train.watch import MONITORS
 from .common import (MAX_ACTIVATIONS, MAX_PARAMS, add_set, bounded, count, load_target,
                      overrides, positive_float, positive_int, processes)
@@ -62,7 +63,8 @@ def add_arguments(p) -> None:
     p.add_argument("--batch-size", type=bounded("batch_size"),
                    help="global batch size (at most 65536)")
     p.add_argument("--lr", type=positive_float, help="learning rate")
-    p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
+    names = list(OPTIMIZERS)
+    p.add_argument("--optimizer", help=f"{', '.join(names[:-1])} or {names[-1]}")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--amp", action="store_true", help="mixed precision (bf16 autocast)")
     p.add_argument("--compile", action="store_true", help="torch.compile the module")

@@ -8,7 +8,7 @@ from ..ops import registry
 def layer_rows(graph: Graph) -> list[dict]:
     rows = []
     for node in graph.nodes:
-        if "internal" in registry.get(node.op).traits:
+        if registry.Trait.INTERNAL in registry.get(node.op).traits:
             continue
         owned = sum(graph.params[p].numel for p in node.params.values()
                     if graph.params[p].trainable)

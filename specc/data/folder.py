@@ -16,12 +16,12 @@ import torch
 
 from ..core.diagnostics import SpeccError
 from ..core.files import folder_named
+from ..core.images import is_image
 from ..core.source import printable
 from .images import BadImage, open_image
 from .registry import register
 from .stream import MAX_STAND_INS, StreamData
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 
 
 @dataclass
@@ -66,7 +66,7 @@ def scan(root: Path, classes: list[str]) -> FileList:
         try:
             with os.scandir(folder) as entries:
                 files = sorted(e.name for e in entries if not e.name.startswith(".")
-                               and e.name.lower().endswith(IMAGE_SUFFIXES))
+                               and is_image(e.name))
         except OSError as e:
             raise SpeccError(f"imagefolder: cannot list {printable(str(folder))}: "
                              f"{e.strerror}") from None

@@ -18,11 +18,11 @@ from pathlib import Path
 from ..core.defaults import MAX_CLASSES
 from ..core.diagnostics import SpeccError
 from ..core.files import DECODE_ERRORS, decode_failure, open_regular
+from ..core.images import IMAGE_EXTS
 from ..core.source import printable
 from ..recipes.sources import FILE, WEB, Trust, scheme, source_problem
 from .images import MAX_IMAGE_BYTES
 
-IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "ppm", "bmp")
 LABEL_EXT = "cls"
 MAX_SHARDS = 100_000  # shards one pattern may expand to (ImageNet in 1,024 is usual)
 MAX_MEMBER_BYTES = MAX_IMAGE_BYTES

@@ -24,7 +24,7 @@ import numpy as np
 from ..core.diagnostics import SpeccError
 from ..core.files import check_regular
 
-from ..data.folder import IMAGE_SUFFIXES
+from ..core.images import IMAGE_SUFFIXES
 
 
 @dataclass
@@ -103,7 +103,8 @@ def _array(path: Path) -> Items:
 
 
 def _shards(arg: str) -> Items:
-    from ..data.shards import IMAGE_EXTS, LABEL_EXT, shard_urls
+    from ..core.images import IMAGE_EXTS
+    from ..data.tars import LABEL_EXT, shard_urls
     train, val = shard_urls(arg)
     urls = sorted(set(train) | set(val))
     remote = [u for u in urls if "://" in u or u.startswith("pipe:")]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import FatalError, SpeccError
-from ..ir.graph import DTYPE_BYTES, Graph, Node, Param, TensorType, Value
+from ..core.dtypes import BY_NAME as DTYPES
+from ..ir.graph import Graph, Node, Param, TensorType, Value
 from ..ops import registry
-from ..ops.registry import ShapeError
+from ..ops.registry import ShapeError, Trait
 from ..core.source import Span, printable
 from ..lang.values import Tensor
 
@@ -97,7 +98,7 @@ class GraphBuilder:
             n *= d if isinstance(d, int) else 1
         self.total_activations += n
         if self.total_activations > self.max_activations:
-            size = n * DTYPE_BYTES.get(t.dtype, 4)
+            size = n * DTYPES[t.dtype].bytes
             raise FatalError(f"the network's activations would take more than "
                              f"{self.max_activations:,} values per sample (reached "
                              f"{self.total_activations:,} at {what} {t}, which alone holds "
@@ -117,7 +118,7 @@ class GraphBuilder:
             raise SpeccError(str(e), span, e.notes + _operand_notes(op_name, inputs)) from None
         if len(self.graph.nodes) >= MAX_NODES:
             raise FatalError(f"the network has more than {MAX_NODES:,} nodes", span)
-        if not op.traits & {"internal", "declaration"}:  # those are counted as parameters
+        if not op.traits & {Trait.INTERNAL, Trait.DECLARATION}:  # those are counted as parameters
             self._count_activations(f"'{path}'", outs[0], span)
         path = self.claim(path)
         params = {}
@@ -127,7 +128,7 @@ class GraphBuilder:
             self._add_param(Param(pname, spec.shape, spec.init, spec.dtype, spec.trainable,
                                   spec.state, spec.fan_in, spec.fan_out, span, spec.saved), span)
             params[role or "value"] = pname
-        if "declaration" in op.traits:
+        if Trait.DECLARATION in op.traits:
             self._remember(path, specs)
         node = Node(path, op_name, [t.name for t in inputs], [path], dict(attrs), params, span)
         node.macs = op.macs(attrs, types, outs)

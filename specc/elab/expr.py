@@ -22,7 +22,7 @@ _TENSOR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "//"
 
 def callable_by_name(op) -> bool:
     """Constants and declared parameters are made by the compiler, not called in a spec."""
-    return not op.traits & {"internal", "declaration"}
+    return not op.traits & {registry.Trait.INTERNAL, registry.Trait.DECLARATION}
 
 
 @dataclass(frozen=True)

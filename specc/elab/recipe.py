@@ -9,51 +9,23 @@ from ..recipes.augment import AUGMENTATIONS
 from ..core.defaults import MAX_BATCH
 from ..core.diagnostics import SpeccError
 from ..lang.values import POISON, Record, show, type_name
+from ..recipes.registry import (BATCH, CONSTRUCTORS, COUNT, FRACTION, LOSSES, NUM, OPTIMIZERS,
+                                POS, SCHEDULES, SEED, UNIT, WARMUPS, entry)
 from ..recipes.schedule import schedule_problem, schedule_unit
 from ..recipes.sources import source_problem
 
-# Kinds of recipe values and the range each admits: a value that cannot work (a step schedule
-# every 0 epochs, 0 epochs, a NaN rate) is refused here, at its line, not deep in training.
-_NUM = "number"  # finite, >= 0
-_POS = "positive"  # finite, > 0
-_FRACTION = "fraction"  # in [0, 1)
-_COUNT = "count"  # int >= 1
-_BATCH = "batch"  # int in [1, MAX_BATCH]
-_SEED = "seed"  # int in [0, 2**64 - 1]
-_UNIT = "unit"  # what a schedule counts: "epochs", or "steps" (optimizer steps: iterations)
-# constructor -> {field: (kind, default)}; a default of ... means required
-CONSTRUCTORS = {
-    "sgd": {"lr": (_POS, ...), "momentum": (_FRACTION, 0.0), "nesterov": ("bool", False),
-            "weight_decay": (_NUM, 0.0)},
-    "adam": {"lr": (_POS, ...), "beta1": (_FRACTION, 0.9), "beta2": (_FRACTION, 0.999),
-             "weight_decay": (_NUM, 0.0)},
-    "adamw": {"lr": (_POS, ...), "beta1": (_FRACTION, 0.9), "beta2": (_FRACTION, 0.999),
-              "weight_decay": (_NUM, 0.01)},
-    "rmsprop": {"lr": (_POS, ...), "alpha": (_FRACTION, 0.99), "momentum": (_FRACTION, 0.0),
-                "weight_decay": (_NUM, 0.0)},
-    "constant": {},
-    "step": {"every": (_COUNT, ...), "gamma": (_POS, 0.1), "unit": (_UNIT, "epochs")},
-    "multistep": {"milestones": ("counts", ...), "gamma": (_POS, 0.1),
-                  "unit": (_UNIT, "epochs")},
-    "cosine": {"min_lr": (_NUM, 0.0)},
-    "plateau": {"patience": ("int", 10), "factor": (_FRACTION, 0.1)},
-    # a warm-up that holds a small lr, then the schedule from its start (He et al. 2016, 4.2);
-    # for `epochs` or for `steps` (one of the two); 0: no hold
-    "hold": {"epochs": ("int", None), "steps": ("int", None), "lr": (_POS, ...)},
-}
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "multistep", "cosine", "plateau")
-LOSSES = ("cross_entropy", "mse", "lenet", "perceptron")
-
-# key -> (kind, allowed values or None)
+# key -> (kind, allowed values or None). The optimisers, schedules, warm-ups and losses come from
+# their registry (specc/recipes/registry.py, which also says what each kind of value admits);
+# CONSTRUCTORS: name -> {field: (kind, default)} of the first three
 KEYS = {
-    "data": ("source", None), "batch_size": (_BATCH, None), "epochs": (_COUNT, None),
-    "steps": (_COUNT, None),
+    "data": ("source", None), "batch_size": (BATCH, None), "epochs": (COUNT, None),
+    "steps": (COUNT, None),
     "optimizer": ("record", OPTIMIZERS), "schedule": ("record", SCHEDULES),
-    "warmup": ("warmup", ("hold",)), "loss": ("str", LOSSES), "augment": ("augments", None),
+    "warmup": ("warmup", WARMUPS), "loss": ("str", LOSSES),
+    "augment": ("augments", None),
     "eval": ("augment", None),
     "labels": ("strs", None), "mean": ("numbers", None), "std": ("positives", None),
-    "pixel_range": ("numbers", None), "seed": (_SEED, None),
+    "pixel_range": ("numbers", None), "seed": (SEED, None),
     "output_weights": ("numbers", None),
 }
 
@@ -191,7 +163,7 @@ def _build(kind: str, kwargs: dict, span, table: dict = CONSTRUCTORS) -> Record:
                          (f"'{kind}' takes: {', '.join(fields) or 'nothing'}",))
     if table is CONSTRUCTORS:  # an optional field left out stays out (no `steps=none`)
         values = {k: v for k, v in values.items() if v is not None}
-        check = _CHECKS.get(kind)
+        check = entry(kind).check
     else:
         check = AUGMENTATIONS[kind].check
     problem = check(values) if check else None
@@ -200,38 +172,26 @@ def _build(kind: str, kwargs: dict, span, table: dict = CONSTRUCTORS) -> Record:
     return Record(kind, tuple(values.items()))
 
 
-def _hold_check(p: dict):
-    given = [k for k in ("epochs", "steps") if k in p]
-    if not given:
-        return "needs 'epochs' or 'steps' (how long to hold the lr)"
-    if len(given) == 2:
-        return "takes 'epochs' or 'steps', not both"
-    return None
-
-
-_CHECKS = {"hold": _hold_check}  # constructor -> (fields) -> error text or None
-
-
-_WANT = {"int": "a non-negative int", _COUNT: "an int >= 1", _BATCH: f"an int from 1 to {MAX_BATCH}",
-         _SEED: "an int from 0 to 2**64 - 1", _NUM: "a finite number >= 0",
-         _POS: "a finite number > 0", _FRACTION: "a number in [0, 1)",
-         _UNIT: '"epochs" or "steps"',
+_WANT = {"int": "a non-negative int", COUNT: "an int >= 1", BATCH: f"an int from 1 to {MAX_BATCH}",
+         SEED: "an int from 0 to 2**64 - 1", NUM: "a finite number >= 0",
+         POS: "a finite number > 0", FRACTION: "a number in [0, 1)",
+         UNIT: '"epochs" or "steps"',
          "counts": "a list of ints >= 1", "numbers": "a list of finite numbers",
          "positives": "a list of finite numbers > 0"}
 
 
 def _fits(kind: str, v) -> bool:
     """Does a single value `v` fit `kind`'s type and range?"""
-    if kind in ("int", _COUNT, _BATCH, _SEED):
-        low, high = {_COUNT: (1, None), _BATCH: (1, MAX_BATCH),
-                     _SEED: (0, 2 ** 64 - 1)}.get(kind, (0, None))
+    if kind in ("int", COUNT, BATCH, SEED):
+        low, high = {COUNT: (1, None), BATCH: (1, MAX_BATCH),
+                     SEED: (0, 2 ** 64 - 1)}.get(kind, (0, None))
         return _is_int(v) and v >= low and (high is None or v <= high)
     number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    if kind == _NUM:
+    if kind == NUM:
         return number and v >= 0
-    if kind == _POS:
+    if kind == POS:
         return number and v > 0
-    if kind == _FRACTION:
+    if kind == FRACTION:
         return number and 0 <= v < 1
     return True
 
@@ -250,18 +210,18 @@ def _check(key: str, kind: str, allowed, v, span):
         raise SpeccError(f"recipe '{key}' {show(v)[:200]}: {source_problem(v)}", span)
     if kind == "bool" and not isinstance(v, bool):
         raise bad("true or false")
-    if kind == _UNIT and v not in ("epochs", "steps"):
+    if kind == UNIT and v not in ("epochs", "steps"):
         raise bad(_WANT[kind])
     if kind == "size" and not (_is_int(v) and v >= 1):
         raise bad("a positive int (pixels)")
-    if kind in ("int", _COUNT, _BATCH, _SEED, _NUM, _POS, _FRACTION):
+    if kind in ("int", COUNT, BATCH, SEED, NUM, POS, FRACTION):
         if not _fits(kind, v):
             raise bad(_WANT[kind])
-        v = v if kind in ("int", _COUNT, _BATCH, _SEED) else float(v)
+        v = v if kind in ("int", COUNT, BATCH, SEED) else float(v)
     if kind == "strs" and not (isinstance(v, tuple) and all(isinstance(x, str) for x in v)):
         raise bad("a list of strings")
     if kind in ("counts", "numbers", "positives"):
-        item = {"counts": _COUNT, "positives": _POS}.get(kind, "finite")
+        item = {"counts": COUNT, "positives": POS}.get(kind, "finite")
         number = (lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)
                   and math.isfinite(x))
         ok = isinstance(v, tuple) and all(number(x) and _fits(item, x) for x in v)

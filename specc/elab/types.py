@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..lang import ast as A
 from ..core.diagnostics import SpeccError
-from ..ir.graph import DTYPES, TensorType
+from ..core.dtypes import NAMES as DTYPES
+from ..ir.graph import TensorType
 from ..lang.values import POISON, BlockRef, Tensor, show, type_name
 
 

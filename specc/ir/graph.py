@@ -8,9 +8,7 @@ from ..core.source import Span
 
 Dim = Union[int, str]  # an int, or a symbol such as "N"
 
-FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
-DTYPES = FLOAT_DTYPES + ("i32", "i64", "bool")
-DTYPE_BYTES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1}
+# The dtypes a TensorType may hold: specc/core/dtypes.py (one row each, every stage's name)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from ..ir.graph import Init
-from .registry import (HALF_KEPT, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params,
-                       register)
+from .registry import (HALF_KEPT, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
+                       no_params, register)
+from .rows import every_axis_but, same_rows
 from .shapes import channels, float_input
 
 
@@ -20,7 +21,7 @@ def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5):
                  args=(Arg("x", "tensor"),), infer=_same(name),
                  torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0]),
                  onnx=lambda b, node, xs, ps: b.op(onnx_op, xs), tolerance=tolerance,
-                 traits=frozenset({"elementwise"}), params=no_params, macs=no_macs)
+                 traits=frozenset({Trait.ELEMENTWISE}), params=no_params, macs=no_macs)
 
 
 def _scaled_tanh_torch(b, node, xs, ps):
@@ -55,6 +56,9 @@ def _softmax_infer(name):
     return infer
 
 
+_AXIS_ROWS = every_axis_but(lambda attrs, rank: attrs["axis"] % rank)  # rows along other axes
+
+
 def _prelu_params(attrs, types):
     n = 1 if attrs["shared"] else channels(types[0], "prelu")
     return {"weight": ParamSpec((n,), attrs["init"], fan_in=1, fan_out=1)}
@@ -86,7 +90,7 @@ register(
           example=Example(("f32[N, 3, 4]",), "relu(x0)"),
           doc="Rectified linear unit: max(x, 0).", args=(Arg("x", "tensor"),),
           infer=_same("relu"), torch=_relu_torch, onnx=lambda b, node, xs, ps: b.op("Relu", xs),
-          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({Trait.ELEMENTWISE}), params=no_params, macs=no_macs, tolerance=1e-5),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
     _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
     OpDef(name="identity",
@@ -95,14 +99,14 @@ register(
           doc="Passes its input through.", args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: [types[0]], torch=lambda b, node, xs, ps: xs[0],
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          rows=same_rows(lambda attrs, types, axis: (axis,)), params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="scaled_tanh",
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "scaled_tanh(x0)"),
           doc="LeCun's squashing function a * tanh(s * x), a = 1.7159, s = 2/3 (so f(1) = 1).",
           args=(Arg("x", "tensor"), Arg("a", "float", 1.7159), Arg("s", "float", 2.0 / 3.0)),
           infer=_same("scaled_tanh"), torch=_scaled_tanh_torch, onnx=_scaled_tanh_onnx,
-          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({Trait.ELEMENTWISE}), params=no_params, macs=no_macs, tolerance=1e-5),
     OpDef(name="step",
           shape="same as x",
           example=Example(("f32[N, 6]",), "step(x0, threshold=0.25)"),
@@ -110,7 +114,7 @@ register(
           args=(Arg("x", "tensor"), Arg("threshold", "float", 0.0)), infer=_same("step"),
           torch=lambda b, node, xs, ps: b.call(heaviside, xs[0], node.attrs["threshold"]),
           onnx=_step_onnx,
-          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({Trait.ELEMENTWISE, Trait.THRESHOLD}), params=no_params, macs=no_macs, tolerance=1e-5),
     OpDef(name="softmax", half=HALF_KEPT,
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "softmax(x0, axis=2)"),
@@ -118,7 +122,8 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"]),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          rows=_AXIS_ROWS, params=no_params, macs=no_macs, tolerance=1e-5,
+          traits=frozenset({Trait.DISTRIBUTION})),
     OpDef(name="log_softmax", half=HALF_KEPT,
           shape="same as x",
           example=Example(("f32[N, 5]",), "log_softmax(x0)"),
@@ -126,7 +131,7 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("log_softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.log_softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("LogSoftmax", xs, axis=node.attrs["axis"]),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          rows=_AXIS_ROWS, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="prelu",
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "prelu(x0)"),

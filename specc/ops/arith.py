@@ -4,16 +4,15 @@ Two different dims other than 1 (a residual join of mismatched maps) are an erro
 from __future__ import annotations
 
 from ..ir.graph import TensorType
-from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register, Trait
 from .shapes import broadcast, same_dtype
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 _TORCH = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "pow": "pow"}
 _ONNX = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow"}
-_TRAITS = {"add": frozenset({"elementwise", "join", "backward_ignores_output"}),
-           "sub": frozenset({"elementwise", "join", "backward_ignores_output"}),
-           "mul": frozenset({"elementwise", "join"}), "div": frozenset({"elementwise", "join"}),
-           "pow": frozenset({"elementwise", "join"})}
+_SUMS = frozenset({Trait.ELEMENTWISE, Trait.JOIN, Trait.BACKWARD_IGNORES_OUTPUT})
+_PRODUCTS = frozenset({Trait.ELEMENTWISE, Trait.JOIN})
+_TRAITS = {"add": _SUMS, "sub": _SUMS, "mul": _PRODUCTS, "div": _PRODUCTS, "pow": _PRODUCTS}
 
 
 def _binary_infer(name):
@@ -59,5 +58,5 @@ register(
           args=(Arg("value", "float"), Arg("dtype", "str", "f32")),
           infer=lambda attrs, types: [TensorType(attrs["dtype"], ())],
           torch=_constant_torch, onnx=_constant_onnx,
-          traits=frozenset({"internal"}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({Trait.INTERNAL}), params=no_params, macs=no_macs, tolerance=1e-5),
 )

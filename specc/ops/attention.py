@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import TensorType
-from .registry import HALF_KEPT, Example, Arg, OpDef, ShapeError, no_params, register
+from .registry import (HALF_KEPT, Arg, Example, OpDef, ShapeError, no_params, register)
+from .rows import aligned, same_rows
 from .shapes import broadcast, float_input, fmt, prod, same_dtype
 
 
@@ -44,6 +45,20 @@ def _infer(attrs, types):
         raise ShapeError("causal attention needs known lengths")
     _scale(attrs, q)
     return [TensorType(dtype, (*lead, q.shape[-2], v.shape[-1]))]
+
+
+def _rows(attrs, types, axis):
+    """Each query row attends on its own: rows of the queries need every key and value (a
+    causal triangle counts from the first query, so it is not cut); the batch and head dims
+    broadcast, and the mask goes with the scores [..., L, S]."""
+    q, k, v = types[:3]
+    rank = max(t.rank for t in types[:3])
+    mask = aligned(types[3:], rank, axis)  # the scores have the output's rank
+    if axis == rank - 2:
+        return None if attrs["causal"] else (q.rank - 2, None, None) + mask
+    if axis == rank - 1:
+        return (None, None, v.rank - 1) + (None,) * len(mask)
+    return aligned(types, rank, axis)
 
 
 def _macs(attrs, types, outs):
@@ -89,5 +104,6 @@ register(OpDef(
           Arg("mask", "tensor", None), Arg("causal", "bool", False),
           Arg("scale", "float", None)),
     infer=_infer, macs=_macs, torch=_torch, onnx=_onnx, tolerance=1e-4, params=no_params,
+    rows=same_rows(_rows),
     traits=frozenset(),
 ))

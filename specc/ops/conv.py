@@ -3,7 +3,7 @@ groups."""
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import HALF_SUMS, Example, Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, register)
 from .shapes import channels, expand, prod, spatial, window_out
 
 DEFAULT = Init("default")  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -83,7 +83,7 @@ register(OpDef(
           Arg("groups", "int", 1), Arg("bias", "bool", True), Arg("init", "init", DEFAULT),
           Arg("bias_init", "init", DEFAULT)),
     infer=_infer, params=_params, macs=_macs, torch=_torch, onnx=_onnx,
-    tolerance=1e-4, traits=frozenset({"weighted", "backward_ignores_output"}),
+    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
 ))
 
 
@@ -163,5 +163,5 @@ register(OpDef(
           Arg("dilation", "ints", 1), Arg("groups", "int", 1), Arg("bias", "bool", True),
           Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
     infer=_t_infer, params=_t_params, macs=_t_macs, torch=_t_torch, onnx=_t_onnx,
-    tolerance=1e-4, traits=frozenset({"weighted", "backward_ignores_output"}),
+    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
 ))

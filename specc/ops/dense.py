@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import (HALF_SUMS, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params,
-                       register)
+from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
+                       no_params, register)
+from .rows import aligned, leading, same_rows
 from .shapes import broadcast, float_input, fmt, same_dtype
 
 DEFAULT = Init("default")
@@ -63,6 +64,17 @@ def _matmul_infer(attrs, types):
     return [TensorType(dtype, (*lead, a.shape[-2], b.shape[-1]))]
 
 
+def _matmul_axes(attrs, types, axis):
+    """a's rows make the output's rows, b's columns its columns; batch dims broadcast."""
+    a, b = types
+    rank = max(a.rank, b.rank)
+    if axis == rank - 2:
+        return (a.rank - 2, None)
+    if axis == rank - 1:
+        return (None, b.rank - 1)
+    return aligned(types, rank, axis)
+
+
 def _matmul_macs(attrs, types, outs):
     k = types[0].shape[-1]
     return (outs[0].per_sample() or 0) * (k if isinstance(k, int) else 0)
@@ -103,7 +115,8 @@ register(
                 Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_linear_infer, params=_linear_params, macs=_linear_macs,
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
-          traits=frozenset({"weighted", "backward_ignores_output"}),
+          rows=leading(lambda attrs: 1),
+          traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
           synapses={"weight": "dense", "bias": "bias"}),
     OpDef(name="matmul", half=HALF_SUMS,
           shape="[..., n, k] and [..., k, m] -> [..., n, m]; the leading dims broadcast",
@@ -113,7 +126,7 @@ register(
           args=(Arg("a", "tensor"), Arg("b", "tensor")),
           infer=_matmul_infer, macs=_matmul_macs,
           torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),
-          onnx=lambda b, node, xs, ps: b.op("MatMul", xs),
-          tolerance=1e-4, params=no_params, traits=frozenset({"backward_ignores_output"}),
+          onnx=lambda b, node, xs, ps: b.op("MatMul", xs), rows=same_rows(_matmul_axes),
+          tolerance=1e-4, params=no_params, traits=frozenset({Trait.BACKWARD_IGNORES_OUTPUT}),
           synapses={"b": "dense_in"}),
 )

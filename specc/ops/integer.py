@@ -7,13 +7,10 @@ tensors use `+ - * // % **`; `/` (true division) needs a float tensor, so an i64
 error that says to cast first (torch would silently make floats, ONNX truncate)."""
 from __future__ import annotations
 
-from ..ir.graph import DTYPES, TensorType
-from .registry import Arg, Example, OpDef, ShapeError, no_macs, no_params, register
+from ..core.dtypes import INT_NAMES as INT_DTYPES, NAMES as DTYPES, torch_dtype
+from ..ir.graph import TensorType
+from .registry import Arg, Example, OpDef, ShapeError, Trait, no_macs, no_params, register
 from .shapes import broadcast, same_dtype
-
-INT_DTYPES = ("i32", "i64")
-_TORCH_DTYPE = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64",
-                "i32": "int32", "i64": "int64", "bool": "bool"}
 
 
 # ------------------------------------------------------------------------------- cast
@@ -25,8 +22,7 @@ def _cast_infer(attrs, types):
 
 
 def cast_to(x, dtype: str):
-    import torch
-    return x.to(getattr(torch, _TORCH_DTYPE[dtype]))
+    return x.to(torch_dtype(dtype))
 
 
 def _cast_onnx(b, node, xs, ps):
@@ -65,7 +61,7 @@ def _compare(name):
         args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_compare_infer(name),
         torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0], xs[1]),
         onnx=lower_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
-        traits=frozenset({"elementwise", "join"}))
+        traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}))
 
 
 # ------------------------------------------------------------- floor division, remainder
@@ -101,7 +97,7 @@ def _arith(name, symbol, torch_fn, onnx, doc):
         args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_numeric_infer(name, symbol),
         torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0], xs[1]),
         onnx=onnx, params=no_params, macs=no_macs, tolerance=1e-5,
-        traits=frozenset({"elementwise", "join"}))
+        traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}))
 
 
 register(
@@ -113,7 +109,7 @@ register(
           args=(Arg("x", "tensor"), Arg("dtype", "str")), infer=_cast_infer,
           torch=lambda b, node, xs, ps: b.call(cast_to, xs[0], node.attrs["dtype"]),
           onnx=_cast_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
-          traits=frozenset({"elementwise"})),
+          traits=frozenset({Trait.ELEMENTWISE})),
     *(_compare(n) for n in _COMPARE),
     _arith("floor_div", "//", "floor_divide", _floor_div_onnx,
            "Elementwise floor(a / b) (what `a // b` makes of tensors), broadcasting by NumPy's "

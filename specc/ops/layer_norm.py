@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
-from .registry import HALF_KEPT, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import (HALF_KEPT, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
+                       register)
+from .rows import leading
 from .shapes import channels, float_input, fmt, in_range, prod
 
 
@@ -130,7 +132,8 @@ register(
                 Arg("affine", "bool", True)),
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
           torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({"normalising"})),
+          rows=leading(lambda attrs: attrs["dims"]),
+          traits=frozenset({Trait.NORMALISING})),
     OpDef(name="groupnorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...]); `groups` divides C",
           example=Example(("f32[N, 6, 4, 4]",), "groupnorm(x0, 3)"),
@@ -143,7 +146,7 @@ register(
                                                ps.get("weight"), ps.get("bias"),
                                                node.attrs["eps"]),
           onnx=_gn_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({"normalising"})),
+          traits=frozenset({Trait.NORMALISING})),
     OpDef(name="instancenorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "instancenorm(x0, affine=true)"),
@@ -155,5 +158,5 @@ register(
           torch=lambda b, node, xs, ps: b.call(instance_norm, xs[0], ps.get("weight"),
                                                ps.get("bias"), node.attrs["eps"]),
           onnx=_in_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({"normalising"})),
+          traits=frozenset({Trait.NORMALISING})),
 )

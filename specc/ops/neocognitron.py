@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import Init, TensorType
-from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, no_macs, no_params,
-                       register)
+from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
+                       no_params, register)
 from .shapes import fmt, spatial
 
 
@@ -285,11 +285,11 @@ register(
                 Arg("size", "int"), Arg("r", "float"), Arg("sigma", "float", 2.0),
                 Arg("init_scale", "float", 1.0), Arg("b_init", "init", Init("zeros"))),
           infer=_s_infer, params=_s_params, macs=_s_macs, torch=_s_torch, onnx=_s_onnx,
-          tolerance=1e-4, traits=frozenset({"weighted"}),
+          tolerance=1e-4, traits=frozenset({Trait.WEIGHTED}),
           synapses={"a": "s_plane", "b": "s_plane"}),
     OpDef(name="c_cell", half=HALF_SUMS, shape="[N, K, m, m] -> [N, K, size, size]",
           example=Example(("f32[N, 3, 8, 8]",), "c_cell(relu(x0), 5, 6)"),
-          params=no_params, macs=no_macs, traits=frozenset({"pooling"}),
+          params=no_params, macs=no_macs, traits=frozenset({Trait.POOLING}),
           doc="Neocognitron C-cells: each plane blurs its S-plane with the fixed d(v) over a "
               "window x window area, divided by the V_S-cell (the mean over planes), and "
               "saturates: psi[x] = phi[x] / (alpha + phi[x]).",

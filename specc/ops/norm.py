@@ -3,8 +3,8 @@ depth."""
 from __future__ import annotations
 
 from ..ir.graph import Init
-from .registry import (HALF_KEPT, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params,
-                       register)
+from .registry import (HALF_KEPT, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
+                       no_params, register)
 from .shapes import channels, float_input, in_range
 
 
@@ -112,7 +112,7 @@ register(
               "and the running statistics `running_mean`, `running_var`, `num_batches_tracked`.",
           args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1)),
           infer=_bn_infer, params=_bn_params, torch=_bn_torch, onnx=_bn_onnx,
-          tolerance=1e-4, traits=frozenset({"normalising", "backward_ignores_output"}),
+          tolerance=1e-4, traits=frozenset({Trait.NORMALISING, Trait.BACKWARD_IGNORES_OUTPUT}),
           macs=no_macs),
     OpDef(name="lrn", half=HALF_KEPT,
           shape="same as x ([N, C, H, W])",
@@ -122,7 +122,7 @@ register(
           args=(Arg("x", "tensor"), Arg("size", "int", 5), Arg("alpha", "float", 1e-4),
                 Arg("beta", "float", 0.75), Arg("k", "float", 2.0)),
           infer=_lrn_infer, torch=_lrn_torch, onnx=_lrn_onnx,
-          tolerance=1e-4, params=no_params, macs=no_macs, traits=frozenset({"normalising"})),
+          tolerance=1e-4, params=no_params, macs=no_macs, traits=frozenset({Trait.NORMALISING})),
     OpDef(name="dropout",
           shape="same as x",
           example=Example(("f32[N, 6]",), "dropout(x0, 0.5) |> relu"),
@@ -131,7 +131,7 @@ register(
           args=(Arg("x", "tensor"), Arg("p", "float", 0.5)), infer=_dropout_infer,
           torch=lambda b, node, xs, ps: b.call(b.F.dropout, xs[0], node.attrs["p"], b.training),
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
-          traits=frozenset({"inference_identity"}),
+          traits=frozenset({Trait.INFERENCE_IDENTITY}),
           params=no_params, macs=no_macs, tolerance=1e-5),
     OpDef(name="stochastic_depth",
           shape="same as x",
@@ -145,6 +145,6 @@ register(
           torch=lambda b, node, xs, ps: b.call(stochastic_depth, xs[0], node.attrs["p"],
                                                node.attrs["mode"], b.training),
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
-          traits=frozenset({"inference_identity"}),
+          traits=frozenset({Trait.INFERENCE_IDENTITY}),
           params=no_params, macs=no_macs, tolerance=1e-5),
 )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir.graph import TensorType
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register, Trait
 from .shapes import prod
 
 
@@ -36,4 +36,4 @@ register(OpDef(
     infer=_infer, params=_params,
     torch=lambda b, node, xs, ps: ps["value"],
     onnx=lambda b, node, xs, ps: ps["value"],
-    traits=frozenset({"declaration"}), macs=no_macs, tolerance=1e-5))
+    traits=frozenset({Trait.DECLARATION}), macs=no_macs, tolerance=1e-5))

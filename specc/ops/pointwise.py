@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 
-from .registry import (HALF_EXACT, HALF_KEPT, Example, Arg, OpDef, ShapeError, no_macs, no_params,
-                       register)
+from .registry import (HALF_EXACT, HALF_KEPT, Arg, Example, OpDef, ShapeError, Trait, no_macs,
+                       no_params, register)
 from .shapes import float_input
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -44,7 +44,7 @@ def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, call=
                  example=Example(("f32[N, 3, 4]",), call or f"{name}(x0)"),
                  args=(Arg("x", "tensor"),) + tuple(args),
                  infer=infer or _same(name), torch=torch_fn, onnx=onnx, tolerance=tolerance,
-                 params=no_params, macs=no_macs, traits=frozenset({"elementwise"}), half=half)
+                 params=no_params, macs=no_macs, traits=frozenset({Trait.ELEMENTWISE}), half=half)
 
 
 def _fn(attr: str, module: str = "torch", *keys):

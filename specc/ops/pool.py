@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import TensorType
-from .registry import (HALF_SUMS, Example, Arg, LoweringError, OpDef, ShapeError, no_macs,
+from .registry import (HALF_SUMS, Arg, Example, LoweringError, OpDef, ShapeError, Trait, no_macs,
                        no_params, register)
 from .shapes import channels, expand, spatial, window_out
 
@@ -160,7 +160,7 @@ register(
           doc="Max pooling (1-D/2-D); stride defaults to the kernel; `ceil` "
           "rounds the output size up as Caffe did.", args=_WINDOW_ARGS,
           infer=_window_infer("maxpool"), torch=_max_torch, onnx=_pool_onnx("maxpool"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
     OpDef(name="avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, *S'], S' = (S + 2 padding - kernel) // stride + 1 (rounded "
                 "up with ceil)",
@@ -168,21 +168,21 @@ register(
           doc="Average pooling (1-D/2-D); `count_pad` counts padded zeros.",
           args=_WINDOW_ARGS + (Arg("count_pad", "bool", True),),
           infer=_window_infer("avgpool"), torch=_avg_torch, onnx=_pool_onnx("avgpool"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
     OpDef(name="adaptive_avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, *size]",
           example=Example(("f32[N, 2, 12, 12]",), "adaptive_avgpool(x0, 4)"),
           doc="Average pooling to a fixed output size.",
           args=(Arg("x", "tensor"), Arg("size", "ints")), infer=_adaptive_infer("adaptive_avgpool"),
           torch=_adaptive_torch("avg"), onnx=_adaptive_onnx("avg"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
     OpDef(name="adaptive_maxpool",
           shape="[N, C, *S] -> [N, C, *size]",
           example=Example(("f32[N, 2, 12, 12]",), "adaptive_maxpool(x0, [3, 2])"),
           doc="Max pooling to a fixed output size.",
           args=(Arg("x", "tensor"), Arg("size", "ints")), infer=_adaptive_infer("adaptive_maxpool"),
           torch=_adaptive_torch("max"), onnx=_adaptive_onnx("max"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
     OpDef(name="global_avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, 1, ...]",
           example=Example(("f32[N, 3, 5, 5]",), "global_avgpool(x0)"),
@@ -190,7 +190,7 @@ register(
           args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: _adaptive_infer("global_avgpool")({"size": 1}, types),
           torch=_global_avg, onnx=lambda b, node, xs, ps: b.op("GlobalAveragePool", xs),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
     OpDef(name="spp", half=HALF_SUMS,
           shape="[N, C, H, W] -> [N, C * sum(n * n for n in levels)]",
           example=Example(("f32[N, 2, 13, 13]",), "spp(x0, [3, 2, 1])"),
@@ -200,5 +200,5 @@ register(
           torch=lambda b, node, xs, ps: b.call(spp_torch, xs[0],
                                                tuple(_spp_levels(node.attrs, b.types[0]))),
           onnx=_spp_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
-          traits=frozenset({"pooling"})),
+          traits=frozenset({Trait.POOLING})),
 )

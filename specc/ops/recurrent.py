@@ -9,7 +9,8 @@ reorder the rows. A cell's state is one tensor [N, 2H] holding h then c.
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, no_params, register
+from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_params,
+                       register)
 from .shapes import float_input, fmt
 
 DEFAULT = Init("default")
@@ -184,12 +185,12 @@ register(
           args=(Arg("x", "tensor"), Arg("hidden", "int"), Arg("layers", "int", 1),
                 Arg("init", "init", DEFAULT)),
           infer=_lstm_infer, params=_lstm_params, macs=_lstm_macs, torch=_lstm_torch,
-          onnx=_lstm_onnx, tolerance=1e-4, traits=frozenset({"weighted"})),
+          onnx=_lstm_onnx, tolerance=1e-4, traits=frozenset({Trait.WEIGHTED})),
     OpDef(name="affine", half=HALF_SUMS, shape="x [..., in], weight [out, in], bias [out] -> [..., out]",
           example=Example(("f32[N, 2, 3]",), "affine(x0, w, b)",
                           ("param w: f32[4, 3] = uniform(-1, 1)",
                            "param b: f32[4] = uniform(-1, 1)")),
-          params=no_params, traits=frozenset({"backward_ignores_output"}),
+          params=no_params, traits=frozenset({Trait.BACKWARD_IGNORES_OUTPUT}),
           doc="y = x W^T + b over explicit weight [out, in] and bias [out] (a linear layer "
               "whose parameters an unrolled loop shares).",
           args=(Arg("x", "tensor"), Arg("weight", "tensor"), Arg("bias", "tensor")),

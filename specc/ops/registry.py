@@ -7,8 +7,10 @@ Lowerings import torch/onnx lazily so the front half never loads them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
+from ..core.diagnostics import SpeccError
 from ..ir.graph import Init, TensorType
 
 
@@ -22,7 +24,16 @@ class ShapeError(Exception):
 
 
 class LoweringError(Exception):
-    """An op cannot be expressed in a backend (e.g. an ONNX opset) with these attributes."""
+    """An op cannot be expressed in a backend (e.g. an ONNX opset) with these attributes.
+    A backend gathers them over the graph and reports them with `at_nodes`."""
+
+    @staticmethod
+    def at_nodes(problems: list, target: str) -> SpeccError:
+        """[(node, text), ...] -> one error per node a backend cannot express, each at the
+        statement that made the node (with its expansion chain), reported together."""
+        return SpeccError.many([SpeccError(f"cannot express {node.op} '{node.name}' in "
+                                           f"{target}: {text}", node.span)
+                                for node, text in problems])
 
 
 REQUIRED = object()
@@ -88,22 +99,53 @@ def no_macs(attrs, types, outs):
     return 0
 
 
-# The closed set of traits. Code asks `trait in op.traits`, never `op.name in (...)`; an op
-# with a trait not listed here is refused at registration.
+class Trait(Enum):
+    """The closed set of traits (tinygrad's trait sets): code outside this package asks
+    `Trait.X in op.traits`, never `op.name in (...)` or a string; an op with a trait that is
+    not a member is refused at registration, and tests/test_registry.py fails on an op name
+    or trait compared as a string outside specc/ops/."""
+
+    INTERNAL = "internal"
+    DECLARATION = "declaration"
+    ELEMENTWISE = "elementwise"
+    BACKWARD_IGNORES_OUTPUT = "backward_ignores_output"
+    INFERENCE_IDENTITY = "inference_identity"
+    WEIGHTED = "weighted"
+    NORMALISING = "normalising"
+    POOLING = "pooling"
+    JOIN = "join"
+    CONCATENATION = "concatenation"
+    STOCHASTIC = "stochastic"
+    THRESHOLD = "threshold"
+    DISTRIBUTION = "distribution"
+
+    @property
+    def doc(self) -> str:
+        return TRAITS[self]
+
+
 TRAITS = {
-    "internal": "made by the compiler (a number in tensor arithmetic): not callable by name, "
-                "not a layer in tables and pictures",
-    "declaration": "made by a `param`/`fixed` statement: not callable by name",
-    "elementwise": "output[i] depends on input[i] only, same shape: may run in place",
-    "backward_ignores_output": "its backward pass does not read its output, so the one "
-                               "elementwise op after it may overwrite that output in place",
-    "inference_identity": "removed in the inference view (export); its users read its input",
-    "weighted": "a weighted sum with weights it owns (conv, linear): a learning layer",
-    "normalising": "rescales activations by statistics (batch norm, LRN)",
-    "pooling": "reduces spatial windows (max, average, adaptive, pyramid)",
-    "join": "combines several tensors into one",
-    "stochastic": "draws at random while training (or always, sample=\"always\"); has a "
-                  "log_prob for REINFORCE and is deterministic at evaluation",
+    Trait.INTERNAL: "made by the compiler (a number in tensor arithmetic): not callable by "
+                    "name, not a layer in tables and pictures",
+    Trait.DECLARATION: "made by a `param`/`fixed` statement: not callable by name; its node "
+                       "names the parameter it reads as params[\"value\"]",
+    Trait.ELEMENTWISE: "output[i] depends on input[i] only, same shape: may run in place",
+    Trait.BACKWARD_IGNORES_OUTPUT: "its backward pass does not read its output, so the one "
+                                   "elementwise op after it may overwrite that output in place",
+    Trait.INFERENCE_IDENTITY: "removed in the inference view (export); its users read its "
+                              "input",
+    Trait.WEIGHTED: "a weighted sum with weights it owns (conv, linear): a learning layer",
+    Trait.NORMALISING: "rescales activations by statistics (batch norm, LRN)",
+    Trait.POOLING: "reduces spatial windows (max, average, adaptive, pyramid)",
+    Trait.JOIN: "combines several tensors into one",
+    Trait.CONCATENATION: "places its inputs side by side along `axis`: each stays a distinct "
+                         "part of the output (a baseline joined from per-step values)",
+    Trait.STOCHASTIC: "draws at random while training (or always, sample=\"always\"); has a "
+                      "log_prob for REINFORCE and is deterministic at evaluation",
+    Trait.THRESHOLD: "1 where its input reaches a threshold, else 0: the response of "
+                     "threshold units, which the perceptron rule compares with targets",
+    Trait.DISTRIBUTION: "its output is a probability distribution (softmax): an exported "
+                         "model's output read as probabilities, not logits",
 }
 
 
@@ -152,6 +194,11 @@ class OpDef:
     # Optional: how the op runs in a half-precision export, with its tolerance there (the
     # families above; most ops map values one by one)
     half: Half = HALF_EXACT
+    # Optional: how the op computes only a part of its output (a slice after it keeps some
+    # rows), rows(attrs, input types, part or None) -> Reads or None (specc/ops/rows.py); an
+    # elementwise op needs none, broadcasting says it. Without one the op computes its whole
+    # output and a slice after it stays where it is.
+    rows: Callable | None = None
     # Optional: check_known(attrs, types, known) checks what the compiler knows of the inputs'
     # values (`known[i]`: the flat tuple of numbers a declared tensor is initialised with, one
     # number for a uniform fill, or None) and raises ShapeError, e.g. take's indices in range.
@@ -169,10 +216,10 @@ def register(*ops: OpDef) -> None:
     for op in ops:
         if op.name in REGISTRY:
             raise RuntimeError(f"op {op.name!r} registered twice")
-        unknown = set(op.traits) - set(TRAITS)
+        unknown = {t for t in op.traits if not isinstance(t, Trait)}
         if unknown:
-            raise RuntimeError(f"op {op.name!r}: unknown traits {sorted(unknown)} "
-                               f"(the closed set is in specc/ops/registry.py TRAITS)")
+            raise RuntimeError(f"op {op.name!r}: unknown traits {sorted(map(repr, unknown))} "
+                               f"(the closed set is specc/ops/registry.py's Trait)")
         bad = [a.name for a in op.args if a.kind not in TENSOR_KINDS + ATTR_KINDS]
         if bad:
             raise RuntimeError(f"op {op.name!r}: arguments {bad} have unknown kinds")

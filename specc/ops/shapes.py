@@ -1,7 +1,8 @@
 """Small pure helpers shared by the shape rules."""
 from __future__ import annotations
 
-from ..ir.graph import FLOAT_DTYPES, Dim, TensorType
+from ..core.dtypes import FLOAT_NAMES
+from ..ir.graph import Dim, TensorType
 from .registry import ShapeError
 
 
@@ -29,7 +30,7 @@ def spatial(x: TensorType, op: str, ranks=(3, 4)) -> int:
 
 
 def float_input(x: TensorType, op: str) -> None:
-    if x.dtype not in FLOAT_DTYPES:
+    if x.dtype not in FLOAT_NAMES:
         raise ShapeError(f"{op} expects a floating-point tensor, got {x.dtype}")
 
 

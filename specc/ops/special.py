@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import HALF_SUMS, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
+                       register)
 from .shapes import channels, expand, fmt, prod, spatial, window_out
 
 FAN_IN = Init("fan_in_uniform", (2.4,))  # LeCun 1998: U(-2.4/F, 2.4/F), F = fan-in
@@ -147,7 +148,7 @@ register(
                 Arg("bias_init", "init", FAN_IN)),
           infer=_tconv_infer, params=_tconv_params, macs=_tconv_macs, torch=_tconv_torch,
           onnx=_tconv_onnx, tolerance=1e-4,
-          traits=frozenset({"weighted", "backward_ignores_output"})),
+          traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT})),
     OpDef(name="subsample", half=HALF_SUMS,
           shape="[N, C, H, W] -> [N, C, H // kernel, W // kernel]",
           example=Example(("f32[N, 3, 8, 8]",), "subsample(x0, 2)"),
@@ -159,7 +160,7 @@ register(
           torch=lambda b, node, xs, ps: b.call(subsample, xs[0], ps["weight"], ps["bias"],
                                                node.attrs["kernel"]),
           onnx=_sub_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({"pooling", "backward_ignores_output"})),
+          traits=frozenset({Trait.POOLING, Trait.BACKWARD_IGNORES_OUTPUT})),
     OpDef(name="rbf", half=HALF_SUMS,
           shape="[N, F] -> [N, units]",
           example=Example(("f32[N, 6]",), "rbf(x0, 4)"),

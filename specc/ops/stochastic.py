@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import TensorType
-from .registry import Arg, Example, LoweringError, OpDef, ShapeError, no_macs, no_params, register
+from .registry import (Arg, Example, LoweringError, OpDef, ShapeError, no_macs, no_params,
+                       register, Trait)
 from .shapes import float_input, fmt
 
 SAMPLE = Arg("sample", "str", "train", 'when to draw: "train" (mean/argmax at evaluation) or '
              '"always"')
-STOCHASTIC = frozenset({"stochastic"})
+STOCHASTIC = frozenset({Trait.STOCHASTIC})
 
 
 def _mode(attrs) -> str:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..ir.graph import TensorType
-from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register, Trait
+from .rows import Part, Reads, every_axis_but, same_rows
 from .shapes import fmt, prod, same_dtype
 
 
@@ -83,6 +84,20 @@ def _reshape_onnx(b, node, xs, ps):
     return b.op("Reshape", [xs[0], b.const(lead + dims, "i64")])
 
 
+def _reshape_rows(attrs, types, want):
+    """Rows along an axis the reshape keeps: it regroups only the dims after it."""
+    if want is None:
+        return None
+    x, out = types[0], _reshape_infer(attrs, types)[0]
+    index = want.axis - 1 if x.batched else want.axis  # its place in `shape`
+    if index < 0 or x.rank <= want.axis or x.shape[:want.axis + 1] != out.shape[:want.axis + 1]:
+        return None
+    shape = list(attrs["shape"])
+    if shape[index] != -1:
+        shape[index] = want.length
+    return Reads((want,), {**attrs, "shape": type(attrs["shape"])(shape)})
+
+
 def _transpose_infer(attrs, types):
     x = types[0]
     perm = tuple(attrs["perm"])
@@ -133,6 +148,17 @@ def _slice_bounds(attrs, x):
         raise ShapeError(f"slice step must be positive, got {step}")
     start, end, _ = slice(start, d if end is None else end, step).indices(d)
     return axis, start, end, step, len(range(start, end, step))
+
+
+def _slice_rows(attrs, types, want):
+    """A slice of step 1 reads only its range: given that part of its input, it is that
+    part. A part of its output along another axis is the same part of its input."""
+    axis, start, end, step, _ = _slice_bounds(attrs, types[0])
+    if want is None:
+        if step != 1 or (start, end) == (0, types[0].shape[axis]):
+            return None
+        return Reads((Part(axis, start, end),), passes=True)
+    return None if want.axis == axis else Reads((want,))
 
 
 def _slice_infer(attrs, types):
@@ -215,21 +241,24 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.torch.cat, tuple(xs), node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Concat", xs, axis=node.attrs["axis"] % b.types[0].rank),
           params=no_params, macs=no_macs, tolerance=1e-5,
-          traits=frozenset({"join", "backward_ignores_output"})),
+          rows=every_axis_but(lambda attrs, rank: attrs["axis"] % rank),
+          traits=frozenset({Trait.JOIN, Trait.CONCATENATION, Trait.BACKWARD_IGNORES_OUTPUT})),
     OpDef(name="flatten",
           shape="the dims from `start` on multiply into one",
           example=Example(("f32[N, 2, 3, 4]",), "flatten(x0)"),
           doc="Flatten dims from `start` on into one.",
           args=(Arg("x", "tensor"), Arg("start", "int", 1)), infer=_flatten_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.flatten, xs[0], node.attrs["start"]),
-          onnx=_flatten_onnx, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          onnx=_flatten_onnx, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          rows=same_rows(lambda attrs, types, axis:
+                         (axis,) if axis < attrs["start"] % types[0].rank else None)),
     OpDef(name="reshape",
           shape="[N, *S] -> [N, *shape] (one -1 is inferred); without a batch dim, S -> shape",
           example=Example(("f32[N, 2, 3, 4]",), "reshape(x0, [6, -1])"),
           doc="Reshape each sample to `shape`: the batch dim is kept and not "
           "listed (a tensor without one, such as a parameter, is reshaped whole); one -1 "
           "may stand for the rest.", args=(Arg("x", "tensor"), Arg("shape", "int_list")),
-          infer=_reshape_infer, torch=_reshape_torch, onnx=_reshape_onnx,
+          infer=_reshape_infer, torch=_reshape_torch, onnx=_reshape_onnx, rows=_reshape_rows,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="transpose",
           shape="the dims permuted by `perm` (the batch dim included)",
@@ -238,6 +267,7 @@ register(
           args=(Arg("x", "tensor"), Arg("perm", "int_list")), infer=_transpose_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.permute, xs[0], tuple(node.attrs["perm"])),
           onnx=lambda b, node, xs, ps: b.op("Transpose", xs, perm=list(node.attrs["perm"])),
+          rows=same_rows(lambda attrs, types, axis: (attrs["perm"][axis],)),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="pad",
           shape="each dim after the batch (every dim without one) grows by its before + after",
@@ -254,7 +284,7 @@ register(
           doc="x[start:end:step] along `axis`.",
           args=(Arg("x", "tensor"), Arg("axis", "int"), Arg("start", "int", 0),
                 Arg("end", "int", None), Arg("step", "int", 1)),
-          infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx,
+          infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx, rows=_slice_rows,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
     OpDef(name="roll",
           shape="same as x",

@@ -2,16 +2,18 @@
 new Graph (or its input unchanged) and never changes its input; the runner verifies the IR's
 invariants after every pass that changed the graph.
 
-CHECK runs after elaboration (every command); INFERENCE prepares a graph for export.
+CHECK runs after elaboration (every command); INFERENCE prepares a graph for export: training's
+ops out, what only they read out, then only the rows a slice keeps computed (rows.py).
 """
 from __future__ import annotations
 
 from .dce import dead_code, unread_declarations
 from .inference import drop_train_only
+from .rows import narrow_rows
 from .verify import verify
 
 CHECK = [verify, dead_code]  # the elaborator's graph is verified first
-INFERENCE = [drop_train_only, unread_declarations]
+INFERENCE = [drop_train_only, unread_declarations, narrow_rows]
 
 
 def run(graph, passes):

@@ -24,7 +24,7 @@ def _keep_live(graph, keep_declared: bool):
     keep = []
     for node in reversed(graph.nodes):
         if any(o in live for o in node.outputs) or (
-                keep_declared and "declaration" in registry.get(node.op).traits):
+                keep_declared and registry.Trait.DECLARATION in registry.get(node.op).traits):
             keep.append(node)
             live.update(node.inputs)
     keep.reverse()

@@ -21,7 +21,7 @@ def drop_train_only(graph):
     kept = []
     for node in graph.nodes:
         node.inputs = [alias.get(i, i) for i in node.inputs]
-        if "inference_identity" in registry.get(node.op).traits:
+        if registry.Trait.INFERENCE_IDENTITY in registry.get(node.op).traits:
             alias[node.outputs[0]] = node.inputs[0]
             continue
         kept.append(node)

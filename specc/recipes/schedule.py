@@ -1,24 +1,25 @@
-"""What a recipe's learning-rate schedule counts, and the checks that need several recipe keys
-at once. The papers give schedules in epochs (AlexNet, torchvision) or in iterations (the CIFAR
-ResNets: /10 at 32k and 48k, stop at 64k); `unit="steps"` says the latter, so the recipe holds
-the paper's numbers rather than a conversion that depends on the data set's size.
+"""The learning-rate schedules and warm-ups a recipe names, one entry each, and what a
+schedule counts. The papers give schedules in epochs (AlexNet, torchvision) or in iterations
+(the CIFAR ResNets: /10 at 32k and 48k, stop at 64k); `unit="steps"` says the latter, so the
+recipe holds the paper's numbers rather than a conversion that depends on the data set's size.
 
-Used at the recipe's lines (`specc check`) and again by the trainer, for a run configuration
-edited by hand. No torch here: the front half imports this.
+The unit checks run at the recipe's lines (`specc check`) and again in the trainer, for a run
+configuration edited by hand. No torch at import: the front half imports this; the builders
+import it when they run.
 """
 from __future__ import annotations
 
 from ..core.diagnostics import SpeccError
-
-EPOCHS, STEPS = "epochs", "steps"
+from .registry import (COUNT, EPOCHS, FRACTION, NUM, POS, REQUIRED, SCHEDULES, STEPS, UNIT,
+                       Schedule, Warmup, register)
 
 
 def schedule_unit(schedule: dict | None, warmup) -> str:
     """"epochs" or "steps": what the schedule and its warm-up count. One recipe counts in one
     unit: a drop at step 32000 after a hold of one epoch would depend on the epoch's length."""
-    if warmup_length(warmup) and schedule and schedule.get("name") == "plateau":
-        raise SpeccError("plateau takes no warm-up: it lowers the lr when the test loss stops "
-                         "improving, not on a clock")
+    entry = SCHEDULES[schedule["name"]] if schedule else None
+    if warmup_length(warmup) and entry is not None and entry.no_warmup:
+        raise SpeccError(f"{entry.name} takes no warm-up: {entry.no_warmup}")
     mine, theirs = _schedule_counts(schedule), _warmup_counts(warmup)
     if mine and theirs and mine != theirs:
         raise SpeccError(f"the warm-up counts {theirs} but the schedule counts {mine}",
@@ -35,7 +36,7 @@ def warmup_length(warmup) -> int:
 
 
 def _schedule_counts(schedule: dict | None) -> str | None:
-    if not schedule or schedule.get("name") == "constant":
+    if not schedule or not SCHEDULES[schedule["name"]].counts:
         return None  # a constant lr counts nothing
     return schedule.get("unit", EPOCHS)  # cosine and plateau: epochs (evaluations)
 
@@ -51,13 +52,106 @@ def schedule_problem(schedule: dict, recipe: dict) -> str | None:
     schedule's unit (the end may be `epochs` for a schedule in steps: that needs the data)."""
     unit = schedule.get("unit", EPOCHS)
     end = recipe.get(unit)
-    if not end:
+    unreached = SCHEDULES[schedule["name"]].unreached
+    if not end or unreached is None:
         return None
-    where = f"before the end of the run ({unit} = {end})"
-    if schedule["name"] == "multistep":
-        late = [m for m in schedule["milestones"] if m >= end]
-        if late:
-            return f"milestone {late[0]} is not {where}: the lr would never drop there"
-    if schedule["name"] == "step" and schedule["every"] >= end:
-        return f"every={schedule['every']} is not {where}: the lr would never drop"
+    problem = unreached(schedule, end)
+    return problem and problem.format(where=f"before the end of the run ({unit} = {end})")
+
+
+def ramp(optimizer, main, length: int):
+    """`warmup = N`: the lr rises linearly over N epochs, then `main` from its start."""
+    import torch
+    S = torch.optim.lr_scheduler
+    first = S.LinearLR(optimizer, start_factor=1.0 / (length + 1), total_iters=length)
+    return S.SequentialLR(optimizer, [first, main], milestones=[length])
+
+
+# ------------------------------------------------------------------------------ entries
+def _constant(optimizer, f, epochs, warmup):
+    import torch
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def _step(optimizer, f, epochs, warmup):
+    import torch
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=f["every"], gamma=f["gamma"])
+
+
+def _multistep(optimizer, f, epochs, warmup):
+    import torch
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(f["milestones"]),
+                                                gamma=f["gamma"])
+
+
+def _cosine(optimizer, f, epochs, warmup):
+    import torch
+    ramped = 0 if isinstance(warmup, dict) else warmup  # a ramp's epochs come off the cosine
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs - ramped),
+                                                      eta_min=f["min_lr"])
+
+
+def _plateau(optimizer, f, epochs, warmup):
+    import torch
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=f["patience"],
+                                                      factor=f["factor"])
+
+
+def _late_milestone(f, end):
+    late = [m for m in f["milestones"] if m >= end]
+    return f"milestone {late[0]} is not {{where}}: the lr would never drop there" if late else None
+
+
+def _late_step(f, end):
+    return f"every={f['every']} is not {{where}}: the lr would never drop" \
+        if f["every"] >= end else None
+
+
+def _hold(optimizer, main, f, length):
+    import torch
+    S = torch.optim.lr_scheduler
+    base = optimizer.param_groups[0]["lr"]
+    if not 0 < f["lr"] <= base:
+        raise SpeccError(f"the warm-up lr {f['lr']:g} must be positive and at most the "
+                         f"lr {base:g}")
+    first = S.ConstantLR(optimizer, factor=f["lr"] / base, total_iters=length)
+    return S.ChainedScheduler([first, main], optimizer)
+
+
+def _hold_check(p: dict):
+    given = [k for k in ("epochs", "steps") if p.get(k) is not None]
+    if not given:
+        return "needs 'epochs' or 'steps' (how long to hold the lr)"
+    if len(given) == 2:
+        return "takes 'epochs' or 'steps', not both"
     return None
+
+
+register(Schedule(name="constant", fields={}, build=_constant, counts=False,
+                  cite="torch.optim.lr_scheduler.ConstantLR", doc="the lr never changes"))
+register(Schedule(
+    name="step", build=_step, unreached=_late_step,
+    fields={"every": (COUNT, REQUIRED), "gamma": (POS, 0.1), "unit": (UNIT, EPOCHS)},
+    cite="Krizhevsky et al. 2012 §5", doc="the lr times gamma every `every` epochs (or steps)"))
+register(Schedule(
+    name="multistep", build=_multistep, unreached=_late_milestone,
+    fields={"milestones": ("counts", REQUIRED), "gamma": (POS, 0.1), "unit": (UNIT, EPOCHS)},
+    cite="He et al. 2016 §3.4, §4.2",
+    doc="the lr times gamma at each milestone, in epochs (or steps: the paper's iterations)"))
+register(Schedule(
+    name="cosine", build=_cosine, fields={"min_lr": (NUM, 0.0)},
+    cite="Loshchilov & Hutter 2017 (SGDR, without restarts)",
+    doc="the lr falls along half a cosine to min_lr at the last epoch"))
+register(Schedule(
+    name="plateau", build=_plateau, fields={"patience": ("int", 10), "factor": (FRACTION, 0.1)},
+    no_warmup="it lowers the lr when the test loss stops improving, not on a clock",
+    cite="Krizhevsky et al. 2012 §5",
+    doc="the lr times factor after `patience` evaluations without a lower test loss"))
+# a warm-up that holds a small lr, then the schedule from its start (He et al. 2016, 4.2);
+# for `epochs` or for `steps` (one of the two)
+register(Warmup(
+    name="hold", build=_hold, check=_hold_check,
+    fields={"epochs": ("int", None), "steps": ("int", None), "lr": (POS, REQUIRED)},
+    cite="He et al. 2016 §4.2",
+    doc="holds a small lr for `epochs` or `steps`, then the schedule from its start "
+        "(ResNet-110: 0.01 until training error falls below 80 %)"))

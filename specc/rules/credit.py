@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ops.registry import Trait, get
 from .graphs import downstream
 
 
@@ -34,7 +35,8 @@ def parts(graph, head: str) -> list[str]:
     """The per-step values the baseline output `head` is joined from, else [head]."""
     producer = graph.values[graph.outputs[head]].producer
     node = graph.node(producer) if producer is not None else None
-    if node is not None and node.op == "concat" and node.attrs.get("axis") == 1 \
+    if node is not None and Trait.CONCATENATION in get(node.op).traits \
+            and node.attrs.get("axis") == 1 \
             and len(node.inputs) > 1:
         return list(node.inputs)
     return [graph.outputs[head]]

@@ -16,6 +16,8 @@ from ..core.diagnostics import SpeccError
 from ..ir.graph import Init, Param
 from ..lang.values import POISON, Tensor, show, type_name
 from . import registry
+from ..ops import registry as ops
+from ..ops.registry import Trait
 from .registry import REQUIRED, LearnUse, RuleValue
 from .synapse import FORMS, form_of, ops_with
 
@@ -108,7 +110,6 @@ def _coerce(rule: str, a, v, span):
 # ------------------------------------------------------------------ recording uses
 def record(graph, node_name: str, value: RuleValue, span) -> None:
     """Assign `value` to every parameter node `node_name` owns or reads."""
-    from ..ops import registry as ops
     node = graph.node(node_name)
     op = ops.get(node.op)
     targets = [(pname, role) for role, pname in node.params.items()]
@@ -117,7 +118,7 @@ def record(graph, node_name: str, value: RuleValue, span) -> None:
         producer = graph.values[value_name].producer
         if producer is not None and i < len(positional):
             src = graph.node(producer)
-            if src.op == "parameter":
+            if Trait.DECLARATION in ops.get(src.op).traits:
                 targets.append((src.params["value"], positional[i]))
     if not targets:
         raise SpeccError(f"op '{node.op}' has no parameters to learn", span,
@@ -137,7 +138,6 @@ def record(graph, node_name: str, value: RuleValue, span) -> None:
 # ----------------------------------------------------------------------- checks
 def check_learning(graph) -> list[SpeccError]:
     """Every problem with the rules of a finished graph, each at its `learn=` argument."""
-    from ..ops import registry as ops
     errors, said = [], set()
     for use in graph.learning.values():
         rule = registry.get(use.rule)
@@ -182,7 +182,7 @@ def node_op(graph, use) -> str:
 
 
 def _reads(graph, node, pname: str) -> bool:
-    if node.op == "parameter":
+    if Trait.DECLARATION in ops.get(node.op).traits:
         return False
     if pname in node.params.values():
         return True
@@ -190,7 +190,7 @@ def _reads(graph, node, pname: str) -> bool:
         producer = graph.values[i].producer
         if producer is not None:
             src = graph.node(producer)
-            if src.op == "parameter" and src.params.get("value") == pname:
+            if Trait.DECLARATION in ops.get(src.op).traits and src.params.get("value") == pname:
                 return True
     return False
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .graphs import downstream
+from ..ops.registry import Trait, get
 from .registry import RuleArg, RuleDef, register
 from .synapse import BOUNDS, per_sample, rows
 
@@ -24,10 +25,9 @@ def _reward_modulated(step):
 
 
 def _check_reinforce(use, graph):
-    from ..ops.registry import get
     from .credit import direct, judge
     nodes = [n for node in use.nodes(graph) for n in downstream(graph, node)
-             if "stochastic" in get(n.op).traits]
+             if Trait.STOCHASTIC in get(n.op).traits]
     raced = [n.name for n in nodes if n.attrs.get("race")]
     if raced:
         return (f"reinforce cannot follow '{raced[0]}': a race of transmit units has no "
@@ -42,7 +42,7 @@ def _check_reinforce(use, graph):
                 "policy to learn")
     if head:
         for node in use.nodes(graph):
-            for action in direct(graph, node, lambda n: "stochastic" in get(n.op).traits):
+            for action in direct(graph, node, lambda n: Trait.STOCHASTIC in get(n.op).traits):
                 if judge(graph, head, action) is None:
                     return (f"reinforce's baseline '{head}' depends on the action '"
                             f"{action.name}' it would judge: it predicts the reward from the "

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core.diagnostics import SpeccError
+from ..core.dtypes import from_onnx, numpy_dtype
 from ..core.files import claim, open_regular, pinned, unpacked_limit
+from ..core.images import is_image
 from ..core.source import printable
 from .graph_size import stored_values
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
-NP_OF_ONNX = {1: np.float32, 10: np.float16, 11: np.float64, 7: np.int64, 6: np.int32, 9: np.bool_}
 MAX_MODEL_BYTES = 2 ** 31  # protobuf's own limit: larger models keep their weights outside
 MAX_INPUT_BYTES = 2 ** 32  # one input array (4 GiB)
 
@@ -116,13 +116,13 @@ def input_specs(model) -> list[tuple[str, list, int]]:
 
 
 def describe_spec(dims, elem) -> str:
-    dt = {1: "f32", 10: "f16", 11: "f64", 7: "i64", 6: "i32", 9: "bool"}.get(elem, str(elem))
+    dt = from_onnx(elem) or str(elem)
     return f"{dt}[{', '.join(str(d) for d in dims)}]"
 
 
 def fit_array(name: str, arr: np.ndarray, dims: list, elem: int) -> np.ndarray:
     """Check (and batch) one input; wrong shapes or dtypes name what the model expects."""
-    want = NP_OF_ONNX.get(elem, np.float32)
+    want = numpy_dtype(from_onnx(elem) or "f32")
     if arr.ndim == len(dims) - 1:
         arr = arr[None]
     expected = describe_spec(dims, elem)
@@ -140,7 +140,7 @@ def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
     meta = metadata(model)
     if not files:
         raise SpeccError("give input files (.npy, .npz or images) or --data NAME")
-    if any(Path(f).suffix.lower() in IMAGE_SUFFIXES for f in files):
+    if any(is_image(f) for f in files):
         name, dims, elem = specs[0]
         batch = np.concatenate([image_array(f, dims, meta) for f in files])
         return {name: fit_array(name, batch, dims, elem)}

@@ -13,7 +13,7 @@ from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String,
                             Whitespace)
 
-from ..ir.graph import DTYPES
+from ..core.dtypes import NAMES as DTYPES
 from ..core.resources import grammar_path
 
 CONSTANTS = ("true", "false", "none")

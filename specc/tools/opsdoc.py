@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from ..elab.builtins import SIGNATURES
-from ..ops.registry import REQUIRED, TENSOR_KINDS, Arg, OpDef, all_ops
+from ..ops.registry import REQUIRED, TENSOR_KINDS, Arg, OpDef, Trait, all_ops
 from ..lang.values import show
 
 OPSETS = range(13, 22)
@@ -23,7 +23,7 @@ KIND_WORDS = {"tensor": "tensor", "tensors": "list of tensors", "int": "int", "f
 def public_ops() -> dict[str, OpDef]:
     """The ops a spec may call by name (not the compiler's constants and declarations)."""
     return {n: op for n, op in sorted(all_ops().items())
-            if not op.traits & {"internal", "declaration"}}
+            if not op.traits & {Trait.INTERNAL, Trait.DECLARATION}}
 
 
 def signature(op: OpDef) -> str:
@@ -66,13 +66,15 @@ def onnx_mapping(graph, node_name: str, op: OpDef) -> list[tuple[str, str]]:
     """[(opsets, 'OpA, OpB'), ...]: the ONNX ops emitted for one node, merged over opsets."""
     import numpy as np
 
-    from ..backends.onnx_build import NP_DTYPES, build_skeleton
+    from ..backends.onnx_build import build_skeleton
+    from ..core.dtypes import numpy_dtype
+    from ..core.diagnostics import SpeccError
     from ..ops.registry import LoweringError
     from .. import passes
     inference = passes.run(graph, passes.INFERENCE)
     if node_name not in {n.name for n in inference.nodes}:
         return [(f"{OPSETS.start}-{OPSETS.stop - 1}", "removed from exported models")]
-    weights = {n: np.zeros(p.shape, NP_DTYPES.get(p.dtype, np.float32))
+    weights = {n: np.zeros(p.shape, numpy_dtype(p.dtype))
                for n, p in inference.params.items()}
     rows: list[tuple[list[int], str]] = []
     for opset in OPSETS:
@@ -80,7 +82,7 @@ def onnx_mapping(graph, node_name: str, op: OpDef) -> list[tuple[str, str]]:
             continue
         try:
             model, _ = build_skeleton(inference, weights, opset=opset)
-        except LoweringError:
+        except (LoweringError, SpeccError):  # the opset, or the op at this opset
             ops = "not expressible"
         else:
             mine = [n.op_type for n in model.graph.node

@@ -1,15 +1,16 @@
 """The resolved training configuration: the spec's recipe, overridden by command-line flags."""
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 
 from ..core.defaults import MAX_BATCH, MAX_THREADS, MAX_WORKERS
 from ..core.diagnostics import SpeccError
+from ..recipes.registry import DEFAULT_LOSS, DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS
 
-DEFAULTS = {"data": "digits", "batch_size": 64, "epochs": 10, "loss": "cross_entropy",
-            "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": False,
-                          "weight_decay": 0.0},
-            "schedule": {"name": "constant"}, "warmup": 0, "augment": [], "seed": 0}
+DEFAULTS = {"data": "digits", "batch_size": 64, "epochs": 10, "loss": DEFAULT_LOSS,
+            "optimizer": DEFAULT_OPTIMIZER, "schedule": DEFAULT_SCHEDULE, "warmup": 0,
+            "augment": [], "seed": 0}
 
 
 @dataclass
@@ -110,11 +111,11 @@ def batch_lr_note(recipe: dict, cfg: TrainConfig, flags: dict) -> str | None:
 
 def resolve(spec: str, network: str, recipe: dict, flags: dict) -> TrainConfig:
     """recipe < flags. `flags` holds only what the user actually passed."""
-    merged = {**DEFAULTS, **recipe}
+    merged = {**copy.deepcopy(DEFAULTS), **recipe}
     if "optimizer" in flags:
-        known = ("sgd", "adam", "adamw", "rmsprop")
-        if flags["optimizer"] not in known:
-            raise SpeccError(f"unknown optimizer '{flags['optimizer']}' (use {', '.join(known)})")
+        if flags["optimizer"] not in OPTIMIZERS:
+            raise SpeccError(f"unknown optimizer '{flags['optimizer']}' (use "
+                             f"{', '.join(OPTIMIZERS)})")
         base = merged["optimizer"] if merged["optimizer"]["name"] == flags["optimizer"] else {}
         merged["optimizer"] = {**base, "name": flags.pop("optimizer")}
         merged["optimizer"].setdefault("lr", DEFAULTS["optimizer"]["lr"])

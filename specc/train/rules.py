@@ -44,7 +44,7 @@ class Learner:
         for u in self.policy:
             for node in u.nodes(self.graph):
                 for n in downstream(self.graph, node):
-                    if "stochastic" in ops.get(n.op).traits:
+                    if ops.Trait.STOCHASTIC in ops.get(n.op).traits:
                         found[n.name] = n
         return list(found.values())
 

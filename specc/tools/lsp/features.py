@@ -130,7 +130,7 @@ def _callee_doc(an: Analysis, name: str | None) -> str | None:
     if name is None:
         return None
     op = registry.get(name)
-    if op is not None and "internal" not in op.traits:
+    if op is not None and registry.Trait.INTERNAL not in op.traits:
         args = ", ".join(_op_arg(a) for a in op.args)
         return f"```specc\n{name}({args})\n```\n{op.doc}"
     block = _block(an, name)
@@ -343,7 +343,7 @@ def _keyword_items(an: Analysis, callee: str) -> list[Item]:
 
 def _name_items(an: Analysis, line: int) -> list[Item]:
     items = [Item(n, "op", (op.doc or "").split(". ")[0]) for n, op in
-             sorted(registry.all_ops().items()) if "internal" not in op.traits]
+             sorted(registry.all_ops().items()) if registry.Trait.INTERNAL not in op.traits]
     items += [Item(n, "builtin", "builtin") for n in builtins.names()]
     if an.scope is not None:
         for n, v in an.scope.names.items():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...ir.graph import Graph
 from ...ops import registry
+from ...ops.registry import Trait
 from ...core.source import Span
 from ...lang.values import show
 
@@ -56,15 +57,16 @@ class Model:
 
 
 # fill colours by trait (the first that applies), never by op name; the page gets this table
-PALETTE = {"weighted": "#cfe2ff", "normalising": "#fff3cd", "pooling": "#f8d7da",
-           "join": "#e2d9f3", "elementwise": "#e7f5ff", "other": "#ffffff"}
+COLOURS = {Trait.WEIGHTED: "#cfe2ff", Trait.NORMALISING: "#fff3cd", Trait.POOLING: "#f8d7da",
+           Trait.JOIN: "#e2d9f3", Trait.ELEMENTWISE: "#e7f5ff"}
+PALETTE = {**{t.value: c for t, c in COLOURS.items()}, "other": "#ffffff"}  # by class name
 
 
 def family(op: str) -> str:
     """The colour class of an op: its first trait that has a colour."""
     spec = registry.get(op)
     traits = spec.traits if spec is not None else frozenset()
-    return next((t for t in PALETTE if t in traits), "other")
+    return next((t.value for t in COLOURS if t in traits), "other")
 
 
 def colour(op: str) -> str:
@@ -74,7 +76,7 @@ def colour(op: str) -> str:
 def internal(op: str) -> bool:
     """Made by the compiler (a constant operand), not a layer a person wrote."""
     spec = registry.get(op)
-    return spec is not None and "internal" in spec.traits
+    return spec is not None and Trait.INTERNAL in spec.traits
 
 
 def build(graph: Graph) -> Model:
