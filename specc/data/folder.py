@@ -16,7 +16,7 @@ import torch
 
 from ..core.diagnostics import SpeccError
 from ..core.files import folder_named
-from ..core.images import is_image
+from ..core.images import IMAGE_SUFFIXES, is_image
 from ..core.source import printable
 from .images import BadImage, open_image
 from .registry import register
