@@ -25,11 +25,19 @@ FLOAT, HALF = TensorProto.FLOAT, TensorProto.FLOAT16
 
 def policy(graph, node_name: str):
     """The registry's Half of the spec op an ONNX node was lowered from (by its name: a spec
-    node's ONNX nodes are named `NODE/...`, its last one after the value it computes)."""
-    head = node_name.split("/")[0]
-    spec = next((n for n in graph.nodes if n.name == head), None)
-    if spec is None and head in graph.values and graph.values[head].producer:
-        spec = graph.node(graph.values[head].producer)
+    node's ONNX nodes are named `NODE/...`, its last one after the value it computes; a spec
+    node's own name may hold '/', as the rows pass's `VALUE/rows` does: the longest prefix
+    that names a node or a value wins)."""
+    nodes = {n.name: n for n in graph.nodes}
+    parts = node_name.split("/")
+    spec = None
+    for k in range(len(parts), 0, -1):
+        head = "/".join(parts[:k])
+        spec = nodes.get(head)
+        if spec is None and head in graph.values and graph.values[head].producer:
+            spec = graph.node(graph.values[head].producer)
+        if spec is not None:
+            break
     op = registry.get(spec.op) if spec is not None else None
     return op.half if op is not None else HALF_EXACT
 
