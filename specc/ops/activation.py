@@ -1,8 +1,11 @@
 """Activations and other shape-preserving unary ops."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Init
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .onnx_read import softmax_axis, unary
 from .shapes import channels, float_input
 
 
@@ -14,7 +17,7 @@ def _same(op):
 
 
 def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5):
-    return OpDef(name=name, doc=doc, shape="same as x",
+    return OpDef(name=name, doc=doc, shape="same as x", onnx_import={onnx_op: unary(name)},
                  example=Example(("f32[N, 3, 4]",), f"{name}(x0)"),
                  args=(Arg("x", "tensor"),), infer=_same(name),
                  torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0]),
@@ -75,6 +78,32 @@ def _prelu_infer(attrs, types):
     return [x]
 
 
+def _prelu_import(m):
+    """PRelu with a slope per channel ([C], [C, 1, ...]) or one shared slope."""
+    x, slope = m.type(0), m.type(1)
+    n = 1
+    for d in slope.shape:
+        n *= d
+    per_channel = x.rank >= 2 and n == x.shape[1] and n > 1 and \
+        [d for d in slope.shape if d != 1] == [n] and \
+        (slope.rank == 1 or slope.shape[0] == n and slope.rank == x.rank - 1)
+    if n != 1 and not per_channel:
+        m.refuse(f"slope {list(slope.shape)} is neither per channel nor shared")
+    w = m.weight(1, lambda a: a.reshape(-1))
+    return m.call("prelu", m.value(0), shared=n == 1, weights={"weight": w})
+
+
+def _identity_import(m):
+    """Identity: the value itself, no node (an export adds one where an output needs it)."""
+    return m.same(0)
+
+
+def _softmax_import(name):
+    def read(m):
+        return m.call(name, m.value(0), axis=softmax_axis(m, m.type(0)))
+    return read
+
+
 def _relu_torch(b, node, xs, ps):
     return b.call(b.torch.relu_ if b.overwritable else b.torch.relu, xs[0])
 
@@ -85,7 +114,8 @@ register(
           example=Example(("f32[N, 3, 4]",), "relu(x0)"),
           doc="Rectified linear unit: max(x, 0).", args=(Arg("x", "tensor"),),
           infer=_same("relu"), torch=_relu_torch, onnx=lambda b, node, xs, ps: b.op("Relu", xs),
-          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5,
+          onnx_import={"Relu": unary("relu", lambda a: np.maximum(a, 0))}),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
     _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
     OpDef(name="identity",
@@ -94,7 +124,8 @@ register(
           doc="Passes its input through.", args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: [types[0]], torch=lambda b, node, xs, ps: xs[0],
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Identity": _identity_import}),
     OpDef(name="scaled_tanh",
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "scaled_tanh(x0)"),
@@ -117,7 +148,8 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"]),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Softmax": _softmax_import("softmax")}),
     OpDef(name="log_softmax",
           shape="same as x",
           example=Example(("f32[N, 5]",), "log_softmax(x0)"),
@@ -125,7 +157,8 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("log_softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.log_softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("LogSoftmax", xs, axis=node.attrs["axis"]),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"LogSoftmax": _softmax_import("log_softmax")}),
     OpDef(name="prelu",
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "prelu(x0)"),
@@ -134,5 +167,6 @@ register(
                 Arg("init", "init", Init("constant", (0.25,)))),
           infer=_prelu_infer, params=_prelu_params,
           torch=lambda b, node, xs, ps: b.call(b.F.prelu, xs[0], ps["weight"]),
-          onnx=_prelu_onnx, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          onnx=_prelu_onnx, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"PRelu": _prelu_import}),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, register
+from .onnx_read import pad_list, window_pads
 from .shapes import channels, expand, prod, spatial, window_out
 
 DEFAULT = Init("default")  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -70,6 +71,27 @@ def _onnx(b, node, xs, ps):
                 dilations=list(expand(a["dilation"], n, "dilation")), group=a["groups"])
 
 
+def _import(m):
+    """Conv: the weight gives channels and kernel; uneven padding becomes a `pad` first."""
+    x, w = m.type(0), m.weight(1)
+    n = len(w.shape) - 2
+    if x.rank != n + 2:
+        m.refuse(f"weight {list(w.shape)} does not fit input {list(x.shape)}")
+    strides = list(m.attr("strides", [1] * n))
+    dilations = list(m.attr("dilations", [1] * n))
+    begin, end = window_pads(m, x, list(w.shape[2:]), strides, dilations)
+    xv = m.value(0)
+    if begin != end:
+        xv = m.call("pad", xv, pads=pad_list(x, begin, end))
+        begin = [0] * n
+    weights = {"weight": w}
+    if m.has(2):
+        weights["bias"] = m.weight(2)
+    return m.call("conv", xv, channels=w.shape[0], kernel=list(w.shape[2:]), stride=strides,
+                  padding=begin, dilation=dilations, groups=m.attr("group", 1),
+                  bias=m.has(2), weights=weights)
+
+
 register(OpDef(
     name="conv",
     shape="[N, C, *S] -> [N, channels, *S'], S' = (S + 2 padding - dilation (kernel - 1) - 1) // "
@@ -84,6 +106,7 @@ register(OpDef(
           Arg("bias_init", "init", DEFAULT)),
     infer=_infer, params=_params, macs=_macs, torch=_torch, onnx=_onnx,
     tolerance=1e-4, traits=frozenset({"weighted", "backward_ignores_output"}),
+    onnx_import={"Conv": _import},
 ))
 
 
@@ -150,6 +173,27 @@ def _t_onnx(b, node, xs, ps):
                 group=node.attrs["groups"])
 
 
+def _t_import(m):
+    """ConvTranspose with symmetric padding; output_shape and uneven pads are refused."""
+    x, w = m.type(0), m.weight(1)
+    n = len(w.shape) - 2
+    if m.attr("output_shape") is not None or m.attr("auto_pad", "NOTSET") not in ("NOTSET",
+                                                                                 "VALID"):
+        m.refuse("output_shape and auto_pad SAME_* are not supported; give pads")
+    pads = list(m.attr("pads", [0] * (2 * n)))
+    if pads[:n] != pads[n:]:
+        m.refuse(f"uneven pads {pads} are not supported")
+    group = m.attr("group", 1)
+    weights = {"weight": w}
+    if m.has(2):
+        weights["bias"] = m.weight(2)
+    return m.call("conv_transpose", m.value(0), channels=w.shape[1] * group,
+                  kernel=list(w.shape[2:]), stride=list(m.attr("strides", [1] * n)),
+                  padding=pads[:n], output_padding=list(m.attr("output_padding", [0] * n)),
+                  dilation=list(m.attr("dilations", [1] * n)), groups=group, bias=m.has(2),
+                  weights=weights)
+
+
 register(OpDef(
     name="conv_transpose",
     shape="[N, C, *S] -> [N, channels, *S'], S' = (S - 1) stride - 2 padding + dilation (kernel "
@@ -164,4 +208,5 @@ register(OpDef(
           Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
     infer=_t_infer, params=_t_params, macs=_t_macs, torch=_t_torch, onnx=_t_onnx,
     tolerance=1e-4, traits=frozenset({"weighted", "backward_ignores_output"}),
+    onnx_import={"ConvTranspose": _t_import},
 ))

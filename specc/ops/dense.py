@@ -1,7 +1,9 @@
 """Fully connected layers and matrix products."""
 from __future__ import annotations
 
-from ..ir.graph import Init, TensorType
+import numpy as np
+
+from ..ir.graph import FLOAT_DTYPES, Init, TensorType
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, float_input, fmt, same_dtype
 
@@ -81,6 +83,86 @@ def _embedding_params(attrs, types):
                                 fan_out=attrs["dim"])}
 
 
+# ------------------------------------------------------------------------ import
+def _bias_after(m, features: int):
+    """The Add right after a product that adds a known [features] vector: linear's bias."""
+    add = m.sole_user()
+    if add is None or add.op_type != "Add":
+        return None
+    k = 1 if add.is_known(1) else 0 if add.is_known(0) else None
+    if k is None or add.type(k).shape not in ((features,), (1, features)):
+        return None
+    m.absorb(add)
+    return add.weight(k, lambda a: a.reshape(-1))
+
+
+def _gemm_import(m):
+    """Gemm(A, B, C) = alpha A' B' + beta C: a linear layer when B is a weight (alpha and
+    beta scale its weight and bias), else a matmul."""
+    alpha, beta = m.attr("alpha", 1.0), m.attr("beta", 1.0)
+    trans_a, trans_b = m.attr("transA", 0), m.attr("transB", 0)
+    a = m.value(0)
+    if trans_a:
+        a = m.call("transpose", a, perm=[1, 0])
+    if m.is_weight(1) or m.is_known(1):
+        def weight(w):
+            w = w if trans_b else w.T
+            return w * np.asarray(alpha, w.dtype) if alpha != 1.0 else w
+        w = m.weight(1, weight)
+        weights = {"weight": w}
+        if m.has(2):
+            c = m.type(2)
+            if c.shape not in ((w.shape[0],), (1, w.shape[0])) or not m.is_known(2):
+                m.refuse(f"C of shape {list(c.shape)} is not a bias of {w.shape[0]} features")
+            weights["bias"] = m.weight(2, lambda b: (b * np.asarray(beta, b.dtype)
+                                                     if beta != 1.0 else b).reshape(-1))
+        return m.call("linear", a, features=w.shape[0], bias=m.has(2), weights=weights)
+    b = m.value(1)
+    if trans_b:
+        b = m.call("transpose", b, perm=[1, 0])
+    y = m.call("matmul", a, b)
+    if alpha != 1.0:
+        y = m.call("mul", y, m.constant(alpha, y.type.dtype))
+    if m.has(2):
+        c = m.value(2)
+        if beta != 1.0:
+            c = m.call("mul", c, m.constant(beta, c.type.dtype))
+        y = m.call("add", y, c)
+    return y
+
+
+def _matmul_import(m):
+    """MatMul by a known 2-D matrix is a linear layer (with the Add after it as its bias);
+    otherwise a matmul."""
+    if m.foldable():
+        return m.fold(np.matmul(m.known(0), m.known(1)))
+    a, b = m.type(0), m.type(1)
+    if a.rank < 2 or b.rank < 2:
+        m.refuse("MatMul of a 1-D operand is not supported (specc's matmul takes rank >= 2)")
+    if b.rank == 2 and (m.is_known(1) or m.is_weight(1)) and a.dtype in FLOAT_DTYPES:
+        w = m.weight(1, lambda w: w.T)
+        bias = _bias_after(m, w.shape[0])
+        weights = {"weight": w} if bias is None else {"weight": w, "bias": bias}
+        return m.call("linear", m.value(0), features=w.shape[0], bias=bias is not None,
+                      weights=weights)
+    return m.call("matmul", m.value(0), m.value(1))
+
+
+def _gather_import(m):
+    """Gather: computed now when data and indices are known (shapes), an embedding when a
+    weight table is indexed by a tensor of ids."""
+    axis = m.attr("axis", 0)
+    if m.all_known() and not m.is_weight(0):
+        data, index = m.known(0), m.known(1)
+        return m.fold(np.take(data, np.asarray(index).astype(np.int64), axis=axis))
+    x, ids = m.type(0), m.type(1)
+    if m.is_weight(0) and x.rank == 2 and axis == 0 and ids.dtype in ("i32", "i64"):
+        w = m.weight(0)
+        return m.call("embedding", m.value(1), num=w.shape[0], dim=w.shape[1],
+                      weights={"weight": w})
+    m.refuse("gathering from a tensor computed at run time is not supported yet")
+
+
 register(
     OpDef(name="embedding",
           shape="integer indices [...] -> [..., dim]",
@@ -92,7 +174,8 @@ register(
           infer=_embedding_infer, params=_embedding_params,
           torch=lambda b, node, xs, ps: b.call(b.F.embedding, xs[0], ps["weight"]),
           onnx=lambda b, node, xs, ps: b.op("Gather", [ps["weight"], xs[0]], axis=0),
-          macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Gather": _gather_import}),
     OpDef(name="linear",
           shape="[..., F] -> [..., features]",
           example=Example(("f32[N, 7]",), "linear(x0, 5)"),
@@ -103,7 +186,7 @@ register(
           infer=_linear_infer, params=_linear_params, macs=_linear_macs,
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
           traits=frozenset({"weighted", "backward_ignores_output"}),
-          synapses={"weight": "dense", "bias": "bias"}),
+          synapses={"weight": "dense", "bias": "bias"}, onnx_import={"Gemm": _gemm_import}),
     OpDef(name="matmul",
           shape="[..., n, k] and [..., k, m] -> [..., n, m]; the leading dims broadcast",
           example=Example(("f32[N, 3, 4]", "f32[N, 4, 5]"), "matmul(x0, x1)"),
@@ -114,5 +197,5 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),
           onnx=lambda b, node, xs, ps: b.op("MatMul", xs),
           tolerance=1e-4, params=no_params, traits=frozenset({"backward_ignores_output"}),
-          synapses={"b": "dense_in"}),
+          synapses={"b": "dense_in"}, onnx_import={"MatMul": _matmul_import}),
 )

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
+from .onnx_read import F32_MAX, scalar, unary
 from .shapes import float_input
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -24,12 +27,19 @@ def _c(b, value) -> str:
     return b.const([value], b.types[0].dtype, ())
 
 
-def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, call=None):
-    """A shape-preserving op; its example applies it to [N, 3, 4] (as `call`, if given)."""
+def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, call=None,
+           imports=None):
+    """A shape-preserving op; its example applies it to [N, 3, 4] (as `call`, if given).
+    With an ONNX op type as `onnx`, the import reads that type back (numpy's `imports` ufunc
+    computes it on known values)."""
+    rules = {}
     if isinstance(onnx, str):
         op_type = onnx
         onnx = lambda b, node, xs, ps: b.op(op_type, xs)  # noqa: E731
-    return OpDef(name=name, doc=doc, shape="same as x",
+        rules = {op_type: unary(name, imports)}
+    elif isinstance(imports, dict):
+        rules = imports
+    return OpDef(name=name, doc=doc, shape="same as x", onnx_import=rules,
                  example=Example(("f32[N, 3, 4]",), call or f"{name}(x0)"),
                  args=(Arg("x", "tensor"),) + tuple(args),
                  infer=infer or _same(name), torch=torch_fn, onnx=onnx, tolerance=tolerance,
@@ -107,6 +117,41 @@ def _mish_onnx(b, node, xs, ps):
     return b.op("Mul", [xs[0], b.op("Tanh", [b.op("Softplus", xs)])])
 
 
+def _gelu_import(m):
+    return m.call("gelu", m.value(0), approximate=m.attr("approximate", "none"))
+
+
+def _hardsigmoid_import(m):
+    """HardSigmoid max(0, min(1, alpha x + beta)): MobileNetV3's (1/6, 1/2) is one op, other
+    slopes its formula."""
+    alpha, beta = m.attr("alpha", 0.2), m.attr("beta", 0.5)
+    if abs(alpha - 1 / 6) < 1e-7 and beta == 0.5:
+        return m.call("hardsigmoid", m.value(0))
+    dt = m.type(0).dtype
+    scaled = m.call("add", m.call("mul", m.value(0), m.constant(alpha, dt)), m.constant(beta, dt))
+    return m.call("clip", scaled, min=0.0, max=1.0)
+
+
+def _clip_import(m):
+    """Clip with known bounds (attributes before opset 11, inputs after); a missing bound is
+    float32's largest value; (0, 6) is relu6."""
+    if m.version < 11:
+        lo, hi = m.attr("min", -F32_MAX), m.attr("max", F32_MAX)
+    else:
+        lo, hi = scalar(m, 1, -F32_MAX), scalar(m, 2, F32_MAX)
+    if m.type(0).dtype not in ("f32", "f16", "f64", "bf16"):
+        m.refuse(f"Clip of {m.type(0).dtype} tensors (specc's clip is for floats)")
+    if m.foldable():
+        return m.fold(np.clip(m.known(0), lo, hi))
+    if lo == 0 and hi == 6:
+        return m.call("relu6", m.value(0))
+    return m.call("clip", m.value(0), min=float(max(lo, -F32_MAX)), max=float(min(hi, F32_MAX)))
+
+
+def _softplus_import(m):
+    return m.call("softplus", m.value(0))
+
+
 def _gelu_torch(b, node, xs, ps):
     return b.call(b.F.gelu, xs[0], approximate=node.attrs["approximate"])
 
@@ -114,42 +159,52 @@ def _gelu_torch(b, node, xs, ps):
 register(
     _unary("gelu", "Gaussian error linear unit x * Phi(x) (Hendrycks & Gimpel 2016); "
            "approximate=\"tanh\" uses the tanh formula.", _gelu_torch, _gelu_onnx,
-           args=(Arg("approximate", "str", "none"),), infer=_gelu_infer),
+           args=(Arg("approximate", "str", "none"),), infer=_gelu_infer,
+           imports={"Gelu": _gelu_import}),
     _unary("silu", "Sigmoid-weighted linear unit x * sigmoid(x) (Swish-1).",
            _fn("silu", "F"), _silu_onnx),
     _unary("hardswish", "x * relu6(x + 3) / 6 (MobileNetV3).", _fn("hardswish", "F"),
-           _hardswish_onnx,
+           _hardswish_onnx, imports={"HardSwish": unary("hardswish")},
            call="hardswish(x0 * 4.0)"),
     _unary("hardsigmoid", "relu6(x + 3) / 6 (MobileNetV3).", _fn("hardsigmoid", "F"),
            lambda b, node, xs, ps: b.op("HardSigmoid", xs, alpha=1.0 / 6.0, beta=0.5),
+           imports={"HardSigmoid": _hardsigmoid_import},
            call="hardsigmoid(x0 * 4.0)"),
     _unary("relu6", "min(max(x, 0), 6) (MobileNetV2).", _fn("relu6", "F"), _clip_onnx(0.0, 6.0),
            call="relu6(x0 * 8.0)"),
     _unary("clip", "min(max(x, min), max).", _fn("clamp", "torch", "min", "max"),
            _clip_onnx(None, None), args=(Arg("min", "float"), Arg("max", "float")),
+           imports={"Clip": _clip_import},
            infer=_clip_infer,
            call="clip(x0, -0.5, 0.25)"),
     _unary("leaky_relu", "x where x > 0, else slope * x.", _fn("leaky_relu", "F", "slope"),
            lambda b, node, xs, ps: b.op("LeakyRelu", xs, alpha=node.attrs["slope"]),
+           imports={"LeakyRelu": lambda m: m.call("leaky_relu", m.value(0),
+                                                 slope=m.attr("alpha", 0.01))},
            args=(Arg("slope", "float", 0.01),),
            call="leaky_relu(x0, 0.2)"),
     _unary("elu", "x where x > 0, else alpha * (exp(x) - 1) (Clevert et al. 2016).",
            _fn("elu", "F", "alpha"),
            lambda b, node, xs, ps: b.op("Elu", xs, alpha=node.attrs["alpha"]),
+           imports={"Elu": lambda m: m.call("elu", m.value(0), alpha=m.attr("alpha", 1.0))},
            args=(Arg("alpha", "float", 1.0),),
            call="elu(x0, 0.7)"),
     _unary("softplus", "log(1 + exp(beta * x)) / beta.", _softplus_torch, _softplus_onnx,
+           imports={"Softplus": _softplus_import},
            args=(Arg("beta", "float", 1.0),),
            call="softplus(x0, beta=2.0)"),
-    _unary("mish", "x * tanh(softplus(x)) (Misra 2019).", _fn("mish", "F"), _mish_onnx),
-    _unary("sqrt", "Square root.", _fn("sqrt"), "Sqrt",
+    _unary("mish", "x * tanh(softplus(x)) (Misra 2019).", _fn("mish", "F"), _mish_onnx,
+           imports={"Mish": unary("mish")}),
+    _unary("sqrt", "Square root.", _fn("sqrt"), "Sqrt", imports=np.sqrt,
            call="sqrt(abs(x0) + 0.1)"),
-    _unary("exp", "e to the power x.", _fn("exp"), "Exp"),
-    _unary("log", "Natural logarithm.", _fn("log"), "Log",
+    _unary("exp", "e to the power x.", _fn("exp"), "Exp", imports=np.exp),
+    _unary("log", "Natural logarithm.", _fn("log"), "Log", imports=np.log,
            call="log(abs(x0) + 0.1)"),
-    _unary("abs", "Absolute value |x|; with a number, the compile-time abs().", _fn("abs"), "Abs"),
-    _unary("neg", "Negation, -x (also written -x).", _fn("neg"), "Neg"),
+    _unary("abs", "Absolute value |x|; with a number, the compile-time abs().", _fn("abs"), "Abs",
+           imports=np.abs),
+    _unary("neg", "Negation, -x (also written -x).", _fn("neg"), "Neg", imports=np.negative),
     _unary("reciprocal", "The reciprocal 1 / x.", _fn("reciprocal"), "Reciprocal",
+           imports=np.reciprocal,
            call="reciprocal(abs(x0) + 0.5)"),
     _unary("erf", "The error function.", _fn("erf"), "Erf"),
 )

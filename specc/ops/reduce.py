@@ -4,7 +4,10 @@ ONNX moved `axes` from an attribute to an input (ReduceSum at opset 13, the othe
 `reduce_onnx` emits whichever form the chosen opset wants."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import TensorType
+from .onnx_read import attr_or_input, axis
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import fmt
 
@@ -50,6 +53,28 @@ def reduce_values(x, kind: str, axes: tuple, keepdims: bool):
     return fn(x, axes, keepdims)
 
 
+def _import(kind: str):
+    """ReduceMean/Sum/Max/Min: axes as an attribute (older opsets) or an input; none given
+    reduces every axis (or none, with noop_with_empty_axes)."""
+    np_fn = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min}[kind]
+
+    def read(m):
+        x = m.type(0)
+        axes = attr_or_input(m, "axes", 1, None)
+        keep = bool(m.attr("keepdims", 1))
+        if not axes:
+            if m.attr("noop_with_empty_axes", 0):
+                return m.same(0)
+            axes = list(range(x.rank))
+        axes = [axis(m, a, x.rank) for a in axes]
+        if m.foldable() and not m.known(0).dtype == object:
+            return m.fold(np_fn(m.known(0), axis=tuple(axes), keepdims=keep))
+        if x.rank == 0:
+            return m.same(0)
+        return m.call(kind, m.value(0), axes=axes, keepdims=keep)
+    return read
+
+
 def _entry(kind: str, doc: str, example: Example) -> OpDef:
     def lower_torch(b, node, xs, ps):
         axes = tuple(axes_of(node.attrs, b.types[0], kind))
@@ -63,7 +88,8 @@ def _entry(kind: str, doc: str, example: Example) -> OpDef:
                  shape="x without the `axes` (kept as 1 with keepdims)",
                  args=(Arg("x", "tensor"), Arg("axes", "int_list"), Arg("keepdims", "bool", False)),
                  infer=_infer(kind), torch=lower_torch, onnx=lower_onnx, tolerance=1e-5,
-                 params=no_params, macs=no_macs, traits=frozenset())
+                 params=no_params, macs=no_macs, traits=frozenset(),
+                 onnx_import={_ONNX[kind]: _import(kind)})
 
 
 register(

@@ -75,6 +75,12 @@ def _shuffle_infer(attrs, types):
     return [TensorType(x.dtype, (x.shape[0], c // (r * r), *out))]
 
 
+def _depth_to_space_import(m):
+    if m.attr("mode", "DCR") != "CRD":
+        m.refuse("DepthToSpace in DCR order (pixel_shuffle is CRD)")
+    return m.call("pixel_shuffle", m.value(0), factor=m.attr("blocksize"))
+
+
 _COMMON = (Arg("mode", "str", "nearest"), Arg("align_corners", "bool", False))
 register(
     OpDef(name="upsample",
@@ -102,5 +108,6 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.F.pixel_shuffle, xs[0], node.attrs["factor"]),
           onnx=lambda b, node, xs, ps: b.op("DepthToSpace", xs,
                                             blocksize=node.attrs["factor"], mode="CRD"),
-          tolerance=1e-5, params=no_params, macs=no_macs, traits=frozenset()),
+          tolerance=1e-5, params=no_params, macs=no_macs, traits=frozenset(),
+          onnx_import={"DepthToSpace": _depth_to_space_import}),
 )

@@ -1,7 +1,10 @@
 """Structural ops: concat, flatten, reshape, transpose, pad, slice."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import TensorType
+from .onnx_read import attr_or_input, axis, scalar
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import fmt, prod, same_dtype
 
@@ -160,7 +163,263 @@ def _slice_onnx(b, node, xs, ps):
                           b.const([axis], "i64"), b.const([step], "i64")])
 
 
+# --------------------------------------------------------- squeeze and unsqueeze
+def _unsqueeze_axes(attrs, x: TensorType) -> list[int]:
+    rank = x.rank + len(attrs["axes"])
+    axes = sorted(_axis(a, rank, "unsqueeze") for a in attrs["axes"])
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"unsqueeze lists an axis twice: {fmt(attrs['axes'])}")
+    return axes
+
+
+def _unsqueeze_infer(attrs, types):
+    x = types[0]
+    shape = list(x.shape)
+    for a in _unsqueeze_axes(attrs, x):
+        shape.insert(a, 1)
+    return [TensorType(x.dtype, tuple(shape))]
+
+
+def _squeeze_axes(attrs, x: TensorType) -> list[int]:
+    axes = sorted({_axis(a, x.rank, "squeeze") for a in attrs["axes"]})
+    bad = [a for a in axes if x.shape[a] != 1]
+    if bad:
+        raise ShapeError(f"squeeze needs size-1 dims, but dim {bad[0]} of {fmt(x.shape)} is "
+                         f"{x.shape[bad[0]]}")
+    return axes
+
+
+def _squeeze_infer(attrs, types):
+    x = types[0]
+    axes = _squeeze_axes(attrs, x)
+    return [TensorType(x.dtype, tuple(d for i, d in enumerate(x.shape) if i not in axes))]
+
+
+def unsqueeze_dims(x, axes: tuple):
+    for a in axes:
+        x = x.unsqueeze(a)
+    return x
+
+
+def _unsqueeze_torch(b, node, xs, ps):
+    return b.call(unsqueeze_dims, xs[0], tuple(_unsqueeze_axes(node.attrs, b.types[0])))
+
+
+def _squeeze_torch(b, node, xs, ps):
+    return b.call(b.torch.squeeze, xs[0], tuple(_squeeze_axes(node.attrs, b.types[0])))
+
+
+def _unsqueeze_onnx(b, node, xs, ps):
+    return b.op("Unsqueeze", [xs[0], b.const(_unsqueeze_axes(node.attrs, b.types[0]), "i64")])
+
+
+def _squeeze_onnx(b, node, xs, ps):
+    return b.op("Squeeze", [xs[0], b.const(_squeeze_axes(node.attrs, b.types[0]), "i64")])
+
+
+def _unsqueeze_import(m):
+    axes = attr_or_input(m, "axes", 1)
+    if m.all_known():
+        x = m.type(0)
+        rank = x.rank + len(axes)
+        at = sorted(a % rank for a in axes)
+        return m.derive(0, lambda a: np.expand_dims(a, tuple(at)))
+    return m.call("unsqueeze", m.value(0), axes=axes)
+
+
+def _squeeze_import(m):
+    x = m.type(0)
+    axes = attr_or_input(m, "axes", 1)
+    if axes is None:
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+        if any(not isinstance(d, int) for d in x.shape):
+            m.refuse(f"Squeeze without axes over symbolic dims {list(x.shape)}")
+    if m.all_known():
+        at = tuple(a % x.rank for a in axes)
+        return m.derive(0, lambda a: np.squeeze(a, at))
+    if not axes:
+        return m.same(0)
+    return m.call("squeeze", m.value(0), axes=axes)
+
+
+# ------------------------------------------------------------------------ import
+def _concat_import(m):
+    axis = m.attr("axis", 0)
+    if m.foldable():
+        return m.fold(np.concatenate([np.asarray(m.known(i)) for i in range(m.n_inputs)],
+                                     axis=axis))
+    xs = [m.value(i) for i in range(m.n_inputs) if m.has(i)]
+    return m.call("concat", xs, axis=axis)
+
+
+def _flatten_import(m):
+    """Flatten to 2-D: specc's flatten when that keeps dim 0 (axis 1), else a reshape."""
+    x = m.type(0)
+    a = axis(m, m.attr("axis", 1), x.rank + 1) if m.attr("axis", 1) != x.rank else x.rank
+    if m.foldable():
+        arr = m.known(0)
+        return m.fold(np.reshape(arr, (int(np.prod(arr.shape[:a])), -1)))
+    if a == 1:
+        return m.call("flatten", m.value(0))
+    return _reshape_to(m, m.value(0), x, [_prod(x.shape[:a]), _prod(x.shape[a:])])
+
+
+def _prod(dims):
+    out = 1
+    for d in dims:
+        out = out * d if isinstance(d, int) and isinstance(out, int) else f"{out}*{d}"
+    return out
+
+
+def _reshape_import(m):
+    """Reshape to a known target (0 copies a dim, -1 is inferred; symbolic dims come from a
+    folded Shape subgraph): `flatten` when it keeps the leading dims and merges the rest,
+    else specc's reshape, which keeps the batch dim."""
+    if m.foldable():
+        arr, target = m.known(0), m.ints(1)
+        return m.fold(np.reshape(arr, [arr.shape[k] if t == 0 else t
+                                       for k, t in enumerate(target)]))
+    x, target = m.type(0), m.dims(1)
+    if not m.attr("allowzero", 0):
+        target = [x.shape[k] if isinstance(t, int) and t == 0 and k < x.rank else t
+                  for k, t in enumerate(target)]
+    return _reshape_to(m, m.value(0), x, target)
+
+
+def _reshape_to(m, v, x, target):
+    k = len(target) - 1
+    if k >= 1 and target[:k] == list(x.shape[:k]) and (target[k] == -1 or target[k] == _prod(
+            x.shape[k:])) and x.rank > k:
+        return m.call("flatten", v, start=k)
+    if list(target) == list(x.shape):
+        return m.same(0)
+    if x.batched:
+        if target[0] != x.shape[0]:
+            m.refuse(f"reshapes the batch dim: {list(x.shape)} -> {list(target)}")
+        target = target[1:]
+    if any(isinstance(t, str) for t in target):
+        m.refuse(f"reshape to {list(target)}: symbolic dims after the batch dim")
+    return m.call("reshape", v, shape=[int(t) for t in target])
+
+
+def _transpose_import(m):
+    x = m.type(0)
+    perm = list(m.attr("perm", list(range(x.rank))[::-1]))
+    if m.all_known():
+        return m.derive(0, lambda a: np.transpose(a, perm))
+    return m.call("transpose", m.value(0), perm=perm)
+
+
+def _pad_import(m):
+    """Constant padding by known amounts; padding of the batch dim and other modes are
+    refused. A Pad whose only reader is an AveragePool that does not count padding is that
+    pool's counted zero padding (how specc writes avgpool(count_pad=true))."""
+    x = m.type(0)
+    if m.attr("mode", "constant") != "constant":
+        m.refuse(f"Pad mode '{m.attr('mode')}' (specc pads with a constant)")
+    pads = attr_or_input(m, "pads", 1)
+    value = scalar(m, 2, m.attr("value", 0.0)) if m.version < 11 or m.has(2) else 0.0
+    if m.has(3):
+        axes = [axis(m, a, x.rank) for a in m.ints(3)]
+        full = [0] * (2 * x.rank)
+        for k, a in enumerate(axes):
+            full[a], full[a + x.rank] = pads[k], pads[k + len(axes)]
+        pads = full
+    begin, end = pads[:x.rank], pads[x.rank:]
+    if min(pads) < 0:
+        m.refuse(f"negative pads {pads} (cropping)")
+    if m.foldable():
+        return m.fold(np.pad(m.known(0), list(zip(begin, end)), constant_values=value))
+    pooled = _counted_pool(m, x, begin, end, value)
+    if pooled is not None:
+        return pooled
+    if x.batched:
+        if begin[0] or end[0]:
+            m.refuse("pads the batch dim")
+        begin, end = begin[1:], end[1:]
+    flat = [v for pair in zip(begin, end) for v in pair]
+    return m.call("pad", m.value(0), pads=flat, value=float(value))
+
+
+def _counted_pool(m, x, begin, end, value):
+    pool = m.sole_user()
+    if pool is None or pool.op_type != "AveragePool" or value != 0 or x.rank != 4 or \
+            begin != end or begin[:2] != [0, 0] or pool.attr("count_include_pad", 0) or \
+            pool.attr("auto_pad", "NOTSET") not in ("NOTSET", ""):
+        return None
+    k = list(pool.attr("kernel_shape"))
+    inner = list(pool.attr("pads", [0] * 4))
+    if inner[:2] != [0, 0] or any(2 * p > q for p, q in zip(begin[2:], k)):
+        return None
+    strides = list(pool.attr("strides", [1, 1]))
+    padded = [x.shape[2 + i] + 2 * begin[2 + i] for i in range(2)]
+    ceil = _pool_ceil(m, padded, k, strides, inner[2:])
+    if ceil is None:
+        return None
+    m.absorb(pool)
+    return m.call("avgpool", m.value(0), kernel=k, stride=strides, padding=begin[2:],
+                  ceil=ceil, count_pad=True)
+
+
+def _pool_ceil(m, sizes, kernel, strides, extra):
+    """Whether end padding `extra` (beyond the windows that fit) is ceil mode: None if it is
+    neither floor nor ceil."""
+    if not all(isinstance(d, int) for d in sizes):
+        return False if not any(extra) else None
+    floor = [(d - k) // s + 1 for d, k, s in zip(sizes, kernel, strides)]
+    have = [(d + e - k) // s + 1 for d, k, s, e in zip(sizes, kernel, strides, extra)]
+    if have == floor:
+        return False
+    ceil = [-(-(d - k) // s) + 1 for d, k, s in zip(sizes, kernel, strides)]
+    return True if have == ceil else None
+
+
+def _slice_import(m):
+    """Slice with known bounds and positive steps: one `slice` per sliced axis."""
+    x = m.type(0)
+    if m.version < 10:
+        starts, ends = list(m.attr("starts")), list(m.attr("ends"))
+        axes = list(m.attr("axes", range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts, ends = m.ints(1), m.ints(2)
+        axes = m.ints(3) if m.has(3) else list(range(len(starts)))
+        steps = m.ints(4) if m.has(4) else [1] * len(starts)
+    axes = [axis(m, a, x.rank) for a in axes]
+    if m.foldable() or m.is_known(0) and not m.is_weight(0):
+        index = [slice(None)] * x.rank
+        for a, b, e, st in zip(axes, starts, ends, steps):
+            index[a] = slice(b, e, st)
+        return m.fold(np.asarray(m.known(0))[tuple(index)])
+    if min(steps) < 1:
+        m.refuse(f"negative steps {steps} (specc's slice steps forward)")
+    v = m.value(0)
+    for a, b, e, st in zip(axes, starts, ends, steps):
+        d = x.shape[a]
+        if not isinstance(d, int):
+            m.refuse(f"slices the symbolic dim '{d}'")
+        b, e, st = slice(b, e, st).indices(d)
+        if (b, e, st) == (0, d, 1):
+            continue
+        v = m.call("slice", v, axis=a, start=b, end=e, step=st)
+    return v
+
+
 register(
+    OpDef(name="unsqueeze",
+          shape="a dim of size 1 inserted at each of `axes` (numbered in the result)",
+          example=Example(("f32[N, 3, 4]",), "unsqueeze(x0, [1, -1])"),
+          doc="Insert dims of size 1 at `axes` (positions in the result).",
+          args=(Arg("x", "tensor"), Arg("axes", "int_list")), infer=_unsqueeze_infer,
+          torch=_unsqueeze_torch, onnx=_unsqueeze_onnx, params=no_params, macs=no_macs,
+          tolerance=1e-5, traits=frozenset(), onnx_import={"Unsqueeze": _unsqueeze_import}),
+    OpDef(name="squeeze",
+          shape="the dims at `axes` (each of size 1) removed",
+          example=Example(("f32[N, 3, 1, 4]",), "squeeze(x0, [2])"),
+          doc="Remove dims of size 1 at `axes`.",
+          args=(Arg("x", "tensor"), Arg("axes", "int_list")), infer=_squeeze_infer,
+          torch=_squeeze_torch, onnx=_squeeze_onnx, params=no_params, macs=no_macs,
+          tolerance=1e-5, traits=frozenset(), onnx_import={"Squeeze": _squeeze_import}),
     OpDef(name="concat",
           shape="the sizes along `axis` add up; every other dim must be equal",
           example=Example(("f32[N, 2, 3]", "f32[N, 4, 3]"), "concat([x0, x1])"),
@@ -170,14 +429,16 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.torch.cat, tuple(xs), node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Concat", xs, axis=node.attrs["axis"] % b.types[0].rank),
           params=no_params, macs=no_macs, tolerance=1e-5,
-          traits=frozenset({"join", "backward_ignores_output"})),
+          traits=frozenset({"join", "backward_ignores_output"}),
+          onnx_import={"Concat": _concat_import}),
     OpDef(name="flatten",
           shape="the dims from `start` on multiply into one",
           example=Example(("f32[N, 2, 3, 4]",), "flatten(x0)"),
           doc="Flatten dims from `start` on into one.",
           args=(Arg("x", "tensor"), Arg("start", "int", 1)), infer=_flatten_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.flatten, xs[0], node.attrs["start"]),
-          onnx=_flatten_onnx, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          onnx=_flatten_onnx, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Flatten": _flatten_import}),
     OpDef(name="reshape",
           shape="[N, *S] -> [N, *shape] (one -1 is inferred); without a batch dim, S -> shape",
           example=Example(("f32[N, 2, 3, 4]",), "reshape(x0, [6, -1])"),
@@ -185,7 +446,8 @@ register(
           "listed (a tensor without one, such as a parameter, is reshaped whole); one -1 "
           "may stand for the rest.", args=(Arg("x", "tensor"), Arg("shape", "int_list")),
           infer=_reshape_infer, torch=_reshape_torch, onnx=_reshape_onnx,
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Reshape": _reshape_import}),
     OpDef(name="transpose",
           shape="the dims permuted by `perm` (the batch dim included)",
           example=Example(("f32[N, 2, 3, 4]",), "transpose(x0, [0, 3, 1, 2])"),
@@ -193,7 +455,8 @@ register(
           args=(Arg("x", "tensor"), Arg("perm", "int_list")), infer=_transpose_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.permute, xs[0], tuple(node.attrs["perm"])),
           onnx=lambda b, node, xs, ps: b.op("Transpose", xs, perm=list(node.attrs["perm"])),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Transpose": _transpose_import}),
     OpDef(name="pad",
           shape="each dim after the batch (every dim without one) grows by its before + after",
           example=Example(("f32[N, 2, 3, 3]",), "pad(x0, [0, 2, 1, 0, 0, 1])"),
@@ -202,7 +465,8 @@ register(
           "channels (ResNet's option-A shortcut).",
           args=(Arg("x", "tensor"), Arg("pads", "int_list"), Arg("value", "float", 0.0)),
           infer=_pad_infer, torch=_pad_torch, onnx=_pad_onnx,
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Pad": _pad_import}),
     OpDef(name="slice",
           shape="the size along `axis` becomes len(range(start, end, step))",
           example=Example(("f32[N, 8, 3]",), "slice(x0, 1, 1, 7, 2)"),
@@ -210,5 +474,6 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int"), Arg("start", "int", 0),
                 Arg("end", "int", None), Arg("step", "int", 1)),
           infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx,
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Slice": _slice_import}),
 )

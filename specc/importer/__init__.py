@@ -1,0 +1,178 @@
+"""`specc import`: an ONNX model -> a readable spec (`.net`) and its weights (safetensors),
+the export read backwards. Each ONNX node is read by the import rule of the registry entry
+that owns its op type (specc/ops, `onnx_import`); what no rule reads is refused by name.
+
+    read.py     the gate: the file, its protobuf walked, external data confined, old opsets
+    build.py    ONNX graph -> Graph IR, node by node; constants and shapes computed now
+    structure.py  repeated subgraphs -> blocks and loops
+    emit.py     Graph IR -> spec text (then `specc fmt`)
+    write.py    the weights, streamed; staging, checking, moving into place
+    backend.py  specc as an onnx.backend Backend (ONNX's own conformance tests)
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.diagnostics import SpeccError
+from ..core.files import staging
+from ..ir.graph import Graph
+from . import names
+from .build import Importer
+from .read import Loaded, from_proto, open_model
+
+__all__ = ["ImportResult", "Imported", "import_model", "import_graph", "open_model",
+           "from_proto"]
+
+
+@dataclass
+class Imported:
+    """A model read into specc: its Graph, the spec text, and the weights by reference."""
+
+    graph: Graph
+    text: str
+    weights: dict  # param -> TensorRef, or ("input", spec input, fn) for weights fed at run time
+    loaded: Loaded
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    spec: str
+    weights: str
+    network: str
+    nodes: int
+    params: int
+    tensors: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
+                 structure: bool = False) -> Imported:
+    """Read a loaded model into specc's IR and write its spec text (nothing on disk)."""
+    from ..tools.fmt import format_text
+    from .emit import network_text
+    imp = Importer(loaded, name, weight_inputs=weight_inputs)
+    graph = prune(imp.run())
+    weights = {k: v for k, v in imp.weights.items() if k in graph.params}
+    doc = describe_source(loaded)
+    text = None
+    if structure:
+        from .structure import structured_text
+        text = structured_text(graph, doc)
+    if text is None:
+        text = network_text(graph, doc)
+    return Imported(graph, format_text(text), weights, loaded)
+
+
+def describe_source(loaded: Loaded) -> str:
+    m = loaded.model
+    who = " ".join(x for x in (m.producer_name, m.producer_version) if x)
+    opset = f"opset {loaded.converted_from} converted to {loaded.opset}" \
+        if loaded.converted_from else f"opset {loaded.opset}"
+    return f"Imported from {Path(loaded.path).name} ({who + ', ' if who else ''}{opset})."
+
+
+def prune(graph: Graph) -> Graph:
+    """Only what the outputs depend on (a spec's dead code would be dropped when it loads)."""
+    need = set(graph.outputs.values())
+    kept = []
+    for node in reversed(graph.nodes):
+        if any(o in need for o in node.outputs):
+            kept.append(node)
+            need.update(node.inputs)
+    graph.nodes = kept[::-1]
+    owned = {p for n in graph.nodes for p in n.params.values()}
+    graph.params = {k: v for k, v in graph.params.items() if k in owned}
+    values = need | {o for n in graph.nodes for o in n.outputs} | set(graph.inputs)
+    graph.values = {k: v for k, v in graph.values.items() if k in values}
+    return graph
+
+
+def network_name(path: str | Path, given: str | None) -> str:
+    if given:
+        if names.identifier(given) != given:
+            raise SpeccError(f"--name '{given}' is not a valid network name (letters, digits "
+                             "and '_', not starting with a digit)")
+        return given
+    return names.identifier(Path(path).stem, "net")
+
+
+def import_model(model_path: str | Path, out: str | Path | None = None,
+                 name: str | None = None, progress=None) -> ImportResult:
+    """Import the ONNX file at `model_path`; write OUT.net and OUT.safetensors (both or
+    neither: staged, checked by loading the spec with its weights' names and shapes, then
+    moved into place)."""
+    start = time.perf_counter()
+    say = progress or (lambda stage: None)
+    say("reading the model")
+    loaded = open_model(model_path)
+    out = Path(out) if out else Path(Path(model_path).stem + ".net")
+    net_name = network_name(out if out else model_path, name)
+    say("mapping the graph")
+    imported = import_graph(loaded, net_name)
+    weights_path = out.with_suffix(".safetensors")
+    tensors = _write(imported, out, weights_path, say)
+    g = imported.graph
+    return ImportResult(str(out), str(weights_path), g.name, len(g.nodes),
+                        g.trainable_params, tensors, time.perf_counter() - start)
+
+
+def _write(imported: Imported, out: Path, weights_path: Path, say) -> int:
+    from .write import write_safetensors
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise SpeccError(f"output folder {folder} does not exist")
+    graph = imported.graph
+    saved = [p for p in graph.params.values() if p.saved]
+    order = [(p.name, imported.weights[p.name]) for p in saved]
+    missing = [n for n, ref in order if isinstance(ref, tuple)]
+    if missing:
+        raise SpeccError(f"the model feeds the weight '{missing[0]}' from an input; specc "
+                         "needs its values (make it an initializer)")
+    with staging(out) as tmp:
+        spec = tmp / out.name
+        spec.write_text(imported.text, encoding="utf-8")
+        say(f"writing {sum(r.size for _, r in order):,} weights")
+        write_safetensors(tmp / weights_path.name, order,
+                          {"format": "pt", "specc.network": graph.name})
+        say("checking the spec")
+        check_written(spec, tmp / weights_path.name, graph)
+        try:
+            os.replace(tmp / weights_path.name, weights_path)
+            os.replace(spec, out)
+        except OSError as e:
+            raise SpeccError(f"cannot move the import into place at {out}: "
+                             f"{e.strerror or e}") from None
+    return len(order)
+
+
+def check_written(spec: Path, weights: Path, graph: Graph) -> None:
+    """The written spec loads, states exactly the parameters the weights file holds, and
+    has the inputs and outputs the model has."""
+    from safetensors import safe_open
+
+    from ..network import load
+    try:
+        net = load(spec)
+    except SpeccError as e:
+        raise SpeccError("the import wrote a spec that does not check (a bug in specc "
+                         f"import):\n{e}") from None
+    own = {p.name: tuple(p.shape) for p in net.graph.params.values() if p.saved}
+    with safe_open(str(weights), "np") as f:
+        have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    if own != have:
+        wrong = sorted(set(own) ^ set(have))[:5] or \
+            [k for k in own if own[k] != have[k]][:5]
+        raise SpeccError(f"the written spec's parameters differ from the weights written "
+                         f"(a bug in specc import): {', '.join(wrong)}")
+    ins = [(n, str(net.graph.values[n].type)) for n in net.graph.inputs]
+    want = [(n, str(graph.values[n].type)) for n in graph.inputs]
+    outs = [str(net.graph.values[v].type) for v in net.graph.outputs.values()]
+    want_outs = [str(graph.values[v].type) for v in graph.outputs.values()]
+    if ins != want or outs != want_outs:
+        raise SpeccError(f"the written spec's inputs/outputs differ from the model's (a bug in "
+                         f"specc import): {ins} -> {outs}, expected {want} -> {want_outs}")

@@ -1,0 +1,64 @@
+"""ONNX ops the import computes away: they make constants or shapes, and a spec states those
+directly (numbers, declared tensors, dims). Each is read here and nowhere else; an ONNX op
+that has an op of its own is read by that op's entry."""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import register_import
+
+
+def _shape(m):
+    """Shape of a tensor: its dims, symbolic ones included (start/end from opset 15)."""
+    x = m.type(0)
+    start, end = m.attr("start", 0), m.attr("end", x.rank)
+    dims = list(x.shape)[slice(start, end)]
+    return m.fold(m.shape_array(dims))
+
+
+def _size(m):
+    n = 1
+    for d in m.type(0).shape:
+        n = n * (d if isinstance(d, int) else m.shape_array([d])[0])
+    return m.fold(np.asarray(n, dtype=np.int64) if isinstance(n, int) else
+                  np.asarray(n, dtype=object))
+
+
+def _constant(m):
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        v = m.attr(key)
+        if v is not None:
+            if key.startswith("value_int"):
+                return m.fold(np.asarray(v, dtype=np.int64))
+            return m.fold(np.asarray(v, dtype=np.float32) if key != "value" else v)
+    m.refuse("a Constant that holds strings or a sparse tensor")
+
+
+def _constant_of_shape(m):
+    value = m.attr("value")
+    value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    return m.fill(value[:1].reshape(()), m.ints(0))
+
+
+def _cast(m):
+    """Cast of a known value, or to the type it already has."""
+    from onnx import TensorProto
+    to = m.attr("to")
+    names = {TensorProto.FLOAT: "f32", TensorProto.FLOAT16: "f16", TensorProto.DOUBLE: "f64",
+             TensorProto.INT32: "i32", TensorProto.INT64: "i64", TensorProto.BOOL: "bool"}
+    if to not in names:
+        m.refuse(f"Cast to ONNX type {to}, which specc does not have")
+    if m.type(0).dtype == names[to]:
+        return m.same(0)
+    if m.is_known(0) and not m.is_weight(0):
+        arr = m.known(0)
+        if arr.dtype == object:
+            return m.fold(arr)  # a shape: its symbolic sizes stay integers
+        np_type = {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i32": np.int32,
+                   "i64": np.int64, "bool": np.bool_}[names[to]]
+        return m.fold(arr.astype(np_type))
+    m.refuse(f"Cast from {m.type(0).dtype} to {names[to]} at run time")
+
+
+register_import("onnx_folds", {"Shape": _shape, "Size": _size, "Constant": _constant,
+                               "ConstantOfShape": _constant_of_shape, "Cast": _cast})
