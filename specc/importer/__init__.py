@@ -51,21 +51,67 @@ class ImportResult:
 
 
 def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
-                 structure: bool = False) -> Imported:
+                 structure: bool = True) -> Imported:
     """Read a loaded model into specc's IR and write its spec text (nothing on disk)."""
-    from ..tools.fmt import format_text
     from .emit import network_text
     imp = Importer(loaded, name, weight_inputs=weight_inputs)
     graph = prune(imp.run())
     weights = {k: v for k, v in imp.weights.items() if k in graph.params}
     doc = describe_source(loaded)
-    text = None
+    notes = []
     if structure:
         from .structure import structured_text
         text = structured_text(graph, doc)
-    if text is None:
-        text = network_text(graph, doc)
-    return Imported(graph, format_text(text), weights, loaded)
+        if text is not None:
+            checked, why = checked_text(text, graph)
+            if why is None:
+                return Imported(graph, checked, weights, loaded, notes)
+            notes.append(f"the blocks found did not reproduce the network ({why}); the spec "
+                         "lists its ops one by one")
+    checked, why = checked_text(network_text(graph, doc), graph)
+    if why is not None:
+        raise SpeccError(f"the import wrote a spec that is not the model (a bug in specc "
+                         f"import): {why}")
+    return Imported(graph, checked, weights, loaded, notes)
+
+
+def checked_text(text: str, graph: Graph) -> tuple[str, str | None]:
+    """`text` in `specc fmt`'s layout, and None when it loads as `graph` (same operations,
+    attributes, parameters and wiring); else what is wrong."""
+    import tempfile
+
+    from ..network import load
+    from ..tools.fmt import format_text
+    from .verify import fingerprint
+    try:
+        text = format_text(text)
+    except SpeccError as e:
+        return text, f"it does not parse: {e.message}"
+    with tempfile.TemporaryDirectory(prefix="specc-import-") as tmp:
+        path = Path(tmp) / f"{graph.name}.net"
+        path.write_text(text, encoding="utf-8")
+        try:
+            net = load(path)
+        except SpeccError as e:
+            return text, f"it does not check: {str(e).splitlines()[0]}"
+    mine, theirs = fingerprint(graph), fingerprint(net.graph)
+    if mine[1] != theirs[1]:
+        return text, "other parameters"
+    if mine != theirs:
+        return text, "other operations or wiring"
+    return text, None
+
+
+def load_imported(imported: Imported, folder: str | Path):
+    """The imported spec as a checked Network (written into `folder` and loaded from there),
+    and its weights as arrays by parameter name (those fed at run time left out)."""
+    from ..network import load
+    path = Path(folder) / f"{imported.graph.name}.net"
+    path.write_text(imported.text, encoding="utf-8")
+    net = load(path)
+    weights = {k: ref.array() for k, ref in imported.weights.items()
+               if not isinstance(ref, tuple)}
+    return net, weights
 
 
 def describe_source(loaded: Loaded) -> str:

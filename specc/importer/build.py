@@ -133,10 +133,17 @@ class Importer:
         self.env[v.name] = Val(name, tt)
 
     def _output(self, onnx_name: str) -> None:
+        """An output keeps the model's name where it can: the node that makes it may have
+        that path already (then the spec says `output name = ...` for it)."""
         x = self.env.get(onnx_name)
         if isinstance(x, Known):
             x = self.materialize(x)
-        name = self._unique(names.identifier(self._stripped(onnx_name), "y"))
+        base = names.identifier(self._stripped(onnx_name), "y")
+        name, n = base, 0
+        while name in self.graph.outputs or name in self.graph.inputs or \
+                name in self.graph.values and name != x.name:
+            n += 1
+            name = f"{base}_{n}"
         self.graph.outputs[name] = x.name
 
     # ------------------------------------------------------------------ nodes

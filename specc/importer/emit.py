@@ -58,11 +58,13 @@ def literal(v) -> str:
     raise TypeError(f"no literal for {v!r}")
 
 
-def call_text(node: Node, args: list[Expr], stage: bool = False) -> Expr:
+def call_text(node: Node, args: list[Expr], stage: bool = False,
+              texts: dict | None = None) -> Expr:
     """`op(a, b, k=v)`: tensors and required attributes by position, the others by keyword
     and only when they differ from the default; with `stage`, the first tensor is left out
-    (a pipe stage)."""
+    (a pipe stage). `texts` gives some attributes as expressions (a block's parameters)."""
     op = registry.get(node.op)
+    texts = texts or {}
     if op.symbol and len(args) == 2 and not stage:
         level = _LEVEL[op.symbol]
         return Expr(f"{args[0].at(level)} {op.symbol} {args[1].at(level, right=True)}", level)
@@ -75,6 +77,9 @@ def call_text(node: Node, args: list[Expr], stage: bool = False) -> Expr:
                 keyword = True
                 continue
             text = rest.pop(0).text
+        elif a.name in texts:
+            keyword = keyword or a.default is not REQUIRED
+            text = texts[a.name]
         else:
             value = _compact(a.kind, node.attrs.get(a.name, a.default))
             if a.default is not REQUIRED:
@@ -115,6 +120,8 @@ class Emitter:
         self.uses = uses if uses is not None else use_counts(graph)
         self.vars: set[str] = {e.text for e in self.env.values()}
         self.lines: list[str] = []
+        self.outputs: dict[str, str] = {}  # outputs a node may state itself (network scope)
+        self.done: set[str] = set()
 
     def nodes(self, nodes: list[Node]) -> None:
         for node in nodes:
@@ -128,12 +135,20 @@ class Emitter:
             return
         if "declaration" in op.traits:
             return self._declare(node)
-        expr = call_text(node, [self.env[i] for i in node.inputs])
+        self.bind(node, call_text(node, [self.env[i] for i in node.inputs]))
+
+    def bind(self, node: Node, expr: Expr) -> None:
+        """The node's value: written inside its one user, or a statement that names it."""
         out = node.outputs[0]
         if not node.params and self.uses.get(out, 0) == 1 and len(expr.text) <= MAX_INLINE:
             self.env[out] = expr
             return
         rel = node.name[len(self.prefix):] if node.name.startswith(self.prefix) else None
+        if rel is not None and self.outputs.get(rel) == out:
+            self.lines.append(f"output {rel} = {expr.text}")
+            self.env[out] = Expr(rel)
+            self.done.add(rel)
+            return
         if node.params and rel is not None and names.is_path(rel) and "." not in rel \
                 and rel not in self.vars and rel not in names.RESERVED:
             var, label = rel, ""
@@ -188,9 +203,11 @@ def network_text(graph: Graph, doc: str) -> str:
         e.env[name] = Expr(name)
         e.vars.add(name)
     e.vars.update(graph.outputs)
+    e.outputs = dict(graph.outputs)
     e.nodes(graph.nodes)
     lines += ["    " + line for line in e.lines]
     for out, value in graph.outputs.items():
-        lines.append(f"    output {out} = {e.env[value].text}")
+        if out not in e.done:
+            lines.append(f"    output {out} = {e.env[value].text}")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -137,6 +137,10 @@ class NodeView:
         return isinstance(x, Known) and x.weight or isinstance(x, Val) and \
             self.imp.is_weight_input(x)
 
+    def shared(self, i: int) -> bool:
+        """Input i is read by more than one node (a weight shared by several layers)."""
+        return len(self.imp.users.get(self.node.input[i], ())) > 1
+
     def foldable(self) -> bool:
         """Every input is known, and none is one of the model's weights: computing the
         result now loses nothing of the network."""
@@ -260,7 +264,7 @@ def _normal(kind: str, v):
     if kind == "int_list":
         return (int(v),) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
     if kind == "dims":
-        return tuple(as_dim(x) if isinstance(x, Sym) else int(x) for x in v)
+        return tuple(x if isinstance(x, str) else as_dim(x) for x in v)
     if kind == "table":
         return tuple(tuple(int(x) for x in r) for r in v)
     return v

@@ -104,7 +104,7 @@ def _gemm_import(m):
     a = m.value(0)
     if trans_a:
         a = m.call("transpose", a, perm=[1, 0])
-    if m.is_weight(1) or m.is_known(1):
+    if (m.is_weight(1) or m.is_known(1)) and not m.shared(1):
         def weight(w):
             w = w if trans_b else w.T
             return w * np.asarray(alpha, w.dtype) if alpha != 1.0 else w
@@ -133,13 +133,14 @@ def _gemm_import(m):
 
 def _matmul_import(m):
     """MatMul by a known 2-D matrix is a linear layer (with the Add after it as its bias);
-    otherwise a matmul."""
+    otherwise, or when several nodes share that matrix, a matmul."""
     if m.foldable():
         return m.fold(np.matmul(m.known(0), m.known(1)))
     a, b = m.type(0), m.type(1)
     if a.rank < 2 or b.rank < 2:
         m.refuse("MatMul of a 1-D operand is not supported (specc's matmul takes rank >= 2)")
-    if b.rank == 2 and (m.is_known(1) or m.is_weight(1)) and a.dtype in FLOAT_DTYPES:
+    if b.rank == 2 and (m.is_known(1) or m.is_weight(1)) and a.dtype in FLOAT_DTYPES \
+            and not m.shared(1):
         w = m.weight(1, lambda w: w.T)
         bias = _bias_after(m, w.shape[0])
         weights = {"weight": w} if bias is None else {"weight": w, "bias": bias}

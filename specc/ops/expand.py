@@ -92,7 +92,7 @@ def tile(x, repeats):
 def _expand_import(m):
     """Expand to a known shape (dims may be symbols from a folded Shape subgraph); ONNX
     broadcasts both ways, so a 1 keeps the input's dim."""
-    if m.foldable():
+    if m.foldable() and m.known(1).dtype != object:
         x, shape = m.known(0), m.ints(1)
         return m.fold(np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(shape))).copy())
     x, shape = m.type(0), m.dims(1)
