@@ -630,8 +630,11 @@ def _head_of(self, run: list) -> str:
 
 
 def _loop_chain(self, run: list) -> bool:
-    return all(isinstance(st, Call) for st in run) and len({c.block.name for c in run}) == 1 \
-        and self._loopable(run)
+    """Calls of one block, none taking a parameter of the block being written."""
+    if not all(isinstance(st, Call) for st in run) or len({c.block.name for c in run}) != 1:
+        return False
+    return not (self.block and any(self._overrides(self.block.template.index(st))
+                                   for st in run if st in self.block.template))
 
 
 _Body._stage_runs = _stage_runs
