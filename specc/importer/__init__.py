@@ -36,6 +36,8 @@ class Imported:
     weights: dict  # param -> TensorRef, or ("input", spec input, fn) for weights fed at run time
     loaded: Loaded
     notes: list[str] = field(default_factory=list)
+    input_names: dict = field(default_factory=dict)  # ONNX input -> spec input
+    onnx_inputs: list = field(default_factory=list)  # the model's inputs, in order
 
 
 @dataclass
@@ -65,14 +67,15 @@ def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
         if text is not None:
             checked, why = checked_text(text, graph)
             if why is None:
-                return Imported(graph, checked, weights, loaded, notes)
+                return Imported(graph, checked, weights, loaded, notes, imp.input_names,
+                                imp.onnx_inputs)
             notes.append(f"the blocks found did not reproduce the network ({why}); the spec "
                          "lists its ops one by one")
     checked, why = checked_text(network_text(graph, doc), graph)
     if why is not None:
         raise SpeccError(f"the import wrote a spec that is not the model (a bug in specc "
                          f"import): {why}")
-    return Imported(graph, checked, weights, loaded, notes)
+    return Imported(graph, checked, weights, loaded, notes, imp.input_names, imp.onnx_inputs)
 
 
 def checked_text(text: str, graph: Graph) -> tuple[str, str | None]:

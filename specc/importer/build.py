@@ -14,22 +14,42 @@ from ..ops import registry
 from . import names
 from .dims import SymbolicValue
 from .tensors import ONNX_TO_SPECC, onnx_type_name
-from .view import Known, NodeView, Refused, Val, add_node, known_of
+from .view import (Known, NeedsKnown, NodeView, Refused, UnsupportedType, Val, add_node,
+                   known_of)
 
 CONTROL_FLOW = ("If", "Loop", "Scan")
 POISON = object()
+
+
+class ImportRefused(SpeccError):
+    """The model cannot be imported. `unsupported` says why when the reason is outside the
+    language (ops it does not map, types it does not have, control flow), '' when specc maps
+    everything but cannot read some node as it is."""
+
+    unsupported = ""
 
 
 class Problems:
     def __init__(self):
         self.unmapped: dict[str, list[str]] = {}
         self.control: list[str] = []
+        self.types: list[str] = []
         self.refused: list[str] = []
+        self.needed: set[str] = set()  # values a rule needed while importing
 
     def __bool__(self) -> bool:
-        return bool(self.unmapped or self.control or self.refused)
+        return bool(self.unmapped or self.control or self.types or self.refused)
 
     def error(self, source: str) -> SpeccError:
+        e = self._error(source)
+        err = ImportRefused(e.message, notes=e.notes)
+        err.problems = self
+        reasons = [f"{op} is not mapped" for op in self.unmapped] + \
+            (["control flow"] if self.control else []) + self.types[:1]
+        err.unsupported = "; ".join(reasons)
+        return err
+
+    def _error(self, source: str) -> SpeccError:
         notes, lines = [], []
         if self.unmapped:
             total = sum(len(v) for v in self.unmapped.values())
@@ -40,6 +60,9 @@ class Problems:
         if self.control:
             lines.append("control flow is not supported (If, Loop, Scan)")
             notes += [f"control flow: {n}" for n in self.control]
+        if self.types:
+            lines.append("types specc does not have")
+            notes += self.types[:10]
         if self.refused:
             lines.append(f"{len(self.refused)} node(s) that specc cannot express")
             notes += self.refused[:20]
@@ -85,16 +108,27 @@ class Importer:
             self.env[t.name] = Known(ref, None, TensorType(ref.dtype, shape), t.name,
                                      weight=ref.size > 1 and ref.dtype in ("f32", "f16", "bf16",
                                                                             "f64"))
+        self.onnx_inputs = [v.name for v in g.input if v.name not in inits]
         for v in g.input:
             if v.name not in inits:
                 self._input(v)
         for index, node in enumerate(g.node):
             if index not in self.skip:
                 self._node(index, node)
+        if not self.graph.inputs and not self.problems:
+            self.problems.types.append("a model without inputs (a spec's network reads at "
+                                       "least one)")
         if self.problems:
             raise self.problems.error(self.loaded.path)
         for v in g.output:
-            self._output(v.name)
+            try:
+                self._output(v.name)
+            except UnsupportedType as e:
+                self.problems.types.append(f"output '{v.name}' {e}")
+            except Refused as e:
+                self.problems.refused.append(f"output '{v.name}': {e}")
+        if self.problems:
+            raise self.problems.error(self.loaded.path)
         self.graph.inputs = [n for n in self.graph.inputs if n in self._read_inputs()
                              or not self.is_weight_only(n)]
         return self.graph
@@ -109,16 +143,21 @@ class Importer:
     def _input(self, v) -> None:
         t = v.type.tensor_type
         if not v.type.HasField("tensor_type"):
-            self.problems.refused.append(f"input '{v.name}' is not a tensor (a sequence, map "
-                                         "or optional), which specc does not have")
+            self.problems.types.append(f"input '{v.name}' is not a tensor (a sequence, map "
+                                       "or optional), which specc does not have")
             self.env[v.name] = POISON
             return
         if t.elem_type not in ONNX_TO_SPECC:
-            self.problems.refused.append(f"input '{v.name}' is {onnx_type_name(t.elem_type)}, "
-                                         "a type specc does not have")
+            self.problems.types.append(f"input '{v.name}' is {onnx_type_name(t.elem_type)}, "
+                                       "a type specc does not have")
             self.env[v.name] = POISON
             return
         dims = []
+        if any(d.HasField("dim_value") and d.dim_value == 0 for d in t.shape.dim):
+            self.problems.types.append(f"input '{v.name}' is empty (a dim of size 0); specc's "
+                                       "tensors have at least one element")
+            self.env[v.name] = POISON
+            return
         for k, d in enumerate(t.shape.dim):
             if d.HasField("dim_value") and d.dim_value > 0:
                 dims.append(int(d.dim_value))
@@ -137,7 +176,7 @@ class Importer:
         that path already (then the spec says `output name = ...` for it)."""
         x = self.env.get(onnx_name)
         if isinstance(x, Known):
-            x = self.materialize(x)
+            x = self.materialize(x, declare=True)
         base = names.identifier(self._stripped(onnx_name), "y")
         name, n = base, 0
         while name in self.graph.outputs or name in self.graph.inputs or \
@@ -172,6 +211,13 @@ class Importer:
             else:
                 self.problems.unmapped.setdefault(node.op_type, []).append(label)
                 return self._poison(node)
+        except UnsupportedType as e:
+            self.problems.types.append(f"{node.op_type} '{label}': {e}")
+            return self._poison(node)
+        except NeedsKnown as e:
+            self.problems.needed.add(e.value)
+            self.problems.refused.append(f"{node.op_type} '{label}': {e}")
+            return self._poison(node)
         except Refused as e:
             self.problems.refused.append(f"{node.op_type} '{label}': {e}")
             return self._poison(node)
@@ -243,13 +289,14 @@ class Importer:
     def set_weight(self, pname: str, value) -> None:
         self.weights[pname] = value
 
-    def materialize(self, k: Known) -> Val:
-        """A known value used as a tensor of the spec: a number, or a declared tensor."""
-        if k.val is not None:
+    def materialize(self, k: Known, declare: bool = False) -> Val:
+        """A known value used as a tensor of the spec: a number, or a declared tensor (an
+        output is always a declared one)."""
+        if k.val is not None and not (declare and k.type.shape == ()):
             return k.val
         if k.symbolic:
             raise Refused(f"uses the shape '{k.name}' as a tensor while it holds symbolic dims")
-        if k.type.shape == () and k.type.dtype != "bool":
+        if k.type.shape == () and k.type.dtype != "bool" and not declare:
             value = k.array().item()
             path = self.claim("const")
             node = Node(path, "constant", [], [path], {"value": float(value),
@@ -259,7 +306,8 @@ class Importer:
             k.val = Val(path, k.type)
             return k.val
         if any(d == 0 for d in k.type.shape):
-            raise Refused(f"uses the empty tensor '{k.name}' as a value")
+            raise UnsupportedType(f"uses the empty tensor '{k.name}' as a value; specc's "
+                                  "tensors have at least one element")
         path = self.claim(names.identifier(self._stripped(k.name), "c"))
         trainable = k.weight
         attrs = {"shape": tuple(k.type.shape), "dtype": k.type.dtype, "init": Init("zeros"),
@@ -273,6 +321,9 @@ class Importer:
         self.graph.values[path] = Value(path, k.type, path)
         k.val = Val(path, k.type)
         return k.val
+
+    def used(self, value: str) -> bool:
+        return bool(value) and (value in self.users or value in self.graph_outputs)
 
     def sole_user(self, view, k: int):
         out = view.node.output[k] if k < len(view.node.output) else ""

@@ -19,7 +19,7 @@ from . import wire
 from .tensors import ONNX_TO_SPECC, FileRef, ProtoRef, TensorRef, onnx_type_name
 
 MAX_MODEL_BYTES = 2 ** 31  # protobuf's limit: larger models keep their weights outside
-OLDEST_OPSET = 7
+OLDEST_OPSET = 1
 CONVERT_BELOW = 13  # models older than this are converted up to it
 SMALL = 1 << 16  # initializers up to this many bytes are read while opening
 
@@ -135,9 +135,17 @@ def _itemsize(dtype: str) -> int:
     return {"f32": 4, "f16": 2, "bf16": 2, "f64": 8, "i32": 4, "i64": 8, "bool": 1}[dtype]
 
 
+class Unsupported(SpeccError):
+    """Something outside what specc has: a type, or operators of another domain only."""
+
+    @property
+    def unsupported(self) -> str:
+        return self.message
+
+
 def _dtype(t, shown) -> str:
     if t.data_type not in ONNX_TO_SPECC:
-        raise SpeccError(f"{shown}: initializer '{t.name}' is {onnx_type_name(t.data_type)}, a "
+        raise Unsupported(f"{shown}: initializer '{t.name}' is {onnx_type_name(t.data_type)}, a "
                          "type specc does not have (it has f32, f16, bf16, f64, i32, i64, bool)")
     return ONNX_TO_SPECC[t.data_type]
 
@@ -192,7 +200,10 @@ def _finish(model, refs: dict, shown: str, folder: Path | None) -> Loaded:
             refs[t.name] = ProtoRef(t, _dtype(t, shown))
     opset = default_opset(model)
     if opset is None:
-        raise SpeccError(f"{shown} imports no version of the standard ONNX operators")
+        domains = sorted({o.domain for o in model.opset_import})
+        err = Unsupported(f"{shown} uses only the operator sets {', '.join(domains)}; "
+                                "specc maps the standard ONNX operators")
+        raise err
     loaded = Loaded(model, refs, shown, opset)
     newest = onnx.defs.onnx_opset_version()
     if opset < OLDEST_OPSET or opset > newest:

@@ -682,6 +682,8 @@ def _grid_expr(grid: list[list]) -> str:
             if all(_eq(v, rest[0]) for v in rest) and _eq(firsts[0], rest[0]) and \
                     len(firsts) > 1 and all(_eq(v, firsts[1]) for v in firsts[1:]):
                 # the first step of every stage but the first differs: ResNet's stride
+                if firsts[1] is True and rest[0] is False:
+                    return "i == 0 and stage > 0"
                 return f"i == 0 and stage > 0 ? {literal(firsts[1])} : {literal(rest[0])}"
             a = _vector_expr(firsts, "stage")
             b = _vector_expr(rest, "stage")

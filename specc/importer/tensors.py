@@ -13,6 +13,12 @@ NUMPY_TO_SPECC = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16",
                   np.dtype(np.float64): "f64", np.dtype(np.int32): "i32",
                   np.dtype(np.int64): "i64", np.dtype(np.bool_): "bool"}
 SPECC_TO_NUMPY = {v: k for k, v in NUMPY_TO_SPECC.items()}
+try:  # onnx reads bfloat16 into ml_dtypes' numpy type (ml_dtypes is onnx's dependency)
+    import ml_dtypes
+    NUMPY_TO_SPECC[np.dtype(ml_dtypes.bfloat16)] = "bf16"
+    SPECC_TO_NUMPY["bf16"] = np.dtype(ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover
+    pass
 
 
 def onnx_type_name(elem: int) -> str:
@@ -100,6 +106,6 @@ class DerivedRef(TensorRef):
         self.shape, self.dtype = tuple(shape), dtype or base.dtype
 
     def array(self) -> np.ndarray:
-        out = np.ascontiguousarray(self.fn(self.base.array()))
+        out = np.array(self.fn(self.base.array()), order="C")
         assert out.shape == self.shape, (self.name, out.shape, self.shape)
         return out

@@ -17,6 +17,19 @@ class Refused(Exception):
     """An import rule cannot read this node (the reason is the message)."""
 
 
+class UnsupportedType(Refused):
+    """The node computes with a type specc does not have."""
+
+
+class NeedsKnown(Refused):
+    """A rule needs a value while importing (axes, a shape, pads) that the model computes or
+    takes as an input at run time; `value` names it."""
+
+    def __init__(self, message: str, value: str):
+        super().__init__(message)
+        self.value = value
+
+
 @dataclass(frozen=True, eq=False)
 class Val:
     """A tensor of the spec being written: an IR value."""
@@ -55,7 +68,7 @@ def known_of(arr: np.ndarray, name: str) -> Known:
         return Known(None, arr, TensorType("i64", tuple(arr.shape)), name)
     arr = np.asarray(arr)
     if arr.dtype not in NUMPY_TO_SPECC:
-        raise Refused(f"computes a {arr.dtype} tensor, a type specc does not have")
+        raise UnsupportedType(f"computes a {arr.dtype} tensor, a type specc does not have")
     return Known(ArrayRef(name, arr), arr, TensorType(NUMPY_TO_SPECC[arr.dtype], arr.shape), name)
 
 
@@ -111,8 +124,7 @@ class NodeView:
     def ints(self, i: int) -> list[int]:
         arr = self.known(i)
         if arr is None:
-            self.refuse(f"needs input {i} ('{self.node.input[i]}') while importing (a "
-                        "constant or a shape), but the model computes it at run time")
+            self.need(i)
         try:
             return [int(v) for v in np.asarray(arr).reshape(-1)]
         except SymbolicValue as e:
@@ -212,6 +224,20 @@ class NodeView:
     def refuse(self, why: str):
         raise Refused(why)
 
+    def unsupported(self, why: str):
+        """The node computes with a type specc does not have."""
+        raise UnsupportedType(why)
+
+    def need(self, i: int):
+        """Input i must be known while importing (specc's shapes and axes are static)."""
+        raise NeedsKnown(f"needs input {i} ('{self.node.input[i]}') while importing (a "
+                         "constant or a shape), but the model computes it at run time",
+                         self.node.input[i])
+
+    def used(self, k: int) -> bool:
+        """Does anything read output k (a node, or the graph's outputs)?"""
+        return self.imp.used(self.node.output[k]) if k < len(self.node.output) else False
+
     def sole_user(self, k: int = 0):
         return self.imp.sole_user(self, k)
 
@@ -258,7 +284,7 @@ def _normal(kind: str, v):
     if kind == "float":
         return float(v)
     if kind in ("int", "bool", "str", "init"):
-        return int(v) if kind == "int" else v
+        return int(v) if kind == "int" else bool(v) if kind == "bool" else v
     if kind == "ints":
         return int(v) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
     if kind == "int_list":

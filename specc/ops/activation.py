@@ -87,8 +87,11 @@ def _prelu_import(m):
     per_channel = x.rank >= 2 and n == x.shape[1] and n > 1 and \
         [d for d in slope.shape if d != 1] == [n] and \
         (slope.rank == 1 or slope.shape[0] == n and slope.rank == x.rank - 1)
-    if n != 1 and not per_channel:
-        m.refuse(f"slope {list(slope.shape)} is neither per channel nor shared")
+    if n != 1 and not per_channel or not (m.is_weight(1) or m.is_known(1)):
+        # any other slope broadcasts: relu(x) - slope * relu(-x)
+        x_, s_ = m.value(0), m.value(1)
+        neg = m.call("relu", m.call("neg", x_))
+        return m.call("sub", m.call("relu", x_), m.call("mul", s_, neg))
     w = m.weight(1, lambda a: a.reshape(-1))
     return m.call("prelu", m.value(0), shared=n == 1, weights={"weight": w})
 

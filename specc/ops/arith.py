@@ -44,6 +44,8 @@ def _binary_import(name):
     def read(m):
         if m.foldable():
             return m.fold(_np_binary(name, m.known(0), m.known(1)))
+        if name == "div" and m.type(0).dtype in ("i32", "i64"):
+            m.refuse("integer Div (truncating) at run time; specc's div divides numbers")
         a = m.value(0)
         if name == "pow" and m.type(1).dtype != m.type(0).dtype:
             if not m.is_known(1) or m.type(1).shape != ():
@@ -66,6 +68,15 @@ def _sum_import(m):
     return y
 
 
+def _mean_import(m):
+    """Mean of one or more tensors: their sum divided by the count."""
+    ins = [i for i in range(m.n_inputs) if m.has(i)]
+    if m.foldable():
+        return m.fold((sum(m.known(i) for i in ins) / len(ins)).astype(m.known(0).dtype))
+    y = _sum_import(m)
+    return y if len(ins) == 1 else m.call("div", y, m.constant(float(len(ins)), y.type.dtype))
+
+
 def _binary(name):
     return OpDef(
         name=name, doc=f"Elementwise a {_SYMBOL[name]} b, broadcasting by NumPy's rule.",
@@ -77,7 +88,7 @@ def _binary(name):
         onnx=lambda b, node, xs, ps: b.op(_ONNX[name], xs),
         traits=_TRAITS[name], params=no_params, macs=no_macs, tolerance=1e-5,
         symbol=_SYMBOL[name], onnx_import={_ONNX[name]: _binary_import(name), **(
-            {"Sum": _sum_import} if name == "add" else {})})
+            {"Sum": _sum_import, "Mean": _mean_import} if name == "add" else {})})
 
 
 def _constant_torch(b, node, xs, ps):

@@ -177,10 +177,13 @@ def _t_import(m):
     """ConvTranspose with symmetric padding; output_shape and uneven pads are refused."""
     x, w = m.type(0), m.weight(1)
     n = len(w.shape) - 2
-    if m.attr("output_shape") is not None or m.attr("auto_pad", "NOTSET") not in ("NOTSET",
-                                                                                 "VALID"):
-        m.refuse("output_shape and auto_pad SAME_* are not supported; give pads")
-    pads = list(m.attr("pads", [0] * (2 * n)))
+    strides = list(m.attr("strides", [1] * n))
+    dilations = list(m.attr("dilations", [1] * n))
+    out_pad = list(m.attr("output_padding", [0] * n))
+    pads = _t_pads(m, x, list(w.shape[2:]), strides, dilations, out_pad)
+    if any(p < 0 for p in pads):  # output_shape beyond the kernels' reach: output padding
+        out_pad = [op - b - e for op, b, e in zip(out_pad, pads[:n], pads[n:])]
+        pads = [0] * (2 * n)
     if pads[:n] != pads[n:]:
         m.refuse(f"uneven pads {pads} are not supported")
     group = m.attr("group", 1)
@@ -188,10 +191,34 @@ def _t_import(m):
     if m.has(2):
         weights["bias"] = m.weight(2)
     return m.call("conv_transpose", m.value(0), channels=w.shape[1] * group,
-                  kernel=list(w.shape[2:]), stride=list(m.attr("strides", [1] * n)),
-                  padding=pads[:n], output_padding=list(m.attr("output_padding", [0] * n)),
-                  dilation=list(m.attr("dilations", [1] * n)), groups=group, bias=m.has(2),
+                  kernel=list(w.shape[2:]), stride=strides, padding=pads[:n],
+                  output_padding=out_pad, dilation=dilations, groups=group, bias=m.has(2),
                   weights=weights)
+
+
+def _t_pads(m, x, kernel, strides, dilations, out_pad) -> list[int]:
+    """ConvTranspose's pads, from `output_shape` or auto_pad SAME (out = in * stride) when
+    given: the total is split evenly, the odd one at the end (SAME_UPPER's and
+    output_shape's rule) or the start (SAME_LOWER)."""
+    n = len(kernel)
+    shape, auto = m.attr("output_shape"), m.attr("auto_pad", "NOTSET")
+    if shape is None and auto in ("NOTSET", "VALID", ""):
+        return list(m.attr("pads", [0] * (2 * n))) if auto != "VALID" else [0] * (2 * n)
+    sizes = x.shape[2:]
+    if not all(isinstance(d, int) for d in sizes):
+        m.refuse("output_shape or auto_pad over symbolic spatial dims")
+    want = list(shape)[-n:] if shape is not None else [d * s for d, s in zip(sizes, strides)]
+    begin, end = [], []
+    for d, k, s, dil, op, o in zip(sizes, kernel, strides, dilations, out_pad, want):
+        total = s * (d - 1) + op + (k - 1) * dil + 1 - o
+        if total < 0:  # ONNX pads the output's end instead (its output_padding)
+            begin.append(0)
+            end.append(total)
+            continue
+        low = total - total // 2 if auto == "SAME_LOWER" else total // 2
+        begin.append(low)
+        end.append(total - low)
+    return begin + end
 
 
 register(OpDef(

@@ -98,7 +98,8 @@ def _bias_after(m, features: int):
 
 def _gemm_import(m):
     """Gemm(A, B, C) = alpha A' B' + beta C: a linear layer when B is a weight (alpha and
-    beta scale its weight and bias), else a matmul."""
+    beta scale its weight and bias; a C that is not one bias per feature is added after it),
+    else a matmul."""
     alpha, beta = m.attr("alpha", 1.0), m.attr("beta", 1.0)
     trans_a, trans_b = m.attr("transA", 0), m.attr("transB", 0)
     a = m.value(0)
@@ -109,26 +110,29 @@ def _gemm_import(m):
             w = w if trans_b else w.T
             return w * np.asarray(alpha, w.dtype) if alpha != 1.0 else w
         w = m.weight(1, weight)
+        features = w.shape[0]
+        bias = m.has(2) and m.type(2).shape in ((features,), (1, features)) and \
+            (m.is_known(2) or m.is_weight(2))
         weights = {"weight": w}
-        if m.has(2):
-            c = m.type(2)
-            if c.shape not in ((w.shape[0],), (1, w.shape[0])) or not m.is_known(2):
-                m.refuse(f"C of shape {list(c.shape)} is not a bias of {w.shape[0]} features")
+        if bias:
             weights["bias"] = m.weight(2, lambda b: (b * np.asarray(beta, b.dtype)
                                                      if beta != 1.0 else b).reshape(-1))
-        return m.call("linear", a, features=w.shape[0], bias=m.has(2), weights=weights)
+        y = m.call("linear", a, features=features, bias=bias, weights=weights)
+        return _plus_c(m, y, beta) if m.has(2) and not bias else y
     b = m.value(1)
     if trans_b:
         b = m.call("transpose", b, perm=[1, 0])
     y = m.call("matmul", a, b)
     if alpha != 1.0:
         y = m.call("mul", y, m.constant(alpha, y.type.dtype))
-    if m.has(2):
-        c = m.value(2)
-        if beta != 1.0:
-            c = m.call("mul", c, m.constant(beta, c.type.dtype))
-        y = m.call("add", y, c)
-    return y
+    return _plus_c(m, y, beta) if m.has(2) else y
+
+
+def _plus_c(m, y, beta: float):
+    c = m.value(2)
+    if beta != 1.0:
+        c = m.call("mul", c, m.constant(beta, c.type.dtype))
+    return m.call("add", y, c)
 
 
 def _matmul_import(m):
@@ -138,7 +142,7 @@ def _matmul_import(m):
         return m.fold(np.matmul(m.known(0), m.known(1)))
     a, b = m.type(0), m.type(1)
     if a.rank < 2 or b.rank < 2:
-        m.refuse("MatMul of a 1-D operand is not supported (specc's matmul takes rank >= 2)")
+        return _matmul_vectors(m, a, b)
     if b.rank == 2 and (m.is_known(1) or m.is_weight(1)) and a.dtype in FLOAT_DTYPES \
             and not m.shared(1):
         w = m.weight(1, lambda w: w.T)
@@ -147,6 +151,20 @@ def _matmul_import(m):
         return m.call("linear", m.value(0), features=w.shape[0], bias=bias is not None,
                       weights=weights)
     return m.call("matmul", m.value(0), m.value(1))
+
+
+def _matmul_vectors(m, a, b):
+    """numpy's matmul of a 1-D operand: it is made a matrix (a row, or a column), and that
+    dim removed from the product."""
+    x, y = m.value(0), m.value(1)
+    if a.rank == 1:
+        x = m.call("unsqueeze", x, axes=[0])
+    if b.rank == 1:
+        y = m.call("unsqueeze", y, axes=[1])
+    out = m.call("matmul", x, y)
+    drop = ([out.type.rank - 2] if a.rank == 1 else []) + ([out.type.rank - 1]
+                                                             if b.rank == 1 else [])
+    return m.call("squeeze", out, axes=drop)
 
 
 def _gather_import(m):

@@ -47,7 +47,7 @@ def _cast(m):
     names = {TensorProto.FLOAT: "f32", TensorProto.FLOAT16: "f16", TensorProto.DOUBLE: "f64",
              TensorProto.INT32: "i32", TensorProto.INT64: "i64", TensorProto.BOOL: "bool"}
     if to not in names:
-        m.refuse(f"Cast to ONNX type {to}, which specc does not have")
+        m.unsupported(f"Cast to ONNX type {to}, which specc does not have")
     if m.type(0).dtype == names[to]:
         return m.same(0)
     if m.is_known(0) and not m.is_weight(0):
@@ -60,5 +60,27 @@ def _cast(m):
     m.refuse(f"Cast from {m.type(0).dtype} to {names[to]} at run time")
 
 
+def _range(m):
+    """Range of known numbers (a spec's sizes are known while importing)."""
+    start, limit, delta = (np.asarray(m.known(i)) if m.is_known(i) else m.need(i)
+                           for i in range(3))
+    n = max(int(np.ceil((limit - start) / delta)), 0)
+    return m.fold((start + np.arange(n) * delta).astype(start.dtype))
+
+
+def _eye_like(m):
+    """EyeLike: ones on diagonal k of a matrix of the input's (known) shape."""
+    x = m.type(0)
+    if any(not isinstance(d, int) for d in x.shape) or x.rank != 2:
+        m.refuse(f"EyeLike of {list(x.shape)} (a matrix of known size is needed)")
+    from onnx import helper
+    to = m.attr("dtype")
+    dt = helper.tensor_dtype_to_np_dtype(to) if to is not None else \
+        {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i32": np.int32,
+         "i64": np.int64, "bool": np.bool_}[x.dtype]
+    return m.fold(np.eye(x.shape[0], x.shape[1], k=m.attr("k", 0), dtype=dt))
+
+
 register_import("onnx_folds", {"Shape": _shape, "Size": _size, "Constant": _constant,
-                               "ConstantOfShape": _constant_of_shape, "Cast": _cast})
+                               "ConstantOfShape": _constant_of_shape, "Cast": _cast,
+                               "Range": _range, "EyeLike": _eye_like})

@@ -58,7 +58,7 @@ def scalar(m, index: int, default: float | None = None):
         return default
     arr = m.known(index)
     if arr is None:
-        m.refuse(f"needs input {index} as a number known while importing")
+        m.need(index)
     arr = np.asarray(arr).reshape(-1)
     if arr.size != 1:
         m.refuse(f"needs input {index} as one number, got {arr.size}")

@@ -143,6 +143,8 @@ def _clip_import(m):
         m.refuse(f"Clip of {m.type(0).dtype} tensors (specc's clip is for floats)")
     if m.foldable():
         return m.fold(np.clip(m.known(0), lo, hi))
+    if lo > hi:
+        lo = hi  # min(max(x, lo), hi) is hi everywhere
     if lo == 0 and hi == 6:
         return m.call("relu6", m.value(0))
     return m.call("clip", m.value(0), min=float(max(lo, -F32_MAX)), max=float(min(hi, F32_MAX)))
@@ -207,4 +209,118 @@ register(
            imports=np.reciprocal,
            call="reciprocal(abs(x0) + 0.5)"),
     _unary("erf", "The error function.", _fn("erf"), "Erf"),
+)
+
+
+# ------------------------------------------------------------- more element-wise math
+def _selu_torch(b, node, xs, ps):
+    a = node.attrs
+    return b.call(selu, xs[0], a["alpha"], a["gamma"])
+
+
+def selu(x, alpha: float, gamma: float):
+    """gamma * (x if x > 0 else alpha * (exp(x) - 1)) (Klambauer et al. 2017)."""
+    import torch
+    return gamma * torch.where(x > 0, x, alpha * torch.expm1(x))
+
+
+def _celu_torch(b, node, xs, ps):
+    return b.call(b.F.celu, xs[0], node.attrs["alpha"])
+
+
+def thresholded(x, alpha: float):
+    import torch
+    return torch.where(x > alpha, x, torch.zeros_like(x))
+
+
+def shrink(x, lambd: float, bias: float):
+    """x + bias below -lambd, x - bias above lambd, 0 between (ONNX Shrink)."""
+    import torch
+    return torch.where(x < -lambd, x + bias, torch.where(x > lambd, x - bias,
+                                                         torch.zeros_like(x)))
+
+
+def _is_inf_torch(b, node, xs, ps):
+    return b.call(is_inf, xs[0], node.attrs["negative"], node.attrs["positive"])
+
+
+def is_inf(x, negative: bool, positive: bool):
+    import torch
+    return (torch.isinf(x) & (x > 0) & positive) | (torch.isinf(x) & (x < 0) & negative)
+
+
+def _bool_of(name):
+    def infer(attrs, types):
+        float_input(types[0], name)
+        return [types[0].__class__("bool", types[0].shape)]
+    return infer
+
+
+def _attr_import(name, **renames):
+    """A rule passing ONNX attributes on under specc's names (with ONNX's defaults)."""
+    def read(m):
+        return m.call(name, m.value(0), **{ours: m.attr(theirs, default)
+                                           for ours, (theirs, default) in renames.items()})
+    return read
+
+
+def _math(name, doc, torch_name, onnx_op, np_fn, call=None):
+    return _unary(name, doc, _fn(torch_name), onnx_op, imports=np_fn, call=call)
+
+
+register(
+    _math("sin", "Sine.", "sin", "Sin", np.sin),
+    _math("cos", "Cosine.", "cos", "Cos", np.cos),
+    _math("tan", "Tangent.", "tan", "Tan", np.tan, call="tan(tanh(x0))"),
+    _math("asin", "Arcsine (x in [-1, 1]).", "asin", "Asin", np.arcsin, call="asin(tanh(x0))"),
+    _math("acos", "Arccosine (x in [-1, 1]).", "acos", "Acos", np.arccos, call="acos(tanh(x0))"),
+    _math("atan", "Arctangent.", "atan", "Atan", np.arctan),
+    _math("sinh", "Hyperbolic sine.", "sinh", "Sinh", np.sinh),
+    _math("cosh", "Hyperbolic cosine.", "cosh", "Cosh", np.cosh),
+    _math("asinh", "Inverse hyperbolic sine.", "asinh", "Asinh", np.arcsinh),
+    _math("acosh", "Inverse hyperbolic cosine (x >= 1).", "acosh", "Acosh", np.arccosh,
+          call="acosh(abs(x0) + 1.0)"),
+    _math("atanh", "Inverse hyperbolic tangent (x in (-1, 1)).", "atanh", "Atanh", np.arctanh,
+          call="atanh(tanh(x0) * 0.9)"),
+    _math("floor", "The largest integer not above x.", "floor", "Floor", np.floor,
+          call="floor(x0 * 4.0)"),
+    _math("ceil", "The smallest integer not below x.", "ceil", "Ceil", np.ceil,
+          call="ceil(x0 * 4.0)"),
+    _math("round", "The nearest integer, halves to even.", "round", "Round", np.round,
+          call="round(x0 * 4.0)"),
+    _math("sign", "-1, 0 or 1 by the sign of x.", "sign", "Sign", np.sign),
+    _unary("softsign", "x / (1 + |x|).", _fn("softsign", "F"), "Softsign"),
+    _unary("selu", "Scaled ELU: gamma * (x if x > 0 else alpha * (exp(x) - 1)).", _selu_torch,
+           lambda b, node, xs, ps: b.op("Selu", xs, alpha=node.attrs["alpha"],
+                                        gamma=node.attrs["gamma"]),
+           args=(Arg("alpha", "float", 1.67326319217681884765625),
+                 Arg("gamma", "float", 1.05070102214813232421875)),
+           imports={"Selu": _attr_import("selu", alpha=("alpha", 1.67326319217681884765625),
+                                         gamma=("gamma", 1.05070102214813232421875))}),
+    _unary("celu", "max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).", _celu_torch,
+           lambda b, node, xs, ps: b.op("Celu", xs, alpha=node.attrs["alpha"]),
+           args=(Arg("alpha", "float", 1.0),), call="celu(x0, 0.5)",
+           imports={"Celu": _attr_import("celu", alpha=("alpha", 1.0))}),
+    _unary("thresholded_relu", "x where x > alpha, else 0.",
+           lambda b, node, xs, ps: b.call(thresholded, xs[0], node.attrs["alpha"]),
+           lambda b, node, xs, ps: b.op("ThresholdedRelu", xs, alpha=node.attrs["alpha"]),
+           args=(Arg("alpha", "float", 1.0),), call="thresholded_relu(x0, 0.5)",
+           imports={"ThresholdedRelu": _attr_import("thresholded_relu", alpha=("alpha", 1.0))}),
+    _unary("shrink", "x + bias below -lambd, x - bias above lambd, else 0 (soft and hard "
+           "shrinkage).",
+           lambda b, node, xs, ps: b.call(shrink, xs[0], node.attrs["lambd"], node.attrs["bias"]),
+           lambda b, node, xs, ps: b.op("Shrink", xs, lambd=node.attrs["lambd"],
+                                        bias=node.attrs["bias"]),
+           args=(Arg("lambd", "float", 0.5), Arg("bias", "float", 0.0)),
+           call="shrink(x0, 0.5, bias=0.25)",
+           imports={"Shrink": _attr_import("shrink", lambd=("lambd", 0.5), bias=("bias", 0.0))}),
+    _unary("is_nan", "True where x is NaN.", _fn("isnan"), "IsNaN", infer=_bool_of("is_nan"),
+           call="where(is_nan(log(x0)), x0, 0.0)"),
+    _unary("is_inf", "True where x is infinite (of the signs asked for).", _is_inf_torch,
+           lambda b, node, xs, ps: b.op("IsInf", xs, detect_negative=int(node.attrs["negative"]),
+                                        detect_positive=int(node.attrs["positive"])),
+           args=(Arg("negative", "bool", True), Arg("positive", "bool", True)),
+           infer=_bool_of("is_inf"), call="where(is_inf(x0 * 1e38 * 10.0), x0, 0.0)",
+           imports={"IsInf": _attr_import("is_inf", negative=("detect_negative", 1),
+                                          positive=("detect_positive", 1))}),
 )

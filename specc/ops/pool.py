@@ -5,7 +5,7 @@ import math
 
 from ..ir.graph import TensorType
 from .registry import Example, Arg, LoweringError, OpDef, ShapeError, no_macs, no_params, register
-from .onnx_read import window_pads
+from .onnx_read import F32_MAX, pad_list, window_pads
 from .shapes import channels, expand, spatial, window_out
 
 
@@ -79,13 +79,26 @@ def _window_import(kind: str):
         if m.attr("storage_order", 0):
             m.refuse("storage_order=1")
         begin, end = window_pads(m, x, k, strides, [1] * n)
+        source = m.value(0)
+        cip = bool(m.attr("count_include_pad", 0))
         extra = [e - b for b, e in zip(begin, end)]
+        sizes = [d + 2 * b if isinstance(d, int) else d for d, b in zip(x.shape[2:], begin)]
+        uneven = any(extra) and (min(extra) < 0 or _end_ceil(sizes, k, strides, extra,
+                                                            False) is None)
+        if (uneven or any(2 * b > kk for b, kk in zip(begin, k))) and \
+                not bool(m.attr("ceil_mode", 0)) and (kind == "maxpool" or cip):
+            # padding torch's pools do not take: written out (-inf-like for max, zeros
+            # counted for average), then the pool pads no more
+            source = m.call("pad", source, pads=pad_list(x, begin, end),
+                            value=-F32_MAX if kind == "maxpool" else 0.0)
+            x = source.type
+            begin, end, extra = [0] * n, [0] * n, [0] * n
         if min(extra) < 0:
             m.refuse(f"pads {begin + end} are larger at the start than at the end")
         if _covers_all(x, k, strides, begin, end) and (kind == "maxpool" or not any(
-                begin + end) or not m.attr("count_include_pad", 0)):
+                begin + end) or not cip):
             return m.call("global_avgpool" if kind == "avgpool" else "adaptive_maxpool",
-                          m.value(0), **({} if kind == "avgpool" else {"size": 1}))
+                          source, **({} if kind == "avgpool" else {"size": 1}))
         sizes = [d + 2 * b if isinstance(d, int) else d for d, b in zip(x.shape[2:], begin)]
         ceil = bool(m.attr("ceil_mode", 0))
         if any(extra) or ceil:
@@ -96,10 +109,10 @@ def _window_import(kind: str):
             ceil = found
         attrs = {"kernel": k, "stride": strides, "padding": begin, "ceil": ceil}
         if kind == "avgpool":
-            attrs["count_pad"] = bool(m.attr("count_include_pad", 0)) or not any(begin)
+            attrs["count_pad"] = cip or not any(begin)
             if attrs["count_pad"] and any(extra):
                 m.refuse("count_include_pad=1 with uneven pads")
-        return m.call(kind, m.value(0), **attrs)
+        return m.call(kind, source, **attrs)
     return read
 
 

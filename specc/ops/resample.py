@@ -76,9 +76,18 @@ def _shuffle_infer(attrs, types):
 
 
 def _depth_to_space_import(m):
-    if m.attr("mode", "DCR") != "CRD":
-        m.refuse("DepthToSpace in DCR order (pixel_shuffle is CRD)")
-    return m.call("pixel_shuffle", m.value(0), factor=m.attr("blocksize"))
+    """CRD order is pixel_shuffle; DCR (the default) is its reshape, transpose, reshape."""
+    r = m.attr("blocksize")
+    if m.attr("mode", "DCR") == "CRD":
+        return m.call("pixel_shuffle", m.value(0), factor=r)
+    x = m.type(0)
+    if x.rank != 4 or not all(isinstance(d, int) for d in x.shape[1:]):
+        m.refuse(f"DepthToSpace of {list(x.shape)} (needs [N, C, H, W] with known C, H, W)")
+    n, c, h, w = x.shape
+    lead = [] if x.batched else [n]
+    y = m.call("reshape", m.value(0), shape=lead + [r, r, c // (r * r), h, w])
+    y = m.call("transpose", y, perm=[0, 3, 4, 1, 5, 2])
+    return m.call("reshape", y, shape=lead + [c // (r * r), h * r, w * r])
 
 
 _COMMON = (Arg("mode", "str", "nearest"), Arg("align_corners", "bool", False))

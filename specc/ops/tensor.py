@@ -255,7 +255,8 @@ def _concat_import(m):
 def _flatten_import(m):
     """Flatten to 2-D: specc's flatten when that keeps dim 0 (axis 1), else a reshape."""
     x = m.type(0)
-    a = axis(m, m.attr("axis", 1), x.rank + 1) if m.attr("axis", 1) != x.rank else x.rank
+    a = m.attr("axis", 1)
+    a = a + x.rank if a < 0 else a
     if m.foldable():
         arr = m.known(0)
         return m.fold(np.reshape(arr, (int(np.prod(arr.shape[:a])), -1)))
@@ -405,6 +406,35 @@ def _slice_import(m):
     return v
 
 
+def _split_import(m):
+    """Split into known sizes (an input from opset 13, `split` before; else equal parts, or
+    `num_outputs` of them): one slice per output."""
+    x = m.type(0)
+    a = axis(m, m.attr("axis", 0), x.rank)
+    d = x.shape[a]
+    if not isinstance(d, int):
+        m.refuse(f"splits the symbolic dim '{d}'")
+    sizes = m.ints(1) if m.has(1) else m.attr("split")
+    if not sizes:
+        n = m.attr("num_outputs", m.outputs)
+        part = -(-d // n)
+        sizes = [min(part, d - k * part) for k in range(n)]
+    if sum(sizes) != d or min(sizes) < 1:
+        m.refuse(f"split sizes {list(sizes)} do not cover the {d} of axis {a}")
+    outs, start = [], 0
+    for size in sizes:
+        if m.foldable():
+            index = [slice(None)] * x.rank
+            index[a] = slice(start, start + size)
+            outs.append(m.fold(np.asarray(m.known(0))[tuple(index)]))
+        elif size == d:
+            outs.append(m.same(0))
+        else:
+            outs.append(m.call("slice", m.value(0), axis=a, start=start, end=start + size))
+        start += size
+    return tuple(outs)
+
+
 register(
     OpDef(name="unsqueeze",
           shape="a dim of size 1 inserted at each of `axes` (numbered in the result)",
@@ -475,5 +505,5 @@ register(
                 Arg("end", "int", None), Arg("step", "int", 1)),
           infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
-          onnx_import={"Slice": _slice_import}),
+          onnx_import={"Slice": _slice_import, "Split": _split_import}),
 )
