@@ -22,6 +22,7 @@ LAYERS = [
     ["data"],                        # data-set readers
     ["tasks"],                       # the demonstrations' task environments
     ["train", "runtime", "tools"],   # trainer; running models; fmt, lsp, graph page, zoo, docs
+    ["importer"],                    # ONNX -> spec text + weights (uses fmt, checks via the API)
     ["cli"],                         # the command line
 ]
 RANK = {p: i for i, layer in enumerate(LAYERS) for p in layer}

@@ -63,7 +63,12 @@ def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
     notes = []
     if structure:
         from .structure import structured_text
-        text = structured_text(graph, doc)
+        try:
+            text = structured_text(graph, doc)
+        except (KeyError, ValueError, IndexError) as e:  # a structure it cannot write
+            text = None
+            notes.append(f"no blocks: the structure found could not be written "
+                         f"({type(e).__name__}: {e}); the spec lists its ops one by one")
         if text is not None:
             checked, why = checked_text(text, graph)
             if why is None:

@@ -296,6 +296,11 @@ class Importer:
             return k.val
         if k.symbolic:
             raise Refused(f"uses the shape '{k.name}' as a tensor while it holds symbolic dims")
+        if k.replay is not None and not declare:
+            base, op, attrs, out = k.replay
+            k.val = add_node(self, None, op, [self.materialize(base)], {}, attrs,
+                             path=names.path(self._stripped(out)))
+            return k.val
         if k.type.shape == () and k.type.dtype != "bool" and not declare:
             value = k.array().item()
             path = self.claim("const")

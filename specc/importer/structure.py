@@ -111,8 +111,12 @@ class Structure:
                 self._make_block(family)
 
     def _instance(self, scope: str):
+        """The scope's items (and the op named the scope itself, when it owns no parameters:
+        how an export names the result of an op it wrote as several), if they make an
+        instance."""
         prefix = scope + "."
-        members = [i for i in self.items if _path(i).startswith(prefix)]
+        members = [i for i in self.items if _path(i).startswith(prefix) or (
+            _path(i) == scope and isinstance(i, Node) and not i.params)]
         if not members or _is_chain_scope(members, prefix):
             return None
         inside = {_output(m) for m in members}
@@ -383,8 +387,8 @@ def structured_text(graph: Graph, doc: str) -> str | None:
 def _block_text(block: Block, s: Structure) -> list[str]:
     args = block.args + [p + _type_of(block, p) for p in block.params]
     lines = [f"block {block.name}({', '.join(args)}) {{"]
-    body = _Body(s, block.prefix, {v: Expr(a) for v, a in zip(_first_args(block), block.args)},
-                 block)
+    body = _Body(s, block.prefix, {v: Expr(a) for v, a in zip(_first_args(block, s),
+                                                              block.args)}, block)
     out = _output(block.template[block.output])
     body.uses[out] = 1  # the result is written in the `return`
     body.items(block.template)
@@ -394,12 +398,14 @@ def _block_text(block: Block, s: Structure) -> list[str]:
     return lines
 
 
-def _first_args(block: Block) -> list[str]:
+def _first_args(block: Block, s: Structure) -> list[str]:
+    """The values the template reads from outside it (numbers aside), in the order the
+    instances' arguments were found."""
     inside = {_output(m) for m in block.template}
     out = []
     for m in block.template:
         for v in _inputs(m):
-            if v not in inside and v not in out:
+            if v not in inside and v not in s.const and v not in out:
                 out.append(v)
     return out
 

@@ -48,6 +48,9 @@ class Known:
     name: str
     weight: bool = False  # an initializer of more than one element: the model's parameters
     val: Val | None = None  # the spec's tensor for it, once one is made
+    # a weight laid out anew by an op (unsqueeze, transpose): (the weight, op, attributes),
+    # so that as a tensor of the spec it is the weight declared and that op applied
+    replay: tuple | None = None
 
     def array(self) -> np.ndarray:
         if self.arr is not None:
@@ -177,9 +180,11 @@ class NodeView:
         return self.imp.materialize(known_of(np.asarray(value, SPECC_TO_NUMPY[dtype]),
                                              self.name or "const"))
 
-    def derive(self, i: int, fn) -> Known:
+    def derive(self, i: int, fn, op: str | None = None, **attrs) -> Known:
         """A known input transformed by `fn` (a transpose of a weight), computed when
-        written: it stays a weight."""
+        written: it stays a weight. `op` and `attrs` say the same as a call of a registry
+        op: a weight used as a tensor of the spec is then declared as it is and laid out by
+        that op (the model's node is kept)."""
         x = self.ins[i]
         probe = fn(np.empty(x.type.shape, dtype=np.float32))
         name = x.name if x.weight else self.node.output[0]  # a weight keeps its name
@@ -187,7 +192,10 @@ class NodeView:
             return known_of(fn(x.array()), name)
         from .tensors import DerivedRef
         ref = DerivedRef(name, x.ref, fn, probe.shape)
-        return Known(ref, None, TensorType(x.type.dtype, tuple(probe.shape)), name, x.weight)
+        out = Known(ref, None, TensorType(x.type.dtype, tuple(probe.shape)), name, x.weight)
+        if op is not None and x.weight:
+            out.replay = (x, op, attrs, self.node.output[0])
+        return out
 
     def weight(self, i: int, fn=None) -> Weight:
         x = self.ins[i]
@@ -296,7 +304,8 @@ def _normal(kind: str, v):
     return v
 
 
-def add_node(imp, view, op_name: str, tensors, weights: dict, attrs: dict) -> Val:
+def add_node(imp, view, op_name: str, tensors, weights: dict, attrs: dict,
+             path: str | None = None) -> Val:
     op = registry.get(op_name)
     inputs, full = bind(op, tensors, dict(attrs))
     types = [t.type for t in inputs]
@@ -305,7 +314,7 @@ def add_node(imp, view, op_name: str, tensors, weights: dict, attrs: dict) -> Va
         specs = op.params(full, types)
     except ShapeError as e:
         raise Refused(f"as {op_name}: {e}") from None
-    path = imp.path_for(view, op_name, weights)
+    path = imp.claim(path) if path else imp.path_for(view, op_name, weights)
     params = {}
     for role, spec in specs.items():
         pname = f"{path}.{role}" if role else path

@@ -108,6 +108,15 @@ def _mod_torch(b, node, xs, ps):
     return b.call(fn, xs[0], xs[1])
 
 
+def _mod_onnx(b, node, xs, ps):
+    """ONNX Mod takes fmod=0 for integers only (onnxruntime refuses floats): the float
+    remainder with the divisor's sign is a - b * floor(a / b)."""
+    if node.attrs["fmod"] or b.outs[0].dtype in ("i32", "i64"):
+        return b.op("Mod", xs, fmod=int(node.attrs["fmod"]))
+    floor = b.op("Floor", [b.op("Div", xs)])
+    return b.op("Sub", [xs[0], b.op("Mul", [xs[1], floor])])
+
+
 def _mod_import(m):
     fmod = bool(m.attr("fmod", 0))
     if m.foldable():
@@ -152,7 +161,7 @@ register(
               "fmod=true the sign of a (C's fmod; floats need it).",
           args=(Arg("a", "tensor"), Arg("b", "tensor"), Arg("fmod", "bool", False)),
           infer=_mod_infer, torch=_mod_torch,
-          onnx=lambda b, node, xs, ps: b.op("Mod", xs, fmod=int(node.attrs["fmod"])),
+          onnx=_mod_onnx,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"join"}),
           onnx_import={"Mod": _mod_import}),
 )

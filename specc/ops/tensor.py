@@ -223,7 +223,7 @@ def _unsqueeze_import(m):
         x = m.type(0)
         rank = x.rank + len(axes)
         at = sorted(a % rank for a in axes)
-        return m.derive(0, lambda a: np.expand_dims(a, tuple(at)))
+        return m.derive(0, lambda a: np.expand_dims(a, tuple(at)), "unsqueeze", axes=axes)
     return m.call("unsqueeze", m.value(0), axes=axes)
 
 
@@ -236,7 +236,7 @@ def _squeeze_import(m):
             m.refuse(f"Squeeze without axes over symbolic dims {list(x.shape)}")
     if m.all_known():
         at = tuple(a % x.rank for a in axes)
-        return m.derive(0, lambda a: np.squeeze(a, at))
+        return m.derive(0, lambda a: np.squeeze(a, at), "squeeze", axes=list(at))
     if not axes:
         return m.same(0)
     return m.call("squeeze", m.value(0), axes=axes)
@@ -307,7 +307,7 @@ def _transpose_import(m):
     x = m.type(0)
     perm = list(m.attr("perm", list(range(x.rank))[::-1]))
     if m.all_known():
-        return m.derive(0, lambda a: np.transpose(a, perm))
+        return m.derive(0, lambda a: np.transpose(a, perm), "transpose", perm=perm)
     return m.call("transpose", m.value(0), perm=perm)
 
 

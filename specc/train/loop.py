@@ -30,7 +30,8 @@ class Trainer:
     board = None  # the TensorBoard writer while fit runs with --tensorboard
     report_stream = None  # where epoch lines go (None: sys.stdout at the time)
 
-    def __init__(self, net, cfg: TrainConfig, run: Path, show_progress: bool = True):
+    def __init__(self, net, cfg: TrainConfig, run: Path, show_progress: bool = True,
+                 init=None):
         self.net, self.cfg, self.run = net, cfg, run
         self.dist = Dist.from_env()
         self.device = pick_device(cfg.device, self.dist)
@@ -47,7 +48,11 @@ class Trainer:
         cfg.threads, cfg.workers = self.plan.threads, self.plan.workers  # recorded for resume
         threads.apply(self.plan)
         torch.manual_seed(cfg.seed)
-        self.model = net.to_torch(seed=cfg.seed).to(self.device)
+        self.model = net.to_torch(seed=cfg.seed)
+        if init is not None:  # --init: given weights over the seeded initialisation
+            from .init import apply
+            apply(self.model, init)
+        self.model = self.model.to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = loss_fn(cfg.loss, self.data.classes)
