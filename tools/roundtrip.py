@@ -10,51 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import specc  # noqa: E402
-from specc import passes  # noqa: E402
-from specc.backends.onnx_build import build_model  # noqa: E402
-from specc.backends.onnx_compare import sample_inputs  # noqa: E402
-from specc.backends.onnx_numbers import max_rel_error  # noqa: E402
-from specc.backends.ort import open_session  # noqa: E402
-from specc.importer import from_proto, import_graph, load_imported  # noqa: E402
-
-
-def model_of(net, weights: dict):
-    graph = passes.run(net.graph, passes.INFERENCE)
-    return build_model(graph, weights)
-
-
-def seeded_weights(net, seed: int = 0) -> dict:
-    from specc.backends.torch_module import init_weights
-    return {k: v.numpy() for k, v in init_weights(net.graph, seed).items()}
-
-
-def roundtrip(net, folder) -> dict:
-    """{'nodes': (before, after), 'rel': error, 'params': equal?}"""
-    first = model_of(net, seeded_weights(net))
-    imported = import_graph(from_proto(first), net.name)
-    again, weights = load_imported(imported, folder)
-    second = model_of(again, weights)
-    feeds = sample_inputs(net.graph, 2, seed=1)
-    names = [i.name for i in first.graph.input]
-    outs = []
-    for model in (first, second):
-        sess, _, _ = open_session(model.SerializeToString(), "cpu")
-        inputs = [i.name for i in sess.get_inputs()]
-        outs.append(sess.run(None, dict(zip(inputs, [feeds[n] for n in net.graph.inputs]))))
-    del names
-    same = all(np.array_equal(a, b, equal_nan=True) for a, b in zip(outs[0], outs[1]))
-    return {"nodes": (len(first.graph.node), len(second.graph.node)),
-            "rel": 0.0 if same else max_rel_error(outs[0], outs[1]), "text": imported.text}
+from specc.importer.roundtrip import roundtrip  # noqa: E402
 
 
 def targets(args) -> list:
@@ -75,25 +38,23 @@ def main() -> int:
                    help="skip networks with more parameters (default 3e7)")
     args = p.parse_args()
     failed = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for spec, name, net in targets(args.targets):
-            if net.params > args.max_params:
-                print(f"{spec:20s} {name:22s} skipped ({net.params:,} parameters)")
-                continue
-            t = time.perf_counter()
-            try:
-                r = roundtrip(net, tmp)
-            except Exception as e:  # noqa: BLE001 - report and go on
-                failed += 1
-                lines = str(e).splitlines()
-                print(f"{spec:20s} {name:22s} FAILED {type(e).__name__}: {lines[0][:200]}"
-                      + "".join(f"\n{' ' * 44}{line.strip()[:150]}" for line in lines[1:4]))
-                continue
-            ok = r["nodes"][0] == r["nodes"][1] and r["rel"] <= 1e-6
-            failed += not ok
-            print(f"{spec:20s} {name:22s} nodes {r['nodes'][0]:5d} -> {r['nodes'][1]:5d}  "
-                  f"rel {r['rel']:.1e}  {'ok' if ok else 'DIFFERS'}  "
-                  f"{len(r['text'].splitlines())} lines  {time.perf_counter() - t:.1f} s")
+    for spec, name, net in targets(args.targets):
+        if net.params > args.max_params:
+            print(f"{spec:20s} {name:22s} skipped ({net.params:,} parameters)")
+            continue
+        t = time.perf_counter()
+        try:
+            r = roundtrip(net)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            failed += 1
+            lines = str(e).splitlines()
+            print(f"{spec:20s} {name:22s} FAILED {type(e).__name__}: {lines[0][:200]}"
+                  + "".join(f"\n{' ' * 44}{line.strip()[:150]}" for line in lines[1:4]))
+            continue
+        failed += not r.ok
+        print(f"{spec:20s} {name:22s} nodes {r.nodes[0]:5d} -> {r.nodes[1]:5d}  "
+              f"rel {r.rel:.1e}  {'ok' if r.ok else 'DIFFERS'}  "
+              f"{len(r.text.splitlines())} lines  {time.perf_counter() - t:.1f} s")
     return 1 if failed else 0
 
 

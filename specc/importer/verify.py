@@ -3,16 +3,20 @@ value's op, attributes, parameter name and shape, and the same of what it reads,
 inputs up -- the names of ops that own no parameters left out (a spec names those itself)."""
 from __future__ import annotations
 
+import hashlib
+
 from ..ir.graph import Graph, Init
 
 
 def fingerprint(graph: Graph) -> tuple:
-    """(outputs' structures, parameters' names and shapes)."""
-    memo: dict[str, int] = {}
-    table: dict[tuple, int] = {}
+    """(outputs' structures, parameters' names and shapes, how many distinct values): each
+    value is named by a hash of its op, attributes, parameters, type and its inputs' hashes,
+    so the order in which either graph lists its nodes does not matter."""
+    memo: dict[str, str] = {}
+    table: set[str] = set()
     by_value = {o: n for n in graph.nodes for o in n.outputs}
 
-    def walk(value: str) -> int:
+    def walk(value: str) -> str:
         if value in memo:
             return memo[value]
         node = by_value.get(value)
@@ -24,7 +28,8 @@ def fingerprint(graph: Graph) -> tuple:
             owned = tuple(sorted(node.params.items())) if node.params else ()
             key = (node.op, attrs, owned, tuple(walk(i) for i in node.inputs),
                    str(graph.values[value].type))
-        memo[value] = table.setdefault(key, len(table))
+        memo[value] = hashlib.sha1(repr(key).encode()).hexdigest()
+        table.add(memo[value])
         return memo[value]
 
     order = []

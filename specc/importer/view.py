@@ -171,8 +171,13 @@ class NodeView:
         return x if isinstance(x, Val) else self.imp.materialize(x)
 
     def same(self, i: int):
-        """The node's result is its input i, unchanged (Identity, Dropout at inference)."""
-        return self.ins[i]
+        """The node's result is its input i, unchanged (Identity, Dropout at inference). A
+        known value takes the node's output name: exporters that share one tensor among equal
+        parameters name each copy by an Identity (PyTorch's `layer1.1.bn1.running_var`)."""
+        x = self.ins[i]
+        if isinstance(x, Known) and self.node.output and self.node.output[0]:
+            return Known(x.ref, x.arr, x.type, self.node.output[0], x.weight)
+        return x
 
     def constant(self, value: float, dtype: str) -> Val:
         """A number as a tensor of the spec (a rank-0 constant of `dtype`)."""
