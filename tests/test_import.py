@@ -234,3 +234,33 @@ def test_each_onnx_op_is_read_by_one_entry():
     registry.REGISTRY.pop("relu_twin", None)
     assert registry.IMPORTS["Relu"].owner == "relu"
     assert len(registry.IMPORTS) >= 100
+
+
+def test_run_and_bench_take_a_model_specc_did_not_write(tmp_path):
+    src = save(conv_net(), tmp_path / "model.onnx")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((2, 3, 8, 8))
+            .astype(np.float32))
+    r = run_cli("run", src, tmp_path / "x.npy", "--top-k", "2")
+    assert r.returncode == 0, r.stderr
+    assert "was not written by specc" in r.stderr and "x: f32[N, 3, 8, 8]" in r.stderr
+    assert r.stdout.count("\n") == 2  # a row per sample, classes by index
+    r = run_cli("bench", src, "--batch-sizes", "1", "--iters", "2", "--warmup", "0", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "not written by specc" in out["foreign"]
+    assert {row["engine"].split()[0] for row in out["rows"]} == {"onnxruntime", "torch"}
+
+
+def test_bench_of_a_model_specc_cannot_import_times_onnxruntime_and_says_why(tmp_path):
+    nodes = [helper.make_node("Det", ["x"], ["d"]),
+             helper.make_node("Add", ["x", "x"], ["y"])]
+    m = model(nodes, [value("x", ["N", 3, 3]), value("ids", ["N", "seq"], onnx.TensorProto.INT64)],
+              [value("y", ["N", 3, 3]), value("d", ["N"])])
+    src = save(m, tmp_path / "model.onnx")
+    r = run_cli("bench", src, "--batch-sizes", "1", "--iters", "2", "--warmup", "0")
+    assert r.returncode == 1 and "--dim seq=SIZE" in r.stderr
+    r = run_cli("bench", src, "--batch-sizes", "2", "--iters", "2", "--warmup", "0",
+                "--dim", "seq=5")
+    assert r.returncode == 0, r.stderr
+    assert "does not import" in r.stdout and "onnxruntime only" in r.stdout
+    assert "torch eager" not in r.stdout

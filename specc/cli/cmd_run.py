@@ -11,7 +11,8 @@ import numpy as np
 from ..core.diagnostics import SpeccError
 from ..core.files import staging
 from .common import batch_size, ensure_parent, output_file, positive_int
-from ..runtime.model import IMAGE_SUFFIXES, input_specs, load_inputs, metadata, read_model
+from ..runtime.model import (IMAGE_SUFFIXES, foreign_note, input_specs, load_inputs, metadata,
+                             read_model)
 
 
 EXAMPLES = """\
@@ -24,7 +25,8 @@ examples:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("model", metavar="MODEL.onnx", help="a model written by specc export")
+    p.add_argument("model", metavar="MODEL.onnx", help="an ONNX model (one written by specc "
+                   "export carries its labels and preprocessing)")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
     p.add_argument("--top-k", type=positive_int, default=5,
                    help="classes shown per sample (default 5)")
@@ -49,6 +51,9 @@ def run(args) -> int:
     sess, provider, note = open_session(args.model, args.provider)
     if note:
         print(f"note: {note}", file=sys.stderr)
+    foreign = foreign_note(model, args.model)
+    if foreign:
+        print(f"note: {foreign}", file=sys.stderr)
     if args.data:
         return _evaluate(args, model, sess, provider)
     feeds = load_inputs(args.inputs, model)

@@ -6,8 +6,6 @@ with the reason (BackendIsNotSupposedToImplementIt); one it maps but refuses to 
 failure."""
 from __future__ import annotations
 
-import tempfile
-
 import numpy as np
 from onnx.backend.base import Backend, BackendRep
 from onnx.backend.test.runner import BackendIsNotSupposedToImplementIt
@@ -171,8 +169,7 @@ class SpeccBackend(Backend):
     @classmethod
     def imported_rep(cls, model):
         imported = import_graph(from_proto(model), "model", weight_inputs=True)
-        with tempfile.TemporaryDirectory(prefix="specc-backend-") as tmp:
-            net, weights = load_imported(imported, tmp)
+        net, weights = load_imported(imported)
         return cls.rep(imported, net, weights)
 
     @classmethod

@@ -71,6 +71,16 @@ class Problems:
         return SpeccError(f"cannot import {source}: " + "; ".join(lines), notes=tuple(notes))
 
 
+def _shortest(value, dtype: str):
+    """A number as the spec's literal will give it back (the shortest text of the value in
+    its dtype)."""
+    import math
+    if dtype in ("f32", "f16", "bf16") and math.isfinite(value):
+        cast = np.float16 if dtype == "f16" else np.float32
+        return float(str(cast(value)))
+    return value
+
+
 class Importer:
     """One model's import; `run()` returns the Graph, `weights` the values by parameter."""
 
@@ -301,8 +311,10 @@ class Importer:
             k.val = add_node(self, None, op, [self.materialize(base)], {}, attrs,
                              path=names.path(self._stripped(out)))
             return k.val
-        if k.type.shape == () and k.type.dtype != "bool" and not declare:
-            value = k.array().item()
+        finite = k.type.dtype not in ("f32", "f16", "bf16", "f64") or \
+            bool(np.isfinite(k.array()).all())
+        if k.type.shape == () and k.type.dtype != "bool" and not declare and finite:
+            value = _shortest(k.array().item(), k.type.dtype)
             path = self.claim("const")
             node = Node(path, "constant", [], [path], {"value": float(value),
                                                         "dtype": k.type.dtype}, {})

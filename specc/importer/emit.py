@@ -144,7 +144,7 @@ class Emitter:
             self.env[out] = expr
             return
         rel = node.name[len(self.prefix):] if node.name.startswith(self.prefix) else None
-        if rel is not None and self.outputs.get(rel) == out:
+        if rel is not None and self.outputs.get(rel) == out and self._next_output(rel):
             self.lines.append(f"output {rel} = {expr.text}")
             self.env[out] = Expr(rel)
             self.done.add(rel)
@@ -157,6 +157,16 @@ class Emitter:
             label = f' as "{rel if rel is not None else node.name}"' if node.params else ""
         self.lines.append(f"{var} = {expr.text}{label}")
         self.env[out] = Expr(var)
+
+    def _next_output(self, name: str) -> bool:
+        """May `output name = ...` be written here? Only when every output declared before it
+        in the model is written already: a spec's outputs are in statement order."""
+        for out in self.outputs:
+            if out == name:
+                return True
+            if out not in self.done:
+                return False
+        return False
 
     def _declare(self, node: Node) -> None:
         a = node.attrs

@@ -3,7 +3,6 @@ read backwards (the same node count, the same outputs). Used by tools/roundtrip.
 bundled zoo and by the tests."""
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +40,7 @@ def roundtrip(net, seed: int = 0, batch: int = 2) -> RoundTrip:
     from .read import from_proto
     first = model_of(net, seeded_weights(net, seed))
     imported = import_graph(from_proto(first), net.name)
-    with tempfile.TemporaryDirectory(prefix="specc-roundtrip-") as tmp:
-        again, weights = load_imported(imported, tmp)
+    again, weights = load_imported(imported)
     second = model_of(again, weights)
     feeds = sample_inputs(net.graph, batch, seed=seed + 1)
     outs = []

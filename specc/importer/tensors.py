@@ -55,17 +55,25 @@ class FileRef(TensorRef):
         self.path, self.offset, self.length = path, offset, length
 
     def array(self) -> np.ndarray:
+        """Read straight into a new array (one copy of the bytes, never two)."""
+        dtype = SPECC_TO_NUMPY[self.dtype]
+        out = np.empty(self.shape, dtype=dtype.newbyteorder("<"))
+        view = memoryview(out.reshape(-1).view(np.uint8))
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            data = os.pread(fd, self.length, self.offset)
+            done = 0
+            while done < self.length:
+                n = os.preadv(fd, [view[done:]], self.offset + done)
+                if n <= 0:
+                    break
+                done += n
         finally:
             os.close(fd)
-        if len(data) != self.length:
+        if done != self.length:
             from ..core.diagnostics import SpeccError
             raise SpeccError(f"{self.path} ended before the data of '{self.name}' "
-                             f"({len(data):,} of {self.length:,} bytes)")
-        return np.frombuffer(data, dtype=SPECC_TO_NUMPY[self.dtype].newbyteorder("<")) \
-            .astype(SPECC_TO_NUMPY[self.dtype], copy=False).reshape(self.shape)
+                             f"({done:,} of {self.length:,} bytes)")
+        return out.astype(dtype, copy=False)
 
 
 class ProtoRef(TensorRef):

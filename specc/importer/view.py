@@ -260,7 +260,7 @@ class NodeView:
 
 def _f32(v: float) -> float:
     """An ONNX float attribute (float32) as the shortest number that is the same float32."""
-    return float(str(np.float32(v)))
+    return float(str(np.float32(v))) if np.isfinite(v) else float(v)
 
 
 def _ordinal(i: int) -> str:
@@ -295,7 +295,7 @@ def _normal(kind: str, v):
     if v is None:
         return None
     if kind == "float":
-        return float(v)
+        return _f32(float(v)) if abs(float(v)) <= 3e38 else float(v)  # as the text says it
     if kind in ("int", "bool", "str", "init"):
         return int(v) if kind == "int" else bool(v) if kind == "bool" else v
     if kind == "ints":

@@ -18,7 +18,8 @@ from ..core.files import check_regular
 from ..core.source import printable
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
-NP_OF_ONNX = {1: np.float32, 10: np.float16, 11: np.float64, 7: np.int64, 6: np.int32, 9: np.bool_}
+NP_OF_ONNX = {1: np.float32, 10: np.float16, 11: np.float64, 7: np.int64, 6: np.int32, 9: np.bool_,
+              2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 12: np.uint32, 13: np.uint64}
 MAX_MODEL_BYTES = 2 ** 31  # protobuf's own limit: larger models keep their weights outside
 MAX_INPUT_BYTES = 2 ** 32  # one input array (4 GiB)
 
@@ -63,6 +64,19 @@ def _numbers(v) -> bool:
         isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) for x in v)
 
 
+def foreign_note(model, path: str) -> str | None:
+    """What `run` and `bench` say about a model specc did not write: whose it is, the inputs
+    it takes as it declares them, and that its classes have no labels."""
+    if any(p.key == "specc.network" for p in model.metadata_props):
+        return None
+    who = " ".join(x for x in (model.producer_name, model.producer_version) if x) or \
+        "another tool"
+    ins = ", ".join(f"{n}: {describe_spec(d, e)}" for n, d, e in input_specs(model))
+    return (f"{path} was not written by specc (producer: {who}); it takes {ins} as it "
+            "declares them, has no labels (classes are shown by index) and no preprocessing "
+            "(give inputs ready to feed)")
+
+
 def input_specs(model) -> list[tuple[str, list, int]]:
     inits = {i.name for i in model.graph.initializer}
     specs = []
@@ -78,7 +92,8 @@ def input_specs(model) -> list[tuple[str, list, int]]:
 
 
 def describe_spec(dims, elem) -> str:
-    dt = {1: "f32", 10: "f16", 11: "f64", 7: "i64", 6: "i32", 9: "bool"}.get(elem, str(elem))
+    dt = {1: "f32", 10: "f16", 11: "f64", 7: "i64", 6: "i32", 9: "bool", 2: "u8", 3: "i8",
+          4: "u16", 5: "i16", 12: "u32", 13: "u64"}.get(elem, str(elem))
     return f"{dt}[{', '.join(str(d) for d in dims)}]"
 
 
