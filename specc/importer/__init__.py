@@ -54,8 +54,9 @@ class ImportResult:
 
 
 def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
-                 structure: bool = True) -> Imported:
-    """Read a loaded model into specc's IR and write its spec text (nothing on disk)."""
+                 structure: bool = True, layout: bool = True) -> Imported:
+    """Read a loaded model into specc's IR and write its spec text (nothing on disk), in
+    `specc fmt`'s layout unless `layout` is false (text nobody reads: the conformance run)."""
     from .emit import network_text
     imp = Importer(loaded, name, weight_inputs=weight_inputs)
     graph = prune(imp.run())
@@ -71,13 +72,13 @@ def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
             notes.append(f"no blocks: the structure found could not be written "
                          f"({type(e).__name__}: {e}); the spec lists its ops one by one")
         if text is not None:
-            checked, net, why = checked_text(text, graph)
+            checked, net, why = checked_text(text, graph, layout)
             if why is None:
                 return Imported(graph, checked, weights, loaded, notes, imp.input_names,
                                 imp.onnx_inputs, net)
             notes.append(f"the blocks found did not reproduce the network ({why}); the spec "
                          "lists its ops one by one")
-    checked, net, why = checked_text(network_text(graph, doc), graph)
+    checked, net, why = checked_text(network_text(graph, doc), graph, layout)
     if why is not None:
         raise SpeccError(f"the import wrote a spec that is not the model (a bug in specc "
                          f"import): {why}")
@@ -85,7 +86,7 @@ def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
                     net)
 
 
-def checked_text(text: str, graph: Graph):
+def checked_text(text: str, graph: Graph, layout: bool = True):
     """(`text` in `specc fmt`'s layout, the Network it loads as, None when that is `graph`
     -- the same operations, attributes, parameters and wiring -- else what is wrong)."""
     import tempfile
@@ -94,7 +95,7 @@ def checked_text(text: str, graph: Graph):
     from ..tools.fmt import format_text
     from .verify import fingerprint
     try:
-        text = format_text(text)
+        text = format_text(text) if layout else text
     except SpeccError as e:
         return text, None, f"it does not parse: {e.message}"
     with tempfile.TemporaryDirectory(prefix="specc-import-") as tmp:

@@ -168,7 +168,7 @@ class SpeccBackend(Backend):
 
     @classmethod
     def imported_rep(cls, model):
-        imported = import_graph(from_proto(model), "model", weight_inputs=True)
+        imported = import_graph(from_proto(model), "model", weight_inputs=True, layout=False)
         net, weights = load_imported(imported)
         return cls.rep(imported, net, weights)
 

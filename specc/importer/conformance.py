@@ -35,81 +35,74 @@ class Report:
     mapped: set = field(default_factory=set)
 
 
-def node_cases() -> dict[str, str]:
-    """Node test name -> the ONNX op it tests (its model's op; an `_expanded` test, which
-    writes the op as its function body, counts for the op it expands)."""
-    from onnx.backend.test.case import node
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cases = node.collect_testcases(None)
-    ops = {}
-    for c in cases:
-        types = [n.op_type for n in c.model.graph.node]
-        ops[c.name] = Counter(types).most_common(1)[0][0] if types else "?"
-    for name in list(ops):
-        base = re.sub(r"_expanded(_ver\d+)?$", "", name)
-        if base != name and base in ops:
-            ops[name] = ops[base]
-    return ops
-
-
-def real_cases() -> dict[str, str]:
-    """The nine `light` models (ONNX's own zoo copies, opset 9)."""
-    from onnx.backend.test.case import model
-    return {c.name: "(model)" for c in model.collect_testcases() if c.kind == "real"}
-
-
-def run(variant: str = "torch", pattern: str | None = None, models: bool = True,
-        sample: set | None = None) -> Report:
-    """Every node test (those matching `pattern`, or named in `sample`) and, with
-    `models`, the nine light models, run on one variant of the backend."""
+def run(variant: str = "torch", pattern: str | None = None, models: bool = True) -> Report:
+    """Every node test (those whose names match `pattern`) and, with `models`, the nine
+    light models, run on one variant of the backend."""
     import onnx
     import onnx.backend.test
 
     from ..ops import registry
     from .backend import SpeccBackend, SpeccOnnxBackend
     base = SpeccBackend if variant == "torch" else SpeccOnnxBackend
-    backend = _recording(base)
     start = time.perf_counter()
-    ops = node_cases()
-    if models:
-        ops.update(real_cases())
-    names = [n for n in ops if (pattern is None or re.search(pattern, n))
-             and (sample is None or n in sample)]
     with tempfile.TemporaryDirectory(prefix="specc-conformance-") as home, \
             _environ(ONNX_HOME=home), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        test = onnx.backend.test.BackendTest(backend, __name__)
-        test.include("^(" + "|".join(re.escape(n) for n in names) + ")_cpu$")
+        test = onnx.backend.test.BackendTest(_recording(base), __name__)
+        test.include(r"_cpu$")
+        kinds = ["OnnxBackendNodeModelTest"] + (["OnnxBackendRealModelTest"] if models else [])
         suite = unittest.TestSuite()
-        for key in ("OnnxBackendNodeModelTest", "OnnxBackendRealModelTest"):
-            if key in test.test_cases:
-                suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(
-                    test.test_cases[key]))
+        for key in kinds:
+            for case in unittest.defaultTestLoader.loadTestsFromTestCase(test.test_cases[key]):
+                if case.id().endswith("_cpu") and (pattern is None or
+                                                   re.search(pattern, _name(case))):
+                    suite.addTest(case)
         result = _Result()
         suite.run(result)
     report = Report(onnx.__version__, variant, seconds=time.perf_counter() - start,
                     mapped=set(registry.IMPORTS))
-    seen = set()
-    for name, why in _NOT_RUN.items():
-        if name not in names:
-            continue
-        seen.add(name)
-        status = "refused" if why.startswith("refused: ") else "skipped"
-        why = why.split(": ", 1)[1] if why.startswith(("refused: ", "not in specc: ")) else why
-        report.outcomes.append(Outcome(name, ops.get(name, "?"), status, _first(why)))
+    ops = _ops(test, result.names)
+    failed = {_name(c): _reason(tb) for c, tb in result.failures + result.errors}
+    for name in result.names:
+        why = _NOT_RUN.get(name)
+        if name in failed:
+            outcome = Outcome(name, ops[name], "failed", failed[name])
+        elif why is not None:
+            status = "refused" if why.startswith("refused: ") else "skipped"
+            if why.startswith(("refused: ", "not in specc: ")):
+                why = why.split(": ", 1)[1]
+            outcome = Outcome(name, ops[name], status, _first(why))
+        else:
+            outcome = Outcome(name, ops[name], "passed")
+        report.outcomes.append(outcome)
     _NOT_RUN.clear()
-    for case, tb in result.failures + result.errors:
-        name = _name(case)
-        if name in seen:
-            continue
-        seen.add(name)
-        report.outcomes.append(Outcome(name, ops.get(name, "?"), "failed", _reason(tb)))
-    for name in names:
-        if name not in seen:
-            report.outcomes.append(Outcome(name, ops[name], "passed"))
     report.outcomes.sort(key=lambda o: (o.op, o.test))
     return report
+
+
+def _ops(test, names: list[str]) -> dict[str, str]:
+    """Test -> the ONNX op it tests (its model's most frequent op; an `_expanded` test, which
+    writes the op as its function body, counts for the op it expands; a light model is
+    '(model)'), from the models onnx's runner handed the backend."""
+    items = {}
+    for category, entries in test._test_items.items():
+        for key, item in entries.items():
+            items[key] = (category, item.proto[0] if item.proto else None)
+    ops = {}
+    for name in names:
+        category, model = items.get(name + "_cpu", ("", None))
+        if "Real" in category:
+            ops[name] = "(model)"
+        elif model is not None and hasattr(model, "graph") and model.graph.node:
+            types = [n.op_type for n in model.graph.node]
+            ops[name] = Counter(types).most_common(1)[0][0]
+        else:
+            ops[name] = "?"
+    for name in names:
+        base = re.sub(r"_expanded(_ver\d+)?$", "", name)
+        if base != name and ops.get(base, "?") != "?":
+            ops[name] = ops[base]
+    return ops
 
 
 # onnx's runner swallows BackendIsNotSupposedToImplementIt (the test then "passes"): the
@@ -119,12 +112,19 @@ _CURRENT = [""]
 
 
 class _Result(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.names: list[str] = []
+
     def startTest(self, test):
         _CURRENT[0] = _name(test)
+        self.names.append(_CURRENT[0])
         super().startTest(test)
 
 
 def _recording(base):
+    """The backend, noting why a test is not run (in prepare, or in a run that binds
+    inputs and imports then)."""
     from onnx.backend.test.runner import BackendIsNotSupposedToImplementIt
 
     class Recording(base):
@@ -248,8 +248,8 @@ def markdown(reports: list[Report], seconds: float = 0.0) -> str:
 
 
 def _op_table(reports: list[Report]) -> list[str]:
-    head = "| ONNX op | mapped | " + " | ".join(f"{r.variant} passed / failed / skipped"
-                                              for r in reports) + " |"
+    head = "| ONNX op | mapped | " + " | ".join(
+        f"{r.variant}: passed / failed / refused / skipped" for r in reports) + " |"
     lines = ["## Per op (node tests, `_expanded` ones counted apart)", "", head,
              "|" + "---|" * (2 + len(reports))]
     ops = sorted({o.op for o in reports[0].outcomes})
@@ -258,9 +258,10 @@ def _op_table(reports: list[Report]) -> list[str]:
         for r in reports:
             c = Counter(o.status for o in r.outcomes if o.op == op and not is_expanded(o.test))
             e = Counter(o.status for o in r.outcomes if o.op == op and is_expanded(o.test))
-            cell = f"{c['passed']} / {c['failed']} / {c['skipped']}"
+            cell = f"{c['passed']} / {c['failed']} / {c['refused']} / {c['skipped']}"
             if sum(e.values()):
-                cell += f" (expanded {e['passed']} / {e['failed']} / {e['skipped']})"
+                cell += (f" (expanded {e['passed']} / {e['failed']} / {e['refused']} / "
+                         f"{e['skipped']})")
             cells.append(cell)
         mapped = "yes" if op in reports[0].mapped else ("model" if op == "(model)" else "no")
         lines.append(f"| {op} | {mapped} | " + " | ".join(cells) + " |")
