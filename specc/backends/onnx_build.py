@@ -96,6 +96,8 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
         raise LoweringError(f"opset {opset} is not supported (use {SUPPORTED_OPSETS.start}.."
                             f"{SUPPORTED_OPSETS.stop - 1})")
     b = OnnxBuilder(opset)
+    b._names.update(graph.values)  # the spec's names (a label may hold '/'): never made again
+    b._names.update(graph.params)
     env = {name: name for name in graph.inputs}
     for name in graph.inputs:
         for axis, d in enumerate(graph.values[name].type.shape):

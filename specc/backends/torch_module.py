@@ -176,6 +176,9 @@ def build_module(graph: Graph, seed: int | None = None,
                 b.symbols.setdefault(d, (env[name], axis))
     for node in graph.nodes:
         op = registry.get(node.op)
+        if "declaration" in op.traits and not users[node.outputs[0]] \
+                and node.outputs[0] not in outputs:
+            continue  # a declared tensor nothing reads: held by the module, not in forward
         b.types = [graph.values[i].type for i in node.inputs]
         b.outs = [graph.values[o].type for o in node.outputs]
         b.overwritable = "elementwise" in op.traits and _overwritable(graph, node, users,
@@ -191,6 +194,7 @@ def build_module(graph: Graph, seed: int | None = None,
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     g.set_codegen(ShapeComments(comments))
     module = fx.GraphModule(root, g, class_name=python_name(graph.name))
+    _hold_unread(module, graph, tensors, b.unsaved)
     for name in b.unsaved:  # GraphModule copies buffers as persistent ones
         owner, leaf = _owner(module, name)
         owner._non_persistent_buffers_set.add(leaf)
@@ -198,6 +202,20 @@ def build_module(graph: Graph, seed: int | None = None,
     # spec value -> fx node name, for verification that compares intermediate values
     module.specc_values = {v: n.name for v, n in env.items() if isinstance(n, fx.Node)}
     return module
+
+
+def _hold_unread(module, graph: Graph, tensors: dict, unsaved: set) -> None:
+    """GraphModule copies only the tensors its forward reads: a declared tensor that no op
+    reads is registered again, so that it is trained or saved as it was declared."""
+    held = {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()}
+    for p in graph.params.values():
+        if p.name in held:
+            continue
+        owner, leaf = _owner(module, p.name)
+        if p.trainable:
+            owner.register_parameter(leaf, torch.nn.Parameter(tensors[p.name]))
+        else:
+            owner.register_buffer(leaf, tensors[p.name], persistent=p.saved)
 
 
 def _overwritable(graph: Graph, node, users: dict, outputs: set, op_of: dict) -> bool:

@@ -9,6 +9,7 @@ EXAMPLES = """\
 examples:
   specc ops                       every op with a line about it
   specc ops layernorm             signature, defaults, shape rule, an example, the ONNX ops
+  specc ops round                 a builtin's signature
   specc ops --markdown > docs/ops.md
 
 The reference is generated from the op registry; docs/ops.md is the same text.
@@ -30,8 +31,11 @@ def run(args) -> int:
         print(opsdoc.listing())
         return 0
     ops = opsdoc.public_ops()
+    if args.name not in ops and args.name in opsdoc.SIGNATURES:
+        print(opsdoc.describe_builtin(args.name))
+        return 0
     if args.name not in ops:
-        close = difflib.get_close_matches(args.name, list(ops), n=1)
+        close = difflib.get_close_matches(args.name, list(ops) + list(opsdoc.SIGNATURES), n=1)
         raise SpeccError(f"no op '{args.name}'",
                          notes=(f"did you mean '{close[0]}'?",) if close else
                          ("`specc ops` lists them all",))

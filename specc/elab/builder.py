@@ -1,21 +1,35 @@
 """Builds the Graph IR during elaboration: unique paths, shape rules, parameters, budgets."""
 from __future__ import annotations
 
-import re
-
 from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import FatalError, SpeccError
 from ..ir.graph import DTYPE_BYTES, Graph, Node, Param, TensorType, Value
 from ..ops import registry
 from ..ops.registry import ShapeError
-from ..core.source import Span
+from ..core.source import Span, printable
 from ..lang.values import Tensor
 
 MAX_NODES = 200_000
 MAX_LOOP_STEPS = 100_000
 MAX_DEPTH = 64
 
-_SEGMENT = re.compile(r"^[A-Za-z_0-9]+(\.[A-Za-z_0-9]+)*$")
+
+
+def label_problem(label: str) -> str:
+    """What keeps `label` from being a module path, or ""."""
+    for segment in label.split("."):
+        if not segment:
+            return "a segment is empty ('.' at either end, or '..')"
+        for c in segment:
+            if c in "\"\\" or not c.isprintable():
+                what = "a control character " if not c.isprintable() else ""
+                return f"{what}{_escaped(c)} cannot be part of a module name"
+    return ""
+
+
+def _escaped(c: str) -> str:
+    return "'\\n'" if c == "\n" else printable(repr(c)) if c.isprintable() else \
+        "'" + printable(c) + "'"
 
 
 class GraphBuilder:
@@ -30,6 +44,7 @@ class GraphBuilder:
         self.max_params = max_params
         self.total_params = 0
         self.loop_steps = 0
+        self.known: dict[str, tuple] = {}  # declared tensor -> the numbers it starts with
 
     # ------------------------------------------------------------------ naming
     def claim(self, path: str) -> str:
@@ -54,9 +69,15 @@ class GraphBuilder:
 
     @staticmethod
     def check_label(label: str, span: Span) -> None:
-        if not _SEGMENT.match(label):
-            raise SpeccError(f"'{label}' is not a valid name (letters, digits and '_', "
-                             "segments joined by '.')", span)
+        """A label is a module path: segments joined by '.', each holding any printable
+        character PyTorch accepts in a module name (RegNet's `block1-0`), except the quote
+        and the backslash, which torch.fx's generated forward cannot name."""
+        problem = label_problem(label)
+        if problem:
+            shown = "".join(_escaped(c)[1:-1] if not c.isprintable() else c for c in label)
+            raise SpeccError(f"'{shown}' is not a valid name: {problem}", span,
+                             ("a name is segments joined by '.', each of printable "
+                              "characters other than '.', '\"' and '\\'",))
 
     # ------------------------------------------------------------------- graph
     def add_input(self, name: str, type_: TensorType, span: Span) -> Tensor:
@@ -90,6 +111,8 @@ class GraphBuilder:
         try:
             outs = op.infer(attrs, types)
             specs = op.params(attrs, types)
+            if op.check_known is not None:
+                op.check_known(attrs, types, [self.known.get(t.name) for t in inputs])
         except ShapeError as e:
             raise SpeccError(str(e), span, e.notes + _operand_notes(op_name, inputs)) from None
         if len(self.graph.nodes) >= MAX_NODES:
@@ -104,11 +127,22 @@ class GraphBuilder:
             self._add_param(Param(pname, spec.shape, spec.init, spec.dtype, spec.trainable,
                                   spec.state, spec.fan_in, spec.fan_out, span, spec.saved), span)
             params[role or "value"] = pname
+        if "declaration" in op.traits:
+            self._remember(path, specs)
         node = Node(path, op_name, [t.name for t in inputs], [path], dict(attrs), params, span)
         node.macs = op.macs(attrs, types, outs)
         self.graph.nodes.append(node)
         self.graph.values[path] = Value(path, outs[0], path)
         return Tensor(path, outs[0])
+
+    def _remember(self, path: str, specs: dict) -> None:
+        """The numbers a declared tensor starts with, when the spec gives them."""
+        init = next(iter(specs.values())).init
+        if init.kind == "values":
+            self.known[path] = init.args
+        elif init.kind in ("zeros", "ones", "constant"):
+            fill = {"zeros": 0.0, "ones": 1.0}
+            self.known[path] = (fill[init.kind] if init.kind in fill else init.args[0],)
 
     def _add_param(self, param: Param, span: Span) -> None:
         self.total_params += param.numel

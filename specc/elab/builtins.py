@@ -160,15 +160,97 @@ def _values(v):
     return Init("values", tuple(flat))
 
 
+def _log(v, base=None):
+    v = _finite(v, "log()")
+    if v <= 0:
+        raise BuiltinError(f"log() of {show(v)}: the logarithm needs a positive number")
+    if base is None:
+        return math.log(v)
+    base = _finite(base, "log()")
+    if base <= 0 or base == 1:
+        raise BuiltinError(f"log() base {show(base)} must be positive and not 1")
+    return math.log(v) / math.log(base)
+
+
+def _exp(v):
+    v = _finite(v, "exp()")
+    if v > 709:
+        raise BuiltinError(f"exp() of {show(v)} is out of range")
+    return math.exp(v)
+
+
+def _sqrt(v):
+    v = _finite(v, "sqrt()")
+    if v < 0:
+        raise BuiltinError(f"sqrt() of {show(v)}: the square root needs a number >= 0")
+    return math.sqrt(v)
+
+
+def _round(v, digits=None):
+    """Python's (and torch.round's) rounding: halves go to the even neighbour."""
+    v = _finite(v, "round()")
+    if digits is None:
+        return round(v)
+    _ints((digits,), "round")
+    return round(v, max(-30, min(30, digits)))
+
+
 FUNCTIONS = {
     "range": _range, "len": _len, "enumerate": _enumerate, "zip": _zip,
     "min": lambda *a: min(_numbers(a, "min")), "max": lambda *a: max(_numbers(a, "max")),
     "sum": lambda *a: sum(_numbers(a, "sum")), "abs": lambda v: abs(_number(v, "abs()")),
     "str": _str, "int": _int, "float": _float, "ceil": _ceil, "floor": _floor,
+    "round": _round, "log": _log, "exp": _exp, "sqrt": _sqrt,
     "make_divisible": _make_divisible,
     "uniform": _uniform, "normal": _normal, "constant": _constant,
     "fan_in_uniform": _fan_in_uniform, "bipolar": _bipolar, "values": _values,
 }
+
+# Every builtin's signature and what it gives (the reference: `specc ops`, docs/ops.md).
+SIGNATURES = {
+    "range": ("range(stop) / range(start, stop[, step])", "the list of ints, as in Python"),
+    "len": ("len(list | str | tensor)", "the number of items; a tensor's rank"),
+    "enumerate": ("enumerate(list)", "the list of [index, item] pairs"),
+    "zip": ("zip(list, list, ...)", "the list of tuples of the lists' items, as long as the "
+            "shortest"),
+    "min": ("min(a, b, ...) / min(list)", "the smallest number; on a tensor, the op `min`"),
+    "max": ("max(a, b, ...) / max(list)", "the largest number; on a tensor, the op `max`"),
+    "sum": ("sum(a, b, ...) / sum(list)", "the sum of the numbers; on a tensor, the op `sum`"),
+    "abs": ("abs(x)", "the absolute value; on a tensor, the op `abs`"),
+    "str": ("str(x)", "a number, bool or none as text (`str(3)` is \"3\")"),
+    "int": ("int(x)", "a number truncated toward zero"),
+    "float": ("float(x)", "a number as a float"),
+    "ceil": ("ceil(x)", "the smallest int >= x"),
+    "floor": ("floor(x)", "the largest int <= x"),
+    "round": ("round(x[, digits])", "the nearest int (halves to the even one, as Python and "
+              "torch.round); with digits, a float rounded to that many decimals"),
+    "log": ("log(x[, base])", "the natural logarithm, or to `base` (log(x, 2)); on a tensor, "
+            "the op `log`"),
+    "exp": ("exp(x)", "e to the power x; on a tensor, the op `exp`"),
+    "sqrt": ("sqrt(x)", "the square root; on a tensor, the op `sqrt`"),
+    "make_divisible": ("make_divisible(v, divisor=8)", "MobileNet's and EfficientNet's width "
+                       "rounding: the nearest multiple of divisor, at least divisor, never "
+                       "more than 10 % below v"),
+    "uniform": ("uniform(a, b)", "initialiser: U(a, b)"),
+    "normal": ("normal(std, mean=0.0)", "initialiser: N(mean, std^2)"),
+    "constant": ("constant(v)", "initialiser: every entry v"),
+    "fan_in_uniform": ("fan_in_uniform(s)", "initialiser: U(-s/F, s/F), F the fan-in "
+                       "(LeCun 1998)"),
+    "bipolar": ("bipolar(seed=0, density=1.0)", "initialiser: fixed +-1 codes from their own "
+                "seed; with density < 1 the rest are 0"),
+    "values": ("values(list)", "initialiser: the numbers of a nested list, row-major"),
+    "default": ("default", "initialiser: PyTorch's, U(-1/sqrt(F), 1/sqrt(F))"),
+    "he_normal": ("he_normal / he_normal(a=0.0)", "initialiser: N(0, 2 / ((1 + a^2) F)) "
+                  "(He et al. 2015; a is the PReLU slope)"),
+    "he_uniform": ("he_uniform / he_uniform(a=0.0)", "initialiser: U(-b, b), b = sqrt(6 / "
+                   "((1 + a^2) F))"),
+    "glorot_normal": ("glorot_normal", "initialiser: N(0, 2 / (F + F_out))"),
+    "glorot_uniform": ("glorot_uniform", "initialiser: U(-b, b), b = sqrt(6 / (F + F_out))"),
+    "lecun_normal": ("lecun_normal", "initialiser: N(0, 1 / F)"),
+    "zeros": ("zeros", "initialiser: every entry 0"),
+    "ones": ("ones", "initialiser: every entry 1"),
+}
+
 
 def _slope_aware(kind):
     """He et al. 2015 (PReLU paper, eq. 15): with negative slope `a` after the layer,

@@ -15,7 +15,8 @@ from .scope import Frame
 
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
-_TENSOR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
+_TENSOR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "//": "floor_div",
+               "%": "mod", "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
 def callable_by_name(op) -> bool:
@@ -147,7 +148,7 @@ class ExprEval:
     def _tensor_binary(self, e, a, b, frame, hint):
         span = frame.span(e.span)
         if e.op not in _TENSOR_OPS:
-            raise SpeccError(f"'{e.op}' is not defined for tensors (use + - * / **)", span)
+            raise SpeccError(f"'{e.op}' is not defined for tensors", span)
         operands = []
         for v in (a, b):
             if isinstance(v, Tensor):
@@ -165,6 +166,9 @@ class ExprEval:
         tensors = [t for t in others if isinstance(t, Tensor)]
         dtype = next((t.type.dtype for t in tensors if t.type.dtype != "bool"),
                      tensors[0].type.dtype if tensors else "f32")
+        if dtype in ("i32", "i64") and not _int(v):
+            raise SpeccError(f"the number {show(v)} in {dtype} tensor arithmetic must be an int",
+                             span, ("cast the tensor to f32 first: cast(x, \"f32\")",))
         return self.builder.add_op("constant", [], {"value": float(v), "dtype": dtype},
                                    frame.path("const"), span)
 
@@ -216,6 +220,12 @@ class ExprEval:
         if POISON in (target, index):
             return POISON
         span = frame.span(e.span)
+        if isinstance(target, Tensor):
+            if not isinstance(index, Tensor):
+                raise SpeccError(f"a tensor is indexed by an integer tensor, got "
+                                 f"{type_name(index)}", span,
+                                 ("slice(x, axis, start, end) takes a range of a dim",))
+            return self.call_op("take", [target, index], {}, span, frame, hint)
         if not isinstance(target, (tuple, str)):
             raise SpeccError(f"cannot index {type_name(target)}", span)
         if not _int(index):

@@ -179,6 +179,10 @@ class NodeView:
             return Known(x.ref, x.arr, x.type, self.node.output[0], x.weight)
         return x
 
+    def value_of(self, arr) -> Val:
+        """A computed array as a tensor of the spec (a number, or a declared tensor)."""
+        return self.imp.materialize(known_of(np.asarray(arr), self.name or "const"))
+
     def constant(self, value: float, dtype: str) -> Val:
         """A number as a tensor of the spec (a rank-0 constant of `dtype`)."""
         from .tensors import SPECC_TO_NUMPY

@@ -123,6 +123,12 @@ def _syntax_error(source: SourceFile, e: UnexpectedInput) -> SpeccError:
             line, col = len(source.lines), len(source.lines[-1]) + 1
         else:
             width = max(1, len(str(tok).splitlines()[0]) if str(tok) else 1)
+        keyword = _misused_keyword(source, tok, e.expected)
+        if keyword is not None:
+            word, line, col = keyword
+            return SpeccError(f"'{word}' is a keyword, so it cannot be a name",
+                              Span(source, line, col, line, col + len(word)),
+                              (f"keywords: {', '.join(sorted(keywords()))}",))
         opened = open_bracket(source, _offset(source, line, col) if tok.type == "$END" else
                               tok.start_pos)
         message = f"{describe_expected(e.expected, opened)}, found {describe_token(tok)}"
@@ -130,6 +136,38 @@ def _syntax_error(source: SourceFile, e: UnexpectedInput) -> SpeccError:
         message = "unexpected end of file"
         line, col = len(source.lines), len(source.lines[-1]) + 1
     return SpeccError(message, Span(source, line, col, line, col + width))
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
+@lru_cache(maxsize=None)
+def keywords() -> frozenset[str]:
+    """The words the grammar reserves (`block`, `input`, `train`, `true`, ...)."""
+    return frozenset(t.pattern.value for t in _parser("start").terminals
+                     if t.pattern.type == "str" and _WORD.fullmatch(t.pattern.value))
+
+
+def _misused_keyword(source: SourceFile, tok: Token, expected) -> tuple[str, int, int] | None:
+    """(keyword, line, col) when the error comes from a keyword written where a name goes:
+    where a name was expected (`y = block + 1`, `for in in ...`), as an assignment's target
+    (`block = 3`), or before an '=' that makes it one (`input = 3`)."""
+    if tok.type in ("$END", "_NL") or tok.line is None:
+        return None
+    text = source.line(tok.line)
+    if str(tok) in keywords():
+        after = text[tok.end_column - 1:].lstrip()
+        if re.match(r"(=(?!=)|,)", after):
+            return str(tok), tok.line, tok.column
+        starts_line = not text[:tok.column - 1].strip()  # a statement after an unclosed '('
+        if "NAME" in expected and not starts_line:
+            return str(tok), tok.line, tok.column
+        return None
+    if str(tok) == "=":
+        before = re.search(r"([A-Za-z_][A-Za-z_0-9]*)\s*$", text[:tok.column - 1])
+        if before and before.group(1) in keywords() and not text[:before.start()].strip():
+            return before.group(1), tok.line, before.start() + 1
+    return None
 
 
 def _offset(source: SourceFile, line: int, col: int) -> int:

@@ -23,6 +23,9 @@ def _binary_infer(name):
         dtype = same_dtype(types, name)
         if dtype == "bool":
             raise ShapeError(f"'{_SYMBOL[name]}' is not defined for bool tensors")
+        if name == "div" and dtype in ("i32", "i64"):
+            raise ShapeError(f"'/' divides float tensors; these are {dtype}",
+                             ("use // for integer (floor) division, or cast(x, \"f32\") first",))
         return [TensorType(dtype, broadcast([t.shape for t in types], f"'{_SYMBOL[name]}'"))]
     return infer
 
@@ -92,7 +95,9 @@ def _binary(name):
 
 
 def _constant_torch(b, node, xs, ps):
-    return float(node.attrs["value"])  # a Python number: torch ops take it directly
+    """A Python number: torch ops take it directly (an int keeps integer arithmetic integer)."""
+    value = node.attrs["value"]
+    return int(value) if b.outs[0].dtype in ("i32", "i64") else float(value)
 
 
 def _constant_onnx(b, node, xs, ps):

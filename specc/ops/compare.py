@@ -1,6 +1,6 @@
-"""Comparisons, logic and selection, element by element, broadcasting by NumPy's rule:
-equal / less / greater (and _equal) give bool tensors; logical_and / or / xor / not combine
-them; where(c, a, b) picks; maximum / minimum and mod are the numeric binaries."""
+"""Logic and selection, element by element, broadcasting by NumPy's rule: logical_and / or /
+xor / not combine bool tensors (which `a == b`, `a < b`, ... make: specc/ops/integer.py);
+where(c, a, b) picks; maximum / minimum and fmod are numeric binaries."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,10 +9,6 @@ from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, same_dtype
 
-_COMPARE = {"equal": ("Equal", "eq", np.equal), "less": ("Less", "lt", np.less),
-            "less_equal": ("LessOrEqual", "le", np.less_equal),
-            "greater": ("Greater", "gt", np.greater),
-            "greater_equal": ("GreaterOrEqual", "ge", np.greater_equal)}
 _LOGIC = {"logical_and": ("And", "logical_and", np.logical_and),
           "logical_or": ("Or", "logical_or", np.logical_or),
           "logical_xor": ("Xor", "logical_xor", np.logical_xor)}
@@ -96,43 +92,17 @@ def _not_infer(attrs, types):
     return [types[0]]
 
 
-def _mod_infer(attrs, types):
-    dtype = same_dtype(types, "mod")
+def _fmod_infer(attrs, types):
+    dtype = same_dtype(types, "fmod")
     if dtype == "bool":
-        raise ShapeError("mod is not defined for bool tensors")
-    return [TensorType(dtype, broadcast([t.shape for t in types], "mod"))]
-
-
-def _mod_torch(b, node, xs, ps):
-    fn = b.torch.fmod if node.attrs["fmod"] else b.torch.remainder
-    return b.call(fn, xs[0], xs[1])
-
-
-def _mod_onnx(b, node, xs, ps):
-    """ONNX Mod takes fmod=0 for integers only (onnxruntime refuses floats): the float
-    remainder with the divisor's sign is a - b * floor(a / b)."""
-    if node.attrs["fmod"] or b.outs[0].dtype in ("i32", "i64"):
-        return b.op("Mod", xs, fmod=int(node.attrs["fmod"]))
-    floor = b.op("Floor", [b.op("Div", xs)])
-    return b.op("Sub", [xs[0], b.op("Mul", [xs[1], floor])])
-
-
-def _mod_import(m):
-    fmod = bool(m.attr("fmod", 0))
-    if m.foldable():
-        a, b = m.known(0), m.known(1)
-        return m.fold(np.fmod(a, b) if fmod else np.mod(a, b))
-    return m.call("mod", m.value(0), m.value(1), fmod=fmod)
+        raise ShapeError("fmod is not defined for bool tensors")
+    return [TensorType(dtype, broadcast([t.shape for t in types], "fmod"))]
 
 
 _CASE = ("f32[N, 3, 4]", "f32[4]")
 register(
-    *(_entry(n, o, t, f, "numbers" if n != "equal" else "any", True,
-             Example(_CASE, f"where({n}(x0, x1), x0, x1)"),
-             f"Element-wise a {sym} b as a bool tensor (NumPy broadcasting).")
-      for (n, (o, t, f)), sym in zip(_COMPARE.items(), ("==", "<", "<=", ">", ">="))),
     *(_entry(n, o, t, f, "bool", True,
-             Example(_CASE, f"where({n}(greater(x0, 0.0), less(x1, 0.5)), x0, x1)"),
+             Example(_CASE, f"where({n}(x0 > 0.0, x1 < 0.5), x0, x1)"),
              f"Element-wise logical {n.split('_')[1]} of two bool tensors.")
       for n, (o, t, f) in _LOGIC.items()),
     *(_entry(n, o, t, f, "numbers", False, Example(_CASE, f"{n}(x0, x1)"),
@@ -140,7 +110,7 @@ register(
              f"(ONNX {o} of two; of more, a chain).", variadic=True)
       for n, (o, t, f) in _EXTREME.items()),
     OpDef(name="logical_not", shape="same as x (bool)",
-          example=Example(_CASE, "where(logical_not(greater(x0, 0.0)), x0, x1)"),
+          example=Example(_CASE, "where(logical_not(x0 > 0.0), x0, x1)"),
           doc="Element-wise not of a bool tensor.", args=(Arg("x", "tensor"),),
           infer=_not_infer, torch=lambda b, node, xs, ps: b.call(b.torch.logical_not, xs[0]),
           onnx=lambda b, node, xs, ps: b.op("Not", xs), params=no_params, macs=no_macs,
@@ -148,20 +118,19 @@ register(
           onnx_import={"Not": lambda m: m.fold(np.logical_not(m.known(0))) if m.foldable()
                        else m.call("logical_not", m.value(0))}),
     OpDef(name="where", shape="the broadcast of cond's, a's and b's shapes",
-          example=Example(("f32[N, 3, 4]", "f32[N, 3, 4]"), "where(greater(x0, x1), x0, 0.5)"),
+          example=Example(("f32[N, 3, 4]", "f32[N, 3, 4]"), "where(x0 > x1, x0, 0.5)"),
           doc="a where cond holds, else b (element-wise, NumPy broadcasting).",
           args=(Arg("cond", "tensor"), Arg("a", "tensor"), Arg("b", "tensor")),
           infer=_where_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.where, xs[0], xs[1], xs[2]),
           onnx=lambda b, node, xs, ps: b.op("Where", xs), params=no_params, macs=no_macs,
           tolerance=1e-5, traits=frozenset({"join"}), onnx_import={"Where": _where_import}),
-    OpDef(name="mod", shape="the broadcast of a's and b's shapes",
-          example=Example(("f32[N, 3, 4]",), "mod(x0, 0.75, fmod=true)"),
-          doc="The remainder of a / b: with the sign of b (Python's %, integers), or with "
-              "fmod=true the sign of a (C's fmod; floats need it).",
-          args=(Arg("a", "tensor"), Arg("b", "tensor"), Arg("fmod", "bool", False)),
-          infer=_mod_infer, torch=_mod_torch,
-          onnx=_mod_onnx,
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"join"}),
-          onnx_import={"Mod": _mod_import}),
+    OpDef(name="fmod", shape="the broadcast of a's and b's shapes",
+          example=Example(("f32[N, 3, 4]",), "fmod(x0, 0.75)"),
+          doc="The remainder of a / b with the sign of a (C's fmod, torch.fmod, ONNX Mod with "
+              "fmod=1); `a % b` is Python's, with the sign of b.",
+          args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_fmod_infer,
+          torch=lambda b, node, xs, ps: b.call(b.torch.fmod, xs[0], xs[1]),
+          onnx=lambda b, node, xs, ps: b.op("Mod", xs, fmod=1),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"join"})),
 )

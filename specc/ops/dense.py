@@ -169,17 +169,25 @@ def _matmul_vectors(m, a, b):
 
 def _gather_import(m):
     """Gather: computed now when data and indices are known (shapes), an embedding when a
-    weight table is indexed by a tensor of ids."""
+    weight table is indexed by a tensor of ids, else take."""
     axis = m.attr("axis", 0)
     if m.all_known() and not m.is_weight(0):
         data, index = m.known(0), m.known(1)
         return m.fold(np.take(data, np.asarray(index).astype(np.int64), axis=axis))
     x, ids = m.type(0), m.type(1)
-    if m.is_weight(0) and x.rank == 2 and axis == 0 and ids.dtype in ("i32", "i64"):
+    if m.is_weight(0) and x.rank == 2 and axis == 0 and ids.dtype in ("i32", "i64") \
+            and not m.shared(0):
         w = m.weight(0)
         return m.call("embedding", m.value(1), num=w.shape[0], dim=w.shape[1],
                       weights={"weight": w})
-    m.refuse("gathering from a tensor computed at run time is not supported yet")
+    a = axis % x.rank
+    if m.is_known(1):  # ONNX counts negative indices from the end; take never wraps
+        index = np.asarray(m.known(1)).astype(np.int64)
+        size = x.shape[a]
+        if isinstance(size, int):
+            index = np.where(index < 0, index + size, index)
+        return m.call("take", m.value(0), m.value_of(index), axis=a)
+    return m.call("take", m.value(0), m.value(1), axis=a)
 
 
 register(

@@ -1,10 +1,80 @@
-"""Choosing elements by computed indices: gather one step of a sequence per sample, and turn
-a relative position into an index (Yeung et al.'s observation network picks a frame)."""
+"""Choosing elements by computed indices: take entries of a tensor by an index tensor (Swin's
+and MaxViT's relative position bias, `table[index]`), gather one step of a sequence per
+sample, and turn a relative position into an index (Yeung et al.'s observation network picks
+a frame).
+
+An index out of range is never wrapped: where the indices are declared numbers the compiler
+checks them, otherwise the torch module raises before indexing, and the ONNX model maps a
+negative index out of range so that onnxruntime's Gather refuses it."""
 from __future__ import annotations
 
+from ..core.diagnostics import SpeccError
 from ..ir.graph import TensorType
 from .registry import Arg, Example, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import float_input, fmt
+
+
+# ------------------------------------------------------------------------------- take
+def _take_axis(attrs, x: TensorType) -> int:
+    axis = attrs["axis"]
+    if not -x.rank <= axis < x.rank:
+        raise ShapeError(f"take axis {axis} is out of range for {x.rank}-D {fmt(x.shape)}")
+    return axis % x.rank
+
+
+def _take_infer(attrs, types):
+    x, index = types
+    if index.dtype not in ("i64", "i32"):
+        raise ShapeError(f"take needs an integer index tensor (i64 or i32), got {index}")
+    axis = _take_axis(attrs, x)
+    if x.batched and (axis == 0 or index.batched):
+        raise ShapeError(f"take from {fmt(x.shape)} by {fmt(index.shape)} along axis {axis} "
+                         "would mix the samples of the batch",
+                         ("take from a table (a tensor without a batch dim) by any indices, or "
+                          "from a batched tensor along another axis by fixed indices",))
+    if not isinstance(x.shape[axis], int):
+        raise ShapeError(f"take needs a known size on axis {axis} of {fmt(x.shape)}")
+    return [TensorType(x.dtype, x.shape[:axis] + index.shape + x.shape[axis + 1:])]
+
+
+def _take_known(attrs, types, known):
+    values = known[1]
+    if values is None:
+        return
+    axis = _take_axis(attrs, types[0])
+    size = types[0].shape[axis]
+    bad = next((v for v in values if not 0 <= v < size or v != int(v)), None)
+    if bad is not None:
+        shown = int(bad) if bad == int(bad) else bad
+        raise ShapeError(f"take index {shown} is out of range for axis {axis} of size {size} "
+                         f"(indices run from 0 to {size - 1})")
+
+
+def take_checked(x, index, axis: int, where: str):
+    """x's entries along `axis` at `index`: torch.index_select generalised to any index shape.
+    An index out of [0, size) is an error, never wrapped: on the CPU it is named here; on a
+    GPU negative indices are sent out of range, so that torch's own bounds check (a device
+    assertion) refuses them without a synchronisation."""
+    import torch
+    size = x.shape[axis]
+    if index.device.type == "cpu":
+        if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
+            bad = index[(index < 0) | (index >= size)].reshape(-1)[0]
+            raise SpeccError(f"take at '{where}': index {int(bad)} is out of range for axis "
+                             f"{axis} of size {size}")
+    else:
+        index = torch.where(index < 0, size, index)
+    flat = torch.index_select(x, axis, index.reshape(-1))
+    return flat.reshape(x.shape[:axis] + index.shape + x.shape[axis + 1:])
+
+
+def _take_onnx(b, node, xs, ps):
+    axis = _take_axis(node.attrs, b.types[0])
+    size, idt = b.types[0].shape[axis], b.types[1].dtype
+    index = xs[1]  # a negative index would wrap: make it out of range, so Gather refuses it
+    index = b.op("Where", [b.op("Less", [index, b.const([0], idt, ())]),
+                           b.const([size], idt, ()), index])
+    return b.op("Gather", [xs[0], index], axis=axis)
 
 
 def _gather_infer(attrs, types):
@@ -54,6 +124,21 @@ def _index_onnx(b, node, xs, ps):
 
 
 register(
+    OpDef(name="take", shape="x [..., S, ...] (S at `axis`), index [I...] -> "
+                              "x's dims before axis + index's dims + x's dims after axis",
+          example=Example(("f32[N, 3]",), "sum(take(table, index), [0, 1]) * x0",
+                          ("param table: f32[5, 3] = uniform(-1, 1)",
+                           "fixed index: i64[2, 3] = [[0, 4, 2], [1, 1, 3]]")),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          doc="Entries of x along `axis` at integer indices (numpy.take, ONNX Gather; "
+              "`x[index]` is take(x, index)): the indexed dim is replaced by the index's dims. "
+              "Indices must lie in [0, size): declared ones are checked by the compiler, others "
+              "when the network runs (never wrapped).",
+          args=(Arg("x", "tensor"), Arg("index", "tensor"), Arg("axis", "int", 0)),
+          infer=_take_infer, check_known=_take_known,
+          torch=lambda b, node, xs, ps: b.call(take_checked, xs[0], xs[1],
+                                               _take_axis(node.attrs, b.types[0]), node.name),
+          onnx=_take_onnx),
     OpDef(name="gather", shape="x [N, T, ...], index i64 [N] -> [N, ...]",
           example=Example(("f32[N, 5, 3]", "f32[N, 1]"), "gather(x0, index_of(sigmoid(x1), 5))"),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),

@@ -1,4 +1,5 @@
-"""Normalisation and regularisation: batch norm, local response norm, dropout."""
+"""Normalisation and regularisation: batch norm, local response norm, dropout, stochastic
+depth."""
 from __future__ import annotations
 
 import numpy as np
@@ -104,6 +105,32 @@ def _dropout_infer(attrs, types):
     return [types[0]]
 
 
+def _sd_infer(attrs, types):
+    if not 0.0 <= attrs["p"] <= 1.0:
+        raise ShapeError(f"stochastic_depth p must be in [0, 1], got {attrs['p']}")
+    if attrs["mode"] not in ("row", "batch"):
+        raise ShapeError(f"stochastic_depth mode must be \"row\" or \"batch\", got "
+                         f"\"{attrs['mode']}\"")
+    if attrs["mode"] == "row" and not types[0].batched:
+        raise ShapeError(f"stochastic_depth mode=\"row\" drops samples of a batch; "
+                         f"{types[0]} has no batch dim")
+    float_input(types[0], "stochastic_depth")
+    return [types[0]]
+
+
+def stochastic_depth(x, p: float, mode: str, training: bool):
+    """torchvision.ops.stochastic_depth: while training, zero each sample ("row") or the whole
+    batch ("batch") with probability p and scale what survives by 1 / (1 - p)."""
+    if not training or p == 0.0:
+        return x
+    survival = 1.0 - p
+    size = [x.shape[0]] + [1] * (x.dim() - 1) if mode == "row" else [1] * x.dim()
+    noise = x.new_empty(size).bernoulli_(survival)
+    if survival > 0.0:
+        noise.div_(survival)
+    return x * noise
+
+
 register(
     OpDef(name="batchnorm",
           shape="same as x ([N, C, ...])",
@@ -135,4 +162,18 @@ register(
           traits=frozenset({"inference_identity"}),
           params=no_params, macs=no_macs, tolerance=1e-5,
           onnx_import={"Dropout": _dropout_import}),
+    OpDef(name="stochastic_depth",
+          shape="same as x",
+          example=Example(("f32[N, 4, 3, 3]",), "x0 + stochastic_depth(relu(x0), 0.2)"),
+          doc="Stochastic depth (Huang et al. 2016) as torchvision.ops.stochastic_depth: while "
+              "training, a residual branch is zeroed with probability p for each sample "
+              "(mode=\"row\") or for the whole batch (\"batch\"), and what survives is scaled "
+              "by 1 / (1 - p); identity at inference (removed from exported models).",
+          args=(Arg("x", "tensor"), Arg("p", "float"), Arg("mode", "str", "row")),
+          infer=_sd_infer,
+          torch=lambda b, node, xs, ps: b.call(stochastic_depth, xs[0], node.attrs["p"],
+                                               node.attrs["mode"], b.training),
+          onnx=lambda b, node, xs, ps: b.op("Identity", xs),
+          traits=frozenset({"inference_identity"}),
+          params=no_params, macs=no_macs, tolerance=1e-5),
 )

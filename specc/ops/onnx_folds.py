@@ -40,26 +40,6 @@ def _constant_of_shape(m):
     return m.fill(value[:1].reshape(()), m.ints(0))
 
 
-def _cast(m):
-    """Cast of a known value, or to the type it already has."""
-    from onnx import TensorProto
-    to = m.attr("to")
-    names = {TensorProto.FLOAT: "f32", TensorProto.FLOAT16: "f16", TensorProto.DOUBLE: "f64",
-             TensorProto.INT32: "i32", TensorProto.INT64: "i64", TensorProto.BOOL: "bool"}
-    if to not in names:
-        m.unsupported(f"Cast to ONNX type {to}, which specc does not have")
-    if m.type(0).dtype == names[to]:
-        return m.same(0)
-    if m.is_known(0) and not m.is_weight(0):
-        arr = m.known(0)
-        if arr.dtype == object:
-            return m.fold(arr)  # a shape: its symbolic sizes stay integers
-        np_type = {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i32": np.int32,
-                   "i64": np.int64, "bool": np.bool_}[names[to]]
-        return m.fold(arr.astype(np_type))
-    m.refuse(f"Cast from {m.type(0).dtype} to {names[to]} at run time")
-
-
 def _range(m):
     """Range of known numbers (a spec's sizes are known while importing)."""
     start, limit, delta = (np.asarray(m.known(i)) if m.is_known(i) else m.need(i)
@@ -82,5 +62,5 @@ def _eye_like(m):
 
 
 register_import("onnx_folds", {"Shape": _shape, "Size": _size, "Constant": _constant,
-                               "ConstantOfShape": _constant_of_shape, "Cast": _cast,
+                               "ConstantOfShape": _constant_of_shape,
                                "Range": _range, "EyeLike": _eye_like})

@@ -22,6 +22,15 @@ def _same(op):
     return infer
 
 
+def _signed(op):
+    """abs and neg take integer tensors too."""
+    def infer(attrs, types):
+        if types[0].dtype not in ("i32", "i64"):
+            float_input(types[0], op)
+        return [types[0]]
+    return infer
+
+
 def _c(b, value) -> str:
     """A scalar constant of the op's dtype."""
     return b.const([value], b.types[0].dtype, ())
@@ -197,14 +206,16 @@ register(
            call="softplus(x0, beta=2.0)"),
     _unary("mish", "x * tanh(softplus(x)) (Misra 2019).", _fn("mish", "F"), _mish_onnx,
            imports={"Mish": unary("mish")}),
-    _unary("sqrt", "Square root.", _fn("sqrt"), "Sqrt", imports=np.sqrt,
-           call="sqrt(abs(x0) + 0.1)"),
-    _unary("exp", "e to the power x.", _fn("exp"), "Exp", imports=np.exp),
-    _unary("log", "Natural logarithm.", _fn("log"), "Log", imports=np.log,
-           call="log(abs(x0) + 0.1)"),
-    _unary("abs", "Absolute value |x|; with a number, the compile-time abs().", _fn("abs"), "Abs",
-           imports=np.abs),
-    _unary("neg", "Negation, -x (also written -x).", _fn("neg"), "Neg", imports=np.negative),
+    _unary("sqrt", "Square root; with a number, the compile-time sqrt().", _fn("sqrt"), "Sqrt",
+           imports=np.sqrt, call="sqrt(abs(x0) + 0.1)"),
+    _unary("exp", "e to the power x; with a number, the compile-time exp().", _fn("exp"), "Exp",
+           imports=np.exp),
+    _unary("log", "Natural logarithm; with a number, the compile-time log(x[, base]).",
+           _fn("log"), "Log", imports=np.log, call="log(abs(x0) + 0.1)"),
+    _unary("abs", "Absolute value |x| of a float or integer tensor; with a number, the "
+           "compile-time abs().", _fn("abs"), "Abs", infer=_signed("abs"), imports=np.abs),
+    _unary("neg", "Negation, -x (also written -x), of a float or integer tensor.", _fn("neg"),
+           "Neg", infer=_signed("neg"), imports=np.negative),
     _unary("reciprocal", "The reciprocal 1 / x.", _fn("reciprocal"), "Reciprocal",
            imports=np.reciprocal,
            call="reciprocal(abs(x0) + 0.5)"),

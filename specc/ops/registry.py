@@ -138,6 +138,10 @@ class OpDef:
     onnx_import: dict = field(default_factory=dict)
     # Optional: the operator a spec writes the op with (`a + b` is add); printers use it.
     symbol: str = ""
+    # Optional: check_known(attrs, types, known) checks what the compiler knows of the inputs'
+    # values (`known[i]`: the flat tuple of numbers a declared tensor is initialised with, one
+    # number for a uniform fill, or None) and raises ShapeError, e.g. take's indices in range.
+    check_known: Callable | None = None
 
     @property
     def tensor_args(self) -> tuple[Arg, ...]:

@@ -1,4 +1,4 @@
-"""Structural ops: concat, flatten, reshape, transpose, pad, slice."""
+"""Structural ops: concat, flatten, reshape, transpose, pad, slice, roll."""
 from __future__ import annotations
 
 import numpy as np
@@ -435,6 +435,51 @@ def _split_import(m):
     return tuple(outs)
 
 
+def _roll_shifts(attrs, x: TensorType) -> list[tuple[int, int]]:
+    """(axis, shift in [0, size)) for each rolled axis, in the order given."""
+    shifts, axes = list(attrs["shifts"]), list(attrs["axes"])
+    if len(shifts) != len(axes) or not axes:
+        raise ShapeError(f"roll needs one shift per axis, got shifts {fmt(shifts)} and axes "
+                         f"{fmt(axes)}")
+    out = []
+    for shift, a in zip(shifts, axes):
+        if not -x.rank <= a < x.rank:
+            raise ShapeError(f"roll axis {a} is out of range: the tensor {fmt(x.shape)} has "
+                             f"{x.rank} dims (axes {-x.rank} to {x.rank - 1})")
+        axis = a % x.rank
+        size = x.shape[axis]
+        if x.batched and axis == 0:
+            raise ShapeError("roll along the batch dim would mix the samples of the batch")
+        if not isinstance(size, int):
+            raise ShapeError(f"roll needs a known size on axis {axis} of {fmt(x.shape)}")
+        out.append((axis, shift % size))
+    return out
+
+
+def _roll_infer(attrs, types):
+    _roll_shifts(attrs, types[0])
+    return [types[0]]
+
+
+def _roll_torch(b, node, xs, ps):
+    pairs = _roll_shifts(node.attrs, b.types[0])
+    return b.call(b.torch.roll, xs[0], tuple(s for _, s in pairs), tuple(a for a, _ in pairs))
+
+
+def _roll_onnx(b, node, xs, ps):
+    """The last `shift` entries of each axis move to its front: two Slices and a Concat."""
+    x = xs[0]
+    for axis, shift in _roll_shifts(node.attrs, b.types[0]):
+        if shift == 0:
+            continue
+        n = b.types[0].shape[axis]
+        parts = [b.op("Slice", [x, b.const([lo], "i64"), b.const([hi], "i64"),
+                                b.const([axis], "i64")])
+                 for lo, hi in ((n - shift, n), (0, n - shift))]
+        x = b.op("Concat", parts, axis=axis)
+    return x if x != xs[0] else b.op("Identity", [x])
+
+
 register(
     OpDef(name="unsqueeze",
           shape="a dim of size 1 inserted at each of `axes` (numbered in the result)",
@@ -506,4 +551,12 @@ register(
           infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
           onnx_import={"Slice": _slice_import, "Split": _split_import}),
+    OpDef(name="roll",
+          shape="same as x",
+          example=Example(("f32[N, 5, 4, 3]",), "roll(x0, [-2, 1], [1, 2])"),
+          doc="Shift entries cyclically by `shifts[i]` along `axes[i]` (torch.roll): what "
+              "leaves one end enters at the other (Swin's shifted windows).",
+          args=(Arg("x", "tensor"), Arg("shifts", "int_list"), Arg("axes", "int_list")),
+          infer=_roll_infer, torch=_roll_torch, onnx=_roll_onnx,
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
 )

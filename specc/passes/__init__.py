@@ -6,12 +6,12 @@ CHECK runs after elaboration (every command); INFERENCE prepares a graph for exp
 """
 from __future__ import annotations
 
-from .dce import dead_code
+from .dce import dead_code, unread_declarations
 from .inference import drop_train_only
 from .verify import verify
 
 CHECK = [verify, dead_code]  # the elaborator's graph is verified first
-INFERENCE = [drop_train_only, dead_code]
+INFERENCE = [drop_train_only, unread_declarations]
 
 
 def run(graph, passes):

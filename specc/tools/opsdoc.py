@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from ..elab.builtins import SIGNATURES
 from ..ops.registry import REQUIRED, TENSOR_KINDS, Arg, OpDef, all_ops
 from ..lang.values import show
 
@@ -127,7 +128,25 @@ def _wrap(text: str, indent: int, width: int = 92) -> str:
 def listing() -> str:
     ops = public_ops()
     width = max(len(n) for n in ops)
-    return "\n".join(f"{n.ljust(width)}  {summary(op)}" for n, op in ops.items())
+    lines = [f"{n.ljust(width)}  {summary(op)}" for n, op in ops.items()]
+    lines += ["", "builtins (compile-time functions and initialisers):"]
+    lines += [f"  {sig}  {doc}" for sig, doc in SIGNATURES.values()]
+    return "\n".join(lines)
+
+
+def describe_builtin(name: str) -> str:
+    """What `specc ops NAME` prints for a builtin that is no op."""
+    sig, doc = SIGNATURES[name]
+    return f"{sig}\n\n{_wrap(doc[0].upper() + doc[1:] + '.', 0)}"
+
+
+def builtins_markdown() -> list[str]:
+    out = ["## Builtins", "",
+           "Compile-time functions on numbers, lists and strings, and the initialisers. Where "
+           "an op has the same name (`abs`, `log`, `exp`, `sqrt`, `max`, `min`, `sum`), a "
+           "tensor argument calls the op.", "", "| signature | gives |", "|---|---|"]
+    out += [f"| `{sig}` | {doc.replace('|', '/')} |" for sig, doc in SIGNATURES.values()]
+    return out
 
 
 def _group(op: OpDef) -> tuple[str, str]:
@@ -148,6 +167,7 @@ def markdown() -> str:
     out = [HEADER, CONVENTIONS, "## Ops", ""]
     for title, ops in groups.items():
         out.append(f"- {title}: " + ", ".join(f"[`{op.name}`](#{op.name})" for op in ops))
+    out += ["", *builtins_markdown()]
     for title, ops in groups.items():
         out += ["", f"## {title}"]
         for op in ops:

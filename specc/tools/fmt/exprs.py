@@ -22,6 +22,7 @@ from .tokens import Tokens
 WIDTH = 100
 STEP = 4
 ALIGN_SHARE = 0.6  # an aligned bracket that opens further right than this share explodes
+SHORT = 24  # a bracket of plain items this short stays on one line
 
 _CMP = {"==", "!=", "<", "<=", ">", ">="}
 
@@ -160,7 +161,8 @@ class ExprPrinter:
 
     def lay(self, e, col: int, indent: int, tail: int = 0) -> list[str]:
         text = self.flat(e)
-        if not self.forced(e) and (self.fits(text, col, tail) or "\n" in text):
+        if not self.forced(e) and (self.fits(text, col, tail) or "\n" in text
+                                   or self.atomic(e)):
             return [text]
         if isinstance(e, A.ExprCall):
             head = self._wrap(e.callee, 11) + "("
@@ -186,11 +188,13 @@ class ExprPrinter:
 
     def concat(self, pieces: list, col: int, indent: int, tail: int) -> list[str]:
         """Strings and (expr, least precedence) laid out one after another on the same line;
-        each expression may break, the next piece continues after its last line."""
+        each expression may break, the next piece continues after its last line. A piece
+        makes room for what follows it up to the next place that can break (the rest of a
+        chain of pieces that cannot, or the head of the next bracket), not for all of it."""
         lines, cur = [""], col
-        rest = [len(p) if isinstance(p, str) else len(self._wrap(*p)) for p in pieces]
+        heads = [self._head(p) for p in pieces]
         for i, p in enumerate(pieces):
-            after = sum(rest[i + 1:]) + tail
+            after = self._room_after(heads, i + 1, tail)
             if isinstance(p, str):
                 part = [p]
             else:
@@ -205,6 +209,38 @@ class ExprPrinter:
             lines += part[1:]
             cur = len(lines[-1]) if len(lines) > 1 else col + len(lines[0])
         return lines
+
+    def _head(self, p) -> tuple[int, bool]:
+        """(length up to the piece's first possible break, whether it can break at all)."""
+        if isinstance(p, str):
+            return len(p), False
+        e, least = p
+        text = self._wrap(e, least)
+        if self.atomic(e):
+            return len(text), False
+        cut = min((text.find(c) for c in "([" if c in text), default=-1)
+        return (cut + 1, True) if cut >= 0 else (len(text), False)
+
+    @staticmethod
+    def _room_after(heads: list, start: int, tail: int) -> int:
+        room = 0
+        for length, breaks in heads[start:]:
+            room += length
+            if breaks:
+                return room
+        return room + tail
+
+    def atomic(self, e) -> bool:
+        """A short bracket of plain items (`str(2 * s + 1)`, `[1, 2]`) never breaks: over
+        three lines it reads worse than a line that runs a little long."""
+        items = e.args if isinstance(e, A.ExprCall) else e.items if isinstance(e, A.ExprList) \
+            else None
+        if items is None or self.trailing(e):
+            return False
+        return len(self.flat(e)) <= SHORT and not any(
+            isinstance(c, (A.ExprCall, A.ExprList, A.ExprPipe))
+            or isinstance(getattr(c, "value", None), (A.ExprCall, A.ExprList, A.ExprPipe))
+            for c in items)
 
     def group(self, head: str, items: list, close: str, col: int, indent: int, tail: int,
               trailing: bool) -> list[str]:

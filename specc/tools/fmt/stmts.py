@@ -119,7 +119,24 @@ class Printer:
         else:
             raise _Verbatim  # a statement this printer does not know: keep its text
         lines = ex.concat(pieces, col, indent, 0)
-        return [" " * indent + lines[0]] + lines[1:]
+        lines = [" " * indent + lines[0]] + lines[1:]
+        if len(pieces) > 2 and pieces[-2] == " as " and not self._fit(lines, 1):
+            lines = min(lines, self._label_below(pieces, indent), key=self._cost)
+        return lines
+
+    def _label_below(self, pieces: list, indent: int) -> list[str]:
+        """The statement with its `as` label on a continuation line of its own."""
+        head = self.ex.concat(pieces[:-2], indent, indent, 0)
+        cont = indent + STEP
+        label = self.ex.concat(["as ", pieces[-1]], cont, cont, 0)
+        return [" " * indent + head[0]] + head[1:] + [" " * cont + label[0]] + label[1:]
+
+    def _fit(self, lines: list[str], most: int) -> bool:
+        return len(lines) <= most and all(len(x) <= self.ex.width for x in lines)
+
+    def _cost(self, lines: list[str]) -> tuple[int, int]:
+        """Lines past the width first, then the number of lines."""
+        return (sum(len(x) > self.ex.width for x in lines), len(lines))
 
     def _compound(self, s, indent: int) -> list[str]:
         open_i, close_i = self.tokens.body_braces(s.span.line, s.span.col)
