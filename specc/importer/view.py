@@ -222,6 +222,12 @@ class NodeView:
     def call(self, op_name: str, *tensors, weights: dict | None = None, **attrs) -> Val:
         return self.imp.call(self, op_name, tensors, weights or {}, attrs)
 
+    def call_as_output(self, op_name: str, *tensors, **attrs) -> Val:
+        """A call that makes graph output 0 of the node, named as that output."""
+        from . import names
+        path = names.identifier(self.imp._stripped(self.node.output[0]), "y")
+        return add_node(self.imp, self, op_name, tensors, {}, attrs, path=path)
+
     def fold(self, arr) -> Known:
         return known_of(arr if isinstance(arr, np.ndarray) else np.asarray(arr),
                         self.node.output[0] if self.node.output else self.name)
@@ -250,6 +256,10 @@ class NodeView:
         raise NeedsKnown(f"needs input {i} ('{self.node.input[i]}') while importing (a "
                          "constant or a shape), but the model computes it at run time",
                          self.node.input[i])
+
+    def is_output(self, k: int) -> bool:
+        """Is output k one of the graph's outputs?"""
+        return k < len(self.node.output) and self.node.output[k] in self.imp.graph_outputs
 
     def used(self, k: int) -> bool:
         """Does anything read output k (a node, or the graph's outputs)?"""

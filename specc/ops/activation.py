@@ -97,7 +97,11 @@ def _prelu_import(m):
 
 
 def _identity_import(m):
-    """Identity: the value itself, no node (an export adds one where an output needs it)."""
+    """Identity: the value itself, no node; an Identity that makes a graph output of a value
+    computed in the graph is kept (an export writes one where an output is named apart from
+    the value it gives)."""
+    if m.is_output(0) and not m.is_known(0):
+        return m.call_as_output("identity", m.value(0))
     return m.same(0)
 
 
