@@ -16,8 +16,9 @@ def _same(op):
     return infer
 
 
-def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5):
-    return OpDef(name=name, doc=doc, shape="same as x", onnx_import={onnx_op: unary(name)},
+def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5, imports=None):
+    return OpDef(name=name, doc=doc, shape="same as x",
+                 onnx_import=imports or {onnx_op: unary(name)},
                  example=Example(("f32[N, 3, 4]",), f"{name}(x0)"),
                  args=(Arg("x", "tensor"),), infer=_same(name),
                  torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0]),
@@ -78,6 +79,18 @@ def _prelu_infer(attrs, types):
     return [x]
 
 
+def _sigmoid_import(m):
+    """Sigmoid; x * sigmoid(x), as specc writes silu, is silu again (one tensor, not two)."""
+    mul = m.sole_user()
+    if mul is not None and mul.op_type == "Mul" and m.node.input[0] in mul.node.input \
+            and m.node.output[0] in mul.node.input and not m.is_known(0):
+        m.absorb(mul)
+        return m.call("silu", m.value(0))
+    if m.foldable():
+        return m.fold(1.0 / (1.0 + np.exp(-m.known(0))))
+    return m.call("sigmoid", m.value(0))
+
+
 def _prelu_import(m):
     """PRelu with a slope per channel ([C], [C, 1, ...]) or one shared slope."""
     x, slope = m.type(0), m.type(1)
@@ -124,7 +137,8 @@ register(
           traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5,
           onnx_import={"Relu": unary("relu", lambda a: np.maximum(a, 0))}),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
-    _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
+    _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid",
+           imports={"Sigmoid": _sigmoid_import}),
     OpDef(name="identity",
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "identity(x0) |> relu"),
