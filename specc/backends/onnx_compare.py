@@ -123,10 +123,19 @@ def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
     ort_feeds = {k: v[:1] for k, v in feeds.items()} if cut else feeds
     try:
         actual = _onnxruntime(model, graph, ort_feeds)
+    except SpeccError:
+        reference.cancel()
+        raise
+    except Exception as e:  # onnxruntime's own types: the run fails on these inputs
+        reference.cancel()
+        raise _cannot_run("onnxruntime", e) from None
     except BaseException:
         reference.cancel()
         raise
-    expected = reference.result()
+    try:
+        expected = reference.result()
+    except RuntimeError as e:  # torch refuses these inputs (an integer division by zero)
+        raise _cannot_run("the torch module", e) from None
     _finite(expected, "the torch module")
     _finite(actual, "onnxruntime")
     err = max_rel_error([e[:1] for e in expected] if cut else expected, actual)
@@ -182,6 +191,14 @@ def _ill_conditioned(module, graph, feeds, expected, tol, signal_tol, skeleton, 
                                 f"make the outputs ill-conditioned (torch float32 is "
                                 f"{own:.1e} off float64, onnxruntime {err:.1e} off torch)")
     return None
+
+
+def _cannot_run(who: str, e: Exception) -> SpeccError:
+    first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+    return SpeccError(f"cannot verify: {who} fails on the seeded inputs ({first})",
+                      notes=("the network may be undefined for some inputs (an integer "
+                             "division or remainder by zero); --no-verify writes the model "
+                             "anyway",))
 
 
 def _onnxruntime(model, graph, feeds) -> list[np.ndarray]:
