@@ -174,6 +174,9 @@ def _gather_import(m):
     if m.all_known() and not m.is_weight(0):
         data, index = m.known(0), m.known(1)
         return m.fold(np.take(data, np.asarray(index).astype(np.int64), axis=axis))
+    if m.all_known():  # rows of a weight picked by known indices: still that weight
+        index = np.asarray(m.known(1)).astype(np.int64)
+        return m.derive(0, lambda a: np.take(a, index, axis=axis))
     x, ids = m.type(0), m.type(1)
     if m.is_weight(0) and x.rank == 2 and axis == 0 and ids.dtype in ("i32", "i64") \
             and not m.shared(0):

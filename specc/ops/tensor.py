@@ -218,7 +218,15 @@ def _squeeze_onnx(b, node, xs, ps):
 
 
 def _unsqueeze_import(m):
+    """Unsqueeze; an index [N] made [N, 1] for a GatherND over the batch is specc's gather
+    read back (its export writes that pair)."""
     axes = attr_or_input(m, "axes", 1)
+    user = m.sole_user()
+    if user is not None and user.op_type == "GatherND" and user.attr("batch_dims", 0) == 1 \
+            and user.node.input[1] == m.node.output[0] and list(axes) == [1] \
+            and m.type(0).rank == 1 and not m.is_known(0):
+        m.absorb(user)
+        return m.call("gather", user.value(0), m.value(0))
     if m.all_known():
         x = m.type(0)
         rank = x.rank + len(axes)
@@ -287,7 +295,39 @@ def _reshape_import(m):
     return _reshape_to(m, m.value(0), x, target)
 
 
+def _drops_ones(longer, shorter) -> list[int] | None:
+    """The positions of `longer` whose 1s, removed, leave `shorter` (None if none do)."""
+    out, j = [], 0
+    for i, d in enumerate(longer):
+        if j < len(shorter) and d == shorter[j]:
+            j += 1
+        elif d == 1:
+            out.append(i)
+        else:
+            return None
+    return out if j == len(shorter) else None
+
+
+def _resolve(x, target: list) -> list:
+    """The target with its -1 worked out where only the batch dim can fill it ([N, 1] ->
+    [-1] is [N])."""
+    if -1 not in target or not x.batched:
+        return target
+    rest = [t for t in target if t != -1]
+    per = x.per_sample()
+    if per is not None and all(isinstance(t, int) for t in rest) and prod(rest) == per:
+        return [x.shape[0] if t == -1 else t for t in target]
+    return target
+
+
 def _reshape_to(m, v, x, target):
+    target = _resolve(x, list(target))
+    squeezed = [d for d in x.shape if d != 1]
+    if target != list(x.shape) and [d for d in target if d != 1] == squeezed:
+        if len(target) < x.rank and _drops_ones(x.shape, target):
+            return m.call("squeeze", v, axes=_drops_ones(x.shape, target))
+        if len(target) > x.rank and _drops_ones(target, x.shape):
+            return m.call("unsqueeze", v, axes=_drops_ones(target, x.shape))
     k = len(target) - 1
     if k >= 1 and target[:k] == list(x.shape[:k]) and (target[k] == -1 or target[k] == _prod(
             x.shape[k:])) and x.rank > k:
