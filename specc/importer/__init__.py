@@ -64,7 +64,7 @@ def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
     doc = describe_source(loaded)
     notes = []
     if structure:
-        from .structure import structured_text
+        from .blocks_text import structured_text
         try:
             text = structured_text(graph, doc)
         except (KeyError, ValueError, IndexError) as e:  # a structure it cannot write
