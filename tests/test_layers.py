@@ -23,6 +23,7 @@ LAYERS = [
     ["tasks"],                       # the demonstrations' task environments
     ["train", "runtime", "tools", "deploy"],  # trainer; running models; fmt, lsp, graph page,
                                      # zoo, docs; int8/fp16, Triton, batch prediction
+    ["importer"],                    # ONNX -> spec text + weights (uses fmt, checks via the API)
     ["cli"],                         # the command line
 ]
 RANK = {p: i for i, layer in enumerate(LAYERS) for p in layer}

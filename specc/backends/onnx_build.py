@@ -120,12 +120,18 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
         env[node.outputs[0]] = _name_result(b, start, out, node.outputs[0])
     if problems:
         raise LoweringError.at_nodes(problems, f"ONNX opset {opset}")
-    used = {i for n in b.nodes for i in n.input}
+    used = {i for n in b.nodes for i in n.input} | {env[v] for v in graph.outputs.values()}
     stored = _weights(graph, weights, used, fp16_weights, b)
     outputs = []
+    stored_names = set(stored) | {t.name for t in b.initializers}
     for out_name, value in graph.outputs.items():
-        if env[value] != out_name:
-            b.nodes.append(helper.make_node("Identity", [env[value]], [out_name],
+        source = env[value]
+        if source == out_name and source in stored_names:
+            # an output that is a stored tensor itself: onnxruntime loads no graph output
+            # that is an initializer, so the tensor is stored under another name
+            source = _rename_stored(b, stored, source, f"{source}/value")
+        if source != out_name:
+            b.nodes.append(helper.make_node("Identity", [source], [out_name],
                                             name=f"output/{out_name}"))
         outputs.append(value_info(out_name, graph.values[value].type))
     g = helper.make_graph(b.nodes, graph.name,
@@ -137,6 +143,17 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
     for key, value in (metadata or {}).items():
         model.metadata_props.add(key=key, value=value if isinstance(value, str) else json.dumps(value))
     return model, stored
+
+
+def _rename_stored(b: OnnxBuilder, stored: dict, name: str, new: str) -> str:
+    if name in stored:
+        stored[new] = stored.pop(name)
+    for t in b.initializers:
+        if t.name == name:
+            t.name = new
+    for n in b.nodes:
+        n.input[:] = [new if i == name else i for i in n.input]
+    return new
 
 
 def _name_result(b: OnnxBuilder, start: int, out: str, value: str) -> str:

@@ -39,7 +39,52 @@ def add_arguments(p) -> None:
                    help="threads for both engines (default: as `specc train` chooses, from "
                    "the CPUs this process may use less those other processes keep busy; "
                    "0: each engine's own default, one per core)")
+    p.add_argument("--dim", action="append", default=[], metavar="SYMBOL=SIZE",
+                   help="the size of a symbolic dim other than the batch (a model's "
+                   "sequence length, say; repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _dims(args) -> dict[str, int]:
+    from .main import UsageError
+    out = {}
+    for text in args.dim:
+        name, sep, size = text.partition("=")
+        if not sep or not name.strip() or not size.strip().isdigit() or int(size) < 1:
+            raise UsageError(f"--dim expects SYMBOL=SIZE such as seq=128, got {text!r}")
+        out[name.strip()] = int(size)
+    return out
+
+
+def feeds_for(sess, batch: int, dims: dict[str, int]) -> dict:
+    """Seeded inputs for every input of a session: the first symbolic dim is the batch, the
+    others come from --dim; floats are normal, integers 0 (a valid index), bools random."""
+    from ..core.diagnostics import SpeccError
+    rng = np.random.default_rng(0)
+    out = {}
+    for inp in sess.get_inputs():
+        shape, batched = [], False
+        for d in inp.shape:
+            if isinstance(d, int) and d > 0:
+                shape.append(d)
+            elif not batched and not shape:
+                shape.append(batch)
+                batched = True
+            elif isinstance(d, str) and d in dims:
+                shape.append(dims[d])
+            else:
+                raise SpeccError(f"input '{inp.name}' has the symbolic dim '{d}' besides the "
+                                 f"batch; give its size with --dim {d}=SIZE")
+        kind = inp.type  # 'tensor(float)'
+        if "float" in kind or "double" in kind:
+            dtype = {"tensor(float16)": np.float16, "tensor(double)": np.float64}.get(
+                kind, np.float32)
+            out[inp.name] = rng.standard_normal(shape).astype(dtype)
+        elif kind == "tensor(bool)":
+            out[inp.name] = rng.random(shape) < 0.5
+        else:
+            out[inp.name] = np.zeros(shape, dtype=np.dtype(kind[len("tensor("):-1]))
+    return out
 
 
 def run(args) -> int:
@@ -53,12 +98,14 @@ def run(args) -> int:
         args.threads = plan().threads
     if args.threads:
         torch.set_num_threads(args.threads)
-    tmp = None
+    tmp, note_foreign, weights = None, None, None
     if args.target.endswith(".onnx"):
         model_path = args.target
         from ..runtime.embedded import load_embedded
         model = read_model(model_path)  # the spec travels in the model, checked against it
         net = load_embedded(metadata(model), model, model_path)
+        if net is None:  # a model from elsewhere: imported, so torch runs it too
+            net, weights, note_foreign = _imported(model_path)
     else:
         path, name = split_target(args.target)
         net = load(path, name)
@@ -67,52 +114,73 @@ def run(args) -> int:
         net.to_onnx(model_path, verify=False)
     sess, provider, note = open_session(model_path, args.provider, args.threads)
     module = net.to_torch(seed=0).eval() if net is not None else None
-    inp = sess.get_inputs()[0]
+    if module is not None and weights is not None:
+        from ..backends.torch_module import load_state
+        load_state(module, weights, model_path)
+    dims = _dims(args)
     rows = []
     from tqdm import tqdm
     engines = 2 if module is not None else 1
     with tqdm(total=len(sizes) * (args.warmup + args.iters) * engines, unit="run",
               desc="benchmarking", file=sys.stderr, disable=None, leave=False) as bar:
         for batch in sizes:
-            shape = [d if isinstance(d, int) else batch for d in inp.shape]
-            x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            feeds = feeds_for(sess, batch, dims)
             bar.set_postfix_str(f"batch {batch}")
-            rows += measure(sess, module, inp.name, x, batch, args.iters, args.warmup, provider,
+            rows += measure(sess, module, feeds, batch, args.iters, args.warmup, provider,
                             tick=lambda: bar.update(1))
     if tmp is not None:
         tmp.cleanup()
     if args.json:
         print(json.dumps({"model": model_path if tmp is None else net.name,
-                          "threads": args.threads, "rows": rows}))
+                          "threads": args.threads, "rows": rows, "foreign": note_foreign}))
         return 0
     if note:
         print(f"note: {note}")
+    if note_foreign:
+        print(f"note: {note_foreign}")
     print(f"{'engine':<26} {'batch':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} "
           f"{'samples/s':>11}  (batch / p50)")
     for r in rows:
         print(f"{r['engine']:<26} {r['batch']:>5} {r['p50_ms']:>9.3f} {r['p90_ms']:>9.3f} "
               f"{r['p99_ms']:>9.3f} {r['throughput']:>11.1f}")
     if module is None:
-        print("(torch rows skipped: the model carries no spec; export it with specc)")
+        print("(torch rows skipped: the model carries no spec and specc cannot import it)")
     return 0
 
 
-def measure(sess, module, name, x, batch, iters, warmup, provider, tick=lambda: None) -> list:
+def _imported(model_path: str):
+    """(network, weights, note) for a model specc did not write: imported in memory, or
+    (None, None, why not)."""
+    from ..core.diagnostics import SpeccError
+    from ..importer import import_graph, load_imported, open_model
+    try:
+        imported = import_graph(open_model(model_path), "model")
+        net, weights = load_imported(imported)
+    except SpeccError as e:
+        first = e.message.splitlines()[0]
+        return None, None, (f"{model_path} was not written by specc and does not import "
+                            f"({first}); onnxruntime only")
+    return net, weights, (f"{model_path} was not written by specc: torch runs the network "
+                          "`specc import` reads from it")
+
+
+def measure(sess, module, feeds, batch, iters, warmup, provider, tick=lambda: None) -> list:
     """Latency percentiles of single runs; throughput is batch / p50, the typical run (a mean
     would let a few slow runs contradict the percentiles beside it)."""
     import torch
     times = {"ort": [], "torch": []}
-    tx = torch.from_numpy(x)
+    names = [i.name for i in sess.get_inputs()]
+    args = [torch.from_numpy(feeds[n]) for n in names]
     with torch.no_grad():
         for i in range(warmup + iters):
             t = time.perf_counter()
-            sess.run(None, {name: x})
+            sess.run(None, feeds)
             if i >= warmup:
                 times["ort"].append(time.perf_counter() - t)
             tick()
             if module is not None:
                 t = time.perf_counter()
-                module(tx)
+                module(*args)
                 if i >= warmup:
                     times["torch"].append(time.perf_counter() - t)
                 tick()

@@ -12,7 +12,7 @@ from ..core.diagnostics import SpeccError
 from ..core.files import staging
 from .common import batch_size, ensure_parent, output_file, positive_int
 from ..core.images import is_image
-from ..runtime.model import input_specs, load_inputs, metadata, read_model
+from ..runtime.model import foreign_note, input_specs, load_inputs, metadata, read_model
 
 
 EXAMPLES = """\
@@ -25,7 +25,8 @@ examples:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("model", metavar="MODEL.onnx", help="a model written by specc export")
+    p.add_argument("model", metavar="MODEL.onnx", help="an ONNX model (one written by specc "
+                   "export carries its labels and preprocessing)")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
     p.add_argument("--top-k", type=positive_int, default=5,
                    help="classes shown per sample (default 5)")
@@ -53,6 +54,9 @@ def run(args) -> int:
     sess, provider, note = open_session(args.model, args.provider)
     if note:
         print(f"note: {note}", file=sys.stderr)
+    foreign = foreign_note(model, args.model)
+    if foreign:
+        print(f"note: {foreign}", file=sys.stderr)
     if args.data:
         return _evaluate(args, model, sess, provider, trust)
     feeds = load_inputs(args.inputs, model)

@@ -74,6 +74,13 @@ def add_arguments(p) -> None:
     p.add_argument("--out", help="run folder (default runs/NETWORK)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run (to a larger --epochs "
                    "or --steps if given; it trains the spec copy stored in the run)")
+    p.add_argument("--init", metavar="WEIGHTS", help="start from these weights (a safetensors "
+                   "file, a checkpoint or a run folder; `specc import` writes one): every "
+                   "tensor of the network, with its shape, strictly")
+    p.add_argument("--init-skip", action="append", default=[], metavar="PATTERN",
+                   help="with --init: leave the tensors matching this glob (e.g. 'fc.*') to "
+                   "the spec's initialiser, as when fine-tuning a 1000-class network on 10 "
+                   "classes (repeatable)")
     p.add_argument("--allow-spec-change", action="store_true",
                    help="with --resume FILE: train FILE although it differs from the run's spec")
     p.add_argument("--eval-every", type=bounded("eval_every"), metavar="N",
@@ -154,7 +161,7 @@ def run(args) -> int:
         return _launch(args)
     from ..train.config import TrainConfig, batch_lr_note, resolve
     from ..train.runs import CHECKPOINT, check_trainable, open_resume, plan_run_dir
-    lock, spec_changed = None, False
+    lock, spec_changed, init = None, False, None
     resume = bool(args.resume)
     restarted = launch.elastic_restart() and args.out and \
         os.path.lexists(Path(args.out) / CHECKPOINT)
@@ -171,6 +178,9 @@ def run(args) -> int:
             if lock is not None:
                 lock.release()
             raise
+        if args.init:
+            raise UsageError("--init starts a new run; a resumed run continues from its "
+                             "checkpoint")
         if "epochs" in changed and "steps" not in changed:
             saved["steps"] = None  # a longer run in epochs lifts an earlier step limit
         saved.update(changed)
@@ -183,17 +193,23 @@ def run(args) -> int:
                              "improvement)")
         if args.allow_spec_change:
             raise UsageError("--allow-spec-change goes with --resume")
+        if args.init_skip and not args.init:
+            raise UsageError("--init-skip goes with --init")
         spec_path = split_target(args.target)[0]
         net = load_target(args)
         flags = _flags(args)
         cfg = resolve(str(spec_path), net.name, net.recipe, dict(flags))
+        if args.init:  # checked before the run folder is written
+            from ..train.init import load_init
+            init = load_init(net, args.init, args.init_skip)
+            cfg.init = init.record()
         note = batch_lr_note(net.recipe, cfg, flags)
         if note and _main_rank():
             print(note, file=sys.stderr)
         run_dir = plan_run_dir(args.out, net.name)
     try:
         check_trainable(net)
-        return _train(net, cfg, run_dir, resume, args.json, spec_changed, trust)
+        return _train(net, cfg, run_dir, resume, args.json, spec_changed, trust, init)
     finally:
         if lock is not None:
             lock.release()
@@ -243,13 +259,13 @@ def _main_rank() -> bool:
 
 
 def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_changed: bool,
-           trust) -> int:
+           trust, init=None) -> int:
     if "RANK" in os.environ:
         import torch
         from ..train.launch import init_group
         init_group("nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo")
         try:
-            code = _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed, trust)
+            code = _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed, trust, init)
         except SpeccError as e:  # every rank meets it: one copy of the message is enough
             if os.environ.get("RANK") == "0":
                 print(e.render(), file=sys.stderr)
@@ -260,11 +276,11 @@ def _train(net, cfg, run_dir: Path, resume: bool, as_json: bool, spec_changed: b
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-    return _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed, trust)
+    return _train_in_group(net, cfg, run_dir, resume, as_json, spec_changed, trust, init)
 
 
 def _train_in_group(net, cfg, run_dir: Path, resume: bool, as_json: bool,
-                    spec_changed: bool, trust) -> int:
+                    spec_changed: bool, trust, init=None) -> int:
     import torch.distributed as dist
 
     from ..train.loop import Trainer
@@ -275,7 +291,7 @@ def _train_in_group(net, cfg, run_dir: Path, resume: bool, as_json: bool,
     lock = None
     try:
         # checks data and network before anything is written
-        trainer = Trainer(net, cfg, run_dir, trust=trust)
+        trainer = Trainer(net, cfg, run_dir, trust=trust, init=init)
         main = trainer.dist.main
         progress = None
         if resume:
@@ -359,6 +375,9 @@ def _announce(trainer, net, cfg, run_dir, distributed, out, progress) -> None:
     if trainer.adaptations:
         print(f"adapted {data.name} to {net.name}: " + "; ".join(trainer.adaptations), file=out)
     print(f"threads: {trainer.plan.describe()}", file=out, flush=True)
+    if cfg.init and progress is None:
+        from ..train.init import describe
+        print(describe(cfg.init), file=out, flush=True)
     if progress is not None:
         from ..train import threads
         now = threads.plan(trainer.dist.local_world, trainer.device.type != "cpu").threads

@@ -20,6 +20,7 @@ COMMANDS = {
     "check": "parse, elaborate and verify a spec; per-layer table",
     "train": "train a network from its spec",
     "export": "write an ONNX model straight from the graph and verify it",
+    "import": "read an ONNX model into a spec (.net) and its weights (.safetensors)",
     "run": "run an exported ONNX model with onnxruntime",
     "bench": "latency and throughput, onnxruntime and torch side by side",
     "predict": "label a whole data source with an exported model (streamed, resumable, Ray)",

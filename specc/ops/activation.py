@@ -1,10 +1,13 @@
 """Activations and other shape-preserving unary ops."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Init
-from .registry import (HALF_KEPT, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
-                       no_params, register)
+from .registry import (HALF_KEPT, Arg, Example, no_macs, no_params, OpDef, ParamSpec, register,
+                       ShapeError, Trait)
 from .rows import every_axis_but, same_rows
+from .onnx_read import softmax_axis, unary
 from .shapes import channels, float_input
 
 
@@ -15,8 +18,9 @@ def _same(op):
     return infer
 
 
-def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5):
+def _unary(name, doc, torch_fn, onnx_op, tolerance=1e-5, imports=None):
     return OpDef(name=name, doc=doc, shape="same as x",
+                 onnx_import=imports or {onnx_op: unary(name)},
                  example=Example(("f32[N, 3, 4]",), f"{name}(x0)"),
                  args=(Arg("x", "tensor"),), infer=_same(name),
                  torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0]),
@@ -80,6 +84,51 @@ def _prelu_infer(attrs, types):
     return [x]
 
 
+def _sigmoid_import(m):
+    """Sigmoid; x * sigmoid(x), as specc writes silu, is silu again (one tensor, not two)."""
+    mul = m.sole_user()
+    if mul is not None and mul.op_type == "Mul" and m.node.input[0] in mul.node.input \
+            and m.node.output[0] in mul.node.input and not m.is_known(0):
+        m.absorb(mul)
+        return m.call("silu", m.value(0))
+    if m.foldable():
+        return m.fold(1.0 / (1.0 + np.exp(-m.known(0))))
+    return m.call("sigmoid", m.value(0))
+
+
+def _prelu_import(m):
+    """PRelu with a slope per channel ([C], [C, 1, ...]) or one shared slope."""
+    x, slope = m.type(0), m.type(1)
+    n = 1
+    for d in slope.shape:
+        n *= d
+    per_channel = x.rank >= 2 and n == x.shape[1] and n > 1 and \
+        [d for d in slope.shape if d != 1] == [n] and \
+        (slope.rank == 1 or slope.shape[0] == n and slope.rank == x.rank - 1)
+    if n != 1 and not per_channel or not (m.is_weight(1) or m.is_known(1)):
+        # any other slope broadcasts: relu(x) - slope * relu(-x)
+        x_, s_ = m.value(0), m.value(1)
+        neg = m.call("relu", m.call("neg", x_))
+        return m.call("sub", m.call("relu", x_), m.call("mul", s_, neg))
+    w = m.weight(1, lambda a: a.reshape(-1))
+    return m.call("prelu", m.value(0), shared=n == 1, weights={"weight": w})
+
+
+def _identity_import(m):
+    """Identity: the value itself, no node; an Identity that makes a graph output of a value
+    computed in the graph is kept (an export writes one where an output is named apart from
+    the value it gives)."""
+    if m.is_output(0) and not m.is_known(0):
+        return m.call_as_output("identity", m.value(0))
+    return m.same(0)
+
+
+def _softmax_import(name):
+    def read(m):
+        return m.call(name, m.value(0), axis=softmax_axis(m, m.type(0)))
+    return read
+
+
 def _relu_torch(b, node, xs, ps):
     return b.call(b.torch.relu_ if b.overwritable else b.torch.relu, xs[0])
 
@@ -90,16 +139,19 @@ register(
           example=Example(("f32[N, 3, 4]",), "relu(x0)"),
           doc="Rectified linear unit: max(x, 0).", args=(Arg("x", "tensor"),),
           infer=_same("relu"), torch=_relu_torch, onnx=lambda b, node, xs, ps: b.op("Relu", xs),
-          traits=frozenset({Trait.ELEMENTWISE}), params=no_params, macs=no_macs, tolerance=1e-5),
+          traits=frozenset({Trait.ELEMENTWISE}), params=no_params, macs=no_macs, tolerance=1e-5,
+          onnx_import={"Relu": unary("relu", lambda a: np.maximum(a, 0))}),
     _unary("tanh", "Hyperbolic tangent.", "tanh", "Tanh"),
-    _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid"),
+    _unary("sigmoid", "Logistic function 1 / (1 + exp(-x)).", "sigmoid", "Sigmoid",
+           imports={"Sigmoid": _sigmoid_import}),
     OpDef(name="identity",
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "identity(x0) |> relu"),
           doc="Passes its input through.", args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: [types[0]], torch=lambda b, node, xs, ps: xs[0],
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
-          rows=same_rows(lambda attrs, types, axis: (axis,)), params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          rows=same_rows(lambda attrs, types, axis: (axis,)), params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Identity": _identity_import}),
     OpDef(name="scaled_tanh",
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "scaled_tanh(x0)"),
@@ -123,7 +175,8 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.torch.softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"]),
           rows=_AXIS_ROWS, params=no_params, macs=no_macs, tolerance=1e-5,
-          traits=frozenset({Trait.DISTRIBUTION})),
+          traits=frozenset({Trait.DISTRIBUTION}),
+          onnx_import={"Softmax": _softmax_import("softmax")}),
     OpDef(name="log_softmax", half=HALF_KEPT,
           shape="same as x",
           example=Example(("f32[N, 5]",), "log_softmax(x0)"),
@@ -131,7 +184,8 @@ register(
           args=(Arg("x", "tensor"), Arg("axis", "int", 1)), infer=_softmax_infer("log_softmax"),
           torch=lambda b, node, xs, ps: b.call(b.torch.log_softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("LogSoftmax", xs, axis=node.attrs["axis"]),
-          rows=_AXIS_ROWS, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          rows=_AXIS_ROWS, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"LogSoftmax": _softmax_import("log_softmax")}),
     OpDef(name="prelu",
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "prelu(x0)"),
@@ -140,5 +194,6 @@ register(
                 Arg("init", "init", Init("constant", (0.25,)))),
           infer=_prelu_infer, params=_prelu_params,
           torch=lambda b, node, xs, ps: b.call(b.F.prelu, xs[0], ps["weight"]),
-          onnx=_prelu_onnx, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          onnx=_prelu_onnx, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"PRelu": _prelu_import}),
 )

@@ -3,7 +3,8 @@ groups."""
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, register)
+from .registry import HALF_SUMS, Arg, Example, OpDef, ParamSpec, register, ShapeError, Trait
+from .onnx_read import pad_list, window_pads
 from .shapes import channels, expand, prod, spatial, window_out
 
 DEFAULT = Init("default")  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -70,6 +71,27 @@ def _onnx(b, node, xs, ps):
                 dilations=list(expand(a["dilation"], n, "dilation")), group=a["groups"])
 
 
+def _import(m):
+    """Conv: the weight gives channels and kernel; uneven padding becomes a `pad` first."""
+    x, w = m.type(0), m.weight(1)
+    n = len(w.shape) - 2
+    if x.rank != n + 2:
+        m.refuse(f"weight {list(w.shape)} does not fit input {list(x.shape)}")
+    strides = list(m.attr("strides", [1] * n))
+    dilations = list(m.attr("dilations", [1] * n))
+    begin, end = window_pads(m, x, list(w.shape[2:]), strides, dilations)
+    xv = m.value(0)
+    if begin != end:
+        xv = m.call("pad", xv, pads=pad_list(x, begin, end))
+        begin = [0] * n
+    weights = {"weight": w}
+    if m.has(2):
+        weights["bias"] = m.weight(2)
+    return m.call("conv", xv, channels=w.shape[0], kernel=list(w.shape[2:]), stride=strides,
+                  padding=begin, dilation=dilations, groups=m.attr("group", 1),
+                  bias=m.has(2), weights=weights)
+
+
 register(OpDef(
     name="conv", half=HALF_SUMS,
     shape="[N, C, *S] -> [N, channels, *S'], S' = (S + 2 padding - dilation (kernel - 1) - 1) // "
@@ -83,7 +105,8 @@ register(OpDef(
           Arg("groups", "int", 1), Arg("bias", "bool", True), Arg("init", "init", DEFAULT),
           Arg("bias_init", "init", DEFAULT)),
     infer=_infer, params=_params, macs=_macs, torch=_torch, onnx=_onnx,
-    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
+    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT},
+    onnx_import={"Conv": _import}),
 ))
 
 
@@ -150,6 +173,54 @@ def _t_onnx(b, node, xs, ps):
                 group=node.attrs["groups"])
 
 
+def _t_import(m):
+    """ConvTranspose with symmetric padding; output_shape and uneven pads are refused."""
+    x, w = m.type(0), m.weight(1)
+    n = len(w.shape) - 2
+    strides = list(m.attr("strides", [1] * n))
+    dilations = list(m.attr("dilations", [1] * n))
+    out_pad = list(m.attr("output_padding", [0] * n))
+    pads = _t_pads(m, x, list(w.shape[2:]), strides, dilations, out_pad)
+    if any(p < 0 for p in pads):  # output_shape beyond the kernels' reach: output padding
+        out_pad = [op - b - e for op, b, e in zip(out_pad, pads[:n], pads[n:])]
+        pads = [0] * (2 * n)
+    if pads[:n] != pads[n:]:
+        m.refuse(f"uneven pads {pads} are not supported")
+    group = m.attr("group", 1)
+    weights = {"weight": w}
+    if m.has(2):
+        weights["bias"] = m.weight(2)
+    return m.call("conv_transpose", m.value(0), channels=w.shape[1] * group,
+                  kernel=list(w.shape[2:]), stride=strides, padding=pads[:n],
+                  output_padding=out_pad, dilation=dilations, groups=group, bias=m.has(2),
+                  weights=weights)
+
+
+def _t_pads(m, x, kernel, strides, dilations, out_pad) -> list[int]:
+    """ConvTranspose's pads, from `output_shape` or auto_pad SAME (out = in * stride) when
+    given: the total is split evenly, the odd one at the end (SAME_UPPER's and
+    output_shape's rule) or the start (SAME_LOWER)."""
+    n = len(kernel)
+    shape, auto = m.attr("output_shape"), m.attr("auto_pad", "NOTSET")
+    if shape is None and auto in ("NOTSET", "VALID", ""):
+        return list(m.attr("pads", [0] * (2 * n))) if auto != "VALID" else [0] * (2 * n)
+    sizes = x.shape[2:]
+    if not all(isinstance(d, int) for d in sizes):
+        m.refuse("output_shape or auto_pad over symbolic spatial dims")
+    want = list(shape)[-n:] if shape is not None else [d * s for d, s in zip(sizes, strides)]
+    begin, end = [], []
+    for d, k, s, dil, op, o in zip(sizes, kernel, strides, dilations, out_pad, want):
+        total = s * (d - 1) + op + (k - 1) * dil + 1 - o
+        if total < 0:  # ONNX pads the output's end instead (its output_padding)
+            begin.append(0)
+            end.append(total)
+            continue
+        low = total - total // 2 if auto == "SAME_LOWER" else total // 2
+        begin.append(low)
+        end.append(total - low)
+    return begin + end
+
+
 register(OpDef(
     name="conv_transpose", half=HALF_SUMS,
     shape="[N, C, *S] -> [N, channels, *S'], S' = (S - 1) stride - 2 padding + dilation (kernel "
@@ -163,5 +234,6 @@ register(OpDef(
           Arg("dilation", "ints", 1), Arg("groups", "int", 1), Arg("bias", "bool", True),
           Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
     infer=_t_infer, params=_t_params, macs=_t_macs, torch=_t_torch, onnx=_t_onnx,
-    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
+    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT},
+    onnx_import={"ConvTranspose": _t_import}),
 ))

@@ -1,9 +1,11 @@
 """Fully connected layers and matrix products."""
 from __future__ import annotations
 
-from ..ir.graph import Init, TensorType
-from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
-                       no_params, register)
+import numpy as np
+
+from ..ir.graph import FLOAT_DTYPES, Init, TensorType
+from .registry import (HALF_SUMS, Arg, Example, no_macs, no_params, OpDef, ParamSpec, register,
+                       ShapeError, Trait)
 from .rows import aligned, leading, same_rows
 from .shapes import broadcast, float_input, fmt, same_dtype
 
@@ -94,6 +96,116 @@ def _embedding_params(attrs, types):
                                 fan_out=attrs["dim"])}
 
 
+# ------------------------------------------------------------------------ import
+def _bias_after(m, features: int):
+    """The Add right after a product that adds a known [features] vector: linear's bias."""
+    add = m.sole_user()
+    if add is None or add.op_type != "Add":
+        return None
+    k = 1 if add.is_known(1) else 0 if add.is_known(0) else None
+    if k is None or add.type(k).shape not in ((features,), (1, features)):
+        return None
+    m.absorb(add)
+    return add.weight(k, lambda a: a.reshape(-1))
+
+
+def _gemm_import(m):
+    """Gemm(A, B, C) = alpha A' B' + beta C: a linear layer when B is a weight (alpha and
+    beta scale its weight and bias; a C that is not one bias per feature is added after it),
+    else a matmul."""
+    alpha, beta = m.attr("alpha", 1.0), m.attr("beta", 1.0)
+    trans_a, trans_b = m.attr("transA", 0), m.attr("transB", 0)
+    a = m.value(0)
+    if trans_a:
+        a = m.call("transpose", a, perm=[1, 0])
+    if (m.is_weight(1) or m.is_known(1)) and not m.shared(1):
+        def weight(w):
+            w = w if trans_b else w.T
+            return w * np.asarray(alpha, w.dtype) if alpha != 1.0 else w
+        w = m.weight(1, weight)
+        features = w.shape[0]
+        bias = m.has(2) and m.type(2).shape in ((features,), (1, features)) and \
+            (m.is_known(2) or m.is_weight(2))
+        weights = {"weight": w}
+        if bias:
+            weights["bias"] = m.weight(2, lambda b: (b * np.asarray(beta, b.dtype)
+                                                     if beta != 1.0 else b).reshape(-1))
+        y = m.call("linear", a, features=features, bias=bias, weights=weights)
+        return _plus_c(m, y, beta) if m.has(2) and not bias else y
+    b = m.value(1)
+    if trans_b:
+        b = m.call("transpose", b, perm=[1, 0])
+    y = m.call("matmul", a, b)
+    if alpha != 1.0:
+        y = m.call("mul", y, m.constant(alpha, y.type.dtype))
+    return _plus_c(m, y, beta) if m.has(2) else y
+
+
+def _plus_c(m, y, beta: float):
+    c = m.value(2)
+    if beta != 1.0:
+        c = m.call("mul", c, m.constant(beta, c.type.dtype))
+    return m.call("add", y, c)
+
+
+def _matmul_import(m):
+    """MatMul by a known 2-D matrix is a linear layer (with the Add after it as its bias);
+    otherwise, or when several nodes share that matrix, a matmul."""
+    if m.foldable():
+        return m.fold(np.matmul(m.known(0), m.known(1)))
+    a, b = m.type(0), m.type(1)
+    if a.rank < 2 or b.rank < 2:
+        return _matmul_vectors(m, a, b)
+    if b.rank == 2 and (m.is_known(1) or m.is_weight(1)) and a.dtype in FLOAT_DTYPES \
+            and not m.shared(1):
+        w = m.weight(1, lambda w: w.T)
+        bias = _bias_after(m, w.shape[0])
+        weights = {"weight": w} if bias is None else {"weight": w, "bias": bias}
+        return m.call("linear", m.value(0), features=w.shape[0], bias=bias is not None,
+                      weights=weights)
+    return m.call("matmul", m.value(0), m.value(1))
+
+
+def _matmul_vectors(m, a, b):
+    """numpy's matmul of a 1-D operand: it is made a matrix (a row, or a column), and that
+    dim removed from the product."""
+    x, y = m.value(0), m.value(1)
+    if a.rank == 1:
+        x = m.call("unsqueeze", x, axes=[0])
+    if b.rank == 1:
+        y = m.call("unsqueeze", y, axes=[1])
+    out = m.call("matmul", x, y)
+    drop = ([out.type.rank - 2] if a.rank == 1 else []) + ([out.type.rank - 1]
+                                                             if b.rank == 1 else [])
+    return m.call("squeeze", out, axes=drop)
+
+
+def _gather_import(m):
+    """Gather: computed now when data and indices are known (shapes), an embedding when a
+    weight table is indexed by a tensor of ids, else take."""
+    axis = m.attr("axis", 0)
+    if m.all_known() and not m.is_weight(0):
+        data, index = m.known(0), m.known(1)
+        return m.fold(np.take(data, np.asarray(index).astype(np.int64), axis=axis))
+    if m.all_known():  # rows of a weight picked by known indices: still that weight
+        index = np.asarray(m.known(1)).astype(np.int64)
+        return m.derive(0, lambda a: np.take(a, index, axis=axis))
+    x, ids = m.type(0), m.type(1)
+    if m.is_weight(0) and x.rank == 2 and axis == 0 and ids.dtype in ("i32", "i64") \
+            and not m.shared(0):
+        w = m.weight(0)
+        return m.call("embedding", m.value(1), num=w.shape[0], dim=w.shape[1],
+                      weights={"weight": w})
+    a = axis % x.rank
+    if m.is_known(1):  # ONNX counts negative indices from the end; take never wraps
+        index = np.asarray(m.known(1)).astype(np.int64)
+        size = x.shape[a]
+        if isinstance(size, int):
+            index = np.where(index < 0, index + size, index)
+        return m.call("take", m.value(0), m.value_of(index), axis=a)
+    return m.call("take", m.value(0), m.value(1), axis=a)
+
+
 register(
     OpDef(name="embedding",
           shape="integer indices [...] -> [..., dim]",
@@ -105,7 +217,8 @@ register(
           infer=_embedding_infer, params=_embedding_params,
           torch=lambda b, node, xs, ps: b.call(b.F.embedding, xs[0], ps["weight"]),
           onnx=lambda b, node, xs, ps: b.op("Gather", [ps["weight"], xs[0]], axis=0),
-          macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Gather": _gather_import}),
     OpDef(name="linear", half=HALF_SUMS,
           shape="[..., F] -> [..., features]",
           example=Example(("f32[N, 7]",), "linear(x0, 5)"),
@@ -117,7 +230,8 @@ register(
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
           rows=leading(lambda attrs: 1),
           traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
-          synapses={"weight": "dense", "bias": "bias"}),
+          synapses={"weight": "dense", "bias": "bias"},
+          onnx_import={"Gemm": _gemm_import}),
     OpDef(name="matmul", half=HALF_SUMS,
           shape="[..., n, k] and [..., k, m] -> [..., n, m]; the leading dims broadcast",
           example=Example(("f32[N, 3, 4]", "f32[N, 4, 5]"), "matmul(x0, x1)"),
@@ -128,5 +242,6 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.torch.matmul, xs[0], xs[1]),
           onnx=lambda b, node, xs, ps: b.op("MatMul", xs), rows=same_rows(_matmul_axes),
           tolerance=1e-4, params=no_params, traits=frozenset({Trait.BACKWARD_IGNORES_OUTPUT}),
-          synapses={"b": "dense_in"}),
+          synapses={"b": "dense_in"},
+          onnx_import={"MatMul": _matmul_import}),
 )

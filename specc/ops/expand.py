@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, fmt
@@ -87,6 +89,32 @@ def tile(x, repeats):
     return x.repeat(*repeats)
 
 
+def _expand_import(m):
+    """Expand to a known shape (dims may be symbols from a folded Shape subgraph); ONNX
+    broadcasts both ways, so a 1 keeps the input's dim."""
+    if m.foldable() and m.known(1).dtype != object:
+        x, shape = m.known(0), m.ints(1)
+        return m.fold(np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(shape))).copy())
+    x, shape = m.type(0), m.dims(1)
+    offset = len(shape) - x.rank
+    target = []
+    for i, d in enumerate(shape):
+        own = x.shape[i - offset] if i >= offset else 1
+        target.append(own if d == 1 else d)
+    if offset < 0:
+        m.refuse(f"Expand to fewer dims ({list(shape)}) than the input's {list(x.shape)}")
+    if tuple(target) == tuple(x.shape):
+        return m.same(0)
+    return m.call("expand", m.value(0), shape=target)
+
+
+def _tile_import(m):
+    reps = m.ints(1)
+    if m.foldable():
+        return m.fold(np.tile(m.known(0), reps))
+    return m.call("tile", m.value(0), repeats=reps)
+
+
 register(
     OpDef(name="expand",
           shape="`shape` (-1 keeps x's dim); x's dims align with its last ones",
@@ -98,7 +126,8 @@ register(
               "batch size at run time: expand(class_token, [x.shape[0], -1, -1]).",
           args=(Arg("x", "tensor"), Arg("shape", "dims")),
           infer=_expand_infer, torch=_expand_torch, onnx=_expand_onnx,
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          onnx_import={"Expand": _expand_import}),
     OpDef(name="tile",
           shape="dim i times repeats[i]",
           example=Example(("f32[N, 3, 2]",), "tile(x0, [1, 2, 3])"),
@@ -109,5 +138,5 @@ register(
               node.attrs["repeats"] if isinstance(node.attrs["repeats"], tuple)
               else (node.attrs["repeats"],))),
           onnx=_tile_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
-          traits=frozenset()),
+          traits=frozenset(), onnx_import={"Tile": _tile_import}),
 )

@@ -29,6 +29,50 @@ def _cast_onnx(b, node, xs, ps):
     return b.op("Cast", xs, to=b.onnx_dtype(node.attrs["dtype"]))
 
 
+def _cast_import(m):
+    """Cast: computed now on a known value (a shape keeps its symbolic sizes), else `cast`;
+    a type specc does not have is named."""
+    from onnx import TensorProto
+    names = {TensorProto.FLOAT: "f32", TensorProto.FLOAT16: "f16", TensorProto.DOUBLE: "f64",
+             TensorProto.BFLOAT16: "bf16", TensorProto.INT32: "i32", TensorProto.INT64: "i64",
+             TensorProto.BOOL: "bool"}
+    to = names.get(m.attr("to"))
+    if to is None:
+        m.unsupported(f"Cast to ONNX type {m.attr('to')}, which specc does not have")
+    if m.type(0).dtype == to:
+        return m.same(0)
+    if m.is_known(0) and not m.is_weight(0):
+        arr = m.known(0)
+        if arr.dtype == object:
+            return m.fold(arr)  # a shape: its symbolic sizes stay integers
+        np_type = {"f32": "float32", "f16": "float16", "f64": "float64", "i32": "int32",
+                   "i64": "int64", "bool": "bool"}.get(to)
+        if np_type is not None:
+            return m.fold(arr.astype(np_type))
+    return m.call("cast", m.value(0), dtype=to)
+
+
+def _compare_import(name):
+    def read(m):
+        if m.foldable():
+            import numpy as np
+            fn = {"eq": np.equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+                  "ge": np.greater_equal}[name]
+            return m.fold(np.asarray(fn(m.known(0), m.known(1))))
+        return m.call(name, m.value(0), m.value(1))
+    return read
+
+
+def _mod_import(m):
+    """ONNX Mod: Python's remainder (fmod=0) is `%`, C's (fmod=1) is fmod."""
+    import numpy as np
+    fmod = bool(m.attr("fmod", 0))
+    if m.foldable():
+        a, b = m.known(0), m.known(1)
+        return m.fold(np.fmod(a, b) if fmod else np.mod(a, b))
+    return m.call("fmod" if fmod else "mod", m.value(0), m.value(1))
+
+
 # ------------------------------------------------------------------------ comparisons
 _COMPARE = {"eq": ("==", "eq", "Equal"), "ne": ("!=", "ne", "Equal"),
             "lt": ("<", "lt", "Less"), "le": ("<=", "le", "LessOrEqual"),
@@ -61,7 +105,8 @@ def _compare(name):
         args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_compare_infer(name),
         torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0], xs[1]),
         onnx=lower_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
-        traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}))
+        traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}),
+        onnx_import={onnx_op: _compare_import(name)} if name != "ne" else {})
 
 
 # ------------------------------------------------------------- floor division, remainder
@@ -90,14 +135,15 @@ def _floor_div_onnx(b, node, xs, ps):
     return b.op("Floor", [b.op("Div", [a, d])])
 
 
-def _arith(name, symbol, torch_fn, onnx, doc):
+def _arith(name, symbol, torch_fn, onnx, doc, imports=None):
     return OpDef(
         name=name, doc=doc, shape="the broadcast of a's and b's shapes",
         example=Example(("i64[N, 3, 4]", "i64[4]"), f"x0 {symbol} (abs(x1) + 1)"),
         args=(Arg("a", "tensor"), Arg("b", "tensor")), infer=_numeric_infer(name, symbol),
         torch=lambda b, node, xs, ps: b.call(getattr(b.torch, torch_fn), xs[0], xs[1]),
         onnx=onnx, params=no_params, macs=no_macs, tolerance=1e-5,
-        traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}))
+        traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}),
+        onnx_import=imports or {})
 
 
 register(
@@ -109,13 +155,15 @@ register(
           args=(Arg("x", "tensor"), Arg("dtype", "str")), infer=_cast_infer,
           torch=lambda b, node, xs, ps: b.call(cast_to, xs[0], node.attrs["dtype"]),
           onnx=_cast_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
-          traits=frozenset({Trait.ELEMENTWISE})),
+          traits=frozenset({Trait.ELEMENTWISE}),
+          onnx_import={"Cast": _cast_import}),
     *(_compare(n) for n in _COMPARE),
     _arith("floor_div", "//", "floor_divide", _floor_div_onnx,
            "Elementwise floor(a / b) (what `a // b` makes of tensors), broadcasting by NumPy's "
            "rule; on integers, exact floor division as in Python."),
     _arith("mod", "%", "remainder", _mod_onnx,
            "Elementwise remainder a - floor(a / b) * b, with the sign of b as in Python and "
-           "torch.remainder (what `a % b` makes of tensors), broadcasting by NumPy's rule."),
+           "torch.remainder (what `a % b` makes of tensors), broadcasting by NumPy's rule.",
+           imports={"Mod": _mod_import}),
 )
 

@@ -5,6 +5,8 @@ below those the lowerings decompose into ReduceMean / InstanceNormalization, and
 are tested."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
 from .registry import (HALF_KEPT, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
@@ -122,6 +124,45 @@ def instance_norm(x, weight, bias, eps: float):
     return F.instance_norm(x, None, None, weight, bias, True, 0.0, eps)
 
 
+# ------------------------------------------------------------------------ import
+def _ln_import(m):
+    """LayerNormalization over the dims from `axis` on (scale and bias are the weights)."""
+    x = m.type(0)
+    a = m.attr("axis", -1) % x.rank
+    weights = {"weight": m.weight(1)}
+    if m.has(2):
+        weights["bias"] = m.weight(2)
+    eps = m.attr("epsilon", 1e-5)
+    y = m.call("layernorm", m.value(0), dims=x.rank - a, eps=eps, weights=weights)
+    if not (m.used(1) or m.used(2)):
+        return y
+    # the statistics as outputs: mean and 1 / sqrt(variance + eps) over the same dims
+    axes = list(range(a, x.rank))
+    v = m.value(0)
+    mean = m.call("mean", v, axes=axes, keepdims=True)
+    centred = m.call("sub", v, mean)
+    var = m.call("mean", m.call("mul", centred, centred), axes=axes, keepdims=True)
+    inv = m.call("reciprocal", m.call("sqrt", m.call("add", var, m.constant(eps, x.dtype))))
+    return y, mean, inv
+
+
+def _gn_import(m):
+    """GroupNormalization: a scale and bias per channel (opset 21), or per group (18), which
+    is the same scale for each channel of the group."""
+    x, g = m.type(0), m.attr("num_groups")
+    c = x.shape[1] if x.rank > 1 else None
+    per_group = m.type(1).shape == (g,) and g != c
+    fn = (lambda a: np.repeat(a, c // g)) if per_group and isinstance(c, int) else None
+    weights = {"weight": m.weight(1, fn), "bias": m.weight(2, fn)}
+    return m.call("groupnorm", m.value(0), groups=g, eps=m.attr("epsilon", 1e-5),
+                  weights=weights)
+
+
+def _in_import(m):
+    return m.call("instancenorm", m.value(0), eps=m.attr("epsilon", 1e-5), affine=True,
+                  weights={"weight": m.weight(1), "bias": m.weight(2)})
+
+
 register(
     OpDef(name="layernorm", half=HALF_KEPT,
           shape="same as x; statistics over its last `dims` dims",
@@ -133,7 +174,8 @@ register(
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
           torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
           rows=leading(lambda attrs: attrs["dims"]),
-          traits=frozenset({Trait.NORMALISING})),
+          traits=frozenset({Trait.NORMALISING}),
+          onnx_import={"LayerNormalization": _ln_import}),
     OpDef(name="groupnorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...]); `groups` divides C",
           example=Example(("f32[N, 6, 4, 4]",), "groupnorm(x0, 3)"),
@@ -146,7 +188,8 @@ register(
                                                ps.get("weight"), ps.get("bias"),
                                                node.attrs["eps"]),
           onnx=_gn_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({Trait.NORMALISING})),
+          traits=frozenset({Trait.NORMALISING}),
+          onnx_import={"GroupNormalization": _gn_import}),
     OpDef(name="instancenorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "instancenorm(x0, affine=true)"),
@@ -158,5 +201,6 @@ register(
           torch=lambda b, node, xs, ps: b.call(instance_norm, xs[0], ps.get("weight"),
                                                ps.get("bias"), node.attrs["eps"]),
           onnx=_in_onnx, tolerance=1e-4, macs=no_macs,
-          traits=frozenset({Trait.NORMALISING})),
+          traits=frozenset({Trait.NORMALISING}),
+          onnx_import={"InstanceNormalization": _in_import}),
 )

@@ -2,6 +2,8 @@
 depth."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Init
 from .registry import (HALF_KEPT, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
                        no_params, register)
@@ -48,6 +50,32 @@ def _bn_torch(b, node, xs, ps):
 def _bn_onnx(b, node, xs, ps):
     return b.op("BatchNormalization", [xs[0], ps["weight"], ps["bias"], ps["running_mean"],
                                        ps["running_var"]], epsilon=node.attrs["eps"])
+
+
+def _bn_import(m):
+    """BatchNormalization at inference (ONNX's momentum m is torch's 1 - m)."""
+    if m.attr("training_mode", 0):
+        m.refuse("BatchNormalization in training mode")
+    if m.attr("spatial", 1) != 1:
+        m.refuse("BatchNormalization with spatial=0")
+    roles = ("weight", "bias", "running_mean", "running_var")
+    weights = {role: m.weight(i + 1) for i, role in enumerate(roles)}
+    momentum = 1.0 - float(m.attr("momentum", 0.9))
+    return m.call("batchnorm", m.value(0), eps=m.attr("epsilon", 1e-5),
+                  momentum=round(momentum, 6), weights=weights)
+
+
+def _lrn_import(m):
+    size = m.attr("size")
+    return m.call("lrn", m.value(0), size=size, alpha=m.attr("alpha", 1e-4) / size,
+                  beta=m.attr("beta", 0.75), k=m.attr("bias", 1.0))
+
+
+def _dropout_import(m):
+    """Dropout is the identity at inference: no node."""
+    if m.has(2) and (m.known(2) is None or bool(np.asarray(m.known(2)).reshape(-1)[0])):
+        m.refuse("Dropout in training mode")
+    return m.same(0)
 
 
 def _lrn_infer(attrs, types):
@@ -113,7 +141,8 @@ register(
           args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1)),
           infer=_bn_infer, params=_bn_params, torch=_bn_torch, onnx=_bn_onnx,
           tolerance=1e-4, traits=frozenset({Trait.NORMALISING, Trait.BACKWARD_IGNORES_OUTPUT}),
-          macs=no_macs),
+          macs=no_macs,
+          onnx_import={"BatchNormalization": _bn_import}),
     OpDef(name="lrn", half=HALF_KEPT,
           shape="same as x ([N, C, H, W])",
           example=Example(("f32[N, 7, 4, 4]",), "lrn(x0, 5, alpha=0.0001, beta=0.75, k=2.0)"),
@@ -122,7 +151,8 @@ register(
           args=(Arg("x", "tensor"), Arg("size", "int", 5), Arg("alpha", "float", 1e-4),
                 Arg("beta", "float", 0.75), Arg("k", "float", 2.0)),
           infer=_lrn_infer, torch=_lrn_torch, onnx=_lrn_onnx,
-          tolerance=1e-4, params=no_params, macs=no_macs, traits=frozenset({Trait.NORMALISING})),
+          tolerance=1e-4, params=no_params, macs=no_macs, traits=frozenset({Trait.NORMALISING}),
+          onnx_import={"LRN": _lrn_import}),
     OpDef(name="dropout",
           shape="same as x",
           example=Example(("f32[N, 6]",), "dropout(x0, 0.5) |> relu"),
@@ -132,7 +162,8 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.F.dropout, xs[0], node.attrs["p"], b.training),
           onnx=lambda b, node, xs, ps: b.op("Identity", xs),
           traits=frozenset({Trait.INFERENCE_IDENTITY}),
-          params=no_params, macs=no_macs, tolerance=1e-5),
+          params=no_params, macs=no_macs, tolerance=1e-5,
+          onnx_import={"Dropout": _dropout_import}),
     OpDef(name="stochastic_depth",
           shape="same as x",
           example=Example(("f32[N, 4, 3, 3]",), "x0 + stochastic_depth(relu(x0), 0.2)"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import TensorType
-from .registry import (HALF_SUMS, Arg, Example, LoweringError, OpDef, ShapeError, Trait, no_macs,
-                       no_params, register)
+from .registry import (HALF_SUMS, Arg, Example, LoweringError, no_macs, no_params, OpDef, register,
+                       ShapeError, Trait)
+from .onnx_read import F32_MAX, pad_list, window_pads
 from .shapes import channels, expand, spatial, window_out
 
 
@@ -64,6 +65,87 @@ def _pool_onnx(kind):
         return b.op("AveragePool", [x], kernel_shape=list(k), strides=list(s),
                     pads=begin + [begin[i] + extra[i] for i in range(n)], count_include_pad=0)
     return lower
+
+
+def _window_import(kind: str):
+    """MaxPool / AveragePool: symmetric pads, and end padding that ONNX needs for ceil mode
+    (what specc's own export writes) read back as `ceil`."""
+    def read(m):
+        x = m.type(0)
+        k = list(m.attr("kernel_shape"))
+        n = len(k)
+        strides = list(m.attr("strides", [1] * n))
+        if any(d != 1 for d in m.attr("dilations", [1] * n)):
+            m.refuse("dilated pooling")
+        if m.attr("storage_order", 0):
+            m.refuse("storage_order=1")
+        begin, end = window_pads(m, x, k, strides, [1] * n)
+        source = m.value(0)
+        cip = bool(m.attr("count_include_pad", 0))
+        extra = [e - b for b, e in zip(begin, end)]
+        sizes = [d + 2 * b if isinstance(d, int) else d for d, b in zip(x.shape[2:], begin)]
+        uneven = any(extra) and (min(extra) < 0 or _end_ceil(sizes, k, strides, extra,
+                                                            False) is None)
+        if (uneven or any(2 * b > kk for b, kk in zip(begin, k))) and \
+                not bool(m.attr("ceil_mode", 0)) and (kind == "maxpool" or cip):
+            # padding torch's pools do not take: written out (-inf-like for max, zeros
+            # counted for average), then the pool pads no more
+            source = m.call("pad", source, pads=pad_list(x, begin, end),
+                            value=-F32_MAX if kind == "maxpool" else 0.0)
+            x = source.type
+            begin, end, extra = [0] * n, [0] * n, [0] * n
+        if min(extra) < 0:
+            m.refuse(f"pads {begin + end} are larger at the start than at the end")
+        if _covers_all(x, k, strides, begin, end) and (kind == "maxpool" or not any(
+                begin + end) or not cip):
+            return m.call("global_avgpool" if kind == "avgpool" else "adaptive_maxpool",
+                          source, **({} if kind == "avgpool" else {"size": 1}))
+        sizes = [d + 2 * b if isinstance(d, int) else d for d, b in zip(x.shape[2:], begin)]
+        ceil = bool(m.attr("ceil_mode", 0))
+        if any(extra) or ceil:
+            found = _end_ceil(sizes, k, strides, extra, ceil)
+            if found is None:
+                m.refuse(f"pads {begin + end} with ceil_mode={int(ceil)} match neither "
+                         "floor nor ceil mode of symmetric padding")
+            ceil = found
+        attrs = {"kernel": k, "stride": strides, "padding": begin, "ceil": ceil}
+        if kind == "avgpool":
+            attrs["count_pad"] = cip or not any(begin)
+            if attrs["count_pad"] and any(extra):
+                m.refuse("count_include_pad=1 with uneven pads")
+        return m.call(kind, source, **attrs)
+    return read
+
+
+def _covers_all(x, kernel, strides, begin, end) -> bool:
+    """One window over the whole input (pads that only the window's overhang needs): a
+    global pool, however the exporter wrote its padding."""
+    sizes = x.shape[2:]
+    if not all(isinstance(d, int) for d in sizes) or any(b for b in begin):
+        return False
+    return all(d + e - k < s and k >= d for d, k, s, e in zip(sizes, kernel, strides, end)) \
+        and any(e for e in end)
+
+
+def _end_ceil(sizes, kernel, strides, extra, ceil):
+    if not all(isinstance(d, int) for d in sizes):
+        return None
+    def out(d, k, s, e, c):
+        room = d + e - k
+        return (-(-room // s) if c else room // s) + 1
+    have = [out(d, k, s, e, ceil) for d, k, s, e in zip(sizes, kernel, strides, extra)]
+    for c in (False, True):
+        if have == [out(d, k, s, 0, c) for d, k, s in zip(sizes, kernel, strides)]:
+            return c
+    return None
+
+
+def _global_import(kind: str):
+    def read(m):
+        if kind == "avg":
+            return m.call("global_avgpool", m.value(0))
+        return m.call("adaptive_maxpool", m.value(0), size=1)
+    return read
 
 
 _WINDOW_ARGS = (Arg("x", "tensor"), Arg("kernel", "ints"), Arg("stride", "ints", None),
@@ -160,7 +242,8 @@ register(
           doc="Max pooling (1-D/2-D); stride defaults to the kernel; `ceil` "
           "rounds the output size up as Caffe did.", args=_WINDOW_ARGS,
           infer=_window_infer("maxpool"), torch=_max_torch, onnx=_pool_onnx("maxpool"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING}),
+          onnx_import={"MaxPool": _window_import("maxpool")}),
     OpDef(name="avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, *S'], S' = (S + 2 padding - kernel) // stride + 1 (rounded "
                 "up with ceil)",
@@ -168,7 +251,8 @@ register(
           doc="Average pooling (1-D/2-D); `count_pad` counts padded zeros.",
           args=_WINDOW_ARGS + (Arg("count_pad", "bool", True),),
           infer=_window_infer("avgpool"), torch=_avg_torch, onnx=_pool_onnx("avgpool"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING}),
+          onnx_import={"AveragePool": _window_import("avgpool")}),
     OpDef(name="adaptive_avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, *size]",
           example=Example(("f32[N, 2, 12, 12]",), "adaptive_avgpool(x0, 4)"),
@@ -182,7 +266,8 @@ register(
           doc="Max pooling to a fixed output size.",
           args=(Arg("x", "tensor"), Arg("size", "ints")), infer=_adaptive_infer("adaptive_maxpool"),
           torch=_adaptive_torch("max"), onnx=_adaptive_onnx("max"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING}),
+          onnx_import={"GlobalMaxPool": _global_import("max")}),
     OpDef(name="global_avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, 1, ...]",
           example=Example(("f32[N, 3, 5, 5]",), "global_avgpool(x0)"),
@@ -190,7 +275,8 @@ register(
           args=(Arg("x", "tensor"),),
           infer=lambda attrs, types: _adaptive_infer("global_avgpool")({"size": 1}, types),
           torch=_global_avg, onnx=lambda b, node, xs, ps: b.op("GlobalAveragePool", xs),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING})),
+          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({Trait.POOLING}),
+          onnx_import={"GlobalAveragePool": _global_import("avg")}),
     OpDef(name="spp", half=HALF_SUMS,
           shape="[N, C, H, W] -> [N, C * sum(n * n for n in levels)]",
           example=Example(("f32[N, 2, 13, 13]",), "spp(x0, [3, 2, 1])"),

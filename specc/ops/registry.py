@@ -1,7 +1,8 @@
 """The op registry: one OpDef per op carries everything every stage needs.
 
 signature (args with kinds and defaults), shape/dtype rule, owned parameters with their
-initialisers, cost (MACs), the PyTorch lowering, the ONNX lowering and the parity tolerance.
+initialisers, cost (MACs), the PyTorch lowering, the ONNX lowering, how ONNX nodes are read
+back into the op (`onnx_import`) and the parity tolerance.
 Lowerings import torch/onnx lazily so the front half never loads them.
 """
 from __future__ import annotations
@@ -199,6 +200,12 @@ class OpDef:
     # elementwise op needs none, broadcasting says it. Without one the op computes its whole
     # output and a slice after it stays where it is.
     rows: Callable | None = None
+    # Optional: the ONNX op types this entry reads back (`specc import`, the export read
+    # backwards): ONNX op type -> rule(m), see IMPORT RULES below. Each ONNX op type is read by
+    # exactly one entry.
+    onnx_import: dict = field(default_factory=dict)
+    # Optional: the operator a spec writes the op with (`a + b` is add); printers use it.
+    symbol: str = ""
     # Optional: check_known(attrs, types, known) checks what the compiler knows of the inputs'
     # values (`known[i]`: the flat tuple of numbers a declared tensor is initialised with, one
     # number for a uniform fill, or None) and raises ShapeError, e.g. take's indices in range.
@@ -210,6 +217,53 @@ class OpDef:
 
 
 REGISTRY: dict[str, OpDef] = {}
+
+
+# ------------------------------------------------------------------------- IMPORT RULES
+# `rule(m)` reads one ONNX node; `m` is the importer's view of it (specc/importer/view.py):
+#   m.op_type, m.name, m.version (the since-version of the node's schema), m.outputs (count)
+#   m.attr(name, default)   an attribute as Python (int, float, str, lists; tensors as arrays)
+#   m.n_inputs, m.has(i)    inputs (an optional input left out is absent)
+#   m.type(i)               the TensorType of input i
+#   m.known(i)              input i as a numpy array when it is known while importing (a
+#                           constant, or a shape made of dims: an object array whose symbolic
+#                           entries are Dims), else None
+#   m.ints(i)               a known input as a list of ints (refused when it is not known)
+#   m.value(i)              input i as a tensor of the spec (a known one becomes a constant)
+#   m.weight(i, fn=None)    input i as a parameter's value (fn transforms the array): a handle
+#                           for `weights=` of m.call; its .shape is the transformed shape
+#   m.call(op, *tensors, weights={role: weight}, **attrs)   a call of registry op `op`; returns
+#                           the spec's value (with .type)
+#   m.fold(array)           the node's result, known while importing (numpy; Dims allowed)
+#   m.refuse(why)           this node cannot be read (raises)
+#   m.sole_user(k=0)        the one node that reads output k (a view), to absorb a pattern
+#   m.absorb(view)          that node is read here too: its output is this rule's result
+# A rule returns the spec value (or a tuple, one per ONNX output) for the node's outputs.
+# Rules of ONNX ops that fold away and have no op of their own (Shape, Constant, ...) are
+# registered with `register_import`, in the same table.
+
+
+@dataclass(frozen=True)
+class ImportRule:
+    onnx_op: str
+    owner: str  # the registry op whose entry holds the rule, or the module of a fold rule
+    read: Callable
+
+
+IMPORTS: dict[str, ImportRule] = {}
+
+
+def register_import(owner: str, rules: dict) -> None:
+    """Rules for ONNX ops that the import folds into constants or dims (no op of their own)."""
+    for onnx_op, read in rules.items():
+        _add_import(onnx_op, owner, read)
+
+
+def _add_import(onnx_op: str, owner: str, read: Callable) -> None:
+    if onnx_op in IMPORTS:
+        raise RuntimeError(f"ONNX op {onnx_op!r} is read by both {IMPORTS[onnx_op].owner!r} "
+                           f"and {owner!r}; one entry reads each ONNX op")
+    IMPORTS[onnx_op] = ImportRule(onnx_op, owner, read)
 
 
 def register(*ops: OpDef) -> None:
@@ -224,10 +278,16 @@ def register(*ops: OpDef) -> None:
         if bad:
             raise RuntimeError(f"op {op.name!r}: arguments {bad} have unknown kinds")
         REGISTRY[op.name] = op
+        for onnx_op, read in op.onnx_import.items():
+            _add_import(onnx_op, op.name, read)
 
 
 def get(name: str) -> OpDef | None:
     return REGISTRY.get(name)
+
+
+def import_rule(onnx_op: str) -> ImportRule | None:
+    return IMPORTS.get(onnx_op)
 
 
 def all_ops() -> dict[str, OpDef]:

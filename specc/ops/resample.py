@@ -75,6 +75,21 @@ def _shuffle_infer(attrs, types):
     return [TensorType(x.dtype, (x.shape[0], c // (r * r), *out))]
 
 
+def _depth_to_space_import(m):
+    """CRD order is pixel_shuffle; DCR (the default) is its reshape, transpose, reshape."""
+    r = m.attr("blocksize")
+    if m.attr("mode", "DCR") == "CRD":
+        return m.call("pixel_shuffle", m.value(0), factor=r)
+    x = m.type(0)
+    if x.rank != 4 or not all(isinstance(d, int) for d in x.shape[1:]):
+        m.refuse(f"DepthToSpace of {list(x.shape)} (needs [N, C, H, W] with known C, H, W)")
+    n, c, h, w = x.shape
+    lead = [] if x.batched else [n]
+    y = m.call("reshape", m.value(0), shape=lead + [r, r, c // (r * r), h, w])
+    y = m.call("transpose", y, perm=[0, 3, 4, 1, 5, 2])
+    return m.call("reshape", y, shape=lead + [c // (r * r), h * r, w * r])
+
+
 _COMMON = (Arg("mode", "str", "nearest"), Arg("align_corners", "bool", False))
 register(
     OpDef(name="upsample",
@@ -102,5 +117,6 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.F.pixel_shuffle, xs[0], node.attrs["factor"]),
           onnx=lambda b, node, xs, ps: b.op("DepthToSpace", xs,
                                             blocksize=node.attrs["factor"], mode="CRD"),
-          tolerance=1e-5, params=no_params, macs=no_macs, traits=frozenset()),
+          tolerance=1e-5, params=no_params, macs=no_macs, traits=frozenset(),
+          onnx_import={"DepthToSpace": _depth_to_space_import}),
 )

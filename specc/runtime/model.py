@@ -101,6 +101,19 @@ def _numbers(v) -> bool:
         isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) for x in v)
 
 
+def foreign_note(model, path: str) -> str | None:
+    """What `run` and `bench` say about a model specc did not write: whose it is, the inputs
+    it takes as it declares them, and that its classes have no labels."""
+    if any(p.key == "specc.network" for p in model.metadata_props):
+        return None
+    who = " ".join(x for x in (model.producer_name, model.producer_version) if x) or \
+        "another tool"
+    ins = ", ".join(f"{n}: {describe_spec(d, e)}" for n, d, e in input_specs(model))
+    return (f"{path} was not written by specc (producer: {who}); it takes {ins} as it "
+            "declares them, has no labels (classes are shown by index) and no preprocessing "
+            "(give inputs ready to feed)")
+
+
 def input_specs(model) -> list[tuple[str, list, int]]:
     inits = {i.name for i in model.graph.initializer}
     specs = []

@@ -110,6 +110,8 @@ def describe(op: OpDef) -> str:
     if facts["params"]:
         lines.append(f"  owns: {', '.join(facts['params'])}")
     lines.append("ONNX: " + "; ".join(f"opset {o}: {m}" for o, m in facts["onnx"]))
+    if op.onnx_import:
+        lines.append("reads back (specc import): " + ", ".join(sorted(op.onnx_import)))
     return "\n".join(lines)
 
 
@@ -179,7 +181,9 @@ HEADER = """# specc ops: the language reference for ops
 
 Generated from the op registry (`specc/ops/`) by `specc ops --markdown`; do not edit by hand.
 Each entry shows the signature with its defaults, the shape rule, an example with the shapes
-specc infers for it, the parameters the op owns there and the ONNX ops it lowers to.
+specc infers for it, the parameters the op owns there, the ONNX ops it lowers to and the ONNX
+ops `specc import` reads back into it. ONNX ops that the import computes away (Shape,
+Constant, ConstantOfShape, Size, Range, EyeLike, Cast of a known value) have no op here.
 """
 
 CONVENTIONS = """## Conventions

@@ -48,6 +48,7 @@ class TrainConfig:
     monitor: str = "test_accuracy"  # what best.safetensors and early stopping go by
     early_stop: int | None = None  # stop after this many evaluations without improvement
     min_delta: float = 0.0  # an improvement smaller than this does not count for early_stop
+    init: dict | None = None  # --init: the weights the run started from (train/init.py)
 
     def __post_init__(self):
         """A config.json edited by hand is checked here, the flags by argparse already."""

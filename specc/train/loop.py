@@ -32,7 +32,7 @@ class Trainer:
     report_stream = None  # where epoch lines go (None: sys.stdout at the time)
 
     def __init__(self, net, cfg: TrainConfig, run: Path, show_progress: bool = True,
-                 trust: Trust = FILE):
+                 trust: Trust = FILE, init=None):
         """`trust`: where cfg.data came from (specc.recipes.sources): a recipe or a run
         folder (the default) may name local paths only."""
         self.net, self.cfg, self.run = net, cfg, run
@@ -51,7 +51,11 @@ class Trainer:
         cfg.threads, cfg.workers = self.plan.threads, self.plan.workers  # recorded for resume
         threads.apply(self.plan)
         torch.manual_seed(cfg.seed)
-        self.model = net.to_torch(seed=cfg.seed).to(self.device)
+        self.model = net.to_torch(seed=cfg.seed)
+        if init is not None:  # --init: given weights over the seeded initialisation
+            from .init import apply
+            apply(self.model, init)
+        self.model = self.model.to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = loss_fn(cfg.loss, self.data.classes)

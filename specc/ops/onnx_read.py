@@ -1,0 +1,90 @@
+"""Helpers the import rules share: ONNX's conventions read into specc's (pads, axes, values
+that moved from attributes to inputs between opsets). No rule lives here; see the entries."""
+from __future__ import annotations
+
+import numpy as np
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def axis(m, value: int, rank: int) -> int:
+    if not -rank <= value < rank:
+        m.refuse(f"axis {value} is out of range for rank {rank}")
+    return value % rank
+
+
+def attr_or_input(m, name: str, index: int, default=None):
+    """A list of ints given as an attribute (older opsets) or as a known input (newer)."""
+    if m.has(index):
+        return m.ints(index)
+    value = m.attr(name)
+    return list(value) if value is not None else default
+
+
+def window_pads(m, x, kernel, strides, dilations) -> tuple[list[int], list[int]]:
+    """(begin, end) pads of a sliding window over x's spatial dims, auto_pad resolved."""
+    n = len(kernel)
+    auto = m.attr("auto_pad", "NOTSET")
+    if auto in ("NOTSET", ""):
+        pads = list(m.attr("pads", [0] * (2 * n)))
+        return pads[:n], pads[n:]
+    if auto == "VALID":
+        return [0] * n, [0] * n
+    sizes = x.shape[2:]
+    if not all(isinstance(d, int) for d in sizes):
+        m.refuse(f"auto_pad={auto} over symbolic spatial dims {list(sizes)}")
+    begin, end = [], []
+    for d, k, s, dil in zip(sizes, kernel, strides, dilations):
+        total = max((-(-d // s) - 1) * s + (k - 1) * dil + 1 - d, 0)
+        low = total // 2 if auto == "SAME_UPPER" else total - total // 2
+        begin.append(low)
+        end.append(total - low)
+    return begin, end
+
+
+def pad_list(x, begin: list[int], end: list[int]) -> list[int]:
+    """specc pad's (before, after) pairs for every dim after the batch (every dim of an
+    unbatched tensor), padding only the trailing len(begin) dims."""
+    lead = x.rank - len(begin) - (1 if x.batched else 0)
+    out = [0, 0] * lead
+    for b, e in zip(begin, end):
+        out += [b, e]
+    return out
+
+
+def scalar(m, index: int, default: float | None = None):
+    """A known scalar input as a Python number."""
+    if not m.has(index):
+        return default
+    arr = m.known(index)
+    if arr is None:
+        m.need(index)
+    arr = np.asarray(arr).reshape(-1)
+    if arr.size != 1:
+        m.refuse(f"needs input {index} as one number, got {arr.size}")
+    return arr[0].item()
+
+
+def floats_of(value) -> float:
+    return float(np.float32(value))
+
+
+def unary(op_name: str, np_fn=None):
+    """The rule of an ONNX op that is one registry op of one tensor (computed now when the
+    input is a known constant and numpy can)."""
+    def read(m):
+        if np_fn is not None and m.foldable():
+            return m.fold(np_fn(m.known(0)))
+        return m.call(op_name, m.value(0))
+    return read
+
+
+def softmax_axis(m, x) -> int:
+    """Softmax's axis; before opset 13 it flattened from `axis` on (default 1), which is the
+    same as one axis only when that axis is the last."""
+    if m.version >= 13:
+        return m.attr("axis", -1)
+    a = axis(m, m.attr("axis", 1), x.rank)
+    if a != x.rank - 1:
+        m.refuse(f"Softmax-{m.version} over the flattened dims {a}.. of a rank-{x.rank} tensor")
+    return a
