@@ -44,14 +44,14 @@ class TorchRep(_Rep):
         super().__init__(imported, net, weights)
         import torch
 
-        from ..backends.torch_init import TORCH_DTYPES
+        from ..core.dtypes import torch_dtype
         from ..backends.torch_module import build_module
         tensors = {}
         for p in net.graph.params.values():
             if p.name in weights:
                 tensors[p.name] = _tensor(weights[p.name])
             else:
-                tensors[p.name] = torch.zeros(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype])
+                tensors[p.name] = torch.zeros(tuple(p.shape), dtype=torch_dtype(p.dtype))
         self.tensors = tensors
         self.module = build_module(net.graph, weights=tensors).eval()
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..ir.graph import Graph, Init, Node
 from ..ops import registry
-from ..ops.registry import REQUIRED, TENSOR_KINDS
+from ..ops.registry import REQUIRED, TENSOR_KINDS, Trait
 from . import names
 
 ATOM, POW, UNARY, MUL, ADD = 9, 7, 6, 5, 4
@@ -129,11 +129,11 @@ class Emitter:
 
     def node(self, node: Node) -> None:
         op = registry.get(node.op)
-        if "internal" in op.traits:
+        if Trait.INTERNAL in op.traits:
             self.env[node.outputs[0]] = Expr(_paren_negative(
                 number(node.attrs["value"], node.attrs["dtype"])))
             return
-        if "declaration" in op.traits:
+        if Trait.DECLARATION in op.traits:
             return self._declare(node)
         self.bind(node, call_text(node, [self.env[i] for i in node.inputs]))
 

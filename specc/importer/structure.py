@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from ..ir.graph import Graph, Node
 from ..ops import registry
+from ..ops.registry import Trait
 from . import names
 from .emit import _compact
 
@@ -87,7 +88,7 @@ class Structure:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.const = {n.outputs[0]: n for n in graph.nodes
-                      if "internal" in registry.get(n.op).traits}
+                      if Trait.INTERNAL in registry.get(n.op).traits}
         self.items = [n for n in graph.nodes if n.outputs[0] not in self.const]
         self.blocks: list[Block] = []
         self.used_names: set[str] = set()

@@ -7,18 +7,13 @@ import os
 
 import numpy as np
 
-# ONNX element types specc has (the IR's dtypes), with their numpy types
-ONNX_TO_SPECC = {1: "f32", 10: "f16", 16: "bf16", 11: "f64", 6: "i32", 7: "i64", 9: "bool"}
-NUMPY_TO_SPECC = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16",
-                  np.dtype(np.float64): "f64", np.dtype(np.int32): "i32",
-                  np.dtype(np.int64): "i64", np.dtype(np.bool_): "bool"}
-SPECC_TO_NUMPY = {v: k for k, v in NUMPY_TO_SPECC.items()}
-try:  # onnx reads bfloat16 into ml_dtypes' numpy type (ml_dtypes is onnx's dependency)
-    import ml_dtypes
-    NUMPY_TO_SPECC[np.dtype(ml_dtypes.bfloat16)] = "bf16"
-    SPECC_TO_NUMPY["bf16"] = np.dtype(ml_dtypes.bfloat16)
-except ImportError:  # pragma: no cover
-    pass
+from ..core.dtypes import NAMES, numpy_dtype, onnx_type
+
+# ONNX element types and numpy dtypes of specc's dtypes: views of the one table
+# (specc.core.dtypes), keyed for lookups while reading a model
+ONNX_TO_SPECC = {onnx_type(n): n for n in NAMES}
+SPECC_TO_NUMPY = {n: numpy_dtype(n) for n in NAMES}
+NUMPY_TO_SPECC = {v: k for k, v in SPECC_TO_NUMPY.items()}
 
 
 def onnx_type_name(elem: int) -> str:

@@ -105,8 +105,8 @@ register(OpDef(
           Arg("groups", "int", 1), Arg("bias", "bool", True), Arg("init", "init", DEFAULT),
           Arg("bias_init", "init", DEFAULT)),
     infer=_infer, params=_params, macs=_macs, torch=_torch, onnx=_onnx,
-    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT},
-    onnx_import={"Conv": _import}),
+    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
+    onnx_import={"Conv": _import},
 ))
 
 
@@ -234,6 +234,6 @@ register(OpDef(
           Arg("dilation", "ints", 1), Arg("groups", "int", 1), Arg("bias", "bool", True),
           Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
     infer=_t_infer, params=_t_params, macs=_t_macs, torch=_t_torch, onnx=_t_onnx,
-    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT},
-    onnx_import={"ConvTranspose": _t_import}),
+    tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
+    onnx_import={"ConvTranspose": _t_import},
 ))

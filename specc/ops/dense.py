@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.graph import FLOAT_DTYPES, Init, TensorType
+from ..core.dtypes import FLOAT_NAMES as FLOAT_DTYPES
+from ..ir.graph import Init, TensorType
 from .registry import (HALF_SUMS, Arg, Example, no_macs, no_params, OpDef, ParamSpec, register,
                        ShapeError, Trait)
 from .rows import aligned, leading, same_rows
