@@ -2,6 +2,7 @@
 parameters and buffers under the spec's hierarchical names."""
 from __future__ import annotations
 
+import operator
 import re
 import threading
 
@@ -10,6 +11,7 @@ import torch.fx as fx
 
 from ..core.weights import check_fit, model_state, read_checkpoint
 from ..ir.graph import Graph
+from ..ir.sym import Sym, lower
 from ..ops import registry
 from .torch_init import TORCH_DTYPES, fill_tensor, init_tensor
 
@@ -45,18 +47,58 @@ class TorchBuilder:
         self.unsaved.add(name)
         return self.attr(name)
 
-    def dim(self, symbol: str) -> fx.Node:
-        """The run-time size of a symbolic dim, read from the input that declares it."""
-        if symbol not in self._dims:
+    def dim(self, d):
+        """A dim's value in the forward pass: an int as it is, a symbolic dim computed from
+        the sizes of the inputs that declare its names (once per expression)."""
+        if isinstance(d, int):
+            return d
+        key = str(d)
+        if key not in self._dims:
+            self._dims[key] = lower(d, _TorchDims(self))
+        return self._dims[key]
+
+    def size(self, symbol: str) -> fx.Node:
+        key = f"size:{symbol}"
+        if key not in self._dims:
             if symbol not in self.symbols:
                 raise registry.LoweringError(f"'{symbol}' is not a dim of any input")
             node, axis = self.symbols[symbol]
-            self._dims[symbol] = self.call(size_of, node, axis)
-        return self._dims[symbol]
+            self._dims[key] = self.call(size_of, node, axis)
+        return self._dims[key]
 
     @property
     def training(self) -> fx.Node:
         return self.attr("training")
+
+
+class _TorchDims:
+    """ir.sym.lower's operations on Python ints and fx nodes."""
+
+    def __init__(self, b: TorchBuilder):
+        self.b = b
+
+    def const(self, v):
+        return v
+
+    def name(self, n):
+        return self.b.size(n)
+
+    def add(self, x, y):
+        return self._op(operator.add, x, y)
+
+    def mul(self, x, y):
+        return self._op(operator.mul, x, y)
+
+    def floordiv(self, x, k, nonneg):
+        return self._op(operator.floordiv, x, k)
+
+    def mod(self, x, k):
+        return self._op(operator.mod, x, k)
+
+    def _op(self, fn, x, y):
+        if isinstance(x, int) and isinstance(y, int):
+            return fn(x, y)
+        return self.b.call(fn, x, y)
 
 
 class ShapeComments(fx.graph.CodeGen):
@@ -151,6 +193,11 @@ def empty_weights(graph: Graph) -> dict[str, torch.Tensor]:
 def build_module(graph: Graph, seed: int | None = None,
                  weights: dict[str, torch.Tensor] | None = None) -> fx.GraphModule:
     """The module, holding `weights` (shared, not copied) or a fresh seeded initialisation."""
+    with graph.assumed():
+        return _build_module(graph, seed, weights)
+
+
+def _build_module(graph: Graph, seed, weights) -> fx.GraphModule:
     root = torch.nn.Module()
     tensors = weights if weights is not None else init_weights(graph, seed)
     g = fx.Graph()
@@ -172,8 +219,8 @@ def build_module(graph: Graph, seed: int | None = None,
         env[name] = g.placeholder(python_name(name))
         comments[python_name(name)] = str(graph.values[name].type)
         for axis, d in enumerate(graph.values[name].type.shape):
-            if isinstance(d, str):
-                b.symbols.setdefault(d, (env[name], axis))
+            if isinstance(d, Sym) and d.is_name():
+                b.symbols.setdefault(str(d), (env[name], axis))
     for node in graph.nodes:
         op = registry.get(node.op)
         b.types = [graph.values[i].type for i in node.inputs]

@@ -5,7 +5,8 @@ import re
 
 from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import FatalError, SpeccError
-from ..ir.graph import DTYPE_BYTES, Graph, Node, Param, TensorType, Value
+from ..ir.graph import DTYPE_BYTES, Assumption, Graph, Node, Param, TensorType, Value
+from ..ir.sym import Facts, Sym, Undecided
 from ..ops import registry
 from ..ops.registry import ShapeError
 from ..core.source import Span
@@ -30,6 +31,9 @@ class GraphBuilder:
         self.max_params = max_params
         self.total_params = 0
         self.loop_steps = 0
+        # what shape rules may assume about symbolic sizes; the elaborator makes it the
+        # active context (ir/sym.py assuming) while it builds this graph
+        self.facts = Facts()
 
     # ------------------------------------------------------------------ naming
     def claim(self, path: str) -> str:
@@ -66,14 +70,32 @@ class GraphBuilder:
         self.used.add(name)
         self.graph.values[name] = Value(name, type_)
         self.graph.inputs.append(name)
+        lead = type_.shape[0] if type_.shape else None
+        if isinstance(lead, Sym) and lead.is_name():
+            self.facts.batch.add(str(lead))
         return Tensor(name, type_)
+
+    def assume(self, cond, message: str, span: Span) -> None:
+        """A condition on symbolic sizes the spec asserts: shape rules may rely on it from
+        here on, and every run checks it."""
+        if any(str(a.cond) == str(cond) for a in self.graph.assumptions):
+            return
+        self.graph.assumptions.append(Assumption(cond, message, span))
+        self.facts.learn(cond)
+
+    def _take_needs(self, what: str, span: Span) -> None:
+        """Sizes a shape rule needs but cannot decide (a window that must fit) become
+        assumptions of the network, named after the op that needs them."""
+        for cond, why in self.facts.needs:
+            self.assume(cond, f"{what}: {why} needs {cond}", span)
+        self.facts.needs.clear()
 
     def _count_activations(self, what: str, t: TensorType, span: Span) -> None:
         """The activation budget, like the parameter budget: checked as the graph grows, long
         before anything is allocated (symbolic dims count as 1: this is per sample)."""
         n = 1
         for d in t.shape:
-            n *= d if isinstance(d, int) else 1
+            n *= d if isinstance(d, int) else 1  # a symbolic size counts as 1
         self.total_activations += n
         if self.total_activations > self.max_activations:
             size = n * DTYPE_BYTES.get(t.dtype, 4)
@@ -91,7 +113,15 @@ class GraphBuilder:
             outs = op.infer(attrs, types)
             specs = op.params(attrs, types)
         except ShapeError as e:
+            self.facts.needs.clear()
             raise SpeccError(str(e), span, e.notes + _operand_notes(op_name, inputs)) from None
+        except Undecided as e:
+            self.facts.needs.clear()
+            raise SpeccError(f"{op_name}: {e}", span,
+                             ("state what the network assumes about its sizes with an assert "
+                              "after the input (assert H % 32 == 0, assert T <= 64)",)
+                             + _operand_notes(op_name, inputs)) from None
+        self._take_needs(f"'{path}'", span)
         if len(self.graph.nodes) >= MAX_NODES:
             raise FatalError(f"the network has more than {MAX_NODES:,} nodes", span)
         if not op.traits & {"internal", "declaration"}:  # those are counted as parameters

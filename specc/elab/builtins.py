@@ -5,6 +5,7 @@ import math
 
 from ..core.diagnostics import SpeccError
 from ..ir.graph import Init
+from ..ir.sym import Sym
 from ..lang.values import Builtin, Tensor, show, type_name
 
 MAX_LIST = 100_000
@@ -65,6 +66,8 @@ def _numbers(args, name):
 
 
 def _str(v):
+    if isinstance(v, Sym):
+        return str(v)
     if isinstance(v, (bool, int, float, str)) or v is None:
         return show(v) if not isinstance(v, str) else v
     raise BuiltinError(f"str() of {type_name(v)}")

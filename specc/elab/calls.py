@@ -7,6 +7,7 @@ from dataclasses import replace
 from ..lang import ast as A
 from ..core.diagnostics import FatalError, SpeccError
 from ..ir.graph import Init
+from ..ir.sym import Sym
 from ..ops import registry
 from ..ops.registry import REQUIRED
 from ..rules.elab import KEYWORD as LEARN
@@ -227,11 +228,14 @@ def coerce(op: str, arg: str, kind: str, v, span, optional: bool = False):
             v = (v,)
         if not (isinstance(v, tuple) and all(_is_int(x) for x in v)):
             raise bad("a list of ints")
-    elif kind == "dims":  # ints, -1 and symbols (a symbolic dim is its name: x.shape[0])
-        if _is_int(v) or isinstance(v, str):
+    elif kind == "dim":  # an int or a symbolic dim (x.shape[1])
+        if not (_is_int(v) or isinstance(v, Sym)):
+            raise bad("an int or a dim such as x.shape[1]")
+    elif kind == "dims":  # ints, -1 and symbolic dims (x.shape[0])
+        if _is_int(v) or isinstance(v, Sym):
             v = (v,)
-        if not (isinstance(v, tuple) and all(_is_int(x) or isinstance(x, str) for x in v)):
-            raise bad("a list of dims (ints or symbols such as x.shape[0])")
+        if not (isinstance(v, tuple) and all(_is_int(x) or isinstance(x, Sym) for x in v)):
+            raise bad("a list of dims (ints or symbolic dims such as x.shape[0])")
     elif kind == "table":
         if not (isinstance(v, tuple) and all(isinstance(r, tuple) and all(_is_int(x) for x in r)
                                              for r in v)):

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from ..lang import ast as A
 from ..core.diagnostics import SpeccError
 from ..ops import registry
-from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor,
-                           ValueLimit, check_caps, show, type_name)
+from ..ir.sym import Cond, Sym, compare
+from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, Conds, NetworkRef, OpRef,
+                           Tensor, ValueLimit, check_caps, show, type_name)
 from . import builtins
 from .scope import Frame
 
@@ -105,6 +106,8 @@ class ExprEval:
         return self._arith(e, a, b, frame)
 
     def _compare(self, e, a, b, frame):
+        if (isinstance(a, Sym) or isinstance(b, Sym)) and _dim(a) and _dim(b):
+            return compare(a, e.op, b)  # a bool, or a Cond that only run time can decide
         if e.op in ("==", "!="):
             return _COMPARE[e.op](a, b)
         ok = (_number(a) and _number(b)) or (isinstance(a, str) and isinstance(b, str))
@@ -127,6 +130,8 @@ class ExprEval:
                 raise SpeccError(f"a list of {len(seq) * n:,} items exceeds the limit of "
                                  f"{builtins.MAX_LIST:,}", span)
             return seq * n
+        if (isinstance(a, Sym) or isinstance(b, Sym)) and _dim(a) and _dim(b):
+            return _dim_arith(op, a, b, span)
         if not (_number(a) and _number(b)):
             raise SpeccError(f"cannot apply '{op}' to {type_name(a)} and {type_name(b)}", span)
         try:
@@ -187,15 +192,31 @@ class ExprEval:
         a = self.eval(e.left, frame)
         if a is POISON:
             return POISON
+        if e.op == "and" and isinstance(a, (Cond, Conds)):  # conditions an assert states
+            b = self.eval(e.right, frame)
+            if b is POISON or b is False:
+                return b
+            if b is True:
+                return a
+            if not isinstance(b, (Cond, Conds)):
+                self._need_bool(b, e.right, frame, e.op)
+            return Conds(_conds(a) + _conds(b))
         self._need_bool(a, e.left, frame, e.op)
         if (e.op == "and" and not a) or (e.op == "or" and a):
             return a
         b = self.eval(e.right, frame)
-        if b is not POISON:
+        if b is not POISON and not (e.op == "and" and isinstance(b, (Cond, Conds))):
             self._need_bool(b, e.right, frame, e.op)
         return b
 
     def _need_bool(self, v, e, frame, what):
+        if isinstance(v, (Cond, Conds)):
+            names = ", ".join(sorted({n for c in _conds(v) for n in _names(c.expr)}))
+            raise SpeccError(f"'{what}' cannot decide {v} when the spec is compiled: it depends "
+                             f"on the symbolic size{'s' if ', ' in names else ''} {names}",
+                             frame.span(e.span),
+                             ("`assert` states it (checked whenever the network runs), after "
+                              "which it holds; or decide by a network parameter",))
         if not isinstance(v, bool):
             raise SpeccError(f"'{what}' needs a bool, got {type_name(v)} {show(v)}",
                              frame.span(e.span))
@@ -259,6 +280,30 @@ class ExprEval:
 
     def _stage_hint(self, hint: Hint | None) -> Hint | None:
         return Hint(self.builder.next_stage(hint.path)) if hint else None
+
+
+def _dim(v) -> bool:
+    return isinstance(v, Sym) or _int(v)
+
+
+def _conds(v) -> tuple:
+    return v.items if isinstance(v, Conds) else (v,)
+
+
+def _names(d) -> set[str]:
+    return d.names() if isinstance(d, Sym) else set()
+
+
+def _dim_arith(op: str, a, b, span):
+    """Arithmetic on symbolic dims: + - * and // % by a positive int."""
+    if op not in ("+", "-", "*", "//", "%"):
+        hint = " (sizes divide with //)" if op == "/" else ""
+        raise SpeccError(f"cannot apply '{op}' to {type_name(a)} {show(a)} and {type_name(b)} "
+                         f"{show(b)}{hint}", span)
+    if op in ("//", "%") and not (_int(b) and b > 0):
+        raise SpeccError(f"a dim divides by a positive int, got {show(b)}", span)
+    return {"+": operator.add, "-": operator.sub, "*": operator.mul,
+            "//": operator.floordiv, "%": operator.mod}[op](a, b)
 
 
 def _number(v) -> bool:

@@ -8,6 +8,7 @@ from ..lang import ast as A
 from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import Collector, FatalError, SpeccError
 from ..ir.graph import Graph
+from ..ir.sym import assuming
 from ..lang.values import POISON, NetworkRef, Tensor, type_name
 from ..rules.elab import check_learning
 from .builder import GraphBuilder
@@ -109,7 +110,8 @@ def elaborate_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
                 except SpeccError as e:
                     ev.errors.add(e)
             frame.vars[p.name] = value
-        ev.exec_body(d.body, frame)
+        with assuming(builder.facts):
+            ev.exec_body(d.body, frame)
     except FatalError as e:
         ev.errors.add(e)
     except RecursionError:

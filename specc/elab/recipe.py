@@ -53,6 +53,10 @@ KEYS = {
     "labels": ("strs", None), "mean": ("numbers", None), "std": ("positives", None),
     "pixel_range": ("numbers", None), "seed": (_SEED, None),
     "output_weights": ("numbers", None),
+    # the input size a network of symbolic sizes is trained, checked and verified at: an int
+    # for each symbolic dim after the batch (H, W) in the order the inputs declare them, or
+    # one int for all of them
+    "size": ("sizes", None),
 }
 
 
@@ -250,6 +254,11 @@ def _check(key: str, kind: str, allowed, v, span):
         raise bad(_WANT[kind])
     if kind == "size" and not (_is_int(v) and v >= 1):
         raise bad("a positive int (pixels)")
+    if kind == "sizes":
+        items = v if isinstance(v, tuple) else (v,)
+        if not items or not all(_is_int(x) and 1 <= x <= 2 ** 31 - 1 for x in items):
+            raise bad("a positive int, or a list of them (one per symbolic size)")
+        return list(items)
     if kind in ("int", _COUNT, _BATCH, _SEED, _NUM, _POS, _FRACTION):
         if not _fits(kind, v):
             raise bad(_WANT[kind])

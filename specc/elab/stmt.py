@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..lang import ast as A
 from ..core.diagnostics import FatalError, SpeccError
-from ..lang.values import POISON, Tensor, show, type_name
+from ..ir.sym import Cond, Sym
+from ..lang.values import POISON, Conds, Tensor, show, type_name
 from .calls import ReturnSignal, coerce
 from .expr import Hint, is_chain
 from .recipe import evaluate_recipe
@@ -96,7 +97,7 @@ class StmtExec:
         init = self.eval(s.init, frame)
         if POISON in (t, init):
             raise _Silent()
-        if any(isinstance(d, str) for d in t.shape):
+        if any(isinstance(d, Sym) for d in t.shape):
             raise SpeccError(f"parameter '{s.name}' needs known dims, got {t}", frame.span(s.span))
         if isinstance(init, tuple):
             check_literal(init, t, s.name, frame.span(s.init.span))
@@ -133,14 +134,19 @@ class StmtExec:
         if cond is POISON:
             return
         if not isinstance(cond, bool):
-            raise SpeccError(f"'if' needs a bool, got {type_name(cond)} {show(cond)}",
-                             frame.span(s.cond.span))
+            self._need_bool(cond, s.cond, frame, "if")
         self.exec_body(s.then if cond else s.other, frame)
 
     def _exec_StmtAssert(self, s, frame):
         """A failed assert stops the body it stands in: what follows relies on it."""
         cond = self.eval(s.cond, frame)
         if cond is POISON:
+            return
+        if isinstance(cond, (Cond, Conds)):  # on symbolic sizes: assumed, checked at run time
+            message = self.eval(s.message, frame) if s.message is not None else None
+            for c in (cond.items if isinstance(cond, Conds) else (cond,)):
+                self.builder.assume(c, message if isinstance(message, str) else "",
+                                    frame.span(s.span))
             return
         if not isinstance(cond, bool):
             raise SpeccError(f"'assert' needs a bool, got {type_name(cond)}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..lang import ast as A
 from ..core.diagnostics import SpeccError
 from ..ir.graph import DTYPES, TensorType
+from ..ir.sym import Sym
 from ..lang.values import POISON, BlockRef, Tensor, show, type_name
 
 
@@ -24,7 +25,7 @@ def tensor_type(ev, t: A.Type, frame) -> TensorType:
     for d in t.dims:
         if isinstance(d, A.ExprName) and d.name not in frame.vars \
                 and d.name not in frame.module.names:
-            dims.append(d.name)
+            dims.append(Sym.name(d.name))
             continue
         v = ev.eval(d, frame)
         if v is POISON:

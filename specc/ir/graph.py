@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from ..core.source import Span
+from .sym import Cond, Facts, Sym, assuming, facts, parse
 
-Dim = Union[int, str]  # an int, or a symbol such as "N"
+Dim = Union[int, Sym]  # an int, or a symbolic expression such as N or (H+1)//2 (ir/sym.py)
 
 FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
 DTYPES = FLOAT_DTYPES + ("i32", "i64", "bool")
@@ -18,23 +19,33 @@ class TensorType:
     dtype: str
     shape: tuple[Dim, ...]
 
+    def __post_init__(self):
+        """A dim given as text ("N", "(H+1)//2") becomes a Sym: shape rules may build them
+        either way."""
+        if any(type(d) is str for d in self.shape):
+            object.__setattr__(self, "shape", tuple(parse(d) if type(d) is str else d
+                                                    for d in self.shape))
+
     @property
     def rank(self) -> int:
         return len(self.shape)
 
     @property
     def batched(self) -> bool:
-        """A tensor has a batch dim when its first dim is a symbol (inputs declare it, `N`);
-        parameters and constants, whose dims are all known, have none."""
-        return bool(self.shape) and isinstance(self.shape[0], str)
+        """A tensor has a batch dim when its first dim is the batch symbol (each input's
+        leading symbol, `N`); parameters and constants, whose dims are all known, have none,
+        nor has a positional table sliced to a sequence length [T, C]."""
+        if not self.shape or not isinstance(self.shape[0], Sym):
+            return False
+        batch = facts().batch
+        return not batch or str(self.shape[0]) in batch
 
-    def per_sample(self) -> int | None:
-        """Elements of one sample (all dims but the batch dim), or None when symbolic."""
+    def per_sample(self) -> Dim:
+        """Elements of one sample (all dims but the batch dim): an int, or a formula in the
+        symbolic dims."""
         n = 1
         for d in self.shape[1:] if self.batched else self.shape:
-            if not isinstance(d, int):
-                return None
-            n *= d
+            n = n * d
         return n
 
     def __str__(self) -> str:
@@ -79,6 +90,16 @@ class Param:
         return n
 
 
+@dataclass(frozen=True)
+class Assumption:
+    """A condition on symbolic sizes the spec states with `assert` (`H % 32 == 0`,
+    `T <= 64`): shape rules may rely on it, and every run checks it."""
+
+    cond: Cond
+    message: str = ""
+    span: Span | None = None
+
+
 @dataclass
 class Value:
     name: str
@@ -112,6 +133,32 @@ class Graph:
     reference: dict = field(default_factory=dict)  # the paper's figures (elab/reference.py)
     meta: dict = field(default_factory=dict)  # spec path, hash, preprocessing, labels
     span: Span | None = None
+    assumptions: list = field(default_factory=list)  # Assumption, in the order stated
+
+    def facts(self) -> Facts:
+        """What shape rules may assume about the symbolic sizes: the inputs' batch symbols
+        and what the assumptions say about single names."""
+        f = Facts()
+        for name in self.inputs:
+            shape = self.values[name].type.shape
+            if shape and isinstance(shape[0], Sym) and shape[0].is_name():
+                f.batch.add(str(shape[0]))
+        for a in self.assumptions:
+            f.learn(a.cond)
+        return f
+
+    def assumed(self):
+        """A context in which shape rules see this graph's facts (ir/sym.py assuming)."""
+        return assuming(self.facts())
+
+    def symbols(self) -> list[str]:
+        """The symbolic sizes the inputs declare, in order, batch symbols first."""
+        batch, other = [], []
+        for name in self.inputs:
+            for i, d in enumerate(self.values[name].type.shape):
+                for s in sorted(d.names()) if isinstance(d, Sym) else ():
+                    (batch if i == 0 else other).append(s)
+        return list(dict.fromkeys(batch + [s for s in other if s not in batch]))
 
     def node(self, name: str) -> Node:
         """The node called `name`, through an index rebuilt whenever the node list changed
@@ -144,6 +191,8 @@ class Graph:
         lines = [f"graph {self.name} {{"]
         for name in self.inputs:
             lines.append(f"  input %{name}: {self.values[name].type}")
+        for a in self.assumptions:
+            lines.append(f"  assume {a.cond}")
         for p in self.params.values():
             kind = "param" if p.trainable else ("state" if p.state else
                                                 ("fixed" if p.saved else "const"))

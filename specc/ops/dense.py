@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
 from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
-from .shapes import broadcast, float_input, fmt, same_dtype
+from ..ir.sym import same
+from .shapes import broadcast, float_input, fmt, known, same_dtype
 
 DEFAULT = Init("default")
 
@@ -12,10 +13,7 @@ def _features(x: TensorType) -> int:
     if x.rank < 2:
         raise ShapeError(f"linear expects an input [N, ..., features], got {fmt(x.shape)}")
     float_input(x, "linear")
-    f = x.shape[-1]
-    if not isinstance(f, int):
-        raise ShapeError(f"linear needs a known feature count, got symbolic '{f}'")
-    return f
+    return known(x.shape[-1], "linear's feature count")
 
 
 def _linear_infer(attrs, types):
@@ -35,7 +33,7 @@ def _linear_params(attrs, types):
 
 
 def _linear_macs(attrs, types, outs):
-    return (outs[0].per_sample() or 0) * _features(types[0])
+    return outs[0].per_sample() * _features(types[0])
 
 
 def _linear_torch(b, node, xs, ps):
@@ -55,7 +53,7 @@ def _matmul_infer(attrs, types):
     if a.rank < 2 or b.rank < 2:
         raise ShapeError(f"matmul needs operands of rank >= 2, got {fmt(a.shape)} and {fmt(b.shape)}")
     dtype = same_dtype(types, "matmul")
-    if a.shape[-1] != b.shape[-2]:
+    if not same(a.shape[-1], b.shape[-2]):
         raise ShapeError(f"matmul inner dimensions differ: {fmt(a.shape)} @ {fmt(b.shape)} "
                          f"({a.shape[-1]} != {b.shape[-2]})")
     lead = broadcast([a.shape[:-2], b.shape[:-2]], "matmul")
@@ -63,8 +61,7 @@ def _matmul_infer(attrs, types):
 
 
 def _matmul_macs(attrs, types, outs):
-    k = types[0].shape[-1]
-    return (outs[0].per_sample() or 0) * (k if isinstance(k, int) else 0)
+    return outs[0].per_sample() * types[0].shape[-1]
 
 
 def _embedding_infer(attrs, types):

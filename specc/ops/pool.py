@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import TensorType
+from ..ir.sym import Undecided
 from .registry import Example, Arg, LoweringError, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import channels, expand, spatial, window_out
 
@@ -50,9 +51,7 @@ def _pool_onnx(kind):
     def lower(b, node, xs, ps):
         n, k, s, p = _geometry(node.attrs, b.types[0], kind)
         ins, outs = b.types[0].shape[2:], b.outs[0].shape[2:]
-        if not all(isinstance(d, int) for d in list(ins) + list(outs)):
-            raise LoweringError(f"{kind} needs known spatial dims for ONNX")
-        extra = [max(0, (outs[i] - 1) * s[i] + k[i] - ins[i] - 2 * p[i]) for i in range(n)]
+        extra = [_end_padding(outs[i], s[i], k[i], ins[i], p[i], kind) for i in range(n)]
         if kind == "maxpool":
             return b.op("MaxPool", xs, kernel_shape=list(k), strides=list(s),
                         pads=list(p) + [p[i] + extra[i] for i in range(n)])
@@ -63,6 +62,21 @@ def _pool_onnx(kind):
         return b.op("AveragePool", [x], kernel_shape=list(k), strides=list(s),
                     pads=begin + [begin[i] + extra[i] for i in range(n)], count_include_pad=0)
     return lower
+
+
+def _end_padding(out, s: int, k: int, size, p: int, kind: str) -> int:
+    """The padding the last window needs past the input's own (ceil mode): a number for
+    every size, or the symbolic output could not be pinned."""
+    extra = (out - 1) * s + k - size - 2 * p
+    if isinstance(extra, int):
+        return max(0, extra)
+    try:
+        if extra <= 0:
+            return 0
+    except Undecided:
+        pass
+    raise LoweringError(f"{kind} in ceil mode over the symbolic length {size} needs end "
+                        f"padding {extra}, which ONNX pooling cannot take from the input")
 
 
 _WINDOW_ARGS = (Arg("x", "tensor"), Arg("kernel", "ints"), Arg("stride", "ints", None),

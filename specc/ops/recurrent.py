@@ -10,22 +10,18 @@ from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
 from .registry import Arg, Example, OpDef, ParamSpec, ShapeError, no_params, register
+from ..ir.sym import same
 from .shapes import float_input, fmt
+from .shapes import known as _known
 
 DEFAULT = Init("default")
-
-
-def _known(d, what):
-    if not isinstance(d, int):
-        raise ShapeError(f"{what} must be known, got symbolic '{d}'")
-    return d
 
 
 # --------------------------------------------------------------------------- cell
 def _cell_infer(attrs, types):
     x, state, w_ih, w_hh, b_ih, b_hh = types
     float_input(x, "lstm_cell")
-    if x.rank != 2 or state.rank != 2 or state.shape[0] != x.shape[0]:
+    if x.rank != 2 or state.rank != 2 or not same(state.shape[0], x.shape[0]):
         raise ShapeError(f"lstm_cell expects x [N, in] and state [N, 2H], got {fmt(x.shape)} "
                          f"and {fmt(state.shape)}")
     two_h = _known(state.shape[1], "the state width")
@@ -110,8 +106,6 @@ def _lstm_params(attrs, types):
 
 def _lstm_macs(attrs, types, outs):
     h, t, f = attrs["hidden"], types[0].shape[1], types[0].shape[2]
-    if not isinstance(t, int):
-        return 0
     per_step = sum(4 * h * ((f if k == 0 else h) + h) for k in range(attrs["layers"]))
     return t * per_step
 
@@ -144,7 +138,8 @@ def _lstm_onnx(b, node, xs, ps):
 def _affine_infer(attrs, types):
     x, w, bias = types
     float_input(x, "affine")
-    if w.rank != 2 or bias.rank != 1 or x.shape[-1] != w.shape[1] or w.shape[0] != bias.shape[0]:
+    if w.rank != 2 or bias.rank != 1 or not same(x.shape[-1], w.shape[1]) \
+            or w.shape[0] != bias.shape[0]:
         raise ShapeError(f"affine needs x [..., in], weight [out, in] and bias [out], got "
                          f"{fmt(x.shape)}, {fmt(w.shape)} and {fmt(bias.shape)}")
     return [TensorType(x.dtype, (*x.shape[:-1], w.shape[0]))]
@@ -158,7 +153,7 @@ def _affine_onnx(b, node, xs, ps):
 
 
 def _affine_macs(attrs, types, outs):
-    return (outs[0].per_sample() or 0) * types[1].shape[1]
+    return outs[0].per_sample() * types[1].shape[1]
 
 
 register(

@@ -31,9 +31,12 @@ REQUIRED = object()
 TENSOR_KINDS = ("tensor", "tensors")
 # `none` is accepted only where an argument's default is `none` (an optional argument).
 # "ints": an int (the same for every dim) or a list of ints, as conv's kernel; "int_list": a
-# list of ints (a single int is a list of one), as reshape's shape; "dims": a list of ints, -1
-# and symbols (a symbolic dim is its name, as x.shape[0] gives it), as expand's shape.
-ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "dims", "table", "init")
+# list of ints (a single int is a list of one), as tile's repeats; "dim": an int or a symbolic
+# dim (x.shape[1], a specc.ir.sym.Sym), as slice's end; "dims": a list of ints, -1 and symbolic
+# dims, as reshape's and expand's shape; "param": a declared parameter (`param w: ...`) the op
+# uses instead of owning the one its parameter rule would make (OpDef.ties names which).
+ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "dim", "dims", "table", "init",
+              "param")
 
 
 @dataclass(frozen=True)
