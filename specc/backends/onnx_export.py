@@ -18,6 +18,7 @@ from ..core.version import __version__
 from ..core.defaults import ONNX_OPSET
 from ..core.diagnostics import SpeccError
 from ..core.files import staging
+from ..compile.sizes import free_symbols, sample_sizes, stated_sizes
 from ..ops.registry import LoweringError
 from .onnx_build import build_skeleton
 from .onnx_compare import Reference
@@ -75,6 +76,11 @@ def model_metadata(net) -> dict:
             "specc.outputs": list(net.graph.outputs), "specc.output_kind": output_kind(net)}
     if net.graph.meta.get("overrides"):
         meta["specc.overrides"] = net.graph.meta["overrides"]
+    if net.graph.assumptions:
+        meta["specc.assumes"] = net.graph.assumes()
+    if free_symbols(net.graph):  # the size to run at where none is given (specc bench)
+        meta["specc.sizes"] = stated_sizes(net.graph) or {
+            k: v for k, v in sample_sizes(net.graph)[0].items() if k in free_symbols(net.graph)}
     return meta
 
 

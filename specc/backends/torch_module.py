@@ -2,6 +2,7 @@
 parameters and buffers under the spec's hierarchical names."""
 from __future__ import annotations
 
+import json
 import operator
 import re
 import threading
@@ -11,7 +12,7 @@ import torch.fx as fx
 
 from ..core.weights import check_fit, model_state, read_checkpoint
 from ..ir.graph import Graph
-from ..ir.sym import Sym, lower
+from ..ir.sym import Sym, lower, require_sizes
 from ..ops import registry
 from .torch_init import TORCH_DTYPES, fill_tensor, init_tensor
 
@@ -221,6 +222,7 @@ def _build_module(graph: Graph, seed, weights) -> fx.GraphModule:
         for axis, d in enumerate(graph.values[name].type.shape):
             if isinstance(d, Sym) and d.is_name():
                 b.symbols.setdefault(str(d), (env[name], axis))
+    _check_sizes(graph, b)
     for node in graph.nodes:
         op = registry.get(node.op)
         b.types = [graph.values[i].type for i in node.inputs]
@@ -245,6 +247,17 @@ def _build_module(graph: Graph, seed, weights) -> fx.GraphModule:
     # spec value -> fx node name, for verification that compares intermediate values
     module.specc_values = {v: n.name for v, n in env.items() if isinstance(n, fx.Node)}
     return module
+
+
+def _check_sizes(graph: Graph, b: TorchBuilder) -> None:
+    """The forward starts by checking the input sizes against the network's assumptions
+    (H % 32 == 0, T <= 64): a clear error instead of a shape error deep inside."""
+    if not graph.assumptions:
+        return
+    names = tuple(sorted({n for a in graph.assumptions if isinstance(a.cond.expr, Sym)
+                          for n in a.cond.expr.names()} & set(b.symbols)))
+    if names:
+        b.call(require_sizes, json.dumps(graph.assumes()), names, *(b.size(n) for n in names))
 
 
 def _overwritable(graph: Graph, node, users: dict, outputs: set, op_of: dict) -> bool:

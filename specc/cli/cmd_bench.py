@@ -67,13 +67,14 @@ def run(args) -> int:
     sess, provider, note = open_session(model_path, args.provider, args.threads)
     module = net.to_torch(seed=0).eval() if net is not None else None
     inp = sess.get_inputs()[0]
+    fixed = metadata(read_model(model_path)).get("specc.sizes", {})  # H, W of symbolic sizes
     rows = []
     from tqdm import tqdm
     engines = 2 if module is not None else 1
     with tqdm(total=len(sizes) * (args.warmup + args.iters) * engines, unit="run",
               desc="benchmarking", file=sys.stderr, disable=None, leave=False) as bar:
         for batch in sizes:
-            shape = [d if isinstance(d, int) else batch for d in inp.shape]
+            shape = [d if isinstance(d, int) else fixed.get(d, batch) for d in inp.shape]
             x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
             bar.set_postfix_str(f"batch {batch}")
             rows += measure(sess, module, inp.name, x, batch, args.iters, args.warmup, provider,

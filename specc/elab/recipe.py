@@ -345,7 +345,8 @@ def describe_recipe(recipe: dict) -> list[str]:
     head = [f"data {recipe['data']}" if "data" in recipe else None,
             f"batch {recipe['batch_size']}" if "batch_size" in recipe else None,
             _length(recipe.get("epochs"), recipe.get("steps")),
-            f"loss {recipe['loss']}" if "loss" in recipe else None]
+            f"loss {recipe['loss']}" if "loss" in recipe else None,
+            f"size {_text(recipe['size'])}" if "size" in recipe else None]
     lines = [", ".join(h for h in head if h)]
     opt = [f"optimizer {record(recipe['optimizer'])}" if "optimizer" in recipe else None,
            f"schedule {record(recipe['schedule'])}" if "schedule" in recipe else None,

@@ -147,6 +147,13 @@ class Graph:
             f.learn(a.cond)
         return f
 
+    def assumes(self) -> list[list[str]]:
+        """The assumptions as data a model carries: [condition, message, where], where is
+        the spec file's name (no local path) and line."""
+        return [[str(a.cond), a.message,
+                 f"{a.span.source.path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{a.span.line}"
+                 if a.span else ""] for a in self.assumptions]
+
     def assumed(self):
         """A context in which shape rules see this graph's facts (ir/sym.py assuming)."""
         return assuming(self.facts())

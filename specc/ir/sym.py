@@ -791,3 +791,34 @@ def _lower_atom(a, ops):
         lo, _ = bounds(a.x)
         return ops.floordiv(x, a.k, lo is not None and lo >= 0)
     return ops.mod(x, a.k)
+
+
+# --------------------------------------------------------------- checks at run time
+def check_sizes(assumes, sizes) -> str | None:
+    """The message for the first assumption (text, message, where) the sizes break, or
+    None. What the sizes do not name (an assumption on a size of another input) is skipped."""
+    for text, message, where in assumes:
+        cond = parse_cond(text)
+        names = cond.expr.names() if isinstance(cond.expr, Sym) else set()
+        if not names <= set(sizes):
+            continue
+        if not cond.holds(sizes):
+            shown = ", ".join(f"{n}={sizes[n]}" for n in sorted(names))
+            why = f": {message}" if message else ""
+            return f"{shown} breaks the network's assumption {text}{why}" + \
+                (f" ({where})" if where else "")
+    return None
+
+
+def require_sizes(assumes: str, names: tuple, *values) -> None:
+    """Called at the start of a generated forward: the input sizes against the network's
+    assumptions (JSON text of [condition, message, where]); a ValueError names the one
+    they break."""
+    import json
+    problem = check_sizes(_ASSUMES.get(assumes) or _ASSUMES.setdefault(assumes, json.loads(assumes)),
+                          dict(zip(names, (int(v) for v in values))))
+    if problem:
+        raise ValueError(f"input sizes {problem}")
+
+
+_ASSUMES: dict = {}
