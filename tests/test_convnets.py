@@ -111,7 +111,7 @@ network deep {{
         return math.exp(sum(logs) / len(logs))
     assert 0.6 < gain(stack("he_normal(a=0.25)")) < 1.6
     assert gain(stack("he_normal")) > 2.5  # the ReLU-only variance grows by (1 + a^2)^20
-    assert gain(stack("normal(0.01)")) < 1e-20
+    assert gain(stack("normal(std=0.01)")) < 1e-20
 
 
 def test_initialiser_arguments_are_checked(spec_error):

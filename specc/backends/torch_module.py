@@ -243,10 +243,37 @@ def _build_module(graph: Graph, seed, weights) -> fx.GraphModule:
     for name in b.unsaved:  # GraphModule copies buffers as persistent ones
         owner, leaf = _owner(module, name)
         owner._non_persistent_buffers_set.add(leaf)
+    _add_aliases(module, graph)
     module.specc_outputs = list(graph.outputs)
     # spec value -> fx node name, for verification that compares intermediate values
     module.specc_values = {v: n.name for v, n in env.items() if isinstance(n, fx.Node)}
     return module
+
+
+def _add_aliases(module: fx.GraphModule, graph: Graph) -> None:
+    """A tied parameter (one tensor several ops use as their own) is registered under each
+    of its names, so the state dict has the keys PyTorch users expect (`lm_head.weight` and
+    `transformer.wte.weight`) while parameters() and the optimiser see it once."""
+    module.specc_aliases = {}
+    for p in graph.params.values():
+        if not p.aliases or p.name not in dict(module.named_parameters()) | dict(
+                module.named_buffers()):
+            continue
+        tensor = module.get_parameter(p.name) if p.trainable else module.get_buffer(p.name)
+        for alias in p.aliases:
+            owner, leaf = _owner(module, alias)
+            if p.trainable:
+                owner.register_parameter(leaf, tensor)
+            else:
+                owner.register_buffer(leaf, tensor, persistent=p.saved)
+            module.specc_aliases[alias] = p.name
+
+
+def own_state(module) -> dict:
+    """The state dict without the aliases of tied parameters: each tensor once (what a
+    checkpoint stores; safetensors refuses tensors that share memory)."""
+    aliases = getattr(module, "specc_aliases", {})
+    return {k: v for k, v in module.state_dict().items() if k not in aliases}
 
 
 def _check_sizes(graph: Graph, b: TorchBuilder) -> None:
@@ -297,8 +324,14 @@ def _free(mod: torch.nn.Module, segment: str, name: str) -> None:
 
 def load_state(module, state: dict, source: str) -> None:
     """Load a state dict (tensors or arrays), listing every missing, unexpected or
-    mis-shaped tensor at once."""
-    own = module.state_dict()
+    mis-shaped tensor at once. A tied parameter may come under any of its names (a
+    PyTorch state dict holds all of them, a specc checkpoint the first)."""
+    own = own_state(module)
+    state = dict(state)
+    for alias, name in getattr(module, "specc_aliases", {}).items():
+        if alias in state:
+            value = state.pop(alias)
+            state.setdefault(name, value)
     check_fit({k: tuple(v.shape) for k, v in own.items()}, state, source)
     with torch.no_grad():
         for k, v in own.items():

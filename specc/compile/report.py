@@ -8,15 +8,19 @@ from .sizes import stated_sizes
 
 
 def layer_rows(graph: Graph) -> list[dict]:
-    rows = []
+    """One row per layer; a parameter several ops use (a tied weight) counts at the first,
+    and the others name it under `tied`."""
+    rows, seen = [], set()
     for node in graph.nodes:
         if "internal" in registry.get(node.op).traits:
             continue
-        owned = sum(graph.params[p].numel for p in node.params.values()
-                    if graph.params[p].trainable)
+        mine = [p for p in node.params.values() if graph.params[p].trainable]
+        owned = sum(graph.params[p].numel for p in mine if p not in seen)
+        tied = [p for p in mine if p in seen]
+        seen.update(mine)
         t = graph.values[node.outputs[0]].type
         rows.append({"name": node.name, "op": node.op, "shape": list(t.shape),
-                     "dtype": t.dtype, "params": owned, "macs": node.macs})
+                     "dtype": t.dtype, "params": owned, "macs": node.macs, "tied": tied})
     return rows
 
 
@@ -55,7 +59,7 @@ def render_table(graph: Graph) -> str:
     sizes = stated_sizes(graph)
     header = ("name", "op", "output", "params", "MACs")
     body = [(r["name"], r["op"], f"[{', '.join(map(str, r['shape']))}]",
-             f"{r['params']:,}" if r["params"] else "-",
+             f"{r['params']:,}" if r["params"] else "tied" if r["tied"] else "-",
              f"{at_sizes(r['macs'], sizes):,}" if r["macs"] else "-")
             for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)

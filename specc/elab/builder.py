@@ -5,7 +5,10 @@ import re
 
 from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import FatalError, SpeccError
-from ..ir.graph import DTYPE_BYTES, Assumption, Graph, Node, Param, TensorType, Value
+from dataclasses import replace
+
+from ..ir.graph import (DTYPE_BYTES, Assumption, Graph, Node, Param, ParamRef, TensorType,
+                        Value)
 from ..ir.sym import Facts, Sym, Undecided
 from ..ops import registry
 from ..ops.registry import ShapeError
@@ -34,6 +37,9 @@ class GraphBuilder:
         # what shape rules may assume about symbolic sizes; the elaborator makes it the
         # active context (ir/sym.py assuming) while it builds this graph
         self.facts = Facts()
+        # declared parameter (its value's name) -> the ops that use it as their own:
+        # (op path, role, span), for the names it takes and for errors that name every use
+        self.tied: dict[str, list[tuple[str, str, Span]]] = {}
 
     # ------------------------------------------------------------------ naming
     def claim(self, path: str) -> str:
@@ -128,6 +134,10 @@ class GraphBuilder:
             self._count_activations(f"'{path}'", outs[0], span)
         path = self.claim(path)
         params = {}
+        for arg, role in op.ties.items():
+            ref = attrs.get(arg)
+            if ref is not None:
+                params[role] = self._tie(ref, specs.pop(role, None), path, role, op_name, span)
         for role, spec in specs.items():
             pname = f"{path}.{role}" if role else path
             _check_values(spec, pname, span)
@@ -139,6 +149,42 @@ class GraphBuilder:
         self.graph.nodes.append(node)
         self.graph.values[path] = Value(path, outs[0], path)
         return Tensor(path, outs[0])
+
+    def param_ref(self, value: Tensor, what: str, span: Span) -> ParamRef:
+        """A tensor given where an op takes a parameter: it must be a declared one."""
+        node = self.graph.node(value.name) if value.name not in self.graph.inputs else None
+        if node is None or "declaration" not in registry.get(node.op).traits:
+            raise SpeccError(f"{what} must be a declared parameter (param w: f32[...] = ...), "
+                             f"got the computed tensor '{value.name}' {value.type}", span)
+        return ParamRef(value.name, value.type)
+
+    def _tie(self, ref: ParamRef, spec, path: str, role: str, op: str, span: Span) -> str:
+        """An op uses the declared parameter `ref` as its own `role`: the shapes must agree.
+        Its first such use names it (`transformer.wte.weight`); later ones are aliases
+        (`lm_head.weight`): one tensor in training and in ONNX, every name in the state
+        dict."""
+        decl = self.graph.node(ref.name)
+        pname = decl.params["value"]
+        param = self.graph.params[pname]
+        uses = self.tied.setdefault(ref.name, [])
+        if spec is None:
+            raise SpeccError(f"{op} '{path}' has no {role} of its own to take from "
+                             f"'{ref.name}' (is it switched off?)", span)
+        if tuple(spec.shape) != tuple(param.shape) or spec.dtype != param.dtype:
+            notes = [f"'{ref.name}' is declared {param.dtype}{list(param.shape)} at {decl.span}"]
+            notes += [f"it is also the {r} of '{p}' at {s}" for p, r, s in uses]
+            raise SpeccError(f"'{path}' takes '{ref.name}' as its {role}, which must be "
+                             f"{spec.dtype}{list(spec.shape)} here, but '{ref.name}' is "
+                             f"{param.dtype}{list(param.shape)}", span, tuple(notes))
+        uses.append((path, role, span))
+        name = f"{path}.{role}"
+        if len(uses) == 1:  # the first use names it, in the parameters' order
+            self.graph.params = {(name if k == pname else k): (replace(v, name=name)
+                                 if k == pname else v) for k, v in self.graph.params.items()}
+            decl.params["value"] = name
+            return name
+        self.graph.params[pname] = replace(param, aliases=param.aliases + (name,))
+        return pname
 
     def _add_param(self, param: Param, span: Span) -> None:
         self.total_params += param.numel

@@ -115,6 +115,8 @@ class CallEval:
             if a.kind == "tensor" and _is_number(v):
                 v = self.number_tensor(v, [x for x in args if isinstance(x, Tensor)], frame, span)
             v = coerce(name, a.name, a.kind, v, span, optional=a.default is None)
+            if a.kind == "param" and v is not None:
+                v = self.builder.param_ref(v, f"argument '{a.name}' of {name}", span)
             if a.kind == "tensor" and v is not None:
                 inputs.append(v)
             elif a.kind == "tensors":
@@ -236,6 +238,9 @@ def coerce(op: str, arg: str, kind: str, v, span, optional: bool = False):
             v = (v,)
         if not (isinstance(v, tuple) and all(_is_int(x) or isinstance(x, Sym) for x in v)):
             raise bad("a list of dims (ints or symbolic dims such as x.shape[0])")
+    elif kind == "param":  # a declared parameter; the builder checks it is one
+        if not isinstance(v, Tensor):
+            raise bad("a declared parameter (param w: f32[...] = ...)")
     elif kind == "table":
         if not (isinstance(v, tuple) and all(isinstance(r, tuple) and all(_is_int(x) for x in r)
                                              for r in v)):

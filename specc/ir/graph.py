@@ -52,9 +52,19 @@ class TensorType:
         return f"{self.dtype}[{', '.join(str(d) for d in self.shape)}]"
 
 
+# The initialisers' arguments, by name and in the order an Init holds them: torch.nn.init's
+# names (normal_(mean, std), uniform_(a, b), constant_(val), kaiming_*(a), xavier_*(gain),
+# trunc_normal_(mean, std, a, b)). The elaborator's builtins make Inits by these names.
+INIT_ARGS = {"normal": ("mean", "std"), "trunc_normal": ("mean", "std", "a", "b"),
+             "uniform": ("a", "b"), "constant": ("val",), "he_normal": ("a",),
+             "he_uniform": ("a",), "glorot_normal": ("gain",), "glorot_uniform": ("gain",),
+             "fan_in_uniform": ("scale",), "bipolar": ("seed", "density")}
+
+
 @dataclass(frozen=True)
 class Init:
-    """An initialiser: a name and its arguments (`he_normal`, `uniform(-a, a)`, constants)."""
+    """An initialiser: a name and its arguments (`he_normal`, `uniform(-a, a)`, constants),
+    shown as the spec writes it (`normal(mean=0.0, std=0.01)`)."""
 
     kind: str
     args: tuple = ()
@@ -62,7 +72,26 @@ class Init:
     def __str__(self) -> str:
         if self.kind == "values":
             return "values(...)"
-        return self.kind + (f"({', '.join(repr(a) for a in self.args)})" if self.args else "")
+        if not self.args:
+            return self.kind
+        names = INIT_ARGS.get(self.kind, ())
+        if self.kind in ("uniform", "constant", "fan_in_uniform", "bipolar"):  # positional reads
+            names = ()
+        shown = [f"{n}={a!r}" if n else repr(a) for n, a in
+                 zip(list(names) + [""] * len(self.args), self.args)]
+        return f"{self.kind}({', '.join(shown)})"
+
+
+@dataclass(frozen=True)
+class ParamRef:
+    """A declared parameter an op uses instead of owning one (`linear(h, weight=wte)`):
+    the value its declaration made, and its type (what the op's shape rule reads)."""
+
+    name: str
+    type: TensorType
+
+    def __str__(self) -> str:
+        return f"%{self.name}"
 
 
 @dataclass
@@ -81,6 +110,9 @@ class Param:
     fan_out: int = 1
     span: Span | None = None
     saved: bool = True
+    # more names of this one tensor in the state dict: the roles of the ops that use it as
+    # their own (a tied LM head: `lm_head.weight` beside `transformer.wte.weight`)
+    aliases: tuple[str, ...] = ()
 
     @property
     def numel(self) -> int:
@@ -204,7 +236,8 @@ class Graph:
             kind = "param" if p.trainable else ("state" if p.state else
                                                 ("fixed" if p.saved else "const"))
             rule = f" learns {self.learning[p.name].value}" if p.name in self.learning else ""
-            lines.append(f"  {kind} {p.name}: {p.dtype}{list(p.shape)} = {p.init}{rule}")
+            also = f" (also {', '.join(p.aliases)})" if p.aliases else ""
+            lines.append(f"  {kind} {p.name}: {p.dtype}{list(p.shape)} = {p.init}{rule}{also}")
         for n in self.nodes:
             outs = ", ".join(f"%{o}: {self.values[o].type}" for o in n.outputs)
             args = [f"%{i}" for i in n.inputs] + [f"{k}={_attr(v)}" for k, v in n.attrs.items()]

@@ -100,7 +100,8 @@ def _lstm_params(attrs, types):
         for role, shape in ((f"weight_ih_l{k}", (4 * h, f_in)), (f"weight_hh_l{k}", (4 * h, h)),
                             (f"bias_ih_l{k}", (4 * h,)), (f"bias_hh_l{k}", (4 * h,))):
             # PyTorch: every LSTM weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), i.e. fan-in H
-            out[role] = ParamSpec(shape, attrs["init"], fan_in=h, fan_out=h)
+            init = attrs["init"] if role.startswith("weight") else attrs["bias_init"]
+            out[role] = ParamSpec(shape, init, fan_in=h, fan_out=h)
     return out
 
 
@@ -247,7 +248,7 @@ register(
           doc="A multi-layer LSTM over a sequence [N, T, F] -> [N, T, hidden] from a zero "
               "state, owning torch.nn.LSTM's parameters (weight_ih_l0, ..., bias_hh_lK).",
           args=(Arg("x", "tensor"), Arg("hidden", "int"), Arg("layers", "int", 1),
-                Arg("init", "init", DEFAULT)),
+                Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_lstm_infer, params=_lstm_params, macs=_lstm_macs, torch=_lstm_torch,
           onnx=_lstm_onnx, tolerance=1e-4, traits=frozenset({"weighted"})),
     OpDef(name="rnn", shape="[N, T, F] -> [N, T, hidden]",

@@ -134,6 +134,10 @@ class OpDef:
     # reinforce reach them) and, for stochastic ops, log_prob(attrs, inputs, sample).
     synapses: dict = field(default_factory=dict)
     log_prob: Callable | None = None
+    # Optional: arguments of kind "param" -> the owned role each replaces. `linear(h,
+    # weight=wte)` uses the declared `wte` as its weight: one tensor, checked against the
+    # shape the op's parameter rule gives that role, known in the state dict by both names.
+    ties: dict = field(default_factory=dict)
 
     @property
     def tensor_args(self) -> tuple[Arg, ...]:
@@ -154,6 +158,10 @@ def register(*ops: OpDef) -> None:
         bad = [a.name for a in op.args if a.kind not in TENSOR_KINDS + ATTR_KINDS]
         if bad:
             raise RuntimeError(f"op {op.name!r}: arguments {bad} have unknown kinds")
+        kinds = {a.name: a.kind for a in op.args}
+        if any(kinds.get(arg) != "param" for arg in op.ties) or \
+                any(k == "param" and n not in op.ties for n, k in kinds.items()):
+            raise RuntimeError(f"op {op.name!r}: its ties must name its 'param' arguments")
         REGISTRY[op.name] = op
 
 

@@ -18,14 +18,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from ..backends.torch_module import load_state
+from ..backends.torch_module import load_state, own_state
 from ..core.diagnostics import SpeccError
 from ..core.weights import META_KEY, model_state, read_checkpoint
 
 
 def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None,
                     rng: bool = True):
-    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in own_state(model).items()}
     meta = {"format": "specc-checkpoint-1", "info": _dumps(info or {})}
     if optimizer is not None:
         state = optimizer.state_dict()
