@@ -115,8 +115,11 @@ class CallEval:
             if a.kind == "tensor" and _is_number(v):
                 v = self.number_tensor(v, [x for x in args if isinstance(x, Tensor)], frame, span)
             v = coerce(name, a.name, a.kind, v, span, optional=a.default is None)
-            if a.kind == "param" and v is not None:
-                v = self.builder.param_ref(v, f"argument '{a.name}' of {name}", span)
+            if a.kind == "param":  # a parameter given, else none: the op owns its own
+                if v is not None:
+                    attrs[a.name] = self.builder.param_ref(v, f"argument '{a.name}' of {name}",
+                                                           span)
+                continue
             if a.kind == "tensor" and v is not None:
                 inputs.append(v)
             elif a.kind == "tensors":

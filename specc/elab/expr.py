@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import operator
+import re
 from dataclasses import dataclass
 
 from ..lang import ast as A
@@ -262,6 +263,39 @@ class ExprEval:
             raise SpeccError(f"'{e.attr}' of a rank-{t.rank} tensor {t}", span)
         return attrs[e.attr]()
 
+    # -------------------------------------------------------------- labels
+    def label_path(self, label: A.Expr, value: A.Expr, frame: Frame, within: str | None = None):
+        """The path `as LABEL` gives `value` (in the frame's scope, or inside the chain
+        `within`); POISON when the label failed. `"name[K:]"` numbers a chain's stages from
+        K (name.K, name.K+1, ...: torchvision's `block[1:]` keys, after a stage written on
+        its own)."""
+        text = self.eval(label, frame)
+        if text is POISON:
+            return POISON
+        span = frame.span(label.span)
+        if not isinstance(text, str):
+            raise SpeccError(f"'as' needs a string name, got {type_name(text)}", span)
+        offset = _OFFSET.match(text)
+        if offset:
+            if not is_chain(value):
+                raise SpeccError(f"'{text}': [{offset.group(2)}:] numbers the stages of a chain "
+                                 "(x |> f |> g), and this value is not one", span)
+            text = offset.group(1)
+        if text:  # `as ""` inlines a block call into this scope
+            self.builder.check_label(text, span)
+        if within is None:
+            path = frame.path(text)
+        else:
+            path = f"{within}{text}" if within == "" or within.endswith(".") else \
+                f"{within}.{text}"
+        if offset:
+            self.builder.counters[path] = int(offset.group(2))
+        return path
+
+    def _eval_ExprLabel(self, e, frame, hint):
+        path = self.label_path(e.label, e.value, frame)
+        return POISON if path is POISON else self.eval(e.value, frame, Hint(path))
+
     # -------------------------------------------------------------- pipes
     def _eval_ExprPipe(self, e, frame, hint):
         stages = []
@@ -273,6 +307,13 @@ class ExprEval:
         for stage in stages:
             if value is POISON:
                 return POISON
+            if isinstance(stage, A.ExprLabel):  # |> (f as "name"): named, not numbered
+                path = self.label_path(stage.label, stage.value, frame,
+                                       hint.path if hint else None)
+                if path is POISON:
+                    return POISON
+                value = self.call_stage(stage.value, value, frame, Hint(path))
+                continue
             value = self.call_stage(stage, value, frame, self._stage_hint(hint))
             if self.observer is not None:
                 self.observer(self, stage, frame, value)
@@ -280,6 +321,9 @@ class ExprEval:
 
     def _stage_hint(self, hint: Hint | None) -> Hint | None:
         return Hint(self.builder.next_stage(hint.path)) if hint else None
+
+
+_OFFSET = re.compile(r"^(.*)\[(\d{1,6}):\]$")
 
 
 def _dim(v) -> bool:

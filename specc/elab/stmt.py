@@ -34,15 +34,10 @@ class StmtExec:
     def _path(self, target: str, label, value, frame) -> str:
         """The path an assignment names: its label, else its target (+ loop indices)."""
         if label is not None:
-            text = self.eval(label, frame)
-            if text is POISON:
+            path = self.label_path(label, value, frame)
+            if path is POISON:
                 raise _Silent()
-            if not isinstance(text, str):
-                raise SpeccError(f"'as' needs a string name, got {type_name(text)}",
-                                 frame.span(label.span))
-            if text:  # `as ""` inlines a block call into this scope
-                self.builder.check_label(text, frame.span(label.span))
-            return frame.path(text)
+            return path
         if frame.loop and not is_chain(value):
             return frame.path(target + "".join(f".{i}" for i in frame.loop))
         return frame.path(target)

@@ -21,7 +21,7 @@ def _out_features(attrs) -> int:
     weight=wte) has as many outputs as the table has rows)."""
     f = attrs["features"]
     if f is None:
-        if attrs["weight"] is None:
+        if attrs.get("weight") is None:
             raise ShapeError("linear needs `features`, or a `weight` to use")
         f = attrs["weight"].type.shape[0]
     if f < 1:
@@ -77,7 +77,7 @@ def _matmul_macs(attrs, types, outs):
 
 def _table(attrs) -> tuple[int, int]:
     """(rows, width): `num` and `dim`, or the shape of the `table` it is given."""
-    num, dim, table = attrs["num"], attrs["dim"], attrs["table"]
+    num, dim, table = attrs["num"], attrs["dim"], attrs.get("table")
     if table is not None:
         if table.type.rank != 2:
             raise ShapeError(f"an embedding table is [num, dim], got {table.type}")
@@ -94,13 +94,13 @@ def _embedding_infer(attrs, types):
     x = types[0]
     if x.dtype not in ("i32", "i64"):
         raise ShapeError(f"embedding takes integer indices (i64 or i32), got {x.dtype}")
-    dtype = attrs["table"].type.dtype if attrs["table"] is not None else "f32"
+    dtype = attrs["table"].type.dtype if attrs.get("table") is not None else "f32"
     return [TensorType(dtype, (*x.shape, _table(attrs)[1]))]
 
 
 def _embedding_params(attrs, types):
     num, dim = _table(attrs)
-    dtype = attrs["table"].type.dtype if attrs["table"] is not None else "f32"
+    dtype = attrs["table"].type.dtype if attrs.get("table") is not None else "f32"
     return {"weight": ParamSpec((num, dim), attrs["init"], fan_in=num, fan_out=dim, dtype=dtype)}
 
 

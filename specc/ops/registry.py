@@ -34,7 +34,8 @@ TENSOR_KINDS = ("tensor", "tensors")
 # list of ints (a single int is a list of one), as tile's repeats; "dim": an int or a symbolic
 # dim (x.shape[1], a specc.ir.sym.Sym), as slice's end; "dims": a list of ints, -1 and symbolic
 # dims, as reshape's and expand's shape; "param": a declared parameter (`param w: ...`) the op
-# uses instead of owning the one its parameter rule would make (OpDef.ties names which).
+# uses instead of owning the one its parameter rule would make (OpDef.ties names which); it is
+# in the attributes (an ir.graph.ParamRef) only when given.
 ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "dim", "dims", "table", "init",
               "param")
 
