@@ -12,6 +12,7 @@ from specc import passes
 from specc.backends.onnx_build import build_model
 from specc.backends.onnx_export import weights_from_module
 from specc.backends.onnx_compare import sample_inputs, tolerance
+from specc.compile.sizes import sample_sizes
 from specc.backends.onnx_numbers import max_rel_error
 from specc.backends.onnx_verify import check_inferred_shapes
 from specc.ops.registry import all_ops
@@ -31,14 +32,16 @@ def parity(net, batch=3, seed=0, opset=17):
     graph = passes.run(net.graph, passes.INFERENCE)
     model = build_model(graph, weights_from_module(module), opset=opset)
     check_inferred_shapes(model, graph)
-    feeds = sample_inputs(net.graph, batch, seed)
+    sizes = {**sample_sizes(net.graph, batch)[0], **{n: batch for n in net.graph.facts().batch}}
+    feeds = sample_inputs(net.graph, batch, seed, sizes=sizes)
     with torch.no_grad():
         out = module(*[torch.from_numpy(feeds[n]) for n in net.graph.inputs])
     expected = [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
     sess, _, _ = open_session(model.SerializeToString(), "cpu")
     actual = sess.run(list(net.graph.outputs), feeds)
     for e, a, (name, value) in zip(expected, actual, net.graph.outputs.items()):
-        inferred = [d if isinstance(d, int) else batch for d in net.graph.values[value].type.shape]
+        inferred = [d if isinstance(d, int) else d.evaluate(sizes)
+                    for d in net.graph.values[value].type.shape]
         assert list(e.shape) == inferred == list(a.shape)
     return max_rel_error(expected, actual), tolerance(net.graph)
 

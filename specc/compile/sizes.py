@@ -26,14 +26,6 @@ def stated_sizes(graph: Graph) -> dict[str, int]:
     return out
 
 
-def check_recipe_size(graph: Graph) -> None:
-    """The recipe's `size` names as many sizes as the network has symbolic dims."""
-    size, names = graph.recipe.get("size"), free_symbols(graph)
-    if size and len(size) != 1 and len(size) != len(names):
-        raise SpeccError(f"the recipe's size has {len(size)} values for {len(names)} symbolic "
-                         f"sizes ({', '.join(names) or 'none'})", graph.span)
-
-
 def fits(graph: Graph, sizes: dict[str, int]) -> bool:
     """Do these sizes satisfy every assumption and give every tensor positive dims?"""
     try:

@@ -127,6 +127,12 @@ def elaborate_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
         if not graph.outputs:
             ev.errors.add(SpeccError(f"network '{ref.display}' declares no output", d.span,
                                      ("add a line such as: output logits = x",)))
+        size = graph.recipe.get("size")
+        free = [s for s in graph.symbols() if s not in graph.facts().batch]
+        if size and len(size) != 1 and len(size) != len(free):
+            ev.errors.add(SpeccError(f"the recipe's size has {len(size)} values for "
+                                     f"{len(free)} symbolic sizes ({', '.join(free) or 'none'})",
+                                     d.span))
         weights = graph.recipe.get("output_weights")
         if weights is not None and len(weights) != len(graph.outputs):
             ev.errors.add(SpeccError(f"the recipe's output_weights has {len(weights)} values "

@@ -63,6 +63,9 @@ class StmtExec:
         if t is POISON:
             raise _Silent()
         frame.vars[s.name] = self.builder.add_input(s.name, t, frame.span(s.span))
+        for d in t.shape:  # the sizes it declares become names: assert H % 32 == 0
+            if isinstance(d, Sym) and d.is_name():
+                frame.vars.setdefault(str(d), d)
 
     def _exec_StmtOutput(self, s, frame):
         if frame.kind != "network":

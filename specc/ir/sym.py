@@ -565,16 +565,16 @@ def _unfloor(x):
     return out
 
 
-def divisor_making_equal(a, b, names) -> int | None:
-    """The least power of two k (up to 256) for which `a == b` holds for every size once
-    each of `names` is assumed a multiple of k; None when none does."""
+def divisor_making_equal(pairs, names) -> int | None:
+    """The least power of two k (up to 256) for which `a == b` holds for every pair and every
+    size once each of `names` is assumed a multiple of k; None when none does."""
     base = facts()
     for k in (2, 4, 8, 16, 32, 64, 128, 256):
         f = base.copy()
         for n in names:
             f.divisor[n] = math.lcm(f.divisor.get(n, 1), k)
         with assuming(f):
-            if same(_rebuild(a), _rebuild(b)):
+            if all(same(_rebuild(a), _rebuild(b)) for a, b in pairs):
                 return k
     return None
 
@@ -664,6 +664,9 @@ def _render(terms) -> str:
     out = []
     for i, (mono, c) in enumerate(terms):
         text = _term(mono, abs(c))
+        if i == 0 and c < 0 and (c.denominator != 1 or (
+                len(mono) == 1 and c == -1 and isinstance(mono[0], _Div))):
+            text = f"({text})"  # -H//3 would read as (-H)//3: unary minus binds first
         out.append(("-" if c < 0 else "") + text if i == 0 else ("-" if c < 0 else "+") + text)
     return "".join(out)
 

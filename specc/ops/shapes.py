@@ -112,6 +112,7 @@ def broadcast(shapes, what: str) -> tuple[Dim, ...]:
     proven equal, `(H+1)//2*2` equals `H` once `H % 2 == 0` is assumed."""
     rank = max(len(s) for s in shapes)
     out: list[Dim] = []
+    clash = None
     for i in range(rank):
         dims = [s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0]
         wide: list[Dim] = []
@@ -119,24 +120,30 @@ def broadcast(shapes, what: str) -> tuple[Dim, ...]:
             if d != 1 and not any(same(d, w) for w in wide):
                 wide.append(d)
         if len(wide) > 1:
-            a, b = wide[:2]
-            shown = " and ".join(fmt(s) for s in shapes)
-            raise ShapeError(f"{what} cannot broadcast {shown}: dim {i} of the result would "
-                             f"be both {a} and {b}", (BROADCAST_RULE,) + differ_note(a, b))
+            clash = clash or (i, wide[0], wide[1])
+            out.append([wide[0], wide[1]])
+            continue
         out.append(wide[0] if wide else 1)
+    if clash:
+        i, a, b = clash
+        shown = " and ".join(fmt(s) for s in shapes)
+        pairs = [tuple(d) for d in out if isinstance(d, list)]
+        raise ShapeError(f"{what} cannot broadcast {shown}: dim {i} of the result would "
+                         f"be both {a} and {b}", (BROADCAST_RULE,) + differ_note(pairs))
     return tuple(out)
 
 
-def differ_note(a: Dim, b: Dim) -> tuple[str, ...]:
-    """Why two symbolic dims may differ, and the assumption that makes them equal when one
-    does: an odd size through a stride-2 down-and-up path, say."""
-    if not (isinstance(a, Sym) or isinstance(b, Sym)):
+def differ_note(pairs) -> tuple[str, ...]:
+    """Why symbolic dims that should be equal may differ, and the assumption that makes
+    them equal where one does: an odd size through a stride-2 down-and-up path, say."""
+    pairs = [(a, b) for a, b in pairs if isinstance(a, Sym) or isinstance(b, Sym)]
+    if not pairs:
         return ()
-    names = sorted((a.names() if isinstance(a, Sym) else set())
-                   | (b.names() if isinstance(b, Sym) else set()))
-    k = divisor_making_equal(a, b, names)
+    names = sorted({n for pair in pairs for d in pair if isinstance(d, Sym) for n in d.names()})
+    k = divisor_making_equal(pairs, names)
+    shown = "; ".join(f"{a} and {b}" for a, b in pairs)
     if k is None:
-        return (f"{a} and {b} differ for some sizes of {', '.join(names)}",)
+        return (f"{shown} differ for some sizes of {', '.join(names)}",)
     need = " and ".join(f"{n} % {k} == 0" for n in names)
-    return (f"{a} and {b} are equal only for some sizes of {', '.join(names)}: for every "
+    return (f"{shown} are equal only for some sizes of {', '.join(names)}: for every "
             f"multiple of {k}; state it with `assert {need}` after the input",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..ir.graph import TensorType
 from ..ir.sym import Sym, Undecided, exact_div, same
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
-from .shapes import fits, fmt, prod, same_dtype
+from .shapes import differ_note, fits, fmt, prod, same_dtype
 
 
 def _axis(axis: int, rank: int, op: str) -> int:
@@ -21,11 +21,12 @@ def _concat_infer(attrs, types):
     dtype = same_dtype(types, "concat")
     total = 0
     for i, t in enumerate(types):
-        if t.rank != first.rank or any(not same(a, b) for j, (a, b)
-                                       in enumerate(zip(t.shape, first.shape)) if j != axis):
+        differ = [(a, b) for j, (a, b) in enumerate(zip(t.shape, first.shape))
+                  if j != axis and not same(a, b)]
+        if t.rank != first.rank or differ:
             raise ShapeError(f"concat along axis {axis}: operand {i} has shape {fmt(t.shape)}, "
                              f"operand 0 has {fmt(first.shape)}; all other dims must be equal "
-                             "(specc never crops or pads a join)")
+                             "(specc never crops or pads a join)", differ_note(differ))
         total = total + t.shape[axis]
     shape = list(first.shape)
     shape[axis] = total
