@@ -30,6 +30,9 @@ def tensor_type(ev, t: A.Type, frame) -> TensorType:
         v = ev.eval(d, frame)
         if v is POISON:
             return POISON
+        if isinstance(v, Sym):  # a size an earlier input declared (N, T), or made from one
+            dims.append(v)
+            continue
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise SpeccError(f"a dim must be a positive int or a symbol, got {show(v)}",
                              frame.span(d.span))
