@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specc.ir.sym import (Facts, Sym, Undecided, assuming, bounds, compare, exact_div, parse,
-                          parse_cond, same)
+from specc.ir.cond import compare, learn, parse_cond
+from specc.ir.sym import Facts, Sym, Undecided, assuming, bounds, exact_div, same
+from specc.ir.sym_parse import parse
 
 H, W, T = Sym.name("H"), Sym.name("W"), Sym.name("T")
 SETTINGS = settings(max_examples=int(os.environ.get("SPECC_HYPOTHESIS_EXAMPLES", "150")),
@@ -42,7 +43,7 @@ def test_strided_stages_fold_into_one_division():
 def test_an_assumption_makes_down_and_up_exact():
     assert not same(conv(H, 3, 2, 1) * 2, H)
     f = Facts()
-    f.learn(compare(H % 2, "==", 0))
+    learn(f, compare(H % 2, "==", 0))
     with assuming(f):
         assert f.divisor == {"H": 2}
         assert same(conv(H, 3, 2, 1) * 2, H)
@@ -56,7 +57,7 @@ def test_bounds_and_comparisons():
     with pytest.raises(Undecided):
         _ = H < 8
     f = Facts()
-    f.learn(compare(T, "<=", 64))
+    learn(f, compare(T, "<=", 64))
     with assuming(f):
         assert f.upper == {"T": 64}
         assert (T <= 64) is True and compare(T, "<=", 64) is True
@@ -124,7 +125,7 @@ def test_assumptions_keep_the_value_where_they_hold(e, k, hk, w):
     """Under H % k == 0, every simplification is exact at every H that is a multiple of k,
     and the text still parses to the same value there."""
     f = Facts()
-    f.learn(compare(H % k, "==", 0))
+    learn(f, compare(H % k, "==", 0))
     sizes = {"H": hk * k, "W": w, "T": 5}
     with assuming(f):
         value, expected = _build(e, sizes)

@@ -9,7 +9,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..core.defaults import ONNX_OPSET
 from ..ir.graph import Graph
-from ..ir.sym import Sym, lower
+from ..ir.cond import lower
+from ..ir.sym import Sym
 from .onnx_rows import narrow_rows
 from ..ops import registry
 from ..ops.registry import LoweringError

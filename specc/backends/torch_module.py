@@ -12,7 +12,8 @@ import torch.fx as fx
 
 from ..core.weights import check_fit, model_state, read_checkpoint
 from ..ir.graph import Graph
-from ..ir.sym import Sym, lower, require_sizes
+from ..ir.cond import lower, require_sizes
+from ..ir.sym import Sym
 from ..ops import registry
 from .torch_init import TORCH_DTYPES, fill_tensor, init_tensor
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from ..ir.graph import (DTYPE_BYTES, Assumption, Graph, Node, Param, ParamRef, TensorType,
                         Value)
+from ..ir.cond import learn
 from ..ir.sym import Facts, Sym, Undecided
 from ..ops import registry
 from ..ops.registry import ShapeError
@@ -87,7 +88,7 @@ class GraphBuilder:
         if any(str(a.cond) == str(cond) for a in self.graph.assumptions):
             return
         self.graph.assumptions.append(Assumption(cond, message, span))
-        self.facts.learn(cond)
+        learn(self.facts, cond)
 
     def _take_needs(self, what: str, span: Span) -> None:
         """Sizes a shape rule needs but cannot decide (a window that must fit) become

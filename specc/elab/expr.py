@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from ..lang import ast as A
 from ..core.diagnostics import SpeccError
 from ..ops import registry
-from ..ir.sym import Cond, Sym, compare
+from ..ir.cond import Cond, compare
+from ..ir.sym import Sym
 from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, Conds, NetworkRef, OpRef,
                            Tensor, ValueLimit, check_caps, show, type_name)
 from . import builtins

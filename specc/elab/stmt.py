@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..lang import ast as A
 from ..core.diagnostics import FatalError, SpeccError
-from ..ir.sym import Cond, Sym
+from ..ir.cond import Cond
+from ..ir.sym import Sym
 from ..lang.values import POISON, Conds, Tensor, show, type_name
 from .calls import ReturnSignal, coerce
 from .expr import Hint, is_chain

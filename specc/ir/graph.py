@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from ..core.source import Span
-from .sym import Cond, Facts, Sym, assuming, facts, parse
+from .cond import Cond, learn
+from .sym import Facts, Sym, assuming, facts
+from .sym_parse import parse
 
 Dim = Union[int, Sym]  # an int, or a symbolic expression such as N or (H+1)//2 (ir/sym.py)
 
@@ -176,7 +178,7 @@ class Graph:
             if shape and isinstance(shape[0], Sym) and shape[0].is_name():
                 f.batch.add(str(shape[0]))
         for a in self.assumptions:
-            f.learn(a.cond)
+            learn(f, a.cond)
         return f
 
     def assumes(self) -> list[list[str]]:

@@ -9,13 +9,13 @@ used: with `H % 2 == 0` assumed, `(H+1)//2*2` is `H`; with `T <= 64`, `T <= 64` 
 
 Sizes are positive (every name is >= 1). Coefficients are fractions only where an assumption
 makes a division exact (H//2 with H even is held as H/2), and every term stays an integer.
-`str()` prints valid spec/Python text with the brackets it needs; `parse` reads it back.
+`str()` prints valid spec/Python text with the brackets it needs; ir/sym_parse.py reads it
+back, ir/cond.py holds the conditions made by comparing dims.
 """
 from __future__ import annotations
 
 import contextvars
 import math
-import re
 from contextlib import contextmanager
 from fractions import Fraction
 
@@ -34,57 +34,15 @@ class Facts:
         self.upper: dict[str, int] = {}
         self.lower: dict[str, int] = {}
         self.batch: set[str] = set()
-        # conditions shape rules need but cannot decide (a window that must fit: H >= 3),
-        # with what needs them; the elaborator makes them assumptions checked at run time
-        self.needs: list[tuple[Cond, str]] = []
+        # conditions (ir/cond.py) shape rules need but cannot decide (a window that must
+        # fit: H >= 3), with what needs them; the elaborator makes them assumptions
+        self.needs: list = []
 
     def copy(self) -> "Facts":
         out = Facts()
         out.divisor, out.upper = dict(self.divisor), dict(self.upper)
         out.lower, out.batch = dict(self.lower), set(self.batch)
         return out
-
-    def need(self, x, least: int, what: str) -> bool:
-        """x >= least: True when it holds for every size, False when it holds for none;
-        otherwise it is recorded as a need (checked at run time) and True."""
-        diff = x - least
-        lo, hi = bounds(diff)
-        if lo is not None and lo >= 0:
-            return True
-        if hi is not None and hi < 0:
-            return False
-        const = _poly(diff).get((), Fraction(0))
-        cond = Cond(diff, ">=", f"{diff - const} >= {_int(-const)}")
-        if not any(c.text == cond.text for c, _ in self.needs):
-            self.needs.append((cond, what))
-        self.learn(cond)
-        return True
-
-    def learn(self, cond: "Cond") -> bool:
-        """Take in what `cond` says about a single name; False when it says nothing usable
-        (it is then only checked at run time)."""
-        e, op = cond.expr, cond.op
-        if not isinstance(e, Sym):
-            return False
-        if op == "==" and len(e.terms) == 1:
-            (mono, c), = e.terms
-            if len(mono) == 1 and isinstance(mono[0], Mod) and mono[0].of_name():
-                name, k = mono[0].of_name(), mono[0].k
-                self.divisor[name] = math.lcm(self.divisor.get(name, 1), k)
-                return True
-        if op == ">=":  # c*name + d >= 0
-            lin = e.linear()
-            if lin is not None:
-                name, c, d = lin
-                if c < 0:  # d >= -c*name: name <= d / -c
-                    bound = math.floor(d / -c)
-                    self.upper[name] = min(self.upper.get(name, bound), bound)
-                else:
-                    bound = math.ceil(-d / c)
-                    self.lower[name] = max(self.lower.get(name, bound), bound)
-                return True
-        return False
-
 
 _FACTS: contextvars.ContextVar[Facts] = contextvars.ContextVar("specc_facts", default=Facts())
 
@@ -178,7 +136,7 @@ class Floor(_Div):
     sign = "//"
 
     def evaluate(self, sizes) -> int:
-        return _int(self.x.evaluate(sizes)) // self.k
+        return as_int(self.x.evaluate(sizes)) // self.k
 
     def rebuild(self):
         return floordiv(self.x.rebuild(), self.k)
@@ -192,7 +150,7 @@ class Mod(_Div):
     sign = "%"
 
     def evaluate(self, sizes) -> int:
-        return _int(self.x.evaluate(sizes)) % self.k
+        return as_int(self.x.evaluate(sizes)) % self.k
 
     def rebuild(self):
         return mod(self.x.rebuild(), self.k)
@@ -259,7 +217,7 @@ class Sym:
             for a in mono:
                 v *= a.evaluate(sizes)
             total += v
-        return _int(total)
+        return as_int(total)
 
     def rebuild(self):
         """The same expression simplified under the assumptions now active."""
@@ -310,16 +268,16 @@ class Sym:
 
     # -- comparisons: decided from bounds, else Undecided
     def __lt__(self, other):
-        return _decide(other - self - 1, f"{self} < {other}")
+        return decide(other - self - 1, f"{self} < {other}")
 
     def __le__(self, other):
-        return _decide(other - self, f"{self} <= {other}")
+        return decide(other - self, f"{self} <= {other}")
 
     def __gt__(self, other):
-        return _decide(self - other - 1, f"{self} > {other}")
+        return decide(self - other - 1, f"{self} > {other}")
 
     def __ge__(self, other):
-        return _decide(self - other, f"{self} >= {other}")
+        return decide(self - other, f"{self} >= {other}")
 
     def __eq__(self, other):
         if isinstance(other, Sym):
@@ -348,7 +306,7 @@ class Sym:
         return format(str(self), spec.replace(",", ""))
 
 
-def _int(v) -> int:
+def as_int(v) -> int:
     if isinstance(v, Fraction):
         if v.denominator != 1:
             raise ValueError(f"a size evaluates to the fraction {v}: an assumption fails")
@@ -368,8 +326,6 @@ def _divisor(k, op) -> int:
 def _poly(x) -> dict:
     if isinstance(x, Sym):
         return dict(x.terms)
-    if isinstance(x, str):
-        return _poly(parse(x))
     if isinstance(x, bool) or not isinstance(x, (int, Fraction)):
         raise TypeError(f"cannot use {type(x).__name__} {x!r} as a dim")
     return {(): Fraction(x)} if x else {}
@@ -380,7 +336,7 @@ def _make(p: dict):
     if not p:
         return 0
     if list(p) == [()]:
-        return _int(p[()])
+        return as_int(p[()])
     return Sym(tuple(sorted(p.items(), key=lambda mc: _mono_key(mc[0]))))
 
 
@@ -539,7 +495,7 @@ def _interval_mul(a, b):
     return None, None
 
 
-def _decide(x, what: str) -> bool:
+def decide(x, what: str) -> bool:
     """Is x >= 0 for every size? Bounds are taken term by term, so k*(X//k) - X is also
     read as -(X%k), which bounds it."""
     for form in (x, _unfloor(x)):
@@ -565,22 +521,9 @@ def _unfloor(x):
     return out
 
 
-def divisor_making_equal(pairs, names) -> int | None:
-    """The least power of two k (up to 256) for which `a == b` holds for every pair and every
-    size once each of `names` is assumed a multiple of k; None when none does."""
-    base = facts()
-    for k in (2, 4, 8, 16, 32, 64, 128, 256):
-        f = base.copy()
-        for n in names:
-            f.divisor[n] = math.lcm(f.divisor.get(n, 1), k)
-        with assuming(f):
-            if all(same(_rebuild(a), _rebuild(b)) for a, b in pairs):
-                return k
-    return None
-
-
-def _rebuild(d):
-    return d.rebuild() if isinstance(d, Sym) else d
+def constant_term(d) -> int:
+    """The constant in a dim's sum (d itself for an int)."""
+    return as_int(_poly(d).get((), Fraction(0)))
 
 
 def known(d) -> bool:
@@ -601,62 +544,6 @@ def same(a, b) -> bool:
     if isinstance(diff, Sym):
         diff = diff.rebuild()
     return diff == 0
-
-
-# ----------------------------------------------------------------------- conditions
-class Cond:
-    """A condition on sizes (`H % 32 == 0`, `T <= 64`) that compile time cannot decide:
-    asserted, it is assumed and checked at run time; as a branch condition it is an error.
-    `expr op 0` with op in ==, !=, >=; `text` is how the spec wrote it."""
-
-    __slots__ = ("expr", "op", "text")
-
-    def __init__(self, expr, op: str, text: str):
-        self.expr, self.op, self.text = expr, op, text
-
-    def holds(self, sizes) -> bool:
-        v = self.expr.evaluate(sizes) if isinstance(self.expr, Sym) else self.expr
-        return {"==": v == 0, "!=": v != 0, ">=": v >= 0}[self.op]
-
-    def __str__(self):
-        return self.text
-
-    def __repr__(self):
-        return f"Cond({self.text!r})"
-
-
-def compare(a, op: str, b):
-    """a op b for dims: a bool when every size gives the same answer, else a Cond."""
-    text = f"{a} {op} {b}"
-    if op in ("==", "!="):
-        diff = a - b
-        if isinstance(diff, Sym):
-            diff = diff.rebuild()
-        if not isinstance(diff, Sym):
-            return (diff == 0) == (op == "==")
-        lo, hi = bounds(diff)
-        if (lo is not None and lo > 0) or (hi is not None and hi < 0):
-            return op == "!="
-        return Cond(diff, op, text)
-    diff = {"<": b - a - 1, "<=": b - a, ">": a - b - 1, ">=": a - b}[op]
-    try:
-        return _decide(diff, text)
-    except Undecided:
-        return Cond(diff, ">=", text)
-
-
-def parse_cond(text: str) -> Cond:
-    """A condition as `str(cond)` prints it."""
-    m = re.fullmatch(r"\s*(.+?)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*", text)
-    if not m:
-        raise ValueError(f"not a condition on sizes: {text!r}")
-    a, op, b = parse(m.group(1)), m.group(2), parse(m.group(3))
-    got = compare(a, op, b)
-    if isinstance(got, Cond):
-        return got
-    diff = {"==": a - b, "!=": a - b, "<": b - a - 1, "<=": b - a, ">": a - b - 1,
-            ">=": a - b}[op]
-    return Cond(diff, op if op in ("==", "!=") else ">=", text.strip())
 
 
 # ------------------------------------------------------------------------ printing
@@ -683,145 +570,3 @@ def _term(mono, c: Fraction) -> str:
     if c.denominator != 1:  # exact: the assumptions make c * mono whole
         body = f"{body}//{c.denominator}"
     return body
-
-
-# ------------------------------------------------------------------------- parsing
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z_0-9]*)|(//|[-+*%()]))")
-
-
-def parse(text: str):
-    """A dim from its text (`str(dim)` for an int or a Sym): int, or Sym."""
-    tokens, pos = [], 0
-    text = str(text)
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            if text[pos:].strip() == "":
-                break
-            raise ValueError(f"not a dim expression: {text!r}")
-        number, name, punct = m.groups()
-        tokens.append(int(number) if number is not None else name or punct)
-        pos = m.end()
-    p = _Parser(tokens, text)
-    value = p.sum()
-    if p.i != len(tokens):
-        raise ValueError(f"not a dim expression: {text!r}")
-    return value
-
-
-class _Parser:
-    def __init__(self, tokens, text):
-        self.t, self.i, self.text = tokens, 0, text
-
-    def peek(self):
-        return self.t[self.i] if self.i < len(self.t) else None
-
-    def take(self):
-        tok = self.peek()
-        if tok is None:
-            raise ValueError(f"not a dim expression: {self.text!r}")
-        self.i += 1
-        return tok
-
-    def sum(self):
-        v = self.product()
-        while self.peek() in ("+", "-"):
-            op = self.take()
-            w = self.product()
-            v = v + w if op == "+" else v - w
-        return v
-
-    def product(self):
-        v = self.unary()
-        while self.peek() in ("*", "//", "%"):
-            op = self.take()
-            w = self.unary()
-            if op == "*":
-                v = v * w
-            elif not isinstance(w, int) or w < 1:
-                raise ValueError(f"not a dim expression: {self.text!r} (divides by {w})")
-            else:
-                v = v // w if op == "//" else v % w
-        return v
-
-    def unary(self):
-        if self.peek() == "-":
-            self.take()
-            return -self.unary()
-        tok = self.take()
-        if tok == "(":
-            v = self.sum()
-            if self.take() != ")":
-                raise ValueError(f"not a dim expression: {self.text!r}")
-            return v
-        if isinstance(tok, int):
-            return tok
-        if isinstance(tok, str) and (tok[0].isalpha() or tok[0] == "_"):
-            return Sym.name(tok)
-        raise ValueError(f"not a dim expression: {self.text!r}")
-
-
-# ------------------------------------------------------------------------ lowering
-def lower(d, ops):
-    """Build a dim's value with a backend's operations: `ops` has const(int), name(str),
-    add(a, b), mul(a, b), floordiv(a, k, nonneg) and mod(a, k). The backends compute
-    symbolic sizes at run time with it (torch: Python ints from x.shape; ONNX: int64
-    tensors from Shape)."""
-    if not isinstance(d, Sym):
-        return ops.const(d)
-    total = None
-    for mono, c in d.terms:
-        if not mono:
-            v = ops.const(_int(c))
-        else:
-            v = None
-            for a in mono:
-                x = _lower_atom(a, ops)
-                v = x if v is None else ops.mul(v, x)
-            if c.numerator != 1:
-                v = ops.mul(v, ops.const(c.numerator))
-            if c.denominator != 1:  # exact: the term is whole under the assumptions
-                v = ops.floordiv(v, c.denominator, False)
-        total = v if total is None else ops.add(total, v)
-    return total
-
-
-def _lower_atom(a, ops):
-    if isinstance(a, Name):
-        return ops.name(a.name)
-    x = lower(a.x, ops)
-    if isinstance(a, Floor):
-        lo, _ = bounds(a.x)
-        return ops.floordiv(x, a.k, lo is not None and lo >= 0)
-    return ops.mod(x, a.k)
-
-
-# --------------------------------------------------------------- checks at run time
-def check_sizes(assumes, sizes) -> str | None:
-    """The message for the first assumption (text, message, where) the sizes break, or
-    None. What the sizes do not name (an assumption on a size of another input) is skipped."""
-    for text, message, where in assumes:
-        cond = parse_cond(text)
-        names = cond.expr.names() if isinstance(cond.expr, Sym) else set()
-        if not names <= set(sizes):
-            continue
-        if not cond.holds(sizes):
-            shown = ", ".join(f"{n}={sizes[n]}" for n in sorted(names))
-            why = f": {message}" if message else ""
-            return f"{shown} breaks the network's assumption {text}{why}" + \
-                (f" ({where})" if where else "")
-    return None
-
-
-def require_sizes(assumes: str, names: tuple, *values) -> None:
-    """Called at the start of a generated forward: the input sizes against the network's
-    assumptions (JSON text of [condition, message, where]); a ValueError names the one
-    they break."""
-    import json
-    problem = check_sizes(_ASSUMES.get(assumes) or _ASSUMES.setdefault(assumes, json.loads(assumes)),
-                          dict(zip(names, (int(v) for v in values))))
-    if problem:
-        raise ValueError(f"input sizes {problem}")
-
-
-_ASSUMES: dict = {}

@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 from . import ast as A
 from ..ir.graph import Init, TensorType
-from ..ir.sym import Cond, Sym
+from ..ir.cond import Cond
+from ..ir.sym import Sym
 
 
 class _Poison:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..ir.graph import FLOAT_DTYPES, Dim, TensorType
-from ..ir.sym import Sym, Undecided, divisor_making_equal, facts, same
+from ..ir.cond import divisor_making_equal, need
+from ..ir.sym import Sym, Undecided, same
 from .registry import ShapeError
 
 
@@ -77,7 +78,7 @@ def fits(room: Dim, least: int, what: str) -> bool:
     becomes a need of the network (checked whenever it runs, ir/sym.py Facts.need)."""
     if isinstance(room, int):
         return room >= least
-    return facts().need(room, least, what)
+    return need(room, least, what)
 
 
 def in_range(attrs, name: str, op: str, low: float, high: float | None = None) -> None:

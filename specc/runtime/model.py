@@ -66,7 +66,7 @@ def metadata(model) -> dict:
 def _assumes(items) -> list:
     """The network's assumptions on its sizes ([condition, message, where] each): those that
     read as conditions; anything else in a stranger's file is dropped."""
-    from ..ir.sym import parse_cond
+    from ..ir.cond import parse_cond
     if not isinstance(items, list):
         return []
     out = []
@@ -84,7 +84,7 @@ def _assumes(items) -> list:
 def check_sizes(model, feeds: dict, meta: dict) -> None:
     """The feeds' sizes against the network's stated assumptions (T <= 64, H % 32 == 0):
     a clear error before onnxruntime sees them."""
-    from ..ir.sym import check_sizes as broken
+    from ..ir.cond import check_sizes as broken
     if not meta.get("specc.assumes"):
         return
     sizes = {}
