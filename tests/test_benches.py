@@ -39,3 +39,8 @@ def test_export_stages_small():
     for stage in ("draw the weights", "torch reference, 2 samples", "onnxruntime session",
                   "ORT_DISABLE_ALL", "the whole verified export"):
         assert stage in out, out
+
+
+def test_symbolic_latency_small():
+    out = bench("bench/symbolic_latency.py", "--runs", 2, "--size", 64, "--length", 16)
+    assert out.count("ratio ") == 2 and "fcn_resnet18" in out and "gpt" in out
