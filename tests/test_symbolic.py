@@ -144,6 +144,33 @@ def test_specc_run_refuses_a_sequence_past_its_maximum(write_spec, tmp_path):
            "rows" in long.stderr and "Traceback" not in long.stderr
 
 
+def test_a_mask_buffer_sliced_to_the_length(load_spec):
+    """nanoGPT's `bias` buffer: a [1, 1, block, block] lower triangle, sliced to [T, T]; the
+    same as causal=true at every length up to the block, in torch and in onnxruntime."""
+    tri = [1 if j <= i else 0 for i in range(6) for j in range(6)]
+    net = load_spec(f"""
+network lm(block_size: int = 6) {{
+    input x: f32[N, T, 8]
+    assert T <= block_size
+    fixed bias: bool[1, 1, block_size, block_size] = {tri}
+    m = slice(slice(bias, 2, 0, T), 3, 0, T)
+    q = reshape(x, [T, 2, 4]) |> transpose([0, 2, 1, 3])
+    a = scaled_dot_product_attention(q, q, q, mask=m)
+    b = scaled_dot_product_attention(q, q, q, causal=true)
+    output y = concat([a, b], axis=1)
+}}""")
+    from specc import passes
+    from specc.backends.onnx_build import build_model
+    from specc.backends.onnx_export import weights_from_module
+    module = net.to_torch(seed=0).eval()
+    model = build_model(passes.run(net.graph, passes.INFERENCE), weights_from_module(module))
+    for t in (1, 4, 6):
+        feeds = {"x": np.random.default_rng(t).standard_normal((2, t, 8)).astype("f4")}
+        for y in (_torch(module, feeds, ["x"])[0], _ort(model, feeds)[0]):
+            assert y.shape == (2, 4, t, 4)
+            np.testing.assert_allclose(y[:, :2], y[:, 2:], atol=1e-6)
+
+
 def test_an_assumption_resolves_a_down_and_up_path(load_spec, tmp_path):
     spec = """
 network unet_ish {
@@ -186,7 +213,7 @@ network seq {
 
 
 def test_elman_seq_counts(tmp_path):
-    net = specc.load("specs/elman.net", "elman_seq")
+    net = specc.load("specs/elman_seq.net")
     assert net.params == specc.load("specs/elman.net", "elman").params == 1610
     assert str(net.macs) == "1280*T+320" and net.macs.evaluate({"T": 8}) == 10560
 

@@ -186,7 +186,8 @@ def _build_skeleton(graph, weights, opset, fp16_weights, metadata):
         try:
             out = op.onnx(b, node, [env[i] for i in node.inputs], dict(node.params))
         except LoweringError as e:
-            problems.append(f"{node.name}: {e}")
+            where = f" ({node.span})" if node.span else ""
+            problems.append(f"{node.name}: {e}{where}")
             continue
         env[node.outputs[0]] = _name_result(b, start, out, node.outputs[0])
     if problems:

@@ -83,10 +83,12 @@ def run(args) -> int:
         tmp.cleanup()
     if args.json:
         print(json.dumps({"model": model_path if tmp is None else net.name,
-                          "threads": args.threads, "rows": rows}))
+                          "threads": args.threads, "sizes": fixed, "rows": rows}))
         return 0
     if note:
         print(f"note: {note}")
+    if fixed:  # a model of symbolic sizes runs at the ones its spec states (or verified at)
+        print("at " + ", ".join(f"{k}={v}" for k, v in fixed.items()))
     print(f"{'engine':<26} {'batch':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} "
           f"{'samples/s':>11}  (batch / p50)")
     for r in rows:

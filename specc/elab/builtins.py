@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ..core.diagnostics import SpeccError
-from ..ir.graph import Init
+from ..ir.graph import INIT_ARGS, Init
 from ..ir.sym import Sym
 from ..lang.values import Builtin, Tensor, show, type_name
 
@@ -253,4 +253,6 @@ def call(builtin: Builtin, args: list, kwargs: dict, span) -> object:
     except BuiltinError as e:
         raise SpeccError(str(e), span) from None
     except TypeError:
-        raise SpeccError(f"wrong arguments for {builtin.name}()", span) from None
+        takes = INIT_ARGS.get(builtin.name)
+        hint = f": {builtin.name}() takes {', '.join(takes)}" if takes else ""
+        raise SpeccError(f"wrong arguments for {builtin.name}(){hint}", span) from None

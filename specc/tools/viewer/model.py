@@ -43,9 +43,12 @@ class Model:
     edges: list[tuple[str, str, str]]  # (from, to, shape)
 
     def to_json(self) -> dict:
+        """MACs over symbolic sizes are their formula's text (`16*H*W`)."""
+        boxes = [asdict(b) for b in self.boxes]
+        for b in boxes:
+            b["macs"] = _count(b["macs"])
         return {"network": self.network, "spec": self.spec, "params": self.params,
-                "palette": PALETTE,
-                "macs": self.macs, "boxes": [asdict(b) for b in self.boxes],
+                "palette": PALETTE, "macs": _count(self.macs), "boxes": boxes,
                 "edges": [list(e) for e in self.edges]}
 
     def top_groups(self) -> list[Box]:
@@ -220,3 +223,7 @@ def _ancestors(boxes: dict[str, Box], box_id: str) -> list[str]:
         out.append(parent)
         parent = boxes[parent].parent
     return out
+
+
+def _count(n):
+    return n if isinstance(n, int) else str(n)
