@@ -48,3 +48,8 @@ def test_predict_bench_tiny(tmp_path):
     out = bench("bench/predict.py", "--images", 12, "--rounds", 1, "--no-ray",
                 "--net", "specs/squeezenet.net:squeezenet1_1", "--folder", tmp_path / "jpegs")
     assert re.search(r"specc +\d+\.\d images/s", out) and re.search(r"hand +\d+\.\d", out), out
+
+
+def test_symbolic_latency_small():
+    out = bench("bench/symbolic_latency.py", "--runs", 2, "--size", 64, "--length", 16)
+    assert out.count("ratio ") == 2 and "fcn_resnet18" in out and "gpt" in out

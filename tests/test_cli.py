@@ -30,7 +30,7 @@ def test_check_json_fields():
     assert obj["inputs"] == [{"name": "image", "shape": ["N", 3, 224, 224], "dtype": "f32"}]
     assert obj["outputs"] == [{"name": "logits", "shape": ["N", 1000], "dtype": "f32"}]
     assert obj["layers"][0] == {"name": "conv1", "op": "conv", "shape": ["N", 64, 112, 112],
-                                "dtype": "f32", "params": 9408, "macs": 118013952}
+                                "dtype": "f32", "params": 9408, "macs": 118013952, "tied": []}
 
 
 def test_print_ir():

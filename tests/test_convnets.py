@@ -111,16 +111,18 @@ network deep {{
         return math.exp(sum(logs) / len(logs))
     assert 0.6 < gain(stack("he_normal(a=0.25)")) < 1.6
     assert gain(stack("he_normal")) > 2.5  # the ReLU-only variance grows by (1 + a^2)^20
-    assert gain(stack("normal(0.01)")) < 1e-20
+    assert gain(stack("normal(std=0.01)")) < 1e-20
 
 
 def test_initialiser_arguments_are_checked(spec_error):
     text = """network n {
     input x: f32[N, 4]
-    output y = linear(x, 2, init=glorot_uniform(a=0.5))
+    output y = linear(x, 2, init=lecun_normal(a=0.5))
 }"""
-    assert "initialiser glorot_uniform takes no arguments" in spec_error(text)
-    assert "slope a must be >= 0" in spec_error(text.replace("glorot_uniform", "he_normal")
+    assert "initialiser lecun_normal takes no arguments" in spec_error(text)
+    assert "glorot_uniform() takes gain" in spec_error(text.replace("lecun_normal",
+                                                                    "glorot_uniform"))
+    assert "slope a must be >= 0" in spec_error(text.replace("lecun_normal", "he_normal")
                                                 .replace("0.5", "-1"))
 
 

@@ -64,7 +64,8 @@ test_any_value_in_any_argument_long = pytest.mark.fuzz_long(_fuzz(10_000))
 
 
 @pytest.mark.parametrize("text, message", [
-    ('slice(x0, 1, 0, "a")', "argument 'end' of slice must be an int, got str \"a\""),
+    ('slice(x0, 1, 0, "a")', "argument 'end' of slice must be an int or a dim such as "
+                             "x.shape[1], got str \"a\""),
     ("maxpool(x0, none)", "argument 'kernel' of maxpool must be an int or a list of ints, "
                           "got none"),
     ("conv(x0, none, 3)", "argument 'channels' of conv must be an int, got none"),

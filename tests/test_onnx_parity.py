@@ -12,15 +12,16 @@ from specc import passes
 from specc.backends.onnx_build import build_model
 from specc.backends.onnx_export import weights_from_module
 from specc.backends.onnx_compare import sample_inputs, tolerance
+from specc.compile.sizes import sample_sizes
 from specc.backends.onnx_numbers import max_rel_error
 from specc.backends.onnx_verify import check_inferred_shapes
-from specc.ops.registry import all_ops
+from specc.ops.registry import Example, LoweringError, all_ops
 from specc.backends.ort import open_session
 
 from op_cases import CASES, case_spec
 
 
-def parity(net, batch=3, seed=0, opset=17):
+def parity(net, batch=3, seed=0, opset=17, sizes=None):
     module = net.to_torch(seed=seed).eval()
     with torch.no_grad():  # make batch-norm statistics non-trivial
         for name, buf in module.named_buffers():
@@ -31,14 +32,17 @@ def parity(net, batch=3, seed=0, opset=17):
     graph = passes.run(net.graph, passes.INFERENCE)
     model = build_model(graph, weights_from_module(module), opset=opset)
     check_inferred_shapes(model, graph)
-    feeds = sample_inputs(net.graph, batch, seed)
+    sizes = {**(sizes or sample_sizes(net.graph, batch)[0]),
+             **{n: batch for n in net.graph.facts().batch}}
+    feeds = sample_inputs(net.graph, batch, seed, sizes=sizes)
     with torch.no_grad():
         out = module(*[torch.from_numpy(feeds[n]) for n in net.graph.inputs])
     expected = [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
     sess, _, _ = open_session(model.SerializeToString(), "cpu")
     actual = sess.run(list(net.graph.outputs), feeds)
     for e, a, (name, value) in zip(expected, actual, net.graph.outputs.items()):
-        inferred = [d if isinstance(d, int) else batch for d in net.graph.values[value].type.shape]
+        inferred = [d if isinstance(d, int) else d.evaluate(sizes)
+                    for d in net.graph.values[value].type.shape]
         assert list(e.shape) == inferred == list(a.shape)
     return max_rel_error(expected, actual), tolerance(net.graph)
 
@@ -60,6 +64,65 @@ def test_opsets(opset, write_spec):
     net = specc.load(write_spec(case_spec("rbf")))
     err, tol = parity(net, opset=opset)
     assert err <= tol
+
+
+def _symbolic(types: list[str]) -> list[str]:
+    """The example's input types with their sizes left open: the spatial dims of [N, C, ...]
+    inputs (S0, S1, ...) and the length of [N, T, F] sequences; inputs that share a size
+    share its name."""
+    names: dict[str, str] = {}
+    out = []
+    for t in types:
+        dtype, dims = t.split("[", 1)
+        dims = [d.strip() for d in dims.rstrip("]").split(",")]
+        open_at = range(2, len(dims)) if len(dims) >= 4 else range(1, 2) if len(dims) == 3 \
+            else range(0)
+        for i in open_at:
+            if dims[i].isdigit():
+                dims[i] = names.setdefault(f"{i}:{dims[i]}", f"S{len(names)}")
+        out.append(f"{dtype}[{', '.join(dims)}]")
+    return out
+
+
+SYMBOLIC = sorted(op for op, (types, _) in CASES.items() if _symbolic(types) != types)
+# what a spec cannot do over open sizes (each refused with a located error), and what it can
+# do in torch but not in ONNX (an export error that names the node)
+REFUSED = {
+    "c_cell": "the Neocognitron's planes are square and of known size (its layer table)",
+    "s_cell": "the Neocognitron's planes are square and of known size (its layer table)",
+    "spp": "He et al.'s bins are cut from a known size",
+    "reshape": "[N, 2, S0, S1] into [6, -1]: 6 need not divide 2*S0*S1",
+    "slice": "end 7 of an open length: the spec must bound it (assert)",
+    "matmul": "the example's inner size 4 is opened on one side only",
+    "scaled_dot_product_attention": "the open variant opens the width too (its lengths are "
+                                    "open in tests/test_symbolic.py)",
+}
+NO_ONNX = {"adaptive_avgpool", "adaptive_maxpool"}
+
+
+@pytest.mark.parametrize("op", SYMBOLIC)
+def test_op_with_open_sizes(op, write_spec):
+    """Every op over inputs of open spatial or sequence sizes either compiles, and then
+    torch and onnxruntime agree at the sizes export verification picks (and ONNX shape
+    inference with specc's shapes), or is refused with a located error: never an internal
+    error, never a model that only works at one size."""
+    types, call = CASES[op]
+    example = all_ops()[op].example
+    spec = Example(tuple(_symbolic(types)), call, example.decls).spec("case")
+    try:
+        net = specc.load(write_spec(spec))
+    except specc.SpeccError as e:
+        assert all(x.span is not None for x in e.errors), e.render()
+        assert op in REFUSED, f"{op} refuses open sizes: {e.render()}"
+        return
+    assert op not in REFUSED, f"{op} now takes open sizes: take it off REFUSED"
+    for sizes in sample_sizes(net.graph, 3):
+        try:
+            err, tol = parity(net, sizes=sizes)
+        except LoweringError as e:  # torch runs it at any size; ONNX cannot, and says why
+            assert op in NO_ONNX and "symbolic" in str(e), str(e)
+            return
+        assert err <= tol, sizes
 
 
 HYPOTHESIS = settings(max_examples=int(os.environ.get("SPECC_HYPOTHESIS_EXAMPLES", "25")),

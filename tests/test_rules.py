@@ -106,7 +106,7 @@ def test_reward_modulated_needs_the_trace_and_the_reward():
 MIXED = """
 network mixed {
     input x: f32[N, 64]
-    features = linear(x, 8, bias=false, init=normal(0.1), learn=oja(rate=0.0005))
+    features = linear(x, 8, bias=false, init=normal(std=0.1), learn=oja(rate=0.0005))
     output logits = linear(features, 10)
     train {
         data = "digits"
@@ -121,7 +121,7 @@ network mixed {
 
 def test_the_dump_shows_which_rule_each_parameter_learns_by(load_spec):
     dump = load_spec(MIXED).dump()
-    assert "param features.weight: f32[8, 64] = normal(0.1, 0.0) learns oja(rate=0.0005)" in dump
+    assert "param features.weight: f32[8, 64] = normal(mean=0.0, std=0.1) learns oja(rate=0.0005)" in dump
     assert "param logits.weight: f32[10, 8] = default\n" in dump  # gradient: nothing said
 
 

@@ -13,7 +13,7 @@ from specc.ops import registry
 DEEP = """network deep {
     input x: f32[N, 8]
     for i in range(12) {
-        h = linear(x, 8, init=normal(0.01)) as "l" + str(i)
+        h = linear(x, 8, init=normal(std=0.01)) as "l" + str(i)
         x = sigmoid(h) as "s" + str(i)
     }
     output logits = linear(x, 3)

@@ -70,6 +70,7 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("mcculloch_pitts.net", "mp_xor", 0, 6),
     ("rumelhart_tc.net", "tc", 75, 640),
     ("elman.net", "elman", 1_610, 9_536),
+    ("elman_seq.net", "elman_seq", 1_610, "1280*T+320"),  # a formula in the sequence length
     ("perceptron.net", "perceptron", 5_130, 209_920),
     ("perceptron.net", "mark1", 4_104, 208_896),
     # After 2015: parameters are torchvision's published num_params (its model cards, and

@@ -10,6 +10,8 @@ from onnx import TensorProto, helper, numpy_helper
 from ..core.defaults import ONNX_OPSET
 from ..core.dtypes import numpy_dtype, onnx_type
 from ..ir.graph import Graph
+from ..ir.cond import lower
+from ..ir.sym import Sym
 from ..ops import registry
 from ..ops.registry import LoweringError
 
@@ -27,6 +29,7 @@ class OnnxBuilder:
         self.types, self.outs = [], []
         self._names: set[str] = set()
         self.symbols: dict[str, tuple[str, int]] = {}  # symbol -> (input, axis)
+        self._dims: dict[str, str] = {}  # dim text -> the tensor computing it
 
     def _fresh(self, base: str) -> str:
         name, n = base, 0
@@ -56,18 +59,80 @@ class OnnxBuilder:
         self.initializers.append(numpy_helper.from_array(arr, name))
         return name
 
-    def dim(self, symbol: str) -> str:
-        """A 1-element int64 tensor holding the run-time size of a symbolic dim."""
-        if symbol not in self.symbols:
-            raise LoweringError(f"'{symbol}' is not a dim of any input")
-        name, axis = self.symbols[symbol]
-        if self.opset >= 15:
-            return self.op("Shape", [name], start=axis, end=axis + 1)
-        return self.op("Gather", [self.op("Shape", [name]), self.const([axis], "i64")])
+    def dim(self, d) -> str:
+        """A 1-element int64 tensor holding a dim: a constant, or a symbolic dim computed
+        from the Shape of the inputs that declare its names (once per expression)."""
+        key = str(d)
+        if key not in self._dims:
+            self._dims[key] = lower(d, _OnnxDims(self))
+        return self._dims[key]
+
+    def scalar_dim(self, d) -> str:
+        """A dim as a rank-0 int64 tensor (Range's bounds)."""
+        if isinstance(d, int):
+            return self.const([d], "i64", ())
+        return self.op("Squeeze", [self.dim(d), self.const([0], "i64")])
+
+    def size(self, symbol: str) -> str:
+        key = f"size:{symbol}"
+        if key not in self._dims:
+            if symbol not in self.symbols:
+                raise LoweringError(f"'{symbol}' is not a dim of any input")
+            name, axis = self.symbols[symbol]
+            if self.opset >= 15:
+                self._dims[key] = self.op("Shape", [name], start=axis, end=axis + 1)
+            else:
+                self._dims[key] = self.op("Gather", [self.op("Shape", [name]),
+                                                     self.const([axis], "i64")])
+        return self._dims[key]
+
+    def shape_tensor(self, dims) -> str:
+        """A 1-D int64 tensor of dims: one constant when all are known, else the known runs
+        as constants and the symbolic ones computed, joined by Concat."""
+        pieces, run = [], []
+        for d in dims:
+            if isinstance(d, int):
+                run.append(d)
+                continue
+            if run:
+                pieces.append(self.const(run, "i64"))
+                run = []
+            pieces.append(self.dim(d))
+        if run:
+            pieces.append(self.const(run, "i64"))
+        return pieces[0] if len(pieces) == 1 else self.op("Concat", pieces, axis=0)
 
     @staticmethod
     def onnx_dtype(dtype: str) -> int:
         return onnx_type(dtype)
+
+
+class _OnnxDims:
+    """ir.sym.lower's operations on 1-element int64 tensors. Floor division of a value
+    that may be negative subtracts its (Python-signed) Mod first: ONNX's Div truncates."""
+
+    def __init__(self, b: OnnxBuilder):
+        self.b = b
+
+    def const(self, v):
+        return self.b.const([v], "i64")
+
+    def name(self, n):
+        return self.b.size(n)
+
+    def add(self, x, y):
+        return self.b.op("Add", [x, y])
+
+    def mul(self, x, y):
+        return self.b.op("Mul", [x, y])
+
+    def floordiv(self, x, k, nonneg):
+        if not nonneg:
+            x = self.b.op("Sub", [x, self.mod(x, k)])
+        return self.b.op("Div", [x, self.const(k)])
+
+    def mod(self, x, k):
+        return self.b.op("Mod", [x, self.const(k)], fmod=0)
 
 
 def value_info(name: str, t) -> onnx.ValueInfoProto:
@@ -89,6 +154,11 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
     Small constants made by the lowerings stay inside the skeleton. A node ONNX cannot
     express is a SpeccError at its statement (every such node at once); an opset outside
     the supported range is a LoweringError."""
+    with graph.assumed():
+        return _build_skeleton(graph, weights, opset, fp16_weights, metadata)
+
+
+def _build_skeleton(graph, weights, opset, fp16_weights, metadata):
     if opset not in SUPPORTED_OPSETS:
         raise LoweringError(f"opset {opset} is not supported (use {SUPPORTED_OPSETS.start}.."
                             f"{SUPPORTED_OPSETS.stop - 1})")
@@ -98,8 +168,8 @@ def build_skeleton(graph: Graph, weights: dict[str, np.ndarray], opset: int = ON
     env = {name: name for name in graph.inputs}
     for name in graph.inputs:
         for axis, d in enumerate(graph.values[name].type.shape):
-            if isinstance(d, str):
-                b.symbols.setdefault(d, (name, axis))
+            if isinstance(d, Sym) and d.is_name():
+                b.symbols.setdefault(str(d), (name, axis))
     problems = []
     for node in graph.nodes:
         op = registry.get(node.op)

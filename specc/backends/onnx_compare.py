@@ -19,6 +19,7 @@ import onnx
 
 from ..core.diagnostics import SpeccError
 from ..ops import registry
+from ..compile.sizes import sample_sizes
 from .onnx_numbers import has_signal, max_rel_error, onnx_values, shared_float_values, within
 
 FP16_TOLERANCE = 1e-2
@@ -31,14 +32,18 @@ class Verified:
     compared: str  # what was compared, in words
 
 
-def sample_inputs(graph, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded inputs: normal floats; integers (indices) in 0..1; random booleans."""
+def sample_inputs(graph, batch: int, seed: int = 0,
+                  sizes: dict | None = None) -> dict[str, np.ndarray]:
+    """Seeded inputs: normal floats; integers (indices) in 0..1; random booleans. Symbolic
+    sizes take `sizes` (by default the first the network accepts, compile/sizes.py), the
+    batch `batch`."""
     from ..core.dtypes import numpy_dtype
     rng = np.random.default_rng(seed)
+    sizes = {**(sizes or sample_sizes(graph, batch)[0]), **{s: batch for s in graph.facts().batch}}
     out = {}
     for name in graph.inputs:
         t = graph.values[name].type
-        shape = [d if isinstance(d, int) else batch for d in t.shape]
+        shape = [d if isinstance(d, int) else d.evaluate(sizes) for d in t.shape]
         if t.dtype in ("i32", "i64"):
             out[name] = rng.integers(0, 2, shape).astype(numpy_dtype(t.dtype))
         elif t.dtype == "bool":
@@ -77,7 +82,8 @@ class Reference:
 
     def __init__(self, module, graph, batch: int = SAMPLES, after=None):
         self.batch = batch
-        self.feeds = sample_inputs(graph, batch)
+        self.sizes = sample_sizes(graph, batch)  # the first here; check_numerics runs the rest
+        self.feeds = sample_inputs(graph, batch, sizes=self.sizes[0])
         self._result: list | None = None
         self._error: BaseException | None = None
         self._cancelled = False
@@ -120,8 +126,37 @@ class Reference:
 def check_numerics(model, graph, module, fp16: bool, batch: int = SAMPLES,
                    skeleton=None, weights=None, reference: Reference | None = None) -> Verified:
     """onnxruntime on `model` (a path or a ModelProto) against torch's `reference` (started
-    here when not given)."""
+    here when not given); a network of symbolic sizes (H, W) is compared again at a second,
+    different size."""
     reference = reference or Reference(module, graph, batch)
+    verified = _check_numerics(model, graph, module, fp16, reference, skeleton, weights)
+    if len(reference.sizes) < 2:
+        return verified
+    free = [s for s in graph.symbols() if s not in graph.facts().batch]
+    first, second = (", ".join(f"{s}={sizes[s]}" for s in free) for sizes in reference.sizes)
+    err = _other_size(model, graph, module, fp16, reference.sizes[1], reference.batch)
+    return Verified(max(verified.max_rel_error, err),
+                    f"{verified.compared} at {first}, and the outputs again at {second}")
+
+
+def _other_size(model, graph, module, fp16: bool, sizes: dict, batch: int) -> float:
+    """The outputs of torch and onnxruntime at other sizes of the symbolic dims."""
+    import torch
+    feeds = sample_inputs(graph, batch, seed=1, sizes=sizes)
+    with torch.inference_mode():
+        out = module(*[torch.from_numpy(feeds[n]) for n in graph.inputs])
+    by_name = dict(zip(module.specc_outputs, out if isinstance(out, tuple) else (out,)))
+    expected = [by_name[name].numpy() for name in graph.outputs]
+    actual = _onnxruntime(model, graph, feeds)
+    _finite(expected, "the torch module")
+    _finite(actual, "onnxruntime")
+    err = max_rel_error(expected, actual)
+    shown = ", ".join(f"{k}={v}" for k, v in sizes.items())
+    within(err, FP16_TOLERANCE if fp16 else tolerance(graph), f"the outputs at {shown}")
+    return err
+
+
+def _check_numerics(model, graph, module, fp16, reference, skeleton, weights) -> Verified:
     feeds, batch = reference.feeds, reference.batch
     tol = FP16_TOLERANCE if fp16 else tolerance(graph)
     signal_tol = tolerance(graph)  # what counts as signal does not depend on the storage

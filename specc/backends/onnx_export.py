@@ -21,6 +21,7 @@ from ..core.files import staging
 from ..ops import registry
 from ..ops.registry import LoweringError, Trait
 from ..recipes.registry import DEFAULT_LOSS, LOSSES
+from ..compile.sizes import free_symbols, sample_sizes, stated_sizes
 from .onnx_build import build_skeleton
 from .onnx_compare import Reference
 from .onnx_verify import verify_file
@@ -79,6 +80,11 @@ def model_metadata(net) -> dict:
         meta["specc.eval"] = r["eval"]
     if net.graph.meta.get("overrides"):
         meta["specc.overrides"] = net.graph.meta["overrides"]
+    if net.graph.assumptions:
+        meta["specc.assumes"] = net.graph.assumes()
+    if free_symbols(net.graph):  # the size to run at where none is given (specc bench)
+        meta["specc.sizes"] = stated_sizes(net.graph) or {
+            k: v for k, v in sample_sizes(net.graph)[0].items() if k in free_symbols(net.graph)}
     return meta
 
 

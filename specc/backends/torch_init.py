@@ -35,18 +35,21 @@ def fill_tensor(p: Param, gen: torch.Generator | None, out: torch.Tensor) -> tor
     t = out if out.dtype == torch.float32 else torch.empty(shape, dtype=torch.float32)
     fan_in, fan_out = max(p.fan_in, 1), max(p.fan_out, 1)
     he_fan = fan_in * (1 + args[0] ** 2 if kind.startswith("he_") and args else 1)  # PReLU slope a
+    gain = args[0] if kind.startswith("glorot_") and args else 1.0
     uniform = {"default": 1 / math.sqrt(fan_in), "he_uniform": math.sqrt(6 / he_fan),
-               "glorot_uniform": math.sqrt(6 / (fan_in + fan_out))}
+               "glorot_uniform": gain * math.sqrt(6 / (fan_in + fan_out))}
     normal = {"he_normal": math.sqrt(2 / he_fan), "lecun_normal": math.sqrt(1 / fan_in),
-              "glorot_normal": math.sqrt(2 / (fan_in + fan_out))}
+              "glorot_normal": gain * math.sqrt(2 / (fan_in + fan_out))}
     if kind in uniform:
         t.uniform_(-uniform[kind], uniform[kind], generator=gen)
     elif kind in normal:
         t.normal_(0.0, normal[kind], generator=gen)
     elif kind == "uniform":
         t.uniform_(args[0], args[1], generator=gen)
-    elif kind == "normal":
-        t.normal_(args[1], args[0], generator=gen)
+    elif kind == "normal":  # (mean, std), as torch.nn.init.normal_
+        t.normal_(args[0], args[1], generator=gen)
+    elif kind == "trunc_normal":
+        torch.nn.init.trunc_normal_(t, *args, generator=gen)
     elif kind == "fan_in_uniform":
         t.uniform_(-args[0] / fan_in, args[0] / fan_in, generator=gen)
     else:

@@ -2,6 +2,8 @@
 parameters and buffers under the spec's hierarchical names."""
 from __future__ import annotations
 
+import json
+import operator
 import re
 import threading
 
@@ -11,6 +13,8 @@ import torch.fx as fx
 from ..core.diagnostics import SpeccError
 from ..core.weights import check_fit, model_state, read_checkpoint
 from ..ir.graph import Graph
+from ..ir.cond import lower, require_sizes
+from ..ir.sym import Sym
 from ..ops import registry
 from ..core.dtypes import torch_dtype
 from .torch_init import fill_tensor, init_tensor
@@ -47,18 +51,58 @@ class TorchBuilder:
         self.unsaved.add(name)
         return self.attr(name)
 
-    def dim(self, symbol: str) -> fx.Node:
-        """The run-time size of a symbolic dim, read from the input that declares it."""
-        if symbol not in self._dims:
+    def dim(self, d):
+        """A dim's value in the forward pass: an int as it is, a symbolic dim computed from
+        the sizes of the inputs that declare its names (once per expression)."""
+        if isinstance(d, int):
+            return d
+        key = str(d)
+        if key not in self._dims:
+            self._dims[key] = lower(d, _TorchDims(self))
+        return self._dims[key]
+
+    def size(self, symbol: str) -> fx.Node:
+        key = f"size:{symbol}"
+        if key not in self._dims:
             if symbol not in self.symbols:
                 raise registry.LoweringError(f"'{symbol}' is not a dim of any input")
             node, axis = self.symbols[symbol]
-            self._dims[symbol] = self.call(size_of, node, axis)
-        return self._dims[symbol]
+            self._dims[key] = self.call(size_of, node, axis)
+        return self._dims[key]
 
     @property
     def training(self) -> fx.Node:
         return self.attr("training")
+
+
+class _TorchDims:
+    """ir.sym.lower's operations on Python ints and fx nodes."""
+
+    def __init__(self, b: TorchBuilder):
+        self.b = b
+
+    def const(self, v):
+        return v
+
+    def name(self, n):
+        return self.b.size(n)
+
+    def add(self, x, y):
+        return self._op(operator.add, x, y)
+
+    def mul(self, x, y):
+        return self._op(operator.mul, x, y)
+
+    def floordiv(self, x, k, nonneg):
+        return self._op(operator.floordiv, x, k)
+
+    def mod(self, x, k):
+        return self._op(operator.mod, x, k)
+
+    def _op(self, fn, x, y):
+        if isinstance(x, int) and isinstance(y, int):
+            return fn(x, y)
+        return self.b.call(fn, x, y)
 
 
 class ShapeComments(fx.graph.CodeGen):
@@ -153,6 +197,11 @@ def empty_weights(graph: Graph) -> dict[str, torch.Tensor]:
 def build_module(graph: Graph, seed: int | None = None,
                  weights: dict[str, torch.Tensor] | None = None) -> fx.GraphModule:
     """The module, holding `weights` (shared, not copied) or a fresh seeded initialisation."""
+    with graph.assumed():
+        return _build_module(graph, seed, weights)
+
+
+def _build_module(graph: Graph, seed, weights) -> fx.GraphModule:
     root = torch.nn.Module()
     tensors = weights if weights is not None else init_weights(graph, seed)
     g = fx.Graph()
@@ -174,8 +223,9 @@ def build_module(graph: Graph, seed: int | None = None,
         env[name] = g.placeholder(python_name(name))
         comments[python_name(name)] = str(graph.values[name].type)
         for axis, d in enumerate(graph.values[name].type.shape):
-            if isinstance(d, str):
-                b.symbols.setdefault(d, (env[name], axis))
+            if isinstance(d, Sym) and d.is_name():
+                b.symbols.setdefault(str(d), (env[name], axis))
+    _check_sizes(graph, b)
     problems = []
     for node in graph.nodes:
         op = registry.get(node.op)
@@ -210,6 +260,7 @@ def build_module(graph: Graph, seed: int | None = None,
         owner, leaf = _owner(module, name)
         owner._non_persistent_buffers_set.add(leaf)
     quiet(module)
+    _add_aliases(module, graph)
     module.specc_outputs = list(graph.outputs)
     # spec value -> fx node name, for verification that compares intermediate values
     module.specc_values = {v: n.name for v, n in env.items() if isinstance(n, fx.Node)}
@@ -240,6 +291,43 @@ def _hold_unread(module, graph: Graph, tensors: dict, unsaved: set) -> None:
             owner.register_parameter(leaf, torch.nn.Parameter(tensors[p.name]))
         else:
             owner.register_buffer(leaf, tensors[p.name], persistent=p.saved)
+
+
+def _add_aliases(module: fx.GraphModule, graph: Graph) -> None:
+    """A tied parameter (one tensor several ops use as their own) is registered under each
+    of its names, so the state dict has the keys PyTorch users expect (`lm_head.weight` and
+    `transformer.wte.weight`) while parameters() and the optimiser see it once."""
+    module.specc_aliases = {}
+    for p in graph.params.values():
+        if not p.aliases or p.name not in dict(module.named_parameters()) | dict(
+                module.named_buffers()):
+            continue
+        tensor = module.get_parameter(p.name) if p.trainable else module.get_buffer(p.name)
+        for alias in p.aliases:
+            owner, leaf = _owner(module, alias)
+            if p.trainable:
+                owner.register_parameter(leaf, tensor)
+            else:
+                owner.register_buffer(leaf, tensor, persistent=p.saved)
+            module.specc_aliases[alias] = p.name
+
+
+def own_state(module) -> dict:
+    """The state dict without the aliases of tied parameters: each tensor once (what a
+    checkpoint stores; safetensors refuses tensors that share memory)."""
+    aliases = getattr(module, "specc_aliases", {})
+    return {k: v for k, v in module.state_dict().items() if k not in aliases}
+
+
+def _check_sizes(graph: Graph, b: TorchBuilder) -> None:
+    """The forward starts by checking the input sizes against the network's assumptions
+    (H % 32 == 0, T <= 64): a clear error instead of a shape error deep inside."""
+    if not graph.assumptions:
+        return
+    names = tuple(sorted({n for a in graph.assumptions if isinstance(a.cond.expr, Sym)
+                          for n in a.cond.expr.names()} & set(b.symbols)))
+    if names:
+        b.call(require_sizes, json.dumps(graph.assumes()), names, *(b.size(n) for n in names))
 
 
 def _overwritable(graph: Graph, node, users: dict, outputs: set, op_of: dict) -> bool:
@@ -278,8 +366,14 @@ def _free(mod: torch.nn.Module, segment: str, name: str) -> None:
 
 def load_state(module, state: dict, source: str) -> None:
     """Load a state dict (tensors or arrays), listing every missing, unexpected or
-    mis-shaped tensor at once."""
-    own = module.state_dict()
+    mis-shaped tensor at once. A tied parameter may come under any of its names (a
+    PyTorch state dict holds all of them, a specc checkpoint the first)."""
+    own = own_state(module)
+    state = dict(state)
+    for alias, name in getattr(module, "specc_aliases", {}).items():
+        if alias in state:
+            value = state.pop(alias)
+            state.setdefault(name, value)
     check_fit({k: tuple(v.shape) for k, v in own.items()}, state, source,
               {k: v.dtype for k, v in own.items()})
     with torch.no_grad():

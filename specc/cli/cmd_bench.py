@@ -117,7 +117,8 @@ def run(args) -> int:
     if module is not None and weights is not None:
         from ..backends.torch_module import load_state
         load_state(module, weights, model_path)
-    dims = _dims(args)
+    fixed = metadata(read_model(model_path)).get("specc.sizes", {})  # H, W of symbolic sizes
+    dims = {**fixed, **_dims(args)}
     rows = []
     from tqdm import tqdm
     engines = 2 if module is not None else 1
@@ -132,12 +133,15 @@ def run(args) -> int:
         tmp.cleanup()
     if args.json:
         print(json.dumps({"model": model_path if tmp is None else net.name,
-                          "threads": args.threads, "rows": rows, "foreign": note_foreign}))
+                          "threads": args.threads, "sizes": fixed, "rows": rows,
+                          "foreign": note_foreign}))
         return 0
     if note:
         print(f"note: {note}")
     if note_foreign:
         print(f"note: {note_foreign}")
+    if fixed:  # a model of symbolic sizes runs at the ones its spec states (or verified at)
+        print("at " + ", ".join(f"{k}={v}" for k, v in fixed.items()))
     print(f"{'engine':<26} {'batch':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} "
           f"{'samples/s':>11}  (batch / p50)")
     for r in rows:

@@ -27,9 +27,19 @@ def add_arguments(p) -> None:
 
 
 def summary(net) -> dict:
-    return {"network": net.name, "params": net.params, "macs": net.macs,
-            "inputs": net.inputs(), "outputs": net.outputs(), "layers": net.layers(),
-            "reference": net.graph.reference}
+    """For symbolic sizes, `macs` is the formula's text, and `sizes` / `macs_at_sizes` its
+    value at the stated sizes (recipe `size`, --set)."""
+    from ..compile.report import at_sizes
+    from ..compile.sizes import stated_sizes
+    out = {"network": net.name, "params": net.params, "macs": net.macs,
+           "inputs": net.inputs(), "outputs": net.outputs(), "layers": net.layers(),
+           "reference": net.graph.reference}
+    sizes = stated_sizes(net.graph)
+    if sizes:
+        out.update(sizes=sizes, macs_at_sizes=at_sizes(net.macs, sizes))
+    if net.graph.assumptions:
+        out["assumes"] = [str(a.cond) for a in net.graph.assumptions]
+    return out
 
 
 def run(args) -> int:

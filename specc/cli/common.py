@@ -128,7 +128,15 @@ def load_target(args) -> Network:
 
 
 def print_json(obj) -> None:
-    print(json.dumps(obj, sort_keys=False))
+    """Symbolic dims and MAC formulas print as their text (`(H+1)//2`)."""
+    print(json.dumps(obj, sort_keys=False, default=_text))
+
+
+def _text(v):
+    from ..ir.sym import Sym
+    if isinstance(v, Sym):
+        return str(v)
+    raise TypeError(f"{type(v).__name__} is not JSON")
 
 
 def output_file(text: str) -> str:

@@ -13,8 +13,10 @@ from ..core.suggest import did_you_mean
 from ..elab import Loader, elaborate_network, missing_params
 from ..elab.network import evaluate_override
 from ..ir.graph import Graph
+from ..lang import ast as A
 from ..lang.values import NetworkRef
 from .embed import module_files
+from .sizes import free_symbols
 
 
 class UnknownOverride(SpeccError):
@@ -60,10 +62,40 @@ def load_graph(path: str | Path, network: str | None = None, max_params: int = M
     `overrides` maps network parameters to spec expressions (`--set hidden=256`)."""
     module = Loader().load_path(path)
     ref = select(module, path, network, overrides)
-    return compile_network(ref, max_params, max_activations,
-                           meta={"entry": str(path), "overrides": dict(overrides or {}),
-                                 "sources": _sources(module),
-                                 "spec_files": module_files(module)})
+    sizes = size_overrides(ref, overrides)
+    graph = compile_network(ref, max_params, max_activations,
+                            meta={"entry": str(path), "overrides": dict(overrides or {}),
+                                  "sources": _sources(module),
+                                  "spec_files": module_files(module), "sizes": sizes})
+    check_sizes(ref, graph, sizes)
+    return graph
+
+
+def size_overrides(ref: NetworkRef, overrides: dict[str, str] | None) -> dict[str, int]:
+    """`--set H=224` where H is no parameter of the network: the size the check, the export's
+    verification and training use for that symbolic dim (checked against the inputs once
+    the network is built)."""
+    params = {p.name for p in ref.defn.params}
+    out = {}
+    for name, text in (overrides or {}).items():
+        if name in params:
+            continue
+        value = evaluate_override(ref.module, name, text)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UnknownOverride(f"--set {name}: the size of a symbolic dim is a positive "
+                                  f"int, got {text}")
+        out[name] = value
+    return out
+
+
+def check_sizes(ref: NetworkRef, graph: Graph, sizes: dict[str, int]) -> None:
+    """A size given for the batch (N) or a symbol no input has is refused."""
+    free = free_symbols(graph)
+    for name in sizes:
+        if name not in free:
+            raise UnknownOverride(f"--set {name}: '{name}' is the batch dim of network "
+                                  f"'{ref.display}'; its size is given by the data, not fixed",
+                                  notes=(f"its symbolic sizes: {', '.join(free) or 'none'}",))
 
 
 def load_all_graphs(path: str | Path, max_params: int = MAX_PARAMS,
@@ -87,7 +119,7 @@ def select(module, path, network: str | None, overrides: dict[str, str] | None) 
     refs = local_networks(module)
     if overrides:
         every = refs
-        refs = {n: r for n, r in refs.items() if set(overrides) <= {p.name for p in r.defn.params}}
+        refs = {n: r for n, r in refs.items() if _takes(r, overrides)}
         named = network if network is not None else next(iter(every)) if len(every) == 1 else None
         if named in every and named not in refs:
             raise _unknown_override(every[named], overrides)
@@ -109,21 +141,45 @@ def select(module, path, network: str | None, overrides: dict[str, str] | None) 
     return refs[network]
 
 
+def _takes(ref: NetworkRef, overrides: dict[str, str]) -> bool:
+    """Does the network take every `--set`: its parameters, and the symbolic sizes its
+    `input` statements name (N, H, W)."""
+    params = {p.name for p in ref.defn.params}
+    return all(n in params or n in input_symbols(ref) for n in overrides)
+
+
+def input_symbols(ref: NetworkRef, batch: bool = True) -> set[str]:
+    """The names in the network's input types that are no parameter or constant of its
+    file: its symbolic sizes, as written (before they are built); the leading (batch) dims
+    too unless `batch` is false."""
+    taken = {p.name for p in ref.defn.params} | set(ref.module.names)
+    return {d.name for s in ref.defn.body if isinstance(s, A.StmtInput)
+            and isinstance(s.type, A.TypeTensor) for d in s.type.dims[0 if batch else 1:]
+            if isinstance(d, A.ExprName) and d.name not in taken}
+
+
 def bind_overrides(ref: NetworkRef, overrides: dict[str, str]) -> NetworkRef:
     """The network with some parameters bound to values given as spec text; each is
-    evaluated like a preset's argument, in the scope of the file that defines the network."""
+    evaluated like a preset's argument, in the scope of the file that defines the network.
+    Names that are no parameter are sizes of symbolic dims (size_overrides)."""
     bound = dict(ref.bound)
+    params = {p.name for p in ref.defn.params}
     for name, text in overrides.items():
+        if name not in params:
+            continue
         bound[name] = evaluate_override(ref.module, name, text)
     return NetworkRef(ref.defn, ref.module, tuple(bound.items()), ref.name)
 
 
 def _unknown_override(ref: NetworkRef, overrides: dict[str, str]) -> UnknownOverride:
     names = [p.name for p in ref.defn.params]
-    bad = next(n for n in overrides if n not in names)
+    sizes = sorted(input_symbols(ref, batch=False))
+    bad = next(n for n in overrides if n not in names and n not in input_symbols(ref))
+    notes = (f"its parameters: {', '.join(names) or 'none'}",)
+    if sizes:
+        notes += (f"its symbolic sizes (--set H=224): {', '.join(sizes)}",)
     return UnknownOverride(f"network '{ref.display}' has no parameter '{bad}'"
-                           f"{did_you_mean(bad, names)}",
-                           notes=(f"its parameters: {', '.join(names) or 'none'}",))
+                           f"{did_you_mean(bad, names + sizes)}", notes=notes)
 
 
 def _sources(module) -> dict[str, str]:

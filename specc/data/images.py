@@ -72,12 +72,13 @@ def fit_images(x: torch.Tensor, want, source: str, frame: bool = False,
                notes: list | None = None) -> torch.Tensor:
     """x: [N, C, H, W] in [0, 1] -> the network's per-sample shape, normalised.
     `frame`: centre handwriting in a border (LeCun's 28x28 digits in a 32x32 field).
-    Every change made to fit is described in `notes` (printed by `specc train`)."""
+    Every change made to fit is described in `notes` (printed by `specc train`). A dim of
+    `want.shape` that is None (a symbolic size no recipe or --set states) is the data's own."""
     notes = [] if notes is None else notes
     shape = tuple(want.shape)
     if len(shape) == 1:
         flat = x.flatten(1)
-        if flat.shape[1] != shape[0]:
+        if shape[0] is not None and flat.shape[1] != shape[0]:
             raise SpeccError(f"data set '{source}' gives {flat.shape[1]} features per sample "
                              f"but the network's input takes {shape[0]}")
         if x.dim() > 2:
@@ -86,12 +87,16 @@ def fit_images(x: torch.Tensor, want, source: str, frame: bool = False,
     if len(shape) == 2:  # a sequence of rows: one-channel images, row by row
         out = fit_images(x, type(want)(**{**want.__dict__, "shape": (1, *shape)}), source,
                          frame, notes).squeeze(1)
-        notes.append(f"read as a sequence of {shape[0]} rows of {shape[1]}")
+        notes.append(f"read as a sequence of {out.shape[1]} rows of {out.shape[2]}")
         return out
     if len(shape) != 3:
         raise SpeccError(f"data set '{source}' gives images; the network's input has per-sample "
                          f"shape {list(shape)}")
     c, h, w = shape
+    h, w = x.shape[2] if h is None else h, x.shape[3] if w is None else w
+    if c is None:
+        raise SpeccError(f"data set '{source}' gives images; the network's channels are "
+                         "symbolic")
     if x.shape[1] != c:
         if x.shape[1] == 1:
             x = x.expand(-1, c, -1, -1)

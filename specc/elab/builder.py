@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import FatalError, SpeccError
+from dataclasses import replace
+
 from ..core.dtypes import BY_NAME as DTYPES
-from ..ir.graph import Graph, Node, Param, TensorType, Value
+from ..ir.cond import learn
+from ..ir.graph import Assumption, Graph, Node, Param, ParamRef, TensorType, Value
+from ..ir.sym import Facts, Sym, Undecided
 from ..ops import registry
 from ..ops.registry import ShapeError, Trait
 from ..core.source import Span, printable
@@ -46,6 +50,12 @@ class GraphBuilder:
         self.total_params = 0
         self.loop_steps = 0
         self.known: dict[str, tuple] = {}  # declared tensor -> the numbers it starts with
+        # what shape rules may assume about symbolic sizes; the elaborator makes it the
+        # active context (ir/sym.py assuming) while it builds this graph
+        self.facts = Facts()
+        # declared parameter (its value's name) -> the ops that use it as their own:
+        # (op path, role, span), for the names it takes and for errors that name every use
+        self.tied: dict[str, list[tuple[str, str, Span]]] = {}
 
     # ------------------------------------------------------------------ naming
     def claim(self, path: str) -> str:
@@ -88,14 +98,32 @@ class GraphBuilder:
         self.used.add(name)
         self.graph.values[name] = Value(name, type_)
         self.graph.inputs.append(name)
+        lead = type_.shape[0] if type_.shape else None
+        if isinstance(lead, Sym) and lead.is_name():
+            self.facts.batch.add(str(lead))
         return Tensor(name, type_)
+
+    def assume(self, cond, message: str, span: Span) -> None:
+        """A condition on symbolic sizes the spec asserts: shape rules may rely on it from
+        here on, and every run checks it."""
+        if any(str(a.cond) == str(cond) for a in self.graph.assumptions):
+            return
+        self.graph.assumptions.append(Assumption(cond, message, span))
+        learn(self.facts, cond)
+
+    def _take_needs(self, what: str, span: Span) -> None:
+        """Sizes a shape rule needs but cannot decide (a window that must fit) become
+        assumptions of the network, named after the op that needs them."""
+        for cond, why in self.facts.needs:
+            self.assume(cond, f"{what}: {why} needs {cond}", span)
+        self.facts.needs.clear()
 
     def _count_activations(self, what: str, t: TensorType, span: Span) -> None:
         """The activation budget, like the parameter budget: checked as the graph grows, long
         before anything is allocated (symbolic dims count as 1: this is per sample)."""
         n = 1
         for d in t.shape:
-            n *= d if isinstance(d, int) else 1
+            n *= d if isinstance(d, int) else 1  # a symbolic size counts as 1
         self.total_activations += n
         if self.total_activations > self.max_activations:
             size = n * DTYPES[t.dtype].bytes
@@ -115,13 +143,25 @@ class GraphBuilder:
             if op.check_known is not None:
                 op.check_known(attrs, types, [self.known.get(t.name) for t in inputs])
         except ShapeError as e:
+            self.facts.needs.clear()
             raise SpeccError(str(e), span, e.notes + _operand_notes(op_name, inputs)) from None
+        except Undecided as e:
+            self.facts.needs.clear()
+            raise SpeccError(f"{op_name}: {e}", span,
+                             ("state what the network assumes about its sizes with an assert "
+                              "after the input (assert H % 32 == 0, assert T <= 64)",)
+                             + _operand_notes(op_name, inputs)) from None
+        self._take_needs(f"'{path}'", span)
         if len(self.graph.nodes) >= MAX_NODES:
             raise FatalError(f"the network has more than {MAX_NODES:,} nodes", span)
         if not op.traits & {Trait.INTERNAL, Trait.DECLARATION}:  # those are counted as parameters
             self._count_activations(f"'{path}'", outs[0], span)
         path = self.claim(path)
         params = {}
+        for arg, role in op.ties.items():
+            ref = attrs.get(arg)
+            if ref is not None:
+                params[role] = self._tie(ref, specs.pop(role, None), path, role, op_name, span)
         for role, spec in specs.items():
             pname = f"{path}.{role}" if role else path
             _check_values(spec, pname, span)
@@ -144,6 +184,42 @@ class GraphBuilder:
         elif init.kind in ("zeros", "ones", "constant"):
             fill = {"zeros": 0.0, "ones": 1.0}
             self.known[path] = (fill[init.kind] if init.kind in fill else init.args[0],)
+
+    def param_ref(self, value: Tensor, what: str, span: Span) -> ParamRef:
+        """A tensor given where an op takes a parameter: it must be a declared one."""
+        node = self.graph.node(value.name) if value.name not in self.graph.inputs else None
+        if node is None or Trait.DECLARATION not in registry.get(node.op).traits:
+            raise SpeccError(f"{what} must be a declared parameter (param w: f32[...] = ...), "
+                             f"got the computed tensor '{value.name}' {value.type}", span)
+        return ParamRef(value.name, value.type)
+
+    def _tie(self, ref: ParamRef, spec, path: str, role: str, op: str, span: Span) -> str:
+        """An op uses the declared parameter `ref` as its own `role`: the shapes must agree.
+        Its first such use names it (`transformer.wte.weight`); later ones are aliases
+        (`lm_head.weight`): one tensor in training and in ONNX, every name in the state
+        dict."""
+        decl = self.graph.node(ref.name)
+        pname = decl.params["value"]
+        param = self.graph.params[pname]
+        uses = self.tied.setdefault(ref.name, [])
+        if spec is None:
+            raise SpeccError(f"{op} '{path}' has no {role} of its own to take from "
+                             f"'{ref.name}' (is it switched off?)", span)
+        if tuple(spec.shape) != tuple(param.shape) or spec.dtype != param.dtype:
+            notes = [f"'{ref.name}' is declared {param.dtype}{list(param.shape)} at {decl.span}"]
+            notes += [f"it is also the {r} of '{p}' at {s}" for p, r, s in uses]
+            raise SpeccError(f"'{path}' takes '{ref.name}' as its {role}, which must be "
+                             f"{spec.dtype}{list(spec.shape)} here, but '{ref.name}' is "
+                             f"{param.dtype}{list(param.shape)}", span, tuple(notes))
+        uses.append((path, role, span))
+        name = f"{path}.{role}"
+        if len(uses) == 1:  # the first use names it, in the parameters' order
+            self.graph.params = {(name if k == pname else k): (replace(v, name=name)
+                                 if k == pname else v) for k, v in self.graph.params.items()}
+            decl.params["value"] = name
+            return name
+        self.graph.params[pname] = replace(param, aliases=param.aliases + (name,))
+        return pname
 
     def _add_param(self, param: Param, span: Span) -> None:
         self.total_params += param.numel

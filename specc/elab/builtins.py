@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 from ..core.diagnostics import SpeccError
-from ..ir.graph import Init
+from ..ir.graph import INIT_ARGS, Init
+from ..ir.sym import Sym
 from ..lang.values import Builtin, Tensor, show, type_name
 
 MAX_LIST = 100_000
@@ -65,6 +66,8 @@ def _numbers(args, name):
 
 
 def _str(v):
+    if isinstance(v, Sym):
+        return str(v)
     if isinstance(v, (bool, int, float, str)) or v is None:
         return show(v) if not isinstance(v, str) else v
     raise BuiltinError(f"str() of {type_name(v)}")
@@ -123,15 +126,38 @@ def _uniform(a, b):
     return Init("uniform", (a, b))
 
 
-def _normal(std, mean=0.0):
-    std = _number(std, "normal()")
+def _by_name(kind: str, args: tuple, example: str) -> None:
+    """normal() and trunc_normal() take keywords only: torch.nn.init.normal_(t, mean, std)
+    puts the mean first, and specc took normal(std, mean) before, so a positional call
+    cannot be read without guessing."""
+    if args:
+        shown = ", ".join(show(a) for a in args)
+        raise BuiltinError(
+            f"{kind}({shown}) is ambiguous: torch.nn.init.{kind}_ reads its arguments as "
+            f"(mean, std{', a, b' if kind == 'trunc_normal' else ''}), specc used to read "
+            f"normal(std, mean); name them: {example}")
+
+
+def _normal(*args, mean=0.0, std=1.0):
+    _by_name("normal", args, "normal(std=0.01), or normal(mean=1.0, std=0.02)")
+    mean, std = _number(mean, "normal()"), _number(std, "normal()")
     if std < 0:
         raise BuiltinError("normal() std must be >= 0")
-    return Init("normal", (std, _number(mean, "normal()")))
+    return Init("normal", (mean, std))
 
 
-def _constant(v):
-    return Init("constant", (_number(v, "constant()"),))
+def _trunc_normal(*args, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """torch.nn.init.trunc_normal_: N(mean, std) redrawn outside [a, b] (absolute bounds)."""
+    _by_name("trunc_normal", args, "trunc_normal(std=0.02), or with a=-0.04, b=0.04")
+    mean, std = _number(mean, "trunc_normal()"), _number(std, "trunc_normal()")
+    a, b = _number(a, "trunc_normal()"), _number(b, "trunc_normal()")
+    if std < 0 or not a < b:
+        raise BuiltinError("trunc_normal() needs std >= 0 and a < b")
+    return Init("trunc_normal", (mean, std, a, b))
+
+
+def _constant(val):
+    return Init("constant", (_number(val, "constant()"),))
 
 
 def _fan_in_uniform(scale):
@@ -202,7 +228,7 @@ FUNCTIONS = {
     "str": _str, "int": _int, "float": _float, "ceil": _ceil, "floor": _floor,
     "round": _round, "log": _log, "exp": _exp, "sqrt": _sqrt,
     "make_divisible": _make_divisible,
-    "uniform": _uniform, "normal": _normal, "constant": _constant,
+    "uniform": _uniform, "normal": _normal, "trunc_normal": _trunc_normal, "constant": _constant,
     "fan_in_uniform": _fan_in_uniform, "bipolar": _bipolar, "values": _values,
 }
 
@@ -263,9 +289,21 @@ def _slope_aware(kind):
     return make
 
 
+def _gain(kind):
+    """Glorot & Bengio's bounds times `gain` (torch.nn.init.xavier_*(gain=...))."""
+    def make(gain=1.0):
+        gain = _number(gain, f"{kind}()")
+        if gain <= 0:
+            raise BuiltinError(f"{kind}() gain must be > 0")
+        return Init(kind, (gain,)) if gain != 1.0 else Init(kind)
+    return make
+
+
 # Initialisers that also take arguments when called (bare, they are their defaults).
 CALLABLE_INITIALISERS = {"he_normal": _slope_aware("he_normal"),
-                         "he_uniform": _slope_aware("he_uniform")}
+                         "he_uniform": _slope_aware("he_uniform"),
+                         "glorot_normal": _gain("glorot_normal"),
+                         "glorot_uniform": _gain("glorot_uniform")}
 
 INITIALISERS = {name: Init(name) for name in (
     "default", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal",
@@ -297,4 +335,6 @@ def call(builtin: Builtin, args: list, kwargs: dict, span) -> object:
     except BuiltinError as e:
         raise SpeccError(str(e), span) from None
     except TypeError:
-        raise SpeccError(f"wrong arguments for {builtin.name}()", span) from None
+        takes = INIT_ARGS.get(builtin.name)
+        hint = f": {builtin.name}() takes {', '.join(takes)}" if takes else ""
+        raise SpeccError(f"wrong arguments for {builtin.name}(){hint}", span) from None

@@ -7,6 +7,7 @@ from dataclasses import replace
 from ..lang import ast as A
 from ..core.diagnostics import FatalError, SpeccError
 from ..ir.graph import Init
+from ..ir.sym import Sym
 from ..ops import registry
 from ..ops.registry import REQUIRED
 from ..rules.elab import KEYWORD as LEARN
@@ -114,6 +115,11 @@ class CallEval:
             if a.kind == "tensor" and _is_number(v):
                 v = self.number_tensor(v, [x for x in args if isinstance(x, Tensor)], frame, span)
             v = coerce(name, a.name, a.kind, v, span, optional=a.default is None)
+            if a.kind == "param":  # a parameter given, else none: the op owns its own
+                if v is not None:
+                    attrs[a.name] = self.builder.param_ref(v, f"argument '{a.name}' of {name}",
+                                                           span)
+                continue
             if a.kind == "tensor" and v is not None:
                 inputs.append(v)
             elif a.kind == "tensors":
@@ -227,11 +233,17 @@ def coerce(op: str, arg: str, kind: str, v, span, optional: bool = False):
             v = (v,)
         if not (isinstance(v, tuple) and all(_is_int(x) for x in v)):
             raise bad("a list of ints")
-    elif kind == "dims":  # ints, -1 and symbols (a symbolic dim is its name: x.shape[0])
-        if _is_int(v) or isinstance(v, str):
+    elif kind == "dim":  # an int or a symbolic dim (x.shape[1])
+        if not (_is_int(v) or isinstance(v, Sym)):
+            raise bad("an int or a dim such as x.shape[1]")
+    elif kind == "dims":  # ints, -1 and symbolic dims (x.shape[0])
+        if _is_int(v) or isinstance(v, Sym):
             v = (v,)
-        if not (isinstance(v, tuple) and all(_is_int(x) or isinstance(x, str) for x in v)):
-            raise bad("a list of dims (ints or symbols such as x.shape[0])")
+        if not (isinstance(v, tuple) and all(_is_int(x) or isinstance(x, Sym) for x in v)):
+            raise bad("a list of dims (ints or symbolic dims such as x.shape[0])")
+    elif kind == "param":  # a declared parameter; the builder checks it is one
+        if not isinstance(v, Tensor):
+            raise bad("a declared parameter (param w: f32[...] = ...)")
     elif kind == "table":
         if not (isinstance(v, tuple) and all(isinstance(r, tuple) and all(_is_int(x) for x in r)
                                              for r in v)):

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import difflib
 import operator
+import re
 from dataclasses import dataclass
 
 from ..lang import ast as A
 from ..core.diagnostics import FatalError, SpeccError
 from ..core.nesting import MAX_NESTING, too_deep
 from ..ops import registry
-from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, NetworkRef, OpRef, Tensor,
-                           ValueLimit, check_caps, show, type_name)
+from ..ir.cond import Cond, compare
+from ..ir.sym import Sym
+from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, Conds, NetworkRef, OpRef,
+                           Tensor, ValueLimit, check_caps, show, type_name)
 from . import builtins
 from .scope import Frame
 
@@ -115,6 +118,8 @@ class ExprEval:
         return self._arith(e, a, b, frame)
 
     def _compare(self, e, a, b, frame):
+        if (isinstance(a, Sym) or isinstance(b, Sym)) and _dim(a) and _dim(b):
+            return compare(a, e.op, b)  # a bool, or a Cond that only run time can decide
         if e.op in ("==", "!="):
             return _COMPARE[e.op](a, b)
         ok = (_number(a) and _number(b)) or (isinstance(a, str) and isinstance(b, str))
@@ -137,6 +142,8 @@ class ExprEval:
                 raise SpeccError(f"a list of {len(seq) * n:,} items exceeds the limit of "
                                  f"{builtins.MAX_LIST:,}", span)
             return seq * n
+        if (isinstance(a, Sym) or isinstance(b, Sym)) and _dim(a) and _dim(b):
+            return _dim_arith(op, a, b, span)
         if not (_number(a) and _number(b)):
             raise SpeccError(f"cannot apply '{op}' to {type_name(a)} and {type_name(b)}", span)
         try:
@@ -203,15 +210,31 @@ class ExprEval:
         a = self.eval(e.left, frame)
         if a is POISON:
             return POISON
+        if e.op == "and" and isinstance(a, (Cond, Conds)):  # conditions an assert states
+            b = self.eval(e.right, frame)
+            if b is POISON or b is False:
+                return b
+            if b is True:
+                return a
+            if not isinstance(b, (Cond, Conds)):
+                self._need_bool(b, e.right, frame, e.op)
+            return Conds(_conds(a) + _conds(b))
         self._need_bool(a, e.left, frame, e.op)
         if (e.op == "and" and not a) or (e.op == "or" and a):
             return a
         b = self.eval(e.right, frame)
-        if b is not POISON:
+        if b is not POISON and not (e.op == "and" and isinstance(b, (Cond, Conds))):
             self._need_bool(b, e.right, frame, e.op)
         return b
 
     def _need_bool(self, v, e, frame, what):
+        if isinstance(v, (Cond, Conds)):
+            names = ", ".join(sorted({n for c in _conds(v) for n in _names(c.expr)}))
+            raise SpeccError(f"'{what}' cannot decide {v} when the spec is compiled: it depends "
+                             f"on the symbolic size{'s' if ', ' in names else ''} {names}",
+                             frame.span(e.span),
+                             ("`assert` states it (checked whenever the network runs), after "
+                              "which it holds; or decide by a network parameter",))
         if not isinstance(v, bool):
             raise SpeccError(f"'{what}' needs a bool, got {type_name(v)} {show(v)}",
                              frame.span(e.span))
@@ -263,6 +286,39 @@ class ExprEval:
             raise SpeccError(f"'{e.attr}' of a rank-{t.rank} tensor {t}", span)
         return attrs[e.attr]()
 
+    # -------------------------------------------------------------- labels
+    def label_path(self, label: A.Expr, value: A.Expr, frame: Frame, within: str | None = None):
+        """The path `as LABEL` gives `value` (in the frame's scope, or inside the chain
+        `within`); POISON when the label failed. `"name[K:]"` numbers a chain's stages from
+        K (name.K, name.K+1, ...: torchvision's `block[1:]` keys, after a stage written on
+        its own)."""
+        text = self.eval(label, frame)
+        if text is POISON:
+            return POISON
+        span = frame.span(label.span)
+        if not isinstance(text, str):
+            raise SpeccError(f"'as' needs a string name, got {type_name(text)}", span)
+        offset = _OFFSET.match(text)
+        if offset:
+            if not is_chain(value):
+                raise SpeccError(f"'{text}': [{offset.group(2)}:] numbers the stages of a chain "
+                                 "(x |> f |> g), and this value is not one", span)
+            text = offset.group(1)
+        if text:  # `as ""` inlines a block call into this scope
+            self.builder.check_label(text, span)
+        if within is None:
+            path = frame.path(text)
+        else:
+            path = f"{within}{text}" if within == "" or within.endswith(".") else \
+                f"{within}.{text}"
+        if offset:
+            self.builder.counters[path] = int(offset.group(2))
+        return path
+
+    def _eval_ExprLabel(self, e, frame, hint):
+        path = self.label_path(e.label, e.value, frame)
+        return POISON if path is POISON else self.eval(e.value, frame, Hint(path))
+
     # -------------------------------------------------------------- pipes
     def _eval_ExprPipe(self, e, frame, hint):
         stages = []
@@ -274,6 +330,13 @@ class ExprEval:
         for stage in stages:
             if value is POISON:
                 return POISON
+            if isinstance(stage, A.ExprLabel):  # |> (f as "name"): named, not numbered
+                path = self.label_path(stage.label, stage.value, frame,
+                                       hint.path if hint else None)
+                if path is POISON:
+                    return POISON
+                value = self.call_stage(stage.value, value, frame, Hint(path))
+                continue
             value = self.call_stage(stage, value, frame, self._stage_hint(hint))
             if self.observer is not None:
                 self.observer(self, stage, frame, value)
@@ -281,6 +344,33 @@ class ExprEval:
 
     def _stage_hint(self, hint: Hint | None) -> Hint | None:
         return Hint(self.builder.next_stage(hint.path)) if hint else None
+
+
+_OFFSET = re.compile(r"^(.*)\[(\d{1,6}):\]$")
+
+
+def _dim(v) -> bool:
+    return isinstance(v, Sym) or _int(v)
+
+
+def _conds(v) -> tuple:
+    return v.items if isinstance(v, Conds) else (v,)
+
+
+def _names(d) -> set[str]:
+    return d.names() if isinstance(d, Sym) else set()
+
+
+def _dim_arith(op: str, a, b, span):
+    """Arithmetic on symbolic dims: + - * and // % by a positive int."""
+    if op not in ("+", "-", "*", "//", "%"):
+        hint = " (sizes divide with //)" if op == "/" else ""
+        raise SpeccError(f"cannot apply '{op}' to {type_name(a)} {show(a)} and {type_name(b)} "
+                         f"{show(b)}{hint}", span)
+    if op in ("//", "%") and not (_int(b) and b > 0):
+        raise SpeccError(f"a dim divides by a positive int, got {show(b)}", span)
+    return {"+": operator.add, "-": operator.sub, "*": operator.mul,
+            "//": operator.floordiv, "%": operator.mod}[op](a, b)
 
 
 def _number(v) -> bool:

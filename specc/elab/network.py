@@ -8,6 +8,7 @@ from ..core.defaults import MAX_ACTIVATIONS, MAX_PARAMS
 from ..core.diagnostics import Collector, FatalError, SpeccError
 from ..core.nesting import room
 from ..ir.graph import Graph
+from ..ir.sym import assuming
 from ..lang.values import POISON, NetworkRef, Tensor, type_name
 from ..rules.elab import check_learning
 from .builder import GraphBuilder
@@ -97,7 +98,7 @@ def elaborate_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
                          f"{', '.join(repr(m) for m in missing)}", d.span,
                          ("pick a preset of it, or define one: network name = "
                           f"{d.name}({missing[0]}=...)",))
-    with room():
+    with room(), assuming(builder.facts):
         _run_body(ev, d, dict(ref.bound), frame)
     graph = builder.graph
     if not ev.errors.errors:
@@ -108,6 +109,12 @@ def elaborate_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
         if not graph.outputs:
             ev.errors.add(SpeccError(f"network '{ref.display}' declares no output", d.span,
                                      ("add a line such as: output logits = x",)))
+        size = graph.recipe.get("size")
+        free = [s for s in graph.symbols() if s not in graph.facts().batch]
+        if size and len(size) != 1 and len(size) != len(free):
+            ev.errors.add(SpeccError(f"the recipe's size has {len(size)} values for "
+                                     f"{len(free)} symbolic sizes ({', '.join(free) or 'none'})",
+                                     d.span))
         weights = graph.recipe.get("output_weights")
         if weights is not None and len(weights) != len(graph.outputs):
             ev.errors.add(SpeccError(f"the recipe's output_weights has {len(weights)} values "

@@ -27,6 +27,10 @@ KEYS = {
     "labels": ("strs", None), "mean": ("numbers", None), "std": ("positives", None),
     "pixel_range": ("numbers", None), "seed": (SEED, None),
     "output_weights": ("numbers", None),
+    # the input size a network of symbolic sizes is trained, checked and verified at: an int
+    # for each symbolic dim after the batch (H, W) in the order the inputs declare them, or
+    # one int for all of them
+    "size": ("sizes", None),
 }
 
 
@@ -214,6 +218,11 @@ def _check(key: str, kind: str, allowed, v, span):
         raise bad(_WANT[kind])
     if kind == "size" and not (_is_int(v) and v >= 1):
         raise bad("a positive int (pixels)")
+    if kind == "sizes":
+        items = v if isinstance(v, tuple) else (v,)
+        if not items or not all(_is_int(x) and 1 <= x <= 2 ** 31 - 1 for x in items):
+            raise bad("a positive int, or a list of them (one per symbolic size)")
+        return list(items)
     if kind in ("int", COUNT, BATCH, SEED, NUM, POS, FRACTION):
         if not _fits(kind, v):
             raise bad(_WANT[kind])
@@ -300,7 +309,8 @@ def describe_recipe(recipe: dict) -> list[str]:
     head = [f"data {recipe['data']}" if "data" in recipe else None,
             f"batch {recipe['batch_size']}" if "batch_size" in recipe else None,
             _length(recipe.get("epochs"), recipe.get("steps")),
-            f"loss {recipe['loss']}" if "loss" in recipe else None]
+            f"loss {recipe['loss']}" if "loss" in recipe else None,
+            f"size {_text(recipe['size'])}" if "size" in recipe else None]
     lines = [", ".join(h for h in head if h)]
     opt = [f"optimizer {record(recipe['optimizer'])}" if "optimizer" in recipe else None,
            f"schedule {record(recipe['schedule'])}" if "schedule" in recipe else None,

@@ -4,7 +4,9 @@ from __future__ import annotations
 from ..lang import ast as A
 from ..core.diagnostics import FatalError, SpeccError
 from ..core.nesting import MAX_NESTING, too_deep
-from ..lang.values import POISON, Tensor, show, type_name
+from ..ir.cond import Cond
+from ..ir.sym import Sym
+from ..lang.values import POISON, Conds, Tensor, show, type_name
 from .calls import ReturnSignal, coerce
 from .expr import Hint, is_chain
 from .recipe import evaluate_recipe
@@ -44,15 +46,10 @@ class StmtExec:
     def _path(self, target: str, label, value, frame) -> str:
         """The path an assignment names: its label, else its target (+ loop indices)."""
         if label is not None:
-            text = self.eval(label, frame)
-            if text is POISON:
+            path = self.label_path(label, value, frame)
+            if path is POISON:
                 raise _Silent()
-            if not isinstance(text, str):
-                raise SpeccError(f"'as' needs a string name, got {type_name(text)}",
-                                 frame.span(label.span))
-            if text:  # `as ""` inlines a block call into this scope
-                self.builder.check_label(text, frame.span(label.span))
-            return frame.path(text)
+            return path
         if frame.loop and not is_chain(value):
             return frame.path(target + "".join(f".{i}" for i in frame.loop))
         return frame.path(target)
@@ -78,6 +75,9 @@ class StmtExec:
         if t is POISON:
             raise _Silent()
         frame.vars[s.name] = self.builder.add_input(s.name, t, frame.span(s.span))
+        for d in t.shape:  # the sizes it declares become names: assert H % 32 == 0
+            if isinstance(d, Sym) and d.is_name():
+                frame.vars.setdefault(str(d), d)
 
     def _exec_StmtOutput(self, s, frame):
         if frame.kind != "network":
@@ -107,7 +107,7 @@ class StmtExec:
         init = self.eval(s.init, frame)
         if POISON in (t, init):
             raise _Silent()
-        if any(isinstance(d, str) for d in t.shape):
+        if any(isinstance(d, Sym) for d in t.shape):
             raise SpeccError(f"parameter '{s.name}' needs known dims, got {t}", frame.span(s.span))
         if isinstance(init, tuple):
             check_literal(init, t, s.name, frame.span(s.init.span))
@@ -144,14 +144,19 @@ class StmtExec:
         if cond is POISON:
             return
         if not isinstance(cond, bool):
-            raise SpeccError(f"'if' needs a bool, got {type_name(cond)} {show(cond)}",
-                             frame.span(s.cond.span))
+            self._need_bool(cond, s.cond, frame, "if")
         self.exec_body(s.then if cond else s.other, frame)
 
     def _exec_StmtAssert(self, s, frame):
         """A failed assert stops the body it stands in: what follows relies on it."""
         cond = self.eval(s.cond, frame)
         if cond is POISON:
+            return
+        if isinstance(cond, (Cond, Conds)):  # on symbolic sizes: assumed, checked at run time
+            message = self.eval(s.message, frame) if s.message is not None else None
+            for c in (cond.items if isinstance(cond, Conds) else (cond,)):
+                self.builder.assume(c, message if isinstance(message, str) else "",
+                                    frame.span(s.span))
             return
         if not isinstance(cond, bool):
             raise SpeccError(f"'assert' needs a bool, got {type_name(cond)}",

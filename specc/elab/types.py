@@ -5,6 +5,7 @@ from ..lang import ast as A
 from ..core.diagnostics import SpeccError
 from ..core.dtypes import NAMES as DTYPES
 from ..ir.graph import TensorType
+from ..ir.sym import Sym
 from ..lang.values import POISON, BlockRef, Tensor, show, type_name
 
 
@@ -25,11 +26,14 @@ def tensor_type(ev, t: A.Type, frame) -> TensorType:
     for d in t.dims:
         if isinstance(d, A.ExprName) and d.name not in frame.vars \
                 and d.name not in frame.module.names:
-            dims.append(d.name)
+            dims.append(Sym.name(d.name))
             continue
         v = ev.eval(d, frame)
         if v is POISON:
             return POISON
+        if isinstance(v, Sym):  # a size an earlier input declared (N, T), or made from one
+            dims.append(v)
+            continue
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise SpeccError(f"a dim must be a positive int or a symbol, got {show(v)}",
                              frame.span(d.span))

@@ -5,8 +5,11 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from ..core.source import Span
+from .cond import Cond, learn
+from .sym import Facts, Sym, assuming, facts
+from .sym_parse import parse
 
-Dim = Union[int, str]  # an int, or a symbol such as "N"
+Dim = Union[int, Sym]  # an int, or a symbolic expression such as N or (H+1)//2 (ir/sym.py)
 
 # The dtypes a TensorType may hold: specc/core/dtypes.py (one row each, every stage's name)
 
@@ -16,32 +19,52 @@ class TensorType:
     dtype: str
     shape: tuple[Dim, ...]
 
+    def __post_init__(self):
+        """A dim given as text ("N", "(H+1)//2") becomes a Sym: shape rules may build them
+        either way."""
+        if any(type(d) is str for d in self.shape):
+            object.__setattr__(self, "shape", tuple(parse(d) if type(d) is str else d
+                                                    for d in self.shape))
+
     @property
     def rank(self) -> int:
         return len(self.shape)
 
     @property
     def batched(self) -> bool:
-        """A tensor has a batch dim when its first dim is a symbol (inputs declare it, `N`);
-        parameters and constants, whose dims are all known, have none."""
-        return bool(self.shape) and isinstance(self.shape[0], str)
+        """A tensor has a batch dim when its first dim is the batch symbol (each input's
+        leading symbol, `N`); parameters and constants, whose dims are all known, have none,
+        nor has a positional table sliced to a sequence length [T, C]."""
+        if not self.shape or not isinstance(self.shape[0], Sym):
+            return False
+        batch = facts().batch
+        return not batch or str(self.shape[0]) in batch
 
-    def per_sample(self) -> int | None:
-        """Elements of one sample (all dims but the batch dim), or None when symbolic."""
+    def per_sample(self) -> Dim:
+        """Elements of one sample (all dims but the batch dim): an int, or a formula in the
+        symbolic dims."""
         n = 1
         for d in self.shape[1:] if self.batched else self.shape:
-            if not isinstance(d, int):
-                return None
-            n *= d
+            n = n * d
         return n
 
     def __str__(self) -> str:
         return f"{self.dtype}[{', '.join(str(d) for d in self.shape)}]"
 
 
+# The initialisers' arguments, by name and in the order an Init holds them: torch.nn.init's
+# names (normal_(mean, std), uniform_(a, b), constant_(val), kaiming_*(a), xavier_*(gain),
+# trunc_normal_(mean, std, a, b)). The elaborator's builtins make Inits by these names.
+INIT_ARGS = {"normal": ("mean", "std"), "trunc_normal": ("mean", "std", "a", "b"),
+             "uniform": ("a", "b"), "constant": ("val",), "he_normal": ("a",),
+             "he_uniform": ("a",), "glorot_normal": ("gain",), "glorot_uniform": ("gain",),
+             "fan_in_uniform": ("scale",), "bipolar": ("seed", "density")}
+
+
 @dataclass(frozen=True)
 class Init:
-    """An initialiser: a name and its arguments (`he_normal`, `uniform(-a, a)`, constants)."""
+    """An initialiser: a name and its arguments (`he_normal`, `uniform(-a, a)`, constants),
+    shown as the spec writes it (`normal(mean=0.0, std=0.01)`)."""
 
     kind: str
     args: tuple = ()
@@ -49,7 +72,26 @@ class Init:
     def __str__(self) -> str:
         if self.kind == "values":
             return "values(...)"
-        return self.kind + (f"({', '.join(repr(a) for a in self.args)})" if self.args else "")
+        if not self.args:
+            return self.kind
+        names = INIT_ARGS.get(self.kind, ())
+        if self.kind in ("uniform", "constant", "fan_in_uniform", "bipolar"):  # positional reads
+            names = ()
+        shown = [f"{n}={a!r}" if n else repr(a) for n, a in
+                 zip(list(names) + [""] * len(self.args), self.args)]
+        return f"{self.kind}({', '.join(shown)})"
+
+
+@dataclass(frozen=True)
+class ParamRef:
+    """A declared parameter an op uses instead of owning one (`linear(h, weight=wte)`):
+    the value its declaration made, and its type (what the op's shape rule reads)."""
+
+    name: str
+    type: TensorType
+
+    def __str__(self) -> str:
+        return f"%{self.name}"
 
 
 @dataclass
@@ -68,6 +110,9 @@ class Param:
     fan_out: int = 1
     span: Span | None = None
     saved: bool = True
+    # more names of this one tensor in the state dict: the roles of the ops that use it as
+    # their own (a tied LM head: `lm_head.weight` beside `transformer.wte.weight`)
+    aliases: tuple[str, ...] = ()
 
     @property
     def numel(self) -> int:
@@ -75,6 +120,16 @@ class Param:
         for d in self.shape:
             n *= d
         return n
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A condition on symbolic sizes the spec states with `assert` (`H % 32 == 0`,
+    `T <= 64`): shape rules may rely on it, and every run checks it."""
+
+    cond: Cond
+    message: str = ""
+    span: Span | None = None
 
 
 @dataclass
@@ -110,6 +165,39 @@ class Graph:
     reference: dict = field(default_factory=dict)  # the paper's figures (elab/reference.py)
     meta: dict = field(default_factory=dict)  # spec path, hash, preprocessing, labels
     span: Span | None = None
+    assumptions: list = field(default_factory=list)  # Assumption, in the order stated
+
+    def facts(self) -> Facts:
+        """What shape rules may assume about the symbolic sizes: the inputs' batch symbols
+        and what the assumptions say about single names."""
+        f = Facts()
+        for name in self.inputs:
+            shape = self.values[name].type.shape
+            if shape and isinstance(shape[0], Sym) and shape[0].is_name():
+                f.batch.add(str(shape[0]))
+        for a in self.assumptions:
+            learn(f, a.cond)
+        return f
+
+    def assumes(self) -> list[list[str]]:
+        """The assumptions as data a model carries: [condition, message, where], where is
+        the spec file's name (no local path) and line."""
+        return [[str(a.cond), a.message,
+                 f"{a.span.source.path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{a.span.line}"
+                 if a.span else ""] for a in self.assumptions]
+
+    def assumed(self):
+        """A context in which shape rules see this graph's facts (ir/sym.py assuming)."""
+        return assuming(self.facts())
+
+    def symbols(self) -> list[str]:
+        """The symbolic sizes the inputs declare, in order, batch symbols first."""
+        batch, other = [], []
+        for name in self.inputs:
+            for i, d in enumerate(self.values[name].type.shape):
+                for s in sorted(d.names()) if isinstance(d, Sym) else ():
+                    (batch if i == 0 else other).append(s)
+        return list(dict.fromkeys(batch + [s for s in other if s not in batch]))
 
     def node(self, name: str) -> Node:
         """The node called `name`, through an index rebuilt whenever the node list changed
@@ -142,11 +230,14 @@ class Graph:
         lines = [f"graph {self.name} {{"]
         for name in self.inputs:
             lines.append(f"  input %{name}: {self.values[name].type}")
+        for a in self.assumptions:
+            lines.append(f"  assume {a.cond}")
         for p in self.params.values():
             kind = "param" if p.trainable else ("state" if p.state else
                                                 ("fixed" if p.saved else "const"))
             rule = f" learns {self.learning[p.name].value}" if p.name in self.learning else ""
-            lines.append(f"  {kind} {p.name}: {p.dtype}{list(p.shape)} = {p.init}{rule}")
+            also = f" (also {', '.join(p.aliases)})" if p.aliases else ""
+            lines.append(f"  {kind} {p.name}: {p.dtype}{list(p.shape)} = {p.init}{rule}{also}")
         for n in self.nodes:
             outs = ", ".join(f"%{o}: {self.values[o].type}" for o in n.outputs)
             args = [f"%{i}" for i in n.inputs] + [f"{k}={_attr(v)}" for k, v in n.attrs.items()]

@@ -84,8 +84,18 @@ class ExprAttr(Node):
     attr: str
 
 
+@dataclass(frozen=True)
+class ExprLabel(Node):
+    """`value as "name"` inside an expression (a list item, an argument, a chain stage in
+    brackets): the path the value's outermost op, block or chain is named with. A label
+    after a statement's whole value is the statement's `label` instead."""
+
+    value: "Expr"
+    label: "Expr"
+
+
 Expr = (ExprLit | ExprName | ExprList | ExprBinary | ExprUnary | ExprBool | ExprTernary
-        | ExprCall | ExprPipe | ExprIndex | ExprAttr)
+        | ExprCall | ExprPipe | ExprIndex | ExprAttr | ExprLabel)
 
 
 # ----------------------------------------------------------------------- types

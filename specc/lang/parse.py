@@ -301,16 +301,17 @@ class _ToAst(Transformer):
         return tuple(s for s in c if s is not None)
 
     def assign(self, meta, c):
-        return A.StmtAssign(self._span(meta), str(c[0]), c[1], c[2])
+        return A.StmtAssign(self._span(meta), str(c[0]), *_lift(c[1]))
 
     def destructure(self, meta, c):
-        return A.StmtDestructure(self._span(meta), tuple(str(t) for t in c[:-2]), c[-2], c[-1])
+        return A.StmtDestructure(self._span(meta), tuple(str(t) for t in c[:-1]), *_lift(c[-1]))
 
     def input_decl(self, meta, c):
         return A.StmtInput(self._span(meta), str(c[0]), c[1])
 
     def output_decl(self, meta, c):
-        return A.StmtOutput(self._span(meta), str(c[1]), c[2], c[0] is not None, c[3])
+        value, label = _lift(c[2])
+        return A.StmtOutput(self._span(meta), str(c[1]), value, c[0] is not None, label)
 
     def param_decl(self, meta, c):
         kind = str(c[0])
@@ -331,7 +332,8 @@ class _ToAst(Transformer):
         return A.StmtAssert(self._span(meta), c[0], c[1])
 
     def return_stmt(self, meta, c):
-        return A.StmtReturn(self._span(meta), tuple(c[:-1]), c[-1])
+        last, label = _lift(c[-1])
+        return A.StmtReturn(self._span(meta), tuple(c[:-1]) + (last,), label)
 
     def train_block(self, meta, c):
         return A.StmtTrain(self._span(meta), tuple(x for x in c if isinstance(x, A.RecipeItem)))
@@ -359,6 +361,9 @@ class _ToAst(Transformer):
         return A.TypeList(self._span(meta), c[0])
 
     # -- expressions
+    def label(self, meta, c):
+        return A.ExprLabel(self._span(meta), c[0], c[1])
+
     def ternary(self, meta, c):
         return A.ExprTernary(self._span(meta), *c)
 
@@ -421,3 +426,11 @@ class _ToAst(Transformer):
 
     def exprs(self, meta, c):
         return [x for x in c if x is not None]
+
+
+def _lift(value):
+    """A statement's value and its label: `as "name"` after the whole value labels the
+    statement (what it binds), as it always has."""
+    if isinstance(value, A.ExprLabel):
+        return value.value, value.label
+    return value, None

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from . import ast as A
 from ..core.nesting import MAX_NESTING
 from ..ir.graph import Init, TensorType
+from ..ir.cond import Cond
+from ..ir.sym import Sym
 
 
 class _Poison:
@@ -29,6 +31,16 @@ POISON = _Poison()
 class Tensor:
     name: str  # the IR value it refers to
     type: TensorType
+
+
+@dataclass(frozen=True)
+class Conds:
+    """Conditions on symbolic sizes joined by `and` (what an `assert` may state)."""
+
+    items: tuple
+
+    def __str__(self) -> str:
+        return " and ".join(str(c) for c in self.items)
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,10 @@ def type_name(v) -> str:
         return "float"
     if isinstance(v, str):
         return "str"
+    if isinstance(v, Sym):
+        return "dim"
+    if isinstance(v, (Cond, Conds)):
+        return "condition on sizes"
     if v is None:
         return "none"
     if isinstance(v, tuple):
@@ -203,4 +219,7 @@ def show(v, depth: int = 3) -> str:
         return repr(v)
     if isinstance(v, str):
         return f'"{v[:80]}{"..." if len(v) > 80 else ""}"'
+    if isinstance(v, (Sym, Cond, Conds)):
+        text = str(v)
+        return text[:80] + ("..." if len(text) > 80 else "")
     return type_name(v)

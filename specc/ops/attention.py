@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import TensorType
-from .registry import (HALF_KEPT, Arg, Example, OpDef, ShapeError, no_params, register)
+from .registry import HALF_KEPT, Arg, Example, no_params, OpDef, register, ShapeError
 from .rows import aligned, same_rows
+from ..ir.sym import same
 from .shapes import broadcast, float_input, fmt, prod, same_dtype
 
 
@@ -27,7 +28,7 @@ def _infer(attrs, types):
     dtype = same_dtype([q, k, v], "scaled_dot_product_attention")
     if q.shape[-1] != k.shape[-1] or not isinstance(q.shape[-1], int):
         raise ShapeError(f"q {fmt(q.shape)} and k {fmt(k.shape)} need the same known width")
-    if k.shape[-2] != v.shape[-2]:
+    if not same(k.shape[-2], v.shape[-2]):
         raise ShapeError(f"k {fmt(k.shape)} and v {fmt(v.shape)} need the same length")
     lead = broadcast([q.shape[:-2], k.shape[:-2], v.shape[:-2]], "scaled_dot_product_attention")
     scores = (*lead, q.shape[-2], k.shape[-2])
@@ -41,8 +42,6 @@ def _infer(attrs, types):
         if broadcast([scores, m.shape], "an attention mask") != scores:
             raise ShapeError(f"the mask {fmt(m.shape)} must broadcast to the scores "
                              f"{fmt(scores)}")
-    elif attrs["causal"] and not all(isinstance(d, int) for d in scores[-2:]):
-        raise ShapeError("causal attention needs known lengths")
     _scale(attrs, q)
     return [TensorType(dtype, (*lead, q.shape[-2], v.shape[-1]))]
 
@@ -65,7 +64,7 @@ def _macs(attrs, types, outs):
     q, k, v = types[:3]
     dims = list(outs[0].shape[1:-1] if outs[0].batched else outs[0].shape[:-1])
     dims += [k.shape[-2], q.shape[-1] + v.shape[-1]]
-    return prod(dims) if all(isinstance(d, int) for d in dims) else 0
+    return prod(dims)
 
 
 def _torch(b, node, xs, ps):
@@ -86,10 +85,23 @@ def _onnx(b, node, xs, ps):
     elif len(xs) > 3:
         scores = b.op("Add", [scores, xs[3]])
     elif node.attrs["causal"]:
-        n, s = q.shape[-2], k.shape[-2]
-        tri = [0.0 if j <= i else -math.inf for i in range(n) for j in range(s)]
-        scores = b.op("Add", [scores, b.const(tri, dt, (n, s))])
+        scores = b.op("Add", [scores, _causal(b, q.shape[-2], k.shape[-2], dt)])
     return b.op("MatMul", [b.op("Softmax", [scores], axis=-1), xs[2]])
+
+
+def _causal(b, n, s, dt):
+    """The additive causal mask [n, s]: 0 where j <= i, -inf above. Known lengths give a
+    constant; symbolic ones (a sequence of any length) compare two ranges at run time."""
+    if isinstance(n, int) and isinstance(s, int):
+        tri = [0.0 if j <= i else -math.inf for i in range(n) for j in range(s)]
+        return b.const(tri, dt, (n, s))
+    zero, one = b.const([0], "i64", ()), b.const([1], "i64", ())
+    rows = b.op("Unsqueeze", [b.op("Range", [zero, b.scalar_dim(n), one]),
+                              b.const([1], "i64")])
+    cols = b.op("Unsqueeze", [b.op("Range", [zero, b.scalar_dim(s), one]),
+                              b.const([0], "i64")])
+    return b.op("Where", [b.op("Greater", [cols, rows]), b.const([-math.inf], dt, ()),
+                          b.const([0.0], dt, ())])
 
 
 register(OpDef(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..ir.graph import Init, TensorType
 from .registry import HALF_SUMS, Arg, Example, OpDef, ParamSpec, register, ShapeError, Trait
 from .onnx_read import pad_list, window_pads
-from .shapes import channels, expand, prod, spatial, window_out
+from .shapes import channels, expand, fits, prod, spatial, window_out
 
 DEFAULT = Init("default")  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 
@@ -51,7 +51,7 @@ def _macs(attrs, types, outs):
     x, y = types[0], outs[0]
     k = expand(attrs["kernel"], x.rank - 2, "kernel")
     per_out = channels(x, "conv") // attrs["groups"] * prod(k)
-    return (y.per_sample() or 0) * per_out
+    return y.per_sample() * per_out
 
 
 def _torch(b, node, xs, ps):
@@ -133,11 +133,8 @@ def _t_infer(attrs, types):
     out = []
     for i in range(n):
         size = x.shape[2 + i]
-        if not isinstance(size, int):
-            out.append(f"({size}-1)*{s[i]}+{d[i] * (k[i] - 1) + op[i] + 1 - 2 * p[i]}")
-            continue
         o = (size - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1
-        if o < 1:
+        if not fits(o, 1, "conv_transpose"):
             raise ShapeError(f"conv_transpose padding {p[i]} leaves no output from length {size}")
         out.append(o)
     return [TensorType(x.dtype, (x.shape[0], attrs["channels"], *out))]
@@ -156,7 +153,7 @@ def _t_params(attrs, types):
 
 def _t_macs(attrs, types, outs):
     n, k, *_ = _t_geometry(attrs, types[0])
-    return (types[0].per_sample() or 0) * attrs["channels"] // attrs["groups"] * prod(k)
+    return types[0].per_sample() * (attrs["channels"] // attrs["groups"] * prod(k))
 
 
 def _t_torch(b, node, xs, ps):

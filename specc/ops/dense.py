@@ -8,7 +8,8 @@ from ..ir.graph import Init, TensorType
 from .registry import (HALF_SUMS, Arg, Example, no_macs, no_params, OpDef, ParamSpec, register,
                        ShapeError, Trait)
 from .rows import aligned, leading, same_rows
-from .shapes import broadcast, float_input, fmt, same_dtype
+from .shapes import broadcast, float_input, fmt, known, same_dtype
+from ..ir.sym import same
 
 DEFAULT = Init("default")
 
@@ -17,22 +18,30 @@ def _features(x: TensorType) -> int:
     if x.rank < 2:
         raise ShapeError(f"linear expects an input [N, ..., features], got {fmt(x.shape)}")
     float_input(x, "linear")
-    f = x.shape[-1]
-    if not isinstance(f, int):
-        raise ShapeError(f"linear needs a known feature count, got symbolic '{f}'")
+    return known(x.shape[-1], "linear's feature count")
+
+
+def _out_features(attrs) -> int:
+    """`features`, or the rows of the weight it is given (a tied LM head: linear(h,
+    weight=wte) has as many outputs as the table has rows)."""
+    f = attrs["features"]
+    if f is None:
+        if attrs.get("weight") is None:
+            raise ShapeError("linear needs `features`, or a `weight` to use")
+        f = attrs["weight"].type.shape[0]
+    if f < 1:
+        raise ShapeError(f"linear needs at least 1 output feature, got {f}")
     return f
 
 
 def _linear_infer(attrs, types):
     x = types[0]
     _features(x)
-    if attrs["features"] < 1:
-        raise ShapeError(f"linear needs at least 1 output feature, got {attrs['features']}")
-    return [TensorType(x.dtype, (*x.shape[:-1], attrs["features"]))]
+    return [TensorType(x.dtype, (*x.shape[:-1], _out_features(attrs)))]
 
 
 def _linear_params(attrs, types):
-    f_in, f_out = _features(types[0]), attrs["features"]
+    f_in, f_out = _features(types[0]), _out_features(attrs)
     out = {"weight": ParamSpec((f_out, f_in), attrs["init"], fan_in=f_in, fan_out=f_out)}
     if attrs["bias"]:
         out["bias"] = ParamSpec((f_out,), attrs["bias_init"], fan_in=f_in, fan_out=f_out)
@@ -40,7 +49,7 @@ def _linear_params(attrs, types):
 
 
 def _linear_macs(attrs, types, outs):
-    return (outs[0].per_sample() or 0) * _features(types[0])
+    return outs[0].per_sample() * _features(types[0])
 
 
 def _linear_torch(b, node, xs, ps):
@@ -60,7 +69,7 @@ def _matmul_infer(attrs, types):
     if a.rank < 2 or b.rank < 2:
         raise ShapeError(f"matmul needs operands of rank >= 2, got {fmt(a.shape)} and {fmt(b.shape)}")
     dtype = same_dtype(types, "matmul")
-    if a.shape[-1] != b.shape[-2]:
+    if not same(a.shape[-1], b.shape[-2]):
         raise ShapeError(f"matmul inner dimensions differ: {fmt(a.shape)} @ {fmt(b.shape)} "
                          f"({a.shape[-1]} != {b.shape[-2]})")
     lead = broadcast([a.shape[:-2], b.shape[:-2]], "matmul")
@@ -79,22 +88,36 @@ def _matmul_axes(attrs, types, axis):
 
 
 def _matmul_macs(attrs, types, outs):
-    k = types[0].shape[-1]
-    return (outs[0].per_sample() or 0) * (k if isinstance(k, int) else 0)
+    return outs[0].per_sample() * types[0].shape[-1]
+
+
+def _table(attrs) -> tuple[int, int]:
+    """(rows, width): `num` and `dim`, or the shape of the `table` it is given."""
+    num, dim, table = attrs["num"], attrs["dim"], attrs.get("table")
+    if table is not None:
+        if table.type.rank != 2:
+            raise ShapeError(f"an embedding table is [num, dim], got {table.type}")
+        num = table.type.shape[0] if num is None else num
+        dim = table.type.shape[1] if dim is None else dim
+    if num is None or dim is None:
+        raise ShapeError("embedding needs `num` and `dim`, or a `table` to look rows up in")
+    if num < 1 or dim < 1:
+        raise ShapeError("embedding needs a positive table size and width")
+    return num, dim
 
 
 def _embedding_infer(attrs, types):
     x = types[0]
     if x.dtype not in ("i32", "i64"):
         raise ShapeError(f"embedding takes integer indices (i64 or i32), got {x.dtype}")
-    if attrs["num"] < 1 or attrs["dim"] < 1:
-        raise ShapeError("embedding needs a positive table size and width")
-    return [TensorType("f32", (*x.shape, attrs["dim"]))]
+    dtype = attrs["table"].type.dtype if attrs.get("table") is not None else "f32"
+    return [TensorType(dtype, (*x.shape, _table(attrs)[1]))]
 
 
 def _embedding_params(attrs, types):
-    return {"weight": ParamSpec((attrs["num"], attrs["dim"]), attrs["init"], fan_in=attrs["num"],
-                                fan_out=attrs["dim"])}
+    num, dim = _table(attrs)
+    dtype = attrs["table"].type.dtype if attrs.get("table") is not None else "f32"
+    return {"weight": ParamSpec((num, dim), attrs["init"], fan_in=num, fan_out=dim, dtype=dtype)}
 
 
 # ------------------------------------------------------------------------ import
@@ -212,10 +235,12 @@ register(
           shape="integer indices [...] -> [..., dim]",
           example=Example(("i64[N, 5]",), "embedding(x0, 7, 4)"),
           doc="Look up rows of a table: integer indices [...] -> [..., dim]. Owns `weight` "
-              "[num, dim] (torch.nn.Embedding; initialised N(0, 1) like it).",
-          args=(Arg("x", "tensor"), Arg("num", "int"), Arg("dim", "int"),
-                Arg("init", "init", Init("normal", (1.0, 0.0)))),
-          infer=_embedding_infer, params=_embedding_params,
+              "[num, dim] (torch.nn.Embedding; initialised N(0, 1) like it), or looks rows up "
+              "in a declared parameter: embedding(idx, table=wte) shares `wte` with, say, "
+              "the output layer linear(h, weight=wte) (a tied LM head).",
+          args=(Arg("x", "tensor"), Arg("num", "int", None), Arg("dim", "int", None),
+                Arg("init", "init", Init("normal", (0.0, 1.0))), Arg("table", "param", None)),
+          infer=_embedding_infer, params=_embedding_params, ties={"table": "weight"},
           torch=lambda b, node, xs, ps: b.call(b.F.embedding, xs[0], ps["weight"]),
           onnx=lambda b, node, xs, ps: b.op("Gather", [ps["weight"], xs[0]], axis=0),
           macs=no_macs, tolerance=1e-5, traits=frozenset(),
@@ -224,10 +249,12 @@ register(
           shape="[..., F] -> [..., features]",
           example=Example(("f32[N, 7]",), "linear(x0, 5)"),
           doc="Fully connected layer y = x W^T + b over the last dim. Owns `weight` [out, in] "
-              "and `bias` [out].",
-          args=(Arg("x", "tensor"), Arg("features", "int"), Arg("bias", "bool", True),
-                Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
-          infer=_linear_infer, params=_linear_params, macs=_linear_macs,
+              "and `bias` [out], or uses a declared parameter as its weight: linear(h, "
+              "weight=wte, bias=false) is a language model's head tied to its embedding.",
+          args=(Arg("x", "tensor"), Arg("features", "int", None), Arg("bias", "bool", True),
+                Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT),
+                Arg("weight", "param", None)),
+          infer=_linear_infer, params=_linear_params, macs=_linear_macs, ties={"weight": "weight"},
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
           rows=leading(lambda attrs: 1),
           traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),

@@ -9,9 +9,6 @@ from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import broadcast, fmt
 
-_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
-
-
 def _target(attrs, x: TensorType) -> tuple:
     """`shape` with each -1 replaced by x's aligned dim."""
     shape = list(attrs["shape"]) if isinstance(attrs["shape"], tuple) else [attrs["shape"]]
@@ -23,8 +20,6 @@ def _target(attrs, x: TensorType) -> tuple:
             if i < offset:
                 raise ShapeError(f"expand: -1 at dim {i} of {fmt(shape)} has no input dim to keep")
             shape[i] = x.shape[i - offset]
-        elif isinstance(d, str) and not _SYMBOL.match(d):
-            raise ShapeError(f"expand: '{d}' is not a symbol of an input's shape")
         elif isinstance(d, int) and d < 1:
             raise ShapeError(f"expand: dims must be positive, -1 or a symbol, got {fmt(shape)}")
     return tuple(shape)
@@ -50,7 +45,7 @@ def _expand_torch(b, node, xs, ps):
     sizes = []
     for i, d in enumerate(target):
         kept = i >= offset and x.shape[i - offset] == d
-        sizes.append(-1 if kept else (d if isinstance(d, int) else b.dim(d)))
+        sizes.append(-1 if kept else b.dim(d))
     return b.call(expand_to, xs[0], tuple(sizes))
 
 
@@ -62,10 +57,8 @@ def _expand_onnx(b, node, xs, ps):
     pieces = []
     for i, d in enumerate(target):
         kept = i >= offset and x.shape[i - offset] == d
-        pieces.append(b.const([1 if kept else d], "i64") if kept or isinstance(d, int)
-                      else b.dim(d))
-    shape = pieces[0] if len(pieces) == 1 else b.op("Concat", pieces, axis=0)
-    return b.op("Expand", [xs[0], shape])
+        pieces.append(1 if kept else d)
+    return b.op("Expand", [xs[0], b.shape_tensor(pieces)])
 
 
 def _tile_infer(attrs, types):
@@ -74,8 +67,7 @@ def _tile_infer(attrs, types):
     if len(reps) != x.rank or min(reps, default=1) < 1:
         raise ShapeError(f"tile needs one positive repeat count per dim ({x.rank}), got "
                          f"{fmt(reps)}")
-    out = [d * r if isinstance(d, int) else (d if r == 1 else f"{d}*{r}")
-           for d, r in zip(x.shape, reps)]
+    out = [d * r for d, r in zip(x.shape, reps)]
     return [TensorType(x.dtype, tuple(out))]
 
 

@@ -18,8 +18,12 @@ from .shapes import channels, float_input, fmt, in_range, prod
 def _affine(shape, attrs) -> dict:
     if not attrs["affine"]:
         return {}
-    return {"weight": ParamSpec(tuple(shape), Init("ones")),
-            "bias": ParamSpec(tuple(shape), Init("zeros"))}
+    return {"weight": ParamSpec(tuple(shape), attrs["init"], fan_in=1, fan_out=1),
+            "bias": ParamSpec(tuple(shape), attrs["bias_init"], fan_in=1, fan_out=1)}
+
+
+# the affine parameters' initialisers: PyTorch's ones and zeros
+_INITS = (Arg("init", "init", Init("ones")), Arg("bias_init", "init", Init("zeros")))
 
 
 def _scale_bias(b, ps, shape, dtype):
@@ -170,7 +174,7 @@ register(
           doc="Layer normalisation (Ba et al. 2016) over the last `dims` dims. Owns `weight` "
               "and `bias` of their shape unless affine=false.",
           args=(Arg("x", "tensor"), Arg("dims", "int", 1), Arg("eps", "float", 1e-5),
-                Arg("affine", "bool", True)),
+                Arg("affine", "bool", True)) + _INITS,
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
           torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
           rows=leading(lambda attrs: attrs["dims"]),
@@ -182,7 +186,7 @@ register(
           doc="Group normalisation (Wu & He 2018): statistics over each group of channels "
               "and all positions. Owns `weight` and `bias` [C] unless affine=false.",
           args=(Arg("x", "tensor"), Arg("groups", "int"), Arg("eps", "float", 1e-5),
-                Arg("affine", "bool", True)),
+                Arg("affine", "bool", True)) + _INITS,
           infer=_gn_infer, params=lambda a, t: _affine(_channel_shape(t[0], "groupnorm"), a),
           torch=lambda b, node, xs, ps: b.call(b.F.group_norm, xs[0], node.attrs["groups"],
                                                ps.get("weight"), ps.get("bias"),
@@ -195,7 +199,8 @@ register(
           example=Example(("f32[N, 3, 4, 4]",), "instancenorm(x0, affine=true)"),
           doc="Instance normalisation (Ulyanov et al. 2016): statistics per sample and "
               "channel over all positions. Owns `weight` and `bias` [C] when affine=true.",
-          args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("affine", "bool", False)),
+          args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("affine", "bool", False))
+          + _INITS,
           infer=_in_infer,
           params=lambda a, t: _affine(_channel_shape(t[0], "instancenorm"), a),
           torch=lambda b, node, xs, ps: b.call(instance_norm, xs[0], ps.get("weight"),

@@ -109,7 +109,8 @@ def _s_params(attrs, types):
     below, w, k = types[0].shape[1], attrs["window"], attrs["planes"]
     a = initial_a(k, below, w, attrs["sigma"], attrs["init_scale"])
     fan = below * w * w
-    return {"a": ParamSpec((k, below, w, w), Init("values", tuple(a)), fan_in=fan, fan_out=fan),
+    init = attrs["a_init"] if attrs["a_init"] is not None else Init("values", tuple(a))
+    return {"a": ParamSpec((k, below, w, w), init, fan_in=fan, fan_out=fan),
             "b": ParamSpec((k,), attrs["b_init"], fan_in=fan, fan_out=fan)}
 
 
@@ -283,7 +284,9 @@ register(
               "learns by competitive.",
           args=(Arg("x", "tensor"), Arg("planes", "int"), Arg("window", "int"),
                 Arg("size", "int"), Arg("r", "float"), Arg("sigma", "float", 2.0),
-                Arg("init_scale", "float", 1.0), Arg("b_init", "init", Init("zeros"))),
+                Arg("init_scale", "float", 1.0), Arg("b_init", "init", Init("zeros")),
+                Arg("a_init", "init", None, "none: the paper's tuned profile (sigma, "
+                    "init_scale)")),
           infer=_s_infer, params=_s_params, macs=_s_macs, torch=_s_torch, onnx=_s_onnx,
           tolerance=1e-4, traits=frozenset({Trait.WEIGHTED}),
           synapses={"a": "s_plane", "b": "s_plane"}),

@@ -24,8 +24,8 @@ def _bn_infer(attrs, types):
 def _bn_params(attrs, types):
     c = channels(types[0], "batchnorm")
     return {
-        "weight": ParamSpec((c,), Init("ones")),
-        "bias": ParamSpec((c,), Init("zeros")),
+        "weight": ParamSpec((c,), attrs["init"], fan_in=1, fan_out=1),
+        "bias": ParamSpec((c,), attrs["bias_init"], fan_in=1, fan_out=1),
         "running_mean": ParamSpec((c,), Init("zeros"), trainable=False, state=True),
         "running_var": ParamSpec((c,), Init("ones"), trainable=False, state=True),
         "num_batches_tracked": ParamSpec((), Init("zeros"), trainable=False, state=True,
@@ -136,9 +136,12 @@ register(
     OpDef(name="batchnorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "batchnorm(x0)"),
-          doc="Batch normalisation (Ioffe & Szegedy 2015) over dim 1. Owns `weight`, `bias` "
-              "and the running statistics `running_mean`, `running_var`, `num_batches_tracked`.",
-          args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1)),
+          doc="Batch normalisation (Ioffe & Szegedy 2015) over dim 1. Owns `weight` (init, "
+              "ones; DCGAN draws it from normal(mean=1.0, std=0.02)), `bias` (bias_init, "
+              "zeros) and the running statistics `running_mean`, `running_var`, "
+              "`num_batches_tracked`.",
+          args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1),
+                Arg("init", "init", Init("ones")), Arg("bias_init", "init", Init("zeros"))),
           infer=_bn_infer, params=_bn_params, torch=_bn_torch, onnx=_bn_onnx,
           tolerance=1e-4, traits=frozenset({Trait.NORMALISING, Trait.BACKWARD_IGNORES_OUTPUT}),
           macs=no_macs,

@@ -7,7 +7,8 @@ from ..ir.graph import TensorType
 from .registry import (HALF_SUMS, Arg, Example, LoweringError, no_macs, no_params, OpDef, register,
                        ShapeError, Trait)
 from .onnx_read import F32_MAX, pad_list, window_pads
-from .shapes import channels, expand, spatial, window_out
+from .shapes import channels, expand, fmt, spatial, window_out
+from ..ir.sym import Undecided
 
 
 def _geometry(attrs, x, op):
@@ -52,18 +53,19 @@ def _pool_onnx(kind):
     def lower(b, node, xs, ps):
         n, k, s, p = _geometry(node.attrs, b.types[0], kind)
         ins, outs = b.types[0].shape[2:], b.outs[0].shape[2:]
-        if not all(isinstance(d, int) for d in list(ins) + list(outs)):
-            raise LoweringError(f"{kind} needs known spatial dims for ONNX")
-        extra = [max(0, (outs[i] - 1) * s[i] + k[i] - ins[i] - 2 * p[i]) for i in range(n)]
+        extra = [_end_padding(outs[i], s[i], k[i], ins[i], p[i]) for i in range(n)]
+        ceil = {"ceil_mode": 1} if None in extra else {}  # a symbolic size: ONNX rounds up
+        extra = [e or 0 for e in extra]
         if kind == "maxpool":
             return b.op("MaxPool", xs, kernel_shape=list(k), strides=list(s),
-                        pads=list(p) + [p[i] + extra[i] for i in range(n)])
+                        pads=list(p) + [p[i] + extra[i] for i in range(n)], **ceil)
         x, begin = xs[0], list(p)
         if node.attrs["count_pad"] and any(p):
             x = b.op("Pad", [x, b.const([0, 0] + list(p) + [0, 0] + list(p), "i64")])
             begin = [0] * n
         return b.op("AveragePool", [x], kernel_shape=list(k), strides=list(s),
-                    pads=begin + [begin[i] + extra[i] for i in range(n)], count_include_pad=0)
+                    pads=begin + [begin[i] + extra[i] for i in range(n)], count_include_pad=0,
+                    **ceil)
     return lower
 
 
@@ -148,6 +150,19 @@ def _global_import(kind: str):
     return read
 
 
+def _end_padding(out, s: int, k: int, size, p: int) -> int | None:
+    """The padding the last window needs past the input's own (ceil mode), or None when it
+    depends on a symbolic size: then ONNX's own ceil_mode gives that window (the shape rule
+    has shown that torch keeps it: it never starts in the padding)."""
+    extra = (out - 1) * s + k - size - 2 * p
+    if isinstance(extra, int):
+        return max(0, extra)
+    try:
+        return 0 if extra <= 0 else None
+    except Undecided:
+        return None
+
+
 _WINDOW_ARGS = (Arg("x", "tensor"), Arg("kernel", "ints"), Arg("stride", "ints", None),
                 Arg("padding", "ints", 0), Arg("ceil", "bool", False))
 
@@ -180,7 +195,11 @@ def _adaptive_onnx(kind):
         if all(o == 1 for o in size):
             return b.op("GlobalAveragePool" if kind == "avg" else "GlobalMaxPool", xs)
         ins = x.shape[2:]
-        if not all(isinstance(i, int) and i % o == 0 for i, o in zip(ins, size)):
+        if not all(isinstance(i, int) for i in ins):
+            raise LoweringError(f"adaptive pooling from the symbolic sizes {fmt(ins)} to "
+                                f"{list(size)}: ONNX pooling takes a fixed window (to 1, "
+                                "global pooling, it can)")
+        if not all(i % o == 0 for i, o in zip(ins, size)):
             raise LoweringError(f"adaptive pooling from {list(ins)} to {list(size)} has uneven "
                                 "windows, which ONNX cannot express")
         k = [i // o for i, o in zip(ins, size)]

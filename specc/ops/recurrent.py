@@ -9,24 +9,20 @@ reorder the rows. A cell's state is one tensor [N, 2H] holding h then c.
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_params,
-                       register)
+from .registry import (HALF_SUMS, Arg, Example, no_params, OpDef, ParamSpec, register, ShapeError,
+                       Trait)
+from ..ir.sym import same
 from .shapes import float_input, fmt
+from .shapes import known as _known
 
 DEFAULT = Init("default")
-
-
-def _known(d, what):
-    if not isinstance(d, int):
-        raise ShapeError(f"{what} must be known, got symbolic '{d}'")
-    return d
 
 
 # --------------------------------------------------------------------------- cell
 def _cell_infer(attrs, types):
     x, state, w_ih, w_hh, b_ih, b_hh = types
     float_input(x, "lstm_cell")
-    if x.rank != 2 or state.rank != 2 or state.shape[0] != x.shape[0]:
+    if x.rank != 2 or state.rank != 2 or not same(state.shape[0], x.shape[0]):
         raise ShapeError(f"lstm_cell expects x [N, in] and state [N, 2H], got {fmt(x.shape)} "
                          f"and {fmt(state.shape)}")
     two_h = _known(state.shape[1], "the state width")
@@ -105,14 +101,13 @@ def _lstm_params(attrs, types):
         for role, shape in ((f"weight_ih_l{k}", (4 * h, f_in)), (f"weight_hh_l{k}", (4 * h, h)),
                             (f"bias_ih_l{k}", (4 * h,)), (f"bias_hh_l{k}", (4 * h,))):
             # PyTorch: every LSTM weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), i.e. fan-in H
-            out[role] = ParamSpec(shape, attrs["init"], fan_in=h, fan_out=h)
+            init = attrs["init"] if role.startswith("weight") else attrs["bias_init"]
+            out[role] = ParamSpec(shape, init, fan_in=h, fan_out=h)
     return out
 
 
 def _lstm_macs(attrs, types, outs):
     h, t, f = attrs["hidden"], types[0].shape[1], types[0].shape[2]
-    if not isinstance(t, int):
-        return 0
     per_step = sum(4 * h * ((f if k == 0 else h) + h) for k in range(attrs["layers"]))
     return t * per_step
 
@@ -141,11 +136,82 @@ def _lstm_onnx(b, node, xs, ps):
     return b.op("Transpose", [seq], perm=[1, 0, 2])
 
 
+# ------------------------------------------------------------------ Elman RNN
+_NONLINEAR = {"tanh": ("rnn_tanh", "Tanh"), "relu": ("rnn_relu", "Relu")}
+
+
+def _rnn_infer(attrs, types):
+    x = types[0]
+    float_input(x, "rnn")
+    if x.rank != 3:
+        raise ShapeError(f"rnn expects a sequence [N, T, features], got {fmt(x.shape)}")
+    _known(x.shape[2], "rnn's feature count")
+    if attrs["hidden"] < 1 or attrs["layers"] < 1:
+        raise ShapeError("rnn needs hidden >= 1 and layers >= 1")
+    if attrs["nonlinearity"] not in _NONLINEAR:
+        raise ShapeError(f"rnn nonlinearity must be \"tanh\" or \"relu\", got "
+                         f"\"{attrs['nonlinearity']}\"")
+    return [TensorType(x.dtype, (x.shape[0], x.shape[1], attrs["hidden"]))]
+
+
+def _rnn_roles(attrs) -> list[str]:
+    kinds = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if attrs["bias"] else ())
+    return [f"{r}_l{k}" for k in range(attrs["layers"]) for r in kinds]
+
+
+def _rnn_params(attrs, types):
+    h, out = attrs["hidden"], {}
+    for k in range(attrs["layers"]):
+        f_in = types[0].shape[2] if k == 0 else h
+        shapes = {"weight_ih": (h, f_in), "weight_hh": (h, h), "bias_ih": (h,), "bias_hh": (h,)}
+        for role in _rnn_roles(attrs):
+            kind, layer = role.rsplit("_l", 1)
+            if int(layer) == k:  # torch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+                init = attrs["init"] if kind.startswith("weight") else attrs["bias_init"]
+                out[role] = ParamSpec(shapes[kind], init, fan_in=h, fan_out=h)
+    return out
+
+
+def _rnn_macs(attrs, types, outs):
+    h, t, f = attrs["hidden"], types[0].shape[1], types[0].shape[2]
+    return t * sum(h * ((f if k == 0 else h) + h) for k in range(attrs["layers"]))
+
+
+def rnn_layers(x, hidden: int, layers: int, nonlinearity: str, bias: bool, *weights):
+    """torch's own Elman RNN kernel (what nn.RNN runs), batch first, zero initial state."""
+    import torch
+    zeros = x.new_zeros(layers, x.shape[0], hidden)
+    fn = getattr(torch, _NONLINEAR[nonlinearity][0])
+    return fn(x, zeros, list(weights), bias, layers, 0.0, False, False, True)[0]
+
+
+def _rnn_torch(b, node, xs, ps):
+    a = node.attrs
+    return b.call(rnn_layers, xs[0], a["hidden"], a["layers"], a["nonlinearity"], a["bias"],
+                  *[ps[r] for r in _rnn_roles(a)])
+
+
+def _rnn_onnx(b, node, xs, ps):
+    """ONNX RNN, one node per layer over X [T, N, F]: Y [T, 1, N, H] -> [T, N, H]."""
+    a, h = node.attrs, node.attrs["hidden"]
+    seq = b.op("Transpose", xs, perm=[1, 0, 2])
+    for k in range(a["layers"]):
+        w = _unsqueeze(b, ps[f"weight_ih_l{k}"], 0)
+        r = _unsqueeze(b, ps[f"weight_hh_l{k}"], 0)
+        bias = _unsqueeze(b, b.op("Concat", [ps[f"bias_ih_l{k}"], ps[f"bias_hh_l{k}"]],
+                                  axis=0), 0) if a["bias"] else ""
+        y, _ = b.op_outputs("RNN", [seq, w, r, bias], 2, hidden_size=h,
+                            activations=[_NONLINEAR[a["nonlinearity"]][1]])
+        seq = b.op("Squeeze", [y, b.const([1], "i64")])
+    return b.op("Transpose", [seq], perm=[1, 0, 2])
+
+
 # --------------------------------------------------------------------- affine
 def _affine_infer(attrs, types):
     x, w, bias = types
     float_input(x, "affine")
-    if w.rank != 2 or bias.rank != 1 or x.shape[-1] != w.shape[1] or w.shape[0] != bias.shape[0]:
+    if w.rank != 2 or bias.rank != 1 or not same(x.shape[-1], w.shape[1]) \
+            or w.shape[0] != bias.shape[0]:
         raise ShapeError(f"affine needs x [..., in], weight [out, in] and bias [out], got "
                          f"{fmt(x.shape)}, {fmt(w.shape)} and {fmt(bias.shape)}")
     return [TensorType(x.dtype, (*x.shape[:-1], w.shape[0]))]
@@ -159,7 +225,7 @@ def _affine_onnx(b, node, xs, ps):
 
 
 def _affine_macs(attrs, types, outs):
-    return (outs[0].per_sample() or 0) * types[1].shape[1]
+    return outs[0].per_sample() * types[1].shape[1]
 
 
 register(
@@ -183,9 +249,20 @@ register(
           doc="A multi-layer LSTM over a sequence [N, T, F] -> [N, T, hidden] from a zero "
               "state, owning torch.nn.LSTM's parameters (weight_ih_l0, ..., bias_hh_lK).",
           args=(Arg("x", "tensor"), Arg("hidden", "int"), Arg("layers", "int", 1),
-                Arg("init", "init", DEFAULT)),
+                Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_lstm_infer, params=_lstm_params, macs=_lstm_macs, torch=_lstm_torch,
           onnx=_lstm_onnx, tolerance=1e-4, traits=frozenset({Trait.WEIGHTED})),
+    OpDef(name="rnn", shape="[N, T, F] -> [N, T, hidden]",
+          example=Example(("f32[N, T, 3]",), "rnn(x0, 4, layers=2)"),
+          doc="Elman's recurrent network over a sequence of any length, [N, T, F] -> [N, T, "
+              "hidden]: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) from a zero "
+              "state, multi-layer, owning torch.nn.RNN's parameters (weight_ih_l0, ...; "
+              "bias=false drops the biases); ONNX RNN.",
+          args=(Arg("x", "tensor"), Arg("hidden", "int"), Arg("layers", "int", 1),
+                Arg("nonlinearity", "str", "tanh"), Arg("bias", "bool", True),
+                Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
+          infer=_rnn_infer, params=_rnn_params, macs=_rnn_macs, torch=_rnn_torch,
+          onnx=_rnn_onnx, tolerance=1e-4, traits=frozenset({Trait.WEIGHTED})),
     OpDef(name="affine", half=HALF_SUMS, shape="x [..., in], weight [out, in], bias [out] -> [..., out]",
           example=Example(("f32[N, 2, 3]",), "affine(x0, w, b)",
                           ("param w: f32[4, 3] = uniform(-1, 1)",

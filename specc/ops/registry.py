@@ -43,9 +43,13 @@ REQUIRED = object()
 TENSOR_KINDS = ("tensor", "tensors")
 # `none` is accepted only where an argument's default is `none` (an optional argument).
 # "ints": an int (the same for every dim) or a list of ints, as conv's kernel; "int_list": a
-# list of ints (a single int is a list of one), as reshape's shape; "dims": a list of ints, -1
-# and symbols (a symbolic dim is its name, as x.shape[0] gives it), as expand's shape.
-ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "dims", "table", "init")
+# list of ints (a single int is a list of one), as tile's repeats; "dim": an int or a symbolic
+# dim (x.shape[1], a specc.ir.sym.Sym), as slice's end; "dims": a list of ints, -1 and symbolic
+# dims, as reshape's and expand's shape; "param": a declared parameter (`param w: ...`) the op
+# uses instead of owning the one its parameter rule would make (OpDef.ties names which); it is
+# in the attributes (an ir.graph.ParamRef) only when given.
+ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "dim", "dims", "table", "init",
+              "param")
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,10 @@ class OpDef:
     # values (`known[i]`: the flat tuple of numbers a declared tensor is initialised with, one
     # number for a uniform fill, or None) and raises ShapeError, e.g. take's indices in range.
     check_known: Callable | None = None
+    # Optional: arguments of kind "param" -> the owned role each replaces. `linear(h,
+    # weight=wte)` uses the declared `wte` as its weight: one tensor, checked against the
+    # shape the op's parameter rule gives that role, known in the state dict by both names.
+    ties: dict = field(default_factory=dict)
 
     @property
     def tensor_args(self) -> tuple[Arg, ...]:
@@ -277,6 +285,10 @@ def register(*ops: OpDef) -> None:
         bad = [a.name for a in op.args if a.kind not in TENSOR_KINDS + ATTR_KINDS]
         if bad:
             raise RuntimeError(f"op {op.name!r}: arguments {bad} have unknown kinds")
+        kinds = {a.name: a.kind for a in op.args}
+        if any(kinds.get(arg) != "param" for arg in op.ties) or \
+                any(k == "param" and n not in op.ties for n, k in kinds.items()):
+            raise RuntimeError(f"op {op.name!r}: its ties must name its 'param' arguments")
         REGISTRY[op.name] = op
         for onnx_op, read in op.onnx_import.items():
             _add_import(onnx_op, op.name, read)

@@ -28,40 +28,51 @@ def _upsample_infer(attrs, types):
     scale = expand(attrs["scale"], n, "scale")
     if min(scale) < 1:
         raise ShapeError(f"upsample scale must be positive, got {list(scale)}")
-    out = [d * s if isinstance(d, int) else (d if s == 1 else f"{d}*{s}")
-           for d, s in zip(x.shape[2:], scale)]
+    out = [d * s for d, s in zip(x.shape[2:], scale)]
     return [TensorType(x.dtype, (*x.shape[:2], *out))]
 
 
 def _resize_infer(attrs, types):
     x = types[0]
     n = _check_mode(attrs, x, "resize")
-    size = expand(attrs["size"], n, "size")
-    if min(size) < 1:
-        raise ShapeError(f"resize size must be positive, got {list(size)}")
+    size = attrs["size"]
+    size = size * n if len(size) == 1 else size
+    if len(size) != n:
+        raise ShapeError(f"'size' needs {n} values for a {n}-D op, got {len(size)}")
+    if any(isinstance(d, int) and d < 1 for d in size):
+        raise ShapeError(f"resize size must be positive, got {fmt(size)}")
     return [TensorType(x.dtype, (*x.shape[:2], *size))]
 
 
 def _torch(b, node, xs, ps):
-    out = b.outs[0].shape[2:]
-    if not all(isinstance(d, int) for d in out):
-        return b.call(b.F.interpolate, xs[0], None, node.attrs.get("scale"), node.attrs["mode"])
-    align = node.attrs["align_corners"] if node.attrs["mode"] == "bilinear" else None
-    return b.call(b.F.interpolate, xs[0], tuple(out), None, node.attrs["mode"], align)
+    """With known output sizes, interpolate to them; an upsample of symbolic sizes scales
+    (the same source positions: torch divides by the scale either way); a resize to
+    symbolic sizes computes them from the inputs."""
+    out, a = b.outs[0].shape[2:], node.attrs
+    align = a["align_corners"] if a["mode"] == "bilinear" else None
+    if all(isinstance(d, int) for d in out) or "size" in a:
+        return b.call(b.F.interpolate, xs[0], tuple(b.dim(d) for d in out), None, a["mode"],
+                      align)
+    scale = tuple(float(s) for s in expand(a["scale"], len(out), "scale"))
+    return b.call(b.F.interpolate, xs[0], None, scale, a["mode"], align)
 
 
 def _onnx(b, node, xs, ps):
+    """Resize to `sizes`: the input's N, C and the output's spatial dims, known or computed
+    from the input's shape; an upsample of symbolic sizes passes its `scales` instead."""
     a, out = node.attrs, b.outs[0].shape[2:]
-    if not all(isinstance(d, int) for d in out):
-        raise ShapeError("ONNX Resize needs known output sizes")
-    head = b.op("Slice", [b.op("Shape", xs), b.const([0], "i64"), b.const([2], "i64")])
-    sizes = b.op("Concat", [head, b.const(list(out), "i64")], axis=0)
+    if all(isinstance(d, int) for d in out) or "size" in a:
+        head = b.op("Slice", [b.op("Shape", xs), b.const([0], "i64"), b.const([2], "i64")])
+        sizes = b.op("Concat", [head, b.shape_tensor(list(out))], axis=0)
+        inputs = [xs[0], "", "", sizes]
+    else:
+        scale = expand(a["scale"], len(out), "scale")
+        inputs = [xs[0], "", b.const([1.0, 1.0] + [float(s) for s in scale], "f32")]
     if a["mode"] == "nearest":
-        return b.op("Resize", [xs[0], "", "", sizes], mode="nearest",
+        return b.op("Resize", inputs, mode="nearest",
                     coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     transform = "align_corners" if a["align_corners"] else "pytorch_half_pixel"
-    return b.op("Resize", [xs[0], "", "", sizes], mode="linear",
-                coordinate_transformation_mode=transform)
+    return b.op("Resize", inputs, mode="linear", coordinate_transformation_mode=transform)
 
 
 def _shuffle_infer(attrs, types):
@@ -71,7 +82,7 @@ def _shuffle_infer(attrs, types):
     if r < 1 or c % (r * r):
         raise ShapeError(f"pixel_shuffle factor {r}: the {c} channels must be a multiple of "
                          f"{r * r}")
-    out = [d * r if isinstance(d, int) else f"{d}*{r}" for d in x.shape[2:]]
+    out = [d * r for d in x.shape[2:]]
     return [TensorType(x.dtype, (x.shape[0], c // (r * r), *out))]
 
 
@@ -104,8 +115,9 @@ register(
           shape="[N, C, *S] -> [N, C, *size]",
           example=Example(('f32[N, 2, 5, 6]',), 'resize(x0, [7, 3], mode="bilinear")'),
           doc="Resize the spatial dims to `size` (nearest or bilinear, as "
-          "torch.nn.functional.interpolate with a size).",
-          args=(Arg("x", "tensor"), Arg("size", "ints")) + _COMMON,
+          "torch.nn.functional.interpolate with a size); sizes may be symbolic, e.g. back "
+          "to the input's: resize(y, [image.height, image.width], mode=\"bilinear\").",
+          args=(Arg("x", "tensor"), Arg("size", "dims")) + _COMMON,
           infer=_resize_infer, torch=_torch, onnx=_onnx, tolerance=1e-5,
           params=no_params, macs=no_macs, traits=frozenset()),
     OpDef(name="pixel_shuffle",

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..core.dtypes import FLOAT_NAMES
+from ..ir.cond import divisor_making_equal, need
 from ..ir.graph import Dim, TensorType
+from ..ir.sym import Sym, Undecided, same
 from .registry import ShapeError
 
 
@@ -41,6 +43,13 @@ def channels(x: TensorType, op: str) -> int:
     return c
 
 
+def known(d: Dim, what: str) -> int:
+    """A dim that must be a number (a width a parameter's shape is made of)."""
+    if not isinstance(d, int):
+        raise ShapeError(f"{what} must be known, got symbolic '{d}'")
+    return d
+
+
 def window_out(size: Dim, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int,
                ceil: bool, what: str) -> Dim:
     """Output length of a sliding window (conv or pooling), PyTorch's rule including ceil mode."""
@@ -49,18 +58,28 @@ def window_out(size: Dim, kernel: int, stride: int, pad_lo: int, pad_hi: int, di
                          f"kernel {kernel}, stride {stride}, dilation {dilation}, "
                          f"padding {pad_lo}+{pad_hi}")
     span = dilation * (kernel - 1) + 1
-    if not isinstance(size, int):
-        return f"({size}+{pad_lo + pad_hi}-{span})//{stride}+1"
     room = size + pad_lo + pad_hi - span
-    if room < 0:
+    if not fits(room, 0, f"{what} window {span}"):
         raise ShapeError(f"{what} window {span} does not fit input length {size}"
                          + (f" with padding {pad_lo}+{pad_hi}" if pad_lo or pad_hi else ""))
-    if ceil:
-        out = -(-room // stride) + 1
-        if (out - 1) * stride >= size + pad_lo:
-            out -= 1
-        return out
+    if ceil:  # PyTorch drops a last window that would start in the right padding
+        out = (room + stride - 1) // stride + 1
+        try:
+            drop = (out - 1) * stride >= size + pad_lo
+        except Undecided:
+            raise ShapeError(f"{what} in ceil mode over the symbolic length {size}: whether "
+                             f"its last window starts in the padding depends on {size}; "
+                             "use a known size or ceil mode off") from None
+        return out - 1 if drop else out
     return room // stride + 1
+
+
+def fits(room: Dim, least: int, what: str) -> bool:
+    """room >= least: for a symbolic room that holds for some sizes only, the least size
+    becomes a need of the network (checked whenever it runs, ir/sym.py Facts.need)."""
+    if isinstance(room, int):
+        return room >= least
+    return need(room, least, what)
 
 
 def in_range(attrs, name: str, op: str, low: float, high: float | None = None) -> None:
@@ -91,16 +110,42 @@ BROADCAST_RULE = ("broadcasting follows NumPy's rule: shapes are aligned at thei
 
 def broadcast(shapes, what: str) -> tuple[Dim, ...]:
     """The shape NumPy's broadcasting gives `shapes`, or a ShapeError naming the dim.
-    Symbols match only themselves (or 1): `N` against 3 cannot be proven equal."""
+    Symbolic dims match what equals them for every size (or 1): `N` against 3 cannot be
+    proven equal, `(H+1)//2*2` equals `H` once `H % 2 == 0` is assumed."""
     rank = max(len(s) for s in shapes)
     out: list[Dim] = []
+    clash = None
     for i in range(rank):
         dims = [s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0]
-        wide = list(dict.fromkeys(d for d in dims if d != 1))
+        wide: list[Dim] = []
+        for d in dims:
+            if d != 1 and not any(same(d, w) for w in wide):
+                wide.append(d)
         if len(wide) > 1:
-            a, b = wide[:2]
-            shown = " and ".join(fmt(s) for s in shapes)
-            raise ShapeError(f"{what} cannot broadcast {shown}: dim {i} of the result would "
-                             f"be both {a} and {b}", (BROADCAST_RULE,))
+            clash = clash or (i, wide[0], wide[1])
+            out.append([wide[0], wide[1]])
+            continue
         out.append(wide[0] if wide else 1)
+    if clash:
+        i, a, b = clash
+        shown = " and ".join(fmt(s) for s in shapes)
+        pairs = [tuple(d) for d in out if isinstance(d, list)]
+        raise ShapeError(f"{what} cannot broadcast {shown}: dim {i} of the result would "
+                         f"be both {a} and {b}", (BROADCAST_RULE,) + differ_note(pairs))
     return tuple(out)
+
+
+def differ_note(pairs) -> tuple[str, ...]:
+    """Why symbolic dims that should be equal may differ, and the assumption that makes
+    them equal where one does: an odd size through a stride-2 down-and-up path, say."""
+    pairs = [(a, b) for a, b in pairs if isinstance(a, Sym) or isinstance(b, Sym)]
+    if not pairs:
+        return ()
+    names = sorted({n for pair in pairs for d in pair if isinstance(d, Sym) for n in d.names()})
+    k = divisor_making_equal(pairs, names)
+    shown = "; ".join(f"{a} and {b}" for a, b in pairs)
+    if k is None:
+        return (f"{shown} differ for some sizes of {', '.join(names)}",)
+    need = " and ".join(f"{n} % {k} == 0" for n in names)
+    return (f"{shown} are equal only for some sizes of {', '.join(names)}: for every "
+            f"multiple of {k}; state it with `assert {need}` after the input",)

@@ -45,7 +45,7 @@ def _tconv_params(attrs, types):
 def _tconv_macs(attrs, types, outs):
     y = outs[0]
     k = expand(attrs["kernel"], 2, "kernel")
-    per_pos = y.shape[2] * y.shape[3] if all(isinstance(d, int) for d in y.shape[2:]) else 0
+    per_pos = y.shape[2] * y.shape[3]
     return per_pos * len(_links(attrs, types[0])) * prod(k)
 
 

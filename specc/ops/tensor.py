@@ -7,7 +7,8 @@ from ..ir.graph import TensorType
 from .registry import Arg, Example, no_macs, no_params, OpDef, register, ShapeError, Trait
 from .rows import every_axis_but, Part, Reads, same_rows
 from .onnx_read import attr_or_input, axis, scalar
-from .shapes import fmt, prod, same_dtype
+from .shapes import differ_note, fits, fmt, prod, same_dtype
+from ..ir.sym import exact_div, same, Sym, Undecided
 
 
 def _axis(axis: int, rank: int, op: str) -> int:
@@ -24,13 +25,13 @@ def _concat_infer(attrs, types):
     dtype = same_dtype(types, "concat")
     total = 0
     for i, t in enumerate(types):
-        if t.rank != first.rank or any(a != b for j, (a, b) in enumerate(zip(t.shape, first.shape))
-                                       if j != axis):
+        differ = [(a, b) for j, (a, b) in enumerate(zip(t.shape, first.shape))
+                  if j != axis and not same(a, b)]
+        if t.rank != first.rank or differ:
             raise ShapeError(f"concat along axis {axis}: operand {i} has shape {fmt(t.shape)}, "
                              f"operand 0 has {fmt(first.shape)}; all other dims must be equal "
-                             "(specc never crops or pads a join)")
-        d = t.shape[axis]
-        total = total + d if isinstance(d, int) and isinstance(total, int) else f"{total}+{d}"
+                             "(specc never crops or pads a join)", differ_note(differ))
+        total = total + t.shape[axis]
     shape = list(first.shape)
     shape[axis] = total
     return [TensorType(dtype, tuple(shape))]
@@ -39,9 +40,7 @@ def _concat_infer(attrs, types):
 def _flatten_infer(attrs, types):
     x = types[0]
     start = _axis(attrs["start"], x.rank, "flatten")
-    rest = x.shape[start:]
-    n = prod(rest) if all(isinstance(d, int) for d in rest) else "*".join(map(str, rest))
-    return [TensorType(x.dtype, (*x.shape[:start], n))]
+    return [TensorType(x.dtype, (*x.shape[:start], prod(x.shape[start:])))]
 
 
 def _flatten_onnx(b, node, xs, ps):
@@ -50,21 +49,23 @@ def _flatten_onnx(b, node, xs, ps):
 
 
 def _reshape_infer(attrs, types):
+    """Symbolic dims (a sequence length T) may stand in the target; the element counts must
+    be equal as formulas, and one -1 takes what the others leave."""
     x = types[0]
     shape = list(attrs["shape"])
-    if shape.count(-1) > 1 or any(d == 0 or d < -1 for d in shape):
+    if shape.count(-1) > 1 or any(isinstance(d, int) and (d == 0 or d < -1) for d in shape):
         raise ShapeError(f"reshape target {fmt(shape)} may hold positive dims and one -1")
     n = x.per_sample()
     what = "per sample" if x.batched else "in all"
-    if n is None:
-        raise ShapeError(f"reshape needs known per-sample dims, got {fmt(x.shape)}")
-    known = prod(d for d in shape if d != -1)
+    dims = x.shape[1:] if x.batched else x.shape
+    known = prod(d for d in shape if not (isinstance(d, int) and d == -1))
     if -1 in shape:
-        if n % known:
-            raise ShapeError(f"reshape cannot fit {n} elements {what} into {fmt(shape)}")
-        shape[shape.index(-1)] = n // known
-    elif known != n:
-        dims = x.shape[1:] if x.batched else x.shape
+        rest = exact_div(n, known)
+        if rest is None or (isinstance(rest, int) and rest < 1):
+            raise ShapeError(f"reshape cannot fit {fmt(dims)} ({n} elements {what}) into "
+                             f"{fmt(shape)}")
+        shape[shape.index(-1)] = rest
+    elif not same(known, n):
         raise ShapeError(f"reshape of {fmt(dims)} ({n} elements {what}) into "
                          f"{fmt(shape)} ({known} elements)")
     return [TensorType(x.dtype, (x.shape[0], *shape) if x.batched else tuple(shape))]
@@ -75,16 +76,39 @@ def reshape_per_sample(x, shape):
     return x.reshape((x.shape[0],) + tuple(shape))
 
 
+def _reshape_target(x: TensorType, out: TensorType, lead: int) -> list:
+    """The target dims after the batch: ints, "copy" where the input has the same dim at
+    that place (ONNX's 0), "rest" for one symbolic dim (-1), else the Sym to compute."""
+    dims, rest_taken = [], False
+    for i, d in enumerate(out.shape[lead:], lead):
+        if isinstance(d, int):
+            dims.append(d)
+        elif i < x.rank and same(x.shape[i], d):
+            dims.append("copy")
+        elif not rest_taken:
+            dims.append("rest")
+            rest_taken = True
+        else:
+            dims.append(d)
+    return dims
+
+
 def _reshape_torch(b, node, xs, ps):
-    if b.types[0].batched:
-        return b.call(reshape_per_sample, xs[0], tuple(b.outs[0].shape[1:]))
-    return b.call(b.torch.reshape, xs[0], tuple(b.outs[0].shape))
+    x, out = b.types[0], b.outs[0]
+    lead = 1 if x.batched else 0
+    target = tuple(-1 if d == "rest" else b.dim(out.shape[i + lead]) if d == "copy"
+                   else b.dim(d) for i, d in enumerate(_reshape_target(x, out, lead)))
+    if lead:
+        return b.call(reshape_per_sample, xs[0], target)
+    return b.call(b.torch.reshape, xs[0], target)
 
 
 def _reshape_onnx(b, node, xs, ps):
-    lead = [0] if b.types[0].batched else []
-    dims = list(b.outs[0].shape[len(lead):])
-    return b.op("Reshape", [xs[0], b.const(lead + dims, "i64")])
+    x, out = b.types[0], b.outs[0]
+    lead = 1 if x.batched else 0
+    target = [0] * lead + [0 if d == "copy" else -1 if d == "rest" else d
+                           for d in _reshape_target(x, out, lead)]
+    return b.op("Reshape", [xs[0], b.shape_tensor(target)])
 
 
 def _reshape_rows(attrs, types, want):
@@ -122,8 +146,7 @@ def _pad_infer(attrs, types):
                          f"for {dims}), got {fmt(pads)}")
     shape = list(x.shape[:lead])
     for i, d in enumerate(x.shape[lead:]):
-        extra = pads[2 * i] + pads[2 * i + 1]
-        shape.append(d + extra if isinstance(d, int) else (f"{d}+{extra}" if extra else d))
+        shape.append(d + pads[2 * i] + pads[2 * i + 1])
     return [TensorType(x.dtype, tuple(shape))]
 
 
@@ -144,13 +167,42 @@ def _pad_onnx(b, node, xs, ps):
 def _slice_bounds(attrs, x):
     axis = _axis(attrs["axis"], x.rank, "slice")
     d = x.shape[axis]
-    if not isinstance(d, int):
-        raise ShapeError(f"slice needs a known size on axis {axis}")
     start, end, step = attrs["start"], attrs["end"], attrs["step"]
     if step < 1:
         raise ShapeError(f"slice step must be positive, got {step}")
-    start, end, _ = slice(start, d if end is None else end, step).indices(d)
-    return axis, start, end, step, len(range(start, end, step))
+    if all(isinstance(v, int) for v in (d, start, 0 if end is None else end)):
+        start, end, _ = slice(start, d if end is None else end, step).indices(d)
+        return axis, start, end, step, len(range(start, end, step))
+    start, end = _place(start, d, axis, "start"), d if end is None else _place(end, d, axis, "end")
+    n = (end - start + step - 1) // step
+    if not fits(n, 1, "slice"):
+        n = 0
+    return axis, start, end, step, n
+
+
+def _place(i, d, axis: int, what: str):
+    """A slice bound on an axis of symbolic length d, as an offset from 0 (a negative int
+    counts from the end); it must lie within [0, d] for every size."""
+    if isinstance(i, int) and i < 0:
+        i = d + i
+        if not fits(i, 0, f"slice {what}"):
+            raise ShapeError(f"slice {what} {i - d} reaches before the start of axis {axis} "
+                             f"(length {d})")
+    try:
+        inside = i <= d
+    except Undecided:
+        inside = None
+    if inside is not True:
+        names = sorted((i.names() if isinstance(i, Sym) else set())
+                       | (d.names() if isinstance(d, Sym) else set()))
+        if inside is False:
+            raise ShapeError(f"slice {what} {i} lies past the length {d} of axis {axis}")
+        hint = f"assert {i} <= {d}" if isinstance(d, int) else f"assert {i} <= {d}"
+        raise ShapeError(f"slice {what} {i} may lie past the length {d} of axis {axis}: "
+                         f"nothing bounds {', '.join(names)}",
+                         (f"state the longest size the network takes, e.g. `{hint}` "
+                          "(a block size)",))
+    return i
 
 
 def _slice_rows(attrs, types, want):
@@ -180,12 +232,15 @@ def slice_axis(x, axis: int, start: int, end: int, step: int):
 
 def _slice_torch(b, node, xs, ps):
     axis, start, end, step, _ = _slice_bounds(node.attrs, b.types[0])
-    return b.call(slice_axis, xs[0], axis, start, end, step)
+    end = None if isinstance(end, Sym) and same(end, b.types[0].shape[axis]) else b.dim(end)
+    return b.call(slice_axis, xs[0], axis, b.dim(start), end, step)
 
 
 def _slice_onnx(b, node, xs, ps):
     axis, start, end, step, _ = _slice_bounds(node.attrs, b.types[0])
-    return b.op("Slice", [xs[0], b.const([start], "i64"), b.const([end], "i64"),
+    if isinstance(end, Sym) and same(end, b.types[0].shape[axis]):
+        end = 2 ** 63 - 1  # to the end, whatever the length
+    return b.op("Slice", [xs[0], b.shape_tensor([start]), b.shape_tensor([end]),
                           b.const([axis], "i64"), b.const([step], "i64")])
 
 
@@ -487,7 +542,8 @@ register(
           example=Example(("f32[N, 2, 3, 4]",), "reshape(x0, [6, -1])"),
           doc="Reshape each sample to `shape`: the batch dim is kept and not "
           "listed (a tensor without one, such as a parameter, is reshaped whole); one -1 "
-          "may stand for the rest.", args=(Arg("x", "tensor"), Arg("shape", "int_list")),
+          "may stand for the rest, and symbolic dims may be named (x.shape[1]).",
+          args=(Arg("x", "tensor"), Arg("shape", "dims")),
           infer=_reshape_infer, torch=_reshape_torch, onnx=_reshape_onnx, rows=_reshape_rows,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
           onnx_import={"Reshape": _reshape_import}),
@@ -514,9 +570,11 @@ register(
     OpDef(name="slice",
           shape="the size along `axis` becomes len(range(start, end, step))",
           example=Example(("f32[N, 8, 3]",), "slice(x0, 1, 1, 7, 2)"),
-          doc="x[start:end:step] along `axis`.",
-          args=(Arg("x", "tensor"), Arg("axis", "int"), Arg("start", "int", 0),
-                Arg("end", "int", None), Arg("step", "int", 1)),
+          doc="x[start:end:step] along `axis`. `start` and `end` may be symbolic "
+          "(slice(table, 0, 0, x.shape[1]) takes as many rows as the sequence is long) when "
+          "the spec bounds them: assert x.shape[1] <= 64.",
+          args=(Arg("x", "tensor"), Arg("axis", "int"), Arg("start", "dim", 0),
+                Arg("end", "dim", None), Arg("step", "int", 1)),
           infer=_slice_infer, torch=_slice_torch, onnx=_slice_onnx, rows=_slice_rows,
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
           onnx_import={"Slice": _slice_import, "Split": _split_import}),

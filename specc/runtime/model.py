@@ -60,6 +60,11 @@ def metadata(model) -> dict:
     labels = out.get("specc.labels")
     out["specc.labels"] = [printable(x) for x in labels] if isinstance(labels, list) and all(
         isinstance(x, str) for x in labels) else []
+    out["specc.assumes"] = _assumes(out.get("specc.assumes"))
+    sizes = out.get("specc.sizes")
+    out["specc.sizes"] = {k: v for k, v in sizes.items() if isinstance(k, str) and len(k) < 64
+                          and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2 ** 31
+                          } if isinstance(sizes, dict) else {}
     return out
 
 
@@ -94,6 +99,41 @@ def input_spec_of(model, views: tuple = (), trust=None):
     return InputSpec(tuple(dims[1:]), pre.get("pixel_range"), pre.get("mean"), pre.get("std"),
                      (), width, eval_transform=views or ((record,) if record else ()),
                      **({} if trust is None else {"trust": trust}))
+
+
+def _assumes(items) -> list:
+    """The network's assumptions on its sizes ([condition, message, where] each): those that
+    read as conditions; anything else in a stranger's file is dropped."""
+    from ..ir.cond import parse_cond
+    if not isinstance(items, list):
+        return []
+    out = []
+    for item in items[:256]:
+        if isinstance(item, list) and len(item) == 3 and all(
+                isinstance(x, str) and len(x) <= 1000 for x in item):
+            try:
+                parse_cond(item[0])
+            except (ValueError, TypeError, RecursionError):
+                continue
+            out.append([item[0], printable(item[1]), printable(item[2])])
+    return out
+
+
+def check_sizes(model, feeds: dict, meta: dict) -> None:
+    """The feeds' sizes against the network's stated assumptions (T <= 64, H % 32 == 0):
+    a clear error before onnxruntime sees them."""
+    from ..ir.cond import check_sizes as broken
+    if not meta.get("specc.assumes"):
+        return
+    sizes = {}
+    for name, dims, _ in input_specs(model):
+        if name in feeds:
+            for d, s in zip(dims, feeds[name].shape):
+                if isinstance(d, str) and d.isidentifier():
+                    sizes.setdefault(d, int(s))
+    problem = broken(meta["specc.assumes"], sizes)
+    if problem:
+        raise SpeccError(f"the inputs do not fit the network: {problem}")
 
 
 def _numbers(v) -> bool:
@@ -170,6 +210,7 @@ def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
     missing = [n for n, _, _ in specs if n not in feeds]
     if missing:
         raise SpeccError(f"no data for input {', '.join(repr(m) for m in missing)}")
+    check_sizes(model, feeds, meta)
     return feeds
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from ..backends.torch_module import load_state
+from ..backends.torch_module import load_state, own_state
 from ..core.diagnostics import SpeccError
 from ..core.files import replace_atomically
 from ..core.source import printable
@@ -26,7 +26,7 @@ from .checkpoint_check import check_all, check_model
 
 def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None,
                     rng: bool = True):
-    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in own_state(model).items()}
     meta = {"format": "specc-checkpoint-1", "info": _dumps(info or {})}
     if optimizer is not None:
         state = optimizer.state_dict()

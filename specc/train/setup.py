@@ -44,9 +44,16 @@ def pick_device(choice: str, dist: Dist) -> torch.device:
 
 
 def input_spec(net, cfg: TrainConfig, trust: Trust = FILE) -> InputSpec:
+    """The input's per-sample shape, its symbolic sizes at the stated sizes (the recipe's
+    `size`, --set H=...) and None where none is stated (the data's own size is kept)."""
+    from ..compile.sizes import stated_sizes
+    from ..ir.sym import Sym
     t = net.graph.values[net.graph.inputs[0]].type
     out = net.graph.values[next(iter(net.graph.outputs.values()))].type
-    return InputSpec(tuple(t.shape[1:]), cfg.pixel_range, cfg.mean, cfg.std, tuple(cfg.augment),
+    sizes = stated_sizes(net.graph)
+    shape = tuple(d.evaluate(sizes) if isinstance(d, Sym) and d.names() <= set(sizes)
+                  else None if isinstance(d, Sym) else d for d in t.shape[1:])
+    return InputSpec(shape, cfg.pixel_range, cfg.mean, cfg.std, tuple(cfg.augment),
                      out.shape[-1] if isinstance(out.shape[-1], int) else None, cfg.workers,
                      cfg.eval_transform, trust)
 
@@ -56,7 +63,13 @@ def check_fit(net, data, allow_fewer: bool = False) -> list[str]:
     asked for) fewer classes than a classifier's outputs, say the 2-class `tc` set on a
     10-way classifier. Returns the adaptation to name, if any."""
     name, value = next(iter(net.graph.outputs.items()))
-    width = net.graph.values[value].type.shape[-1]
+    out = net.graph.values[value].type
+    if data.classes >= 1 and out.rank > 2 and out.batched:
+        raise SpeccError(f"network '{net.name}' output '{name}' is {out}: scores for every "
+                         f"position, but data set '{data.name}' has one label per sample",
+                         notes=("a classifier's output is [N, classes]: pool and flatten "
+                                "before it",))
+    width = out.shape[-1]
     if not isinstance(width, int) or data.classes < 1 or (width == 1 and data.classes == 2):
         return []  # a task with its own metric (no classes), or one unit for two classes
     if data.classes > width:

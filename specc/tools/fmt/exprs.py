@@ -30,7 +30,9 @@ _CMP = {"==", "!=", "<", "<=", ">", ">="}
 
 
 def precedence(e) -> int:
-    """Binding strength, from the grammar's rule nesting (ternary 1 ... atom 12)."""
+    """Binding strength, from the grammar's rule nesting (label 0, ternary 1 ... atom 12)."""
+    if isinstance(e, A.ExprLabel):
+        return 0
     if isinstance(e, A.ExprTernary):
         return 1
     if isinstance(e, A.ExprPipe):
@@ -53,6 +55,8 @@ def precedence(e) -> int:
 def _operands(e) -> list[tuple[object, int]]:
     """The children an operator prints between its symbols, each with the least precedence it
     may have without parentheses."""
+    if isinstance(e, A.ExprLabel):
+        return [(e.value, 1), (e.label, 1)]
     if isinstance(e, A.ExprTernary):
         return [(e.cond, 2), (e.then, 1), (e.other, 1)]
     if isinstance(e, A.ExprBool):
@@ -132,12 +136,14 @@ class ExprPrinter:
     def _item(self, e) -> list:
         """An argument `name=value` or a parameter `name: type = default` as pieces."""
         if isinstance(e, A.Arg):
-            return [f"{e.name}=" if e.name else "", (e.value, 1)]
+            return [f"{e.name}=" if e.name else "", (e.value, 0)]
         return [e.name] + ([": ", (e.type, 0)] if e.type else []) + \
             ([" = ", (e.default, 1)] if e.default else [])
 
     def _pieces(self, e) -> list:
         ops = _operands(e)
+        if isinstance(e, A.ExprLabel):
+            return [ops[0], " as ", ops[1]]
         if isinstance(e, A.ExprTernary):
             return [ops[0], " ? ", ops[1], " : ", ops[2]]
         if isinstance(e, A.ExprUnary):
@@ -193,7 +199,7 @@ class ExprPrinter:
             return self.concat([self._attr_target(e.target), "." + e.attr], col, indent, tail)
         if isinstance(e, (A.Arg, A.Param)):
             return self.concat(self._item(e), col, indent, tail)
-        if isinstance(e, (A.ExprTernary, A.ExprBool, A.ExprUnary, A.ExprBinary)):
+        if isinstance(e, (A.ExprLabel, A.ExprTernary, A.ExprBool, A.ExprUnary, A.ExprBinary)):
             return self.concat(self._pieces(e), col, indent, tail)
         return [text]
 

@@ -47,9 +47,13 @@ class Model:
     reference: list = field(default_factory=list)  # [[key, text], ...]: the paper's figures
 
     def to_json(self) -> dict:
+        """MACs over symbolic sizes are their formula's text (`16*H*W`)."""
+        boxes = [asdict(b) for b in self.boxes]
+        for b in boxes:
+            b["macs"] = _count(b["macs"])
         return {"network": self.network, "spec": self.spec, "params": self.params,
                 "palette": PALETTE, "doc": self.doc, "reference": self.reference,
-                "macs": self.macs, "boxes": [asdict(b) for b in self.boxes],
+                "macs": _count(self.macs), "boxes": boxes,
                 "edges": [list(e) for e in self.edges]}
 
     def top_groups(self) -> list[Box]:
@@ -228,3 +232,7 @@ def _ancestors(boxes: dict[str, Box], box_id: str) -> list[str]:
         out.append(parent)
         parent = boxes[parent].parent
     return out
+
+
+def _count(n):
+    return n if isinstance(n, int) else str(n)
