@@ -124,6 +124,7 @@ NOT_OP_NAMES = {
     ("backends/torch_init.py", "normal"): "an initialiser's kind (Init), not the normal op",
     ("elab/builder.py", "constant"): "an initialiser's kind (Init), not the constant op",
     ("importer/view.py", "constant"): "an initialiser's kind (Init), not the constant op",
+    ("ir/graph.py", "constant"): "an initialiser's kind (Init.__str__), not the constant op",
     ("runtime/model.py", "mean"): "a preprocessing key of an exported model's metadata",
 }
 
