@@ -124,7 +124,7 @@ register(
           infer=_where_infer,
           torch=lambda b, node, xs, ps: b.call(b.torch.where, xs[0], xs[1], xs[2]),
           onnx=lambda b, node, xs, ps: b.op("Where", xs), params=no_params, macs=no_macs,
-          tolerance=1e-5, traits=frozenset({Trait.JOIN}), onnx_import={"Where": _where_import}),
+          tolerance=1e-5, traits=frozenset({Trait.ELEMENTWISE, Trait.JOIN}), onnx_import={"Where": _where_import}),
     OpDef(name="fmod", shape="the broadcast of a's and b's shapes",
           example=Example(("f32[N, 3, 4]",), "fmod(x0, 0.75)"),
           doc="The remainder of a / b with the sign of a (C's fmod, torch.fmod, ONNX Mod with "

@@ -18,9 +18,11 @@ INFERENCE = [drop_train_only, unread_declarations, narrow_rows]
 
 def run(graph, passes):
     """Each pass in order, and the verifier after each that changed the graph (a pass that
-    returns its input changed nothing)."""
-    for p in passes:
-        out = p(graph)
-        if out is not graph:
-            graph = verify(out)
+    returns its input changed nothing). Shape rules asked by a pass see the graph's
+    assumptions on its symbolic sizes (`assert T <= 64`), as they did while elaborating."""
+    with graph.assumed():
+        for p in passes:
+            out = p(graph)
+            if out is not graph:
+                graph = verify(out)
     return graph
