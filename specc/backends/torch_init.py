@@ -11,6 +11,15 @@ TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float
                 "f64": torch.float64, "i32": torch.int32, "i64": torch.int64, "bool": torch.bool}
 
 
+def he_fan_of(kind: str, args: tuple, fan_in: int, fan_out: int) -> float:
+    """He et al.'s variance denominator: (1 + a^2) times the fan-in, or the fan-out with
+    mode "fan_out" (torch.nn.init.kaiming_*'s modes; a is the PReLU slope)."""
+    if not kind.startswith("he_"):
+        return fan_in
+    slope = next((a for a in args if not isinstance(a, str)), 0.0)
+    return (fan_out if "fan_out" in args else fan_in) * (1 + slope ** 2)
+
+
 def init_tensor(p: Param, gen: torch.Generator | None) -> torch.Tensor:
     return fill_tensor(p, gen, torch.empty(tuple(p.shape), dtype=TORCH_DTYPES[p.dtype]))
 
@@ -35,7 +44,7 @@ def fill_tensor(p: Param, gen: torch.Generator | None, out: torch.Tensor) -> tor
         return out.copy_(signs.to(dtype))
     t = out if out.dtype == torch.float32 else torch.empty(shape, dtype=torch.float32)
     fan_in, fan_out = max(p.fan_in, 1), max(p.fan_out, 1)
-    he_fan = fan_in * (1 + args[0] ** 2 if kind.startswith("he_") and args else 1)  # PReLU slope a
+    he_fan = he_fan_of(kind, args, fan_in, fan_out)
     uniform = {"default": 1 / math.sqrt(fan_in), "he_uniform": math.sqrt(6 / he_fan),
                "glorot_uniform": math.sqrt(6 / (fan_in + fan_out))}
     normal = {"he_normal": math.sqrt(2 / he_fan), "lecun_normal": math.sqrt(1 / fan_in),
