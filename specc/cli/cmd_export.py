@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from ..core.defaults import ONNX_OPSET
-from .common import add_target, ensure_parent, load_target, output_file, seed
+from .common import add_budgets, add_set, ensure_parent, load_target, output_file, seed
 
 
 EXAMPLES = """\
@@ -14,6 +14,7 @@ examples:
   specc export specs/lenet5.net --weights runs/lenet5 -o lenet5.onnx
   specc export specs/lenet5.net --weights runs/lenet5 --checkpoint best -o lenet5.onnx
   specc export specs/resnet.net:resnet50 -o r50.onnx --opset 13 --fp16
+  specc export --ensemble runs/a runs/b runs/c -o ens.onnx       the mean of their softmax
 
 Every export is checked (onnx.checker, shape inference, onnxruntime against torch) before it
 is moved into place; the model carries its spec, so `specc bench`/`run` work from anywhere.
@@ -21,7 +22,14 @@ is moved into place; the model carries its spec, so `specc bench`/`run` work fro
 
 
 def add_arguments(p) -> None:
-    add_target(p)
+    p.add_argument("target", metavar="FILE[:NET]", nargs="?",
+                   help="a .net file, optionally FILE:NETWORK (not with --ensemble)")
+    add_budgets(p)
+    add_set(p)
+    p.add_argument("--ensemble", nargs="+", metavar="RUN_DIR",
+                   help="export one model that averages the softmax of these trained runs "
+                        "(each trained as usual with specc train; their specs and weights "
+                        "come from the run folders)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx", type=output_file,
                    help="the ONNX file to write (its folder must exist)")
     p.add_argument("--weights", metavar="CHECKPOINT", help="a checkpoint (safetensors) or run "
@@ -74,9 +82,16 @@ def pick_weights(weights: str | None, which: str | None) -> str | None:
 
 def run(args) -> int:
     from ..backends.onnx_export import as_json, describe, export
-    args.weights = pick_weights(args.weights, args.checkpoint)
-    net = load_target(args)
-    inputs = list(net.graph.meta.get("sources", [])) + weight_files(args.weights)
+    if args.ensemble:
+        net, weights, inputs = _ensemble(args)
+        args.weights = weights
+    else:
+        if args.target is None:
+            from .main import UsageError
+            raise UsageError("export needs FILE[:NET], or --ensemble RUN_DIR ...")
+        args.weights = pick_weights(args.weights, args.checkpoint)
+        net = load_target(args)
+        inputs = list(net.graph.meta.get("sources", [])) + weight_files(args.weights)
     out = ensure_parent(args.output, inputs)
     ensure_parent(f"{args.output}.data", inputs, "-o (its external data file)")
     result = export(net, out, weights=args.weights, opset=args.opset, fp16=args.fp16,
@@ -86,3 +101,26 @@ def run(args) -> int:
     if args.json:
         print(as_json(result))
     return 0
+
+
+def _ensemble(args):
+    """(the ensemble network, its weights, the files read) from run folders: each run's own
+    spec copy and its last (or, with --checkpoint best, best) weights."""
+    from .main import UsageError
+    if args.target is not None or args.weights or args.set:
+        raise UsageError("--ensemble takes run folders only: their specs, --set values and "
+                         "weights come from the runs (drop FILE, --weights and --set)")
+    from ..compile.ensemble import combine, prefixed_state
+    from ..core.weights import model_state, read_checkpoint
+    from ..network import Network
+    from ..train.runs import open_resume
+    limits = {"max_params": args.max_params, "max_activations": args.max_activations}
+    members, weights, inputs = [], {}, []
+    for k, run in enumerate(args.ensemble):
+        net, _, _, _ = open_resume(Path(run), None, False, limits, main=False)
+        path = pick_weights(run, args.checkpoint or "last")
+        tensors, _ = read_checkpoint(path)
+        members.append(net.graph)
+        weights.update(prefixed_state(k, model_state(tensors)))
+        inputs += list(net.graph.meta.get("sources", [])) + [path]
+    return Network(combine(members)), weights, inputs

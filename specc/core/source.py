@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -67,7 +67,8 @@ class Span:
         """This (static) span, seen while expanding `context` called at `parent`."""
         if parent is None:
             return self
-        return replace(self, parent=parent, context=context)
+        return Span(self.source, self.line, self.col, self.end_line, self.end_col, parent,
+                    context)
 
     def chain(self) -> list[tuple[str, "Span"]]:
         """(context, call site) pairs from the innermost expansion outwards."""

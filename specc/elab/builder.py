@@ -87,6 +87,7 @@ class GraphBuilder:
         self.used.add(name)
         self.graph.values[name] = Value(name, type_)
         self.graph.inputs.append(name)
+        self.graph.input_spans[name] = span
         return Tensor(name, type_)
 
     def _count_activations(self, what: str, t: TensorType, span: Span) -> None:

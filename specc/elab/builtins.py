@@ -147,7 +147,15 @@ def _bipolar(seed=0, density=1.0):
     return Init("bipolar", (seed,) if density == 1.0 else (seed, density))
 
 
+_VALUES: dict[int, tuple[tuple, Init]] = {}  # id of a literal -> (it, its initialiser)
+
+
 def _values(v):
+    """The numbers of a nested list as an initialiser; one table declared in every block of a
+    network (a relative position index) is converted once."""
+    hit = _VALUES.get(id(v))
+    if hit is not None and hit[0] is v:
+        return hit[1]
     flat = []
 
     def walk(x):
@@ -157,7 +165,11 @@ def _values(v):
         else:
             flat.append(_number(x, "values()"))
     walk(v)
-    return Init("values", tuple(flat))
+    init = Init("values", tuple(flat))
+    if len(_VALUES) > 1000:
+        _VALUES.clear()
+    _VALUES[id(v)] = (v, init)
+    return init
 
 
 def _log(v, base=None):

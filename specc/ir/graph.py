@@ -112,6 +112,7 @@ class Graph:
     reference: dict = field(default_factory=dict)  # the paper's figures (elab/reference.py)
     meta: dict = field(default_factory=dict)  # spec path, hash, preprocessing, labels
     span: Span | None = None
+    input_spans: dict = field(default_factory=dict)  # input name -> its declaration
 
     def node(self, name: str) -> Node:
         """The node called `name`, through an index rebuilt whenever the node list changed

@@ -1,4 +1,5 @@
-"""Normalisation over features rather than the batch: layer, group and instance norm.
+"""Normalisation over features rather than the batch: layer, group and instance norm, and
+unit length (F.normalize).
 
 ONNX has LayerNormalization from opset 17 and GroupNormalization (per-channel scale) from 21;
 below those the lowerings decompose into ReduceMean / InstanceNormalization, and both paths
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
 from .shapes import channels, float_input, fmt, in_range, prod
 
 
@@ -161,7 +162,41 @@ def instance_norm(x, weight, bias, eps: float):
     return F.instance_norm(x, None, None, weight, bias, True, 0.0, eps)
 
 
+# ------------------------------------------------------------------- unit length
+def _unit_axis(attrs, x: TensorType) -> int:
+    float_input(x, "normalize")
+    in_range(attrs, "eps", "normalize", 0.0)
+    axis = attrs["axis"]
+    if not -x.rank <= axis < x.rank:
+        raise ShapeError(f"normalize axis {axis} is out of range for {x.rank}-D {fmt(x.shape)}")
+    return axis % x.rank
+
+
+def _unit_infer(attrs, types):
+    _unit_axis(attrs, types[0])
+    return [types[0]]
+
+
+def _unit_onnx(b, node, xs, ps):
+    x = b.types[0]
+    norm = reduce_onnx(b, "ReduceL2", xs[0], [_unit_axis(node.attrs, x)], True)
+    floor = b.op("Max", [norm, b.const([node.attrs["eps"]], x.dtype, ())])
+    return b.op("Div", [xs[0], floor])
+
+
 register(
+    OpDef(name="normalize",
+          shape="same as x",
+          example=Example(("f32[N, 5, 8]",), "normalize(x0)"),
+          doc="x divided by its Euclidean norm along `axis`, no less than eps "
+              "(torch.nn.functional.normalize; Swin V2's cosine attention).",
+          args=(Arg("x", "tensor"), Arg("axis", "int", -1), Arg("eps", "float", 1e-12)),
+          infer=_unit_infer,
+          torch=lambda b, node, xs, ps: b.call(b.F.normalize, xs[0], 2.0,
+                                               _unit_axis(node.attrs, b.types[0]),
+                                               node.attrs["eps"]),
+          onnx=_unit_onnx, params=no_params, tolerance=1e-5, macs=no_macs,
+          traits=frozenset()),
     OpDef(name="layernorm",
           shape="same as x; statistics over `dims` dims ending at `axis` (the last ones)",
           example=Example(("f32[N, 5, 8]",), "layernorm(x0)"),
