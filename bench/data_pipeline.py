@@ -1,7 +1,10 @@
 """Images/s of specc's imagefolder pipeline (decode + random-resized crop + flip + normalise in
 K DataLoader workers) against a hand-written DataLoader + PIL pipeline doing the same work
-with the same K, on a generated folder of JPEGs. Whole epochs, interleaved, medians.
-Last line: ratio=X (specc / hand-written). Target >= 0.95.
+with the same K, on a generated folder of full-size JPEGs (500x375 and the like, ImageNet's
+shapes). Whole epochs, interleaved, medians. specc decodes a JPEG at 1/2..1/8 size when the
+sample's crop keeps enough pixels (PIL's draft) and sends uint8 batches, normalised where
+they are used; the hand-written side decodes every file at full size and sends floats.
+Last line: ratio=X (specc / hand-written). Target >= 1.5.
 
     python bench/data_pipeline.py [--images 2000] [--workers K] [--folder PATH] [--rounds 3]
 """

@@ -67,3 +67,15 @@ def run_cli(*args, cwd=None, env=None, timeout=600):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "specc", *map(str, args)], cwd=cwd or ROOT,
                           capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+@pytest.fixture
+def cli(capsys):
+    """`specc ARGS` inside the test's process (no interpreter start, no imports again):
+    a CompletedProcess with the exit code and what went to stdout and stderr."""
+    def run(*args):
+        from specc.cli.main import main
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+    return run

@@ -165,3 +165,77 @@ def test_check_shows_the_recipe_with_its_sources():
     assert "eval resize_crop(resize=256, crop=224)" in lines[i + 3]
     assert "after Simonyan & Zisserman 2015 §3.1; Krizhevsky et al. 2012 §4.1" in lines[-1]
     # (each bundled recipe's augmentation is pinned against its paper in test_recipes.py)
+
+
+def jpeg_file(tmp_path, w=240, h=180):
+    """A smooth JPEG (gradients), where a DCT-domain downscale is close to a full decode."""
+    import io
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = np.stack([x / w * 255, y / h * 255, (x + y) / (w + h) * 255], -1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="JPEG", quality=95)
+    path = tmp_path / "smooth.jpg"
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("records", [
+    [record("random_resized_crop"), record("hflip"), record("lighting")],
+    [record("scale_jitter", min=40, max=60), record("random_crop"), record("hflip")],
+    [record("resize_crop")],
+])
+def test_reduced_jpeg_decoding_keeps_the_draws_and_the_geometry(tmp_path, records):
+    """A JPEG decoded at 1/2..1/8 size (PIL's draft) where the sample's first entry keeps
+    enough pixels: the same random draws (flip, colour, later crops), the same boxes on the
+    full-size image, pixels within the filter's difference of a full decode."""
+    from specc.data.folder import decode
+    want = InputSpec((3, 32, 32), mean=[0.5] * 3, std=[0.25] * 3, augment=tuple(records))
+    tf = SampleTransform(records, want, files=True)
+    path = jpeg_file(tmp_path)
+    reduced = []
+    for seed in range(12):
+        full_img, full = decode(path)
+        small_img, size = decode(path, lambda s: tf.reduction(s, seed))
+        assert size == full == (240, 180)
+        reduced.append(small_img.size != full)
+        a, sa = tf.raw(full_img, seed, full)
+        b, sb = tf.raw(small_img, seed, size)
+        assert a.dtype == torch.uint8 and a.shape == b.shape == (3, 32, 32)
+        assert torch.equal(sa, sb)  # lighting drew the same colour shift
+        diff = (a.float() - b.float()).abs()
+        def mirrored(t):  # red rises from left to right in the file
+            return bool(t[0, :, 0].float().mean() > t[0, :, -1].float().mean())
+        assert diff.mean() < 4 and mirrored(a) == mirrored(b)
+    assert any(reduced)  # the crops of this 240x180 image allowed a smaller decode
+
+
+def test_uint8_batches_normalise_to_the_float_path():
+    """finish(raw) is the float pipeline: PIL geometry, /255, the lighting shift, normalise,
+    computed bit for bit as the per-sample transform did before batches left the workers in
+    uint8."""
+    records = [record("random_resized_crop"), record("hflip"), record("lighting")]
+    want = InputSpec((3, 16, 16), mean=[0.4, 0.5, 0.6], std=[0.2, 0.25, 0.3],
+                     augment=tuple(records))
+    tf = SampleTransform(records, want, files=True)
+    img = Image.fromarray(ramp(40, 50))
+    for seed in range(5):
+        rng, ctx = random.Random(seed), tf.file_ctx
+        geo = AUGMENTATIONS["hflip"].image(
+            AUGMENTATIONS["random_resized_crop"].image(img, records[0], rng, ctx),
+            records[1], rng, ctx)
+        x = torch.from_numpy(np.array(geo)).permute(2, 0, 1).float().div_(255.0)
+        x = AUGMENTATIONS["lighting"].tensor(x, records[2], rng, ctx)
+        by_hand = x * tf.scale + tf.offset
+        raw, shift = tf.raw(img, seed)
+        assert torch.equal(tf.finish(raw[None], shift[None])[0], by_hand)
+        assert torch.equal(tf.image(img, seed), by_hand)
+
+
+def test_pixel_entries_add_a_shift_per_channel():
+    """What lets the workers send uint8: a pixel entry's effect is its effect on zeros."""
+    x = torch.rand(3, 5, 6)
+    for name, entry in AUGMENTATIONS.items():
+        if entry.pixels:
+            out = entry.tensor(x, record(name), random.Random(3), Ctx((5, 6)))
+            zero = entry.tensor(torch.zeros(3, 1, 1), record(name), random.Random(3), Ctx((5, 6)))
+            assert torch.allclose(out, x + zero), name

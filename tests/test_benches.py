@@ -39,3 +39,9 @@ def test_export_stages_small():
     for stage in ("draw the weights", "torch reference, 2 samples", "onnxruntime session",
                   "ORT_DISABLE_ALL", "the whole verified export"):
         assert stage in out, out
+
+
+def test_predict_bench_tiny(tmp_path):
+    out = bench("bench/predict.py", "--images", 12, "--rounds", 1, "--no-ray",
+                "--net", "specs/squeezenet.net:squeezenet1_1", "--folder", tmp_path / "jpegs")
+    assert re.search(r"specc +\d+\.\d images/s", out) and re.search(r"hand +\d+\.\d", out), out

@@ -8,7 +8,7 @@ import pytest
 import specc
 
 from conftest import SPECS
-from torchvision_parity import TOLERANCE, fixture, layout_mismatches, parity_error
+from torchvision_parity import fixture, layout_mismatches, parity_error, tolerance
 
 VGG_BN = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
 
@@ -24,4 +24,4 @@ def test_vgg_bn_layout_and_count_match_torchvision(name):
 @pytest.mark.parametrize("name", VGG_BN)
 def test_vgg_bn_outputs_match_torchvision(name):
     assert fixture(name)["parity"]["input"] == [2, 3, 224, 224]  # full size
-    assert parity_error(specc.load(SPECS / "vgg.net", name), name) <= TOLERANCE
+    assert parity_error(specc.load(SPECS / "vgg.net", name), name) <= tolerance(name)

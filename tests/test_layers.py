@@ -21,7 +21,8 @@ LAYERS = [
     ["network"],                     # the Python API (specc.load -> Network)
     ["data"],                        # data-set readers
     ["tasks"],                       # the demonstrations' task environments
-    ["train", "runtime", "tools"],   # trainer; running models; fmt, lsp, graph page, zoo, docs
+    ["train", "runtime", "tools", "deploy"],  # trainer; running models; fmt, lsp, graph page,
+                                     # zoo, docs; int8/fp16, Triton, batch prediction
     ["cli"],                         # the command line
 ]
 RANK = {p: i for i, layer in enumerate(LAYERS) for p in layer}

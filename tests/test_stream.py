@@ -170,7 +170,11 @@ def test_run_evaluates_ten_crops(tmp_path, write_spec, folder):
         {"name": "ten_crop", "resize": None, "crop": None},)))
     x = torch.cat([x for x, _ in test_batches(data, 4)])
     assert x.shape == (9, 10, 3, 16, 16)
-    assert torch.allclose(x, torch.from_numpy(views), atol=1e-6)  # the very same ten views
+    # the same ten boxes; the JPEGs are decoded at half size where the crop keeps enough
+    # pixels (PIL's draft: DCT-domain scaling), so pixel values differ from a full-size decode
+    # by the filter, not by the geometry
+    diff = (x - torch.from_numpy(views)).abs()
+    assert diff.mean() < 0.02 and diff.max() < 0.25, (diff.mean(), diff.max())
 
 
 def _ten_crop_by_hand(onnx_path, folder):

@@ -7,7 +7,7 @@ import specc
 
 from conftest import SPECS
 from test_networks import at_size
-from torchvision_parity import TOLERANCE, fixture, fixture_names, layout_mismatches, parity_error
+from torchvision_parity import fixture, fixture_names, layout_mismatches, parity_error, tolerance
 
 # torchvision constructor -> the bundled spec that defines a network of the same name
 SPEC_OF = {
@@ -86,4 +86,4 @@ def _params(names):
 
 @pytest.mark.parametrize("name", _params(SPEC_OF))
 def test_outputs_match_torchvision(name, write_spec):
-    assert parity_error(parity_net(name, write_spec), name) <= TOLERANCE
+    assert parity_error(parity_net(name, write_spec), name) <= tolerance(name)

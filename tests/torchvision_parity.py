@@ -18,6 +18,20 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "torchvision"
 TOLERANCE = 1e-5
 
 
+CHAOTIC = 1e-4  # a float32 error beyond this: only the same kernels agree (see tolerance)
+
+
+def tolerance(name: str) -> float:
+    """1e-5, or twice the reference's own float32 rounding (its output against float64)
+    where that is larger: two correct float32 programs with different kernels each carry
+    that much, and a deep network at the filled weights can carry more than 1e-5
+    (EfficientNet-B5 1.6e-5, MobileNetV3-Large 2.7e-5). Never more than 1e-4, where a
+    wrong layer could hide: EfficientNet-B6 and B7 are chaotic in float32 at these weights
+    (25 % and 43 % off float64), so their check holds only because both sides run the same
+    one-thread kernels (the fixtures are made with one thread, and so is the check)."""
+    return min(CHAOTIC, max(TOLERANCE, 2 * fixture(name)["parity"]["float32_error"]))
+
+
 @lru_cache(maxsize=None)
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
@@ -63,17 +77,12 @@ def parity_error(net, name: str) -> float:
              else v for k, v in module.state_dict().items()}
     module.load_state_dict(state, strict=True)
     x = torch.from_numpy(rule.sample_input(tuple(ref["input"])))
-    with torch.no_grad():
-        out = module(x)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the fixtures were made: the same kernels, the same sums
+    try:
+        with torch.no_grad():
+            out = module(x)
+    finally:
+        torch.set_num_threads(threads)
     out = (out[0] if isinstance(out, tuple) else out).numpy()
-    return compare(rule.summary(out), ref["output"])
-
-
-def compare(ours: dict, theirs: dict) -> float:
-    if ours["shape"] != theirs["shape"]:
-        raise AssertionError(f"output shape {ours['shape']} != torchvision's {theirs['shape']}")
-    l2, top = theirs["l2"], theirs["max_abs"]
-    assert top > 0 and np.isfinite(l2), "a reference output must be non-trivial"
-    head = np.abs(np.subtract(ours["head"], theirs["head"])).max() / top
-    proj = np.abs(np.subtract(ours["projections"], theirs["projections"])).max() / l2
-    return float(max(head, proj, abs(ours["l2"] - l2) / l2))
+    return rule.relative_error(rule.summary(out), ref["output"])

@@ -71,3 +71,16 @@ def summary(output: np.ndarray, head: int = 8) -> dict:
             "max_abs": float(np.max(np.abs(flat))),
             "head": [float(v) for v in output.reshape(output.shape[0], -1)[:, :head].reshape(-1)],
             "projections": [float(v) for v in projections(flat.size) @ flat]}
+
+
+def relative_error(ours: dict, theirs: dict) -> float:
+    """The error of one output summary against another: the largest of the head values'
+    error over the largest magnitude, and the projections' and the L2 norm's error over the
+    output's L2 norm."""
+    if ours["shape"] != theirs["shape"]:
+        raise AssertionError(f"output shape {ours['shape']} != torchvision's {theirs['shape']}")
+    l2, top = theirs["l2"], theirs["max_abs"]
+    assert top > 0 and np.isfinite(l2), "a reference output must be non-trivial"
+    head = np.abs(np.subtract(ours["head"], theirs["head"])).max() / top
+    proj = np.abs(np.subtract(ours["projections"], theirs["projections"])).max() / l2
+    return float(max(head, proj, abs(ours["l2"] - l2) / l2))

@@ -73,6 +73,8 @@ def model_metadata(net) -> dict:
             "specc.spec_files": files, "specc.version": __version__,
             "specc.preprocessing": pre, "specc.labels": r.get("labels", []),
             "specc.outputs": list(net.graph.outputs), "specc.output_kind": output_kind(net)}
+    if r.get("eval"):  # the recipe's evaluation transform: predict and calibration use it
+        meta["specc.eval"] = r["eval"]
     if net.graph.meta.get("overrides"):
         meta["specc.overrides"] = net.graph.meta["overrides"]
     return meta
@@ -93,15 +95,17 @@ def output_kind(net) -> str:
 
 def export(net, path, weights=None, opset: int = ONNX_OPSET, fp16: bool = False,
            external_data: bool | None = None, verify: bool = True, seed: int = 0,
-           progress=None) -> ExportResult:
+           progress=None, half: str | None = None) -> ExportResult:
     """Write `net` as ONNX at `path`. `weights`: None (seeded fresh init), a checkpoint path
-    or run folder, or a state dict of tensors/arrays. `progress(stage)` hears each stage."""
+    or run folder, or a state dict of tensors/arrays. `progress(stage)` hears each stage.
+    `half`: "compute" (an fp16 graph, float32 inputs and outputs) or "io" (fp16 throughout),
+    see specc.backends.onnx_half; `fp16` only stores the weights in half precision."""
     start = time.perf_counter()
     say = progress or (lambda stage: None)
     say("building the weights" if weights is None else "loading the weights")
     arrays, module, filling = _weights(net, weights, seed, verify)
     try:
-        result = emit(net, arrays, path, opset, fp16, external_data, module, say, filling)
+        result = emit(net, arrays, path, opset, fp16, external_data, module, say, filling, half)
     except BaseException:
         if filling is not None:
             filling.cancel()
@@ -112,7 +116,7 @@ def export(net, path, weights=None, opset: int = ONNX_OPSET, fp16: bool = False,
 
 def emit(net, arrays: dict[str, np.ndarray], path, opset: int = ONNX_OPSET,
          fp16: bool = False, external_data: bool | None = None, module=None,
-         say=lambda stage: None, filling=None) -> ExportResult:
+         say=lambda stage: None, filling=None, half: str | None = None) -> ExportResult:
     """Emit ONNX for `net` with these weights; verify against `module` when one is given.
     `filling` (a torch_module.Filling) is still computing `arrays` in the background: each
     is written as soon as it is ready, and torch's reference forward for verification starts
@@ -125,13 +129,17 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = ONNX_OPSET,
     if path.is_dir():
         raise SpeccError(f"{path} is a folder; name the .onnx file to write")
     graph = passes.run(net.graph, passes.INFERENCE)
-    if filling is not None and fp16:
+    if filling is not None and (fp16 or half):
         filling.join()  # the fp16 copies are made from the values
     try:
         skeleton, stored = build_skeleton(graph, arrays, opset=opset,
                                           fp16_weights=fp16, metadata=model_metadata(net))
     except LoweringError as e:
         raise SpeccError(str(e)) from None
+    if half:
+        from .onnx_half import to_half
+        skeleton, stored = to_half(skeleton, stored, graph, io=half == "io")
+        skeleton.metadata_props.add(key="specc.precision", value=f"fp16 ({half})")
     size = sum(a.nbytes for a in stored.values())
     external = external_data if external_data is not None else size > TWO_GB - 2 ** 26
     data_name = path.name + ".data" if external else None
@@ -140,7 +148,7 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = ONNX_OPSET,
         reference = Reference(module, graph, after=filling.join if filling else None)
     try:
         return _write_and_verify(path, folder, skeleton, stored, graph, module, fp16, external,
-                                 data_name, size, say, filling, reference, start)
+                                 data_name, size, say, filling, reference, start, half)
     except BaseException:
         _stop(filling, reference)
         raise
@@ -159,7 +167,7 @@ def _stop(filling, reference) -> None:
 
 
 def _write_and_verify(path, folder, skeleton, stored, graph, module, fp16, external, data_name,
-                      size, say, filling, reference, start) -> ExportResult:
+                      size, say, filling, reference, start, half=None) -> ExportResult:
     """Write into a staging folder, verify there, move into place."""
     with staging(path) as tmp:
         say(f"writing {size / 1e6:.0f} MB of weights")
@@ -171,7 +179,12 @@ def _write_and_verify(path, folder, skeleton, stored, graph, module, fp16, exter
         if filling is not None:
             filling.join()
         verified, verify_start = None, time.perf_counter()
-        if module is not None:
+        if module is not None and half:
+            from .onnx_half_verify import verify_half_file
+            say("verifying the fp16 graph: onnx.checker, onnxruntime op by op against torch")
+            verified = verify_half_file(tmp / path.name, skeleton, stored, graph, module,
+                                        reference, io=half == "io")
+        elif module is not None:
             say("verifying: onnx.checker, shape inference, onnxruntime against torch")
             verified = verify_file(tmp / path.name, skeleton, stored, graph, module, fp16,
                                    reference=reference)

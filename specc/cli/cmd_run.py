@@ -134,19 +134,16 @@ def _refuse_spec(target: str) -> None:
 
 def _evaluate(args, model, sess, provider) -> int:
     from .. import tasks  # noqa: F401  (the demonstrations' data sets register themselves)
-    from ..data.registry import InputSpec, load_dataset, test_batches
+    from ..data.registry import load_dataset, test_batches
+    from ..runtime.model import input_spec_of
     name, dims, _ = input_specs(model)[0]
-    pre = metadata(model)["specc.preprocessing"]
     out_dims = sess.get_outputs()[0].shape
     if len(dims) < 2 or len(out_dims) != 2 or not all(isinstance(d, int) and d > 0
                                                       for d in dims[1:]):
         raise SpeccError(f"--data needs a model with input [N, ...known dims] and output "
                          f"[N, classes]; this one has {list(dims)} -> {list(out_dims)}")
-    width = out_dims[-1] if isinstance(out_dims[-1], int) else None
     views = ({"name": "ten_crop", "resize": None, "crop": None},) if args.ten_crop else ()
-    data = load_dataset(args.data, InputSpec(tuple(dims[1:]), pre.get("pixel_range"),
-                                             pre.get("mean"), pre.get("std"), (), width,
-                                             eval_transform=views))
+    data = load_dataset(args.data, input_spec_of(model, views))
     correct = count = 0
     for x, y in test_batches(data, args.batch_size):
         x, y = x.numpy(), y.numpy()

@@ -22,6 +22,7 @@ COMMANDS = {
     "export": "write an ONNX model straight from the graph and verify it",
     "run": "run an exported ONNX model with onnxruntime",
     "bench": "latency and throughput, onnxruntime and torch side by side",
+    "predict": "label a whole data source with an exported model (streamed, resumable, Ray)",
     "graph": "draw the network: an explorable HTML page, an SVG picture or Graphviz DOT",
     "zoo": "list the bundled specs with parameters, MACs and paper figures",
     "fmt": "rewrite .net files in the canonical layout (comments kept, meaning unchanged)",

@@ -92,7 +92,9 @@ def split(arg: str) -> tuple[FileList, FileList, list[str]]:
 
 
 class FolderSet(torch.utils.data.Dataset):
-    """Map-style: key (index, seed) -> (tensor, label, files that had to be skipped)."""
+    """Map-style: key (index, seed) -> ((uint8 image, pixel shift), label, files that had to
+    be skipped). The worker decodes (a JPEG at the reduced size the sample's crop allows) and
+    draws the geometry; `transform.finish` normalises the batch where it will be used."""
 
     def __init__(self, files: FileList, transform):
         self.files, self.transform = files, transform
@@ -107,11 +109,11 @@ class FolderSet(torch.utils.data.Dataset):
             j = (i + attempt) % len(self.files)
             path = self.files.path(j)
             try:
-                img = decode(path)
+                img, full = decode(path, lambda size: self.transform.reduction(size, seed))
             except BadImage as e:
                 skipped.append((str(path), str(e)))
                 continue
-            return self.transform.image(img, seed), int(self.files.labels[j]), skipped
+            return self.transform.raw(img, seed, full), int(self.files.labels[j]), skipped
         return None, -1, skipped
 
 
@@ -119,13 +121,20 @@ class BadImage(Exception):
     pass
 
 
-def decode(path: Path):
-    """Open and fully decode an image (truncated files fail here, not later)."""
+def decode(path: Path, reduction=None):
+    """Open and fully decode an image (truncated files fail here, not later): (image, its
+    full (width, height)). A JPEG is decoded at 1/2, 1/4 or 1/8 of its size in the DCT
+    domain (PIL's draft) when `reduction(size)` allows it."""
     from PIL import Image, UnidentifiedImageError
     try:
         img = Image.open(path)
+        full = img.size
+        if reduction is not None and img.format == "JPEG":
+            factor = reduction(full)
+            if factor > 1:
+                img.draft(img.mode, (-(-full[0] // factor), -(-full[1] // factor)))
         img.load()
-        return img
+        return img, full
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
             Image.DecompressionBombError) as e:
         raise BadImage(str(e).splitlines()[0][:200] or type(e).__name__) from None

@@ -301,7 +301,7 @@ def _shuffled(samples, rng: random.Random, size: int = SHUFFLE_BUFFER):
 class ShardFeed:
     """A rank's batches from shards, yielded in position order (see the module docstring)."""
 
-    def __init__(self, data, seed, rank, world, per_rank, workers, pin):
+    def __init__(self, data, seed, rank, world, per_rank, workers, pin, device=None):
         from .stream import BadFiles
         src = data.shards
         if len(src.train) < world:

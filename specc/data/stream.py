@@ -35,8 +35,10 @@ class StreamData:
     shards: object = None  # a ShardSource for webdataset (specc.data.shards), else None
     feeder: object = None  # the feed's class when not LoaderFeed (shards: ShardFeed)
 
-    def feed(self, seed, rank, world, per_rank, workers, pin):
-        return (self.feeder or LoaderFeed)(self, seed, rank, world, per_rank, workers, pin)
+    def feed(self, seed, rank, world, per_rank, workers, pin, device=None):
+        """A rank's batches; image batches are normalised on `device` (default the CPU)."""
+        return (self.feeder or LoaderFeed)(self, seed, rank, world, per_rank, workers, pin,
+                                           device)
 
 
 def quiet_worker(_worker_id: int) -> None:
@@ -101,8 +103,10 @@ def loader(dataset, batch_sampler, workers: int, pin: bool, persistent: bool):
 class LoaderFeed:
     """Batches of a map-style on-disk data set (imagefolder)."""
 
-    def __init__(self, data: StreamData, seed, rank, world, per_rank, workers, pin):
+    def __init__(self, data: StreamData, seed, rank, world, per_rank, workers, pin,
+                 device=None):
         self.data, self.rank, self.world, self.workers, self.pin = data, rank, world, workers, pin
+        self.device = device
         self.sampler = EpochBatches(data.train_size, seed, rank, world, per_rank)
         self.train_loader = loader(data.train, self.sampler, workers, pin, persistent=True)
         self.bad = BadFiles(show=rank == 0)
@@ -117,7 +121,7 @@ class LoaderFeed:
     def epoch(self, epoch: int, skip: int = 0):
         self.sampler.epoch, self.sampler.skip = epoch, skip
         for x, y, bad in self.train_loader:
-            yield self._checked(x, y, bad)
+            yield self._checked(x, y, bad, self.data.train.transform)
 
     def test(self, batch: int | None = None, limit: int | None = None):
         """This rank's share of the test set: every world-th sample, in batches."""
@@ -126,14 +130,16 @@ class LoaderFeed:
         batches = [[(i, 0) for i in mine[s:s + batch]] for s in range(0, len(mine), batch)]
         batches = batches[:limit] if limit is not None else batches
         for x, y, bad in loader(self.data.test, batches, self.workers, self.pin, False):
-            yield self._checked(x, y, bad)
+            yield self._checked(x, y, bad, self.data.test.transform)
 
-    def _checked(self, x, y, bad):
+    def _checked(self, x, y, bad, transform):
+        """The batch normalised (uint8 from the workers: see SampleTransform.finish), after
+        naming the files that had to be skipped."""
         self.bad.report(bad)
         if x is None:
             raise SpeccError(f"{self.data.name}: {MAX_STAND_INS} images in a row could not be "
                              f"read, the last {bad[-1][0]} ({bad[-1][1]}); is the folder damaged?")
-        return x, y
+        return transform.finish(*x, self.device), y
 
     def close(self) -> None:
         self.train_loader = None  # its iterator shuts the persistent workers down

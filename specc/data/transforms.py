@@ -8,6 +8,7 @@ normalised space.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -51,28 +52,59 @@ class SampleTransform:
         return ", ".join(describe(r) for r in self.records) or "none"
 
     # ------------------------------------------------------------------ files
-    def image(self, img, seed: int) -> torch.Tensor:
-        """A decoded PIL image -> [C, H, W] (or [V, C, H, W]) float tensor, normalised."""
+    def image(self, img, seed: int, source: tuple | None = None) -> torch.Tensor:
+        """A decoded PIL image -> [C, H, W] (or [V, C, H, W]) float tensor, normalised.
+        `source`: the file's own (width, height) when it was decoded smaller (draft)."""
+        x, shift = self.raw(img, seed, source)
+        return self.finish(x[None], shift[None])[0]
+
+    def reduction(self, size: tuple, seed: int) -> int:
+        """By how much (1, 2, 4 or 8) an image file of this (width, height) may be decoded
+        smaller for this sample: its first entry's draws, made on a copy of the generator,
+        say how many pixels its output is made from. 1 when the first entry cannot say."""
+        entry = self.entries[0] if self.entries else None
+        if entry is None or entry.pixels or entry.reduce is None:
+            return 1
+        return entry.reduce(tuple(size), self.records[0], random.Random(seed), self.file_ctx)
+
+    def raw(self, img, seed: int, source: tuple | None = None):
+        """The geometry, on the worker: (uint8 [C, H, W] or [V, C, H, W] at the output size,
+        float [C] shift that the pixel entries add, in [0, 1] units). `finish` makes the
+        network's input from a batch of them (on the device that runs the network)."""
         rng = random.Random(seed)
         img = img.convert("RGB" if self.channels == 3 else "L")
-        x = None
+        shift = torch.zeros(self.channels, 1, 1)
+        first = True
         for entry, record in zip(self.entries, self.records):
-            if x is None and not entry.pixels:
-                img = entry.image(img, record, rng, self.file_ctx)
+            if entry.pixels:  # additive per channel: its effect on a zero image is the shift
+                shift = shift + entry.tensor(torch.zeros(self.channels, 1, 1), record, rng,
+                                             self.file_ctx)
                 continue
-            if x is None:
-                x = self._to_tensor(img)
-            x = entry.tensor(x, record, rng, self.file_ctx)
-        if x is None:
-            x = self._to_tensor(img)
-        return self._fit(x) * self.scale + self.offset
+            ctx = self.file_ctx
+            if first and source is not None and tuple(source) != tuple(img.size):
+                ctx = replace(ctx, source=tuple(source))
+            img = entry.image(img, record, rng, ctx)
+            first = False
+        return self._to_uint8(img), shift.view(-1)
 
-    def _to_tensor(self, img) -> torch.Tensor:
+    def finish(self, x: torch.Tensor, shift: torch.Tensor, device=None) -> torch.Tensor:
+        """uint8 [N, (V,) C, H, W] and [N, C] shifts -> the network's input, normalised, on
+        `device` (the uint8 batch is what crosses to it: a quarter of the bytes)."""
+        if device is not None:
+            x = x.to(device, non_blocking=True)
+            shift = shift.to(device, non_blocking=True)
+        x = x.float().div_(255.0)
+        view = (len(shift),) + (1,) * (x.dim() - 4) + (self.channels, 1, 1)
+        if shift.any():
+            x = x + shift.view(view)
+        x = self._fit(x)
+        return x * self.scale.to(x.device) + self.offset.to(x.device)
+
+    def _to_uint8(self, img) -> torch.Tensor:
         if isinstance(img, list):  # several views
-            return torch.stack([self._to_tensor(i) for i in img])
+            return torch.stack([self._to_uint8(i) for i in img])
         a = torch.from_numpy(np.array(img))  # a writable copy, as torchvision takes
-        a = a.unsqueeze(0) if a.dim() == 2 else a.permute(2, 0, 1)
-        return a.float().div_(255.0)
+        return a.unsqueeze(0) if a.dim() == 2 else a.permute(2, 0, 1).contiguous()
 
     def _fit(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) == tuple(self.size):

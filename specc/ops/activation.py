@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..ir.graph import Init
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import (HALF_KEPT, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params,
+                       register)
 from .shapes import channels, float_input
 
 
@@ -110,7 +111,7 @@ register(
           torch=lambda b, node, xs, ps: b.call(heaviside, xs[0], node.attrs["threshold"]),
           onnx=_step_onnx,
           traits=frozenset({"elementwise"}), params=no_params, macs=no_macs, tolerance=1e-5),
-    OpDef(name="softmax",
+    OpDef(name="softmax", half=HALF_KEPT,
           shape="same as x",
           example=Example(("f32[N, 3, 4]",), "softmax(x0, axis=2)"),
           doc="Softmax along `axis`.",
@@ -118,7 +119,7 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.torch.softmax, xs[0], node.attrs["axis"]),
           onnx=lambda b, node, xs, ps: b.op("Softmax", xs, axis=node.attrs["axis"]),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="log_softmax",
+    OpDef(name="log_softmax", half=HALF_KEPT,
           shape="same as x",
           example=Example(("f32[N, 5]",), "log_softmax(x0)"),
           doc="Log of the softmax along `axis`.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import TensorType
-from .registry import Example, Arg, OpDef, ShapeError, no_params, register
+from .registry import HALF_KEPT, Example, Arg, OpDef, ShapeError, no_params, register
 from .shapes import broadcast, float_input, fmt, prod, same_dtype
 
 
@@ -78,7 +78,7 @@ def _onnx(b, node, xs, ps):
 
 
 register(OpDef(
-    name="scaled_dot_product_attention",
+    name="scaled_dot_product_attention", half=HALF_KEPT,
     shape="q [..., L, E], k [..., S, E], v [..., S, Ev] -> [..., L, Ev]; leading dims broadcast",
     example=Example(("f32[N, 2, 5, 4]", "f32[N, 2, 6, 4]", "f32[N, 2, 6, 3]"),
                     "scaled_dot_product_attention(x0, x1, x2)"),

@@ -3,7 +3,7 @@ groups."""
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, register
+from .registry import HALF_SUMS, Example, Arg, OpDef, ParamSpec, ShapeError, register
 from .shapes import channels, expand, prod, spatial, window_out
 
 DEFAULT = Init("default")  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -71,7 +71,7 @@ def _onnx(b, node, xs, ps):
 
 
 register(OpDef(
-    name="conv",
+    name="conv", half=HALF_SUMS,
     shape="[N, C, *S] -> [N, channels, *S'], S' = (S + 2 padding - dilation (kernel - 1) - 1) // "
           "stride + 1, for 1 to 3 spatial dims",
     example=Example(("f32[N, 4, 9, 9]",), "conv(x0, 6, 3, stride=2, padding=1, groups=2)"),
@@ -151,7 +151,7 @@ def _t_onnx(b, node, xs, ps):
 
 
 register(OpDef(
-    name="conv_transpose",
+    name="conv_transpose", half=HALF_SUMS,
     shape="[N, C, *S] -> [N, channels, *S'], S' = (S - 1) stride - 2 padding + dilation (kernel "
           "- 1) + output_padding + 1",
     example=Example(("f32[N, 4, 5, 5]",),

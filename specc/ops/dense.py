@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import (HALF_SUMS, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params,
+                       register)
 from .shapes import broadcast, float_input, fmt, same_dtype
 
 DEFAULT = Init("default")
@@ -93,7 +94,7 @@ register(
           torch=lambda b, node, xs, ps: b.call(b.F.embedding, xs[0], ps["weight"]),
           onnx=lambda b, node, xs, ps: b.op("Gather", [ps["weight"], xs[0]], axis=0),
           macs=no_macs, tolerance=1e-5, traits=frozenset()),
-    OpDef(name="linear",
+    OpDef(name="linear", half=HALF_SUMS,
           shape="[..., F] -> [..., features]",
           example=Example(("f32[N, 7]",), "linear(x0, 5)"),
           doc="Fully connected layer y = x W^T + b over the last dim. Owns `weight` [out, in] "
@@ -104,7 +105,7 @@ register(
           torch=_linear_torch, onnx=_linear_onnx, tolerance=1e-4,
           traits=frozenset({"weighted", "backward_ignores_output"}),
           synapses={"weight": "dense", "bias": "bias"}),
-    OpDef(name="matmul",
+    OpDef(name="matmul", half=HALF_SUMS,
           shape="[..., n, k] and [..., k, m] -> [..., n, m]; the leading dims broadcast",
           example=Example(("f32[N, 3, 4]", "f32[N, 4, 5]"), "matmul(x0, x1)"),
           doc="Matrix product a @ b over the last two dims; the dims before them broadcast "

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import (HALF_KEPT, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs,
+                       no_params, register)
 from .shapes import channels, float_input, fmt, in_range, prod
 
 
@@ -185,7 +186,7 @@ def _unit_onnx(b, node, xs, ps):
 
 
 register(
-    OpDef(name="normalize",
+    OpDef(name="normalize", half=HALF_KEPT,
           shape="same as x",
           example=Example(("f32[N, 5, 8]",), "normalize(x0)"),
           doc="x divided by its Euclidean norm along `axis`, no less than eps "
@@ -197,7 +198,7 @@ register(
                                                node.attrs["eps"]),
           onnx=_unit_onnx, params=no_params, tolerance=1e-5, macs=no_macs,
           traits=frozenset()),
-    OpDef(name="layernorm",
+    OpDef(name="layernorm", half=HALF_KEPT,
           shape="same as x; statistics over `dims` dims ending at `axis` (the last ones)",
           example=Example(("f32[N, 5, 8]",), "layernorm(x0)"),
           doc="Layer normalisation (Ba et al. 2016) over the last `dims` dims, or the `dims` "
@@ -209,7 +210,7 @@ register(
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
           torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
           traits=frozenset({"normalising"})),
-    OpDef(name="groupnorm",
+    OpDef(name="groupnorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...]); `groups` divides C",
           example=Example(("f32[N, 6, 4, 4]",), "groupnorm(x0, 3)"),
           doc="Group normalisation (Wu & He 2018): statistics over each group of channels "
@@ -222,7 +223,7 @@ register(
                                                node.attrs["eps"]),
           onnx=_gn_onnx, tolerance=1e-4, macs=no_macs,
           traits=frozenset({"normalising"})),
-    OpDef(name="instancenorm",
+    OpDef(name="instancenorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "instancenorm(x0, affine=true)"),
           doc="Instance normalisation (Ulyanov et al. 2016): statistics per sample and "

@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import Init, TensorType
-from .registry import Arg, Example, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import (HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, no_macs, no_params,
+                       register)
 from .shapes import fmt, spatial
 
 
@@ -273,7 +274,7 @@ def reinforce_representatives(step):
 
 
 register(
-    OpDef(name="s_cell", shape="[N, K', m, m] -> [N, planes, size, size]",
+    OpDef(name="s_cell", half=HALF_SUMS, shape="[N, K', m, m] -> [N, planes, size, size]",
           example=Example(("f32[N, 2, 10, 10]",), "s_cell(relu(x0), 3, 5, 8, 1.5, "
                           "init_scale=3.0, b_init=uniform(0, 2))"),
           doc="Neocognitron S-cells: `planes` planes of size x size, each cell a shared "
@@ -286,7 +287,7 @@ register(
           infer=_s_infer, params=_s_params, macs=_s_macs, torch=_s_torch, onnx=_s_onnx,
           tolerance=1e-4, traits=frozenset({"weighted"}),
           synapses={"a": "s_plane", "b": "s_plane"}),
-    OpDef(name="c_cell", shape="[N, K, m, m] -> [N, K, size, size]",
+    OpDef(name="c_cell", half=HALF_SUMS, shape="[N, K, m, m] -> [N, K, size, size]",
           example=Example(("f32[N, 3, 8, 8]",), "c_cell(relu(x0), 5, 6)"),
           params=no_params, macs=no_macs, traits=frozenset({"pooling"}),
           doc="Neocognitron C-cells: each plane blurs its S-plane with the fixed d(v) over a "

@@ -3,7 +3,8 @@ depth."""
 from __future__ import annotations
 
 from ..ir.graph import Init
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params, register
+from .registry import (HALF_KEPT, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, no_params,
+                       register)
 from .shapes import channels, float_input, in_range
 
 
@@ -104,7 +105,7 @@ def stochastic_depth(x, p: float, mode: str, training: bool):
 
 
 register(
-    OpDef(name="batchnorm",
+    OpDef(name="batchnorm", half=HALF_KEPT,
           shape="same as x ([N, C, ...])",
           example=Example(("f32[N, 3, 4, 4]",), "batchnorm(x0)"),
           doc="Batch normalisation (Ioffe & Szegedy 2015) over dim 1. Owns `weight`, `bias` "
@@ -113,7 +114,7 @@ register(
           infer=_bn_infer, params=_bn_params, torch=_bn_torch, onnx=_bn_onnx,
           tolerance=1e-4, traits=frozenset({"normalising", "backward_ignores_output"}),
           macs=no_macs),
-    OpDef(name="lrn",
+    OpDef(name="lrn", half=HALF_KEPT,
           shape="same as x ([N, C, H, W])",
           example=Example(("f32[N, 7, 4, 4]",), "lrn(x0, 5, alpha=0.0001, beta=0.75, k=2.0)"),
           doc="Local response normalisation across channels, as in Krizhevsky et al. 2012: "

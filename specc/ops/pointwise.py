@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 
-from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import (HALF_EXACT, HALF_KEPT, Example, Arg, OpDef, ShapeError, no_macs, no_params,
+                       register)
 from .shapes import float_input
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -33,7 +34,8 @@ def _c(b, value) -> str:
     return b.const([value], b.types[0].dtype, ())
 
 
-def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, call=None):
+def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, call=None,
+           half=HALF_EXACT):
     """A shape-preserving op; its example applies it to [N, 3, 4] (as `call`, if given)."""
     if isinstance(onnx, str):
         op_type = onnx
@@ -42,7 +44,7 @@ def _unary(name, doc, torch_fn, onnx, args=(), infer=None, tolerance=1e-5, call=
                  example=Example(("f32[N, 3, 4]",), call or f"{name}(x0)"),
                  args=(Arg("x", "tensor"),) + tuple(args),
                  infer=infer or _same(name), torch=torch_fn, onnx=onnx, tolerance=tolerance,
-                 params=no_params, macs=no_macs, traits=frozenset({"elementwise"}))
+                 params=no_params, macs=no_macs, traits=frozenset({"elementwise"}), half=half)
 
 
 def _fn(attr: str, module: str = "torch", *keys):
@@ -159,9 +161,10 @@ register(
     _unary("mish", "x * tanh(softplus(x)) (Misra 2019).", _fn("mish", "F"), _mish_onnx),
     _unary("sqrt", "Square root; with a number, the compile-time sqrt().", _fn("sqrt"), "Sqrt",
            call="sqrt(abs(x0) + 0.1)"),
-    _unary("exp", "e to the power x; with a number, the compile-time exp().", _fn("exp"), "Exp"),
+    _unary("exp", "e to the power x; with a number, the compile-time exp().", _fn("exp"), "Exp",
+           half=HALF_KEPT),  # e^11 is past fp16's largest value
     _unary("log", "Natural logarithm; with a number, the compile-time log(x[, base]).", _fn("log"), "Log",
-           call="log(abs(x0) + 0.1)"),
+           call="log(abs(x0) + 0.1)", half=HALF_KEPT),
     _unary("abs", "Absolute value |x| of a float or integer tensor; with a number, the "
            "compile-time abs().", _fn("abs"), "Abs", infer=_signed("abs")),
     _unary("neg", "Negation, -x (also written -x), of a float or integer tensor.", _fn("neg"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 from ..ir.graph import TensorType
-from .registry import Example, Arg, LoweringError, OpDef, ShapeError, no_macs, no_params, register
+from .registry import (HALF_SUMS, Example, Arg, LoweringError, OpDef, ShapeError, no_macs,
+                       no_params, register)
 from .shapes import channels, expand, spatial, window_out
 
 
@@ -160,7 +161,7 @@ register(
           "rounds the output size up as Caffe did.", args=_WINDOW_ARGS,
           infer=_window_infer("maxpool"), torch=_max_torch, onnx=_pool_onnx("maxpool"),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
-    OpDef(name="avgpool",
+    OpDef(name="avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, *S'], S' = (S + 2 padding - kernel) // stride + 1 (rounded "
                 "up with ceil)",
           example=Example(("f32[N, 2, 9, 9]",), "avgpool(x0, 3, stride=2, padding=1)"),
@@ -168,7 +169,7 @@ register(
           args=_WINDOW_ARGS + (Arg("count_pad", "bool", True),),
           infer=_window_infer("avgpool"), torch=_avg_torch, onnx=_pool_onnx("avgpool"),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
-    OpDef(name="adaptive_avgpool",
+    OpDef(name="adaptive_avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, *size]",
           example=Example(("f32[N, 2, 12, 12]",), "adaptive_avgpool(x0, 4)"),
           doc="Average pooling to a fixed output size.",
@@ -182,7 +183,7 @@ register(
           args=(Arg("x", "tensor"), Arg("size", "ints")), infer=_adaptive_infer("adaptive_maxpool"),
           torch=_adaptive_torch("max"), onnx=_adaptive_onnx("max"),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
-    OpDef(name="global_avgpool",
+    OpDef(name="global_avgpool", half=HALF_SUMS,
           shape="[N, C, *S] -> [N, C, 1, ...]",
           example=Example(("f32[N, 3, 5, 5]",), "global_avgpool(x0)"),
           doc="Mean over all spatial positions; keeps [N, C, 1, 1].",
@@ -190,7 +191,7 @@ register(
           infer=lambda attrs, types: _adaptive_infer("global_avgpool")({"size": 1}, types),
           torch=_global_avg, onnx=lambda b, node, xs, ps: b.op("GlobalAveragePool", xs),
           params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset({"pooling"})),
-    OpDef(name="spp",
+    OpDef(name="spp", half=HALF_SUMS,
           shape="[N, C, H, W] -> [N, C * sum(n * n for n in levels)]",
           example=Example(("f32[N, 2, 13, 13]",), "spp(x0, [3, 2, 1])"),
           doc="Spatial pyramid pooling (He et al. 2014): max-pool to n x n bins "

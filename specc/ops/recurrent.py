@@ -9,7 +9,7 @@ reorder the rows. A cell's state is one tensor [N, 2H] holding h then c.
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import Arg, Example, OpDef, ParamSpec, ShapeError, no_params, register
+from .registry import HALF_SUMS, Arg, Example, OpDef, ParamSpec, ShapeError, no_params, register
 from .shapes import float_input, fmt
 
 DEFAULT = Init("default")
@@ -162,7 +162,7 @@ def _affine_macs(attrs, types, outs):
 
 
 register(
-    OpDef(name="lstm_cell", shape="x [N, in], state [N, 2H] -> [N, 2H]",
+    OpDef(name="lstm_cell", half=HALF_SUMS, shape="x [N, in], state [N, 2H] -> [N, 2H]",
           example=Example(("f32[N, 3]", "f32[N, 8]"), "lstm_cell(x0, x1, wi, wh, bi, bh)",
                           ("param wi: f32[16, 3] = uniform(-1, 1)",
                            "param wh: f32[16, 4] = uniform(-1, 1)",
@@ -177,7 +177,7 @@ register(
           onnx=_cell_onnx, tolerance=1e-4,
           macs=lambda attrs, types, outs: 4 * types[3].shape[1] * (types[0].shape[1]
                                                                    + types[3].shape[1])),
-    OpDef(name="lstm", shape="[N, T, F] -> [N, T, hidden]",
+    OpDef(name="lstm", half=HALF_SUMS, shape="[N, T, F] -> [N, T, hidden]",
           example=Example(("f32[N, 5, 3]",), "lstm(x0, 4, layers=2)"),
           doc="A multi-layer LSTM over a sequence [N, T, F] -> [N, T, hidden] from a zero "
               "state, owning torch.nn.LSTM's parameters (weight_ih_l0, ..., bias_hh_lK).",
@@ -185,7 +185,7 @@ register(
                 Arg("init", "init", DEFAULT)),
           infer=_lstm_infer, params=_lstm_params, macs=_lstm_macs, torch=_lstm_torch,
           onnx=_lstm_onnx, tolerance=1e-4, traits=frozenset({"weighted"})),
-    OpDef(name="affine", shape="x [..., in], weight [out, in], bias [out] -> [..., out]",
+    OpDef(name="affine", half=HALF_SUMS, shape="x [..., in], weight [out, in], bias [out] -> [..., out]",
           example=Example(("f32[N, 2, 3]",), "affine(x0, w, b)",
                           ("param w: f32[4, 3] = uniform(-1, 1)",
                            "param b: f32[4] = uniform(-1, 1)")),

@@ -5,7 +5,8 @@ ONNX moved `axes` from an attribute to an input (ReduceSum at opset 13, the othe
 from __future__ import annotations
 
 from ..ir.graph import TensorType
-from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
+from .registry import (HALF_EXACT, HALF_SUMS, Example, Arg, OpDef, ShapeError, no_macs, no_params,
+                       register)
 from .shapes import fmt
 
 _ONNX = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin"}
@@ -63,7 +64,8 @@ def _entry(kind: str, doc: str, example: Example) -> OpDef:
                  shape="x without the `axes` (kept as 1 with keepdims)",
                  args=(Arg("x", "tensor"), Arg("axes", "int_list"), Arg("keepdims", "bool", False)),
                  infer=_infer(kind), torch=lower_torch, onnx=lower_onnx, tolerance=1e-5,
-                 params=no_params, macs=no_macs, traits=frozenset())
+                 params=no_params, macs=no_macs, traits=frozenset(),
+                 half=HALF_SUMS if kind in ("mean", "sum") else HALF_EXACT)
 
 
 register(

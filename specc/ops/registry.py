@@ -107,6 +107,24 @@ TRAITS = {
 }
 
 
+@dataclass(frozen=True)
+class Half:
+    """How an op runs in a half-precision export (`specc export --fp16-compute`), and how far
+    its value may be from float32's: the op computed in fp16 from fp16 inputs, against the
+    same op computed in float32 from those inputs, relative to its output's scale."""
+
+    compute: str  # "fp16", or "fp32": kept in float (its inputs cast up, its output down)
+    tolerance: float
+
+
+# The families. fp16 keeps 11 significant bits: one rounding is 2^-11 (4.9e-4) of a value.
+HALF_EXACT = Half("fp16", 2e-3)  # moves, selects or maps values one by one: a rounding or two
+HALF_SUMS = Half("fp16", 1e-2)  # sums over a fan-in (conv, linear, pooling means): roundings
+# accumulate with the number of terms
+HALF_KEPT = Half("fp32", 2e-3)  # computed in float32 (softmax, log_softmax, norms'
+# statistics, exp/log): only the roundings of its fp16 inputs and output remain
+
+
 @dataclass(frozen=True, kw_only=True)
 class OpDef:
     """Every field but `min_opset` must be given: an op states its parameter rule, MAC rule,
@@ -131,6 +149,9 @@ class OpDef:
     # reinforce reach them) and, for stochastic ops, log_prob(attrs, inputs, sample).
     synapses: dict = field(default_factory=dict)
     log_prob: Callable | None = None
+    # Optional: how the op runs in a half-precision export, with its tolerance there (the
+    # families above; most ops map values one by one)
+    half: Half = HALF_EXACT
     # Optional: check_known(attrs, types, known) checks what the compiler knows of the inputs'
     # values (`known[i]`: the flat tuple of numbers a declared tensor is initialised with, one
     # number for a uniform fill, or None) and raises ShapeError, e.g. take's indices in range.

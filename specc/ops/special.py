@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir.graph import Init, TensorType
-from .registry import Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
+from .registry import HALF_SUMS, Example, Arg, OpDef, ParamSpec, ShapeError, no_macs, register
 from .shapes import channels, expand, fmt, prod, spatial, window_out
 
 FAN_IN = Init("fan_in_uniform", (2.4,))  # LeCun 1998: U(-2.4/F, 2.4/F), F = fan-in
@@ -135,7 +135,7 @@ def _rbf_onnx(b, node, xs, ps):
 
 
 register(
-    OpDef(name="table_conv",
+    OpDef(name="table_conv", half=HALF_SUMS,
           shape="[N, C, H, W] -> [N, len(table), H', W'] (an unpadded conv of `kernel` and "
                 "`stride`)",
           example=Example(("f32[N, 3, 8, 8]",),
@@ -148,7 +148,7 @@ register(
           infer=_tconv_infer, params=_tconv_params, macs=_tconv_macs, torch=_tconv_torch,
           onnx=_tconv_onnx, tolerance=1e-4,
           traits=frozenset({"weighted", "backward_ignores_output"})),
-    OpDef(name="subsample",
+    OpDef(name="subsample", half=HALF_SUMS,
           shape="[N, C, H, W] -> [N, C, H // kernel, W // kernel]",
           example=Example(("f32[N, 3, 8, 8]",), "subsample(x0, 2)"),
           doc="LeNet-5's trainable subsampling: (sum of each k x k window) * coef + bias, one "
@@ -160,7 +160,7 @@ register(
                                                node.attrs["kernel"]),
           onnx=_sub_onnx, tolerance=1e-4, macs=no_macs,
           traits=frozenset({"pooling", "backward_ignores_output"})),
-    OpDef(name="rbf",
+    OpDef(name="rbf", half=HALF_SUMS,
           shape="[N, F] -> [N, units]",
           example=Example(("f32[N, 6]",), "rbf(x0, 4)"),
           doc="Euclidean radial basis units: y_i = sum_j (x_j - c_ij)^2. The centres are fixed "

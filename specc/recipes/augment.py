@@ -31,6 +31,9 @@ class Ctx:
     size: tuple  # the network's input (height, width)
     unit: tuple = (1.0, 1.0, 1.0)  # one step of [0, 1] intensity, per channel, in pixel space
     fill: tuple = (0, 0, 0)  # padding colour for PIL images (the recipe's mean, else black)
+    # the image file's own (width, height) when it was decoded at a reduced size (a JPEG's
+    # DCT-domain draft): geometry is drawn on the full size and scaled onto the pixels held
+    source: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,13 @@ class Augmentation:
     evaluation: bool = False  # may be the `eval` transform
     views: int = 1  # > 1: several views per sample, whose predictions are averaged
     check: object = None  # (params) -> error text or None
-    pixels: bool = False  # works on pixel values (after decoding), not on geometry
+    # works on pixel values (after decoding), not on geometry, by adding one value per channel
+    # to every pixel of an image (its effect on an all-zero image is that shift)
+    pixels: bool = False
+    # (full (w, h), params, rng, ctx) -> the largest of 1, 2, 4, 8 by which the image may be
+    # decoded smaller and still give the same output size from at least as many pixels (its
+    # draws are those `image` makes, from a copy of the generator); None: full size only
+    reduce: object = None
 
 
 AUGMENTATIONS: dict[str, Augmentation] = {}
@@ -92,6 +101,27 @@ def shorter_to(w: int, h: int, side: int) -> tuple:
     if w <= h:
         return side, int(side * h / w)
     return int(side * w / h), side
+
+
+def full_size(img, ctx: Ctx) -> tuple:
+    """The image's size as drawn on: the file's own, even when it was decoded smaller."""
+    return ctx.source or img.size
+
+
+def on_pixels(img, ctx: Ctx, box: tuple) -> tuple:
+    """A (left, top, right, bottom) box in full-size coordinates, in the pixels held."""
+    if not ctx.source or tuple(ctx.source) == tuple(img.size):
+        return box
+    sx, sy = img.width / ctx.source[0], img.height / ctx.source[1]
+    return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+
+
+def reduction(have: float, need: float) -> int:
+    """The largest power of two up to 8 that keeps `have` pixels at `need` or more."""
+    for factor in (8, 4, 2):
+        if have / factor >= need:
+            return factor
+    return 1
 
 
 def _pil_resize(img, wh):
@@ -145,9 +175,16 @@ def _rrc_check(p):
 
 def _rrc_image(img, p, rng, ctx):
     from PIL import Image
-    left, top, cw, ch = _rrc_box(img.size, p, rng)
+    left, top, cw, ch = _rrc_box(full_size(img, ctx), p, rng)
     h, w = size_of(p, "size", ctx)
-    return img.resize((w, h), Image.BILINEAR, box=(left, top, left + cw, top + ch))
+    return img.resize((w, h), Image.BILINEAR,
+                      box=on_pixels(img, ctx, (left, top, left + cw, top + ch)))
+
+
+def _rrc_reduce(wh, p, rng, ctx):
+    _, _, cw, ch = _rrc_box(wh, p, rng)
+    h, w = size_of(p, "size", ctx)
+    return min(reduction(cw, w), reduction(ch, h))
 
 
 def _rrc_tensor(x, p, rng, ctx):
@@ -159,12 +196,17 @@ register(Augmentation(
     "random_resized_crop", {"size": ("size", None), "scale": ("numbers", [0.08, 1.0]),
                             "ratio": ("numbers", [3 / 4, 4 / 3])},
     "Szegedy et al. 2015 §6", "a patch of 8-100 % of the area, aspect ratio 3/4-4/3, resized "
-    "to size x size (GoogLeNet)", _rrc_image, _rrc_tensor, sets_size=True, check=_rrc_check))
+    "to size x size (GoogLeNet)", _rrc_image, _rrc_tensor, sets_size=True, check=_rrc_check,
+    reduce=_rrc_reduce))
 
 
 def _jitter_image(img, p, rng, ctx):
     side = rng.randint(p["min"], p["max"])
-    return _pil_resize(img, shorter_to(img.width, img.height, side))
+    return _pil_resize(img, shorter_to(*full_size(img, ctx), side))
+
+
+def _jitter_reduce(wh, p, rng, ctx):
+    return reduction(min(wh), rng.randint(p["min"], p["max"]))
 
 
 def _jitter_tensor(x, p, rng, ctx):
@@ -177,7 +219,7 @@ register(Augmentation(
     "scale_jitter", {"min": ("int", 256), "max": ("int", 512)},
     "Simonyan & Zisserman 2015 §3.1", "shorter side resized to a random S in [min, max], then "
     "random_crop (VGG: [256, 512]; ResNet, He et al. 2016 §3.4: [256, 480])",
-    _jitter_image, _jitter_tensor,
+    _jitter_image, _jitter_tensor, reduce=_jitter_reduce,
     check=lambda p: None if 1 <= p["min"] <= p["max"] else "needs 1 <= min <= max"))
 
 
@@ -237,9 +279,13 @@ register(Augmentation(
 
 def _resize_crop_image(img, p, rng, ctx):
     h, w = size_of(p, "crop", ctx)
-    img = _pil_resize(img, shorter_to(img.width, img.height, resize_of(p, (h, w))))
+    img = _pil_resize(img, shorter_to(*full_size(img, ctx), resize_of(p, (h, w))))
     left, top = (img.width - w) // 2, (img.height - h) // 2
     return _pil_crop(img, left, top, w, h, ctx.fill)
+
+
+def _resize_crop_reduce(wh, p, rng, ctx):
+    return reduction(min(wh), resize_of(p, size_of(p, "crop", ctx)))
 
 
 def _resize_crop_tensor(x, p, rng, ctx):
@@ -253,7 +299,8 @@ register(Augmentation(
     "resize_crop", {"resize": ("size", None), "crop": ("size", None)},
     "Krizhevsky et al. 2012 §2", "shorter side resized to `resize` (default 256/224 of crop), "
     "then the centre crop x crop (torchvision's evaluation: 256, 224)",
-    _resize_crop_image, _resize_crop_tensor, sets_size=True, evaluation=True))
+    _resize_crop_image, _resize_crop_tensor, sets_size=True, evaluation=True,
+    reduce=_resize_crop_reduce))
 
 
 def _ten_boxes(W, H, w, h):
@@ -264,7 +311,7 @@ def _ten_image(img, p, rng, ctx):
     """Ten PIL images: four corners and the centre, then their mirror images."""
     from PIL import Image
     h, w = size_of(p, "crop", ctx)
-    img = _pil_resize(img, shorter_to(img.width, img.height, resize_of(p, (h, w))))
+    img = _pil_resize(img, shorter_to(*full_size(img, ctx), resize_of(p, (h, w))))
     crops = [_pil_crop(img, left, top, w, h, ctx.fill)
              for left, top in _ten_boxes(img.width, img.height, w, h)]
     return crops + [c.transpose(Image.FLIP_LEFT_RIGHT) for c in crops]
@@ -283,7 +330,8 @@ register(Augmentation(
     "ten_crop", {"resize": ("size", None), "crop": ("size", None)},
     "Krizhevsky et al. 2012 §4.1", "four corner crops and the centre crop, and their mirror "
     "images; softmax averaged (also He et al. 2016's 10-crop testing)",
-    _ten_image, _ten_tensor, sets_size=True, training=False, evaluation=True, views=10))
+    _ten_image, _ten_tensor, sets_size=True, training=False, evaluation=True, views=10,
+    reduce=_resize_crop_reduce))
 
 
 # --------------------------------------------------------------------------- describing

@@ -52,10 +52,42 @@ def metadata(model) -> dict:
     pre = out.get("specc.preprocessing")
     out["specc.preprocessing"] = {k: v for k, v in pre.items() if k in ("pixel_range", "mean",
                                   "std") and _numbers(v)} if isinstance(pre, dict) else {}
+    out["specc.eval"] = _eval_record(out.get("specc.eval"))
     labels = out.get("specc.labels")
     out["specc.labels"] = [printable(x) for x in labels] if isinstance(labels, list) and all(
         isinstance(x, str) for x in labels) else []
     return out
+
+
+def _eval_record(v) -> dict | None:
+    """The recipe's evaluation transform as the model states it, if it names a registered
+    evaluation transform with known parameters of plain values; else None."""
+    from ..recipes.augment import AUGMENTATIONS
+    if not isinstance(v, dict) or not isinstance(v.get("name"), str):
+        return None
+    entry = AUGMENTATIONS.get(v["name"])
+    if entry is None or not entry.evaluation or set(v) - {"name", *entry.params}:
+        return None
+    if any(not (x is None or (isinstance(x, int) and not isinstance(x, bool) and 0 < x < 2 ** 16))
+           for k, x in v.items() if k != "name"):
+        return None
+    return dict(v)
+
+
+def input_spec_of(model, views: tuple = ()):
+    """What the model's first input wants, as a data set reader takes it: per-sample shape,
+    the recipe's pixel range, mean and std, its output width, and its evaluation transform
+    (`views` replaces it: ten crops). The one place `run --data`, `predict` and int8
+    calibration learn how to feed a model."""
+    from ..data.registry import InputSpec
+    name, dims, _ = input_specs(model)[0]
+    meta = metadata(model)
+    pre = meta["specc.preprocessing"]
+    outs = model.graph.output[0].type.tensor_type.shape.dim if model.graph.output else []
+    width = outs[-1].dim_value if len(outs) == 2 and outs[-1].HasField("dim_value") else None
+    record = meta["specc.eval"]
+    return InputSpec(tuple(dims[1:]), pre.get("pixel_range"), pre.get("mean"), pre.get("std"),
+                     (), width, eval_transform=views or ((record,) if record else ()))
 
 
 def _numbers(v) -> bool:
@@ -104,7 +136,7 @@ def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
         raise SpeccError("give input files (.npy, .npz or images) or --data NAME")
     if any(Path(f).suffix.lower() in IMAGE_SUFFIXES for f in files):
         name, dims, elem = specs[0]
-        batch = np.concatenate([_image(f, dims, meta) for f in files])
+        batch = np.concatenate([image_array(f, dims, meta) for f in files])
         return {name: fit_array(name, batch, dims, elem)}
     feeds = {}
     for f in files:
@@ -140,6 +172,32 @@ def read_arrays(f: str):
             NotImplementedError, RuntimeError, OverflowError, TypeError, SyntaxError) as e:
         why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise SpeccError(f"cannot read {f} as .npy/.npz: {printable(why)}") from None
+
+
+def check_npy(path) -> tuple:
+    """The shape of a .npy file whose header has been checked against its size (numbers
+    only, no pickles), without reading its data: for memory-mapping."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise SpeccError(f"{path} is not a .npy file")
+        fh.seek(0)
+        fmt = np.lib.format
+        try:
+            version = fmt.read_magic(fh)
+            shape, _, dtype = (fmt.read_array_header_1_0(fh) if version == (1, 0) else
+                               fmt.read_array_header_2_0(fh))
+        except Exception as e:  # noqa: BLE001 - numpy parses the header with Python's tokenizer
+            raise SpeccError(f"{path}: its .npy header cannot be read ({type(e).__name__})") \
+                from None
+        header = fh.tell()
+    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise SpeccError(f"{path} holds {dtype}; specc reads numbers only (no pickles)")
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if any(d < 0 for d in shape) or header + count * dtype.itemsize > size:
+        raise SpeccError(f"{path}: its header claims shape {list(shape)} but the file holds "
+                         f"{size:,} bytes")
+    return tuple(shape)
 
 
 def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, f: str) -> np.ndarray:
@@ -181,7 +239,9 @@ def _npy(fh, size: int, where: str) -> np.ndarray:
     return arr.reshape(shape, order="F" if fortran else "C")
 
 
-def _image(path: str, dims: list, meta: dict) -> np.ndarray:
+def image_array(path: str, dims: list, meta: dict) -> np.ndarray:
+    """One image file fitted to the model's input [1, C, H, W] as `specc run IMAGE` reads it:
+    converted to RGB, resized as it is to the input, channels fitted, normalised."""
     import torch
     from PIL import Image, UnidentifiedImageError
 

@@ -78,5 +78,5 @@ def make_feed(data, cfg: TrainConfig, dist: Dist, workers: int, device: torch.de
     per_rank = cfg.batch_size // dist.world
     if getattr(data, "streaming", False):
         return data.feed(cfg.seed, dist.rank, dist.world, per_rank, workers,
-                         pin=device.type == "cuda")
+                         pin=device.type == "cuda", device=device)
     return MemoryFeed(data, cfg.seed, dist.rank, dist.world, per_rank)
