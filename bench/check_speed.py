@@ -1,8 +1,9 @@
-"""`specc check` as a whole process for the deepest bundled specs, against `specc check` of an
-empty network measured in the same run (start-up, imports, grammar), and whether compile time
-grows linearly: `specc check` of a chain of 8,000 `relu(linear(h, 64))` layers against one of
-1,000, as processes (what a user waits for; the in-process compile time is printed too).
-Last line: ratio=X, the worst of (spec check time / 2 x empty check time),
+"""`specc check` as a whole process for every bundled network (`--all`; by default the
+deepest ones and the largest of each newer family), against `specc check` of an empty network
+measured in the same run and interleaved with them (start-up, imports, grammar), and whether
+compile time grows linearly: `specc check` of a chain of 8,000 `relu(linear(h, 64))` layers
+against one of 1,000, as processes (what a user waits for; the in-process compile time is
+printed too). Last line: ratio=X, the worst of (spec check time / 2 x empty check time),
 (8,000-layer time / 8 x 1,000-layer time) for the processes and for the in-process compile.
 Target <= 1.0.
 
@@ -13,7 +14,7 @@ the fastest of a few 60 ms runs lands in a quiet moment far more often than the 
 few 500 ms runs does. So the in-process figure is CPU time (time.process_time: compiling is
 one thread), the sizes interleaved, the median taken, and it counts in the ratio too.
 
-    python bench/check_speed.py [--repeat 7]
+    python bench/check_speed.py [--repeat 7] [--all]
 """
 from __future__ import annotations
 
@@ -27,20 +28,49 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ["specs/resnet.net:resnet152", "specs/vit.net:vit_b_16", "specs/densenet.net:densenet201",
-           "specs/vit.net:vit_l_16"]
+           "specs/vit.net:vit_l_16", "specs/swin.net:swin_t", "specs/swin.net:swin_v2_b",
+           "specs/maxvit.net:maxvit_t", "specs/efficientnet_v2.net:efficientnet_v2_l",
+           "specs/regnet.net:regnet_y_128gf", "specs/convnext.net:convnext_large",
+           "specs/resnext.net:wide_resnet101_2", "specs/mnasnet.net:mnasnet1_3"]
+
+
+def every_network() -> list[str]:
+    """FILE:NET for every complete network of every bundled spec."""
+    sys.path.insert(0, str(ROOT))
+    from specc.compile.pipeline import local_networks
+    from specc.elab import Loader, missing_params
+    out = []
+    for path in sorted((ROOT / "specs").glob("*.net")):
+        module = Loader().load_path(path)
+        out += [f"specs/{path.name}:{name}" for name, ref in local_networks(module).items()
+                if not missing_params(ref)]
+    return out
 EMPTY = "specc 1\nnetwork empty {\n input x: f32[N, 4]\n output y = x\n}\n"
 CHAIN = ("specc 1\nnetwork deep(depth: int = {n}) {{\n input x: f32[N, 64]\n h = x\n"
          " for i in range(depth) {{\n  h = relu(linear(h, 64))\n }}\n output y = h\n}}\n")
 
 
+def once(args: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "specc", "check", *args], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
 def wall(args: list[str], repeat: int) -> float:
-    times = []
+    return statistics.median(once(args) for _ in range(repeat))
+
+
+def against_empty(targets: list[str], empty: str, repeat: int) -> tuple[float, dict]:
+    """Median seconds of the empty network and of each target, each round running the empty
+    network between the targets, so that a change of the machine's load falls on both."""
+    base, times = [], {t: [] for t in targets}
     for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "specc", "check", *args], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for i, target in enumerate(targets):
+            if i % 4 == 0:
+                base.append(once([empty]))
+            times[target].append(once([target]))
+    return statistics.median(base), {t: statistics.median(v) for t, v in times.items()}
 
 
 def in_process(paths: dict[int, Path], repeat: int) -> dict[int, float]:
@@ -62,16 +92,18 @@ def in_process(paths: dict[int, Path], repeat: int) -> dict[int, float]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--all", action="store_true", help="every bundled network (~130)")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
+    targets = every_network() if args.all else TARGETS
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.net"
         empty.write_text(EMPTY)
-        base = wall([str(empty)], args.repeat)
+        base, times = against_empty(targets, str(empty), args.repeat)
         print(f"specc check of an empty network (process): {base * 1000:.0f} ms")
         ratios = []
-        for target in TARGETS:
-            t = wall([target], args.repeat)
+        for target in sorted(targets, key=times.get, reverse=True):
+            t = times[target]
             ratios.append(t / (2 * base))
             print(f"specc check {target} (process): {t * 1000:.0f} ms   "
                   f"{t / base:.2f}x the empty network")

@@ -11,15 +11,23 @@ import specc
 def pytest_addoption(parser):
     parser.addoption("--fuzz-long", action="store_true",
                      help="also run the 10,000-case fuzzers (marked fuzz_long; not in CI)")
+    parser.addoption("--parity-long", action="store_true",
+                     help="also run torchvision parity for every preset of the newer families "
+                          "(marked parity_long; not in CI: 15 minutes, 6 GB)")
+
+
+LONG = {"fuzz_long": ("--fuzz-long", "10,000 cases"),
+        "parity_long": ("--parity-long", "every preset's torchvision parity")}
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--fuzz-long"):
-        return
-    skip = pytest.mark.skip(reason="10,000 cases: run with  pytest --fuzz-long -m fuzz_long")
-    for item in items:
-        if "fuzz_long" in item.keywords:
-            item.add_marker(skip)
+    for marker, (option, what) in LONG.items():
+        if config.getoption(option):
+            continue
+        skip = pytest.mark.skip(reason=f"{what}: run with  pytest {option} -m {marker}")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -23,7 +23,7 @@ def test_every_entry_states_its_shape_rule_and_a_working_example(name):
 
 def test_the_reference_shows_signature_defaults_shape_and_onnx():
     text = opsdoc.describe(all_ops()["layernorm"])
-    assert text.startswith("layernorm(x, dims=1, eps=1e-05, affine=true, init=ones, "
+    assert text.startswith("layernorm(x, dims=1, eps=1e-05, affine=true, axis=-1, init=ones, "
                            "bias_init=zeros)")
     assert "x0: f32[N, 5, 8] -> f32[N, 5, 8]" in text and "owns: weight [8], bias [8]" in text
     assert "opset 13-16: ReduceMean, Sub, Mul, Add, Sqrt, Div; opset 17-21: " \

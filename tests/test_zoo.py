@@ -56,6 +56,10 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("resnet.net", "resnet50_v1", 25_557_032, 3_857_973_248),
     ("resnet.net", "resnet101_v1", 44_549_160, 7_570_194_432),
     ("resnet.net", "resnet152_v1", 60_192_808, 11_282_415_616),
+    # ResNet-34 with shortcut options A, B, C (Table 3): architectures.md 12.1 [C]
+    ("resnet34_shortcuts.net", "resnet34_a", 21_623_848, 3_644_493_824),
+    ("resnet34_shortcuts.net", "resnet34_b", 21_797_672, 3_663_761_408),
+    ("resnet34_shortcuts.net", "resnet34_c", 22_716_840, 3_830_747_136),
     # verify_counts.cifar(200); MACs: architectures.md 12.4 ("2.83 G" [C])
     ("cifar_resnet.net", "resnet1202", 19_421_274, 2_829_238_912),
     ("cifar_resnet.net", "resnet20", 269_722, 40_551_040),
@@ -114,6 +118,48 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     # glimpse_small at 4 glimpses and a 50-unit location code: + 64 * 50 columns of obs_w
     ("glimpse.net", "glimpse_demo", 39_113, 154_052),
     ("glimpse.net", "glimpse_demo_stride", 39_048, 153_860),
+    # torchvision's other eight families (issue 19): parameters are its published num_params
+    # (model cards, tests/fixtures/torchvision); MACs agree with its GFLOPS to their 3-5 digits
+    # (Swin's and MaxViT's include the attention products; Swin V2 at 256, EfficientNetV2 at
+    # 384 / 480, the rest at 224)
+    ("resnext.net", "resnext50_32x4d", 25_028_904, 4_230_479_872),
+    ("resnext.net", "resnext101_32x8d", 88_791_336, 16_414_015_488),
+    ("resnext.net", "resnext101_64x4d", 83_455_272, 15_460_270_080),
+    ("resnext.net", "wide_resnet50_2", 68_883_240, 11_398_021_120),
+    ("resnext.net", "wide_resnet101_2", 126_886_696, 22_753_050_624),
+    ("mnasnet.net", "mnasnet0_5", 2_218_512, 104_455_968),
+    ("mnasnet.net", "mnasnet0_75", 3_170_208, 215_493_104),
+    ("mnasnet.net", "mnasnet1_0", 4_383_312, 314_415_872),
+    ("mnasnet.net", "mnasnet1_3", 6_282_256, 526_362_432),
+    ("regnet.net", "regnet_x_400mf", 5_495_976, 413_812_608),
+    ("regnet.net", "regnet_x_800mf", 7_259_656, 799_699_712),
+    ("regnet.net", "regnet_x_1_6gf", 9_190_136, 1_602_849_792),
+    ("regnet.net", "regnet_x_3_2gf", 15_296_552, 3_176_621_952),
+    ("regnet.net", "regnet_x_8gf", 39_572_648, 7_995_132_416),
+    ("regnet.net", "regnet_x_16gf", 54_278_536, 15_940_755_456),
+    ("regnet.net", "regnet_x_32gf", 107_811_560, 31_735_929_792),
+    ("regnet.net", "regnet_y_400mf", 4_344_144, 401_842_848),
+    ("regnet.net", "regnet_y_800mf", 6_432_512, 833_856_256),
+    ("regnet.net", "regnet_y_1_6gf", 11_202_430, 1_612_076_160),
+    ("regnet.net", "regnet_y_3_2gf", 19_436_338, 3_176_482_752),
+    ("regnet.net", "regnet_y_8gf", 39_381_472, 8_473_070_592),
+    ("regnet.net", "regnet_y_16gf", 83_590_140, 15_911_510_272),
+    ("regnet.net", "regnet_y_32gf", 145_046_770, 32_279_552_832),
+    ("regnet.net", "regnet_y_128gf", 644_812_894, 127_517_815_680),
+    ("convnext.net", "convnext_tiny", 28_589_128, 4_455_531_264),
+    ("convnext.net", "convnext_small", 50_223_688, 8_683_712_256),
+    ("convnext.net", "convnext_base", 88_591_464, 15_354_729_472),
+    ("convnext.net", "convnext_large", 197_767_336, 34_361_433_600),
+    ("efficientnet_v2.net", "efficientnet_v2_s", 21_458_488, 8_365_617_152),
+    ("efficientnet_v2.net", "efficientnet_v2_m", 54_139_356, 24_582_460_384),
+    ("efficientnet_v2.net", "efficientnet_v2_l", 118_515_272, 56_079_699_008),
+    ("swin.net", "swin_t", 28_288_354, 4_490_566_656),
+    ("swin.net", "swin_s", 49_606_258, 8_740_875_264),
+    ("swin.net", "swin_b", 87_768_224, 15_430_946_816),
+    ("swin.net", "swin_v2_t", 28_351_570, 5_939_690_496),
+    ("swin.net", "swin_v2_s", 49_737_442, 11_545_857_024),
+    ("swin.net", "swin_v2_b", 87_930_848, 20_325_134_336),
+    ("maxvit.net", "maxvit_t", 30_919_624, 5_558_046_720),
 ]
 
 
@@ -197,12 +243,29 @@ def test_googlenet_names_follow_torchvision():
     assert not any(k.startswith("inception3a.branch4.0") for k in keys)  # the max pool
 
 
+def test_resnet34_shortcut_options():
+    """Option A is parameter-free (zero-padded identity), B projects where the width grows
+    (torchvision's resnet34, key for key), C projects in every unit."""
+    nets = {k: specc.load(SPECS / "resnet34_shortcuts.net", f"resnet34_{k}") for k in "abc"}
+    projections = {k: sorted({p.split(".downsample")[0] for p in n.graph.params
+                              if ".downsample." in p}) for k, n in nets.items()}
+    assert projections["a"] == []
+    assert projections["b"] == ["layer2.0", "layer3.0", "layer4.0"]
+    assert len(projections["c"]) == 16  # every unit of 3 + 4 + 6 + 3
+    torchvision34 = specc.load(SPECS / "resnet.net", "resnet34")
+    assert list(nets["b"].graph.params) == list(torchvision34.graph.params)
+    projection = sum(p.numel for n, p in nets["b"].graph.params.items()
+                     if ".downsample." in n and p.trainable)
+    assert nets["a"].params == nets["b"].params - projection
+
+
 def test_resnet_family_is_short():
-    """The architecture of all eight ResNets fits in ~70 lines (the presets' reference
-    sections, which only state the papers' figures, are not counted)."""
+    """The architecture of all eight ResNets, with the groups and widths that make ResNeXt and
+    Wide ResNet of them (resnext.net), fits in ~75 lines (the presets' reference sections,
+    which only state the papers' figures, are not counted)."""
     text = re.sub(r"reference \{[^}]*\}", "", (SPECS / "resnet.net").read_text())
     lines = [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
-    assert len(lines) <= 70
+    assert len(lines) <= 75
 
 
 def test_vgg_and_alexnet_names_follow_torchvision():

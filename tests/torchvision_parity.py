@@ -42,17 +42,26 @@ def fixture_names() -> list[str]:
 
 
 def layout(net) -> dict[str, tuple]:
-    """The state_dict layout of a checked network, from its graph (nothing allocated)."""
-    return {name: tuple(p.shape) for name, p in net.graph.params.items()}
+    """The state_dict layout of a checked network, from its graph (nothing allocated):
+    constants (`const`) are rebuilt from the spec, not saved."""
+    return {name: tuple(p.shape) for name, p in net.graph.params.items() if p.saved}
+
+
+_DTYPES = {"int64": "i64", "int32": "i32", "float64": "f64", "float16": "f16", "bool": "bool"}
 
 
 def layout_mismatches(net, name: str) -> list[str]:
+    """Keys, shapes and, where the fixture records them, the dtypes that are not float32."""
     ours = layout(net)
     theirs = {k: tuple(s) for k, s in fixture(name)["state_dict"]}
     out = [f"missing {k} {list(s)}" for k, s in theirs.items() if k not in ours]
     out += [f"unexpected {k} {list(s)}" for k, s in ours.items() if k not in theirs]
     out += [f"{k}: ours {list(s)}, torchvision {list(theirs[k])}"
             for k, s in ours.items() if k in theirs and theirs[k] != s]
+    for k, dtype in fixture(name).get("dtypes", {}).items():
+        mine = net.graph.params[k].dtype if k in net.graph.params else None
+        if mine is not None and mine != _DTYPES.get(dtype, dtype):
+            out.append(f"{k}: ours {mine}, torchvision {dtype}")
     return out
 
 
@@ -63,8 +72,9 @@ def parity_error(net, name: str) -> float:
     import torch
     ref = fixture(name)["parity"]
     module = net.to_torch().eval()
-    state = {k: torch.from_numpy(rule.fill(k, tuple(v.shape)))
-             for k, v in module.state_dict().items()}
+    params = {k for k, _ in module.named_parameters()}
+    state = {k: torch.from_numpy(rule.fill(k, tuple(v.shape))) if rule.is_filled(k, k in params)
+             else v for k, v in module.state_dict().items()}
     module.load_state_dict(state, strict=True)
     x = torch.from_numpy(rule.sample_input(tuple(ref["input"])))
     threads = torch.get_num_threads()

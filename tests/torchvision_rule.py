@@ -40,6 +40,17 @@ def fill(key: str, shape: tuple[int, ...]) -> np.ndarray:
     return out.astype(np.float32)
 
 
+STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def is_filled(key: str, is_parameter: bool) -> bool:
+    """Which state_dict entries the rule fills: every parameter and batch norm's statistics.
+    Other buffers (Swin's and MaxViT's relative position index, Swin V2's log-spaced
+    coordinate table) keep the values their model computes, so the parity check also
+    compares those computations."""
+    return is_parameter or key.rsplit(".", 1)[-1] in STATISTICS
+
+
 def sample_input(shape: tuple[int, ...]) -> np.ndarray:
     """The seeded input of a parity check: uniform in [-1, 1)."""
     return (2.0 * uniform("input", math.prod(shape)) - 1.0).reshape(shape).astype(np.float32)

@@ -11,14 +11,16 @@ and writes small JSON files that the tests read (tests/fixtures/torchvision/<nam
 For each constructor (no pretrained weights: constructors work offline) a fixture holds
 
 - `state_dict`: every key with its shape, at the constructor's defaults, in torchvision's
-  order, and `trainable_params` (the count torchvision's model cards publish);
+  order, `dtypes` (the entries that are not float32: batch norm's counters, the relative
+  position indices) and `trainable_params` (the count torchvision's model cards publish);
 - `parity`: the constructor keyword arguments and input shape of a cheap parity check, and
   the eval-mode output of the model on `tests/torchvision_rule.sample_input(shape)` after
-  every state_dict tensor was set to `tests/torchvision_rule.fill(key, shape)`: its shape, L2
-  norm, largest magnitude, the first values of each sample and four projections; and
-  `float32_error`, how far that float32 output lies from the same model run in float64 (deep
-  networks such as EfficientNet-B5 carry ~1.6e-5 of float32 rounding at these weights: two
-  correct float32 implementations with different kernels differ by as much).
+  every parameter and batch-norm statistic was set to `tests/torchvision_rule.fill(key,
+  shape)` (other buffers keep the values the model computes): its shape, L2 norm, largest
+  magnitude, the first values of each sample and four projections; and `float32_error`, how
+  far that float32 output lies from the same model run in float64 (deep networks such as
+  EfficientNet-B5 carry ~1.6e-5 of float32 rounding at these weights: two correct float32
+  implementations with different kernels differ by as much).
 
 The filling rule depends on a key's name and shape only, so a test fills a specc-built module
 the same way, loads it with strict=True and compares (tests/torchvision_parity.py). Where a
@@ -65,6 +67,19 @@ MODELS = {
     "squeezenet1_0": ({}, {}, 64),
     "squeezenet1_1": ({}, {}, 64),
     **{f"shufflenet_v2_x{w}": ({}, {}, 64) for w in ("0_5", "1_0", "1_5", "2_0")},
+    **{n: ({}, {}, 64) for n in ("resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
+                                 "wide_resnet50_2", "wide_resnet101_2")},
+    **{f"mnasnet{a}": ({}, {}, 64) for a in ("0_5", "0_75", "1_0", "1_3")},
+    **{f"regnet_{k}_{s}": ({}, {}, 64) for k, sizes in (
+        ("x", ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
+        ("y", ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")))
+       for s in sizes},
+    **{f"convnext_{s}": ({}, {}, 64) for s in ("tiny", "small", "base", "large")},
+    **{f"efficientnet_v2_{s}": ({}, {}, 64) for s in ("s", "m", "l")},
+    # 112 for Swin: the last stages are padded to the window, and patch merging pads odd sides
+    **{n: ({}, {}, 112) for n in ("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s",
+                                  "swin_v2_b")},
+    "maxvit_t": ({}, {}, 224),  # every stage's grid must divide into 7x7 partitions
 }
 BATCH = 2
 
@@ -73,25 +88,33 @@ def constructor(name: str):
     return getattr(torchvision.models, name)
 
 
-def layout(name: str, kwargs: dict) -> tuple[list, int]:
+def layout(name: str, kwargs: dict) -> tuple[list, dict, int]:
     """State-dict keys and shapes, and the trainable count, without allocating weights."""
-    with torch.device("meta"):
+    try:
+        with torch.device("meta"):
+            model = constructor(name)(**kwargs)
+    except NotImplementedError:  # RegNet computes its widths with tensors: build it for real
         model = constructor(name)(**kwargs)
     keys = [[k, list(v.shape)] for k, v in model.state_dict().items()]
-    return keys, sum(p.numel() for p in model.parameters() if p.requires_grad)
+    dtypes = {k: str(v.dtype).removeprefix("torch.") for k, v in model.state_dict().items()
+              if v.dtype != torch.float32}
+    return keys, dtypes, sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def filled(name: str, kwargs: dict) -> torch.nn.Module:
     model = constructor(name)(**kwargs).eval()
-    state = {k: torch.from_numpy(rule.fill(k, tuple(v.shape)))
-             for k, v in model.state_dict().items()}
+    params = {k for k, _ in model.named_parameters()}
+    state = model.state_dict()  # keeps its metadata: MNASNet loads by its version
+    for k, v in state.items():
+        if rule.is_filled(k, k in params):
+            state[k] = torch.from_numpy(rule.fill(k, tuple(v.shape)))
     model.load_state_dict(state, strict=True)
     return model
 
 
 def fixture(name: str) -> dict:
     kwargs, parity_kwargs, side = MODELS[name]
-    keys, trainable = layout(name, kwargs)
+    keys, dtypes, trainable = layout(name, kwargs)
     model = filled(name, {**kwargs, **parity_kwargs})
     shape = (BATCH, 3, side, side)
     x = torch.from_numpy(rule.sample_input(shape))
@@ -103,7 +126,7 @@ def fixture(name: str) -> dict:
     output = rule.summary(out)
     return {"constructor": name, "kwargs": kwargs, "torch": torch.__version__,
             "torchvision": torchvision.__version__, "trainable_params": trainable,
-            "state_dict": keys,
+            "state_dict": keys, "dtypes": dtypes,
             "parity": {"kwargs": parity_kwargs, "input": list(shape),
                        "output": output,
                        # the reference's own float32 rounding: its output against the same

@@ -107,6 +107,10 @@ class Reference:
 
     def result(self) -> list[np.ndarray]:
         self._thread.join()
+        if isinstance(self._error, RuntimeError) and "ZeroDivisionError" in str(self._error):
+            raise SpeccError("the torch module cannot run on the seeded inputs: an integer "
+                             "division by zero",
+                             notes=("--no-verify writes the model anyway",)) from None
         if self._error is not None:
             raise self._error
         return self._result
@@ -242,7 +246,18 @@ def _onnxruntime(model, graph, feeds) -> list[np.ndarray]:
     spare = cores() - torch.get_num_threads()
     source = model if isinstance(model, str) else model.SerializeToString()
     sess, _, _ = open_session(source, "cpu", threads=max(spare, 0), optimize=False)
-    return sess.run(list(graph.outputs), feeds)
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument
+    try:
+        return sess.run(list(graph.outputs), feeds)
+    except (Fail, InvalidArgument) as e:  # the seeded inputs break an op (an integer / 0)
+        raise SpeccError(f"onnxruntime cannot run the model on the seeded inputs: "
+                         f"{_status(str(e))}",
+                         notes=("--no-verify writes the model anyway",)) from None
+
+
+def _status(text: str) -> str:
+    """onnxruntime's message without its status-code preamble."""
+    return text.split("Status Message: ", 1)[-1].splitlines()[0][:300]
 
 
 def _faults(torch_error: BaseException, ort_error: BaseException | None) -> SpeccError:

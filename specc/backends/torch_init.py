@@ -10,6 +10,15 @@ from ..ir.graph import Param
 
 
 
+def he_fan_of(kind: str, args: tuple, fan_in: int, fan_out: int) -> float:
+    """He et al.'s variance denominator: (1 + a^2) times the fan-in, or the fan-out with
+    mode "fan_out" (torch.nn.init.kaiming_*'s modes; a is the PReLU slope)."""
+    if not kind.startswith("he_"):
+        return fan_in
+    slope = next((a for a in args if not isinstance(a, str)), 0.0)
+    return (fan_out if "fan_out" in args else fan_in) * (1 + slope ** 2)
+
+
 def init_tensor(p: Param, gen: torch.Generator | None) -> torch.Tensor:
     return fill_tensor(p, gen, torch.empty(tuple(p.shape), dtype=torch_dtype(p.dtype)))
 
@@ -34,7 +43,7 @@ def fill_tensor(p: Param, gen: torch.Generator | None, out: torch.Tensor) -> tor
         return out.copy_(signs.to(dtype))
     t = out if out.dtype == torch.float32 else torch.empty(shape, dtype=torch.float32)
     fan_in, fan_out = max(p.fan_in, 1), max(p.fan_out, 1)
-    he_fan = fan_in * (1 + args[0] ** 2 if kind.startswith("he_") and args else 1)  # PReLU slope a
+    he_fan = he_fan_of(kind, args, fan_in, fan_out)
     gain = args[0] if kind.startswith("glorot_") and args else 1.0
     uniform = {"default": 1 / math.sqrt(fan_in), "he_uniform": math.sqrt(6 / he_fan),
                "glorot_uniform": gain * math.sqrt(6 / (fan_in + fan_out))}

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from ..core.defaults import ONNX_OPSET
-from .common import (add_target, count, ensure_parent, int_at_least, int_list, load_target,
-                     output_file, positive_int, seed)
+from .common import (add_budgets, add_set, count, ensure_parent, int_at_least, int_list,
+                     load_target, output_file, positive_int, seed)
 
 
 EXAMPLES = """\
@@ -20,6 +20,7 @@ examples:
   specc export specs/lenet5.net --weights runs/lenet5 -o l8.onnx --int8 --calibrate digits
   specc export specs/lenet5.net --weights runs/lenet5 --triton models --max-batch-size 64 \
       --preferred-batch-sizes 16,32 --instances 2
+  specc export --ensemble runs/a runs/b runs/c -o ens.onnx       the mean of their softmax
 
 Every export is checked (onnx.checker, shape inference, onnxruntime against torch) before it
 is moved into place; the model carries its spec, so `specc bench`/`run` work from anywhere.
@@ -27,7 +28,14 @@ is moved into place; the model carries its spec, so `specc bench`/`run` work fro
 
 
 def add_arguments(p) -> None:
-    add_target(p)
+    p.add_argument("target", metavar="FILE[:NET]", nargs="?",
+                   help="a .net file, optionally FILE:NETWORK (not with --ensemble)")
+    add_budgets(p)
+    add_set(p)
+    p.add_argument("--ensemble", nargs="+", metavar="RUN_DIR",
+                   help="export one model that averages the softmax of these trained runs "
+                        "(each trained as usual with specc train; their specs and weights "
+                        "come from the run folders)")
     p.add_argument("-o", "--output", metavar="OUT.onnx", type=output_file,
                    help="the ONNX file to write (its folder must exist); optional with --triton")
     p.add_argument("--weights", metavar="CHECKPOINT", help="a checkpoint (safetensors) or run "
@@ -130,13 +138,24 @@ def check_flags(args) -> None:
     triton_only = ("triton_name", "preferred_batch_sizes", "force")
     if not args.triton and any(getattr(args, k) for k in triton_only):
         raise UsageError("--triton-name, --preferred-batch-sizes and --force are for --triton")
+    if args.ensemble and (args.target is not None or args.weights or args.set):
+        raise UsageError("--ensemble takes run folders only: their specs, --set values and "
+                         "weights come from the runs (drop FILE, --weights and --set)")
+    if args.ensemble and (args.int8 or args.fp16_compute):
+        raise UsageError("--ensemble writes a float32 model (--fp16 stores its weights in "
+                         "half precision); --int8 and --fp16-compute take one network")
+    if not args.ensemble and args.target is None:
+        raise UsageError("export needs FILE[:NET], or --ensemble RUN_DIR ...")
 
 
 def run(args) -> int:
     check_flags(args)
-    args.weights = pick_weights(args.weights, args.checkpoint)
-    net = load_target(args)
-    inputs = list(net.graph.meta.get("sources", [])) + weight_files(args.weights)
+    if args.ensemble:
+        net, args.weights, inputs = _ensemble(args)
+    else:
+        args.weights = pick_weights(args.weights, args.checkpoint)
+        net = load_target(args)
+        inputs = list(net.graph.meta.get("sources", [])) + weight_files(args.weights)
     out = None
     if args.output:
         out = ensure_parent(args.output, inputs)
@@ -200,3 +219,22 @@ def _triton(args, net, out) -> int:
           "was not run)")
     return 0
 
+
+
+def _ensemble(args):
+    """(the ensemble network, its weights, the files read) from run folders: each run's own
+    spec copy and its last (or, with --checkpoint best, best) weights."""
+    from ..compile.ensemble import combine, prefixed_state
+    from ..core.weights import model_state, read_checkpoint
+    from ..network import Network
+    from ..train.runs import open_resume
+    limits = {"max_params": args.max_params, "max_activations": args.max_activations}
+    members, weights, inputs = [], {}, []
+    for k, run in enumerate(args.ensemble):
+        net, _, _, _ = open_resume(Path(run), None, False, limits, main=False)
+        path = pick_weights(run, args.checkpoint or "last")
+        tensors, _ = read_checkpoint(path)
+        members.append(net.graph)
+        weights.update(prefixed_state(k, model_state(tensors)))
+        inputs += list(net.graph.meta.get("sources", [])) + [path]
+    return Network(combine(members)), weights, inputs

@@ -113,7 +113,8 @@ class Span:
         """This (static) span, seen while expanding `context` called at `parent`."""
         if parent is None:
             return self
-        return replace(self, parent=parent, context=context)
+        return Span(self.source, self.line, self.col, self.end_line, self.end_col, parent,
+                    context)
 
     def chain(self) -> list[tuple[str, "Span"]]:
         """(context, call site) pairs from the innermost expansion outwards."""

@@ -101,6 +101,7 @@ class GraphBuilder:
         lead = type_.shape[0] if type_.shape else None
         if isinstance(lead, Sym) and lead.is_name():
             self.facts.batch.add(str(lead))
+        self.graph.input_spans[name] = span
         return Tensor(name, type_)
 
     def assume(self, cond, message: str, span: Span) -> None:

@@ -173,7 +173,15 @@ def _bipolar(seed=0, density=1.0):
     return Init("bipolar", (seed,) if density == 1.0 else (seed, density))
 
 
+_VALUES: dict[int, tuple[tuple, Init]] = {}  # id of a literal -> (it, its initialiser)
+
+
 def _values(v):
+    """The numbers of a nested list as an initialiser; one table declared in every block of a
+    network (a relative position index) is converted once."""
+    hit = _VALUES.get(id(v))
+    if hit is not None and hit[0] is v:
+        return hit[1]
     flat = []
 
     def walk(x):
@@ -183,7 +191,11 @@ def _values(v):
         else:
             flat.append(_number(x, "values()"))
     walk(v)
-    return Init("values", tuple(flat))
+    init = Init("values", tuple(flat))
+    if len(_VALUES) > 1000:
+        _VALUES.clear()
+    _VALUES[id(v)] = (v, init)
+    return init
 
 
 def _log(v, base=None):
@@ -266,10 +278,11 @@ SIGNATURES = {
                 "seed; with density < 1 the rest are 0"),
     "values": ("values(list)", "initialiser: the numbers of a nested list, row-major"),
     "default": ("default", "initialiser: PyTorch's, U(-1/sqrt(F), 1/sqrt(F))"),
-    "he_normal": ("he_normal / he_normal(a=0.0)", "initialiser: N(0, 2 / ((1 + a^2) F)) "
-                  "(He et al. 2015; a is the PReLU slope)"),
-    "he_uniform": ("he_uniform / he_uniform(a=0.0)", "initialiser: U(-b, b), b = sqrt(6 / "
-                   "((1 + a^2) F))"),
+    "he_normal": ("he_normal / he_normal(a=0.0, mode=\"fan_in\")", "initialiser: N(0, 2 / "
+                  "((1 + a^2) F)) (He et al. 2015; a is the PReLU slope); mode=\"fan_out\" "
+                  "puts the fan-out (as torch counts it) for F"),
+    "he_uniform": ("he_uniform / he_uniform(a=0.0, mode=\"fan_in\")", "initialiser: U(-b, b), "
+                   "b = sqrt(6 / ((1 + a^2) F)); mode as he_normal's"),
     "glorot_normal": ("glorot_normal", "initialiser: N(0, 2 / (F + F_out))"),
     "glorot_uniform": ("glorot_uniform", "initialiser: U(-b, b), b = sqrt(6 / (F + F_out))"),
     "lecun_normal": ("lecun_normal", "initialiser: N(0, 1 / F)"),
@@ -280,12 +293,15 @@ SIGNATURES = {
 
 def _slope_aware(kind):
     """He et al. 2015 (PReLU paper, eq. 15): with negative slope `a` after the layer,
-    1/2 (1 + a^2) n Var[w] = 1, so the variance shrinks by 1 + a^2. `he_normal(a=0.25)`."""
-    def make(a=0.0):
+    1/2 (1 + a^2) n Var[w] = 1, so the variance shrinks by 1 + a^2. `he_normal(a=0.25)`;
+    mode="fan_out" counts the outputs instead (torchvision's ResNet-style initialisation)."""
+    def make(a=0.0, mode="fan_in"):
         a = _number(a, f"{kind}()")
         if a < 0:
             raise BuiltinError(f"{kind}() slope a must be >= 0")
-        return Init(kind, (a,)) if a else Init(kind)
+        if mode not in ("fan_in", "fan_out"):
+            raise BuiltinError(f"{kind}() mode must be \"fan_in\" or \"fan_out\", got {show(mode)}")
+        return Init(kind, ((a,) if a else ()) + (("fan_out",) if mode == "fan_out" else ()))
     return make
 
 

@@ -10,10 +10,10 @@ from ..lang import ast as A
 from ..core.diagnostics import FatalError, SpeccError
 from ..core.nesting import MAX_NESTING, too_deep
 from ..ops import registry
-from ..ir.cond import Cond, compare
+from ..ir.cond import compare, Cond
 from ..ir.sym import Sym
-from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, Conds, NetworkRef, OpRef,
-                           Tensor, ValueLimit, check_caps, show, type_name)
+from ..lang.values import (MAX_INT, POISON, BlockRef, Builtin, check_caps, Conds, joined,
+                           NetworkRef, OpRef, show, Tensor, type_name, ValueLimit)
 from . import builtins
 from .scope import Frame
 
@@ -47,6 +47,9 @@ def callable_value(v) -> bool:
     return isinstance(v, (BlockRef, NetworkRef, OpRef, Builtin))
 
 
+_METHODS: dict[tuple, object] = {}  # (evaluator, AST class) -> its _eval_ method
+
+
 class ExprEval:
     """Mixin: needs `self.builder` and the call methods of CallEval."""
 
@@ -61,10 +64,16 @@ class ExprEval:
             if self.nesting > MAX_NESTING:
                 raise FatalError(too_deep("evaluation") + ", counted through block calls",
                                  frame.span(e.span))
-            value = getattr(self, "_eval_" + type(e).__name__)(e, frame, hint)
+            key = (type(self), type(e))
+            method = _METHODS.get(key)
+            if method is None:
+                method = _METHODS[key] = getattr(type(self), "_eval_" + type(e).__name__)
+            value = method(self, e, frame, hint)
         finally:
             self.nesting -= 1
-        if isinstance(value, (int, float, str, tuple)):
+        if type(value) is int and -MAX_INT <= value <= MAX_INT:
+            pass  # the common case, within the caps
+        elif isinstance(value, (int, float, str, tuple)):
             try:
                 check_caps(value)
             except ValueLimit as err:
@@ -129,23 +138,23 @@ class ExprEval:
         return _COMPARE[e.op](a, b)
 
     def _arith(self, e, a, b, frame):
-        span = frame.span(e.span)
         op = e.op
         if op == "+" and isinstance(a, str) and isinstance(b, str):
             return a + b
         if op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
-            return a + b
+            return joined(a, b)
         if op == "*" and isinstance(a, tuple) and _int(b) or op == "*" and isinstance(b, tuple) and _int(a):
             n = b if isinstance(a, tuple) else a
             seq = a if isinstance(a, tuple) else b
             if len(seq) * max(n, 0) > builtins.MAX_LIST:
                 raise SpeccError(f"a list of {len(seq) * n:,} items exceeds the limit of "
-                                 f"{builtins.MAX_LIST:,}", span)
+                                 f"{builtins.MAX_LIST:,}", frame.span(e.span))
             return seq * n
         if (isinstance(a, Sym) or isinstance(b, Sym)) and _dim(a) and _dim(b):
-            return _dim_arith(op, a, b, span)
+            return _dim_arith(op, a, b, frame.span(e.span))
         if not (_number(a) and _number(b)):
-            raise SpeccError(f"cannot apply '{op}' to {type_name(a)} and {type_name(b)}", span)
+            raise SpeccError(f"cannot apply '{op}' to {type_name(a)} and {type_name(b)}",
+                             frame.span(e.span))
         try:
             if op == "**" and abs(b) > 256:
                 raise OverflowError
@@ -153,12 +162,12 @@ class ExprEval:
                       "/": operator.truediv, "//": operator.floordiv, "%": operator.mod,
                       "**": operator.pow}[op](a, b)
         except ZeroDivisionError:
-            raise SpeccError(f"division by zero in '{op}'", span) from None
+            raise SpeccError(f"division by zero in '{op}'", frame.span(e.span)) from None
         except OverflowError:
-            raise SpeccError("number too large", span) from None
+            raise SpeccError("number too large", frame.span(e.span)) from None
         if isinstance(result, complex) or (isinstance(result, int) and abs(result) > MAX_INT) \
                 or (isinstance(result, float) and result != result):
-            raise SpeccError("number too large or not real", span)
+            raise SpeccError("number too large or not real", frame.span(e.span))
         return result
 
     def _tensor_binary(self, e, a, b, frame, hint):

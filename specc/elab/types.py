@@ -56,6 +56,15 @@ def describe(t: A.Type) -> str:
     return f"a tensor {t.dtype}[...]"
 
 
+_CHECKED: dict[tuple, tuple] = {}  # (id of a list, its type) -> the list, known to match
+
+
+def _type_key(t: A.Type) -> str:
+    if isinstance(t, A.TypeList):
+        return "[" + _type_key(t.item) + "]"
+    return t.name if isinstance(t, A.TypeScalar) else t.dtype + str(len(t.dims))
+
+
 def _matches(ev, value, t: A.Type, frame) -> bool:
     if isinstance(t, A.TypeScalar):
         if t.name not in SCALARS:
@@ -71,7 +80,18 @@ def _matches(ev, value, t: A.Type, frame) -> bool:
             "any": lambda v: True,
         }[t.name](value)
     if isinstance(t, A.TypeList):
-        return isinstance(value, tuple) and all(_matches(ev, v, t.item, frame) for v in value)
+        if not isinstance(value, tuple):
+            return False
+        key = (id(value), _type_key(t))
+        hit = _CHECKED.get(key)
+        if hit is not None and hit is value:
+            return True
+        ok = all(_matches(ev, v, t.item, frame) for v in value)
+        if ok and len(value) > 16:  # a long table passed to every block is checked once
+            if len(_CHECKED) > 10_000:
+                _CHECKED.clear()
+            _CHECKED[key] = value
+        return ok
     if t.dtype not in DTYPES:
         raise SpeccError(f"unknown dtype '{t.dtype}'", frame.span(t.span))
     return isinstance(value, Tensor) and value.type.dtype == t.dtype and \
@@ -90,10 +110,17 @@ def literal_shape(v, span) -> tuple[int, ...]:
     return (len(v),) + (inner[0] if inner else ())
 
 
+_SHAPES: dict[int, tuple[tuple, tuple]] = {}  # id of a literal -> (it, its shape)
+
+
 def check_literal(value: tuple, t: TensorType, name: str, span) -> None:
     """A literal fills a declared tensor when it has its shape, or is a flat list of all its
     numbers (row-major)."""
-    shape = literal_shape(value, span)
+    hit = _SHAPES.get(id(value))
+    shape = hit[1] if hit is not None and hit[0] is value else literal_shape(value, span)
+    if len(_SHAPES) > 1000:
+        _SHAPES.clear()
+    _SHAPES[id(value)] = (value, shape)
     count = 1
     for d in t.shape:
         count *= d

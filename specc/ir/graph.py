@@ -166,6 +166,7 @@ class Graph:
     meta: dict = field(default_factory=dict)  # spec path, hash, preprocessing, labels
     span: Span | None = None
     assumptions: list = field(default_factory=list)  # Assumption, in the order stated
+    input_spans: dict = field(default_factory=dict)  # input name -> its declaration
 
     def facts(self) -> Facts:
         """What shape rules may assume about the symbolic sizes: the inputs' batch symbols

@@ -39,7 +39,7 @@ def _params(attrs, types):
     x = types[0]
     n, k, *_ = _geometry(attrs, x)
     c_in, c_out, g = channels(x, "conv"), attrs["channels"], attrs["groups"]
-    fan_in, fan_out = c_in // g * prod(k), c_out // g * prod(k)
+    fan_in, fan_out = c_in // g * prod(k), c_out * prod(k)  # torch's fans of [out, in/g, *k]
     out = {"weight": ParamSpec((c_out, c_in // g, *k), attrs["init"], fan_in=fan_in,
                                fan_out=fan_out)}
     if attrs["bias"]:
@@ -143,7 +143,7 @@ def _t_infer(attrs, types):
 def _t_params(attrs, types):
     n, k, *_ = _t_geometry(attrs, types[0])
     c_in, c_out, g = channels(types[0], "conv_transpose"), attrs["channels"], attrs["groups"]
-    fan_in, fan_out = c_out // g * prod(k), c_in // g * prod(k)  # torch's fans of [in, out/g, *k]
+    fan_in, fan_out = c_out // g * prod(k), c_in * prod(k)  # torch's fans of [in, out/g, *k]
     out = {"weight": ParamSpec((c_in, c_out // g, *k), attrs["init"], fan_in=fan_in,
                                fan_out=fan_out)}
     if attrs["bias"]:

@@ -37,12 +37,31 @@ def _take_infer(attrs, types):
     return [TensorType(x.dtype, x.shape[:axis] + index.shape + x.shape[axis + 1:])]
 
 
+_RANGES: dict[int, tuple[tuple, float, float, bool]] = {}  # id -> (values, min, max, ints)
+
+
+def _range(values: tuple) -> tuple[float, float, bool]:
+    """min, max and whether all are whole, of a declared tensor's numbers (the same table
+    declared in every block is scanned once)."""
+    hit = _RANGES.get(id(values))
+    if hit is None or hit[0] is not values:
+        whole = all(v == int(v) for v in values)
+        hit = (values, min(values), max(values), whole)
+        if len(_RANGES) > 1000:
+            _RANGES.clear()
+        _RANGES[id(values)] = hit
+    return hit[1:]
+
+
 def _take_known(attrs, types, known):
     values = known[1]
-    if values is None:
+    if values is None or not values:
         return
     axis = _take_axis(attrs, types[0])
     size = types[0].shape[axis]
+    low, high, whole = _range(values)
+    if 0 <= low and high < size and whole:
+        return
     bad = next((v for v in values if not 0 <= v < size or v != int(v)), None)
     if bad is not None:
         shown = int(bad) if bad == int(bad) else bad

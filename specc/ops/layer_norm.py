@@ -1,4 +1,5 @@
-"""Normalisation over features rather than the batch: layer, group and instance norm.
+"""Normalisation over features rather than the batch: layer, group and instance norm, and
+unit length (F.normalize).
 
 ONNX has LayerNormalization from opset 17 and GroupNormalization (per-channel scale) from 21;
 below those the lowerings decompose into ReduceMean / InstanceNormalization, and both paths
@@ -9,8 +10,8 @@ import numpy as np
 
 from ..ir.graph import Init, TensorType
 from .reduce import reduce_onnx
-from .registry import (HALF_KEPT, Arg, Example, OpDef, ParamSpec, ShapeError, Trait, no_macs,
-                       register)
+from .registry import (HALF_KEPT, Arg, Example, no_macs, no_params, OpDef, ParamSpec, register,
+                       ShapeError, Trait)
 from .rows import leading
 from .shapes import channels, float_input, fmt, in_range, prod
 
@@ -35,16 +36,40 @@ def _scale_bias(b, ps, shape, dtype):
 
 
 # ------------------------------------------------------------------------ layer norm
-def _ln_shape(attrs, x: TensorType) -> tuple[int, ...]:
+def _ln_dims(attrs, x: TensorType) -> tuple[int, int]:
+    """(first, last) of the normalised dims: `dims` dims that end at `axis`."""
     float_input(x, "layernorm")
     in_range(attrs, "eps", "layernorm", 0.0)
-    k = attrs["dims"]
-    if not 1 <= k <= x.rank:
-        raise ShapeError(f"layernorm dims={k} must be between 1 and the rank {x.rank}")
-    shape = x.shape[-k:]
+    k, axis = attrs["dims"], attrs["axis"]
+    if not -x.rank <= axis < x.rank:
+        raise ShapeError(f"layernorm axis {axis} is out of range for {x.rank}-D {fmt(x.shape)}")
+    last = axis % x.rank
+    if not 1 <= k <= last + 1:
+        raise ShapeError(f"layernorm dims={k} must be between 1 and {last + 1} (the dims up to "
+                         f"axis {axis})")
+    return last - k + 1, last
+
+
+def _ln_shape(attrs, x: TensorType) -> tuple[int, ...]:
+    first, last = _ln_dims(attrs, x)
+    shape = x.shape[first:last + 1]
     if not all(isinstance(d, int) for d in shape):
-        raise ShapeError(f"layernorm needs known sizes for its last {k} dims, got {fmt(shape)}")
+        raise ShapeError(f"layernorm needs known sizes for the dims it normalises, got "
+                         f"{fmt(shape)}")
     return tuple(shape)
+
+
+def _ln_perm(attrs, x: TensorType) -> list[int] | None:
+    """The permutation that moves the normalised dims to the end (None: they are there)."""
+    first, last = _ln_dims(attrs, x)
+    if last == x.rank - 1:
+        return None
+    moved = list(range(first, last + 1))
+    return [d for d in range(x.rank) if d not in moved] + moved
+
+
+def _inverse(perm: list[int]) -> list[int]:
+    return [perm.index(d) for d in range(len(perm))]
 
 
 def _ln_infer(attrs, types):
@@ -52,25 +77,42 @@ def _ln_infer(attrs, types):
     return [types[0]]
 
 
+def layer_norm_at(x, shape, weight, bias, eps: float, perm):
+    """F.layer_norm over dims that need not be the last: moved there and back."""
+    import torch.nn.functional as F
+    if perm is None:
+        return F.layer_norm(x, shape, weight, bias, eps)
+    y = F.layer_norm(x.permute(perm), shape, weight, bias, eps)
+    return y.permute(_inverse(perm))
+
+
 def _ln_torch(b, node, xs, ps):
     shape = _ln_shape(node.attrs, b.types[0])
-    return b.call(b.F.layer_norm, xs[0], shape, ps.get("weight"), ps.get("bias"),
-                  node.attrs["eps"])
+    perm = _ln_perm(node.attrs, b.types[0])
+    if perm is None:
+        return b.call(b.F.layer_norm, xs[0], shape, ps.get("weight"), ps.get("bias"),
+                      node.attrs["eps"])
+    return b.call(layer_norm_at, xs[0], shape, ps.get("weight"), ps.get("bias"),
+                  node.attrs["eps"], tuple(perm))
 
 
 def _ln_onnx(b, node, xs, ps):
     x, a = b.types[0], node.attrs
     shape = _ln_shape(a, x)
+    perm = _ln_perm(a, x)
+    value = xs[0] if perm is None else b.op("Transpose", xs, perm=perm)
     scale, bias = _scale_bias(b, ps, shape, x.dtype)
+    k = len(shape)
     if b.opset >= 17:
-        return b.op("LayerNormalization", [xs[0], scale, bias], axis=-a["dims"],
-                    epsilon=a["eps"])
-    axes = list(range(x.rank - a["dims"], x.rank))
-    centred = b.op("Sub", [xs[0], reduce_onnx(b, "ReduceMean", xs[0], axes, True)])
-    var = reduce_onnx(b, "ReduceMean", b.op("Mul", [centred, centred]), axes, True)
-    eps = b.const([a["eps"]], x.dtype, ())
-    normed = b.op("Div", [centred, b.op("Sqrt", [b.op("Add", [var, eps])])])
-    return b.op("Add", [b.op("Mul", [normed, scale]), bias])
+        out = b.op("LayerNormalization", [value, scale, bias], axis=-k, epsilon=a["eps"])
+    else:
+        axes = list(range(x.rank - k, x.rank))
+        centred = b.op("Sub", [value, reduce_onnx(b, "ReduceMean", value, axes, True)])
+        var = reduce_onnx(b, "ReduceMean", b.op("Mul", [centred, centred]), axes, True)
+        eps = b.const([a["eps"]], x.dtype, ())
+        normed = b.op("Div", [centred, b.op("Sqrt", [b.op("Add", [var, eps])])])
+        out = b.op("Add", [b.op("Mul", [normed, scale]), bias])
+    return out if perm is None else b.op("Transpose", [out], perm=_inverse(perm))
 
 
 # ------------------------------------------------------------------------ group norm
@@ -167,14 +209,50 @@ def _in_import(m):
                   weights={"weight": m.weight(1), "bias": m.weight(2)})
 
 
+# ------------------------------------------------------------------- unit length
+def _unit_axis(attrs, x: TensorType) -> int:
+    float_input(x, "normalize")
+    in_range(attrs, "eps", "normalize", 0.0)
+    axis = attrs["axis"]
+    if not -x.rank <= axis < x.rank:
+        raise ShapeError(f"normalize axis {axis} is out of range for {x.rank}-D {fmt(x.shape)}")
+    return axis % x.rank
+
+
+def _unit_infer(attrs, types):
+    _unit_axis(attrs, types[0])
+    return [types[0]]
+
+
+def _unit_onnx(b, node, xs, ps):
+    x = b.types[0]
+    norm = reduce_onnx(b, "ReduceL2", xs[0], [_unit_axis(node.attrs, x)], True)
+    floor = b.op("Max", [norm, b.const([node.attrs["eps"]], x.dtype, ())])
+    return b.op("Div", [xs[0], floor])
+
+
 register(
+    OpDef(name="normalize", half=HALF_KEPT,
+          shape="same as x",
+          example=Example(("f32[N, 5, 8]",), "normalize(x0)"),
+          doc="x divided by its Euclidean norm along `axis`, no less than eps "
+              "(torch.nn.functional.normalize; Swin V2's cosine attention).",
+          args=(Arg("x", "tensor"), Arg("axis", "int", -1), Arg("eps", "float", 1e-12)),
+          infer=_unit_infer,
+          torch=lambda b, node, xs, ps: b.call(b.F.normalize, xs[0], 2.0,
+                                               _unit_axis(node.attrs, b.types[0]),
+                                               node.attrs["eps"]),
+          onnx=_unit_onnx, params=no_params, tolerance=1e-5, macs=no_macs,
+          traits=frozenset()),
     OpDef(name="layernorm", half=HALF_KEPT,
-          shape="same as x; statistics over its last `dims` dims",
+          shape="same as x; statistics over `dims` dims ending at `axis` (the last ones)",
           example=Example(("f32[N, 5, 8]",), "layernorm(x0)"),
-          doc="Layer normalisation (Ba et al. 2016) over the last `dims` dims. Owns `weight` "
-              "and `bias` of their shape unless affine=false.",
+          doc="Layer normalisation (Ba et al. 2016) over the last `dims` dims, or the `dims` "
+              "dims that end at `axis` (axis=1 normalises the channels of [N, C, H, W]: "
+              "torchvision's LayerNorm2d). Owns `weight` and `bias` of their shape unless "
+              "affine=false.",
           args=(Arg("x", "tensor"), Arg("dims", "int", 1), Arg("eps", "float", 1e-5),
-                Arg("affine", "bool", True)) + _INITS,
+                Arg("affine", "bool", True), Arg("axis", "int", -1)) + _INITS,
           infer=_ln_infer, params=lambda a, t: _affine(_ln_shape(a, t[0]), a),
           torch=_ln_torch, onnx=_ln_onnx, tolerance=1e-4, macs=no_macs,
           rows=leading(lambda attrs: attrs["dims"]),

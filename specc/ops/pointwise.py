@@ -97,15 +97,20 @@ def _hardswish_onnx(b, node, xs, ps):
 
 
 def _clip_onnx(lo, hi):
+    """Clip's bounds as inputs; a bound that is none is an omitted input."""
     def lower(b, node, xs, ps):
         a = node.attrs
-        return b.op("Clip", [xs[0], _c(b, a.get("min", lo)), _c(b, a.get("max", hi))])
+        bounds = [a.get("min", lo), a.get("max", hi)]
+        return b.op("Clip", [xs[0]] + [_c(b, v) if v is not None else "" for v in bounds])
     return lower
 
 
 def _clip_infer(attrs, types):
-    if not attrs["min"] <= attrs["max"]:
-        raise ShapeError(f"clip needs min <= max, got {attrs['min']} and {attrs['max']}")
+    lo, hi = attrs["min"], attrs["max"]
+    if lo is None and hi is None:
+        raise ShapeError("clip needs a min, a max or both")
+    if lo is not None and hi is not None and not lo <= hi:
+        raise ShapeError(f"clip needs min <= max, got {lo} and {hi}")
     return _same("clip")(attrs, types)
 
 
@@ -184,11 +189,12 @@ register(
            call="hardsigmoid(x0 * 4.0)"),
     _unary("relu6", "min(max(x, 0), 6) (MobileNetV2).", _fn("relu6", "F"), _clip_onnx(0.0, 6.0),
            call="relu6(x0 * 8.0)"),
-    _unary("clip", "min(max(x, min), max).", _fn("clamp", "torch", "min", "max"),
-           _clip_onnx(None, None), args=(Arg("min", "float"), Arg("max", "float")),
+    _unary("clip", "min(max(x, min), max); either bound may be left out (none): "
+           "clip(s, max=4.6) is torch.clamp(s, max=4.6).", _fn("clamp", "torch", "min", "max"),
+           _clip_onnx(None, None), args=(Arg("min", "float", None), Arg("max", "float", None)),
            imports={"Clip": _clip_import},
            infer=_clip_infer,
-           call="clip(x0, -0.5, 0.25)"),
+           call="clip(x0, -0.5, 0.25) + clip(x0, max=0.1)"),
     _unary("leaky_relu", "x where x > 0, else slope * x.", _fn("leaky_relu", "F", "slope"),
            lambda b, node, xs, ps: b.op("LeakyRelu", xs, alpha=node.attrs["slope"]),
            imports={"LeakyRelu": lambda m: m.call("leaky_relu", m.value(0),

@@ -346,6 +346,10 @@ class ExprPrinter:
             line = item.span.end_line
         return rows
 
+    def pipe_lines(self, e: A.ExprPipe, col: int, indent: int) -> list[str]:
+        """A chain as `lay` prints it when it does not fit: the author's breaks kept."""
+        return self._pipe(e, col, indent, 0)
+
     def _pipe(self, e: A.ExprPipe, col: int, indent: int, tail: int) -> list[str]:
         parts = _pipe_parts(e)
         cont = indent + STEP

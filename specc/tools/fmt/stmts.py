@@ -125,8 +125,14 @@ class Printer:
         return lines
 
     def _label_below(self, pieces: list, indent: int) -> list[str]:
-        """The statement with its `as` label on a continuation line of its own."""
-        head = self.ex.concat(pieces[:-2], indent, indent, 0)
+        """The statement with its `as` label on a continuation line of its own (a chain
+        keeps the breaks its author made, even where it would now fit on one line)."""
+        value = pieces[1][0] if len(pieces) == 4 and isinstance(pieces[0], str) else None
+        if isinstance(value, A.ExprPipe):
+            body = self.ex.pipe_lines(value, indent + len(pieces[0]), indent)
+            head = [pieces[0] + body[0]] + body[1:]
+        else:
+            head = self.ex.concat(pieces[:-2], indent, indent, 0)
         cont = indent + STEP
         label = self.ex.concat(["as ", pieces[-1]], cont, cont, 0)
         return [" " * indent + head[0]] + head[1:] + [" " * cont + label[0]] + label[1:]
