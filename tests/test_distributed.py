@@ -91,7 +91,7 @@ def _workers_of(pid: int) -> list[int]:
     (("--nnodes", "2", "--node-rank", "2", "--rdzv-endpoint", "h:1", "--out", "x"),
      "--node-rank 2 is outside 0..1"),
     (("--nnodes", "2", "--rdzv-endpoint", "h:1"), "needs --out RUN_DIR on a file system"),
-    (("--nproc", "0"), "argument --nproc: must be at least 1"),
+    (("--nproc", "0"), "argument --nproc: must be between 1 and 256"),
 ])
 def test_launcher_flags_are_checked_first(tmp_path, args, message):
     r = run_cli("train", "specs/lenet5.net", *args)

@@ -90,9 +90,11 @@ def test_every_image_recipe_crops_and_flips():
             seen[path.stem] = seen.get(path.stem, 0) + 1
     # every convnet file of the zoo (62 networks today); the early networks train on their
     # own small sets
-    assert set(seen) == {"alexnet", "bn_inception", "cifar_resnet", "densenet", "efficientnet",
-                         "googlenet", "inception_v3", "mobilenet", "prelu_net", "resnet",
-                         "shufflenet", "squeezenet", "vgg", "vit"}
+    assert set(seen) == {"alexnet", "bn_inception", "cifar_resnet", "convnext", "densenet",
+                         "efficientnet", "efficientnet_v2", "googlenet", "inception_v3",
+                         "maxvit", "mnasnet", "mobilenet", "prelu_net", "regnet", "resnet",
+                         "resnet34_shortcuts", "resnext", "shufflenet", "squeezenet", "swin",
+                         "vgg", "vit"}
     assert sum(seen.values()) >= 62
 
 

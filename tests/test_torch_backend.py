@@ -194,7 +194,8 @@ def test_a_lowering_refusal_is_reported_at_the_statement(load_spec, monkeypatch,
         if node.attrs["slope"] >= 1.0:
             raise registry.LoweringError(f"slope {node.attrs['slope']} is out of range")
         return b.call(b.F.leaky_relu, xs[0], node.attrs["slope"])
-    op = dataclasses.replace(registry.get("leaky_relu"), name="test_leaky", torch=refuse)
+    op = dataclasses.replace(registry.get("leaky_relu"), name="test_leaky", torch=refuse,
+                             onnx_import={})
     registry.register(op)
     try:
         net = load_spec("network n {\n    input x: f32[N, 4]\n"

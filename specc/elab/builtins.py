@@ -270,7 +270,11 @@ SIGNATURES = {
                        "rounding: the nearest multiple of divisor, at least divisor, never "
                        "more than 10 % below v"),
     "uniform": ("uniform(a, b)", "initialiser: U(a, b)"),
-    "normal": ("normal(std, mean=0.0)", "initialiser: N(mean, std^2)"),
+    "normal": ("normal(mean=0.0, std=1.0)", "initialiser: N(mean, std^2), its arguments named "
+               "(torch.nn.init.normal_'s order is (mean, std))"),
+    "trunc_normal": ("trunc_normal(mean=0.0, std=1.0, a=-2.0, b=2.0)", "initialiser: N(mean, "
+                     "std^2) redrawn outside [a, b] (absolute bounds, as "
+                     "torch.nn.init.trunc_normal_)"),
     "constant": ("constant(v)", "initialiser: every entry v"),
     "fan_in_uniform": ("fan_in_uniform(s)", "initialiser: U(-s/F, s/F), F the fan-in "
                        "(LeCun 1998)"),

@@ -299,6 +299,8 @@ def bind(op, tensors, attrs: dict) -> tuple[list, dict]:
         v = attrs.pop(a.name, a.default)
         if v is REQUIRED:
             raise TypeError(f"{op.name} needs '{a.name}'")
+        if a.kind == "param" and v is None:  # the op owns its own (no tie), as elaborated
+            continue
         full[a.name] = _normal(a.kind, v)
     if attrs or rest:
         raise TypeError(f"{op.name} has no arguments {sorted(attrs)} (or too many tensors)")
