@@ -14,10 +14,14 @@ def pytest_addoption(parser):
     parser.addoption("--parity-long", action="store_true",
                      help="also run torchvision parity for every preset of the newer families "
                           "(marked parity_long; not in CI: 15 minutes, 6 GB)")
+    parser.addoption("--seeds-long", action="store_true",
+                     help="also run the demonstrations' claims over every seed (marked "
+                          "seeds_long; not in CI: CI checks seed 0)")
 
 
 LONG = {"fuzz_long": ("--fuzz-long", "10,000 cases"),
-        "parity_long": ("--parity-long", "every preset's torchvision parity")}
+        "parity_long": ("--parity-long", "every preset's torchvision parity"),
+        "seeds_long": ("--seeds-long", "a demonstration's claim over every seed")}
 
 
 def pytest_collection_modifyitems(config, items):

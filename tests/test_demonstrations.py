@@ -195,15 +195,8 @@ def test_detection_ap_by_hand():
     assert suppressed(det, conf).tolist() == [1, 2]  # 0.11-0.21 overlaps 0.12-0.20 by 0.8
 
 
-@pytest.mark.slow
-def test_glimpse_agent_beats_a_fixed_stride(tmp_path):
-    """Where to look: on thumos_synth every frame before an action shows its lead-in and every
-    frame after it its aftermath, so an agent can home in on it; a fixed stride cannot. After
-    1,200 steps the learned policy (4 glimpses, the first at frame 0) lands inside more
-    actions than the same network glimpsing at the stride (n + 1/2) / 4, and its detection
-    AP at tIoU 0.5 is higher, on every seed and on average over seeds 0-2: the issue's
-    claim. Both read where their glimpse fell from the 50-unit location code (glimpse.net's
-    `code`); with the official one unit it does not beat the stride (README)."""
+def _glimpse_runs(tmp_path, seeds):
+    """(the stride's share of test actions glimpsed, {network: [train summaries by seed]})."""
     from specc.tasks import thumos
     from specc.data.registry import InputSpec
     data = "thumos_synth:4000"
@@ -211,15 +204,39 @@ def test_glimpse_agent_beats_a_fixed_stride(tmp_path):
     stride = torch.tensor([(n + 0.5) / 4 for n in range(4)]).expand(len(d.test_y), 4)
     fixed = thumos.glimpsed(stride, d.test_y)
     runs = {name: [train("glimpse.net", name, tmp_path / f"{name}{s}", seed=s, epochs=30,
-                         data=data) for s in range(3)]
+                         data=data) for s in seeds]
             for name in ("glimpse_demo", "glimpse_demo_stride")}
+    assert abs(fixed - 0.347) < 0.001
+    assert all(abs(r["instances_glimpsed"] - fixed) < 1e-6 for r in runs["glimpse_demo_stride"])
+    return fixed, runs
+
+
+@pytest.mark.slow
+def test_glimpse_agent_beats_a_fixed_stride(tmp_path):
+    """Where to look: on thumos_synth every frame before an action shows its lead-in and every
+    frame after it its aftermath, so an agent can home in on it; a fixed stride cannot. After
+    1,200 steps the learned policy (4 glimpses, the first at frame 0) lands inside more
+    actions than the same network glimpsing at the stride (n + 1/2) / 4, and its detection
+    AP at tIoU 0.5 is higher. Both read where their glimpse fell from the 50-unit location
+    code (glimpse.net's `code`); with the official one unit it does not beat the stride
+    (README). Seed 0 here; every seed with --seeds-long (below)."""
+    fixed, runs = _glimpse_runs(tmp_path, [0])
+    learned, stride = runs["glimpse_demo"][0], runs["glimpse_demo_stride"][0]
+    # measured, seed 0: the agent glimpses 0.532 of the test actions (the stride 0.347);
+    # detection AP 0.462 against the stride's 0.407
+    assert learned["instances_glimpsed"] > fixed + 0.1
+    assert learned["detection_ap"] > stride["detection_ap"] + 0.03
+
+
+@pytest.mark.seeds_long
+def test_glimpse_agent_beats_a_fixed_stride_on_every_seed(tmp_path):
+    """The issue's claim: on every seed and on average over seeds 0-2."""
+    fixed, runs = _glimpse_runs(tmp_path, range(3))
     found = [r["instances_glimpsed"] for r in runs["glimpse_demo"]]
     ap = {name: [r["detection_ap"] for r in rs] for name, rs in runs.items()}
     # measured (seeds 0-2): the stride glimpses 0.347 of the test actions, the learned agent
     # 0.532 / 0.495 / 0.553; detection AP: learned 0.462 / 0.447 / 0.430 (mean 0.446), the
     # stride 0.407 / 0.389 / 0.378 (mean 0.391)
-    assert abs(fixed - 0.347) < 0.001
-    assert all(abs(r["instances_glimpsed"] - fixed) < 1e-6 for r in runs["glimpse_demo_stride"])
     assert min(found) > fixed and sum(found) / 3 > fixed + 0.1
     assert all(a > b for a, b in zip(ap["glimpse_demo"], ap["glimpse_demo_stride"]))
     assert sum(ap["glimpse_demo"]) / 3 > sum(ap["glimpse_demo_stride"]) / 3 + 0.03
