@@ -8,6 +8,15 @@ import pytest
 import specc
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per CPU this process may run on (its affinity mask), not the
+    host's core count that psutil reports inside a container."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def pytest_addoption(parser):
     parser.addoption("--fuzz-long", action="store_true",
                      help="also run the 10,000-case fuzzers (marked fuzz_long; not in CI)")
