@@ -67,7 +67,3 @@ def _plain(v):
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
-
-
-def same_network(a: Graph, b: Graph) -> bool:
-    return fingerprint(a) == fingerprint(b)

@@ -530,10 +530,6 @@ def known(d) -> bool:
     return isinstance(d, int)
 
 
-def is_sym(d) -> bool:
-    return isinstance(d, Sym)
-
-
 def same(a, b) -> bool:
     """Are two dims equal for every size the assumptions allow?"""
     if a == b:
