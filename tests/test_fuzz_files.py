@@ -5,13 +5,11 @@ never an allocation beyond what the file can back, and never a wait (each case r
 an alarm: a reader that blocked would fail the case, not hang the suite).
 
 CI runs SPECC_FUZZ_EXAMPLES (150) cases each; `pytest --fuzz-long -m fuzz_long` 10,000."""
-import contextlib
 import copy
 import gzip
 import io
 import json
 import os
-import signal
 import struct
 import tarfile
 
@@ -24,6 +22,8 @@ from hypothesis import strategies as st
 import specc
 from specc.core.diagnostics import SpeccError
 
+from hostile import no_hang
+
 EXAMPLES = int(os.environ.get("SPECC_FUZZ_EXAMPLES", "150"))
 TINY = "specc 1\nnetwork tiny {\n input x: f32[N, 4]\n output y = linear(x, 3)\n}\n"
 
@@ -32,19 +32,6 @@ def _settings(n):
     return settings(max_examples=n, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
-
-
-@contextlib.contextmanager
-def watchdog(seconds: int = 20):
-    def fail(*_):
-        raise AssertionError(f"a reader still ran after {seconds} s")
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _mutate(data: bytes, edits) -> bytes:
@@ -71,7 +58,7 @@ def edits(limit: int):
 def _either(call, *errors):
     """The call's result, or None when it raised one of the compiler's errors."""
     try:
-        with watchdog():
+        with no_hang():
             return call()
     except (SpeccError, *errors) as e:
         assert str(e)
