@@ -261,11 +261,12 @@ def test_resnet34_shortcut_options():
 
 def test_resnet_family_is_short():
     """The architecture of all eight ResNets, with the groups and widths that make ResNeXt and
-    Wide ResNet of them (resnext.net), fits in ~75 lines (the presets' reference sections,
-    which only state the papers' figures, are not counted)."""
+    Wide ResNet of them (resnext.net) and the dilation that makes FCN's and DeepLabV3's
+    backbone (segmentation.net), fits in ~90 lines (the presets' reference sections, which
+    only state the papers' figures, are not counted)."""
     text = re.sub(r"reference \{[^}]*\}", "", (SPECS / "resnet.net").read_text())
     lines = [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
-    assert len(lines) <= 75
+    assert len(lines) <= 90
 
 
 def test_vgg_and_alexnet_names_follow_torchvision():
