@@ -124,7 +124,7 @@ def test_a_whole_session_over_stdio(tmp_path):
 def test_hover_shows_shapes_params_and_macs_of_every_expansion():
     text = (SPECS / "resnet.net").read_text()
     an = analyse(text, str(SPECS / "resnet.net"))
-    line = 9  # conv2 = conv(relu(bn1), width, 3, ...) in block basic
+    line = 10  # conv2 = conv(relu(bn1), width, 3, ...) in block basic
     col = text.splitlines()[line - 1].index("conv(") + 1
     shown = F.hover(an, line, col)
     # defaults as a spec writes them (an initialiser's is `default`, not its type's name)
@@ -132,7 +132,7 @@ def test_hover_shows_shapes_params_and_macs_of_every_expansion():
     # torchvision ResNet-18 layer1 conv2: 64*64*3*3 = 36,864 weights, x 56*56 = 115,605,504 MACs
     assert "| `f32[N, 64, 56, 56]` | 36,864 | 115,605,504 | `layer1.0.conv2` in resnet18" in shown
     assert "`f32[N, 512, 7, 7]` | 2,359,296 | 115,605,504" in shown
-    target = F.hover(an, 8, 6)  # the name bn1 in `bn1 = batchnorm(conv1)`
+    target = F.hover(an, 9, 6)  # the name bn1 in `bn1 = batchnorm(conv1)`
     assert "batchnorm(x: tensor" in target and "`layer1.0.bn1` in resnet18" in target
 
 
