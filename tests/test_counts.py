@@ -14,11 +14,12 @@ from conftest import SPECS
 from test_zoo import PINNED
 
 
-def executed_macs(net, sizes: dict) -> int:
+def executed_macs(net, sizes: dict | None = None) -> int:
     """At `sizes` for the input's open sizes (1 for the rest: the batch, a length)."""
     graph = net.graph
     with torch.device("meta"):
         module = net.to_torch(seed=0).eval()
+        sizes = sizes or {}
         shape = [d if isinstance(d, int) else d.evaluate(sizes) if d.names() <= set(sizes)
                  else 1 for d in graph.values[graph.inputs[0]].type.shape]
         with FlopCounterMode(display=False) as counter:
