@@ -14,7 +14,7 @@ the fastest of a few 60 ms runs lands in a quiet moment far more often than the 
 few 500 ms runs does. So the in-process figure is CPU time (time.process_time: compiling is
 one thread), the sizes interleaved, the median taken, and it counts in the ratio too.
 
-    python bench/check_speed.py [--repeat 7] [--all]
+    python bench/check_speed.py [--repeat 7] [--all | FILE:NET ...]
 """
 from __future__ import annotations
 
@@ -31,7 +31,12 @@ TARGETS = ["specs/resnet.net:resnet152", "specs/vit.net:vit_b_16", "specs/densen
            "specs/vit.net:vit_l_16", "specs/swin.net:swin_t", "specs/swin.net:swin_v2_b",
            "specs/maxvit.net:maxvit_t", "specs/efficientnet_v2.net:efficientnet_v2_l",
            "specs/regnet.net:regnet_y_128gf", "specs/convnext.net:convnext_large",
-           "specs/resnext.net:wide_resnet101_2", "specs/mnasnet.net:mnasnet1_3"]
+           "specs/resnext.net:wide_resnet101_2", "specs/mnasnet.net:mnasnet1_3",
+           # dense prediction at open sizes: MACs and shapes are formulas in H, W
+           "specs/segmentation.net:deeplabv3_resnet101", "specs/segmentation.net:fcn_resnet101",
+           "specs/segmentation.net:deeplabv3_mobilenet_v3_large",
+           "specs/segmentation.net:lraspp_mobilenet_v3_large", "specs/unet.net:unet_paper",
+           "specs/unet.net:unet_padded"]
 
 
 def every_network() -> list[str]:
@@ -93,9 +98,10 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--all", action="store_true", help="every bundled network (~130)")
+    p.add_argument("targets", nargs="*", metavar="FILE:NET", help="these networks instead")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
-    targets = every_network() if args.all else TARGETS
+    targets = args.targets or (every_network() if args.all else TARGETS)
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.net"
         empty.write_text(EMPTY)

@@ -8,16 +8,21 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import specc
+from specc.compile.sizes import stated_sizes
+from specc.ir.sym_parse import parse
 
 from conftest import SPECS
 from test_zoo import PINNED
 
 
-def executed_macs(net) -> int:
+def executed_macs(net, sizes: dict | None = None) -> int:
+    """At `sizes` for the input's open sizes (1 for the rest: the batch, a length)."""
     graph = net.graph
     with torch.device("meta"):
         module = net.to_torch(seed=0).eval()
-        shape = [d if isinstance(d, int) else 1 for d in graph.values[graph.inputs[0]].type.shape]
+        sizes = sizes or {}
+        shape = [d if isinstance(d, int) else d.evaluate(sizes) if d.names() <= set(sizes)
+                 else 1 for d in graph.values[graph.inputs[0]].type.shape]
         with FlopCounterMode(display=False) as counter:
             module(torch.empty(shape))
     return counter.get_total_flops() // 2
@@ -34,12 +39,14 @@ COUNTED_SUBSET = {"lenet5", "neocognitron"}
 
 @pytest.mark.parametrize("spec,name,params,macs", PINNED, ids=[p[1] for p in PINNED])
 def test_pinned_macs_are_what_pytorch_executes(spec, name, params, macs):
-    if isinstance(macs, str):  # a formula in the open sizes: checked where each is 1
-        from specc.ir.sym_parse import parse
-        formula = parse(macs)
-        macs = formula.evaluate({n: 1 for n in formula.names()})
-    executed = executed_macs(specc.load(SPECS / spec, name))
-    if name in COUNTED_SUBSET:
+    net = specc.load(SPECS / spec, name)
+    sizes = stated_sizes(net.graph)  # a formula in open sizes: at the recipe's size
+    if isinstance(macs, str) and not sizes:  # none stated: where each open size is 1
+        sizes = {n: 1 for n in parse(macs).names()}
+    executed = executed_macs(net, sizes)
+    if sizes:
+        assert str(net.macs) == macs and executed == net.macs.evaluate(sizes)
+    elif name in COUNTED_SUBSET:
         assert executed > macs
     else:
         assert executed == macs

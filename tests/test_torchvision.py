@@ -9,6 +9,10 @@ from conftest import SPECS
 from test_networks import at_size
 from torchvision_parity import fixture, fixture_names, layout_mismatches, parity_error, tolerance
 
+# torchvision.models.segmentation at any input size, with the auxiliary head (aux_loss=True)
+SEGMENTATION = ("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
+                "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large")
+
 # torchvision constructor -> the bundled spec that defines a network of the same name
 SPEC_OF = {
     **{f"resnet{d}": "resnet.net" for d in (18, 34, 50, 101, 152)},
@@ -34,12 +38,16 @@ SPEC_OF = {
     **{n: "swin.net" for n in ("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s",
                                "swin_v2_b")},
     "maxvit_t": "maxvit.net",
+    **{n: "segmentation.net" for n in SEGMENTATION},
 }
 # parity runs at the fixture's size; these are cheap enough for every run (about 1 s each),
 # the rest are marked slow (they fill up to 300M parameters)
 QUICK = {"resnet18", "googlenet", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
          "efficientnet_b0", "inception_v3", "squeezenet1_1", "shufflenet_v2_x0_5",
-         "mnasnet0_5", "regnet_x_400mf", "regnet_y_400mf"}
+         "mnasnet0_5", "regnet_x_400mf", "regnet_y_400mf",
+         # every segmentation head and backbone: FCN on the dilated ResNet-50, DeepLabV3's
+         # ASPP and LR-ASPP on the dilated MobileNetV3 (0.7-2.4 s each, two input sizes)
+         "fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"}
 # The families of issue 19 run one preset of each kind of block here (grouped bottleneck,
 # X and Y blocks, ConvNeXt, EfficientNetV2, Swin V1 and V2 with padded and shifted windows,
 # MaxViT); their other presets differ only in widths and depths, which the layout test pins,
@@ -48,7 +56,7 @@ QUICK = {"resnet18", "googlenet", "densenet121", "mobilenet_v2", "mobilenet_v3_s
 # alone 2 minutes and 6 GB)
 LATER = {n for n, spec in SPEC_OF.items() if spec in (
     "resnext.net", "mnasnet.net", "regnet.net", "convnext.net", "efficientnet_v2.net",
-    "swin.net", "maxvit.net")} - {"resnext50_32x4d", "mnasnet0_5", "regnet_x_400mf",
+    "swin.net", "maxvit.net", "segmentation.net")} - QUICK - {"resnext50_32x4d", "mnasnet0_5", "regnet_x_400mf",
                                   "regnet_y_400mf", "convnext_tiny", "efficientnet_v2_s",
                                   "swin_t", "swin_v2_t", "maxvit_t"}
 
@@ -62,7 +70,8 @@ def parity_net(name: str, write_spec):
     at the smaller input side the fixture was made with (specs take it as `size`)."""
     side = fixture(name)["parity"]["input"][-1]
     net = bundled(name)
-    if net.inputs()[0]["shape"][-1] == side:
+    width = net.inputs()[0]["shape"][-1]
+    if width == side or not isinstance(width, int):  # that side, or any (segmentation)
         return net
     return at_size(SPEC_OF[name], name, side, write_spec)
 
@@ -87,3 +96,14 @@ def _params(names):
 @pytest.mark.parametrize("name", _params(SPEC_OF))
 def test_outputs_match_torchvision(name, write_spec):
     assert parity_error(parity_net(name, write_spec), name) <= tolerance(name)
+
+
+@pytest.mark.parametrize("name", _params(SEGMENTATION))
+def test_segmentation_matches_torchvision_at_other_sizes(name):
+    """The same network, unchanged, at each other input size the fixture holds (33x47 after
+    40x56: strides round up, and the logits are resized back to the input's size)."""
+    net = bundled(name)
+    more = fixture(name)["parity"]["more"]
+    assert more and all(m["input"] != fixture(name)["parity"]["input"] for m in more)
+    for at in more:
+        assert parity_error(net, name, at) <= tolerance(name)

@@ -14,8 +14,9 @@ For each constructor (no pretrained weights: constructors work offline) a fixtur
   order, `dtypes` (the entries that are not float32: batch norm's counters, the relative
   position indices) and `trainable_params` (the count torchvision's model cards publish);
 - `parity`: the constructor keyword arguments and input shape of a cheap parity check, and
-  the eval-mode output of the model on `tests/torchvision_rule.sample_input(shape)` after
-  every parameter and batch-norm statistic was set to `tests/torchvision_rule.fill(key,
+  the eval-mode output (a segmentation model's `out`; `aux_output` for its `aux`; `more`:
+  the same at other input sizes) of the model on `tests/torchvision_rule.sample_input(shape)`
+  after every parameter and batch-norm statistic was set to `tests/torchvision_rule.fill(key,
   shape)` (other buffers keep the values the model computes): its shape, L2 norm, largest
   magnitude, the first values of each sample and four projections; and `float32_error`, how
   far that float32 output lies from the same model run in float64 (deep networks such as
@@ -81,10 +82,23 @@ MODELS = {
                                   "swin_v2_b")},
     "maxvit_t": ({}, {}, 224),  # every stage's grid must divide into 7x7 partitions
 }
+# torchvision.models.segmentation: a dict {"out", "aux"} at any input size; the auxiliary
+# head as its COCO weights were trained (aux_loss=True; LR-ASPP has none), no backbone
+# weights (the default would download them). Two sizes, H != W and not multiples of 8.
+_OFFLINE = {"weights_backbone": None}
+SEGMENTATION = {
+    **{n: ({"aux_loss": True, **_OFFLINE}, {}, [(40, 56), (33, 47)])
+       for n in ("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
+                 "deeplabv3_mobilenet_v3_large")},
+    "lraspp_mobilenet_v3_large": (_OFFLINE, {}, [(40, 56), (33, 47)]),
+}
+MODELS.update(SEGMENTATION)
 BATCH = 2
 
 
 def constructor(name: str):
+    if name in SEGMENTATION:
+        return getattr(torchvision.models.segmentation, name)
     return getattr(torchvision.models, name)
 
 
@@ -112,26 +126,46 @@ def filled(name: str, kwargs: dict) -> torch.nn.Module:
     return model
 
 
+def outputs(model, x) -> dict:
+    """The model's outputs by name: a classifier's one (`out`), a segmentation model's dict."""
+    with torch.no_grad():
+        y = model(x)
+    return {k: v.numpy() for k, v in y.items()} if isinstance(y, dict) else {"out": y.numpy()}
+
+
+def parity_at(name: str, model, shape: tuple) -> dict:
+    """The summaries of every output at one input shape, each with its float32 rounding."""
+    x = torch.from_numpy(rule.sample_input(shape))
+    out = outputs(model.float(), x)
+    exact = outputs(model.double(), x.double())
+    model.float()
+    for k, v in out.items():
+        if not math.isfinite(float(abs(v).max())):
+            raise SystemExit(f"{name}: the filled model's output {k!r} is not finite")
+    entry = {"input": list(shape)}
+    for k, v in out.items():
+        prefix = "" if k == "out" else k + "_"
+        summary = rule.summary(v)
+        # the reference's own float32 rounding: its output against the same model in
+        # float64, measured as the parity test measures specc's error
+        entry[prefix + "output"] = summary
+        entry[prefix + "float32_error"] = rule.relative_error(summary,
+                                                              rule.summary(exact[k]))
+    return entry
+
+
 def fixture(name: str) -> dict:
     kwargs, parity_kwargs, side = MODELS[name]
     keys, dtypes, trainable = layout(name, kwargs)
     model = filled(name, {**kwargs, **parity_kwargs})
-    shape = (BATCH, 3, side, side)
-    x = torch.from_numpy(rule.sample_input(shape))
-    with torch.no_grad():
-        out = model(x).numpy()
-        exact = model.double()(x.double()).numpy()
-    if not math.isfinite(float(abs(out).max())):
-        raise SystemExit(f"{name}: the filled model's output is not finite")
-    output = rule.summary(out)
+    sizes = side if isinstance(side, list) else [(side, side)]
+    first, *more = [parity_at(name, model, (BATCH, 3, *hw)) for hw in sizes]
+    parity = {"kwargs": parity_kwargs, **first}
+    if more:
+        parity["more"] = more  # the same model at other input sizes
     return {"constructor": name, "kwargs": kwargs, "torch": torch.__version__,
             "torchvision": torchvision.__version__, "trainable_params": trainable,
-            "state_dict": keys, "dtypes": dtypes,
-            "parity": {"kwargs": parity_kwargs, "input": list(shape),
-                       "output": output,
-                       # the reference's own float32 rounding: its output against the same
-                       # model in float64, measured as the parity test measures specc's error
-                       "float32_error": rule.relative_error(output, rule.summary(exact))}}
+            "state_dict": keys, "dtypes": dtypes, "parity": parity}
 
 
 def main(argv=None) -> int:

@@ -27,6 +27,7 @@ class Dataset:
     # keyword-only (subclasses such as TaskData keep their positional fields after `augment`)
     adaptations: list[str] = field(default_factory=list, kw_only=True)  # changes made to fit
     eval_transform: object = field(default=None, kw_only=True)  # test batches' SampleTransform
+    dense: bool = field(default=False, kw_only=True)  # a label per pixel: y is [n, H, W]
     streaming = False  # held in memory; see specc.data.stream for sets read from disk per sample
 
     @property
@@ -51,6 +52,7 @@ class InputSpec:
     workers: int | None = None  # DataLoader worker processes for image files
     eval_transform: tuple = ()  # the recipe's evaluation transform (one record), if any
     trust: Trust = FILE  # where the source named came from (specc.recipes.sources)
+    out_channels: int | None = None  # the output's dim 1 where it is [N, C, ...]: per-pixel classes
 
 
 SOURCES: dict = {}  # name -> load(arg, want): the readers (this package) and the

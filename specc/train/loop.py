@@ -173,7 +173,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss.detach()), int(_hits(out, y))
+        return float(loss.detach()), _hits(out, y)
 
     def _row(self, p: Progress, t0: float, epoch_done: bool) -> None:
         """Evaluate, write a metrics row, step an epoch-wise schedule, save the checkpoint."""
@@ -290,7 +290,11 @@ def _views_mean(model, x: torch.Tensor) -> torch.Tensor:
     return out.softmax(1).view(n, v, -1).mean(1).clamp_min(1e-12).log()
 
 
-def _hits(out: torch.Tensor, y: torch.Tensor) -> int:
+def _hits(out: torch.Tensor, y: torch.Tensor) -> float:
+    """Correct samples; with a label per pixel, each sample's fraction of correct pixels."""
     if out.shape[1] == 1:
         return int(((out.squeeze(1) > 0.5).long() == y).sum())
-    return int((out.argmax(1) == y).sum())
+    right = out.argmax(1) == y
+    if right.dim() > 1:
+        return float(right.flatten(1).float().mean(1).sum())
+    return int(right.sum())

@@ -15,7 +15,7 @@ class Progress:
     step: int = 0           # batches of that epoch already applied
     global_step: int = 0    # optimizer steps since the run began
     loss_sum: float = 0.0   # this epoch's sums, over the batches applied so far
-    correct: int = 0
+    correct: float = 0  # right samples (per-pixel labels: each sample's fraction right)
     seen: int = 0
     test_accuracy: float | None = None
     epoch_samples: int = 0  # samples of this epoch applied by this process (for samples/s)
@@ -26,7 +26,7 @@ class Progress:
     mark: float | None = None
     stale: int = 0
 
-    def add(self, loss: float, hits: int, n: int) -> None:
+    def add(self, loss: float, hits: float, n: int) -> None:
         self.step += 1
         self.global_step += 1
         self.loss_sum += loss * n

@@ -53,9 +53,10 @@ def input_spec(net, cfg: TrainConfig, trust: Trust = FILE) -> InputSpec:
     sizes = stated_sizes(net.graph)
     shape = tuple(d.evaluate(sizes) if isinstance(d, Sym) and d.names() <= set(sizes)
                   else None if isinstance(d, Sym) else d for d in t.shape[1:])
+    channels = out.shape[1] if out.rank >= 3 and isinstance(out.shape[1], int) else None
     return InputSpec(shape, cfg.pixel_range, cfg.mean, cfg.std, tuple(cfg.augment),
                      out.shape[-1] if isinstance(out.shape[-1], int) else None, cfg.workers,
-                     cfg.eval_transform, trust)
+                     cfg.eval_transform, trust, out_channels=channels)
 
 
 def check_fit(net, data, allow_fewer: bool = False) -> list[str]:
@@ -64,6 +65,8 @@ def check_fit(net, data, allow_fewer: bool = False) -> list[str]:
     10-way classifier. Returns the adaptation to name, if any."""
     name, value = next(iter(net.graph.outputs.items()))
     out = net.graph.values[value].type
+    if getattr(data, "dense", False):
+        return _check_dense(net.name, name, out, data, allow_fewer)
     if data.classes >= 1 and out.rank > 2 and out.batched:
         raise SpeccError(f"network '{net.name}' output '{name}' is {out}: scores for every "
                          f"position, but data set '{data.name}' has one label per sample",
@@ -85,6 +88,26 @@ def check_fit(net, data, allow_fewer: bool = False) -> list[str]:
     if data.classes < width:
         return [f"classes {data.classes} used of {width} outputs"]
     return []
+
+
+def _check_dense(net: str, name: str, out, data, allow_fewer: bool) -> list[str]:
+    """A label per pixel: the output must be [N, classes, *the labels' sizes]."""
+    per_sample = tuple(data.train_y.shape[1:])
+    if out.rank != len(per_sample) + 2:
+        raise SpeccError(f"data set '{data.name}' has a label per position {list(per_sample)}, "
+                         f"but network '{net}' output '{name}' is {out}",
+                         notes=("per-pixel classification needs an output [N, classes, H, W]",))
+    width = out.shape[1]
+    if data.classes > width:
+        raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
+                         f"'{net}' output '{name}' has only {width} channels")
+    if data.classes < width and not allow_fewer:
+        raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
+                         f"'{net}' output '{name}' has {width} channels",
+                         notes=(f"train only {data.classes} of them with "
+                                "--allow-fewer-classes, or --set classes="
+                                f"{data.classes} where the network takes it",))
+    return [f"classes {data.classes} used of {width} channels"] if data.classes < width else []
 
 
 def make_feed(data, cfg: TrainConfig, dist: Dist, workers: int, device: torch.device):
