@@ -12,6 +12,16 @@ def _cross_entropy(classes: int):
     return F.cross_entropy
 
 
+def _sequence_cross_entropy(classes: int):
+    import torch.nn.functional as F
+
+    def sequence_cross_entropy(out, y):
+        """Scores for every position [N, T, V] (classes on the last axis) against the
+        next tokens [N, T]: the mean over every position of every sequence."""
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+    return sequence_cross_entropy
+
+
 def _mse(classes: int):
     import torch.nn.functional as F
 
@@ -51,6 +61,10 @@ register(Loss(name="cross_entropy", fields={}, output="logits", build=_cross_ent
               cite="torch.nn.functional.cross_entropy",
               doc="softmax over the first output, then the negative log-likelihood of the "
                   "target class"))
+register(Loss(name="sequence_cross_entropy", fields={}, output="logits",
+              build=_sequence_cross_entropy, cite="nanoGPT model.py (Karpathy 2022)",
+              doc="a language model's next-token loss: scores for every position [N, T, "
+                  "vocab] against targets [N, T], cross-entropy averaged over all positions"))
 register(Loss(name="mse", fields={}, output="scores", build=_mse,
               cite="Rumelhart, Hinton & Williams 1986",
               doc="mean squared error against one-hot targets (or vector targets of the "
