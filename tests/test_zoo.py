@@ -75,6 +75,16 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("rumelhart_tc.net", "tc", 75, 640),
     ("elman.net", "elman", 1_610, 9_536),
     ("elman_seq.net", "elman_seq", 1_610, "1280*T+320"),  # a formula in the sequence length
+    # GPT-2 small with its head tied (wte 50257x768 + wpe 1024x768 + 12 x 7,087,872 + ln_f
+    # 1,536), nanoGPT's shakespeare_char and a tiny decoder: tests/test_gpt_dcgan.py counts
+    # them in a nanoGPT module too; MACs per token 12 x 7,077,888 + 768 x 50257, attention 2 T d
+    ("gpt.net", "gpt2", 124_439_808, "18432*T*T+123532032*T"),
+    ("gpt.net", "gpt_shakespeare_char", 10_770_816, "4608*T*T+10641792*T"),
+    ("gpt.net", "gpt_tiny", 28_576, "128*T*T+26656*T"),
+    # the PyTorch DCGAN tutorial's Generator and Discriminator (sum(p.numel()) of its modules,
+    # rebuilt in tests/test_gpt_dcgan.py)
+    ("dcgan.net", "dcgan_generator", 3_576_704, 104_628_224),
+    ("dcgan.net", "dcgan_discriminator", 2_765_568, 103_817_216),
     ("perceptron.net", "perceptron", 5_130, 209_920),
     ("perceptron.net", "mark1", 4_104, 208_896),
     # After 2015: parameters are torchvision's published num_params (its model cards, and

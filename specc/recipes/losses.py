@@ -61,7 +61,7 @@ register(Loss(name="cross_entropy", fields={}, output="logits", build=_cross_ent
               cite="torch.nn.functional.cross_entropy",
               doc="softmax over the first output, then the negative log-likelihood of the "
                   "target class"))
-register(Loss(name="sequence_cross_entropy", fields={}, output="logits",
+register(Loss(name="sequence_cross_entropy", fields={}, output="logits", axis=-1,
               build=_sequence_cross_entropy, cite="nanoGPT model.py (Karpathy 2022)",
               doc="a language model's next-token loss: scores for every position [N, T, "
                   "vocab] against targets [N, T], cross-entropy averaged over all positions"))
