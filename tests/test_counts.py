@@ -13,15 +13,23 @@ from conftest import SPECS
 from test_zoo import PINNED
 
 
-SIZE = 8  # the open sizes (a sequence's T) are counted at this value; the batch at 1
+SIZE = 8  # open sizes the recipe leaves open (a sequence's T) are counted here; the batch at 1
+
+
+def sizes(net) -> dict:
+    """The open sizes at the recipe's `size`, else at SIZE."""
+    from specc.compile.sizes import stated_sizes
+    return {name: SIZE for name in net.graph.symbols()} | stated_sizes(net.graph)
 
 
 def executed_macs(net) -> int:
     graph = net.graph
     t = graph.values[graph.inputs[0]].type
+    at = sizes(net)
     with torch.device("meta"):
         module = net.to_torch(seed=0).eval()
-        shape = [d if isinstance(d, int) else 1 if i == 0 else SIZE for i, d in enumerate(t.shape)]
+        shape = [d if isinstance(d, int) else 1 if i == 0 else d.evaluate(at)
+                 for i, d in enumerate(t.shape)]
         with FlopCounterMode(display=False) as counter:
             module(torch.zeros(shape, dtype=torch.int64 if t.dtype == "i64" else torch.float32))
     return counter.get_total_flops() // 2
@@ -32,7 +40,7 @@ def pinned_at_size(net, macs) -> int:
     if isinstance(macs, int):
         return macs
     assert str(net.macs) == macs
-    return net.macs.evaluate({name: SIZE for name in net.macs.names()})
+    return net.macs.evaluate(sizes(net))
 
 
 # Networks whose lowering executes convolutions their count leaves out, by the count's own

@@ -150,23 +150,29 @@ class Tutorial(nn.Module):
         return self.main(x)
 
 
-@pytest.mark.parametrize("name,make,shape,params", [
-    ("dcgan_generator", tutorial_generator, (4, 100, 1, 1), 3_576_704),
-    ("dcgan_discriminator", tutorial_discriminator, (4, 3, 64, 64), 2_765_568)])
-def test_dcgan_matches_the_tutorial(name, make, shape, params, tmp_path):
+@pytest.mark.parametrize("name,make,shapes,params", [
+    ("dcgan_generator", tutorial_generator, [(4, 100, 1, 1), (2, 100, 2, 1)], 3_576_704),
+    ("dcgan_discriminator", tutorial_discriminator, [(4, 3, 64, 64), (2, 3, 80, 96)],
+     2_765_568)])
+def test_dcgan_matches_the_tutorial(name, make, shapes, params, tmp_path):
+    """The paper's sizes (z 1x1 -> 64x64; 64x64 -> one probability), then others: a 2x1 grid
+    of codes makes a 80x64 image, an 80x96 image gets a 2x3 map of scores."""
     net = specc.load(SPECS / "dcgan.net", name)
     module = net.to_torch(seed=0)
     ref = Tutorial(make())
     assert sum(p.numel() for p in ref.parameters()) == net.params == params
     ref.load_state_dict(module.state_dict(), strict=True)
-    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
-    for train in (True, False):  # batch statistics, then the running ones both updated
-        module.train(train), ref.train(train)
-        with torch.no_grad():
-            torch.testing.assert_close(module(x), ref(x), rtol=1e-5, atol=1e-6)
+    for shape in shapes:
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        for train in (True, False):  # batch statistics, then the running ones both updated
+            module.train(train), ref.train(train)
+            with torch.no_grad():
+                torch.testing.assert_close(module(x), ref(x), rtol=1e-5, atol=1e-6)
+    assert module(x).shape[-2:] == ((80, 64) if shape[1] == 100 else (2, 3))
     load_state(module, Tutorial(make()).state_dict(), "the tutorial's state dict")
     result = net.to_onnx(tmp_path / f"{name}.onnx", weights=module.state_dict())
     assert result.max_rel_error is not None and result.max_rel_error <= 1e-4
+    assert "again at H=" in result.compared  # verified at a second size
 
 
 def test_dcgan_initialised_as_the_paper_says():
