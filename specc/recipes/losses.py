@@ -61,10 +61,6 @@ register(Loss(name="cross_entropy", fields={}, output="logits", build=_cross_ent
               cite="torch.nn.functional.cross_entropy",
               doc="softmax over the first output, then the negative log-likelihood of the "
                   "target class"))
-register(Loss(name="sequence_cross_entropy", fields={}, output="logits", axis=-1,
-              build=_sequence_cross_entropy, cite="nanoGPT model.py (Karpathy 2022)",
-              doc="a language model's next-token loss: scores for every position [N, T, "
-                  "vocab] against targets [N, T], cross-entropy averaged over all positions"))
 register(Loss(name="mse", fields={}, output="scores", build=_mse,
               cite="Rumelhart, Hinton & Williams 1986",
               doc="mean squared error against one-hot targets (or vector targets of the "
@@ -77,3 +73,7 @@ register(Loss(name="perceptron", fields={}, output="scores", build=_perceptron,
               cite="Rosenblatt 1958",
               doc="the error-correction rule as a loss: sum_j (y_j - t_j) s_j per response "
                   "unit, y_j = [s_j >= 0]"))
+register(Loss(name="sequence_cross_entropy", fields={}, output="logits", axis=-1,
+              build=_sequence_cross_entropy, cite="nanoGPT model.py (Karpathy 2022)",
+              doc="a language model's next-token loss: scores for every position [N, T, "
+                  "vocab] against targets [N, T], cross-entropy averaged over all positions"))
