@@ -210,4 +210,9 @@ def test_gpt_learns_the_sonnets(tmp_path):
     assert run.returncode == 0, run.stderr
     import csv
     rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
-    assert float(rows[-1]["test_loss"]) < 3.0 and float(rows[-1]["test_accuracy"]) > 0.2
+    from specc.data.text import BUNDLED, TRAIN_FRACTION
+    text = BUNDLED.read_text()
+    test = text[int(len(text) * TRAIN_FRACTION):]
+    freq = [test.count(c) / len(test) for c in set(test)]
+    entropy = -sum(p * math.log(p) for p in freq)  # 3.01 nats
+    assert float(rows[-1]["test_loss"]) < entropy - 0.1 and float(rows[-1]["test_accuracy"]) > 0.2
