@@ -216,3 +216,12 @@ def test_gpt_learns_the_sonnets(tmp_path):
     freq = [test.count(c) / len(test) for c in set(test)]
     entropy = -sum(p * math.log(p) for p in freq)  # 3.01 nats
     assert float(rows[-1]["test_loss"]) < entropy - 0.1 and float(rows[-1]["test_accuracy"]) > 0.2
+
+
+def test_indices_and_pixels_do_not_mix(cli, tmp_path):
+    gpt = cli("train", SPECS / "gpt.net:gpt_tiny", "--data", "synthetic", "--out", tmp_path / "a")
+    assert gpt.returncode == 1 and "data set 'synthetic' gives floating-point samples, but input " \
+        "'idx' of network 'gpt_tiny' is i64" in gpt.stderr
+    lenet = cli("train", SPECS / "lenet5.net", "--data", "text", "--out", tmp_path / "b")
+    assert lenet.returncode == 1 and "data set 'text' feeds sequences of character indices" \
+        in lenet.stderr
