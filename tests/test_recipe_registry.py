@@ -35,7 +35,8 @@ def test_every_entry_states_its_source_and_admits_its_defaults(entry):
 def test_the_elaborator_reads_the_registry():
     assert list(CONSTRUCTORS) == [*OPTIMIZERS, *SCHEDULES, *WARMUPS]
     assert KEYS["loss"][1] is LOSSES and KEYS["optimizer"][1] is OPTIMIZERS
-    assert list(LOSSES) == ["cross_entropy", "mse", "lenet", "perceptron"]
+    assert list(LOSSES) == ["cross_entropy", "mse", "lenet", "perceptron",
+                            "sequence_cross_entropy"]
 
 
 def param(value=0.0):
@@ -109,7 +110,8 @@ def test_a_loss_registered_in_one_place_reaches_check_train_and_export(load_spec
         assert output_kind(net) == "scores"
     finally:
         del LOSSES["test_hinge"]
-    with pytest.raises(SpeccError, match="known: cross_entropy, mse, lenet, perceptron"):
+    with pytest.raises(SpeccError, match="known: cross_entropy, mse, lenet, perceptron, "
+                                          "sequence_cross_entropy"):
         load_spec('network n {\n input x: f32[N, 4]\n output y = linear(x, 3)\n'
                   ' train { loss = "test_hinge" }\n}')
 
@@ -118,7 +120,7 @@ def test_output_kind_follows_the_loss(load_spec):
     spec = 'network n {{\n input x: f32[N, 4]\n output y = linear(x, 3)\n train {{ {} }}\n}}'
     kinds = {name: output_kind(load_spec(spec.format(f'loss = "{name}"'))) for name in LOSSES}
     assert kinds == {"cross_entropy": "logits", "mse": "scores", "lenet": "logits",
-                     "perceptron": "scores"}
+                     "perceptron": "scores", "sequence_cross_entropy": "logits"}
     assert output_kind(load_spec(spec.format(""))) == "logits"  # the trainer's default loss
 
 

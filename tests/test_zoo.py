@@ -101,6 +101,18 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
      "-25952256*((W+4)//8)-1406525440*((W+4)//16)+15076036864"),
     ("unet.net", "unet_padded", 31_030_658, "733888*H*W"),
     ("unet.net", "unet_small", 120_852, "8984*H*W"),
+    # GPT-2 small with its head tied (wte 50257x768 + wpe 1024x768 + 12 x 7,087,872 + ln_f
+    # 1,536), nanoGPT's shakespeare_char and a tiny decoder: tests/test_gpt_dcgan.py counts
+    # them in a nanoGPT module too; MACs per token 12 x 7,077,888 + 768 x 50257, attention 2 T d
+    ("gpt.net", "gpt2", 124_439_808, "18432*T*T+123532032*T"),
+    ("gpt.net", "gpt_shakespeare_char", 10_770_816, "4608*T*T+10641792*T"),
+    ("gpt.net", "gpt_tiny", 28_576, "128*T*T+26656*T"),
+    # the PyTorch DCGAN tutorial's Generator and Discriminator (sum(p.numel()) of its modules,
+    # rebuilt in tests/test_gpt_dcgan.py); at the paper's sizes (z 1x1, images 64x64)
+    # 104,628,224 and 103,817,216
+    ("dcgan.net", "dcgan_generator", 3_576_704,
+     "7307264*H*W+19464192*H+19464192*W+58392576"),
+    ("dcgan.net", "dcgan_discriminator", 2_765_568, "25376*H*W-1536*H-1536*W+73728"),
     ("perceptron.net", "perceptron", 5_130, 209_920),
     ("perceptron.net", "mark1", 4_104, 208_896),
     # After 2015: parameters are torchvision's published num_params (its model cards, and

@@ -49,7 +49,7 @@ def add_arguments(p) -> None:
     p.add_argument("target", nargs="?", metavar="FILE[:NET]",
                    help="the spec (optional with --resume)")
     p.add_argument("--data", help="data set: digits, tc, logic[:fn], synthetic, shapes[:COUNT] "
-                   "(segmentation), mnist:PATH, "
+                   "(segmentation), text[:PATH] (characters; the bundled sonnets), mnist:PATH, "
                    "cifar10:PATH, imagefolder:PATH, webdataset:PATH_OR_URL_PATTERN; the "
                    "demonstrations' procedural sets associative[:PAIRS], maze, "
                    "retina:shapes|parity, fukushima, thumos_synth[:CHUNKS] "

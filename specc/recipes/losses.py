@@ -12,6 +12,16 @@ def _cross_entropy(classes: int):
     return F.cross_entropy
 
 
+def _sequence_cross_entropy(classes: int):
+    import torch.nn.functional as F
+
+    def sequence_cross_entropy(out, y):
+        """Scores for every position [N, T, V] (classes on the last axis) against the
+        next tokens [N, T]: the mean over every position of every sequence."""
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+    return sequence_cross_entropy
+
+
 def _mse(classes: int):
     import torch.nn.functional as F
 
@@ -63,3 +73,7 @@ register(Loss(name="perceptron", fields={}, output="scores", build=_perceptron,
               cite="Rosenblatt 1958",
               doc="the error-correction rule as a loss: sum_j (y_j - t_j) s_j per response "
                   "unit, y_j = [s_j >= 0]"))
+register(Loss(name="sequence_cross_entropy", fields={}, output="logits", axis=-1,
+              build=_sequence_cross_entropy, cite="nanoGPT model.py (Karpathy 2022)",
+              doc="a language model's next-token loss: scores for every position [N, T, "
+                  "vocab] against targets [N, T], cross-entropy averaged over all positions"))

@@ -62,9 +62,11 @@ class Entry:
 @dataclass(frozen=True, kw_only=True)
 class Loss(Entry):
     """build(classes) -> loss(output, targets). `output`: how an exported model's first
-    output reads under this loss, "logits" (softmax gives probabilities) or "scores"."""
+    output reads under this loss, "logits" (softmax gives probabilities) or "scores";
+    `axis`: where its classes lie (1: [N, C, ...]; -1: a sequence's [N, T, vocab])."""
 
     output: str
+    axis: int = 1  # the output's axis that holds the classes (accuracy takes argmax on it)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,7 @@ from . import threads, watch
 from .checkpoint import remove_stale_temporaries, restore_training, save_checkpoint
 from .config import TrainConfig
 from .learning import attach as attach_learning
-from .optim import loss_fn, make_optimizer, make_schedule
+from .optim import class_axis, loss_fn, make_optimizer, make_schedule
 from .progress import Progress
 from .runs import CHECKPOINT, append_metrics, read_metrics
 from .setup import Dist, check_fit, input_spec, make_feed, pick_device
@@ -59,6 +59,7 @@ class Trainer:
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = loss_fn(cfg.loss, self.data.classes)
+        self.axis = class_axis(cfg.loss)
         # learning rules other than gradient descent, tasks with their own metric (specc/rules)
         self.learning = attach_learning(self)
         params = self.learning.parameters() if self.learning else self.model.parameters()
@@ -173,7 +174,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss.detach()), _hits(out, y)
+        return float(loss.detach()), _hits(out, y, self.axis)
 
     def _row(self, p: Progress, t0: float, epoch_done: bool) -> None:
         """Evaluate, write a metrics row, step an epoch-wise schedule, save the checkpoint."""
@@ -231,7 +232,7 @@ class Trainer:
             x, y = self._inputs(x), y.to(self.device)
             with self._autocast():
                 out = _views_mean(self.model, x)
-            sums += torch.tensor([float(self.loss(out, y)) * len(y), _hits(out, y), len(y)],
+            sums += torch.tensor([float(self.loss(out, y)) * len(y), _hits(out, y, self.axis), len(y)],
                                  dtype=torch.float64)
         if self.dist.world > 1:
             import torch.distributed as dist
@@ -290,8 +291,13 @@ def _views_mean(model, x: torch.Tensor) -> torch.Tensor:
     return out.softmax(1).view(n, v, -1).mean(1).clamp_min(1e-12).log()
 
 
-def _hits(out: torch.Tensor, y: torch.Tensor) -> float:
-    """Correct samples; with a label per pixel, each sample's fraction of correct pixels."""
+def _hits(out: torch.Tensor, y: torch.Tensor, axis: int = 1) -> float:
+    """Samples classified right (the classes on `axis`); with a label per position (scores
+    [N, T, V] and labels [N, T]) or per pixel (scores [N, C, H, W] and labels [N, H, W]),
+    each sample counts the fraction of its positions right."""
+    if y.dim() > 1 and out.dim() == y.dim() + 1:
+        right = (out.argmax(axis) == y).float()
+        return float(right.mean(tuple(range(1, y.dim()))).sum())
     if out.shape[1] == 1:
         return int(((out.squeeze(1) > 0.5).long() == y).sum())
     right = out.argmax(1) == y

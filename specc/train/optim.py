@@ -10,6 +10,11 @@ def loss_fn(name: str, classes: int):
     return LOSSES[name].build(classes)
 
 
+def class_axis(name: str) -> int:
+    """The axis of the output that holds the classes under loss `name`."""
+    return LOSSES[name].axis
+
+
 def make_optimizer(cfg: dict, params):
     entry = OPTIMIZERS[cfg["name"]]
     return entry.build(params, entry.resolve(cfg))

@@ -311,8 +311,8 @@ def check_trainable(net) -> None:
         raise SpeccError(f"specc train feeds one input from a data set; network '{net.name}' "
                          f"has {len(graph.inputs)} ({', '.join(graph.inputs)})")
     dtype = graph.values[graph.inputs[0]].type.dtype
-    if not dtype.startswith("f"):
-        raise SpeccError(f"specc train feeds floating-point samples; input "
+    if not dtype.startswith(("f", "i64")):
+        raise SpeccError(f"specc train feeds floating-point samples (or i64 indices); input "
                          f"'{graph.inputs[0]}' of network '{net.name}' is {dtype}")
     if net.params == 0:
         raise SpeccError(f"network '{net.name}' has no trainable parameters: there is nothing "

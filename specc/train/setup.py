@@ -65,9 +65,12 @@ def check_fit(net, data, allow_fewer: bool = False) -> list[str]:
     10-way classifier. Returns the adaptation to name, if any."""
     name, value = next(iter(net.graph.outputs.items()))
     out = net.graph.values[value].type
+    _check_dtype(net, data)
     if getattr(data, "dense", False):
         return _check_dense(net.name, name, out, data, allow_fewer)
-    if data.classes >= 1 and out.rank > 2 and out.batched:
+    labels = getattr(data, "train_y", None)
+    per_position = labels is not None and labels.dim() > 1  # a label per position: [N, T]
+    if data.classes >= 1 and out.rank > 2 and out.batched and not per_position:
         raise SpeccError(f"network '{net.name}' output '{name}' is {out}: scores for every "
                          f"position, but data set '{data.name}' has one label per sample",
                          notes=("a classifier's output is [N, classes]: pool and flatten "
@@ -108,6 +111,17 @@ def _check_dense(net: str, name: str, out, data, allow_fewer: bool) -> list[str]
                                 "--allow-fewer-classes, or --set classes="
                                 f"{data.classes} where the network takes it",))
     return [f"classes {data.classes} used of {width} channels"] if data.classes < width else []
+
+
+def _check_dtype(net, data) -> None:
+    """Integer indices (a language model's characters) feed an integer input, and only it."""
+    samples = getattr(data, "train_x", None)
+    given = "i64" if samples is not None and not samples.is_floating_point() else "f32"
+    want = net.graph.values[net.graph.inputs[0]].type.dtype
+    if (want == "i64") != (given == "i64"):
+        kind = {"i64": "integer indices", "f32": "floating-point samples"}
+        raise SpeccError(f"data set '{data.name}' gives {kind[given]}, but input "
+                         f"'{net.graph.inputs[0]}' of network '{net.name}' is {want}")
 
 
 def make_feed(data, cfg: TrainConfig, dist: Dist, workers: int, device: torch.device):
