@@ -78,19 +78,25 @@ def check_fit(net, data, allow_fewer: bool = False) -> list[str]:
     width = out.shape[-1]
     if not isinstance(width, int) or data.classes < 1 or (width == 1 and data.classes == 2):
         return []  # a task with its own metric (no classes), or one unit for two classes
+    return _check_classes(data, net.name, name, width, "units", allow_fewer)
+
+
+def _check_classes(data, net: str, name: str, width: int, unit: str,
+                   allow_fewer: bool) -> list[str]:
+    """The data's classes against the output's `width` class scores (`unit`: what each
+    score is, a unit or a channel); fewer only with --allow-fewer-classes, said in a note."""
     if data.classes > width:
         raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
-                         f"'{net.name}' output '{name}' has only {width} units")
+                         f"'{net}' output '{name}' has only {width} {unit}")
     if data.classes < width and not allow_fewer:
         raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
-                         f"'{net.name}' output '{name}' has {width} units",
+                         f"'{net}' output '{name}' has {width} {unit}",
                          notes=(f"train only {data.classes} of the {width} outputs with "
                                 f"--allow-fewer-classes, or give the network {data.classes} "
                                 f"outputs (--set classes={data.classes} where it takes such a "
                                 "parameter)",))
-    if data.classes < width:
-        return [f"classes {data.classes} used of {width} outputs"]
-    return []
+    scores = "outputs" if unit == "units" else unit
+    return [f"classes {data.classes} used of {width} {scores}"] if data.classes < width else []
 
 
 def _check_dense(net: str, name: str, out, data, allow_fewer: bool) -> list[str]:
@@ -100,17 +106,7 @@ def _check_dense(net: str, name: str, out, data, allow_fewer: bool) -> list[str]
         raise SpeccError(f"data set '{data.name}' has a label per position {list(per_sample)}, "
                          f"but network '{net}' output '{name}' is {out}",
                          notes=("per-pixel classification needs an output [N, classes, H, W]",))
-    width = out.shape[1]
-    if data.classes > width:
-        raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
-                         f"'{net}' output '{name}' has only {width} channels")
-    if data.classes < width and not allow_fewer:
-        raise SpeccError(f"data set '{data.name}' has {data.classes} classes but network "
-                         f"'{net}' output '{name}' has {width} channels",
-                         notes=(f"train only {data.classes} of them with "
-                                "--allow-fewer-classes, or --set classes="
-                                f"{data.classes} where the network takes it",))
-    return [f"classes {data.classes} used of {width} channels"] if data.classes < width else []
+    return _check_classes(data, net, name, out.shape[1], "channels", allow_fewer)
 
 
 def _check_dtype(net, data) -> None:
