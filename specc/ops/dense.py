@@ -227,7 +227,11 @@ def _gather_import(m):
         if isinstance(size, int):
             index = np.where(index < 0, index + size, index)
         return m.call("take", m.value(0), m.value_of(index), axis=a)
-    return m.call("take", m.value(0), m.value(1), axis=a)
+    size, index = x.shape[a], m.value(1)
+    if isinstance(size, int):  # indices known only at run time: from the end when negative
+        zero, n = m.constant(0, ids.dtype), m.constant(size, ids.dtype)
+        index = m.call("where", m.call("lt", index, zero), m.call("add", index, n), index)
+    return m.call("take", m.value(0), index, axis=a)
 
 
 register(
