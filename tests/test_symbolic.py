@@ -9,7 +9,7 @@ import specc
 from specc.backends.ort import open_session
 from specc.ir.sym import Sym
 
-from conftest import run_cli
+from conftest import SPECS, run_cli
 
 FCN = """
 network fcn {
@@ -125,7 +125,7 @@ def test_sequence_model_of_any_length(load_spec, tmp_path):
         want = _torch(module, feeds, ["idx"])[0]
         assert want.shape == (2, t, 13)
         np.testing.assert_allclose(_ort(str(path), feeds)[0], want, rtol=1e-4, atol=1e-6)
-    with pytest.raises(ValueError, match=r"T=7 breaks the network's assumption T <= 6"):
+    with pytest.raises(specc.SpeccError, match=r"T=7 breaks the network's assumption T <= 6"):
         module(torch.zeros(1, 7, dtype=torch.int64))
 
 
@@ -305,3 +305,30 @@ network n {
     from specc.tools.fmt import format_text
     text = format_text(open(net.graph.span.source.path).read(), "t.net")
     assert format_text(text, "t.net") == text and '(conv(4, 1) as "proj")' in text
+
+
+def test_stated_sizes_that_break_an_assert_are_a_located_error(tmp_path):
+    """A size stated with --set (or the recipe's `size`) that the network's own `assert`
+    excludes is refused at that assert by check, export and train alike, before a run
+    folder exists (it was an internal error at the first training step)."""
+    from specc.cli.main import main
+    with pytest.raises(specc.SpeccError) as info:
+        specc.load(SPECS / "gpt.net", "gpt_tiny", overrides={"T": "40"})
+    assert "T=40 (--set) break the network's assumption T <= 32" in info.value.message
+    assert info.value.span.line == 57 and info.value.span.source.path.endswith("gpt.net")
+    run = tmp_path / "run"
+    assert main(["train", str(SPECS / "gpt.net:gpt_tiny"), "--set", "T=40", "--steps", "1",
+                 "--out", str(run)]) == 1
+    assert not run.exists()
+    assert specc.load(SPECS / "gpt.net", "gpt_tiny", overrides={"T": "16"}).graph.inputs
+
+
+def test_bench_takes_a_model_with_open_sizes(tmp_path):
+    """The spec a model carries is measured against the model's graph with every open size
+    at 1, as the graph's own count takes them (a formula against a number was an internal
+    error: specc bench failed on every export with open sizes)."""
+    model = tmp_path / "seq.onnx"
+    assert run_cli("export", SPECS / "elman_seq.net", "-o", model).returncode == 0
+    r = run_cli("bench", model, "--batch-sizes", "1", "--iters", "2")
+    assert r.returncode == 0, r.stderr
+    assert "torch eager" in r.stdout and "onnxruntime" in r.stdout

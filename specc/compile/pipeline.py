@@ -16,7 +16,7 @@ from ..ir.graph import Graph
 from ..lang import ast as A
 from ..lang.values import NetworkRef
 from .embed import module_files
-from .sizes import free_symbols
+from .sizes import check_stated, free_symbols
 
 
 class UnknownOverride(SpeccError):
@@ -36,7 +36,9 @@ def compile_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
         graph = elaborate_network(ref, max_params=max_params, max_activations=max_activations,
                                   observer=observer)
         graph.meta.update(meta or {})
-        return passes.run(graph, passes.CHECK)
+        graph = passes.run(graph, passes.CHECK)
+        check_stated(graph)
+        return graph
     finally:
         if enabled:
             gc.enable()

@@ -26,6 +26,26 @@ def stated_sizes(graph: Graph) -> dict[str, int]:
     return out
 
 
+def check_stated(graph: Graph) -> None:
+    """The stated sizes (the recipe's `size`, `--set H=...`) must satisfy the network's own
+    assumptions: a located error at the `assert` they break, before anything runs."""
+    stated = stated_sizes(graph)
+    if not stated:
+        return
+    sizes = {**{s: 1 for s in graph.facts().batch}, **stated}
+    for a in graph.assumptions:
+        try:
+            ok = a.cond.holds(sizes)
+        except (KeyError, ValueError, ZeroDivisionError):
+            continue  # the assumption reads a size nobody stated
+        if not ok:
+            given = ", ".join(f"{k}={v}" for k, v in stated.items())
+            origin = "--set" if graph.meta.get("sizes") else "the recipe's size"
+            raise SpeccError(f"the stated sizes {given} ({origin}) break the network's "
+                             f"assumption {a.cond}" + (f": {a.message}" if a.message else ""),
+                             a.span, ("state sizes the assertion allows",))
+
+
 def fits(graph: Graph, sizes: dict[str, int]) -> bool:
     """Do these sizes satisfy every assumption and give every tensor positive dims?"""
     try:

@@ -186,13 +186,14 @@ def check_sizes(assumes, sizes) -> str | None:
 
 def require_sizes(assumes: str, names: tuple, *values) -> None:
     """Called at the start of a generated forward: the input sizes against the network's
-    assumptions (JSON text of [condition, message, where]); a ValueError names the one
-    they break."""
+    assumptions (JSON text of [condition, message, where]); a SpeccError (a user's error:
+    the data or the inputs are of a size the spec excludes) names the one they break."""
     import json
     problem = check_sizes(_ASSUMES.get(assumes) or _ASSUMES.setdefault(assumes, json.loads(assumes)),
                           dict(zip(names, (int(v) for v in values))))
     if problem:
-        raise ValueError(f"input sizes {problem}")
+        from ..core.diagnostics import SpeccError
+        raise SpeccError(f"input sizes {problem}")
 
 
 _ASSUMES: dict = {}
