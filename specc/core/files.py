@@ -36,10 +36,11 @@ def _shown(path) -> str:
 
 
 def _not_regular(path, mode: int, what: str) -> SpeccError:
+    a = "an" if what[:1].lower() in "aeiou" else "a"
     if stat.S_ISDIR(mode):
-        return SpeccError(f"{_shown(path)} is a folder, not a {what}")
+        return SpeccError(f"{_shown(path)} is a folder, not {a} {what}")
     return SpeccError(f"{_shown(path)} is not a regular file (a pipe, socket or device); "
-                      f"specc reads a {what} only from a regular file")
+                      f"specc reads {a} {what} only from a regular file")
 
 
 def _os_error(path, e: OSError, what: str) -> SpeccError:

@@ -60,7 +60,8 @@ def load_embedded(meta: dict, model=None, path: str = "model", max_params: int |
             raise EmbeddedError(f"{where}: its spec's --set values do not fit it: {e.message}")
         except SpeccError as e:
             raise EmbeddedError(f"{where}: the spec it carries does not check", notes=tuple(
-                printable(x.render().replace(str(root) + "/", ""))[:600] for x in e.errors[:4]))
+                printable(x.render().replace(str(root) + "/", "").splitlines()[0])[:600]
+                for x in e.errors[:4]))  # each error's located first line
     inference = Network(passes.run(net.graph, passes.INFERENCE))
     if model is not None:
         same_interface(inference, model, where)
