@@ -136,6 +136,20 @@ def test_take_refuses_an_index_out_of_range_when_it_runs(load_spec, tmp_path, k)
         sess.run(None, {"k": np.array(k)})
 
 
+def test_embedding_refuses_a_negative_index_in_torch_and_onnx(load_spec, tmp_path):
+    """torch's embedding refuses index -1; ONNX's Gather would count it from the end and
+    answer the last row: the export sends it past the table, so onnxruntime refuses it too."""
+    net = load_spec("network t {\n input k: i64[N, 2]\n output y = embedding(k, 5, 3)\n}\n")
+    with pytest.raises(IndexError):
+        net.to_torch()(torch.tensor([[0, -1]]))
+    net.to_onnx(tmp_path / "e.onnx")
+    from specc.backends.ort import open_session
+    sess, _, _ = open_session((tmp_path / "e.onnx").read_bytes(), "cpu")
+    assert sess.run(None, {"k": np.array([[0, 4]])})[0].shape == (1, 2, 3)
+    with pytest.raises(Exception, match="out of data bounds"):
+        sess.run(None, {"k": np.array([[0, -1]])})
+
+
 def test_take_refuses_to_mix_samples(spec_error):
     text = spec_error("network t {\n input x: f32[N, 3]\n input k: i64[N, 2]\n"
                       " output y = take(x, k, axis=1)\n}\n")

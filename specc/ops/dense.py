@@ -204,6 +204,17 @@ def _matmul_vectors(m, a, b):
     return m.call("squeeze", out, axes=drop)
 
 
+def _embedding_onnx(b, node, xs, ps):
+    """Gather of the table's rows. torch's embedding refuses a negative index, ONNX's Gather
+    counts it from the end: a negative index is sent past any table first, so that
+    onnxruntime refuses it too (as take's lowering does)."""
+    idt = b.types[0].dtype
+    past = 2 ** 31 - 1 if idt == "i32" else 2 ** 62
+    index = b.op("Where", [b.op("Less", [xs[0], b.const([0], idt, ())]),
+                           b.const([past], idt, ()), xs[0]])
+    return b.op("Gather", [ps["weight"], index], axis=0)
+
+
 def _gather_import(m):
     """Gather: computed now when data and indices are known (shapes), an embedding when a
     weight table is indexed by a tensor of ids, else take."""
@@ -246,7 +257,7 @@ register(
                 Arg("init", "init", Init("normal", (0.0, 1.0))), Arg("table", "param", None)),
           infer=_embedding_infer, params=_embedding_params, ties={"table": "weight"},
           torch=lambda b, node, xs, ps: b.call(b.F.embedding, xs[0], ps["weight"]),
-          onnx=lambda b, node, xs, ps: b.op("Gather", [ps["weight"], xs[0]], axis=0),
+          onnx=_embedding_onnx,
           macs=no_macs, tolerance=1e-5, traits=frozenset(),
           onnx_import={"Gather": _gather_import}),
     OpDef(name="linear", half=HALF_SUMS,
