@@ -92,7 +92,8 @@ def test_bad_runtime_input_names_the_expected(lenet_onnx, tmp_path):
     assert "input 'image' expects f32[N, 1, 32, 32], got an array of shape [2, 1, 28, 28]" in r.stderr
     np.save(tmp_path / "ints.npy", np.zeros((2, 1, 32, 32), np.int64))
     r = run_cli("run", lenet_onnx, tmp_path / "ints.npy")
-    assert r.returncode == 1 and "(floating point), got int64" in r.stderr
+    assert r.returncode == 1 and "input 'image' is f32 in the spec (floating point), but " \
+        f"{tmp_path / 'ints.npy'} holds int64 (integer)" in r.stderr
     r = run_cli("run", lenet_onnx, tmp_path / "ints.npy", "--provider", "tpu")
     assert r.returncode == 1 and "unknown provider 'tpu'" in r.stderr
     for r in (run_cli("run", lenet_onnx), run_cli("run", lenet_onnx, tmp_path / "none.npy")):

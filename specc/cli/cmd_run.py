@@ -67,32 +67,31 @@ def run(args) -> int:
     names = [o.name for o in sess.get_outputs()]
     if args.save:
         _save(args.save, dict(zip(names, outputs)))
-    meta = metadata(model)
-    labels = meta.get("specc.labels") or []
-    logits = meta.get("specc.output_kind") == "logits"
-    scores = softmax(outputs[0]) if logits else outputs[0]
-    probabilities = logits or meta.get("specc.output_kind") == "probabilities"
-    result = _topk(scores, labels, args.top_k, "probability" if probabilities else "score")
-    samples = sample_names(args.inputs, len(result))
-    if args.json:
-        print(json.dumps({"provider": provider, "output": names[0], "top_k": [
-            {"name": n, "top": row} for n, row in zip(samples, result)]}))
-        return 0
-    width = max(len(n) for n in samples)
-    for sample, row in zip(samples, result):
-        shown = [f"{r['label']} {r['probability']:6.1%}" if probabilities else
-                 f"{r['label']} ({r['score']:.4g})" for r in row]
-        print(f"{sample:<{width}}  " + "  ".join(shown))
-    if args.save:
+    _show(args, model, provider, dict(zip(names, outputs)))
+    if args.save and not args.json:
         print(f"wrote {args.save}")
     return 0
 
 
-def softmax(x: np.ndarray) -> np.ndarray:
-    """Probabilities from logits over the last axis (computed in float64, stable)."""
-    z = x.astype(np.float64) - x.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+def _show(args, model, provider: str, arrays: dict) -> None:
+    """Each output by the printer of its kind (class rows, class maps, token sequences,
+    plain values): text lines, or one JSON object."""
+    from ..runtime import printers
+    from ..runtime.outputs import outputs_of
+    n = len(next(iter(arrays.values())))
+    outs, note = outputs_of(model, args.model, metadata(model), arrays,
+                            sample_names(args.inputs, n), args.top_k)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        shown = printers.as_json(outs)
+        obj = {"provider": provider, "outputs": shown}
+        if outs[0].read.kind == "classes":  # the first output's rows, as before
+            obj.update(output=shown[0]["name"], top_k=shown[0]["samples"])
+        print(json.dumps(obj))
+        return
+    for line in printers.lines(outs):
+        print(line)
 
 
 def sample_names(files: list[str], n: int) -> list[str]:
@@ -101,16 +100,6 @@ def sample_names(files: list[str], n: int) -> list[str]:
         return list(files)
     first = files[0] if files else "sample"
     return [first] if n == 1 else [f"{first}[{i}]" for i in range(n)]
-
-
-def _topk(scores: np.ndarray, labels: list, k: int, key: str = "score") -> list[list[dict]]:
-    flat = scores.reshape(scores.shape[0], -1)
-    out = []
-    for row in flat:
-        order = np.argsort(-row, kind="stable")[:k]
-        out.append([{"index": int(i), "label": labels[i] if i < len(labels) else str(int(i)),
-                     key: float(row[i])} for i in order])
-    return out
 
 
 def _save(path: str, outputs: dict) -> None:

@@ -57,12 +57,29 @@ class InputSpec:
 
 SOURCES: dict = {}  # name -> load(arg, want): the readers (this package) and the
 # demonstrations' task environments (specc.tasks) register themselves when imported
+NAMES: dict = {}  # name -> names(arg, classes): a set's class names (or vocabulary) without
+# loading it, where they are known from the package alone
 
 
-def register(name: str, load) -> None:
+def register(name: str, load, names=None) -> None:
+    """`names(arg, classes) -> list[str] | None`: the class names the set gives a network of
+    `classes` outputs, read from nothing but the package (a path in `arg` is not opened:
+    `specc run` asks this of a stranger's model)."""
     if name in SOURCES:
         raise RuntimeError(f"data set {name!r} registered twice")
     SOURCES[name] = load
+    if names is not None:
+        NAMES[name] = names
+
+
+def class_names(spec, classes: int) -> list[str]:
+    """The class names (a character set's characters) data set `spec` gives an output of
+    `classes` scores, when known without reading anything but the package; else []."""
+    if not isinstance(spec, str):
+        return []
+    name, _, arg = spec.partition(":")
+    found = NAMES[name](arg, classes) if name in NAMES else None
+    return list(found) if found and len(found) <= classes else []
 
 
 def dataset_names() -> tuple[str, ...]:

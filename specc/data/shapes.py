@@ -69,9 +69,14 @@ def load_shapes(arg: str, want) -> Dataset:
     in_memory("shapes", n + test, channels * height * width)
     x, y = draw(n + test, channels, height, width, classes, seed=0)
     x = normalise(x, want)
-    names = ["background", *KINDS][:classes] if classes > 2 else ["background", "shape"]
     return Dataset(f"shapes:{n}" if arg else "shapes", x[:n], y[:n], x[n:], y[n:], classes,
-                   names, dense=True)
+                   shape_names(classes), dense=True)
 
 
-register("shapes", load_shapes)
+def shape_names(classes: int) -> list[str]:
+    """Each label's name for `classes` labels (2: background and any shape)."""
+    classes = min(classes, len(KINDS) + 1)
+    return ["background", *KINDS][:classes] if classes > 2 else ["background", "shape"]
+
+
+register("shapes", load_shapes, names=lambda arg, classes: shape_names(classes))

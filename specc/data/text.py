@@ -63,4 +63,10 @@ def load(arg: str, want) -> Dataset:
     return Dataset(name, train_x, train_y, test_x, test_y, vocab, chars, adaptations=notes)
 
 
-register("text", load)
+def bundled_vocabulary(arg: str, classes: int) -> list[str] | None:
+    """The bundled text's characters, in their indices' order; a user's file is not read
+    here (its vocabulary is its own, and a model's spec may name any path)."""
+    return None if arg else sorted(set(read_text("")))
+
+
+register("text", load, names=bundled_vocabulary)

@@ -59,9 +59,10 @@ def predict(job: PredictJob, show_progress: bool = True) -> Summary:
     from ..runtime.model import input_spec_of, input_specs, metadata, read_model
     start = time.perf_counter()
     model = read_model(job.model)
-    name, dims, _ = input_specs(model)[0]
+    name, dims, elem = input_specs(model)[0]
     meta = metadata(model)
     items = open_source(job.source)
+    _check_kind(name, elem, items)
     out = Path(job.out)
     fmt = format_of(out, job.fmt)
     writer = PredictionWriter(out, fmt, _job_key(job, items), job.resume, job.force)
@@ -171,6 +172,23 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     z = x.astype(np.float64) - x.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def _check_kind(name: str, elem: int, items) -> None:
+    """predict feeds float32 (decoded images, or an array's rows): a model whose input is
+    not floating point, or an array of another kind of number, is refused before any work."""
+    from ..core.dtypes import from_onnx
+    from ..runtime.model import dtype_problem
+    if items.kind == "array":
+        got = np.load(items.array, mmap_mode="r", allow_pickle=False).dtype  # header checked
+        problem = dtype_problem(name, elem, got, items.array)
+        if problem:
+            raise problem
+    problem = dtype_problem(name, elem, np.float32)
+    if problem:
+        raise SpeccError(f"input '{name}' is {from_onnx(elem) or elem} in the spec; specc "
+                         "predict feeds floating-point samples (images or float arrays)",
+                         notes=("run such a model on arrays with specc run MODEL x.npy",))
 
 
 def local_batches(job: PredictJob, items, dims, spec, meta, first: int):

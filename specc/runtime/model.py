@@ -173,8 +173,10 @@ def describe_spec(dims, elem) -> str:
     return f"{dt}[{', '.join(str(d) for d in dims)}]"
 
 
-def fit_array(name: str, arr: np.ndarray, dims: list, elem: int) -> np.ndarray:
-    """Check (and batch) one input; wrong shapes or dtypes name what the model expects."""
+def fit_array(name: str, arr: np.ndarray, dims: list, elem: int,
+              source: str | None = None) -> np.ndarray:
+    """Check (and batch) one input; wrong shapes or dtypes name what the model expects.
+    `source`: the file the array came from, named in the message."""
     want = numpy_dtype(from_onnx(elem) or "f32")
     if arr.ndim == len(dims) - 1:
         arr = arr[None]
@@ -183,9 +185,36 @@ def fit_array(name: str, arr: np.ndarray, dims: list, elem: int) -> np.ndarray:
                                     for d, s in zip(dims, arr.shape)):
         raise SpeccError(f"input '{name}' expects {expected}, got an array of shape "
                          f"{list(arr.shape)}")
-    if np.issubdtype(want, np.floating) and not np.issubdtype(arr.dtype, np.floating):
-        raise SpeccError(f"input '{name}' expects {expected} (floating point), got {arr.dtype}")
+    problem = dtype_problem(name, elem, arr.dtype, source)
+    if problem:
+        raise problem
     return arr.astype(want, copy=False)
+
+
+KINDS = {"f": "floating point", "i": "integer", "u": "integer", "b": "bool"}
+CONVERT = {"floating point": "x.astype(np.float32)", "integer": "x.astype(np.int64)",
+           "bool": "x.astype(bool)"}
+
+
+def dtype_problem(name: str, elem: int, got, source: str | None = None) -> SpeccError | None:
+    """An array of another kind of number than the input's (floats for integer indices,
+    integers for floats, anything for bool, or bool for numbers), as an error naming the
+    input, both dtypes and the conversion; None when the array's values keep their meaning
+    (any float to a float input, any integer to an integer input: cast as numpy casts)."""
+    spec = from_onnx(elem) or "f32"
+    want_kind = KINDS.get(numpy_dtype(spec).kind, "floating point")
+    got = np.dtype(got)
+    got_kind = KINDS.get(got.kind, str(got))
+    if want_kind == got_kind:
+        return None
+    held = f"{printable(source)} holds" if source else "the array is"
+    how = CONVERT[want_kind]
+    if want_kind == "integer" and got_kind == "floating point":
+        how = f"x.round().astype(np.int64) if the values are whole numbers ({how} truncates)"
+    shown = f"{got} ({got_kind})" if got_kind != str(got) else str(got)
+    return SpeccError(f"input '{name}' is {spec} in the spec ({want_kind}), but {held} "
+                      f"{shown}; specc does not convert between kinds of number",
+                      notes=(f"convert the array first, e.g. {how}, and save it again",))
 
 
 def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
@@ -203,10 +232,10 @@ def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
         if isinstance(arrays, dict):
             for name, dims, elem in specs:
                 if name in arrays:
-                    feeds[name] = fit_array(name, arrays[name], dims, elem)
+                    feeds[name] = fit_array(name, arrays[name], dims, elem, f"{f}:{name}")
         else:
             name, dims, elem = specs[len(feeds)] if len(feeds) < len(specs) else specs[-1]
-            feeds[name] = fit_array(name, arrays, dims, elem)
+            feeds[name] = fit_array(name, arrays, dims, elem, f)
     missing = [n for n, _, _ in specs if n not in feeds]
     if missing:
         raise SpeccError(f"no data for input {', '.join(repr(m) for m in missing)}")

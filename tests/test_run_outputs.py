@@ -1,0 +1,132 @@
+"""`specc run` shows each output as what it is: class rows, a class per pixel (shares of the
+map, with the data set's names), a token per position (as text with a character data set's
+vocabulary), or plain values; and an array of another kind of number than the input's is
+refused, naming both."""
+import json
+
+import numpy as np
+import pytest
+
+import specc
+from specc.compile.outputs import CLASSES, MAP, SEQUENCE, VALUES, read_outputs
+from specc.data.text import read_text
+
+MAPS = """network seg {
+    input image: f32[N, 3, H, W]
+    f = relu(conv(image, 6, 3, padding=1))
+    output out = resize(conv(f, 4, 1), [image.height, image.width], mode="bilinear")
+    output gen = tanh(conv(f, 3, 1))
+    train {
+        data = "shapes"
+        loss = "cross_entropy"
+        size = [12, 10]
+    }
+}
+"""
+TOKENS = """network lm {
+    input idx: i64[N, T]
+    output logits = linear(embedding(idx, 70, 8), 70)
+    train {
+        data = "text"
+        loss = "sequence_cross_entropy"
+        size = 16
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kinds")
+    out = {}
+    for name, text in (("seg", MAPS), ("lm", TOKENS)):
+        (tmp / f"{name}.net").write_text(text)
+        specc.load(tmp / f"{name}.net").to_onnx(tmp / f"{name}.onnx")
+        out[name] = tmp / f"{name}.onnx"
+    return out
+
+
+def test_kinds_come_from_the_graph_and_the_loss(load_spec):
+    net = load_spec(MAPS)
+    assert [(r.name, r.kind) for r in read_outputs(net.graph, net.recipe)] == [
+        ("out", MAP), ("gen", VALUES)]  # resize keeps the conv's scores; tanh makes values
+    net = load_spec(TOKENS)
+    assert [(r.kind, r.axis) for r in read_outputs(net.graph, net.recipe)] == [(SEQUENCE, -1)]
+    joined = load_spec("network j {\n input x: f32[N, 2, 8, 8]\n"
+                       " output y = conv(x, 3, 1) + conv(x, 3, 3, padding=1)\n"
+                       " output z = reshape(conv(x, 3, 1), [-1, 3, 64])\n"
+                       " output c = linear(flatten(x), 5)\n}")
+    assert [r.kind for r in read_outputs(joined.graph, joined.recipe)] == [MAP, VALUES, CLASSES]
+
+
+def test_a_map_shows_each_class_share_with_the_data_sets_names(models, cli, tmp_path):
+    x = np.random.default_rng(0).random((2, 3, 12, 10)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = cli("run", models["seg"], tmp_path / "x.npy", "--json", "--save", tmp_path / "y.npz")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert [(o["name"], o["kind"]) for o in obj["outputs"]] == [("out", "map"), ("gen", "values")]
+    assert "top_k" not in obj  # the first output is not class rows
+    saved = np.load(tmp_path / "y.npz")
+    names = ["background", "square", "disc", "triangle"]
+    for sample, pred in zip(obj["outputs"][0]["samples"], saved["out"].argmax(1)):
+        counts = np.bincount(pred.ravel(), minlength=4)
+        want = sorted(((-c, i) for i, c in enumerate(counts) if c))
+        assert [(c["index"], c["label"]) for c in sample["classes"]] == [
+            (i, names[i]) for _, i in want]
+        assert [c["share"] for c in sample["classes"]] == pytest.approx(
+            [-c / 120 for c, _ in want])
+        assert sample["size"] == [12, 10]
+    gen = obj["outputs"][1]["samples"][0]
+    assert gen["shape"] == [3, 12, 10]
+    assert (gen["min"], gen["max"]) == pytest.approx((saved["gen"][0].min(),
+                                                      saved["gen"][0].max()))
+    text = cli("run", models["seg"], tmp_path / "x.npy", "--top-k", "1").stdout.splitlines()
+    assert text[0] == "out (map):" and "[12x10 pixels]" in text[1]
+    assert text[3] == "gen (values):" and "[3x12x10] min " in text[4]
+
+
+def test_a_sequence_shows_the_best_token_per_position_as_text(models, cli, tmp_path):
+    idx = np.random.default_rng(1).integers(0, 60, (2, 100))
+    np.save(tmp_path / "idx.npy", idx)
+    r = cli("run", models["lm"], tmp_path / "idx.npy", "--json", "--save", tmp_path / "y.npy")
+    assert r.returncode == 0, r.stderr
+    best = np.load(tmp_path / "y.npy").argmax(-1)
+    vocabulary = sorted(set(read_text("")))
+    samples = json.loads(r.stdout)["outputs"][0]["samples"]
+    for sample, row in zip(samples, best):
+        assert sample["tokens"] == row.tolist() and sample["length"] == 100
+        assert sample["text"] == "".join(vocabulary[t] if t < len(vocabulary) else "\ufffd"
+                                         for t in row)
+    lines = cli("run", models["lm"], tmp_path / "idx.npy").stdout.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("…\"  [100 positions]")
+    shown = lines[0].split('"', 1)[1].rsplit('"', 1)[0]
+    text = samples[0]["text"]
+    assert shown.replace("\\n", "\n") == text[:72] + "…"  # newlines escaped, cut short
+
+
+@pytest.mark.parametrize("given, want", [
+    (np.float32, "holds float32 (floating point)"), (np.bool_, "holds bool;")])
+def test_another_kind_of_number_than_the_input_is_refused(models, cli, tmp_path, given, want):
+    np.save(tmp_path / "a.npy", np.zeros((2, 16), given))
+    r = cli("run", models["lm"], tmp_path / "a.npy")
+    assert r.returncode == 1
+    assert f"input 'idx' is i64 in the spec (integer), but {tmp_path / 'a.npy'} {want}" \
+        in r.stderr and "astype(np.int64)" in r.stderr
+    np.save(tmp_path / "i32.npy", np.zeros((2, 16), np.int32))  # an integer is an integer
+    assert cli("run", models["lm"], tmp_path / "i32.npy").returncode == 0
+    np.save(tmp_path / "ints.npy", np.zeros((1, 3, 12, 10), np.int64))
+    r = cli("run", models["seg"], tmp_path / "ints.npy")
+    assert r.returncode == 1 and "input 'image' is f32 in the spec (floating point), but" \
+        in r.stderr and "holds int64 (integer)" in r.stderr
+
+
+def test_predict_refuses_an_integer_model_and_another_kind_of_array(models, cli, tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((2, 16), np.int64))
+    r = cli("predict", models["lm"], "--data", tmp_path / "a.npy", "--out", tmp_path / "p.csv")
+    assert r.returncode == 1 and "input 'idx' is i64 in the spec; specc predict feeds " \
+        "floating-point samples" in r.stderr
+    np.save(tmp_path / "b.npy", np.zeros((2, 3, 12, 10), np.bool_))
+    r = cli("predict", models["seg"], "--data", tmp_path / "b.npy", "--out", tmp_path / "p.csv")
+    assert r.returncode == 1 and "holds bool;" in r.stderr
+    assert not (tmp_path / "p.csv").exists()
