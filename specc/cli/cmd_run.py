@@ -146,28 +146,26 @@ def _source_trust(args):
 
 def _evaluate(args, model, sess, provider, trust) -> int:
     from .. import tasks  # noqa: F401  (the demonstrations' data sets register themselves)
-    from ..data.registry import load_dataset, test_batches
+    from ..data.registry import load_dataset
     from ..runtime.model import input_spec_of
     name, dims, _ = input_specs(model)[0]
     out_dims = sess.get_outputs()[0].shape
-    if len(dims) < 2 or len(out_dims) != 2 or not all(isinstance(d, int) and d > 0
-                                                      for d in dims[1:]):
-        raise SpeccError(f"--data needs a model with input [N, ...known dims] and output "
-                         f"[N, classes]; this one has {list(dims)} -> {list(out_dims)}")
     views = ({"name": "ten_crop", "resize": None, "crop": None},) if args.ten_crop else ()
-    data = load_dataset(args.data, input_spec_of(model, views, trust))
+    want = input_spec_of(model, views, trust)
+    if len(dims) < 2 or len(out_dims) < 2 or not all(isinstance(d, int) and d > 0
+                                                     for d in want.shape):
+        raise SpeccError(f"--data needs a model with input [N, ...known dims] (or sizes it "
+                         f"states) and output [N, classes] or [N, classes, H, W]; this one has "
+                         f"{list(dims)} -> {list(out_dims)}")
+    data = load_dataset(args.data, want)
+    if getattr(data, "dense", False):
+        return _evaluate_dense(args, sess, name, data, provider, out_dims)
+    if len(out_dims) != 2:
+        raise SpeccError(f"--data {data.name} has one label per sample, but the model's output "
+                         f"is {list(out_dims)}", notes=("a classifier's output is [N, classes]",))
     correct = count = 0
-    for x, y in test_batches(data, args.batch_size):
-        x, y = x.numpy(), y.numpy()
-        try:
-            if x.ndim == len(dims) + 1:  # several views per sample: average their softmax
-                out = sess.run(None, {name: x.reshape(-1, *x.shape[2:])})[0]
-                z = np.exp(out - out.max(1, keepdims=True))
-                out = (z / z.sum(1, keepdims=True)).reshape(len(y), x.shape[1], -1).mean(1)
-            else:
-                out = sess.run(None, {name: x})[0]
-        except Exception as e:  # onnxruntime raises its own types for bad feeds
-            raise SpeccError(f"onnxruntime failed: {str(e).splitlines()[0][:300]}") from None
+    for x, y in _batches(args, data):
+        out = _scores(sess, name, x, len(dims))
         pred = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(1)
         correct += int((pred == y).sum())
         count += len(y)
@@ -176,4 +174,63 @@ def _evaluate(args, model, sess, provider, trust) -> int:
         print(json.dumps({"accuracy": acc, "provider": provider, "samples": count}))
     else:
         print(f"accuracy {acc:.4f} on {count} test samples of {data.name} ({provider})")
+    return 0
+
+
+def _batches(args, data):
+    from ..data.registry import test_batches
+    for x, y in test_batches(data, args.batch_size):
+        yield x.numpy(), y.numpy()
+
+
+def _scores(sess, name: str, x: np.ndarray, rank: int) -> np.ndarray:
+    """The first output for a batch; several views per sample: the mean of their softmax."""
+    try:
+        if x.ndim == rank + 1:
+            out = sess.run(None, {name: x.reshape(-1, *x.shape[2:])})[0]
+            z = np.exp(out - out.max(1, keepdims=True))
+            return (z / z.sum(1, keepdims=True)).reshape(len(x), x.shape[1], -1).mean(1)
+        return sess.run(None, {name: x})[0]
+    except Exception as e:  # onnxruntime raises its own types for bad feeds
+        raise SpeccError(f"onnxruntime failed: {str(e).splitlines()[0][:300]}") from None
+
+
+def _evaluate_dense(args, sess, name: str, data, provider: str, out_dims: list) -> int:
+    """A label per pixel: pixel accuracy and mean IoU over the test split (one confusion
+    matrix, the data set's ignore index counted nowhere)."""
+    import torch
+
+    from ..data.metrics import ConfusionMatrix
+    if args.ten_crop:
+        raise SpeccError("--ten-crop averages a classifier's views; a segmentation map has "
+                         "none to average")
+    labels_rank = data.test_y.dim() - 1
+    if len(out_dims) != labels_rank + 2:
+        raise SpeccError(f"data set '{data.name}' has a label per position "
+                         f"{list(data.test_y.shape[1:])}, but the model's output is "
+                         f"{list(out_dims)}", notes=("per-pixel classification needs an "
+                                                     "output [N, classes, H, W]",))
+    matrix = None
+    count = 0
+    for x, y in _batches(args, data):
+        out = _scores(sess, name, x, x.ndim)
+        if out.shape[2:] != y.shape[1:]:
+            raise SpeccError(f"the model's map is {list(out.shape[2:])} but the labels of "
+                             f"'{data.name}' are {list(y.shape[1:])} per sample")
+        if matrix is None:
+            matrix = ConfusionMatrix(max(out.shape[1], data.classes),
+                                     getattr(data, "ignore_index", None))
+        matrix.update(torch.from_numpy(out.argmax(1)), torch.from_numpy(y))
+        count += len(y)
+    names = list(data.labels) if getattr(data, "labels", None) else []
+    iou = [{"index": i, "label": names[i] if i < len(names) else str(i), "iou": v}
+           for i, v in enumerate(matrix.iou()) if v is not None]
+    acc, miou = matrix.pixel_accuracy(), matrix.mean_iou()
+    if args.json:
+        print(json.dumps({"pixel_accuracy": acc, "mean_iou": miou, "iou": iou,
+                          "provider": provider, "samples": count}))
+        return 0
+    print(f"pixel accuracy {acc:.4f}, mean IoU {miou:.4f} on {count} test samples of "
+          f"{data.name} ({provider})")
+    print("IoU  " + "  ".join(f"{c['label']} {c['iou']:.4f}" for c in iou))
     return 0

@@ -397,6 +397,8 @@ def _done(trainer, result, cfg, out, as_json) -> None:
         from ..train.watch import why_stopped
         print(why_stopped(trainer.progress, cfg), file=out)
     score = (trainer.score_name() or "test accuracy").replace("_", " ")
+    if result.get("test_miou") is not None:
+        acc_text += f", test mIoU {result['test_miou']:.4f}"
     print(f"done: {score} {acc_text} after {span} in {result['seconds']:.1f} s; "
           f"checkpoint {result['checkpoint']}" + _best_text(result["best"], trainer.score_name()),
           file=out)

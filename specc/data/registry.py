@@ -28,6 +28,8 @@ class Dataset:
     adaptations: list[str] = field(default_factory=list, kw_only=True)  # changes made to fit
     eval_transform: object = field(default=None, kw_only=True)  # test batches' SampleTransform
     dense: bool = field(default=False, kw_only=True)  # a label per pixel: y is [n, H, W]
+    # a dense label that counts nowhere (torchvision's VOC marks object borders 255), if any
+    ignore_index: int | None = field(default=None, kw_only=True)
     streaming = False  # held in memory; see specc.data.stream for sets read from disk per sample
 
     @property

@@ -84,8 +84,8 @@ def _eval_record(v) -> dict | None:
 
 
 def input_spec_of(model, views: tuple = (), trust=None):
-    """What the model's first input wants, as a data set reader takes it: per-sample shape,
-    the recipe's pixel range, mean and std, its output width, and its evaluation transform
+    """What the model's first input wants, as a data set reader takes it: per-sample shape
+    (an open size at the size the model states, else None), the recipe's pixel range, mean and std, its output width, and its evaluation transform
     (`views` replaces it: ten crops); `trust`: where the data source's name came from
     (specc.recipes.sources; a file's, the strictest, by default). The one place `run --data`, `predict` and int8
     calibration learn how to feed a model."""
@@ -95,9 +95,13 @@ def input_spec_of(model, views: tuple = (), trust=None):
     pre = meta["specc.preprocessing"]
     outs = model.graph.output[0].type.tensor_type.shape.dim if model.graph.output else []
     width = outs[-1].dim_value if len(outs) == 2 and outs[-1].HasField("dim_value") else None
+    channels = outs[1].dim_value if len(outs) > 2 and outs[1].HasField("dim_value") else None
     record = meta["specc.eval"]
-    return InputSpec(tuple(dims[1:]), pre.get("pixel_range"), pre.get("mean"), pre.get("std"),
+    sizes = meta["specc.sizes"]  # an open size at the one the model states (its recipe's)
+    shape = tuple(sizes.get(d) if isinstance(d, str) else d for d in dims[1:])
+    return InputSpec(shape, pre.get("pixel_range"), pre.get("mean"), pre.get("std"),
                      (), width, eval_transform=views or ((record,) if record else ()),
+                     out_channels=channels or None,
                      **({} if trust is None else {"trust": trust}))
 
 

@@ -20,7 +20,7 @@ from ..core.diagnostics import SpeccError
 TB_DIR = "tensorboard"
 TAGS = {"train_loss": "train/loss", "train_accuracy": "train/accuracy",
         "test_loss": "test/loss", "test_accuracy": "test/accuracy", "lr": "train/lr",
-        "samples_per_s": "speed/samples_per_s"}
+        "samples_per_s": "speed/samples_per_s", "test_miou": "test/miou"}
 _STAMP = re.compile(r"tfevents\.(\d+)\.")
 
 

@@ -28,6 +28,7 @@ PLOT_EVERY_S = 5.0  # curves.png is redrawn at most this often, and after the la
 
 class Trainer:
     _last_plot = 0.0
+    scores: dict = {}  # the last evaluation's scores beside loss and accuracy (test_miou)
     board = None  # the TensorBoard writer while fit runs with --tensorboard
     report_stream = None  # where epoch lines go (None: sys.stdout at the time)
 
@@ -100,6 +101,8 @@ class Trainer:
                   "best": watch.best_record(p, self.cfg, self.run),
                   "stopped_early": (watch.stopped_early(p, self.cfg)
                                     and not watch.reached_limit(p, self.cfg))}
+        if "test_miou" in self.scores:
+            result["test_miou"] = self.scores["test_miou"]
         if self.learning is not None:
             result.update(self.learning.summary())
         return result
@@ -184,7 +187,8 @@ class Trainer:
         row = {"epoch": p.epoch + 1, "step": p.global_step, "train_loss": p.train_loss,
                "train_accuracy": p.train_accuracy, "test_loss": test_loss,
                "test_accuracy": test_acc, "lr": lr, "seconds": seconds,
-               "samples_per_s": p.epoch_samples * self.dist.world / max(seconds, 1e-9)}
+               "samples_per_s": p.epoch_samples * self.dist.world / max(seconds, 1e-9),
+               **self.scores}
         p.test_accuracy = test_acc
         best = watch.judge(p, self.cfg, row)
         if epoch_done:
@@ -228,18 +232,37 @@ class Trainer:
             return own
         self.model.eval()
         sums = torch.zeros(3, dtype=torch.float64)
+        matrix = self._confusion()
         for x, y in self.feed.test(limit=limit):
             x, y = self._inputs(x), y.to(self.device)
             with self._autocast():
                 out = _views_mean(self.model, x)
             sums += torch.tensor([float(self.loss(out, y)) * len(y), _hits(out, y, self.axis), len(y)],
                                  dtype=torch.float64)
+            if matrix is not None:
+                matrix.update(out.argmax(1).cpu(), y.cpu())
         if self.dist.world > 1:
             import torch.distributed as dist
             dist.all_reduce(sums, group=self.consensus.group)
+            if matrix is not None:
+                dist.all_reduce(matrix.counts, group=self.consensus.group)
         self.model.train()
         total, correct, count = sums.tolist()
+        self.scores = {} if matrix is None else {"test_miou": matrix.mean_iou()}
+        if matrix is not None:  # counted pixels: the ignore index counts nowhere
+            return total / max(count, 1), matrix.pixel_accuracy()
         return total / max(count, 1), correct / max(count, 1)
+
+    def _confusion(self):
+        """A confusion matrix for a label per pixel (pixel accuracy and mean IoU), else None."""
+        if not getattr(self.data, "dense", False):
+            return None
+        from ..data.metrics import ConfusionMatrix
+        value = next(iter(self.net.graph.outputs.values()))
+        channels = self.net.graph.values[value].type.shape[1]
+        width = channels if isinstance(channels, int) else self.data.classes
+        return ConfusionMatrix(max(width, self.data.classes),
+                               getattr(self.data, "ignore_index", None))
 
     def _save(self, p: Progress, path: Path | None = None, full: bool = True) -> None:
         """The checkpoint (weights, optimiser, schedule, RNG, progress), or with full=False
@@ -268,6 +291,8 @@ class Trainer:
             scores = (f"train acc {row['train_accuracy']:.4f}  test loss {row['test_loss']:.4f}  "
                       f"test acc {row['test_accuracy']:.4f}" if metric is None else
                       f"test loss {row['test_loss']:.4f}  {metric} {row['test_accuracy']:.4f}")
+            if "test_miou" in row:
+                scores += f"  test mIoU {row['test_miou']:.4f}"
             print(f"{where}  loss {row['train_loss']:.4f}  {scores}  "
                   f"{row['samples_per_s']:.0f} samples/s",
                   file=self.report_stream or sys.stdout, flush=True)

@@ -27,7 +27,7 @@ LOCK = ".lock"
 RUN_FILES = {CHECKPOINT, CONFIG, SPEC_DIR, LOCK, "metrics.csv", "curves.png", "best.safetensors",
              "tensorboard"}
 FIELDS = ["epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
-          "seconds", "samples_per_s"]
+          "seconds", "samples_per_s", "test_miou"]  # test_miou: segmentation (else empty)
 
 
 def plan_run_dir(out: str | None, network: str) -> Path:
