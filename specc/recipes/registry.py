@@ -76,8 +76,9 @@ class Optimizer(Entry):
 
 @dataclass(frozen=True, kw_only=True)
 class Schedule(Entry):
-    """build(optimizer, fields, epochs, warmup) -> a torch lr scheduler, counted in the unit
-    the recipe says (the trainer steps it). `counts`: whether it counts anything (a constant
+    """build(optimizer, fields, length, warmup) -> a torch lr scheduler, counted in the unit
+    the recipe says (the trainer steps it); `length`: the run's epochs (or optimizer steps)
+    that the schedule spans, a sequential warm-up's already taken off. `counts`: whether it counts anything (a constant
     lr does not, so any warm-up unit goes with it); `no_warmup`: why no warm-up may precede
     it (None: one may); `unreached(fields, end)`: the text of a drop the run never reaches
     (`end`: the run's length in the schedule's unit; "{where}" stands for where it ends), or
@@ -90,7 +91,11 @@ class Schedule(Entry):
 
 @dataclass(frozen=True, kw_only=True)
 class Warmup(Entry):
-    """build(optimizer, main, fields, length) -> the warm-up chained before `main`."""
+    """build(optimizer, main, fields, length) -> the warm-up chained before `main`.
+    `sequential`: `main` starts when the warm-up ends, and is built for the rest of the run
+    (a ramp); else it runs from the start beside the warm-up (a hold)."""
+
+    sequential: bool = False
 
 
 LOSSES: dict[str, Loss] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..core.diagnostics import SpeccError
 from .registry import (COUNT, EPOCHS, FRACTION, NUM, POS, REQUIRED, SCHEDULES, STEPS, UNIT,
-                       Schedule, Warmup, register)
+                       WARMUPS, Schedule, Warmup, register)
 
 
 def schedule_unit(schedule: dict | None, warmup) -> str:
@@ -38,7 +38,21 @@ def warmup_length(warmup) -> int:
 def _schedule_counts(schedule: dict | None) -> str | None:
     if not schedule or not SCHEDULES[schedule["name"]].counts:
         return None  # a constant lr counts nothing
-    return schedule.get("unit", EPOCHS)  # cosine and plateau: epochs (evaluations)
+    return schedule.get("unit", default_unit(schedule))  # plateau: epochs (evaluations)
+
+
+def default_unit(schedule: dict) -> str:
+    """What the schedule counts when the recipe does not say: its entry's default `unit`
+    (poly: steps, as torchvision's reference), else epochs."""
+    field = SCHEDULES[schedule["name"]].fields.get("unit")
+    return field[1] if field else EPOCHS
+
+
+def main_length(length: int, warmup) -> int:
+    """The run's length (in the schedule's unit) left to a schedule that starts when its
+    warm-up ends (a linear ramp); a schedule beside a `hold` runs from the start."""
+    sequential = not isinstance(warmup, dict) or WARMUPS[warmup["name"]].sequential
+    return max(1, length - warmup_length(warmup)) if sequential else max(1, length)
 
 
 def _warmup_counts(warmup) -> str | None:
@@ -50,7 +64,7 @@ def _warmup_counts(warmup) -> str | None:
 def schedule_problem(schedule: dict, recipe: dict) -> str | None:
     """A drop the run never reaches, when the recipe also says where the run ends in the
     schedule's unit (the end may be `epochs` for a schedule in steps: that needs the data)."""
-    unit = schedule.get("unit", EPOCHS)
+    unit = schedule.get("unit", default_unit(schedule))
     end = recipe.get(unit)
     unreached = SCHEDULES[schedule["name"]].unreached
     if not end or unreached is None:
@@ -60,7 +74,8 @@ def schedule_problem(schedule: dict, recipe: dict) -> str | None:
 
 
 def ramp(optimizer, main, length: int):
-    """`warmup = N`: the lr rises linearly over N epochs, then `main` from its start."""
+    """`warmup = N` or linear(epochs=N or steps=N): the lr rises linearly over N epochs (or
+    steps), lr (k + 1) / (N + 1) at the k-th (nanoGPT's get_lr), then `main` from its start."""
     import torch
     S = torch.optim.lr_scheduler
     first = S.LinearLR(optimizer, start_factor=1.0 / (length + 1), total_iters=length)
@@ -84,11 +99,15 @@ def _multistep(optimizer, f, epochs, warmup):
                                                 gamma=f["gamma"])
 
 
-def _cosine(optimizer, f, epochs, warmup):
+def _cosine(optimizer, f, length, warmup):
     import torch
-    ramped = 0 if isinstance(warmup, dict) else warmup  # a ramp's epochs come off the cosine
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs - ramped),
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=length,
                                                       eta_min=f["min_lr"])
+
+
+def _poly(optimizer, f, length, warmup):
+    import torch
+    return torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=length, power=f["power"])
 
 
 def _plateau(optimizer, f, epochs, warmup):
@@ -105,6 +124,10 @@ def _late_milestone(f, end):
 def _late_step(f, end):
     return f"every={f['every']} is not {{where}}: the lr would never drop" \
         if f["every"] >= end else None
+
+
+def ramp_after(optimizer, main, f, length):
+    return ramp(optimizer, main, length)
 
 
 def _hold(optimizer, main, f, length):
@@ -139,9 +162,15 @@ register(Schedule(
     cite="He et al. 2016 §3.4, §4.2",
     doc="the lr times gamma at each milestone, in epochs (or steps: the paper's iterations)"))
 register(Schedule(
-    name="cosine", build=_cosine, fields={"min_lr": (NUM, 0.0)},
-    cite="Loshchilov & Hutter 2017 (SGDR, without restarts)",
-    doc="the lr falls along half a cosine to min_lr at the last epoch"))
+    name="cosine", build=_cosine, fields={"min_lr": (NUM, 0.0), "unit": (UNIT, EPOCHS)},
+    cite="Loshchilov & Hutter 2017 (SGDR, without restarts); nanoGPT's get_lr with a warm-up",
+    doc="the lr falls along half a cosine to min_lr at the run's last epoch (or step), "
+        "after the warm-up's ramp if there is one"))
+register(Schedule(
+    name="poly", build=_poly, fields={"power": (POS, 0.9), "unit": (UNIT, STEPS)},
+    cite="torchvision references/segmentation (PolynomialLR, power 0.9, per iteration)",
+    doc="lr (1 - step/total)^power, counted in optimizer steps (or epochs) to the run's end, "
+        "after the warm-up's ramp if there is one"))
 register(Schedule(
     name="plateau", build=_plateau, fields={"patience": ("int", 10), "factor": (FRACTION, 0.1)},
     no_warmup="it lowers the lr when the test loss stops improving, not on a clock",
@@ -149,6 +178,12 @@ register(Schedule(
     doc="the lr times factor after `patience` evaluations without a lower test loss"))
 # a warm-up that holds a small lr, then the schedule from its start (He et al. 2016, 4.2);
 # for `epochs` or for `steps` (one of the two)
+register(Warmup(
+    name="linear", build=ramp_after, check=_hold_check, sequential=True,
+    fields={"epochs": ("int", None), "steps": ("int", None)},
+    cite="Goyal et al. 2017 §2.2; nanoGPT train.py (warmup_iters)",
+    doc="the lr rises linearly over `epochs` or `steps` to the recipe's lr, (k + 1) / (N + 1) "
+        "of it at the k-th, then the schedule over the rest of the run (warmup = N: N epochs)"))
 register(Warmup(
     name="hold", build=_hold, check=_hold_check,
     fields={"epochs": ("int", None), "steps": ("int", None), "lr": (POS, REQUIRED)},

@@ -15,7 +15,7 @@ from ..recipes.sources import FILE, Trust
 from ..core.diagnostics import SpeccError
 from . import threads, watch
 from .checkpoint import remove_stale_temporaries, restore_training, save_checkpoint
-from .config import TrainConfig
+from .config import COUNT_LIMIT, TrainConfig
 from .learning import attach as attach_learning
 from .optim import class_axis, loss_fn, make_optimizer, make_schedule
 from .progress import Progress
@@ -65,7 +65,6 @@ class Trainer:
         self.learning = attach_learning(self)
         params = self.learning.parameters() if self.learning else self.model.parameters()
         self.optimizer = make_optimizer(cfg.optimizer, params)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, cfg.epochs, cfg.warmup)
         self.step_model = self.model
         if self.dist.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -77,6 +76,10 @@ class Trainer:
             from .board import check_folder
             check_folder(run)
         self.feed = make_feed(self.data, cfg, self.dist, self.plan.workers, self.device)
+        # a schedule in steps spans the run's steps: --steps, or every epoch's batches
+        steps = min(cfg.steps or COUNT_LIMIT, cfg.epochs * len(self.feed))
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, cfg.epochs, cfg.warmup,
+                                      steps)
         self.consensus = Consensus(self.dist.world)
 
     # --------------------------------------------------------------------- run

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..recipes.registry import LOSSES, OPTIMIZERS, SCHEDULES, WARMUPS
-from ..recipes.schedule import STEPS, ramp, schedule_unit, warmup_length
+from ..recipes.schedule import STEPS, main_length, ramp, schedule_unit, warmup_length
 
 
 def loss_fn(name: str, classes: int):
@@ -20,16 +20,18 @@ def make_optimizer(cfg: dict, params):
     return entry.build(params, entry.resolve(cfg))
 
 
-def make_schedule(cfg: dict, optimizer, epochs: int, warmup):
+def make_schedule(cfg: dict, optimizer, epochs: int, warmup, steps: int | None = None):
     """The recipe's schedule, counted in epochs (the loop steps it at each epoch's end) or in
     optimizer steps (`unit="steps"`: a post-step hook of the optimizer advances it, so a drop
     lands on the paper's iteration, and it is saved and restored with the optimizer in step).
     `warmup`: epochs of a linear ramp, or a warm-up record such as {"name": "hold", "epochs"
     or "steps", "lr"}: that lr for that long, then the schedule as if it had run from the start
-    (its milestones stay where the recipe puts them)."""
+    (its milestones stay where the recipe puts them). `steps`: the run's optimizer steps in
+    all, which a schedule in steps spans (cosine, poly); `epochs` where it is not known."""
     unit = schedule_unit(cfg, warmup)  # a hand-edited config is checked as a recipe is
     entry = SCHEDULES[cfg["name"]]
-    schedule = entry.build(optimizer, entry.resolve(cfg), epochs, warmup)
+    length = main_length(steps or epochs if unit == STEPS else epochs, warmup)
+    schedule = entry.build(optimizer, entry.resolve(cfg), length, warmup)
     length = warmup_length(warmup)
     if length and isinstance(warmup, dict):
         hold = WARMUPS[warmup["name"]]
