@@ -1,0 +1,182 @@
+"""Detection post-processing ops against real torchvision (tests/fixtures/torchvision/
+boxes.json, written by tools/torchvision_boxes.py), in torch and in onnxruntime."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import specc
+from specc import passes
+from specc.backends.onnx_build import build_model
+from specc.backends.onnx_export import weights_from_module
+from specc.backends.ort import open_session
+
+FIX = json.loads((Path(__file__).parent / "fixtures" / "torchvision" / "boxes.json").read_text())
+
+
+def both(net, feeds: dict) -> tuple[list, list]:
+    """The network's outputs from its torch module and from its ONNX export in
+    onnxruntime, on the same inputs."""
+    module = net.to_torch(seed=0).eval()
+    with torch.no_grad():
+        out = module(*[torch.from_numpy(feeds[n]) for n in net.graph.inputs])
+    torch_out = [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+    graph = passes.run(net.graph, passes.INFERENCE)
+    model = build_model(graph, weights_from_module(module))
+    sess, _, _ = open_session(model.SerializeToString(), "cpu")
+    return torch_out, sess.run(list(net.graph.outputs), feeds)
+
+
+def test_grid_anchors_are_torchvisions(load_spec):
+    f = FIX["anchors"]
+    (h0, w0), (h1, w1) = f["maps"]
+    calls = [f"grid_anchors(p{i}, image, sizes={list(s)}, ratios={list(r)})"
+             for i, (s, r) in enumerate(zip(f["sizes"], f["ratios"]))]
+    net = load_spec(f"""network t() {{
+        input image: f32[N, 3, {f['image'][0]}, {f['image'][1]}]
+        input p0: f32[N, 4, {h0}, {w0}]
+        input p1: f32[N, 4, {h1}, {w1}]
+        output anchors = concat([{', '.join(calls)}], axis=0)
+    }}""")
+    feeds = {"image": np.zeros((1, 3, *f["image"]), np.float32),
+             "p0": np.zeros((1, 4, h0, w0), np.float32), "p1": np.zeros((1, 4, h1, w1), np.float32)}
+    want = np.asarray(f["anchors"], np.float32)
+    for got in both(net, feeds):
+        np.testing.assert_array_equal(got[0], want)
+
+
+def test_grid_anchors_over_an_image_of_any_size(load_spec):
+    """An image of open size: the anchors are computed from the sizes at run time (torch and
+    ONNX), and equal torchvision's at the fixture's size."""
+    f = FIX["anchors"]
+    net = load_spec(f"""network t() {{
+        input image: f32[N, 3, H, W]
+        assert H % 8 == 0 and W % 8 == 0
+        output anchors = grid_anchors(avgpool(image, 8), image, sizes={list(f['sizes'][0])})
+    }}""")
+    want = np.asarray(f["anchors"], np.float32)[:12 * 16 * 9]
+    for got in both(net, {"image": np.zeros((1, 3, 96, 128), np.float32)}):
+        np.testing.assert_array_equal(got[0], want)
+    small = both(net, {"image": np.zeros((2, 3, 16, 24), np.float32)})
+    assert small[0][0].shape == (2 * 3 * 9, 4)
+    np.testing.assert_array_equal(small[0][0], small[1][0])
+
+
+@pytest.mark.parametrize("case", range(2))
+@pytest.mark.parametrize("open_size", [False, True])
+def test_default_boxes_are_torchvisions(load_spec, case, open_size):
+    c = FIX["default_boxes"]["cases"][case]
+    ratios, steps = c["kwargs"]["aspect_ratios"], c["kwargs"].get("steps")
+    height, width = c["image"]
+    inputs = [f"input image: f32[N, 3, {'H' if open_size else height}, "
+              f"{'W' if open_size else width}]"]
+    calls = []
+    for k, (h, w) in enumerate(c["maps"]):
+        inputs.append(f"input p{k}: f32[N, 2, {f'A{k}' if open_size else h}, "
+                      f"{f'B{k}' if open_size else w}]")
+        step = f", step={steps[k]}.0" if steps else ""
+        calls.append(f"default_boxes(p{k}, image, scale={c['scales'][k]!r}, "
+                     f"next_scale={c['scales'][k + 1]!r}, ratios={[float(r) for r in ratios[k]]}"
+                     f"{step})")
+    body = "\n".join(inputs)
+    net = load_spec(f"network t() {{\n{body}\n output boxes = concat([{', '.join(calls)}], "
+                    "axis=0)\n}")
+    feeds = {"image": np.zeros((1, 3, height, width), np.float32)}
+    feeds.update({f"p{k}": np.zeros((1, 2, *m), np.float32) for k, m in enumerate(c["maps"])})
+    want = np.asarray(c["boxes"], np.float32)
+    for got in both(net, feeds):
+        np.testing.assert_allclose(got[0], want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("coder", ["retinanet", "ssd"])
+def test_decode_and_clip_are_torchvisions(load_spec, coder):
+    d = FIX["decode"]
+    weights = d["decoded"][coder]["weights"]
+    net = load_spec(f"""network t() {{
+        input deltas: f32[40, 4]
+        input anchors: f32[40, 4]
+        input image: f32[1, 3, {d['clip_image'][0]}, {d['clip_image'][1]}]
+        output boxes = decode_boxes(deltas, anchors, weights={list(weights)})
+        output clipped = clip_boxes(deltas * 30.0, image)
+    }}""")
+    feeds = {"deltas": np.asarray(d["deltas"], np.float32),
+             "anchors": np.asarray(d["anchors"], np.float32),
+             "image": np.zeros((1, 3, *d["clip_image"]), np.float32)}
+    want = np.asarray(d["decoded"][coder]["boxes"], np.float32)
+    if coder == "retinanet":  # rows 0-2 ask for exp(9) times the anchor: clamped to 1000/16
+        widths = feeds["anchors"][:3, 2] - feeds["anchors"][:3, 0]
+        np.testing.assert_allclose(want[:3, 2] - want[:3, 0], 62.5 * widths, rtol=1e-5)
+    for boxes, clipped in both(net, feeds):
+        np.testing.assert_allclose(boxes, want, rtol=2e-6, atol=1e-4)
+        np.testing.assert_array_equal(clipped, np.asarray(d["clipped"], np.float32))
+
+
+def _nms_net(load_spec, n: int, m: int, labels: bool = True):
+    f = FIX["nms"]
+    lab = "labels, " if labels else ""
+    decl = f"input labels: i64[N, {m}]" if labels else ""
+    return load_spec(f"""network t() {{
+        input boxes: f32[N, {m}, 4]
+        input scores: f32[N, {m}]
+        {decl}
+        output detections = nms(boxes, scores, {lab}classes={f['classes']}, iou={f['iou']},
+                                score_threshold={f['score_threshold']},
+                                max_detections={f['max_detections']})
+    }}""")
+
+
+def test_nms_keeps_what_torchvisions_batched_nms_keeps(load_spec):
+    f = FIX["nms"]
+    imgs = f["images"]
+    net = _nms_net(load_spec, len(imgs), len(imgs[0]["scores"]))
+    feeds = {"boxes": np.asarray([i["boxes"] for i in imgs], np.float32),
+             "scores": np.asarray([i["scores"] for i in imgs], np.float32),
+             "labels": np.asarray([i["labels"] for i in imgs], np.int64)}
+    d = f["max_detections"]
+    for got in both(net, feeds):
+        rows = got[0]
+        assert rows.shape == (len(imgs), d, 6)
+        for n, img in enumerate(imgs):
+            keep = img["keep"]
+            assert 0 < len(keep) <= d
+            want = np.concatenate([feeds["boxes"][n][keep], feeds["scores"][n][keep, None],
+                                   feeds["labels"][n][keep, None].astype(np.float32)], 1)
+            np.testing.assert_array_equal(rows[n, :len(keep)], want)
+            pad = np.tile(np.asarray([0, 0, 0, 0, 0, -1], np.float32), (d - len(keep), 1))
+            np.testing.assert_array_equal(rows[n, len(keep):], pad)
+
+
+def test_nms_by_hand(load_spec):
+    """Two overlapping boxes of one class: the better stays; of two classes: both; a box
+    at the threshold goes; a label outside [0, classes) is never kept; rows are padded."""
+    net = load_spec("""network t() {
+        input boxes: f32[N, 5, 4]
+        input scores: f32[N, 5]
+        input labels: i64[N, 5]
+        output d = nms(boxes, scores, labels, classes=2, iou=0.5, score_threshold=0.1,
+                       max_detections=4)
+    }""")
+    boxes = np.asarray([[[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60],
+                         [20, 20, 30, 30]]], np.float32)
+    feeds = {"boxes": boxes, "scores": np.asarray([[0.9, 0.8, 0.7, 0.1, 0.6]], np.float32),
+             "labels": np.asarray([[0, 0, 1, 0, 2]], np.int64)}
+    want = np.asarray([[0, 0, 10, 10, 0.9, 0], [0, 0, 10, 10, 0.7, 1],
+                       [0, 0, 0, 0, 0, -1], [0, 0, 0, 0, 0, -1]], np.float32)
+    for got in both(net, feeds):
+        np.testing.assert_allclose(got[0][0], want, rtol=1e-7)
+
+
+def test_nms_without_labels_is_one_class_and_batch_rows_stay_apart(load_spec):
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 40, (3, 60, 2)).astype(np.float32)
+    feeds = {"boxes": np.concatenate([xy, xy + 12], -1),
+             "scores": rng.uniform(0, 1, (3, 60)).astype(np.float32)}
+    feeds["boxes"][1] = feeds["boxes"][0]  # image 1 = image 0, so its rows must match
+    feeds["scores"][1] = feeds["scores"][0]
+    t, o = both(_nms_net(load_spec, 3, 60, labels=False), feeds)
+    np.testing.assert_array_equal(t[0], o[0])
+    np.testing.assert_array_equal(t[0][0], t[0][1])
+    assert not np.array_equal(t[0][0], t[0][2])
+    assert set(np.unique(t[0][..., 5])) <= {0.0, -1.0} and (t[0][..., 5] == 0).any()
