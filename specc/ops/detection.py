@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..ir.graph import TensorType
-from ..ir.sym import Sym
+from ..ir.sym import Sym, same
 from .registry import Arg, Example, OpDef, ShapeError, Trait, no_macs, no_params, register
 from .shapes import broadcast, float_input, fmt
 
@@ -301,13 +301,16 @@ def _nms_infer(attrs, types):
     if boxes.dtype != "f32" or scores.dtype != "f32":
         raise ShapeError(f"nms needs f32 boxes and scores (ONNX NonMaxSuppression's), got "
                          f"{boxes.dtype} and {scores.dtype}")
-    shapes = [boxes.shape[:2], scores.shape]
+    if not all(same(a, b) for a, b in zip(boxes.shape[:2], scores.shape)):
+        raise ShapeError(f"nms needs one score per box: boxes {fmt(boxes.shape)} and scores "
+                         f"{fmt(scores.shape)} differ in [N, M]")
     if len(types) > 2:
         labels = types[2]
-        if labels.dtype not in ("i64", "i32") or labels.rank != 2:
-            raise ShapeError(f"nms needs integer labels [N, M], got {labels}")
-        shapes.append(labels.shape)
-    broadcast(shapes, "nms")  # the same N and M throughout
+        n, m = scores.shape
+        if labels.dtype not in ("i64", "i32") or labels.rank != 2 or \
+                not same(labels.shape[1], m) or not (labels.shape[0] == 1 or same(labels.shape[0], n)):
+            raise ShapeError(f"nms needs integer labels [N, M] (or [1, M], the same for every "
+                             f"image) beside scores {fmt(scores.shape)}, got {labels}")
     if not 0 <= attrs["iou"] <= 1:
         raise ShapeError(f"nms iou must be in [0, 1], got {attrs['iou']}")
     if attrs["max_detections"] < 1 or attrs["classes"] < 1:
@@ -364,6 +367,8 @@ def nms(boxes, scores, labels, iou: float, threshold, keep: int, per_class: int,
     boxes, best first, as rows (x1, y1, x2, y2, score, label) padded with label -1."""
     import torch
     floor = _floor(threshold)
+    if labels is not None:  # labels [1, M] hold for every image
+        labels = labels.expand(scores.shape)
     kept = torch.full_like(scores, -math.inf)
     with torch.no_grad():
         for n in range(scores.shape[0]):
@@ -402,6 +407,8 @@ def _nms_onnx(b, node, xs, ps):
     neg_inf = b.const([-math.inf], "f32", ())
     if len(xs) > 2:  # one row of scores per class: -inf where the box is of another class
         labels = xs[2] if b.types[2].dtype == "i64" else b.op("Cast", [xs[2]], to=i64)
+        if tuple(b.types[2].shape) != tuple(b.types[1].shape):  # [1, M]: for every image
+            labels = b.op("Expand", [labels, b.op("Shape", [scores])])
         classes = b.const(np.arange(a["classes"]), "i64", (1, a["classes"], 1))
         mine = b.op("Equal", [b.op("Unsqueeze", [labels, b.const([1], "i64")]), classes])
         per_class = b.op("Where", [mine, b.op("Unsqueeze", [scores, b.const([1], "i64")]),
@@ -481,7 +488,7 @@ register(
           infer=_clip_infer,
           torch=lambda b, node, xs, ps: b.call(clip_boxes, xs[0], xs[1]), onnx=_clip_onnx),
     OpDef(name="nms", shape="boxes f32 [N, M, 4], scores f32 [N, M], labels [N, M] -> "
-                            "f32 [N, D, 6], D = min(max_detections, M)",
+                            "f32 [N, D, 6], D = min(max_detections, M); labels may be [1, M]",
           example=Example(("f32[N, 12, 4]", "f32[N, 12, 3]"),
                           "nms(x0, sigmoid(max(x1, [2])), argmax(x1, axis=2), classes=3, "
                           "iou=0.3, score_threshold=0.2, max_detections=8)"),
