@@ -1,6 +1,7 @@
 """Detection post-processing ops against real torchvision (tests/fixtures/torchvision/
 boxes.json, written by tools/torchvision_boxes.py), in torch and in onnxruntime."""
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,89 @@ def test_nms_without_labels_is_one_class_and_batch_rows_stay_apart(load_spec):
     np.testing.assert_array_equal(t[0][0], t[0][1])
     assert not np.array_equal(t[0][0], t[0][2])
     assert set(np.unique(t[0][..., 5])) <= {0.0, -1.0} and (t[0][..., 5] == 0).any()
+
+
+TOY = """import "detect.net"
+network toy(classes: int = 5, kind: str = "retinanet") {
+    input image: f32[N, 3, 64, 96]
+    p3 = image |> conv(8, 3, stride=8, padding=1) |> relu
+    p4 = p3 |> conv(8, 3, stride=2, padding=1) |> relu
+    features = [p3, p4]
+    per = kind == "retinanet" ? 9 : 6
+    cls = []
+    reg = []
+    for i, f in enumerate(features) {
+        c = conv(f, per * classes, 3, padding=1) as "cls." + str(i)
+        cls = cls + [c |> reshape([per, classes, -1]) |> transpose([0, 3, 1, 2])
+            |> reshape([-1, classes])]
+        r = conv(f, per * 4, 3, padding=1) as "reg." + str(i)
+        reg = reg + [r |> reshape([per, 4, -1]) |> transpose([0, 3, 1, 2]) |> reshape([-1, 4])]
+    }
+    logits = concat(cls, axis=1)
+    deltas = concat(reg, axis=1)
+    output detections = kind == "retinanet"
+        ? retinanet_postprocess(image, features, logits, deltas, classes=classes, base=16,
+                                candidates=100, detections=30)
+        : ssd_postprocess(image, features, logits, deltas, scales=[0.2, 0.5, 1.0],
+                          ratios=[[2.0, 3.0], [2.0, 3.0]], candidates=50, detections=30)
+    output logits_out = logits
+    output deltas_out = deltas
+}
+"""
+
+
+def _retinanet_reference(logits, deltas, anchors_per_level, image_hw, classes):
+    """torchvision's RetinaNet.postprocess_detections, step for step, per image (with the
+    ops checked against torchvision above for decoding, clipping and NMS)."""
+    from specc.ops.detection import clip_boxes, decode_boxes, nms
+    out = []
+    for n in range(logits.shape[0]):
+        boxes, scores, labels, start = [], [], [], 0
+        for anchors in anchors_per_level:
+            count = len(anchors)
+            s = torch.sigmoid(logits[n, start:start + count]).flatten()
+            keep = torch.where(s > 0.05)[0]
+            top = torch.topk(s[keep], min(100, len(keep))).indices
+            idx = keep[top]
+            a = idx // classes
+            b = decode_boxes(deltas[n, start:start + count][a], anchors[a], (1.0,) * 4,
+                             math.log(1000 / 16))
+            boxes.append(clip_boxes(b, torch.zeros(image_hw)))
+            scores.append(s[idx])
+            labels.append(idx % classes)
+            start += count
+        out.append(nms(torch.cat(boxes)[None], torch.cat(scores)[None], torch.cat(labels)[None],
+                       0.5, 0.05, 30, 30, classes)[0])
+    return torch.stack(out)
+
+
+def test_retinanet_postprocess_block_is_torchvisions_recipe(write_spec):
+    net = specc.load(write_spec(TOY), "toy")
+    rng = np.random.default_rng(1)
+    feeds = {"image": rng.standard_normal((2, 3, 64, 96)).astype(np.float32)}
+    t, o = both(net, feeds)
+    np.testing.assert_allclose(t[0], o[0], rtol=1e-5, atol=1e-4)
+    from specc.ops.detection import base_anchors, grid_anchor_array
+    levels = [grid_anchor_array(h, w, 64, 96, base_anchors(
+        [s, int(s * 2 ** (1 / 3)), int(s * 2 ** (2 / 3))], [0.5, 1.0, 2.0]))
+        for (h, w), s in (((8, 12), 16), ((4, 6), 32))]
+    want = _retinanet_reference(torch.from_numpy(t[1]), torch.from_numpy(t[2]),
+                                [torch.from_numpy(a) for a in levels], (64, 96), 5).numpy()
+    assert (want[..., 5] >= 0).sum() > 20  # enough boxes kept to mean something
+    np.testing.assert_allclose(t[0], want, rtol=1e-6, atol=1e-5)
+
+
+def test_ssd_postprocess_block_runs_alike_in_both_runtimes(write_spec):
+    net = specc.load(write_spec(TOY.replace('kind: str = "retinanet"', 'kind: str = "ssd"')),
+                     "toy")
+    feeds = {"image": np.random.default_rng(2).standard_normal((2, 3, 64, 96)).astype(np.float32)}
+    t, o = both(net, feeds)
+    rows = t[0]
+    np.testing.assert_allclose(rows, o[0], rtol=1e-5, atol=1e-4)
+    kept = rows[..., 5] >= 0
+    assert kept.sum() > 10 and set(np.unique(rows[kept][:, 5])) <= {1.0, 2.0, 3.0, 4.0}
+    assert (rows[kept][:, 4] > 0.01).all()
+    assert (rows[..., [0, 2]] <= 96).all() and (rows[..., [1, 3]] <= 64).all()
+    for n in range(2):
+        s = rows[n, kept[n], 4]
+        assert (np.diff(s) <= 0).all()  # best first
