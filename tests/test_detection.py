@@ -267,3 +267,18 @@ def test_ssd_postprocess_block_runs_alike_in_both_runtimes(write_spec):
     for n in range(2):
         s = rows[n, kept[n], 4]
         assert (np.diff(s) <= 0).all()  # best first
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_breaks_ties_by_index_at_the_cut_too(load_spec, largest):
+    """Many equal scores (fp16 scores are full of them): the k chosen and their order are
+    ONNX TopK's, lower index first, in torch as in onnxruntime."""
+    net = load_spec(f"""network t() {{
+        input x: f32[N, 300]
+        output i = topk(x, 37, largest={str(largest).lower()})
+    }}""")
+    x = np.round(np.random.default_rng(4).uniform(0, 1, (3, 300)), 1).astype(np.float32)
+    key = -x if largest else x
+    want = np.stack([np.lexsort((np.arange(300), key[n]))[:37] for n in range(3)])
+    for got in both(net, {"x": x}):
+        np.testing.assert_array_equal(got[0], want)

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..ir.graph import TensorType
 from ..ir.sym import Sym, same
-from .registry import Arg, Example, OpDef, ShapeError, Trait, no_macs, no_params, register
+from .registry import (HALF_KEPT, Arg, Example, OpDef, ShapeError, Trait, no_macs, no_params,
+                       register)
 from .shapes import broadcast, float_input, fmt
 
 BOX_CLAMP = math.log(1000.0 / 16)  # torchvision's BoxCoder: exp(dw) at most 1000/16
@@ -441,7 +442,7 @@ register(
                                      "f32 [h*w*A, 4], A = len(sizes) * len(ratios)",
           example=Example(("f32[N, 2, 3, 4]", "f32[N, 3, 24, 32]"),
                           "grid_anchors(x0, x1, sizes=[8, 16], ratios=[0.5, 1.0, 2.0])"),
-          params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset(),
+          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset(),
           doc="RetinaNet's anchors for one level (torchvision's AnchorGenerator): at every "
               "place of the h x w feature map, a box per ratio and size (ratios outer), "
               "centred on the place's corner (its index times the stride image // map), "
@@ -453,7 +454,7 @@ register(
                                       "f32 [h*w*A, 4], A = 2 + 2 * len(ratios)",
           example=Example(("f32[N, 2, 3, 4]", "f32[N, 3, 24, 32]"),
                           "default_boxes(x0, x1, scale=0.2, next_scale=0.4, ratios=[2.0, 3.0])"),
-          params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset(),
+          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset(),
           doc="SSD's default boxes for one level (Liu et al. 2016; torchvision's "
               "DefaultBoxGenerator): at every place of the h x w map, centred at "
               "((i + 0.5) / f) of the image with f the map's size (or image / step), boxes "
@@ -467,7 +468,7 @@ register(
     OpDef(name="decode_boxes", shape="deltas [..., 4], anchors [..., 4] -> broadcast [..., 4]",
           example=Example(("f32[N, 6, 4]", "f32[N, 6, 4]"),
                           "decode_boxes(x0, x1, weights=[10.0, 10.0, 5.0, 5.0])"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
           doc="Boxes from an anchor and the network's deltas (dx, dy, dw, dh) divided by "
               "`weights` (torchvision's BoxCoder: RetinaNet 1, 1, 1, 1; SSD 10, 10, 5, 5): "
               "centre + d * anchor size, size * exp(d) with d at most `clamp` "
@@ -481,7 +482,7 @@ register(
           onnx=_decode_onnx),
     OpDef(name="clip_boxes", shape="boxes [..., 4], image [..., H, W] -> [..., 4]",
           example=Example(("f32[N, 5, 4]", "f32[N, 3, 2, 3]"), "clip_boxes(x0 * 3.0, x1)"),
-          params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset(),
+          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset(),
           doc="Boxes cut to the image: x within [0, W], y within [0, H] "
               "(torchvision's clip_boxes_to_image). Reads only the image's size.",
           args=(Arg("boxes", "tensor"), Arg("image", "tensor")),
@@ -492,7 +493,7 @@ register(
           example=Example(("f32[N, 12, 4]", "f32[N, 12, 3]"),
                           "nms(x0, sigmoid(max(x1, [2])), argmax(x1, axis=2), classes=3, "
                           "iou=0.3, score_threshold=0.2, max_detections=8)"),
-          params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset({Trait.DETECTIONS}),
+          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset({Trait.DETECTIONS}),
           doc="Non-maximum suppression per image and class (torchvision's batched_nms, ONNX "
               "NonMaxSuppression): boxes scoring above score_threshold, best first, each "
               "dropping the later boxes of its class whose IoU with it exceeds `iou`; then "

@@ -5,7 +5,7 @@ GatherElements)."""
 from __future__ import annotations
 
 from ..ir.graph import TensorType
-from .registry import Arg, Example, OpDef, ShapeError, no_macs, no_params, register
+from .registry import HALF_KEPT, Arg, Example, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import BROADCAST_RULE, broadcast, fits, fmt
 
 
@@ -34,15 +34,21 @@ def _topk_infer(attrs, types):
 
 
 def top_indices(x, k: int, axis: int, largest: bool):
-    """The indices of the k largest (smallest) entries along `axis`, best first; equal
-    entries in the order of their indices, as ONNX TopK orders them."""
+    """The indices of the k largest (smallest) entries along `axis`, best first; of equal
+    entries the lower index first, at the cut too, as ONNX TopK chooses and orders them."""
     import torch
-    values, index = torch.topk(x, k, axis, largest, sorted=True)
-    # torch.topk leaves the order of equal values open: sort the k by index, then stably
-    # by value, so that ties keep their index order
-    index, order = torch.sort(index, axis)
-    values = torch.gather(values, axis, order)
-    order = torch.sort(values, stable=True, dim=axis, descending=largest).indices
+    kth = torch.topk(x, k, axis, largest, sorted=True).values.narrow(axis, k - 1, 1)
+    better = x > kth if largest else x < kth
+    equal = x == kth  # torch.topk leaves open which of these it takes: the first ones
+    need = k - better.sum(axis, keepdim=True)
+    chosen = better | (equal & (torch.cumsum(equal, axis) <= need))
+    shape = [1] * x.dim()
+    shape[axis] = x.shape[axis]
+    position = torch.arange(x.shape[axis], device=x.device).reshape(shape)
+    key = torch.where(chosen, position, x.shape[axis])  # the chosen k, in index order
+    index = torch.topk(key, k, axis, largest=False, sorted=True).values
+    order = torch.sort(torch.gather(x, axis, index), stable=True, dim=axis,
+                       descending=largest).indices
     return torch.gather(index, axis, order)
 
 
@@ -129,7 +135,7 @@ def _along_import(m):
 register(
     OpDef(name="topk", shape="x [..., S, ...] -> i64 [..., k, ...] (k <= S at `axis`)",
           example=Example(("f32[N, 3, 7]",), "take_along(x0, topk(x0, 4), axis=-1)"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
           doc="The indices of the k largest entries along `axis` (largest=false: the k "
               "smallest), best first; equal entries in the order of their indices (ONNX "
               "TopK). take_along(x, topk(x, k)) gives the values.",
@@ -145,7 +151,7 @@ register(
           example=Example(("f32[N, 6, 4]", "f32[N, 3]"),
                           "take_along(x0, unsqueeze(argmax(x1, axis=1, keepdims=true), 2), "
                           "axis=1)"),
-          params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
+          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-5, traits=frozenset(),
           doc="Entries picked per position (numpy.take_along_axis, torch.take_along_dim, ONNX "
               "GatherElements): out[..., i, ...] = x[..., index[..., i, ...], ...] along "
               "`axis`; the other dims broadcast. Indices must lie in [0, size) (never "
