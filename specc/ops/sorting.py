@@ -4,6 +4,8 @@ detector's post-processing keeps its best candidates inside the graph (ONNX TopK
 GatherElements)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import TensorType
 from .registry import HALF_KEPT, Arg, Example, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import BROADCAST_RULE, broadcast, fits, fmt
@@ -126,10 +128,20 @@ def _along_onnx(b, node, xs, ps):
 
 
 def _along_import(m):
-    x, index = m.type(0), m.type(1)
-    if index.rank != x.rank:
+    """GatherElements: ONNX counts a negative index from the end; take_along never wraps, so
+    the spec adds the size where an index is negative."""
+    x, ids = m.type(0), m.type(1)
+    if ids.rank != x.rank:
         m.refuse("GatherElements needs data and indices of one rank")
-    return m.call("take_along", m.value(0), m.value(1), axis=m.attr("axis", 0) % x.rank)
+    a = m.attr("axis", 0) % x.rank
+    size, index = x.shape[a], m.value(1)
+    if m.is_known(1) and isinstance(size, int):
+        known = np.asarray(m.known(1)).astype(np.int64)
+        index = m.value_of(np.where(known < 0, known + size, known).astype(known.dtype))
+    elif isinstance(size, int):
+        zero, n = m.constant(0, ids.dtype), m.constant(size, ids.dtype)
+        index = m.call("where", m.call("lt", index, zero), m.call("add", index, n), index)
+    return m.call("take_along", m.value(0), index, axis=a)
 
 
 register(
