@@ -62,8 +62,8 @@ def pair(gen: Graph, disc: Graph) -> Pairing:
     scores = _concrete(d_out.type.shape[1:], bound, f"discriminator '{disc.name}' output")
     if _count(scores) != 1:
         raise Mismatch(f"discriminator '{disc.name}' output '{_output_name(disc)}' is "
-                       f"{_text(d_out.type.dtype, scores)} for generator '{gen.name}''s "
-                       "samples: a discriminator says one probability per sample")
+                       f"{_text(d_out.type.dtype, scores)} for the samples of generator "
+                       f"'{gen.name}': a discriminator says one probability per sample")
     return Pairing(noise, sample, bound)
 
 

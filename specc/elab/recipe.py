@@ -125,6 +125,9 @@ def _record(ev, e: A.Expr, frame, table: dict = CONSTRUCTORS):
                                  f"{did_you_mean(a.name, fields)}", _key_span(frame.span(a.span),
                                                                             a.name),
                                  (f"'{e.callee.name}' takes: {', '.join(fields) or 'nothing'}",))
+        for a in e.args:
+            if fields[a.name][0] == NETWORK:
+                _known_network(e.callee.name, a, frame)
         kwargs = {a.name: ev.eval(a.value, frame) for a in e.args}
         if POISON in kwargs.values():
             return POISON
@@ -263,6 +266,21 @@ def _check(key: str, kind: str, allowed, v, span):
                 raise SpeccError(f"recipe '{key}': unknown value {show(x)}", span,
                                  (f"known: {', '.join(allowed)}",))
     return list(v) if isinstance(v, tuple) else v
+
+
+def _known_network(kind: str, a, frame) -> None:
+    """A network field written as a name that nothing defines: say which networks there are
+    (the elaborator's own message would only say the name is unknown)."""
+    if not isinstance(a.value, A.ExprName):
+        return
+    name = a.value.name
+    if name in frame.vars or name in frame.module.names:
+        return
+    from ..core.suggest import did_you_mean
+    networks = [n for n, v in frame.module.names.items() if isinstance(v, NetworkRef)]
+    raise SpeccError(f"'{kind}': no network '{name}' in this file{did_you_mean(name, networks)}",
+                     frame.span(a.value.span),
+                     (f"its networks: {', '.join(networks) or 'none'}",))
 
 
 def _network_name(key: str, v, span) -> str:
