@@ -147,12 +147,12 @@ def test_a_stopped_run_resumes_bit_for_bit_and_exports(spec, tmp_path, cli):
         {"name": "gan", "discriminator": "disc", "real": 1.0, "fake": 0.0}
 
     # the trained generator exports from the run folder, verified, with its trained weights
-    onnx = tmp_path / "gen.onnx"
-    r = cli("export", f"{spec}:gen", "--weights", full, "-o", onnx)
+    onnx_path = tmp_path / "gen.onnx"
+    r = cli("export", f"{spec}:gen", "--weights", full, "-o", onnx_path)
     assert r.returncode == 0, r.stderr
     import onnxruntime as ort
     z = np.random.default_rng(0).standard_normal((5, 4, 1, 1)).astype(np.float32)
-    got = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"]).run(
+    got = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(
         None, {"z": z})[0]
     module = specc.load(spec, "gen").to_torch().eval()
     untrained = module(torch.from_numpy(z)).detach().numpy()
@@ -160,6 +160,9 @@ def test_a_stopped_run_resumes_bit_for_bit_and_exports(spec, tmp_path, cli):
                             if k.startswith("model/")})
     trained = module(torch.from_numpy(z)).detach().numpy()
     assert np.abs(got - trained).max() < 1e-5 and np.abs(got - untrained).max() > 1e-3
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    assert meta["specc.output_kind"] == "scores"  # images, not a classifier's logits
 
 
 def test_flags_an_adversarial_run_cannot_honour(spec, tmp_path, cli):

@@ -20,7 +20,7 @@ from ..core.diagnostics import SpeccError
 from ..core.files import staging
 from ..ops import registry
 from ..ops.registry import LoweringError, Trait
-from ..recipes.registry import DEFAULT_LOSS, LOSSES
+from ..recipes.registry import DEFAULT_LOSS, GAMES, LOSSES
 from ..compile.sizes import free_symbols, sample_sizes, stated_sizes
 from .onnx_build import build_skeleton
 from .onnx_compare import Reference
@@ -97,6 +97,8 @@ def output_kind(net) -> str:
     producer = net.graph.values[first].producer if first else None
     if producer and Trait.DISTRIBUTION in registry.get(net.graph.node(producer).op).traits:
         return "probabilities"
+    if "adversary" in net.recipe:  # a generator: its game says how its samples read
+        return GAMES[net.recipe["adversary"]["name"]].output
     return LOSSES[net.recipe.get("loss", DEFAULT_LOSS)].output
 
 

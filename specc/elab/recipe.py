@@ -287,8 +287,8 @@ def _network_name(key: str, v, span) -> str:
     """A network written by its name in a spec (the elaborator resolved it: an unknown name
     is its error), or that name as a run's config.json keeps it."""
     if isinstance(v, NetworkRef):
-        from .network import missing_params
-        missing = missing_params(v)
+        bound = dict(v.bound)
+        missing = [p.name for p in v.defn.params if p.name not in bound and p.default is None]
         if missing:
             raise SpeccError(f"recipe '{key}': network '{v.display}' needs a value for "
                              f"{', '.join(repr(m) for m in missing)}", span,

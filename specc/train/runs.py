@@ -380,4 +380,4 @@ def _metrics_row(row: dict) -> bool:
             return False
     return count(row.get("epoch")) and (row.get("step") in (None, "") or count(row["step"])) \
         and all(row.get(k) in (None, "") or number(row[k]) for k in row
-                if k not in ("epoch", "step"))
+                if k not in FIELDS[:2])  # every column after the two counts
