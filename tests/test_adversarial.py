@@ -141,7 +141,8 @@ def test_a_stopped_run_resumes_bit_for_bit_and_exports(spec, tmp_path, cli):
     assert list(resumed) == ["3", "4", "7"]  # the stop at step 3 wrote its row too
     assert resumed["4"] == rows[1].split(",")[:7] and resumed["7"] == rows[2].split(",")[:7]
     grid = np.asarray(Image.open(full / "samples" / "epoch-0001.png"))
-    assert grid.shape == (8 * 10 + 2, 8 * 10 + 2, 3) and grid.std() > 0
+    assert grid.shape == (8 * 10 + 2, 8 * 10 + 2, 3)
+    assert grid[2:10, 2:10].std() > 1 and (grid[2:10, 2:10] != grid[2:10, 12:20]).any()
     assert not (full / "samples" / "epoch-0002.png").exists()  # epoch 2 did not end
     assert json.loads((full / "config.json").read_text())["adversary"] == \
         {"name": "gan", "discriminator": "disc", "real": 1.0, "fake": 0.0}

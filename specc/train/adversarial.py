@@ -13,8 +13,8 @@ between steps, --steps/--epochs, exact --resume. The checkpoint holds the genera
 run's model (`model/...`, what `specc export --weights RUN` reads) and the discriminator with
 its optimiser and schedule under `adversary/`. Each evaluation writes a metrics row (both
 losses, D(x), D(G(z)) before and after the discriminator's step, as the tutorial prints
-them) and, at each epoch's end, RUN/samples/epoch-NNNN.png: the generator (in inference
-mode, as it exports) on a fixed batch of noise drawn from the run's seed."""
+them) and, at each epoch's end, RUN/samples/epoch-NNNN.png: the generator on a fixed batch
+of noise drawn from the run's seed."""
 from __future__ import annotations
 
 import sys
@@ -172,13 +172,17 @@ class AdversarialTrainer(Trainer):
 
     @torch.no_grad()
     def generate(self, noise: torch.Tensor) -> torch.Tensor:
-        """The generator's samples in inference mode (batchnorm's running statistics, as the
-        exported model computes), on the CPU."""
-        self.model.eval()
+        """The generator's samples as the tutorial draws them: in training mode (batchnorm
+        over this batch; its running statistics, which early on still hold their initial
+        values, would give flat grey images), the running statistics restored after, so
+        that drawing samples changes nothing a resumed run would see. On the CPU."""
+        kept = {k: v.clone() for k, v in self.model.named_buffers()}
         try:
             return _first(self.model(noise.to(self.device))).float().cpu()
         finally:
-            self.model.train()
+            buffers = dict(self.model.named_buffers())
+            for k, v in kept.items():
+                buffers[k].copy_(v)
 
     def write_samples(self, path: Path) -> None:
         """The fixed noise's samples as one PNG grid (written atomically)."""
