@@ -282,3 +282,26 @@ def test_topk_breaks_ties_by_index_at_the_cut_too(load_spec, largest):
     want = np.stack([np.lexsort((np.arange(300), key[n]))[:37] for n in range(3)])
     for got in both(net, {"x": x}):
         np.testing.assert_array_equal(got[0], want)
+
+
+def test_a_detector_exports_as_one_verified_model_and_run_prints_its_boxes(tmp_path, cli):
+    (tmp_path / "toy.net").write_text("specc 1\n" + TOY)
+    model = tmp_path / "toy.onnx"
+    done = cli("export", tmp_path / "toy.net", "-o", model)
+    assert done.returncode == 0, done.stderr
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(3).standard_normal((2, 3, 64, 96)).astype(np.float32))
+    shown = cli("run", model, x, "--top-k", "2")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"{x}[0]  ") and "the best 2 shown" in lines[0]
+    assert len([ln for ln in lines if ln.startswith("  ")]) == 4  # two boxes per image
+    as_json = json.loads(cli("run", model, x, "--json").stdout)
+    rows = np.load(x)  # the boxes printed are the model's rows
+    import onnxruntime as ort
+    out = ort.InferenceSession(str(model)).run(None, {"image": rows})[0]
+    first = as_json["detections"][0]["boxes"]
+    kept = out[0][out[0][:, 5] >= 0]
+    assert len(first) == len(kept) > 0
+    np.testing.assert_allclose([b["box"] + [b["score"], b["index"]] for b in first], kept,
+                               rtol=1e-6)
