@@ -305,3 +305,16 @@ def test_a_detector_exports_as_one_verified_model_and_run_prints_its_boxes(tmp_p
     assert len(first) == len(kept) > 0
     np.testing.assert_allclose([b["box"] + [b["score"], b["index"]] for b in first], kept,
                                rtol=1e-6)
+
+
+def test_min_of_sizes_decided_by_the_assumptions(load_spec):
+    """min()/max() of sizes pick by what the asserts promise (a detector's candidates per
+    map over an image of any size): here 3*H*W >= 3*64 > 100 always."""
+    net = load_spec("""network t() {
+        input x: f32[N, 3, H, W]
+        assert H >= 8 and W >= 8
+        output y = topk(reshape(x, [-1]), min(100, x.shape[1] * x.height * x.width))
+        output z = topk(reshape(x, [-1]), max(2, x.height // 4))
+    }""")
+    assert net.graph.values[net.graph.outputs["y"]].type.shape[1] == 100
+    assert str(net.graph.values[net.graph.outputs["z"]].type.shape[1]) == "H//4"
