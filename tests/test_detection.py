@@ -284,27 +284,52 @@ def test_topk_breaks_ties_by_index_at_the_cut_too(load_spec, largest):
         np.testing.assert_array_equal(got[0], want)
 
 
-def test_a_detector_exports_as_one_verified_model_and_run_prints_its_boxes(tmp_path, cli):
-    (tmp_path / "toy.net").write_text("specc 1\n" + TOY)
-    model = tmp_path / "toy.onnx"
-    done = cli("export", tmp_path / "toy.net", "-o", model)
-    assert done.returncode == 0, done.stderr
-    x = tmp_path / "x.npy"
-    np.save(x, np.random.default_rng(3).standard_normal((2, 3, 64, 96)).astype(np.float32))
+@pytest.fixture(scope="module")
+def toy_onnx(tmp_path_factory):
+    """The toy RetinaNet with its post-processing, exported (and so verified) once."""
+    folder = tmp_path_factory.mktemp("toy")
+    (folder / "toy.net").write_text("specc 1\n" + TOY)
+    specc.load(folder / "toy.net", "toy").to_onnx(folder / "toy.onnx")
+    x = folder / "x.npy"
+    np.save(x, np.random.default_rng(3).standard_normal((3, 3, 64, 96)).astype(np.float32))
+    import onnxruntime as ort
+    rows = ort.InferenceSession(str(folder / "toy.onnx")).run(None, {"image": np.load(x)})[0]
+    return folder / "toy.onnx", x, rows
+
+
+def test_run_prints_a_detectors_boxes(toy_onnx, cli):
+    model, x, rows = toy_onnx
     shown = cli("run", model, x, "--top-k", "2")
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0].startswith(f"{x}[0]  ") and "the best 2 shown" in lines[0]
-    assert len([ln for ln in lines if ln.startswith("  ")]) == 4  # two boxes per image
+    assert len([ln for ln in lines if ln.startswith("  ")]) == 6  # two boxes per image
     as_json = json.loads(cli("run", model, x, "--json").stdout)
-    rows = np.load(x)  # the boxes printed are the model's rows
-    import onnxruntime as ort
-    out = ort.InferenceSession(str(model)).run(None, {"image": rows})[0]
-    first = as_json["detections"][0]["boxes"]
-    kept = out[0][out[0][:, 5] >= 0]
-    assert len(first) == len(kept) > 0
-    np.testing.assert_allclose([b["box"] + [b["score"], b["index"]] for b in first], kept,
-                               rtol=1e-6)
+    for n, image in enumerate(as_json["detections"]):  # the boxes printed are the model's
+        kept = rows[n][rows[n][:, 5] >= 0]
+        assert len(image["boxes"]) == len(kept) > 0
+        np.testing.assert_allclose([b["box"] + [b["score"], b["index"]] for b in image["boxes"]],
+                                   kept, rtol=1e-6)
+
+
+def test_predict_writes_a_detectors_boxes(toy_onnx, tmp_path, cli):
+    model, x, rows = toy_onnx
+    for fmt in ("jsonl", "parquet"):
+        out = tmp_path / f"boxes.{fmt}"
+        done = cli("predict", model, "--data", x, "--out", out, "--batch-size", "2")
+        assert done.returncode == 0, done.stderr
+        import pyarrow.parquet as pq
+        written = pq.read_table(out).to_pylist() if fmt == "parquet" else \
+            [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["key"] for r in written] == [f"x.npy[{i}]" for i in range(3)]
+        for n, r in enumerate(written):
+            kept = rows[n][rows[n][:, 5] >= 0]
+            assert r["boxes"] == len(kept) > 0
+            np.testing.assert_allclose(np.reshape(r["detections"], (-1, 6)), kept, rtol=1e-6)
+    out = tmp_path / "best.jsonl"
+    assert cli("predict", model, "--data", x, "--out", out, "--top-k", "1").returncode == 0
+    assert [len(json.loads(line)["detections"]) for line in out.read_text().splitlines()] == \
+        [6, 6, 6]
 
 
 def test_min_of_sizes_decided_by_the_assumptions(load_spec):
