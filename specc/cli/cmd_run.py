@@ -21,6 +21,7 @@ examples:
   specc run lenet5.onnx batch.npy --top-k 3
   specc run lenet5.onnx --data digits           accuracy on a data set's test split
   specc run r50.onnx x.npz --save out.npy       raw outputs to a file
+  specc run retinanet.onnx street.jpg           a detector's boxes: label, score, corners
 """
 
 
@@ -29,7 +30,7 @@ def add_arguments(p) -> None:
                    "export carries its labels and preprocessing)")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
     p.add_argument("--top-k", type=positive_int, default=5,
-                   help="classes shown per sample (default 5)")
+                   help="classes (a detector: boxes) shown per sample (default 5)")
     p.add_argument("--save", metavar="OUT.npy", type=output_file,
                    help="write the raw outputs (.npy, or .npz "
                    "for several outputs)")
@@ -88,6 +89,8 @@ def _show(args, model, provider: str, arrays: dict) -> None:
         obj = {"provider": provider, "outputs": shown}
         if outs[0].read.kind == "classes":  # the first output's rows, as before
             obj.update(output=shown[0]["name"], top_k=shown[0]["samples"])
+        elif outs[0].read.kind == "detections":  # its boxes, as before
+            obj.update(output=shown[0]["name"], detections=shown[0]["samples"])
         print(json.dumps(obj))
         return
     for line in printers.lines(outs):

@@ -8,6 +8,7 @@ Decided from the graph alone, by asking the registries, never by naming an op:
   own): a score per class and position. Where the classes lie is the recipe's loss's fact
   (`Loss.axis`): on axis 1 a `map` ([N, C, H, W], a class per pixel), on the last axis a
   `sequence` ([N, T, V], a token per position);
+* made by an op with the DETECTIONS trait (nms: rows of boxes [N, D, 6]): `detections`;
 * anything else (a generated image after tanh, features, a sum of a residual) is `values`:
   raw numbers, summarised.
 
@@ -23,6 +24,7 @@ from ..ops.registry import Trait
 from ..recipes.registry import DEFAULT_LOSS, LOSSES
 
 CLASSES, MAP, SEQUENCE, VALUES = "classes", "map", "sequence", "values"
+DETECTIONS = "detections"
 LOGITS, PROBABILITIES, SCORES = "logits", "probabilities", "scores"
 SCORING = (Trait.WEIGHTED, Trait.DISTRIBUTION)  # ops whose output scores classes
 MAX_WALK = 64  # layout-keeping ops looked through after the scoring op
@@ -45,6 +47,9 @@ def read_outputs(graph, recipe: dict) -> list[OutputRead]:
     reads = []
     for i, (name, value) in enumerate(graph.outputs.items()):
         rank = graph.values[value].type.rank
+        if _made_by(graph, value, Trait.DETECTIONS):
+            reads.append(OutputRead(name, DETECTIONS, -1, SCORES))
+            continue
         maker = _maker(graph, value)
         numbers = PROBABILITIES if maker == Trait.DISTRIBUTION else \
             graph.meta.get("output_kind", loss.output) if i == 0 else SCORES
@@ -65,6 +70,11 @@ def by_shape(name: str, rank: int) -> OutputRead:
     """What can be said of an output without its spec (a model another tool wrote): a row
     per sample is read as class scores, anything larger as plain values."""
     return OutputRead(name, CLASSES, 1, SCORES) if rank <= 2 else OutputRead(name, VALUES, 0)
+
+
+def _made_by(graph, value: str, trait) -> bool:
+    producer = graph.values[value].producer
+    return producer is not None and trait in registry.get(graph.node(producer).op).traits
 
 
 def _maker(graph, value: str, depth: int = 0):

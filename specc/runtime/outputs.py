@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compile.outputs import CLASSES, OutputRead, by_shape, read_outputs
+from ..compile.outputs import CLASSES, DETECTIONS, OutputRead, by_shape, read_outputs
 from ..core.diagnostics import SpeccError
+from .boxes import is_detections
 from .embedded import load_embedded
 from .printers import Output
 
@@ -35,9 +36,12 @@ def _reads(model, path: str, meta: dict) -> tuple[dict, dict, str | None]:
 
 
 def _without_spec(name: str, array: np.ndarray, meta: dict, first: bool) -> OutputRead:
-    """By shape; the first output's numbers as the model's metadata states them."""
+    """By shape; the first output as the model's metadata states it (rows of boxes, or
+    numbers that are logits or probabilities)."""
     read = by_shape(name, array.ndim)
     stated = meta.get("specc.output_kind")
+    if first and stated == DETECTIONS and is_detections(array):
+        return OutputRead(name, DETECTIONS, -1)
     if first and read.kind == CLASSES and stated in ("logits", "probabilities"):
         return OutputRead(name, CLASSES, 1, stated)
     return read

@@ -1,8 +1,8 @@
 """One printer per kind of output (`specc run`): class rows, class maps, token sequences,
-plain values. Each module registers its printer; `show` and `as_json` pick by kind."""
+rows of boxes, plain values. Each module registers its printer; `show` and `as_json` pick by kind."""
 from __future__ import annotations
 
-from . import classes, maps, sequences, values  # noqa: F401  (each registers its printer)
+from . import classes, detections, maps, sequences, values  # noqa: F401  (each registers its printer)
 from .base import PRINTERS, Output
 
 
@@ -26,5 +26,7 @@ def lines(outputs: list[Output]) -> list[str]:
         if len(outputs) > 1:
             out.append(f"{o.read.name} ({o.read.kind}):")
         indent = "  " if len(outputs) > 1 else ""
-        out += [f"{indent}{r['name']:<{width}}  {shown.line(r)}" for r in records]
+        for r in records:  # a sample's further lines (a detector's boxes) under its first
+            first, *more = shown.line(r, o).split("\n")
+            out += [f"{indent}{r['name']:<{width}}  {first}", *(indent + m for m in more)]
     return out

@@ -30,15 +30,15 @@ class Output:
 
 
 class Printer:
-    """records(out) -> one JSON-ready dict per sample (each with "name"); line(record) ->
-    that sample's text, without the sample's name."""
+    """records(out) -> one JSON-ready dict per sample (each with "name"); line(record, out)
+    -> that sample's text, without the sample's name (further lines indented)."""
 
     kind = ""
 
     def records(self, out: Output) -> list[dict]:
         raise NotImplementedError
 
-    def line(self, record: dict) -> str:
+    def line(self, record: dict, out: Output) -> str:
         raise NotImplementedError
 
 

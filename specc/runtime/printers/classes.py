@@ -30,7 +30,7 @@ class ClassRows(Printer):
                 {"index": int(i), "label": out.label(i), key: float(row[i])} for i in order]})
         return rows
 
-    def line(self, record: dict) -> str:
+    def line(self, record: dict, out: Output) -> str:
         return "  ".join(f"{r['label']} {r['probability']:6.1%}" if "probability" in r else
                          f"{r['label']} ({r['score']:.4g})" for r in record["top"])
 

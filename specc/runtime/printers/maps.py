@@ -23,7 +23,7 @@ class ClassMaps(Printer):
                          "classes": shares[:out.top_k], "more": max(0, len(shares) - out.top_k)})
         return rows
 
-    def line(self, record: dict) -> str:
+    def line(self, record: dict, out: Output) -> str:
         shown = "  ".join(f"{c['label']} {c['share']:6.1%}" for c in record["classes"])
         more = f"  (+{record['more']} more)" if record["more"] else ""
         size = "x".join(str(d) for d in record["size"])

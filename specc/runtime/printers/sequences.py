@@ -27,7 +27,7 @@ class TokenSequences(Printer):
             rows.append(row)
         return rows
 
-    def line(self, record: dict) -> str:
+    def line(self, record: dict, out: Output) -> str:
         n = record["length"]
         if "text" in record:
             text = record["text"]

@@ -23,7 +23,7 @@ class Values(Printer):
                          "non_finite": int(x.size - finite.size)})
         return rows
 
-    def line(self, record: dict) -> str:
+    def line(self, record: dict, out: Output) -> str:
         shape = "x".join(str(d) for d in record["shape"]) or "scalar"
         if record["min"] is None:
             return f"[{shape}] no finite values"
