@@ -32,7 +32,7 @@ from ..recipes.registry import GAMES
 from ..recipes.sources import FILE, Trust
 from . import threads
 from .checkpoint import remove_stale_temporaries, restore_training, save_checkpoint
-from .config import TrainConfig
+from .config import COUNT_LIMIT, TrainConfig
 from .loop import Trainer
 from .optim import make_optimizer, make_schedule
 from .progress import Progress
@@ -88,12 +88,15 @@ class AdversarialTrainer(Trainer):
         self.learning, self.loss, self.axis = None, None, 1
         self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters())
         self.d_optimizer = make_optimizer(cfg.optimizer, self.discriminator.parameters())
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, cfg.epochs, cfg.warmup)
-        self.d_schedule = make_schedule(cfg.schedule, self.d_optimizer, cfg.epochs, cfg.warmup)
+        self.feed = make_feed(self.data, cfg, self.dist, self.plan.workers, self.device)
+        steps = min(cfg.steps or COUNT_LIMIT, cfg.epochs * len(self.feed))  # a poly's length
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, cfg.epochs, cfg.warmup,
+                                      steps)
+        self.d_schedule = make_schedule(cfg.schedule, self.d_optimizer, cfg.epochs, cfg.warmup,
+                                        steps)
         if isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
             raise SpeccError("a plateau schedule follows a test loss; an adversarial run has "
                              "none (use a schedule that counts epochs or steps)")
-        self.feed = make_feed(self.data, cfg, self.dist, self.plan.workers, self.device)
         self.consensus = Consensus(1)
         g = torch.Generator().manual_seed(cfg.seed)
         self.fixed_noise = torch.randn((GRID * GRID, *self.pairing.noise), generator=g)
