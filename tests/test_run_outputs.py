@@ -130,3 +130,31 @@ def test_predict_refuses_an_integer_model_and_another_kind_of_array(models, cli,
     r = cli("predict", models["seg"], "--data", tmp_path / "b.npy", "--out", tmp_path / "p.csv")
     assert r.returncode == 1 and "holds bool;" in r.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_new_kind_is_one_more_printer():
+    """A kind added beside the others: its printer alone decides how its outputs read."""
+    from specc.compile.outputs import OutputRead
+    from specc.runtime import printers
+    from specc.runtime.printers.base import PRINTERS, Output, Printer, register
+
+    class Norms(Printer):
+        kind = "test_norms"
+
+        def records(self, out):
+            return [{"name": n, "norm": float(np.linalg.norm(x))}
+                    for n, x in zip(out.samples, out.array)]
+
+        def line(self, record, out):
+            return f"norm {record['norm']:.1f}"
+
+    register(Norms())
+    try:
+        x = np.array([[3.0, 4.0], [0.0, 2.0]])
+        outs = [Output(x, OutputRead("v", "test_norms"), [], ["a", "b"]),
+                Output(x, OutputRead("c", CLASSES), ["p", "q"], ["a", "b"], top_k=1)]
+        assert printers.lines(outs) == ["v (test_norms):", "  a  norm 5.0", "  b  norm 2.0",
+                                        "c (classes):", "  a  q (4)", "  b  q (2)"]
+        assert printers.as_json(outs)[0]["samples"][0] == {"name": "a", "norm": 5.0}
+    finally:
+        del PRINTERS["test_norms"]

@@ -1,4 +1,5 @@
-"""`specc run MODEL.onnx`: top-k or raw outputs for given inputs, or accuracy on a data set."""
+"""`specc run MODEL.onnx`: each output shown by its kind (classes, a map, a sequence, boxes,
+values) or saved, or scores on a data set."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,8 @@ examples:
   specc run lenet5.onnx batch.npy --top-k 3
   specc run lenet5.onnx --data digits           accuracy on a data set's test split
   specc run r50.onnx x.npz --save out.npy       raw outputs to a file
+  specc run unet.onnx x.npy                     a segmentation map: each class's share of pixels
+  specc run unet.onnx --data shapes             pixel accuracy and mean IoU
   specc run retinanet.onnx street.jpg           a detector's boxes: label, score, corners
 """
 
@@ -30,11 +33,13 @@ def add_arguments(p) -> None:
                    "export carries its labels and preprocessing)")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
     p.add_argument("--top-k", type=positive_int, default=5,
-                   help="classes (a detector: boxes) shown per sample (default 5)")
+                   help="classes (a map: its classes; a detector: boxes) shown per sample "
+                   "(default 5)")
     p.add_argument("--save", metavar="OUT.npy", type=output_file,
                    help="write the raw outputs (.npy, or .npz "
                    "for several outputs)")
-    p.add_argument("--data", metavar="NAME", help="evaluate accuracy on a data set")
+    p.add_argument("--data", metavar="NAME", help="evaluate on a data set: accuracy, or pixel "
+                   "accuracy and mean IoU for a segmentation model")
     p.add_argument("--allow-pipe", action="store_true",
                    help="let a `pipe:` source given with --data run its shell command")
     p.add_argument("--provider", default="auto", help="auto (default), cuda, tensorrt or cpu")
