@@ -17,9 +17,12 @@ SIZE = 8  # open sizes the recipe leaves open (a sequence's T) are counted here;
 
 
 def sizes(net) -> dict:
-    """The open sizes at the recipe's `size`, else at SIZE."""
-    from specc.compile.sizes import stated_sizes
-    return {name: SIZE for name in net.graph.symbols()} | stated_sizes(net.graph)
+    """The open sizes at the recipe's `size`, else at SIZE, else (where the network's
+    asserts rule SIZE out: RetinaNet's sides are multiples of 32) at the first sizes it
+    accepts."""
+    from specc.compile.sizes import fits, sample_sizes, stated_sizes
+    at = {name: SIZE for name in net.graph.symbols()} | stated_sizes(net.graph)
+    return at if fits(net.graph, at) else sample_sizes(net.graph, batch=1)[0]
 
 
 def executed_macs(net) -> int:

@@ -80,7 +80,7 @@ def test_the_page_in_headless_chromium(tmp_path):
         assert browser.eval("!!document.querySelector('[data-id=\"layer1.0.conv2\"]')")
         browser.click('[data-id="layer1.0.conv2"]')
         details = browser.eval("document.getElementById('details').innerText")
-        assert "specs/resnet.net:26" in details and "resnet_stages(image, depths, unit" in details
+        assert "specs/resnet.net:28" in details and "resnet_stages(image, depths, unit" in details
         assert "f32[N, 64, 56, 56]" in details and "36,864" in details  # 64*64*3*3
         browser.click("#scene .cluster .head")  # close layer1 again
         assert browser.eval("document.querySelectorAll('#scene .cluster').length") == 0
