@@ -102,3 +102,12 @@ def test_a_detector_exports_verified_at_any_size(name, sizes, tmp_path):
     assert outputs[:3] == ["cls_logits", "bbox_regression", "level0"]
     dims = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["N", 3, "H", "W"]
+
+
+@pytest.mark.parametrize("name,side,gflops", [("retinanet_resnet50_fpn", 800, 151.54),
+                                              ("ssdlite320_mobilenet_v3_large", 320, 0.583)])
+def test_macs_at_the_model_cards_size(name, side, gflops):
+    """torchvision's model cards state "GFLOPS" (multiply-accumulates) at one input size:
+    the MAC formula there agrees to every digit they give."""
+    macs = bundled(name).macs.evaluate({"H": side, "W": side})
+    assert round(macs / 1e9, len(str(gflops).split(".")[1])) == gflops
