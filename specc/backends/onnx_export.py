@@ -90,13 +90,17 @@ def model_metadata(net) -> dict:
 
 def output_kind(net) -> str:
     """'logits' when the recipe's loss reads the first output as logits (softmax gives
-    probabilities), 'probabilities' when the network ends in softmax, else 'scores'."""
+    probabilities), 'probabilities' when the network ends in softmax, 'detections' when it
+    ends in rows of boxes (nms), else 'scores'."""
     if "output_kind" in net.graph.meta:  # an ensemble averages its members' probabilities
         return net.graph.meta["output_kind"]
     first = next(iter(net.graph.outputs.values()), None)
     producer = net.graph.values[first].producer if first else None
-    if producer and Trait.DISTRIBUTION in registry.get(net.graph.node(producer).op).traits:
+    traits = registry.get(net.graph.node(producer).op).traits if producer else frozenset()
+    if Trait.DISTRIBUTION in traits:
         return "probabilities"
+    if Trait.DETECTIONS in traits:
+        return "detections"
     return LOSSES[net.recipe.get("loss", DEFAULT_LOSS)].output
 
 
