@@ -23,13 +23,16 @@ def bundled(name: str):
     return specc.load(SPECS / "detection.net", name)
 
 
-def filled_outputs(net, shape) -> dict:
-    """The network's outputs by name, filled by the rule, loaded strictly, in eval mode on
-    the rule's input, with one thread (as the fixtures were made)."""
+def filled_outputs(net, shape, scale: dict | None = None) -> dict:
+    """The network's outputs by name, filled by the rule (the keys in `scale` multiplied by
+    their factor), loaded strictly, in eval mode on the rule's input, with one thread (as
+    the fixtures were made)."""
     module = net.to_torch().eval()
     params = {k for k, _ in module.named_parameters()}
     state = {k: torch.from_numpy(rule.fill(k, tuple(v.shape))) if rule.is_filled(k, k in params)
              else v for k, v in module.state_dict().items()}
+    for k, factor in (scale or {}).items():
+        state[k] = state[k] * factor
     module.load_state_dict(state, strict=True)
     x = torch.from_numpy(rule.sample_input(tuple(shape)))
     threads = torch.get_num_threads()
@@ -39,6 +42,7 @@ def filled_outputs(net, shape) -> dict:
             out = module(x)
     finally:
         torch.set_num_threads(threads)
+    out = out if isinstance(out, tuple) else (out,)
     return {k: v.numpy() for k, v in zip(module.specc_outputs, out)}
 
 
@@ -88,6 +92,24 @@ def test_detections_fixture_is_usable(name):
         assert len(image["boxes"]) == len(image["labels"]) == scores.size == gaps["rows"] > 0
         assert (np.diff(scores) <= 0).all() and scores.max() < 1.0
         assert gaps["equal_pairs"] == 0 and gaps["smallest_gap"] > 0
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_detect_networks_find_torchvisions_detections(name):
+    """The `_detect` network (the heads, then detect.net's post-processing) on the fixture's
+    input, its prediction convs scaled as the fixture's were: every row torchvision's
+    postprocess_detections keeps, in its order, with its label, score and box."""
+    det = fixture(name)["detections"]
+    h, w = det["image_size"]
+    sizes = {"height": str(h), "width": str(w)} if name.startswith("retinanet") else {}
+    net = specc.load(SPECS / "detection.net", name + "_detect", overrides=sizes)
+    rows = filled_outputs(net, [2, 3, h, w], det["scale"])["detections"]
+    for n, want in enumerate(det["images"]):
+        kept = rows[n][rows[n][:, 5] >= 0]
+        assert len(kept) == len(want["scores"]) and (rows[n][len(kept):, 5] == -1).all()
+        np.testing.assert_array_equal(kept[:, 5], want["labels"])
+        np.testing.assert_allclose(kept[:, 4], want["scores"], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(kept[:, :4], want["boxes"], rtol=1e-5, atol=1e-3)
 
 
 @pytest.mark.parametrize("name,sizes", [("retinanet_resnet50_fpn", {"H": "128", "W": "160"}),

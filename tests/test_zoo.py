@@ -93,7 +93,7 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("segmentation.net", "lraspp_mobilenet_v3_large", 3_221_538,
      "1856*((H+1)//2)*((W+1)//2)+1508872*((H+15)//16)*((W+15)//16)+7944*((H+3)//4)*((W+3)//4)"
      "+43008*((H+7)//8)*((W+7)//8)+1630080"),
-    # torchvision's detectors up to their heads (tests/test_detection.py): num_params of the
+    # torchvision's detectors up to their heads (tests/test_detection_nets.py): num_params of the
     # COCO_V1 model cards; at 800x800 and 320x320 the formulas give 151,540,437,248 and
     # 583,171,904, the model cards' 151.54 and 0.583 GFLOPS
     ("detection.net", "retinanet_resnet50_fpn", 34_014_999,
