@@ -55,9 +55,19 @@ def pinned_at_size(net, macs) -> int:
 COUNTED_SUBSET = {"lenet5", "neocognitron"}
 
 
+# Detectors that end in detect.net's post-processing, which the meta device cannot run (its
+# NMS keeps boxes by their values, and its anchors are constants on the CPU): PyTorch counts
+# the same network without it at the same size, where specc's post-processing ops count none.
+POSTPROCESSED = {"retinanet_resnet50_fpn_detect": ("retinanet_resnet50_fpn", 800),
+                 "ssdlite320_mobilenet_v3_large_detect": ("ssdlite320_mobilenet_v3_large", 320)}
+
+
 @pytest.mark.parametrize("spec,name,params,macs", PINNED, ids=[p[1] for p in PINNED])
 def test_pinned_macs_are_what_pytorch_executes(spec, name, params, macs):
     net = specc.load(SPECS / spec, name)
+    if name in POSTPROCESSED:
+        base, side = POSTPROCESSED[name]
+        net = specc.load(SPECS / spec, base, overrides={"H": str(side), "W": str(side)})
     executed, macs = executed_macs(net), pinned_at_size(net, macs)
     if name in COUNTED_SUBSET:
         assert executed > macs

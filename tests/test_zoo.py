@@ -104,6 +104,9 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
      "+7944*((H+3)//4)*((W+3)//4)+691680*((H+31)//32)*((W+31)//32)"
      "+84032*((H+511)//512)*((W+511)//512)+499968*((H+63)//64)*((W+63)//64)"
      "+39480*((H+7)//8)*((W+7)//8)+816000"),
+    # the same ending in detect.net's post-processing, at the model cards' sizes
+    ("detection.net", "retinanet_resnet50_fpn_detect", 34_014_999, 151_540_437_248),
+    ("detection.net", "ssdlite320_mobilenet_v3_large_detect", 3_440_060, 583_171_904),
     # Fig. 1 by hand in tests/test_unet.py
     ("unet.net", "unet_paper", 31_030_658,
      "37440*H*W+221184*(H//2)*(W//2)+884736*(H//4)*(W//4)+3538944*((H+4)//8)*((W+4)//8)"
