@@ -58,16 +58,18 @@ COUNTED_SUBSET = {"lenet5", "neocognitron"}
 # Detectors that end in detect.net's post-processing, which the meta device cannot run (its
 # NMS keeps boxes by their values, and its anchors are constants on the CPU): PyTorch counts
 # the same network without it at the same size, where specc's post-processing ops count none.
-POSTPROCESSED = {"retinanet_resnet50_fpn_detect": ("retinanet_resnet50_fpn", 800),
-                 "ssdlite320_mobilenet_v3_large_detect": ("ssdlite320_mobilenet_v3_large", 320)}
+AT_800, AT_320 = {"H": "800", "W": "800"}, {"H": "320", "W": "320"}
+POSTPROCESSED = {"retinanet_resnet50_fpn_detect": ("retinanet_resnet50_fpn", AT_800),
+                 "ssdlite320_mobilenet_v3_large_detect": ("ssdlite320_mobilenet_v3_large", AT_320),
+                 "ssd300_vgg16_detect": ("ssd300_vgg16", {})}  # fixed at 300x300
 
 
 @pytest.mark.parametrize("spec,name,params,macs", PINNED, ids=[p[1] for p in PINNED])
 def test_pinned_macs_are_what_pytorch_executes(spec, name, params, macs):
     net = specc.load(SPECS / spec, name)
     if name in POSTPROCESSED:
-        base, side = POSTPROCESSED[name]
-        net = specc.load(SPECS / spec, base, overrides={"H": str(side), "W": str(side)})
+        base, sizes = POSTPROCESSED[name]
+        net = specc.load(SPECS / spec, base, overrides=sizes)
     executed, macs = executed_macs(net), pinned_at_size(net, macs)
     if name in COUNTED_SUBSET:
         assert executed > macs

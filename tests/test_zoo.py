@@ -107,6 +107,9 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     # the same ending in detect.net's post-processing, at the model cards' sizes
     ("detection.net", "retinanet_resnet50_fpn_detect", 34_014_999, 151_540_437_248),
     ("detection.net", "ssdlite320_mobilenet_v3_large_detect", 3_440_060, 583_171_904),
+    # SSD300 (Liu et al. 2016) as torchvision builds it: the model card's 34.858 GFLOPS
+    ("detection.net", "ssd300_vgg16", 35_641_826, 34_858_153_472),
+    ("detection.net", "ssd300_vgg16_detect", 35_641_826, 34_858_153_472),
     # Fig. 1 by hand in tests/test_unet.py
     ("unet.net", "unet_paper", 31_030_658,
      "37440*H*W+221184*(H//2)*(W//2)+884736*(H//4)*(W//4)+3538944*((H+4)//8)*((W+4)//8)"

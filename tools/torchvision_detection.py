@@ -15,9 +15,9 @@ post-processing that ends in those ops must reproduce.
 At the filling rule's weights a detector's features grow to ~1e4 (He-uniform residual
 stages), so its logits would saturate every score at 1.0 and its box deltas every clamp. The
 detections are therefore made after one change, recorded in `detections.scale`: the weight
-of each prediction conv (RetinaNet's cls_logits and bbox_reg, SSDLite's module_list.i.1) is
-multiplied by a factor (3 significant digits) that brings its output's standard deviation to
-about 1 (class logits) or 0.3 (box deltas); the filled model is otherwise unchanged, so a
+of each prediction conv (RetinaNet's cls_logits and bbox_reg, SSDLite's module_list.i.1,
+SSD's module_list.i) is multiplied by a factor (3 significant digits) that brings its
+output's standard deviation to about 1 (class logits) or 0.3 (box deltas); the filled model is otherwise unchanged, so a
 test rebuilds it by filling by the rule and scaling those keys. `score_gaps` records how
 distinct the kept scores are: per image the rows, the smallest gap between two scores, the
 pairs that are equal and the pairs closer than 1e-5 (where float32 rounding of two correct
@@ -55,10 +55,16 @@ def ssdlite320_mobilenet_v3_large(**kwargs):
 
 
 DETECTORS = (retinanet.RetinaNet, ssd.SSD)
+def ssd300_vgg16(**kwargs):
+    """The constructor offline (no weights): every layer trainable."""
+    return ssd.ssd300_vgg16(weights=None, weights_backbone=None, **kwargs)
+
+
 # name -> (constructor, parity input [H, W])
 DETECTION = {
     "retinanet_resnet50_fpn": (retinanet_resnet50_fpn, (256, 256)),
     "ssdlite320_mobilenet_v3_large": (ssdlite320_mobilenet_v3_large, (320, 320)),
+    "ssd300_vgg16": (ssd300_vgg16, (300, 300)),
 }
 
 
@@ -82,7 +88,9 @@ def prediction_keys(model, output: str) -> list[str]:
     if isinstance(model, retinanet.RetinaNet):
         leaf = "cls_logits" if output == "cls_logits" else "bbox_reg"
         return [k for k in keys if k.split(".")[2] == leaf]
-    return [k for k in keys if k.endswith(".1.weight") and len(k.split(".")) == 6]
+    if isinstance(model, ssd.SSD) and isinstance(model.head, ssdlite.SSDLiteHead):
+        return [k for k in keys if k.endswith(".1.weight") and len(k.split(".")) == 6]
+    return keys  # SSD's head: one conv per level
 
 
 def _significant(v: float) -> float:
@@ -113,9 +121,8 @@ def detections(model, x) -> dict:
         features = list(model.backbone(x).values())
         head = model.head(features)
         anchors = model.anchor_generator(images, features)
-        per_level = [f.shape[2] * f.shape[3] for f in features]
-        per_place = head["cls_logits"].shape[1] // sum(per_level)
-        counts = [n * per_place for n in per_level]
+        per_place = model.anchor_generator.num_anchors_per_location()
+        counts = [f.shape[2] * f.shape[3] * a for f, a in zip(features, per_place)]
         if isinstance(model, retinanet.RetinaNet):
             split = {k: list(v.split(counts, dim=1)) for k, v in head.items()}
             found = model.postprocess_detections(split, [list(a.split(counts)) for a in anchors],
