@@ -282,3 +282,64 @@ def test_topk_breaks_ties_by_index_at_the_cut_too(load_spec, largest):
     want = np.stack([np.lexsort((np.arange(300), key[n]))[:37] for n in range(3)])
     for got in both(net, {"x": x}):
         np.testing.assert_array_equal(got[0], want)
+
+
+@pytest.fixture(scope="module")
+def toy_onnx(tmp_path_factory):
+    """The toy RetinaNet with its post-processing, exported (and so verified) once."""
+    folder = tmp_path_factory.mktemp("toy")
+    (folder / "toy.net").write_text("specc 1\n" + TOY)
+    specc.load(folder / "toy.net", "toy").to_onnx(folder / "toy.onnx")
+    x = folder / "x.npy"
+    np.save(x, np.random.default_rng(3).standard_normal((3, 3, 64, 96)).astype(np.float32))
+    import onnxruntime as ort
+    rows = ort.InferenceSession(str(folder / "toy.onnx")).run(None, {"image": np.load(x)})[0]
+    return folder / "toy.onnx", x, rows
+
+
+def test_run_prints_a_detectors_boxes(toy_onnx, cli):
+    model, x, rows = toy_onnx
+    shown = cli("run", model, x, "--top-k", "2")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"{x}[0]  ") and "the best 2 shown" in lines[0]
+    assert len([ln for ln in lines if ln.startswith("  ")]) == 6  # two boxes per image
+    as_json = json.loads(cli("run", model, x, "--json").stdout)
+    for n, image in enumerate(as_json["detections"]):  # the boxes printed are the model's
+        kept = rows[n][rows[n][:, 5] >= 0]
+        assert len(image["boxes"]) == len(kept) > 0
+        np.testing.assert_allclose([b["box"] + [b["score"], b["index"]] for b in image["boxes"]],
+                                   kept, rtol=1e-6)
+
+
+def test_predict_writes_a_detectors_boxes(toy_onnx, tmp_path, cli):
+    model, x, rows = toy_onnx
+    for fmt in ("jsonl", "parquet"):
+        out = tmp_path / f"boxes.{fmt}"
+        done = cli("predict", model, "--data", x, "--out", out, "--batch-size", "2")
+        assert done.returncode == 0, done.stderr
+        import pyarrow.parquet as pq
+        written = pq.read_table(out).to_pylist() if fmt == "parquet" else \
+            [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["key"] for r in written] == [f"x.npy[{i}]" for i in range(3)]
+        for n, r in enumerate(written):
+            kept = rows[n][rows[n][:, 5] >= 0]
+            assert r["boxes"] == len(kept) > 0
+            np.testing.assert_allclose(np.reshape(r["detections"], (-1, 6)), kept, rtol=1e-6)
+    out = tmp_path / "best.jsonl"
+    assert cli("predict", model, "--data", x, "--out", out, "--top-k", "1").returncode == 0
+    assert [len(json.loads(line)["detections"]) for line in out.read_text().splitlines()] == \
+        [6, 6, 6]
+
+
+def test_min_of_sizes_decided_by_the_assumptions(load_spec):
+    """min()/max() of sizes pick by what the asserts promise (a detector's candidates per
+    map over an image of any size): here 3*H*W >= 3*64 > 100 always."""
+    net = load_spec("""network t() {
+        input x: f32[N, 3, H, W]
+        assert H >= 8 and W >= 8
+        output y = topk(reshape(x, [-1]), min(100, x.shape[1] * x.height * x.width))
+        output z = topk(reshape(x, [-1]), max(2, x.height // 4))
+    }""")
+    assert net.graph.values[net.graph.outputs["y"]].type.shape[1] == 100
+    assert str(net.graph.values[net.graph.outputs["z"]].type.shape[1]) == "H//4"

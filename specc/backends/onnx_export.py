@@ -20,7 +20,7 @@ from ..core.diagnostics import SpeccError
 from ..core.files import staging
 from ..ops import registry
 from ..ops.registry import LoweringError, Trait
-from ..recipes.registry import DEFAULT_LOSS, LOSSES
+from ..recipes.registry import DEFAULT_LOSS, GAMES, LOSSES
 from ..compile.sizes import free_symbols, sample_sizes, stated_sizes
 from .onnx_build import build_skeleton
 from .onnx_compare import Reference
@@ -101,6 +101,8 @@ def output_kind(net) -> str:
         return "probabilities"
     if Trait.DETECTIONS in traits:
         return "detections"
+    if "adversary" in net.recipe:  # a generator: its game says how its samples read
+        return GAMES[net.recipe["adversary"]["name"]].output
     return LOSSES[net.recipe.get("loss", DEFAULT_LOSS)].output
 
 

@@ -309,7 +309,8 @@ def _nms_infer(attrs, types):
         labels = types[2]
         n, m = scores.shape
         if labels.dtype not in ("i64", "i32") or labels.rank != 2 or \
-                not same(labels.shape[1], m) or not (labels.shape[0] == 1 or same(labels.shape[0], n)):
+                not same(labels.shape[1], m) or \
+                not (labels.shape[0] == 1 or same(labels.shape[0], n)):
             raise ShapeError(f"nms needs integer labels [N, M] (or [1, M], the same for every "
                              f"image) beside scores {fmt(scores.shape)}, got {labels}")
     if not 0 <= attrs["iou"] <= 1:
@@ -493,13 +494,15 @@ register(
           example=Example(("f32[N, 12, 4]", "f32[N, 12, 3]"),
                           "nms(x0, sigmoid(max(x1, [2])), argmax(x1, axis=2), classes=3, "
                           "iou=0.3, score_threshold=0.2, max_detections=8)"),
-          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-6, traits=frozenset({Trait.DETECTIONS}),
+          half=HALF_KEPT, params=no_params, macs=no_macs, tolerance=1e-6,
+          traits=frozenset({Trait.DETECTIONS}),
           doc="Non-maximum suppression per image and class (torchvision's batched_nms, ONNX "
               "NonMaxSuppression): boxes scoring above score_threshold, best first, each "
               "dropping the later boxes of its class whose IoU with it exceeds `iou`; then "
               "the max_detections best of the image, best first, as rows (x1, y1, x2, y2, "
               "score, label) padded with (0, 0, 0, 0, 0, -1). Labels lie in [0, classes) (a "
-              "box labelled outside is never kept); without labels every box is of class 0. Equal scores keep their index order "
+              "box labelled outside is never kept); without labels every box is of class 0. "
+              "Equal scores keep their index order "
               "in torch; onnxruntime breaks such ties its own way.",
           args=(Arg("boxes", "tensor"), Arg("scores", "tensor"), Arg("labels", "tensor", None),
                 Arg("classes", "int", 1), Arg("iou", "float", 0.5),
