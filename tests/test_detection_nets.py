@@ -109,8 +109,7 @@ def test_detect_networks_find_torchvisions_detections(name):
     postprocess_detections keeps, in its order, with its label, score and box."""
     det = fixture(name)["detections"]
     h, w = det["image_size"]
-    sizes = {"height": str(h), "width": str(w)} if name.startswith("retinanet") else {}
-    net = specc.load(SPECS / "detection.net", name + "_detect", overrides=sizes)
+    net = specc.load(SPECS / "detection.net", name + "_detect")
     rows = filled_outputs(net, [2, 3, h, w], det["scale"])["detections"]
     for n, want in enumerate(det["images"]):
         kept = rows[n][rows[n][:, 5] >= 0]

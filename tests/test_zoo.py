@@ -104,8 +104,9 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
      "+7944*((H+3)//4)*((W+3)//4)+691680*((H+31)//32)*((W+31)//32)"
      "+84032*((H+511)//512)*((W+511)//512)+499968*((H+63)//64)*((W+63)//64)"
      "+39480*((H+7)//8)*((W+7)//8)+816000"),
-    # the same ending in detect.net's post-processing, at the model cards' sizes
-    ("detection.net", "retinanet_resnet50_fpn_detect", 34_014_999, 151_540_437_248),
+    # the same ending in detect.net's post-processing
+    ("detection.net", "retinanet_resnet50_fpn_detect", 34_014_999,
+     "937211*H*W//4+7278336*((H//32+1)//2)*((W//32+1)//2)+7278336*((H//32+3)//4)*((W//32+3)//4)"),
     ("detection.net", "ssdlite320_mobilenet_v3_large_detect", 3_440_060, 583_171_904),
     # SSD300 (Liu et al. 2016) as torchvision builds it: the model card's 34.858 GFLOPS
     ("detection.net", "ssd300_vgg16", 35_641_826, 34_858_153_472),
