@@ -27,7 +27,7 @@ def test_blocks_become_groups(resnet50):
     unit = [b.label for b in resnet50.boxes if b.parent == "g:layer1.0"]
     assert unit[:3] == ["conv1", "bn1", "relu"] and "layer1.0.downsample" in unit
     assert by_id["layer1.0.conv1"].params == 64 * 64  # 1x1 conv, 64 -> 64, no bias
-    assert by_id["layer1.0.conv1"].line == 24 and by_id["layer1.0.conv1"].chain[0][0] == \
+    assert by_id["layer1.0.conv1"].line == 25 and by_id["layer1.0.conv1"].chain[0][0] == \
         "block 'bottleneck'"
     assert sum(b.params for b in resnet50.boxes if b.parent is None) == 25_557_032
     assert sum(b.macs for b in resnet50.boxes if b.parent is None) == 4_089_184_256
@@ -80,7 +80,7 @@ def test_the_page_in_headless_chromium(tmp_path):
         assert browser.eval("!!document.querySelector('[data-id=\"layer1.0.conv2\"]')")
         browser.click('[data-id="layer1.0.conv2"]')
         details = browser.eval("document.getElementById('details').innerText")
-        assert "specs/resnet.net:26" in details and "resnet_stages(image, depths, unit" in details
+        assert "specs/resnet.net:27" in details and "resnet_stages(image, depths, unit" in details
         assert "f32[N, 64, 56, 56]" in details and "36,864" in details  # 64*64*3*3
         browser.click("#scene .cluster .head")  # close layer1 again
         assert browser.eval("document.querySelectorAll('#scene .cluster').length") == 0

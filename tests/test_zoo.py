@@ -93,6 +93,24 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("segmentation.net", "lraspp_mobilenet_v3_large", 3_221_538,
      "1856*((H+1)//2)*((W+1)//2)+1508872*((H+15)//16)*((W+15)//16)+7944*((H+3)//4)*((W+3)//4)"
      "+43008*((H+7)//8)*((W+7)//8)+1630080"),
+    # torchvision's detectors up to their heads (tests/test_detection_nets.py): num_params of the
+    # COCO_V1 model cards; at 800x800 and 320x320 the formulas give 151,540,437,248 and
+    # 583,171,904, the model cards' 151.54 and 0.583 GFLOPS
+    ("detection.net", "retinanet_resnet50_fpn", 34_014_999,
+     "937211*H*W//4+7278336*((H//32+1)//2)*((W//32+1)//2)+7278336*((H//32+3)//4)*((W//32+3)//4)"),
+    ("detection.net", "ssdlite320_mobilenet_v3_large", 3_440_060,
+     "1856*((H+1)//2)*((W+1)//2)+217216*((H+127)//128)*((W+127)//128)"
+     "+840808*((H+15)//16)*((W+15)//16)+200832*((H+255)//256)*((W+255)//256)"
+     "+7944*((H+3)//4)*((W+3)//4)+691680*((H+31)//32)*((W+31)//32)"
+     "+84032*((H+511)//512)*((W+511)//512)+499968*((H+63)//64)*((W+63)//64)"
+     "+39480*((H+7)//8)*((W+7)//8)+816000"),
+    # the same ending in detect.net's post-processing
+    ("detection.net", "retinanet_resnet50_fpn_detect", 34_014_999,
+     "937211*H*W//4+7278336*((H//32+1)//2)*((W//32+1)//2)+7278336*((H//32+3)//4)*((W//32+3)//4)"),
+    ("detection.net", "ssdlite320_mobilenet_v3_large_detect", 3_440_060, 583_171_904),
+    # SSD300 (Liu et al. 2016) as torchvision builds it: the model card's 34.858 GFLOPS
+    ("detection.net", "ssd300_vgg16", 35_641_826, 34_858_153_472),
+    ("detection.net", "ssd300_vgg16_detect", 35_641_826, 34_858_153_472),
     # Fig. 1 by hand in tests/test_unet.py
     ("unet.net", "unet_paper", 31_030_658,
      "37440*H*W+221184*(H//2)*(W//2)+884736*(H//4)*(W//4)+3538944*((H+4)//8)*((W+4)//8)"

@@ -41,14 +41,16 @@ def fill(key: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+FROZEN = ("weight", "bias")  # FrozenBatchNorm2d's scale and shift are buffers
 
 
 def is_filled(key: str, is_parameter: bool) -> bool:
-    """Which state_dict entries the rule fills: every parameter and batch norm's statistics.
+    """Which state_dict entries the rule fills: every parameter, batch norm's statistics
+    and a frozen batch norm's weight and bias (buffers in torchvision's detectors).
     Other buffers (Swin's and MaxViT's relative position index, Swin V2's log-spaced
     coordinate table) keep the values their model computes, so the parity check also
     compares those computations."""
-    return is_parameter or key.rsplit(".", 1)[-1] in STATISTICS
+    return is_parameter or key.rsplit(".", 1)[-1] in STATISTICS + FROZEN
 
 
 def sample_input(shape: tuple[int, ...]) -> np.ndarray:

@@ -40,6 +40,8 @@ from pathlib import Path
 import torch
 import torchvision
 
+import torchvision_detection as detection
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "fixtures" / "torchvision"
 
@@ -93,10 +95,15 @@ SEGMENTATION = {
     "lraspp_mobilenet_v3_large": (_OFFLINE, {}, [(40, 56), (33, 47)]),
 }
 MODELS.update(SEGMENTATION)
+# torchvision.models.detection up to the heads (tools/torchvision_detection.py), at the
+# constructors' defaults, on one input size
+MODELS.update({n: ({}, {}, [size]) for n, (_, size) in detection.DETECTION.items()})
 BATCH = 2
 
 
 def constructor(name: str):
+    if name in detection.DETECTION:
+        return detection.DETECTION[name][0]
     if name in SEGMENTATION:
         return getattr(torchvision.models.segmentation, name)
     return getattr(torchvision.models, name)
@@ -127,7 +134,10 @@ def filled(name: str, kwargs: dict) -> torch.nn.Module:
 
 
 def outputs(model, x) -> dict:
-    """The model's outputs by name: a classifier's one (`out`), a segmentation model's dict."""
+    """The model's outputs by name: a classifier's one (`out`), a segmentation model's dict,
+    a detector's heads and feature maps."""
+    if isinstance(model, detection.DETECTORS):
+        return {k: v.numpy() for k, v in detection.outputs(model, x).items()}
     with torch.no_grad():
         y = model(x)
     return {k: v.numpy() for k, v in y.items()} if isinstance(y, dict) else {"out": y.numpy()}
@@ -163,7 +173,11 @@ def fixture(name: str) -> dict:
     parity = {"kwargs": parity_kwargs, **first}
     if more:
         parity["more"] = more  # the same model at other input sizes
-    return {"constructor": name, "kwargs": kwargs, "torch": torch.__version__,
+    extra = {}
+    if name in detection.DETECTION:
+        x = torch.from_numpy(rule.sample_input((BATCH, 3, *sizes[0])))
+        extra["detections"] = detection.detections(model.float(), x)
+    return {**extra, "constructor": name, "kwargs": kwargs, "torch": torch.__version__,
             "torchvision": torchvision.__version__, "trainable_params": trainable,
             "state_dict": keys, "dtypes": dtypes, "parity": parity}
 
@@ -185,7 +199,8 @@ def main(argv=None) -> int:
         tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
         tmp.replace(path)
         print(f"{name}: {data['trainable_params']:,} params, {len(data['state_dict'])} keys, "
-              f"output {data['parity']['output']['shape']} -> {path.relative_to(ROOT)}",
+              f"output {data['parity'].get('output', data['parity'].get('cls_logits_output'))['shape']} "
+              f"-> {path.relative_to(ROOT)}",
               flush=True)
     return 0
 

@@ -56,6 +56,9 @@ class GraphBuilder:
         # declared parameter (its value's name) -> the ops that use it as their own:
         # (op path, role, span), for the names it takes and for errors that name every use
         self.tied: dict[str, list[tuple[str, str, Span]]] = {}
+        # declared parameters of a block: named by the block's path, whoever uses them
+        self.owned: set[str] = set()
+        self.taken_scopes: set[str] = set()  # block calls whose name an op took (take_scope)
 
     # ------------------------------------------------------------------ naming
     def claim(self, path: str) -> str:
@@ -69,6 +72,17 @@ class GraphBuilder:
         self.suffixes[base] = n
         self.used.add(path)
         return path
+
+    def take_scope(self, own: str, op: str, span: Span) -> str:
+        """An op labelled `as ""` in a block called as `own` is named `own` itself (a block
+        that wraps one configured op: `bn1 = frozen_batchnorm(x)` owns `bn1.weight`)."""
+        if own in self.graph.values or own in self.taken_scopes:
+            raise SpeccError(f"op '{op}' cannot take the name '{own}' of the block call it is "
+                             f"in: another op already has it", span,
+                             ("only one op of a block may be labelled as \"\"",))
+        self.taken_scopes.add(own)
+        self.used.discard(own)  # the block's scope held it; the op takes it over
+        return own
 
     def next_stage(self, path: str) -> str:
         """The next numbered stage of the chain bound to `path` (nn.Sequential numbering).
@@ -196,7 +210,9 @@ class GraphBuilder:
 
     def _tie(self, ref: ParamRef, spec, path: str, role: str, op: str, span: Span) -> str:
         """An op uses the declared parameter `ref` as its own `role`: the shapes must agree.
-        Its first such use names it (`transformer.wte.weight`); later ones are aliases
+        One declared in a block keeps that block's name (`head.classification_head.conv.0.0.
+        weight`, one module applied to each pyramid level). One declared in a network is
+        named by its first such use (`transformer.wte.weight`); later ones are aliases
         (`lm_head.weight`): one tensor in training and in ONNX, every name in the state
         dict."""
         decl = self.graph.node(ref.name)
@@ -213,6 +229,8 @@ class GraphBuilder:
                              f"{spec.dtype}{list(spec.shape)} here, but '{ref.name}' is "
                              f"{param.dtype}{list(param.shape)}", span, tuple(notes))
         uses.append((path, role, span))
+        if ref.name in self.owned:
+            return pname
         name = f"{path}.{role}"
         if len(uses) == 1:  # the first use names it, in the parameters' order
             self.graph.params = {(name if k == pname else k): (replace(v, name=name)

@@ -127,9 +127,11 @@ class CallEval:
             else:
                 attrs[a.name] = v
         path = hint.path if hint else frame.path(name)
-        if path == "" or path.endswith("."):
-            raise SpeccError(f"op '{name}' needs a name; 'as \"\"' only inlines a block call",
-                             span)
+        if frame.own and hint and path == frame.prefix:
+            path = self.builder.take_scope(frame.own, name, span)
+        elif path == "" or path.endswith("."):
+            raise SpeccError(f"op '{name}' needs a name; 'as \"\"' only inlines a block call "
+                             "or names the op by the block call it is in", span)
         out = self.builder.add_op(name, inputs, attrs, path, span)
         if learn is not None:
             record(self.builder.graph, out.name, learn, learn.span or span)
@@ -144,12 +146,14 @@ class CallEval:
         params = [(p.name, p.default if p.default is not None else REQUIRED, p) for p in d.params]
         bound = bind_args(d.name, "block", [(n, dflt, None) for n, dflt, _ in params],
                           args, kwargs, span)
+        own = ""
         if hint and (hint.path == "" or hint.path.endswith(".")):
             prefix = hint.path  # inlined: the block's names join the caller's scope
         else:
-            prefix = self.builder.claim(hint.path if hint else frame.path(d.name)) + "."
+            own = self.builder.claim(hint.path if hint else frame.path(d.name))
+            prefix = own + "."
         inner = Frame(ref.module, prefix=prefix, call_span=span,
-                      context=f"block '{d.name}'", depth=frame.depth + 1, kind="block")
+                      context=f"block '{d.name}'", depth=frame.depth + 1, kind="block", own=own)
         for name, default, p in params:
             value = bound[name]
             if value is DEFAULT:

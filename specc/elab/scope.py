@@ -42,6 +42,9 @@ class Frame:
     depth: int = 0
     kind: str = "network"  # or "block"
     loop: list = field(default_factory=list)  # indices of the enclosing loops
+    # a block called by name: that name (its prefix without the dot), which one op of its
+    # body labelled `as ""` may take as its own (a block that wraps one configured op)
+    own: str = ""
 
     def span(self, span: Span) -> Span:
         """An AST span seen through this frame's expansion chain."""

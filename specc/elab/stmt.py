@@ -116,6 +116,8 @@ class StmtExec:
             "parameter", [], {"shape": t.shape, "dtype": t.dtype, "init": init,
                               "trainable": s.trainable, "saved": s.saved},
             frame.path(s.name), frame.span(s.span))
+        if frame.kind == "block":
+            self.builder.owned.add(frame.vars[s.name].name)
 
     def _exec_StmtFor(self, s, frame):
         items = self.eval(s.iterable, frame)

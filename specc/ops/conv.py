@@ -99,11 +99,15 @@ register(OpDef(
     example=Example(("f32[N, 4, 9, 9]",), "conv(x0, 6, 3, stride=2, padding=1, groups=2)"),
    doc="Convolution over 1-D [N, C, L], 2-D [N, C, H, W] or 3-D [N, C, D, H, W] inputs "
         "(cross-correlation, as in every framework). Owns `weight` [out, in/groups, *kernel] "
-        "and `bias` [out].",
+        "and `bias` [out], or uses declared parameters as them: conv(x, 256, 3, padding=1, "
+        "weight=w, bias_param=b) applies one conv to several inputs (RetinaNet's head, "
+        "shared by every pyramid level).",
     args=(Arg("x", "tensor"), Arg("channels", "int"), Arg("kernel", "ints"),
           Arg("stride", "ints", 1), Arg("padding", "ints", 0), Arg("dilation", "ints", 1),
           Arg("groups", "int", 1), Arg("bias", "bool", True), Arg("init", "init", DEFAULT),
-          Arg("bias_init", "init", DEFAULT)),
+          Arg("bias_init", "init", DEFAULT), Arg("weight", "param", None),
+          Arg("bias_param", "param", None)),
+    ties={"weight": "weight", "bias_param": "bias"},
     infer=_infer, params=_params, macs=_macs, torch=_torch, onnx=_onnx,
     tolerance=1e-4, traits=frozenset({Trait.WEIGHTED, Trait.BACKWARD_IGNORES_OUTPUT}),
     onnx_import={"Conv": _import},

@@ -23,14 +23,17 @@ def _bn_infer(attrs, types):
 
 def _bn_params(attrs, types):
     c = channels(types[0], "batchnorm")
-    return {
-        "weight": ParamSpec((c,), attrs["init"], fan_in=1, fan_out=1),
-        "bias": ParamSpec((c,), attrs["bias_init"], fan_in=1, fan_out=1),
+    learns = not attrs["frozen"]  # frozen: a fixed affine map, saved but never trained
+    out = {
+        "weight": ParamSpec((c,), attrs["init"], trainable=learns, fan_in=1, fan_out=1),
+        "bias": ParamSpec((c,), attrs["bias_init"], trainable=learns, fan_in=1, fan_out=1),
         "running_mean": ParamSpec((c,), Init("zeros"), trainable=False, state=True),
         "running_var": ParamSpec((c,), Init("ones"), trainable=False, state=True),
-        "num_batches_tracked": ParamSpec((), Init("zeros"), trainable=False, state=True,
-                                         dtype="i64"),
     }
+    if learns:
+        out["num_batches_tracked"] = ParamSpec((), Init("zeros"), trainable=False, state=True,
+                                               dtype="i64")
+    return out
 
 
 def batch_norm(x, weight, bias, mean, var, count, training: bool, momentum: float, eps: float):
@@ -41,8 +44,20 @@ def batch_norm(x, weight, bias, mean, var, count, training: bool, momentum: floa
     return F.batch_norm(x, mean, var, weight, bias, training, momentum, eps)
 
 
+def frozen_batch_norm(x, weight, bias, mean, var, eps: float):
+    """torchvision.ops.FrozenBatchNorm2d: the statistics and the affine map folded into one
+    scale and shift, the same in training and at inference."""
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    scale = weight * (var + eps).rsqrt()
+    shift = bias - mean * scale
+    return x * scale.reshape(shape) + shift.reshape(shape)
+
+
 def _bn_torch(b, node, xs, ps):
     a = node.attrs
+    if a["frozen"]:
+        return b.call(frozen_batch_norm, xs[0], ps["weight"], ps["bias"], ps["running_mean"],
+                      ps["running_var"], a["eps"])
     return b.call(batch_norm, xs[0], ps["weight"], ps["bias"], ps["running_mean"],
                   ps["running_var"], ps["num_batches_tracked"], b.training, a["momentum"], a["eps"])
 
@@ -139,9 +154,13 @@ register(
           doc="Batch normalisation (Ioffe & Szegedy 2015) over dim 1. Owns `weight` (init, "
               "ones; DCGAN draws it from normal(mean=1.0, std=0.02)), `bias` (bias_init, "
               "zeros) and the running statistics `running_mean`, `running_var`, "
-              "`num_batches_tracked`.",
+              "`num_batches_tracked`. `frozen=true` is torchvision's FrozenBatchNorm2d (its "
+              "detection backbones): `weight`, `bias`, `running_mean` and `running_var` are "
+              "fixed tensors, never trained or updated, applied as in evaluation also while "
+              "training; no `num_batches_tracked`.",
           args=(Arg("x", "tensor"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1),
-                Arg("init", "init", Init("ones")), Arg("bias_init", "init", Init("zeros"))),
+                Arg("init", "init", Init("ones")), Arg("bias_init", "init", Init("zeros")),
+                Arg("frozen", "bool", False)),
           infer=_bn_infer, params=_bn_params, torch=_bn_torch, onnx=_bn_onnx,
           tolerance=1e-4, traits=frozenset({Trait.NORMALISING, Trait.BACKWARD_IGNORES_OUTPUT}),
           macs=no_macs,
