@@ -1,3 +1,5 @@
+import copy
+import functools
 import os
 import subprocess
 import sys
@@ -6,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import specc
+import specc.tools.zoo
 
 
 def pytest_xdist_auto_num_workers(config):
@@ -92,3 +95,16 @@ def cli(capsys):
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess(args, code, out, err)
     return run
+
+
+@functools.cache
+def _zoo_rows(real=specc.tools.zoo.zoo_rows):
+    return real()
+
+
+@pytest.fixture
+def zoo_rows_once(monkeypatch):
+    """`specc zoo` elaborates every bundled network (~6 s of CPU); its rows depend on the
+    bundled specs alone, so a worker computes them once (for real) and each `zoo` in this test
+    (its argument parsing, table and JSON) prints a copy."""
+    monkeypatch.setattr(specc.tools.zoo, "zoo_rows", lambda: copy.deepcopy(_zoo_rows()))
