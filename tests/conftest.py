@@ -91,7 +91,13 @@ def cli(capsys):
     a CompletedProcess with the exit code and what went to stdout and stderr."""
     def run(*args):
         from specc.cli.main import main
-        code = main([str(a) for a in args])
+        torch = sys.modules.get("torch")
+        threads = torch.get_num_threads() if torch else None
+        try:
+            code = main([str(a) for a in args])
+        finally:  # a command's thread plan (train, bench) stays with the command
+            if threads is not None:
+                torch.set_num_threads(threads)
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess(args, code, out, err)
     return run
