@@ -85,6 +85,26 @@ def run_cli(*args, cwd=None, env=None, timeout=600):
                           capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
+def run_main(*args):
+    """`specc ARGS` inside this process (the CLI's own main and its one error boundary; no
+    interpreter start, no imports again), as `run_cli` with the working folder it has: use it
+    wherever the test is not about the process (its environment, signals, start-up imports).
+    A CompletedProcess with the exit code and what went to stdout and stderr."""
+    import contextlib
+    import io
+    from specc.cli.main import main
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:  # a command's thread plan (train, bench) stays with the command
+        if threads is not None:
+            torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def cli(capsys):
     """`specc ARGS` inside the test's process (no interpreter start, no imports again):
