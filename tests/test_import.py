@@ -218,7 +218,7 @@ def test_json_summary_and_name(tmp_path):
     assert summary["network"] == "tiny" and summary["spec"] == str(out)
     assert "network tiny" in out.read_text()
     assert run_main("import", save(conv_net(), tmp_path / "m.onnx"), "-o", tmp_path / "x.net",
-                   "--name", "no good").returncode == 1
+                    "--name", "no good").returncode == 1
 
 
 def test_each_onnx_op_is_read_by_one_entry():
@@ -260,7 +260,7 @@ def test_bench_of_a_model_specc_cannot_import_times_onnxruntime_and_says_why(tmp
     r = run_main("bench", src, "--batch-sizes", "1", "--iters", "2", "--warmup", "0")
     assert r.returncode == 1 and "--dim seq=SIZE" in r.stderr
     r = run_main("bench", src, "--batch-sizes", "2", "--iters", "2", "--warmup", "0",
-                "--dim", "seq=5")
+                 "--dim", "seq=5")
     assert r.returncode == 0, r.stderr
     assert "does not import" in r.stdout and "onnxruntime only" in r.stdout
     assert "torch eager" not in r.stdout

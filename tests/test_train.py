@@ -15,7 +15,7 @@ from specc.train.config import resolve
 from specc.train.loop import Trainer
 from specc.train.signals import Interrupted
 
-from conftest import ROOT, SPECS, run_cli
+from conftest import ROOT, SPECS, run_cli, run_main
 
 
 def model_weights(run_dir):
@@ -47,9 +47,9 @@ def test_first_run_reaches_97_percent_on_digits(tmp_path):
 
     # round trip: the exported model scores what the torch evaluation scored
     onnx_path = tmp_path / "lenet5.onnx"
-    r = run_cli("export", "specs/lenet5.net", "--weights", run, "-o", onnx_path)
+    r = run_main("export", "specs/lenet5.net", "--weights", run, "-o", onnx_path)
     assert r.returncode == 0, r.stderr
-    r = run_cli("run", onnx_path, "--data", "digits", "--json", "--provider", "cpu")
+    r = run_main("run", onnx_path, "--data", "digits", "--json", "--provider", "cpu")
     evaluated = json.loads(r.stdout)
     assert evaluated["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-9)
     assert evaluated["samples"] == 359 and evaluated["provider"] == "CPUExecutionProvider"
@@ -200,16 +200,16 @@ def test_a_smaller_batch_than_the_recipes_names_the_scaled_lr(tmp_path):
     for given in ({"batch_size": 8, "lr": 0.01}, {"batch_size": 4096}, {}):
         cfg = resolve("m.net", net.name, net.recipe, dict(given))
         assert batch_lr_note(net.recipe, cfg, given) is None
-    r = run_cli("train", SPECS / "lenet5.net", "--batch-size", "64", "--steps", "1",
-                "--out", tmp_path / "r")
+    r = run_main("train", SPECS / "lenet5.net", "--batch-size", "64", "--steps", "1",
+                 "--out", tmp_path / "r")
     assert r.returncode == 0 and "--lr" in r.stderr and "linear scaling" in r.stderr
 
 
 def test_a_demonstration_reports_its_own_metric_by_name(tmp_path):
     """A data set that brings a task fills the test-accuracy column with its own score;
     the epoch lines and the done line call it by its name (no 'train acc 0.0000')."""
-    r = run_cli("train", SPECS / "hebb.net", "--epochs", "1", "--out", tmp_path / "h",
-                "--threads", "1")
+    r = run_main("train", SPECS / "hebb.net", "--epochs", "1", "--out", tmp_path / "h",
+                 "--threads", "1")
     assert r.returncode == 0, r.stderr
     epoch = next(line for line in r.stdout.splitlines() if line.startswith("epoch"))
     assert "recall_rate 1.0000" in epoch and "acc" not in epoch

@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
     spec.write_text(SPEC)
     run = folder / "twelve"
     r = run_main("train", spec, "--set", "classes=12", "--allow-fewer-classes", "--steps", "2",
-                "--out", run, "--threads", "1", "--workers", "0")
+                 "--out", run, "--threads", "1", "--workers", "0")
     assert r.returncode == 0, r.stderr
     return spec, run
 
@@ -39,7 +39,7 @@ def test_fine_tune_skips_the_head_and_loads_the_rest(trained, tmp_path):
     spec, source = trained
     out = tmp_path / "ten"
     r = run_main("train", spec, "--init", source, "--init-skip", "fc.*", "--steps", "1",
-                "--lr", "1e-30", "--out", out, "--threads", "1", "--workers", "0")
+                 "--lr", "1e-30", "--out", out, "--threads", "1", "--workers", "0")
     assert r.returncode == 0, r.stderr
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("init:"))
     assert line.startswith(f"init: loaded 2 tensors from {source}; skipped 2 (")
