@@ -7,19 +7,21 @@ import torch
 
 from specc.backends.onnx_export import output_kind
 from specc.elab.recipe import CONSTRUCTORS, KEYS, _check
-from specc.recipes.registry import (LOSSES, OPTIMIZERS, REQUIRED, SCHEDULES, WARMUPS, Loss,
-                                    register)
+from specc.recipes.registry import (GAMES, LOSSES, OPTIMIZERS, REQUIRED, SCHEDULES, WARMUPS,
+                                    Loss, register)
 from specc.train.config import resolve
 from specc.core.diagnostics import SpeccError
 from specc.train.optim import loss_fn, make_optimizer, make_schedule
 
-ENTRIES = [*LOSSES.values(), *OPTIMIZERS.values(), *SCHEDULES.values(), *WARMUPS.values()]
+ENTRIES = [*LOSSES.values(), *OPTIMIZERS.values(), *SCHEDULES.values(), *WARMUPS.values(),
+           *GAMES.values()]
 # A valid value for each required field, and a second valid value for every field (to show
 # that the field reaches what the builder makes)
-GIVEN = {"lr": 0.1, "every": 2, "milestones": [2, 4]}
+GIVEN = {"lr": 0.1, "every": 2, "milestones": [2, 4], "discriminator": "disc"}
 OTHER = {"lr": 0.05, "momentum": 0.5, "nesterov": True, "weight_decay": 0.25, "beta1": 0.5,
          "beta2": 0.75, "alpha": 0.5, "every": 3, "gamma": 0.5, "unit": "steps",
-         "milestones": [1, 3], "min_lr": 0.01, "patience": 2, "factor": 0.5}
+         "milestones": [1, 3], "min_lr": 0.01, "patience": 2, "factor": 0.5,
+         "discriminator": "critic", "real": 0.9, "fake": 0.1}
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
@@ -33,7 +35,8 @@ def test_every_entry_states_its_source_and_admits_its_defaults(entry):
 
 
 def test_the_elaborator_reads_the_registry():
-    assert list(CONSTRUCTORS) == [*OPTIMIZERS, *SCHEDULES, *WARMUPS]
+    assert list(CONSTRUCTORS) == [*OPTIMIZERS, *SCHEDULES, *WARMUPS, *GAMES]
+    assert KEYS["adversary"][1] is GAMES
     assert KEYS["loss"][1] is LOSSES and KEYS["optimizer"][1] is OPTIMIZERS
     assert list(LOSSES) == ["cross_entropy", "mse", "lenet", "perceptron",
                             "sequence_cross_entropy"]
@@ -143,3 +146,22 @@ def test_an_entrys_check_runs_at_the_recipes_line(spec_error):
     err = spec_error('network n {\n input x: f32[N, 4]\n output y = linear(x, 3)\n'
                      ' train { optimizer = sgd(lr=0.1, nesterov=true) }\n}')
     assert err.startswith("t.net:5:22: error: 'sgd': nesterov=true needs a momentum above 0")
+
+
+def test_every_game_field_reaches_its_losses():
+    """The labels reach the losses (smoothed labels change both), and the default labels give
+    the tutorial's BCE, computed by hand."""
+    for name, game in GAMES.items():
+        default = game.build(game.resolve({"discriminator": "d"}))
+        smooth = game.build(game.resolve({"discriminator": "d", "real": OTHER["real"],
+                                          "fake": OTHER["fake"]}))
+        p_real, p_fake = torch.full((4, 1), 0.8), torch.full((4, 1), 0.3)
+        for a, b in ((default.discriminator_loss(p_real, p_fake),
+                      smooth.discriminator_loss(p_real, p_fake)),
+                     (default.generator_loss(p_fake), smooth.generator_loss(p_fake))):
+            assert float(a) != pytest.approx(float(b)), name
+        # by hand: -log 0.8 - log 0.7, and -log 0.3
+        assert float(default.discriminator_loss(p_real, p_fake)) == pytest.approx(
+            -torch.log(torch.tensor(0.8)).item() - torch.log(torch.tensor(0.7)).item())
+        assert float(default.generator_loss(p_fake)) == pytest.approx(
+            -torch.log(torch.tensor(0.3)).item())

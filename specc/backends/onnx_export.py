@@ -20,7 +20,7 @@ from ..core.diagnostics import SpeccError
 from ..core.files import staging
 from ..ops import registry
 from ..ops.registry import LoweringError, Trait
-from ..recipes.registry import DEFAULT_LOSS, LOSSES
+from ..recipes.registry import DEFAULT_LOSS, GAMES, LOSSES
 from ..compile.sizes import free_symbols, sample_sizes, stated_sizes
 from .onnx_build import build_skeleton
 from .onnx_compare import Reference
@@ -90,13 +90,19 @@ def model_metadata(net) -> dict:
 
 def output_kind(net) -> str:
     """'logits' when the recipe's loss reads the first output as logits (softmax gives
-    probabilities), 'probabilities' when the network ends in softmax, else 'scores'."""
+    probabilities), 'probabilities' when the network ends in softmax, 'detections' when it
+    ends in rows of boxes (nms), else 'scores'."""
     if "output_kind" in net.graph.meta:  # an ensemble averages its members' probabilities
         return net.graph.meta["output_kind"]
     first = next(iter(net.graph.outputs.values()), None)
     producer = net.graph.values[first].producer if first else None
-    if producer and Trait.DISTRIBUTION in registry.get(net.graph.node(producer).op).traits:
+    traits = registry.get(net.graph.node(producer).op).traits if producer else frozenset()
+    if Trait.DISTRIBUTION in traits:
         return "probabilities"
+    if Trait.DETECTIONS in traits:
+        return "detections"
+    if "adversary" in net.recipe:  # a generator: its game says how its samples read
+        return GAMES[net.recipe["adversary"]["name"]].output
     return LOSSES[net.recipe.get("loss", DEFAULT_LOSS)].output
 
 

@@ -32,7 +32,8 @@ def add_arguments(p) -> None:
                    help="the rows: .parquet, .csv or .jsonl")
     p.add_argument("--format", choices=("parquet", "csv", "jsonl"),
                    help="the output's format (default: from its suffix)")
-    p.add_argument("--top-k", type=positive_int, default=5, help="classes per row (default 5)")
+    p.add_argument("--top-k", type=positive_int, default=None,
+                   help="classes per row (default 5); a detector's boxes per image (default all)")
     p.add_argument("--logits", action="store_true", help="also write the raw outputs")
     p.add_argument("--batch-size", type=batch_size, default=64, help="samples per run "
                    "(default 64)")

@@ -12,6 +12,7 @@ from ..core.diagnostics import SpeccError
 from ..core.files import staging
 from .common import batch_size, ensure_parent, output_file, positive_int
 from ..core.images import is_image
+from ..runtime.boxes import box_lines, detections, is_detections
 from ..runtime.model import foreign_note, input_specs, load_inputs, metadata, read_model
 
 
@@ -21,6 +22,7 @@ examples:
   specc run lenet5.onnx batch.npy --top-k 3
   specc run lenet5.onnx --data digits           accuracy on a data set's test split
   specc run r50.onnx x.npz --save out.npy       raw outputs to a file
+  specc run retinanet.onnx street.jpg           a detector's boxes: label, score, corners
 """
 
 
@@ -29,7 +31,7 @@ def add_arguments(p) -> None:
                    "export carries its labels and preprocessing)")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help=".npy, .npz or image files")
     p.add_argument("--top-k", type=positive_int, default=5,
-                   help="classes shown per sample (default 5)")
+                   help="classes (a detector: boxes) shown per sample (default 5)")
     p.add_argument("--save", metavar="OUT.npy", type=output_file,
                    help="write the raw outputs (.npy, or .npz "
                    "for several outputs)")
@@ -69,6 +71,8 @@ def run(args) -> int:
         _save(args.save, dict(zip(names, outputs)))
     meta = metadata(model)
     labels = meta.get("specc.labels") or []
+    if meta.get("specc.output_kind") == "detections" and is_detections(outputs[0]):
+        return _print_boxes(args, outputs[0], labels, provider, names[0])
     logits = meta.get("specc.output_kind") == "logits"
     scores = softmax(outputs[0]) if logits else outputs[0]
     probabilities = logits or meta.get("specc.output_kind") == "probabilities"
@@ -83,6 +87,21 @@ def run(args) -> int:
         shown = [f"{r['label']} {r['probability']:6.1%}" if probabilities else
                  f"{r['label']} ({r['score']:.4g})" for r in row]
         print(f"{sample:<{width}}  " + "  ".join(shown))
+    if args.save:
+        print(f"wrote {args.save}")
+    return 0
+
+
+def _print_boxes(args, rows, labels, provider: str, output: str) -> int:
+    """A detector's output: per input file (or array row) its boxes, best first."""
+    found = detections(rows, labels)
+    samples = sample_names(args.inputs, len(found))
+    if args.json:
+        print(json.dumps({"provider": provider, "output": output, "detections": [
+            {"name": n, "boxes": boxes} for n, boxes in zip(samples, found)]}))
+        return 0
+    for sample, boxes in zip(samples, found):
+        print("\n".join(box_lines(sample, boxes, args.top_k)))
     if args.save:
         print(f"wrote {args.save}")
     return 0

@@ -284,6 +284,7 @@ def _train_in_group(net, cfg, run_dir: Path, resume: bool, as_json: bool,
                     spec_changed: bool, trust, init=None) -> int:
     import torch.distributed as dist
 
+    from ..train.adversarial import AdversarialTrainer
     from ..train.loop import Trainer
     from ..train.runs import create_run_dir, update_config, write_config
     from ..train.signals import Interrupted
@@ -292,7 +293,8 @@ def _train_in_group(net, cfg, run_dir: Path, resume: bool, as_json: bool,
     lock = None
     try:
         # checks data and network before anything is written
-        trainer = Trainer(net, cfg, run_dir, trust=trust, init=init)
+        kind = AdversarialTrainer if cfg.adversary else Trainer
+        trainer = kind(net, cfg, run_dir, trust=trust, init=init)
         main = trainer.dist.main
         progress = None
         if resume:
@@ -369,8 +371,9 @@ def _announce(trainer, net, cfg, run_dir, distributed, out, progress) -> None:
     limit = _count(cfg.epochs, "epoch") + (f" or {_count(cfg.steps, 'step')}" if cfg.steps else "")
     if progress is not None:
         limit += f", resuming at epoch {progress.epoch + 1} step {progress.step}"
-    print(f"training {net.name} on {data.name} ({data.train_size} train, {data.test_size} test) "
-          f"for {limit} on {trainer.device.type}"
+    print(f"training {net.name} on {data.name} ({data.train_size} train, {data.test_size} test)"
+          + (f" against {trainer.against}" if cfg.adversary else "")
+          + f" for {limit} on {trainer.device.type}"
           + (f" x{trainer.dist.world}" if distributed else "") + f"; run folder {run_dir}",
           file=out)
     if trainer.adaptations:

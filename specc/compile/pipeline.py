@@ -15,6 +15,7 @@ from ..elab.network import evaluate_override
 from ..ir.graph import Graph
 from ..lang import ast as A
 from ..lang.values import NetworkRef
+from .adversary import check_pairing
 from .embed import module_files
 from .sizes import check_stated, free_symbols
 
@@ -25,11 +26,13 @@ class UnknownOverride(SpeccError):
 
 def compile_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
                     max_activations: int = MAX_ACTIVATIONS, meta: dict | None = None,
-                    observer=None) -> Graph:
+                    observer=None, adversary: bool = True) -> Graph:
     """Elaborate and run the check passes with the cyclic garbage collector paused: compiling
     allocates many objects that all live until the end, and full collections over a growing
     heap made deep networks (8,000 layers) compile superlinearly. `observer` hears every
-    expression evaluated (the language server's hover records)."""
+    expression evaluated (the language server's hover records). A generator whose recipe
+    names a discriminator is checked against it (`adversary=False`: not, as when that
+    discriminator is compiled for the check)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -38,6 +41,9 @@ def compile_network(ref: NetworkRef, max_params: int = MAX_PARAMS,
         graph.meta.update(meta or {})
         graph = passes.run(graph, passes.CHECK)
         check_stated(graph)
+        if adversary:
+            check_pairing(ref, graph, lambda r: compile_network(
+                r, max_params, max_activations, adversary=False))
         return graph
     finally:
         if enabled:

@@ -29,7 +29,7 @@ class PredictJob:
     source: str
     out: str
     fmt: str | None = None
-    top_k: int = 5
+    top_k: int | None = None  # classes per row (5 when None); a detector: boxes (all)
     logits: bool = False
     batch: int = 64
     chunk: int = 4096
@@ -65,7 +65,9 @@ def predict(job: PredictJob, show_progress: bool = True) -> Summary:
     out = Path(job.out)
     fmt = format_of(out, job.fmt)
     writer = PredictionWriter(out, fmt, _job_key(job, items), job.resume, job.force)
-    rows = Rows(items, meta, job.top_k, job.logits)
+    detector = meta.get("specc.output_kind") == "detections"
+    rows = BoxRows(items, meta, job.top_k, job.logits) if detector else \
+        Rows(items, meta, job.top_k or 5, job.logits)
     writer.kinds = rows.kinds()
     if writer.finished:
         return Summary(str(out), 0, 0, 0.0, len(items), "", already_done=True)
@@ -165,6 +167,36 @@ class Rows:
     def _name(self, c) -> str:
         c = int(c)
         return self.names[c] if c < len(self.names) else str(c)
+
+
+class BoxRows(Rows):
+    """A detector's outputs -> columns: key, label (when the source has one), the number of
+    boxes kept, and the boxes, best first, flattened: x1, y1, x2, y2, score, class for each
+    (the model's rows without their padding; the best `top_k` with --top-k, else all)."""
+
+    def header(self) -> list[str]:
+        return ["key"] + (["label"] if self.items.labels is not None else []) + \
+            ["boxes", "detections"]
+
+    def kinds(self) -> dict:
+        out = {"key": "str", "label": "int", "boxes": "int", "detections": "floats"}
+        return {h: out[h] for h in self.header()}
+
+    def columns(self, chunk: list) -> dict:
+        from ..runtime.boxes import detections
+        idx = [i for part, _ in chunk for i in part]
+        cols = {h: [] for h in self.header()}
+        if not idx:
+            return cols
+        found = detections(np.concatenate([o for _, o in chunk]), self.names)
+        cols["key"] = [self.items.keys[i].decode(errors="replace") for i in idx]
+        if self.items.labels is not None:
+            cols["label"] = [int(self.items.labels[i]) for i in idx]
+        cols["boxes"] = [len(boxes) for boxes in found]
+        cols["detections"] = [[v for b in boxes[:self.k] for v in b["box"] + [b["score"],
+                                                                            b["index"]]]
+                              for boxes in found]
+        return cols
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

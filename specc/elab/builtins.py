@@ -5,7 +5,7 @@ import math
 
 from ..core.diagnostics import SpeccError
 from ..ir.graph import INIT_ARGS, Init
-from ..ir.sym import Sym
+from ..ir.sym import Sym, Undecided
 from ..lang.values import Builtin, Tensor, show, type_name
 
 MAX_LIST = 100_000
@@ -63,6 +63,32 @@ def _numbers(args, name):
     if not vals:
         raise BuiltinError(f"{name}() of an empty list")
     return vals
+
+
+def _extreme(args, name):
+    """min()/max() of numbers, or of sizes (ints and symbolic dims) when the network's
+    assumptions decide which is smaller (min(1000, H // 128 * 819) after assert H >= 256)."""
+    vals = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+    if not any(isinstance(v, Sym) for v in vals):
+        vals = _numbers(args, name)
+        return min(vals) if name == "min" else max(vals)
+    for v in vals:
+        if not isinstance(v, Sym) and (isinstance(v, bool) or not isinstance(v, int)):
+            raise BuiltinError(f"{name}() of sizes takes ints and dims, got {type_name(v)}")
+    best = vals[0]
+    for v in vals[1:]:
+        try:  # v takes over when it is never worse; best stays when it is never worse
+            best = v if (v <= best if name == "min" else v >= best) else best
+        except Undecided:
+            try:
+                if not (best <= v if name == "min" else best >= v):
+                    raise Undecided
+            except Undecided:
+                raise BuiltinError(
+                    f"{name}({best}, {v}): which is {'smaller' if name == 'min' else 'larger'} "
+                    "depends on the sizes; state it with an assert after the input "
+                    f"(assert {best} <= {v})") from None
+    return best
 
 
 def _str(v):
@@ -235,7 +261,7 @@ def _round(v, digits=None):
 
 FUNCTIONS = {
     "range": _range, "len": _len, "enumerate": _enumerate, "zip": _zip,
-    "min": lambda *a: min(_numbers(a, "min")), "max": lambda *a: max(_numbers(a, "max")),
+    "min": lambda *a: _extreme(a, "min"), "max": lambda *a: _extreme(a, "max"),
     "sum": lambda *a: sum(_numbers(a, "sum")), "abs": lambda v: abs(_number(v, "abs()")),
     "str": _str, "int": _int, "float": _float, "ceil": _ceil, "floor": _floor,
     "round": _round, "log": _log, "exp": _exp, "sqrt": _sqrt,

@@ -233,6 +233,12 @@ def coerce(op: str, arg: str, kind: str, v, span, optional: bool = False):
             v = (v,)
         if not (isinstance(v, tuple) and all(_is_int(x) for x in v)):
             raise bad("a list of ints")
+    elif kind == "floats":
+        if _is_number(v):
+            v = (v,)
+        if not (isinstance(v, tuple) and all(_is_number(x) for x in v)):
+            raise bad("a list of numbers")
+        v = tuple(float(x) for x in v)
     elif kind == "dim":  # an int or a symbolic dim (x.shape[1])
         if not (_is_int(v) or isinstance(v, Sym)):
             raise bad("an int or a dim such as x.shape[1]")

@@ -8,9 +8,9 @@ from ..lang import ast as A
 from ..recipes.augment import AUGMENTATIONS
 from ..core.defaults import MAX_BATCH
 from ..core.diagnostics import SpeccError
-from ..lang.values import POISON, Record, show, type_name
-from ..recipes.registry import (BATCH, CONSTRUCTORS, COUNT, FRACTION, LOSSES, NUM, OPTIMIZERS,
-                                POS, SCHEDULES, SEED, UNIT, WARMUPS, entry)
+from ..lang.values import POISON, NetworkRef, Record, show, type_name
+from ..recipes.registry import (BATCH, CONSTRUCTORS, COUNT, FRACTION, GAMES, LOSSES, NETWORK,
+                                NUM, OPTIMIZERS, POS, SCHEDULES, SEED, UNIT, WARMUPS, entry)
 from ..recipes.schedule import schedule_problem, schedule_unit
 from ..recipes.sources import source_problem
 
@@ -31,11 +31,14 @@ KEYS = {
     # for each symbolic dim after the batch (H, W) in the order the inputs declare them, or
     # one int for all of them
     "size": ("sizes", None),
+    # a generator trained against a discriminator network (specc/recipes/adversarial.py)
+    "adversary": ("record", GAMES),
 }
 
 
-def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
-    out, spans = {}, {}
+def evaluate_recipe(ev, stmt: A.StmtTrain, frame, spans: dict | None = None) -> dict:
+    """The recipe as plain values; `spans` (if given) receives each key's span."""
+    out, spans = {}, ({} if spans is None else spans)
     for item in stmt.items:
         span = spans[item.key] = frame.span(item.span)
         if item.key not in KEYS:
@@ -61,6 +64,10 @@ def evaluate_recipe(ev, stmt: A.StmtTrain, frame) -> dict:
             out[item.key] = POISON
     out = {k: v for k, v in out.items() if v is not POISON}
     _check_schedule(ev, out, spans)
+    if "adversary" in out and "loss" in out:
+        ev.errors.add(SpeccError("recipe 'loss' does not go with 'adversary': the adversarial "
+                                 f"game '{out['adversary']['name']}' sets both networks' losses",
+                                 spans["loss"]))
     return out
 
 
@@ -118,6 +125,9 @@ def _record(ev, e: A.Expr, frame, table: dict = CONSTRUCTORS):
                                  f"{did_you_mean(a.name, fields)}", _key_span(frame.span(a.span),
                                                                             a.name),
                                  (f"'{e.callee.name}' takes: {', '.join(fields) or 'nothing'}",))
+        for a in e.args:
+            if fields[a.name][0] == NETWORK:
+                _known_network(e.callee.name, a, frame)
         kwargs = {a.name: ev.eval(a.value, frame) for a in e.args}
         if POISON in kwargs.values():
             return POISON
@@ -216,6 +226,8 @@ def _check(key: str, kind: str, allowed, v, span):
         raise bad("true or false")
     if kind == UNIT and v not in ("epochs", "steps"):
         raise bad(_WANT[kind])
+    if kind == NETWORK:
+        return _network_name(key, v, span)
     if kind == "size" and not (_is_int(v) and v >= 1):
         raise bad("a positive int (pixels)")
     if kind == "sizes":
@@ -254,6 +266,39 @@ def _check(key: str, kind: str, allowed, v, span):
                 raise SpeccError(f"recipe '{key}': unknown value {show(x)}", span,
                                  (f"known: {', '.join(allowed)}",))
     return list(v) if isinstance(v, tuple) else v
+
+
+def _known_network(kind: str, a, frame) -> None:
+    """A network field written as a name that nothing defines: say which networks there are
+    (the elaborator's own message would only say the name is unknown)."""
+    if not isinstance(a.value, A.ExprName):
+        return
+    name = a.value.name
+    if name in frame.vars or name in frame.module.names:
+        return
+    from ..core.suggest import did_you_mean
+    networks = [n for n, v in frame.module.names.items() if isinstance(v, NetworkRef)]
+    raise SpeccError(f"'{kind}': no network '{name}' in this file{did_you_mean(name, networks)}",
+                     frame.span(a.value.span),
+                     (f"its networks: {', '.join(networks) or 'none'}",))
+
+
+def _network_name(key: str, v, span) -> str:
+    """A network written by its name in a spec (the elaborator resolved it: an unknown name
+    is its error), or that name as a run's config.json keeps it."""
+    if isinstance(v, NetworkRef):
+        bound = dict(v.bound)
+        missing = [p.name for p in v.defn.params if p.name not in bound and p.default is None]
+        if missing:
+            raise SpeccError(f"recipe '{key}': network '{v.display}' needs a value for "
+                             f"{', '.join(repr(m) for m in missing)}", span,
+                             (f"name a preset of it: network name = {v.defn.name}"
+                              f"({missing[0]}=...)",))
+        return v.display
+    if span is None and isinstance(v, str) and v.isidentifier():
+        return v
+    raise SpeccError(f"recipe '{key}' must be a network, written by its name (e.g. "
+                     f"discriminator=dcgan_discriminator), got {type_name(v)} {show(v)}", span)
 
 
 def check_plain(key: str, value):
@@ -316,6 +361,8 @@ def describe_recipe(recipe: dict) -> list[str]:
            f"schedule {record(recipe['schedule'])}" if "schedule" in recipe else None,
            _warmup(recipe.get("warmup"), record)]
     lines.append(", ".join(o for o in opt if o))
+    if "adversary" in recipe:
+        lines.append(f"adversary {record(recipe['adversary'])}")
     cites = []
     for key in ("augment", "eval"):
         items = recipe.get(key)

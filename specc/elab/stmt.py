@@ -185,7 +185,8 @@ class StmtExec:
             raise SpeccError("a 'train' recipe belongs in a network", frame.span(s.span))
         if self.builder.graph.recipe:
             raise SpeccError("a network has at most one 'train' recipe", frame.span(s.span))
-        self.builder.graph.recipe = evaluate_recipe(self, s, frame)
+        self.builder.graph.recipe = evaluate_recipe(self, s, frame,
+                                                    self.builder.graph.recipe_spans)
 
     def _exec_StmtReference(self, s, frame):
         if frame.kind != "network":

@@ -318,6 +318,8 @@ def _normal(kind: str, v):
         return int(v) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
     if kind == "int_list":
         return (int(v),) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
+    if kind == "floats":
+        return tuple(_f32(float(x)) for x in (v if isinstance(v, (list, tuple)) else [v]))
     if kind == "dims":
         return tuple(x if isinstance(x, str) else as_dim(x) for x in v)
     if kind == "table":

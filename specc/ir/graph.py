@@ -161,6 +161,7 @@ class Graph:
     values: dict[str, Value] = field(default_factory=dict)
     params: dict[str, Param] = field(default_factory=dict)
     recipe: dict = field(default_factory=dict)
+    recipe_spans: dict = field(default_factory=dict)  # recipe key -> its span (diagnostics)
     learning: dict = field(default_factory=dict)  # param name -> rules.LearnUse (learn=...)
     reference: dict = field(default_factory=dict)  # the paper's figures (elab/reference.py)
     meta: dict = field(default_factory=dict)  # spec path, hash, preprocessing, labels

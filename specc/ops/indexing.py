@@ -32,8 +32,6 @@ def _take_infer(attrs, types):
                          "would mix the samples of the batch",
                          ("take from a table (a tensor without a batch dim) by any indices, or "
                           "from a batched tensor along another axis by fixed indices",))
-    if not isinstance(x.shape[axis], int):
-        raise ShapeError(f"take needs a known size on axis {axis} of {fmt(x.shape)}")
     return [TensorType(x.dtype, x.shape[:axis] + index.shape + x.shape[axis + 1:])]
 
 
@@ -59,6 +57,8 @@ def _take_known(attrs, types, known):
         return
     axis = _take_axis(attrs, types[0])
     size = types[0].shape[axis]
+    if not isinstance(size, int):  # an open size: checked when the network runs
+        return
     low, high, whole = _range(values)
     if 0 <= low and high < size and whole:
         return
@@ -91,8 +91,9 @@ def _take_onnx(b, node, xs, ps):
     axis = _take_axis(node.attrs, b.types[0])
     size, idt = b.types[0].shape[axis], b.types[1].dtype
     index = xs[1]  # a negative index would wrap: make it out of range, so Gather refuses it
-    index = b.op("Where", [b.op("Less", [index, b.const([0], idt, ())]),
-                           b.const([size], idt, ()), index])
+    bound = b.const([size], idt, ()) if isinstance(size, int) else \
+        b.op("Cast", [b.dim(size)], to=b.onnx_dtype(idt))
+    index = b.op("Where", [b.op("Less", [index, b.const([0], idt, ())]), bound, index])
     return b.op("Gather", [xs[0], index], axis=axis)
 
 

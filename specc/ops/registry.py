@@ -43,13 +43,14 @@ REQUIRED = object()
 TENSOR_KINDS = ("tensor", "tensors")
 # `none` is accepted only where an argument's default is `none` (an optional argument).
 # "ints": an int (the same for every dim) or a list of ints, as conv's kernel; "int_list": a
-# list of ints (a single int is a list of one), as tile's repeats; "dim": an int or a symbolic
+# list of ints (a single int is a list of one), as tile's repeats; "floats": a list of
+# numbers (a single number is a list of one), as an anchor generator's ratios; "dim": an int or a symbolic
 # dim (x.shape[1], a specc.ir.sym.Sym), as slice's end; "dims": a list of ints, -1 and symbolic
 # dims, as reshape's and expand's shape; "param": a declared parameter (`param w: ...`) the op
 # uses instead of owning the one its parameter rule would make (OpDef.ties names which); it is
 # in the attributes (an ir.graph.ParamRef) only when given.
-ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "dim", "dims", "table", "init",
-              "param")
+ATTR_KINDS = ("int", "float", "bool", "str", "ints", "int_list", "floats", "dim", "dims", "table",
+              "init", "param")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class Trait(Enum):
     STOCHASTIC = "stochastic"
     THRESHOLD = "threshold"
     DISTRIBUTION = "distribution"
+    DETECTIONS = "detection_rows"
 
     @property
     def doc(self) -> str:
@@ -151,6 +153,9 @@ TRAITS = {
                      "threshold units, which the perceptron rule compares with targets",
     Trait.DISTRIBUTION: "its output is a probability distribution (softmax): an exported "
                          "model's output read as probabilities, not logits",
+    Trait.DETECTIONS: "its output is detections: per image, rows (x1, y1, x2, y2, score, "
+                      "label) best first, padded with label -1 (what `specc run` prints as "
+                      "boxes)",
 }
 
 

@@ -30,6 +30,7 @@ FRACTION = "fraction"  # in [0, 1)
 COUNT = "count"  # int >= 1
 BATCH = "batch"  # int in [1, MAX_BATCH] (specc.core.defaults)
 SEED = "seed"  # int in [0, 2**64 - 1]
+NETWORK = "network"  # a network the spec defines or imports, written by its name
 UNIT = "unit"  # what a schedule counts: "epochs", or "steps" (optimizer steps: iterations)
 REQUIRED = ...
 
@@ -93,11 +94,24 @@ class Warmup(Entry):
     """build(optimizer, main, fields, length) -> the warm-up chained before `main`."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Game(Entry):
+    """An adversarial game (`adversary = gan(discriminator=NET)` in a generator's recipe):
+    build(fields) -> an object with `discriminator_loss(p_real, p_fake)` and
+    `generator_loss(p_fake)`, each a scalar from the discriminator's outputs on a batch of
+    real and of generated samples (see adversarial.py). `output`: how the generator's
+    exported output reads (as Loss.output)."""
+
+    output: str = "scores"
+
+
 LOSSES: dict[str, Loss] = {}
 OPTIMIZERS: dict[str, Optimizer] = {}
 SCHEDULES: dict[str, Schedule] = {}
 WARMUPS: dict[str, Warmup] = {}
-_TABLES = {Loss: LOSSES, Optimizer: OPTIMIZERS, Schedule: SCHEDULES, Warmup: WARMUPS}
+GAMES: dict[str, Game] = {}
+_TABLES = {Loss: LOSSES, Optimizer: OPTIMIZERS, Schedule: SCHEDULES, Warmup: WARMUPS,
+           Game: GAMES}
 
 
 def register(entry: Entry) -> Entry:
@@ -111,8 +125,8 @@ def register(entry: Entry) -> Entry:
 
 class _Constructors(Mapping):
     """name -> fields of every record a recipe may write as `name(field=...)`: the
-    optimisers, then the schedules, then the warm-ups, in registration order (a live view:
-    an entry registered later is in it)."""
+    optimisers, then the schedules, the warm-ups and the adversarial games, in registration
+    order (a live view: an entry registered later is in it)."""
 
     def __getitem__(self, name: str) -> dict:
         found = entry(name)
@@ -121,19 +135,19 @@ class _Constructors(Mapping):
         return found.fields
 
     def __iter__(self):
-        for table in (OPTIMIZERS, SCHEDULES, WARMUPS):
+        for table in (OPTIMIZERS, SCHEDULES, WARMUPS, GAMES):
             yield from table
 
     def __len__(self) -> int:
-        return len(OPTIMIZERS) + len(SCHEDULES) + len(WARMUPS)
+        return len(OPTIMIZERS) + len(SCHEDULES) + len(WARMUPS) + len(GAMES)
 
 
 CONSTRUCTORS = _Constructors()
 
 
 def entry(name: str) -> Entry | None:
-    """The optimiser, schedule or warm-up called `name`."""
-    return OPTIMIZERS.get(name) or SCHEDULES.get(name) or WARMUPS.get(name)
+    """The optimiser, schedule, warm-up or adversarial game called `name`."""
+    return OPTIMIZERS.get(name) or SCHEDULES.get(name) or WARMUPS.get(name) or GAMES.get(name)
 
 
 # What `specc train` uses where neither the recipe nor a flag says

@@ -16,7 +16,7 @@ from ..lang.values import show
 OPSETS = range(13, 22)
 KIND_WORDS = {"tensor": "tensor", "tensors": "list of tensors", "int": "int", "float": "number",
               "bool": "bool", "str": "string", "ints": "int or list of ints",
-              "int_list": "list of ints", "dim": "int or symbolic dim (x.shape[1])",
+              "int_list": "list of ints", "floats": "list of numbers", "dim": "int or symbolic dim (x.shape[1])",
               "dims": "list of dims (ints, -1, symbolic dims)",
               "table": "list of lists of ints", "init": "initialiser",
               "param": "declared parameter (param w: ...), used as this op's own"}

@@ -1,6 +1,8 @@
 """Checkpoints in safetensors (never pickle), written atomically.
 
-Tensors: `model/<name>` (state dict), `optim/<param index>/<key>`, `rng/torch`, `rng/cuda`.
+Tensors: `model/<name>` (state dict), `optim/<param index>/<key>`, `rng/torch`, `rng/cuda`;
+an adversarial run's discriminator beside them under `adversary/` (`adversary/model/...`,
+`adversary/optim/...`, metadata `adversary/optim_groups`, ...).
 Everything else (optimiser hyper-parameters, scheduler state, epoch, spec hash) is JSON in
 the file's metadata, under one key with sorted keys: safetensors stores its metadata map in a
 per-process random order, so several keys would make the same training give different bytes.
@@ -25,22 +27,14 @@ from .checkpoint_check import check_all, check_model
 
 
 def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dict | None = None,
-                    rng: bool = True):
-    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in own_state(model).items()}
+                    rng: bool = True, others: dict | None = None):
+    """`others`: prefix -> (model, optimizer, scheduler) of a second network trained in the
+    same run (an adversarial run's discriminator), stored as `PREFIX/model/...`,
+    `PREFIX/optim/...` and metadata `PREFIX/optim_groups`, ... beside the first."""
+    tensors: dict = {}
     meta = {"format": "specc-checkpoint-1", "info": _dumps(info or {})}
-    if optimizer is not None:
-        state = optimizer.state_dict()
-        scalars = {}
-        for idx, entry in state["state"].items():
-            for key, value in entry.items():
-                if torch.is_tensor(value):
-                    tensors[f"optim/{idx}/{key}"] = value.detach().cpu().contiguous()
-                else:
-                    scalars[f"{idx}/{key}"] = value
-        meta["optim_groups"] = _dumps(state["param_groups"])
-        meta["optim_scalars"] = _dumps(scalars)
-    if scheduler is not None:
-        meta["scheduler"] = _dumps(_encode(scheduler.state_dict()))
+    for prefix, (m, opt, sched) in {"": (model, optimizer, scheduler), **(others or {})}.items():
+        _pack(prefix + "/" if prefix else "", m, opt, sched, tensors, meta)
     if rng:
         tensors["rng/torch"] = torch.get_rng_state()
         if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -48,6 +42,23 @@ def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, info: dic
     packed = {META_KEY: _dumps(meta)}
     _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=packed))
 
+
+def _pack(prefix: str, model, optimizer, scheduler, tensors: dict, meta: dict) -> None:
+    tensors.update({f"{prefix}model/{k}": v.detach().cpu().contiguous()
+                    for k, v in own_state(model).items()})
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        scalars = {}
+        for idx, entry in state["state"].items():
+            for key, value in entry.items():
+                if torch.is_tensor(value):
+                    tensors[f"{prefix}optim/{idx}/{key}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars[f"{idx}/{key}"] = value
+        meta[f"{prefix}optim_groups"] = _dumps(state["param_groups"])
+        meta[f"{prefix}optim_scalars"] = _dumps(scalars)
+    if scheduler is not None:
+        meta[f"{prefix}scheduler"] = _dumps(_encode(scheduler.state_dict()))
 
 
 def _dumps(obj) -> str:
@@ -106,24 +117,36 @@ def remove_stale_temporaries(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def restore_training(path, model, optimizer, scheduler) -> dict:
+def restore_training(path, model, optimizer, scheduler, others: dict | None = None) -> dict:
     """Model, optimiser, scheduler and RNG state; returns the saved info (epoch, step).
     Everything is checked against this run's model, optimiser and schedule before anything
     is loaded (specc.train.checkpoint_check); crafted or damaged contents are a user error
-    naming the file, never a crash."""
+    naming the file, never a crash. `others`: as save_checkpoint's, restored alike."""
     tensors, meta = read_checkpoint(path)
-    state = model_state(tensors)
+    parts = {"": (tensors, meta, model, optimizer, scheduler)}
+    for prefix, (m, opt, sched) in (others or {}).items():
+        mine = prefix + "/"
+        sub = {k[len(mine):]: v for k, v in tensors.items() if k.startswith(mine)}
+        sub_meta = {k[len(mine):]: v for k, v in meta.items() if k.startswith(mine)}
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(mine)}
+        parts[prefix] = (sub, sub_meta, m, opt, sched)
+    parts[""] = (tensors, meta, model, optimizer, scheduler)
+    checked = {}
     try:
-        check_model(state, model, str(path))
-        own = json.loads(_dumps(_encode(scheduler.state_dict()))) if scheduler else None
-        checked = check_all(tensors, meta, optimizer, own)
+        for prefix, (t, m_meta, m, opt, sched) in parts.items():
+            state = model_state(t) if t else {}
+            check_model(state, m, str(path))
+            own = json.loads(_dumps(_encode(sched.state_dict()))) if sched else None
+            checked[prefix] = (state, check_all(t, m_meta, opt, own))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as e:
         raise _damaged(path, e) from None
     try:
-        _load(tensors, meta, state, model, optimizer, scheduler, checked["optim"], path)
+        for prefix, (t, m_meta, m, opt, sched) in parts.items():
+            state, found = checked[prefix]
+            _load(t, m_meta, state, m, opt, sched, found["optim"], path)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:
         raise _damaged(path, e) from None
-    return checked["info"]
+    return checked[""][1]["info"]
 
 
 def _damaged(path, e: BaseException) -> SpeccError:

@@ -49,6 +49,7 @@ class TrainConfig:
     early_stop: int | None = None  # stop after this many evaluations without improvement
     min_delta: float = 0.0  # an improvement smaller than this does not count for early_stop
     init: dict | None = None  # --init: the weights the run started from (train/init.py)
+    adversary: dict | None = None  # the recipe's game: the discriminator trained against it
 
     def __post_init__(self):
         """A config.json edited by hand is checked here, the flags by argparse already."""

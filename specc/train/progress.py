@@ -25,6 +25,12 @@ class Progress:
     best_step: int | None = None
     mark: float | None = None
     stale: int = 0
+    # an adversarial run's sums of this epoch (train/adversarial.py; loss_sum holds the
+    # generator's): the discriminator's loss, D(x), and D(G(z)) before and after its update
+    d_loss_sum: float = 0.0
+    d_real_sum: float = 0.0
+    d_fake_sum: float = 0.0
+    d_fake_after_sum: float = 0.0
 
     def add(self, loss: float, hits: float, n: int) -> None:
         self.step += 1
@@ -37,7 +43,8 @@ class Progress:
     def next_epoch(self) -> None:
         self.epoch += 1
         self.step = self.correct = self.seen = self.epoch_samples = 0
-        self.loss_sum = 0.0
+        self.loss_sum = self.d_loss_sum = self.d_real_sum = self.d_fake_sum = 0.0
+        self.d_fake_after_sum = 0.0
 
     @property
     def train_loss(self) -> float:

@@ -24,8 +24,9 @@ CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "config.json"
 SPEC_DIR = "spec"
 LOCK = ".lock"
+SAMPLES = "samples"  # an adversarial run's generated images, one PNG per epoch
 RUN_FILES = {CHECKPOINT, CONFIG, SPEC_DIR, LOCK, "metrics.csv", "curves.png", "best.safetensors",
-             "tensorboard"}
+             "tensorboard", SAMPLES}
 FIELDS = ["epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
           "seconds", "samples_per_s"]
 
@@ -319,17 +320,18 @@ def check_trainable(net) -> None:
                          "to train (check or export it instead)")
 
 
-def append_metrics(run: Path, row: dict, plot: bool = True) -> None:
+def append_metrics(run: Path, row: dict, plot: bool = True, fields: list = FIELDS) -> None:
+    """`fields`: the columns (an adversarial run has its own, train/adversarial.py)."""
     path = run / "metrics.csv"
     rows = read_metrics(run)
     rows = [r for r in rows if _before(r, row)] + [row]
 
     def write(tmp):
         with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=FIELDS)
+            w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
             for r in rows:
-                w.writerow({k: r.get(k, "") for k in FIELDS})
+                w.writerow({k: r.get(k, "") for k in fields})
     replace_atomically(path, write)
     if plot:
         from .curves import plot_curves
@@ -377,4 +379,5 @@ def _metrics_row(row: dict) -> bool:
         except (TypeError, ValueError):
             return False
     return count(row.get("epoch")) and (row.get("step") in (None, "") or count(row["step"])) \
-        and all(row.get(k) in (None, "") or number(row[k]) for k in FIELDS[2:])
+        and all(row.get(k) in (None, "") or number(row[k]) for k in row
+                if k not in FIELDS[:2])  # every column after the two counts
