@@ -1,3 +1,20 @@
+"""Shared fixtures, and the suite's time budget.
+
+The whole suite (`python -m pytest`: one xdist worker per CPU, worksteal) must stay under
+~9 minutes on 2 shared cores; README.md states what it measured. To keep a new test lean:
+- Run a command in-process (`run_main(...)` or the `cli` fixture) unless the test is about
+  the process itself (environment variables, signals, start-up imports, a real exit status):
+  each `python -m specc` costs 2-5 s of interpreter start and imports here.
+- Small networks, few steps, small data made in the test; a large network only where its size
+  is what is checked (and then one representative, not every preset).
+- Work two tests need (a trained run, an export, every bundled network elaborated) is made
+  once: a module- or session-scoped fixture (e.g. `zoo_rows_once`), not again in each test.
+- Hypothesis: a fuzzer's case count is stated in README.md (150); keep each case cheap rather
+  than cutting cases. A figure to measure belongs under bench/, never a timed assertion.
+- Check with `pytest --durations=20 tests/test_yours.py`: a test over ~10 s here needs a reason.
+"""
+import copy
+import functools
 import os
 import subprocess
 import sys
@@ -6,6 +23,7 @@ from pathlib import Path
 import pytest
 
 import specc
+import specc.tools.zoo
 
 
 def pytest_xdist_auto_num_workers(config):
@@ -82,13 +100,56 @@ def run_cli(*args, cwd=None, env=None, timeout=600):
                           capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
+def run_main(*args, cwd=None):
+    """`specc ARGS` inside this process, as `run_cli` runs it (in ROOT unless told): the CLI's
+    own main and its one error boundary, without an interpreter start (~2-5 s here, most of a
+    small command). Use it wherever the test is not about the process (its environment,
+    signals, start-up imports, the real exit status). A CompletedProcess with the exit code
+    and what went to stdout and stderr."""
+    import contextlib
+    import io
+    from specc.cli.main import main
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    try:
+        os.chdir(cwd or ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:  # the folder, and a command's thread plan (train, bench), stay with the command
+        os.chdir(here)
+        if threads is not None:
+            torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def cli(capsys):
     """`specc ARGS` inside the test's process (no interpreter start, no imports again):
     a CompletedProcess with the exit code and what went to stdout and stderr."""
     def run(*args):
         from specc.cli.main import main
-        code = main([str(a) for a in args])
+        torch = sys.modules.get("torch")
+        threads = torch.get_num_threads() if torch else None
+        try:
+            code = main([str(a) for a in args])
+        finally:  # a command's thread plan (train, bench) stays with the command
+            if threads is not None:
+                torch.set_num_threads(threads)
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess(args, code, out, err)
     return run
+
+
+@functools.cache
+def _zoo_rows(real=specc.tools.zoo.zoo_rows):
+    return real()
+
+
+@pytest.fixture
+def zoo_rows_once(monkeypatch):
+    """`specc zoo` elaborates every bundled network (~6 s of CPU); its rows depend on the
+    bundled specs alone, so a worker computes them once (for real) and each `zoo` in this test
+    (its argument parsing, table and JSON) prints a copy."""
+    monkeypatch.setattr(specc.tools.zoo, "zoo_rows", lambda: copy.deepcopy(_zoo_rows()))

@@ -13,7 +13,7 @@ from specc.recipes.augment import AUGMENTATIONS, PCA_EIGVAL, PCA_EIGVEC, Ctx, re
 from specc.data.registry import InputSpec
 from specc.data.transforms import SampleTransform
 
-from conftest import run_cli
+from conftest import run_main
 
 
 def record(name, **kw):
@@ -149,12 +149,12 @@ def test_recipe_errors(spec_error, item, message):
 def test_lighting_needs_rgb(tmp_path, write_spec):
     spec = write_spec("network n {\n input x: f32[N, 1, 8, 8]\n output y = linear(flatten(x), 10)\n"
                       " train { augment = [lighting] }\n}")
-    r = run_cli("train", spec, "--out", tmp_path / "r", "--epochs", "1")
+    r = run_main("train", spec, "--out", tmp_path / "r", "--epochs", "1")
     assert r.returncode == 1 and "'lighting' needs RGB input" in r.stderr, r.stderr
 
 
 def test_check_shows_the_recipe_with_its_sources():
-    r = run_cli("check", "specs/resnet.net:resnet50")
+    r = run_main("check", "specs/resnet.net:resnet50")
     assert r.returncode == 0
     lines = r.stdout.splitlines()
     i = next(k for k, ln in enumerate(lines) if ln.startswith("recipe  "))

@@ -80,14 +80,15 @@ def test_usage_errors_exit_2():
     assert run_cli("frobnicate").returncode == 2
 
 
-def test_zoo_lists_every_network():
-    r = run_cli("zoo", "--json")
+def test_zoo_lists_every_network(cli, zoo_rows_once):
+    r = cli("zoo", "--json")
+    assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert {row["network"] for row in rows} >= {"lenet5", "resnet50", "googlenet"}
     assert all(row["source"] for row in rows)
     by_name = {row["network"]: row for row in rows}
     assert by_name["resnet50"]["params_agree"] == "=" and by_name["vgg16"]["top1_error"] == 28.408
-    text = run_cli("zoo")
+    text = cli("zoo")
     assert text.returncode == 0 and "needs ImageNet" in text.stdout and "-17.1%" in text.stdout
 
 

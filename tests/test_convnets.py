@@ -171,7 +171,7 @@ def test_a_held_warm_up_trains(write_spec, tmp_path):
     warm-up lr."""
     import json
 
-    from conftest import run_cli
+    from conftest import run_main
     spec = write_spec("""network mlp {
     input image: f32[N, 1, 8, 8]
     output logits = linear(flatten(image), 10)
@@ -183,7 +183,7 @@ def test_a_held_warm_up_trains(write_spec, tmp_path):
         warmup = hold(epochs=1, lr=0.01)
     }
 }""")
-    r = run_cli("train", spec, "--out", tmp_path / "run", "--json")
+    r = run_main("train", spec, "--out", tmp_path / "run", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["test_accuracy"] > 0.5
     assert json.loads((tmp_path / "run" / "config.json").read_text())["warmup"] == \

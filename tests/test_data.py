@@ -10,7 +10,7 @@ from specc.data.procedural import orientations, tc_patterns, C_SHAPE, T_SHAPE
 from specc.data.registry import InputSpec, load_dataset
 from specc.core.diagnostics import SpeccError
 
-from conftest import run_cli
+from conftest import run_main
 
 
 def write_idx(path, array, gz):
@@ -122,8 +122,8 @@ def test_train_on_mnist_files(tmp_path):
     spec = tmp_path / "m.net"
     spec.write_text("specc 1\nnetwork m {\n    input x: f32[N, 1, 28, 28]\n"
                     "    output y = linear(flatten(x), 10)\n}\n")
-    r = run_cli("train", spec, "--data", f"mnist:{tmp_path}", "--epochs", "2", "--batch-size",
-                "8", "--lr", "0.1", "--out", tmp_path / "m", "--json")
+    r = run_main("train", spec, "--data", f"mnist:{tmp_path}", "--epochs", "2", "--batch-size",
+                 "8", "--lr", "0.1", "--out", tmp_path / "m", "--json")
     assert r.returncode == 0, r.stderr
     acc = __import__("json").loads(r.stdout.splitlines()[-1])["test_accuracy"]
     assert acc == pytest.approx(11 / 12)

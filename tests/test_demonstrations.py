@@ -13,7 +13,7 @@ import specc
 from specc.train.config import resolve
 from specc.train.loop import Trainer
 
-from conftest import SPECS, run_cli
+from conftest import SPECS, run_main
 
 
 def train(spec: str, name: str | None, run: pathlib.Path, resume: bool = False, **flags):
@@ -26,7 +26,7 @@ def train(spec: str, name: str | None, run: pathlib.Path, resume: bool = False, 
 
 # ------------------------------------------------------------------------------ Hebb
 def test_hebbian_memory_recalls_its_pairs_from_corrupted_cues(tmp_path):
-    r = run_cli("train", "specs/hebb.net", "--out", tmp_path / "h", "--json", "--tensorboard")
+    r = run_main("train", "specs/hebb.net", "--out", tmp_path / "h", "--json", "--tensorboard")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout.splitlines()[-1])
     assert result["metric"] == "recall_rate"
@@ -267,7 +267,7 @@ def test_inference_graphs_export_and_verify(spec, name, tmp_path):
 
 
 def test_the_snarc_says_why_it_cannot_be_exported(tmp_path):
-    r = run_cli("export", "specs/snarc.net", "-o", tmp_path / "s.onnx")
+    r = run_main("export", "specs/snarc.net", "-o", tmp_path / "s.onnx")
     assert r.returncode == 1 and not (tmp_path / "s.onnx").exists()
     assert r.stderr.startswith("specs/snarc.net:24:13: error: cannot express transmit 'fired' "
                                "in ONNX opset 17: transmit samples at inference")

@@ -10,7 +10,7 @@ import specc
 from specc import passes
 from specc.backends.onnx_export import export
 
-from conftest import SPECS, run_cli
+from conftest import SPECS, run_main
 
 FAST = [("lenet5.net", "lenet5"), ("resnet.net", "resnet18"), ("googlenet.net", "googlenet"),
         ("googlenet.net", "googlenet_paper"), ("cifar_resnet.net", "resnet20"),
@@ -49,6 +49,7 @@ def test_bundled_network_exports_and_verifies(tmp_path, spec, name):
 @pytest.mark.parametrize("spec,name", SLOW, ids=[s[1] for s in SLOW])
 def test_large_bundled_network_exports_and_verifies(tmp_path, spec, name):
     check_export(tmp_path, spec, name)
+    (tmp_path / f"{name}.onnx").unlink()  # up to 0.5 GB: the suite's temporary files stay small
 
 
 def test_names_and_metadata(tmp_path):
@@ -121,14 +122,14 @@ def test_mismatched_weights_list_names_and_shapes(tmp_path):
 
 
 def test_opset_errors(tmp_path):
-    r = run_cli("export", "specs/lenet5.net", "-o", tmp_path / "x.onnx", "--opset", "9")
+    r = run_main("export", "specs/lenet5.net", "-o", tmp_path / "x.onnx", "--opset", "9")
     assert r.returncode == 1 and "opset 9 is not supported" in r.stderr
 
 
 def test_unexpressible_op_lists_every_node(tmp_path, write_spec):
     path = write_spec("network u {\n input x: f32[N, 2, 7, 7]\n a = adaptive_avgpool(x, 3)\n"
                       " b = adaptive_maxpool(x, 2)\n output y = concat([flatten(a), flatten(b)])\n}")
-    r = run_cli("export", path, "-o", tmp_path / "u.onnx")
+    r = run_main("export", path, "-o", tmp_path / "u.onnx")
     assert r.returncode == 1
     assert "t.net:4:6: error: cannot express adaptive_avgpool 'a' in ONNX opset 17: adaptive " \
         "pooling from [7, 7] to [3, 3]" in r.stderr  # each at its line, all at once
@@ -138,7 +139,7 @@ def test_unexpressible_op_lists_every_node(tmp_path, write_spec):
 
 
 def test_cli_export_json(tmp_path):
-    r = run_cli("export", "specs/lenet5.net", "-o", tmp_path / "l.onnx", "--json")
+    r = run_main("export", "specs/lenet5.net", "-o", tmp_path / "l.onnx", "--json")
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(obj) == {"path", "sha256", "max_rel_error", "compared", "seconds"}

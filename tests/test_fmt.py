@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import specc
-from conftest import SPECS, run_cli
+from conftest import SPECS, run_main
 from specc.lang import ast as A
 from specc.tools.fmt import format_text, strip_spans
 from specc.tools.fmt.tokens import Tokens
@@ -134,15 +134,15 @@ def test_cli_check_diff_and_rewrite(tmp_path):
     messy.write_text("specc 1\nnetwork n{input x:f32[N,4]\noutput y=relu(x)}\n")
     clean = tmp_path / "c.net"
     clean.write_text(format_text(messy.read_text()))
-    r = run_cli("fmt", "--check", tmp_path)
+    r = run_main("fmt", "--check", tmp_path)
     assert r.returncode == 1 and "would reformat" in r.stderr and "m.net" in r.stderr
-    r = run_cli("fmt", "--diff", messy)
+    r = run_main("fmt", "--diff", messy)
     assert r.returncode == 0 and "+    input x: f32[N, 4]" in r.stdout
     assert messy.read_text().startswith("specc 1\nnetwork n{")  # --diff writes nothing
-    r = run_cli("fmt", tmp_path)
+    r = run_main("fmt", tmp_path)
     assert r.returncode == 0 and "1 file reformatted, 1 file already formatted" in r.stderr
     assert messy.read_text() == clean.read_text()
-    assert run_cli("fmt", "--check", tmp_path).returncode == 0
+    assert run_main("fmt", "--check", tmp_path).returncode == 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
@@ -150,7 +150,7 @@ def test_cli_refuses_files_that_do_not_parse(tmp_path):
     bad = tmp_path / "bad.net"
     shutil.copy(ERRORS / "syntax_missing_brace.net", bad)
     before = bad.read_bytes()
-    r = run_cli("fmt", bad)
+    r = run_main("fmt", bad)
     assert r.returncode == 1 and "error: expected '}'" in r.stderr
     assert bad.read_bytes() == before
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_main
 from specc.cli.main import main
 from specc.core.diagnostics import SpeccError
 from specc.lang.parse import MAX_SPEC_BYTES
@@ -19,11 +19,11 @@ NET = "network n {\n    input x: f32[N, 4]\n    output y = relu(x)\n}\n"
 def test_a_form_feed_is_whitespace(tmp_path):
     path = tmp_path / "f.net"
     path.write_bytes(b"specc 1\n\x0c\n" + NET.replace("    output", "    \x0coutput").encode())
-    r = run_cli("fmt", "--check", path)
+    r = run_main("fmt", "--check", path)
     assert r.returncode == 1 and "would reformat" in r.stderr, r.stderr
-    assert run_cli("fmt", path).returncode == 0
+    assert run_main("fmt", path).returncode == 0
     assert path.read_text() == "specc 1\n\n" + NET
-    assert run_cli("fmt", "--check", path).returncode == 0
+    assert run_main("fmt", "--check", path).returncode == 0
 
 
 def test_crlf_files_keep_their_line_ends_and_their_strings(tmp_path):
@@ -32,20 +32,20 @@ def test_crlf_files_keep_their_line_ends_and_their_strings(tmp_path):
             '        source = """a\r\nb"""\r\n    }\r\n}\r\n')
     path = tmp_path / "c.net"
     path.write_bytes(text.encode())
-    r = run_cli("fmt", path)
+    r = run_main("fmt", path)
     assert r.returncode == 0, r.stderr
     once = path.read_bytes().decode()
     assert once.count("\r\n") == once.count("\n") and format_text(once) == once
     from specc import load
     assert load(path).graph.reference["source"] == "a\nb"  # a line end in a string is \n
-    assert run_cli("fmt", "--check", path).returncode == 0
+    assert run_main("fmt", "--check", path).returncode == 0
 
 
 def test_a_carriage_return_that_an_lf_file_cannot_keep_is_refused_at_its_place(tmp_path):
     path = tmp_path / "r.net"
     path.write_bytes(b'specc 1\nc = """a\r\r\nb"""\n')
     before = path.read_bytes()
-    r = run_cli("fmt", path)
+    r = run_main("fmt", path)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "r.net:2:5: error: cannot format this string: it holds a carriage return" in r.stderr
     assert path.read_bytes() == before
@@ -55,10 +55,10 @@ def test_a_sum_that_check_accepts_formats(tmp_path):
     path = tmp_path / "s.net"
     path.write_text("specc 1\n" + NET.replace("relu(x)", "linear(x, " + " + ".join(["1"] * 300)
                                               + ")"))
-    assert run_cli("check", path).returncode == 0
-    r = run_cli("fmt", path)
+    assert run_main("check", path).returncode == 0
+    r = run_main("fmt", path)
     assert r.returncode == 0, r.stderr
-    assert run_cli("fmt", "--check", path).returncode == 0
+    assert run_main("fmt", "--check", path).returncode == 0
 
 
 def test_a_folder_it_cannot_write_leaves_the_file_and_says_so(tmp_path, monkeypatch, capsys):
@@ -102,7 +102,7 @@ def test_a_link_stays_a_link(tmp_path):
     target.write_text("specc 1\nK=1\n")
     link = tmp_path / "l.net"
     link.symlink_to(target)
-    assert run_cli("fmt", link).returncode == 0
+    assert run_main("fmt", link).returncode == 0
     assert link.is_symlink() and target.read_text() == "specc 1\nK = 1\n"
 
 

@@ -77,6 +77,13 @@ def _files(root: Path) -> dict[str, Path]:
     return f
 
 
+@pytest.fixture(autouse=True)
+def _zoo(zoo_rows_once):
+    """`zoo` takes no input a fuzzer can vary but its flags; its rows (every bundled network
+    elaborated, ~10 s a case on a busy machine, 85% of this fuzzer's time) are computed once
+    (test_cli checks them); each case still parses, formats and prints them."""
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzzcli")

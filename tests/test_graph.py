@@ -8,7 +8,7 @@ import pytest
 import specc
 from browser import Browser, find_chromium
 from hostile_text import as_label, write_hostile
-from conftest import SPECS, run_cli
+from conftest import SPECS, run_cli, run_main
 from specc.tools.viewer import html, model, svg
 
 
@@ -61,7 +61,7 @@ CHROMIUM = find_chromium()
                                              ".ci/run installs it)")
 def test_the_page_in_headless_chromium(tmp_path):
     out = tmp_path / "resnet50.html"
-    r = run_cli("graph", "specs/resnet.net:resnet50", "-o", out)
+    r = run_main("graph", "specs/resnet.net:resnet50", "-o", out)
     assert r.returncode == 0, r.stderr
     browser = Browser(CHROMIUM)
     try:
@@ -107,9 +107,9 @@ def test_svg_without_graphviz(tmp_path):
 
 
 def test_dot_stays_and_bad_suffixes_are_refused(tmp_path):
-    r = run_cli("graph", "specs/lenet5.net")
+    r = run_main("graph", "specs/lenet5.net")
     assert r.returncode == 0 and r.stdout.startswith('digraph "lenet5"')
-    r = run_cli("graph", "specs/lenet5.net", "-o", tmp_path / "x.png")
+    r = run_main("graph", "specs/lenet5.net", "-o", tmp_path / "x.png")
     assert r.returncode != 0 and "unknown picture format '.png'" in r.stderr
     assert not list(tmp_path.iterdir())
 

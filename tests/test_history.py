@@ -58,9 +58,9 @@ def test_unrolled_recurrence_shares_its_weights(tmp_path):
     assert net.params == 8 * 32 + 32 * 32 + 32 * 10 + 10  # independent of the 8 steps
     users = [n.name for n in net.graph.nodes if n.op == "matmul"]
     assert len(users) == 15  # 8 input products, 7 recurrent ones, all on w and u
-    from conftest import run_cli
+    from conftest import run_main
     import json
-    r = run_cli("train", "specs/elman.net", "--out", tmp_path / "e", "--json")
+    r = run_main("train", "specs/elman.net", "--out", tmp_path / "e", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["test_accuracy"] >= 0.9
 
@@ -91,8 +91,8 @@ def test_perceptron_wiring_is_fixed_sparse_and_signed():
 
 @pytest.mark.slow
 def test_perceptron_learns_the_digits(tmp_path):
-    from conftest import run_cli
+    from conftest import run_main
     import json
-    r = run_cli("train", "specs/perceptron.net:perceptron", "--out", tmp_path / "p", "--json")
+    r = run_main("train", "specs/perceptron.net:perceptron", "--out", tmp_path / "p", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["test_accuracy"] >= 0.9

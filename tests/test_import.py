@@ -8,14 +8,14 @@ import pytest
 from onnx import helper, numpy_helper
 
 import specc
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_main
 from onnx_models import conv_net, model, run, save, value
 
 
 def _import(tmp_path, m, *extra):
     src = save(m, tmp_path / "model.onnx")
     out = tmp_path / "net.net"
-    r = run_cli("import", src, "-o", out, *extra)
+    r = run_main("import", src, "-o", out, *extra)
     return r, out
 
 
@@ -32,7 +32,7 @@ def test_import_check_export_gives_the_models_outputs(tmp_path):
     assert "wrote" in r.stdout and out.exists() and out.with_suffix(".safetensors").exists()
     text = out.read_text()
     assert "input x: f32[N, 3, 8, 8]" in text  # the symbolic batch stays symbolic
-    assert run_cli("check", out).returncode == 0
+    assert run_main("check", out).returncode == 0
     from safetensors import safe_open
     with safe_open(str(out.with_suffix(".safetensors")), "np") as f:
         assert sorted(f.keys()) == ["conv.bias", "conv.weight", "fc.bias", "fc.weight"]
@@ -93,7 +93,7 @@ def test_pytorch_export_keeps_module_names_and_folds_the_shape_subgraph(tmp_path
                       dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
     assert any(n.op_type == "Shape" for n in onnx.load(str(path)).graph.node)
     out = tmp_path / "net.net"
-    r = run_cli("import", path, "-o", out)
+    r = run_main("import", path, "-o", out)
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     assert "input image: f32[batch, 4, 5, 5]" in text
@@ -149,7 +149,7 @@ def test_files_that_are_not_onnx_models(tmp_path, kind):
         "garbage": bytes(range(256)) * 4}[kind])
     out = tmp_path / "net.net"
     out.write_text("keep me")
-    r = run_cli("import", path, "-o", out)
+    r = run_main("import", path, "-o", out)
     assert r.returncode == 1, r.stdout
     assert "Traceback" not in r.stderr and "error:" in r.stderr
     assert out.read_text() == "keep me" and not out.with_suffix(".safetensors").exists()
@@ -157,8 +157,8 @@ def test_files_that_are_not_onnx_models(tmp_path, kind):
 
 
 def test_a_folder_or_missing_file_is_refused(tmp_path):
-    assert run_cli("import", tmp_path, "-o", tmp_path / "a.net").returncode == 1
-    r = run_cli("import", tmp_path / "none.onnx", "-o", tmp_path / "a.net")
+    assert run_main("import", tmp_path, "-o", tmp_path / "a.net").returncode == 1
+    r = run_main("import", tmp_path / "none.onnx", "-o", tmp_path / "a.net")
     assert r.returncode == 1 and "no such file" in r.stderr
 
 
@@ -178,7 +178,7 @@ def _external_model(tmp_path, location: str):
 
 def test_external_data_beside_the_model_is_read(tmp_path):
     src = _external_model(tmp_path, "weights.bin")
-    r = run_cli("import", src, "-o", tmp_path / "net.net")
+    r = run_main("import", src, "-o", tmp_path / "net.net")
     assert r.returncode == 0, r.stderr
 
 
@@ -191,7 +191,7 @@ def test_external_data_outside_the_folder_is_refused(tmp_path, location, message
     src = _external_model(inner, location)
     (tmp_path / "weights.bin").write_bytes(b"\0" * 1920)
     os.symlink(tmp_path / "weights.bin", inner / "link.bin")
-    r = run_cli("import", src, "-o", tmp_path / "net.net")
+    r = run_main("import", src, "-o", tmp_path / "net.net")
     assert r.returncode == 1 and message in r.stderr, r.stderr
     assert not (tmp_path / "net.net").exists()
 
@@ -217,8 +217,8 @@ def test_json_summary_and_name(tmp_path):
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["network"] == "tiny" and summary["spec"] == str(out)
     assert "network tiny" in out.read_text()
-    assert run_cli("import", save(conv_net(), tmp_path / "m.onnx"), "-o", tmp_path / "x.net",
-                   "--name", "no good").returncode == 1
+    assert run_main("import", save(conv_net(), tmp_path / "m.onnx"), "-o", tmp_path / "x.net",
+                    "--name", "no good").returncode == 1
 
 
 def test_each_onnx_op_is_read_by_one_entry():
@@ -240,11 +240,11 @@ def test_run_and_bench_take_a_model_specc_did_not_write(tmp_path):
     src = save(conv_net(), tmp_path / "model.onnx")
     np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((2, 3, 8, 8))
             .astype(np.float32))
-    r = run_cli("run", src, tmp_path / "x.npy", "--top-k", "2")
+    r = run_main("run", src, tmp_path / "x.npy", "--top-k", "2")
     assert r.returncode == 0, r.stderr
     assert "was not written by specc" in r.stderr and "x: f32[N, 3, 8, 8]" in r.stderr
     assert r.stdout.count("\n") == 2  # a row per sample, classes by index
-    r = run_cli("bench", src, "--batch-sizes", "1", "--iters", "2", "--warmup", "0", "--json")
+    r = run_main("bench", src, "--batch-sizes", "1", "--iters", "2", "--warmup", "0", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert "not written by specc" in out["foreign"]
@@ -257,10 +257,10 @@ def test_bench_of_a_model_specc_cannot_import_times_onnxruntime_and_says_why(tmp
     m = model(nodes, [value("x", ["N", 3, 3]), value("ids", ["N", "seq"], onnx.TensorProto.INT64)],
               [value("y", ["N", 3, 3]), value("d", ["N"])])
     src = save(m, tmp_path / "model.onnx")
-    r = run_cli("bench", src, "--batch-sizes", "1", "--iters", "2", "--warmup", "0")
+    r = run_main("bench", src, "--batch-sizes", "1", "--iters", "2", "--warmup", "0")
     assert r.returncode == 1 and "--dim seq=SIZE" in r.stderr
-    r = run_cli("bench", src, "--batch-sizes", "2", "--iters", "2", "--warmup", "0",
-                "--dim", "seq=5")
+    r = run_main("bench", src, "--batch-sizes", "2", "--iters", "2", "--warmup", "0",
+                 "--dim", "seq=5")
     assert r.returncode == 0, r.stderr
     assert "does not import" in r.stdout and "onnxruntime only" in r.stdout
     assert "torch eager" not in r.stdout

@@ -206,13 +206,13 @@ def test_structural_ops_shapes_and_parity(tmp_path_factory, dims, data):
 
 
 def test_external_data_model_runs(tmp_path):
-    from conftest import SPECS, run_cli
+    from conftest import SPECS, run_main
     net = specc.load(SPECS / "lenet5.net")
     net.to_onnx(tmp_path / "ext.onnx", external_data=True)
     net.to_onnx(tmp_path / "inline.onnx")
     accuracy = []
     for model in ("ext.onnx", "inline.onnx"):
-        r = run_cli("run", tmp_path / model, "--data", "digits", "--json")
+        r = run_main("run", tmp_path / model, "--data", "digits", "--json")
         assert r.returncode == 0, r.stderr
         accuracy.append(__import__("json").loads(r.stdout)["accuracy"])
     # the same weights, read from beside the model or from inside it: the same predictions on

@@ -4,7 +4,7 @@ import pytest
 from specc.tools import opsdoc
 from specc.ops.registry import all_ops
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_main
 
 
 def test_docs_ops_md_is_current():
@@ -31,12 +31,12 @@ def test_the_reference_shows_signature_defaults_shape_and_onnx():
 
 
 def test_cli_lists_and_describes_ops():
-    r = run_cli("ops")
+    r = run_main("ops")
     assert r.returncode == 0 and "scaled_dot_product_attention" in r.stdout
     assert "parameter" not in r.stdout.split()  # declarations are not called by name
-    r = run_cli("ops", "gelu")
+    r = run_main("ops", "gelu")
     assert r.returncode == 0 and r.stdout.startswith('gelu(x, approximate="none")')
     assert "opset 20-21: Gelu" in r.stdout
-    r = run_cli("ops", "layernrm")
+    r = run_main("ops", "layernrm")
     assert r.returncode == 1 and "no op 'layernrm'" in r.stderr
     assert "did you mean 'layernorm'?" in r.stderr

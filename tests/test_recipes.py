@@ -16,7 +16,7 @@ from specc.train.loop import Trainer
 from specc.train.optim import make_optimizer, make_schedule
 from specc.train.runs import read_metrics
 
-from conftest import SPECS, run_cli
+from conftest import SPECS, run_main
 
 
 def aug(name, **params):
@@ -150,7 +150,7 @@ def test_imagenet_runs_stop_at_the_papers_iteration(path, name, steps, epochs):
 
 
 def test_check_shows_the_recipe_in_the_papers_units():
-    r = run_cli("check", "specs/cifar_resnet.net:resnet110")
+    r = run_main("check", "specs/cifar_resnet.net:resnet110")
     assert r.returncode == 0, r.stderr
     text = r.stdout
     assert "batch 128, 164 epochs or 64000 steps (whichever ends first)" in text

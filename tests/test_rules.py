@@ -159,10 +159,10 @@ def test_gradient_and_local_rules_mix_in_one_network(load_spec):
 
 def test_training_with_rules_is_deterministic_under_a_seed(write_spec, tmp_path):
     from safetensors.torch import load_file
-    from conftest import run_cli
+    from conftest import run_main
     spec = write_spec(MIXED)
     for run in ("a", "b"):
-        r = run_cli("train", spec, "--out", tmp_path / run, "--json")
+        r = run_main("train", spec, "--out", tmp_path / run, "--json")
         assert r.returncode == 0, r.stderr
     a = load_file(str(tmp_path / "a" / "checkpoint.safetensors"))
     b = load_file(str(tmp_path / "b" / "checkpoint.safetensors"))

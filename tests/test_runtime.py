@@ -1,4 +1,8 @@
-"""`specc run` and `specc bench` on exported models: inputs, outputs, providers, bad input."""
+"""`specc run` and `specc bench` on exported models: inputs, outputs, providers, bad input.
+
+Most run in-process (the `cli` fixture: the CLI's own main, its argument parsing and its one
+error boundary, no interpreter start); what depends on the process (the environment's
+OMP_NUM_THREADS, the working folder) runs as a real `python -m specc`."""
 import json
 import subprocess
 import sys
@@ -19,10 +23,10 @@ def lenet_onnx(tmp_path_factory):
     return path
 
 
-def test_topk_from_npy_with_labels_and_raw_outputs(lenet_onnx, tmp_path):
+def test_topk_from_npy_with_labels_and_raw_outputs(lenet_onnx, tmp_path, cli):
     x = np.random.default_rng(0).standard_normal((2, 1, 32, 32)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    r = run_cli("run", lenet_onnx, tmp_path / "x.npy", "--top-k", "3", "--save", tmp_path / "y.npy",
+    r = cli("run", lenet_onnx, tmp_path / "x.npy", "--top-k", "3", "--save", tmp_path / "y.npy",
                 "--json")
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
@@ -39,22 +43,22 @@ def test_topk_from_npy_with_labels_and_raw_outputs(lenet_onnx, tmp_path):
     assert abs(top["probability"] - float(expected[best])) < 1e-6
 
 
-def test_run_prints_names_labels_and_probabilities(lenet_onnx, tmp_path):
+def test_run_prints_names_labels_and_probabilities(lenet_onnx, tmp_path, cli):
     x = np.random.default_rng(1).standard_normal((1, 1, 32, 32)).astype(np.float32)
     np.save(tmp_path / "a.npy", x)
-    r = run_cli("run", lenet_onnx, tmp_path / "a.npy", "--top-k", "10", "--json")
+    r = cli("run", lenet_onnx, tmp_path / "a.npy", "--top-k", "10", "--json")
     probs = [e["probability"] for e in json.loads(r.stdout)["top_k"][0]["top"]]
     assert abs(sum(probs) - 1) < 1e-6 and probs == sorted(probs, reverse=True)
     Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(tmp_path / "one.png")
     Image.fromarray(np.full((40, 30, 3), 10, np.uint8)).save(tmp_path / "two.png")
-    r = run_cli("run", lenet_onnx, tmp_path / "one.png", tmp_path / "two.png", "--top-k", "2")
+    r = cli("run", lenet_onnx, tmp_path / "one.png", tmp_path / "two.png", "--top-k", "2")
     lines = r.stdout.splitlines()
     assert [line.split()[0] for line in lines] == [str(tmp_path / "one.png"),
                                                    str(tmp_path / "two.png")]
     assert all(line.count("%") == 2 for line in lines)
 
 
-def test_options_and_inputs_in_any_order(lenet_onnx, tmp_path):
+def test_options_and_inputs_in_any_order(lenet_onnx, tmp_path, cli):
     """`specc run m.onnx --provider cpu x.npy` (an input after an option) means what
     `specc run m.onnx x.npy --provider cpu` means: argparse's intermixed parsing."""
     x, y = tmp_path / "x.png", tmp_path / "y.png"
@@ -64,51 +68,51 @@ def test_options_and_inputs_in_any_order(lenet_onnx, tmp_path):
     for argv in ([lenet_onnx, x, y, "--provider", "cpu", "--json"],
                  [lenet_onnx, "--provider", "cpu", x, "--json", y],
                  ["--json", "--provider", "cpu", lenet_onnx, x, y]):
-        r = run_cli("run", *argv)
+        r = cli("run", *argv)
         assert r.returncode == 0, r.stderr
         outputs.add(r.stdout)
     assert len(outputs) == 1 and len(json.loads(outputs.pop())["top_k"]) == 2
-    r = run_cli("run", lenet_onnx, "--provider", "cpu", x, "--nonsense")
+    r = cli("run", lenet_onnx, "--provider", "cpu", x, "--nonsense")
     assert r.returncode == 2 and "unrecognized arguments: --nonsense" in r.stderr
 
 
-def test_single_sample_and_npz_and_images(lenet_onnx, tmp_path):
+def test_single_sample_and_npz_and_images(lenet_onnx, tmp_path, cli):
     np.save(tmp_path / "one.npy", np.zeros((1, 32, 32), np.float32))
-    assert run_cli("run", lenet_onnx, tmp_path / "one.npy").returncode == 0
+    assert cli("run", lenet_onnx, tmp_path / "one.npy").returncode == 0
     np.savez(tmp_path / "in.npz", image=np.zeros((3, 1, 32, 32), np.float32))
-    r = run_cli("run", lenet_onnx, tmp_path / "in.npz", "--top-k", "1")
+    r = cli("run", lenet_onnx, tmp_path / "in.npz", "--top-k", "1")
     assert r.returncode == 0 and [line.split()[0] for line in r.stdout.splitlines()] == [
         f"{tmp_path / 'in.npz'}[{i}]" for i in range(3)]
     Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(tmp_path / "digit.png")
-    r = run_cli("run", lenet_onnx, tmp_path / "digit.png", "--json")
+    r = cli("run", lenet_onnx, tmp_path / "digit.png", "--json")
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)["top_k"]) == 1
 
 
-def test_bad_runtime_input_names_the_expected(lenet_onnx, tmp_path):
+def test_bad_runtime_input_names_the_expected(lenet_onnx, tmp_path, cli):
     np.save(tmp_path / "wrong.npy", np.zeros((2, 1, 28, 28), np.float32))
-    r = run_cli("run", lenet_onnx, tmp_path / "wrong.npy")
+    r = cli("run", lenet_onnx, tmp_path / "wrong.npy")
     assert r.returncode == 1
     assert "input 'image' expects f32[N, 1, 32, 32], got an array of shape [2, 1, 28, 28]" in r.stderr
     np.save(tmp_path / "ints.npy", np.zeros((2, 1, 32, 32), np.int64))
-    r = run_cli("run", lenet_onnx, tmp_path / "ints.npy")
+    r = cli("run", lenet_onnx, tmp_path / "ints.npy")
     assert r.returncode == 1 and "input 'image' is f32 in the spec (floating point), but " \
         f"{tmp_path / 'ints.npy'} holds int64 (integer)" in r.stderr
-    r = run_cli("run", lenet_onnx, tmp_path / "ints.npy", "--provider", "tpu")
+    r = cli("run", lenet_onnx, tmp_path / "ints.npy", "--provider", "tpu")
     assert r.returncode == 1 and "unknown provider 'tpu'" in r.stderr
-    for r in (run_cli("run", lenet_onnx), run_cli("run", lenet_onnx, tmp_path / "none.npy")):
+    for r in (cli("run", lenet_onnx), cli("run", lenet_onnx, tmp_path / "none.npy")):
         assert r.returncode == 1 and "Traceback" not in r.stderr
 
 
-def test_corrupt_or_foreign_model_files(lenet_onnx, tmp_path):
+def test_corrupt_or_foreign_model_files(lenet_onnx, tmp_path, cli):
     (tmp_path / "cut.onnx").write_bytes(lenet_onnx.read_bytes()[:300])
     (tmp_path / "text.onnx").write_text("hello, I am not a model\n")
     for bad in ("cut.onnx", "text.onnx"):
-        r = run_cli("run", tmp_path / bad, "--data", "digits")
+        r = cli("run", tmp_path / bad, "--data", "digits")
         assert r.returncode == 1 and "not" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_cuda_request_runs_or_falls_back_and_says_so(lenet_onnx, tmp_path):
+def test_cuda_request_runs_or_falls_back_and_says_so(lenet_onnx, tmp_path, cli):
     """Asked for CUDA, `specc run` runs there where CUDA works (and says nothing of a fallback)
     or on the CPU, saying so; either way its outputs are the CPU's (to float32 rounding of a
     different engine)."""
@@ -116,7 +120,7 @@ def test_cuda_request_runs_or_falls_back_and_says_so(lenet_onnx, tmp_path):
     np.save(tmp_path / "x.npy", x)
     outs = {}
     for provider in ("cpu", "cuda"):
-        r = run_cli("run", lenet_onnx, tmp_path / "x.npy", "--provider", provider, "--json",
+        r = cli("run", lenet_onnx, tmp_path / "x.npy", "--provider", provider, "--json",
                     "--save", tmp_path / f"{provider}.npy")
         assert r.returncode == 0, r.stderr
         outs[provider] = (json.loads(r.stdout)["provider"], r.stderr,
@@ -129,8 +133,8 @@ def test_cuda_request_runs_or_falls_back_and_says_so(lenet_onnx, tmp_path):
     assert np.abs(y).max() > 0 and y.shape == (3, 10)
 
 
-def test_bench_side_by_side(lenet_onnx):
-    r = run_cli("bench", lenet_onnx, "--batch-sizes", "1,4", "--iters", "3", "--json")
+def test_bench_side_by_side(lenet_onnx, cli):
+    r = cli("bench", lenet_onnx, "--batch-sizes", "1,4", "--iters", "3", "--json")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)["rows"]
     assert {(row["engine"].split()[0], row["batch"]) for row in rows} == {
@@ -138,21 +142,23 @@ def test_bench_side_by_side(lenet_onnx):
     assert all(row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] for row in rows)
     # throughput is the typical run's: batch / p50, never above what p50 allows
     assert all(abs(row["throughput"] - row["batch"] * 1000 / row["p50_ms"]) < 1e-6 for row in rows)
-    r = run_cli("bench", "specs/lenet5.net", "--iters", "2")
+    r = cli("bench", SPECS / "lenet5.net", "--iters", "2")
     assert r.returncode == 0 and "p50 ms" in r.stdout
-    assert run_cli("bench", "specs/lenet5.net", "--batch-sizes", "x").returncode == 2
+    assert cli("bench", SPECS / "lenet5.net", "--batch-sizes", "x").returncode == 2
 
 
-def test_bench_threads_are_chosen_like_trains(lenet_onnx):
+def test_bench_threads_are_chosen_like_trains(lenet_onnx, cli):
     """Both engines get one count: by default the thread plan `specc train` uses (which an
-    explicit OMP_NUM_THREADS overrides), 0 leaves each engine its own default."""
+    explicit OMP_NUM_THREADS overrides), 0 leaves each engine its own default. (The flag
+    in-process, the environment in real processes.)"""
     import os
 
     from specc.train.threads import available_cpus
 
     def threads(*flags, env=None):
-        r = run_cli("bench", lenet_onnx, "--batch-sizes", "1", "--iters", "1", "--warmup", "0",
-                    "--json", *flags, env=env)
+        args = ("bench", lenet_onnx, "--batch-sizes", "1", "--iters", "1", "--warmup", "0",
+                "--json", *flags)
+        r = run_cli(*args, env=env) if env else cli(*args)
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)["threads"]
     assert threads("--threads", "0") == 0 and threads("--threads", "3") == 3

@@ -9,7 +9,7 @@ import torch
 from specc.data.registry import InputSpec, load_dataset
 from specc.core.diagnostics import SpeccError
 
-from conftest import run_cli
+from conftest import run_cli, run_main
 from specc.cli.main import main
 from imagedata import image_folder, shards, truncate
 
@@ -98,8 +98,8 @@ def test_imagefolder_run_resumes_exactly_with_workers(tmp_path, write_spec, fold
     spec = write_spec(TINY)
     full, cut = tmp_path / "full", tmp_path / "cut"
     args = ("--data", f"imagefolder:{folder}", "--workers", "2", "--threads", "1")
-    assert run_cli("train", spec, "--out", full, *args).returncode == 0
-    r = run_cli("train", spec, "--out", cut, "--steps", "6", *args)  # 4 batches per epoch
+    assert run_main("train", spec, "--out", full, *args).returncode == 0
+    r = run_main("train", spec, "--out", cut, "--steps", "6", *args)  # 4 batches per epoch
     assert r.returncode == 0, r.stderr
     assert main(["train", "--resume", str(cut), "--epochs", "2"]) == 0
     from test_resume import assert_identical, weights
@@ -143,8 +143,8 @@ def test_bad_data_is_a_clear_message(tmp_path, make, arg, message):
 
 def test_a_shard_url_that_cannot_be_opened_writes_nothing(tmp_path, write_spec):
     spec = write_spec(TINY)
-    r = run_cli("train", spec, "--data", f"webdataset:{tmp_path}/missing-{{000..003}}.tar",
-                "--out", tmp_path / "run")
+    r = run_main("train", spec, "--data", f"webdataset:{tmp_path}/missing-{{000..003}}.tar",
+                 "--out", tmp_path / "run")
     assert r.returncode == 1 and "webdataset: cannot open shard" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "run").exists()
 
@@ -159,7 +159,7 @@ def test_run_evaluates_ten_crops(tmp_path, write_spec, folder):
     assert main(["export", str(spec), "--weights", str(run), "-o", str(onnx_path)]) == 0
     scores = {}
     for extra in ([], ["--ten-crop"]):
-        r = run_cli("run", onnx_path, "--data", f"imagefolder:{folder}", "--json", *extra)
+        r = run_main("run", onnx_path, "--data", f"imagefolder:{folder}", "--json", *extra)
         assert r.returncode == 0, r.stderr
         scores[bool(extra)] = json.loads(r.stdout)
     assert scores[False]["samples"] == scores[True]["samples"] == 9

@@ -9,7 +9,7 @@ import specc
 from specc.backends.ort import open_session
 from specc.ir.sym import Sym
 
-from conftest import SPECS, run_cli
+from conftest import SPECS, run_main
 
 FCN = """
 network fcn {
@@ -68,10 +68,10 @@ def test_shapes_and_macs_are_formulas(load_spec):
 
 def test_check_shows_the_formula_and_its_value_at_stated_sizes(write_spec):
     path = write_spec(FCN)
-    plain = run_cli("check", path)
+    plain = run_main("check", path)
     assert plain.returncode == 0, plain.stderr
     assert "MACs per sample" in plain.stdout and "((H+1)//2)" in plain.stdout
-    stated = run_cli("check", path, "--set", "H=64", "--set", "W=48", "--json")
+    stated = run_main("check", path, "--set", "H=64", "--set", "W=48", "--json")
     assert stated.returncode == 0, stated.stderr
     import json
     obj = json.loads(stated.stdout)
@@ -79,7 +79,7 @@ def test_check_shows_the_formula_and_its_value_at_stated_sizes(write_spec):
     assert obj["sizes"] == {"H": 64, "W": 48}
     assert obj["macs_at_sizes"] == net.macs.evaluate({"H": 64, "W": 48})
     assert obj["macs"] == str(net.macs)
-    bad = run_cli("check", path, "--set", "N=4")
+    bad = run_main("check", path, "--set", "N=4")
     assert bad.returncode == 2 and "batch dim" in bad.stderr  # a usage error, as --set x=
 
 
@@ -132,13 +132,13 @@ def test_sequence_model_of_any_length(load_spec, tmp_path):
 def test_specc_run_refuses_a_sequence_past_its_maximum(write_spec, tmp_path):
     spec = write_spec(LM)
     model = tmp_path / "lm.onnx"
-    assert run_cli("export", spec, "-o", model).returncode == 0
+    assert run_main("export", spec, "-o", model).returncode == 0
     np.save(tmp_path / "ok.npy", np.zeros((1, 4), np.int64))
     np.save(tmp_path / "long.npy", np.zeros((1, 9), np.int64))
-    ok = run_cli("run", model, tmp_path / "ok.npy", "--save", tmp_path / "out.npy")
+    ok = run_main("run", model, tmp_path / "ok.npy", "--save", tmp_path / "out.npy")
     assert ok.returncode == 0, ok.stderr
     assert np.load(tmp_path / "out.npy").shape == (1, 4, 13)
-    long = run_cli("run", model, tmp_path / "long.npy")
+    long = run_main("run", model, tmp_path / "long.npy")
     assert long.returncode == 1
     assert "T=9 breaks the network's assumption T <= 6: the position table has block_size " \
            "rows" in long.stderr and "Traceback" not in long.stderr
@@ -219,7 +219,7 @@ def test_elman_seq_counts(tmp_path):
 
 
 def test_a_classifier_trainer_refuses_per_position_outputs(write_spec, tmp_path):
-    r = run_cli("train", write_spec(FCN), "--steps", "1", "--out", tmp_path / "run")
+    r = run_main("train", write_spec(FCN), "--steps", "1", "--out", tmp_path / "run")
     assert r.returncode == 1 and "one label per sample" in r.stderr
 
 
@@ -328,7 +328,7 @@ def test_bench_takes_a_model_with_open_sizes(tmp_path):
     at 1, as the graph's own count takes them (a formula against a number was an internal
     error: specc bench failed on every export with open sizes)."""
     model = tmp_path / "seq.onnx"
-    assert run_cli("export", SPECS / "elman_seq.net", "-o", model).returncode == 0
-    r = run_cli("bench", model, "--batch-sizes", "1", "--iters", "2")
+    assert run_main("export", SPECS / "elman_seq.net", "-o", model).returncode == 0
+    r = run_main("bench", model, "--batch-sizes", "1", "--iters", "2")
     assert r.returncode == 0, r.stderr
     assert "torch eager" in r.stdout and "onnxruntime" in r.stdout

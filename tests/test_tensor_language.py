@@ -31,10 +31,10 @@ def test_declared_tensors_are_kept_whether_or_not_an_op_reads_them(load_spec, tm
 
 
 def test_check_shows_declared_tensors(write_spec):
-    from conftest import run_cli
+    from conftest import run_main
     path = write_spec("network t {\n input x: f32[N, 4]\n fixed table: f32[3] = [1.0, 2.0, 3.0]\n"
                       " output y = linear(x, 2)\n}\n")
-    r = run_cli("check", path)
+    r = run_main("check", path)
     assert r.returncode == 0 and "table" in r.stdout and "(+3 fixed)" in r.stdout
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import run_cli
+from conftest import run_main
 
 SPEC = """specc 1
 network small(classes: int = 10) {
@@ -29,8 +29,8 @@ def trained(tmp_path_factory):
     spec = folder / "small.net"
     spec.write_text(SPEC)
     run = folder / "twelve"
-    r = run_cli("train", spec, "--set", "classes=12", "--allow-fewer-classes", "--steps", "2",
-                "--out", run, "--threads", "1", "--workers", "0")
+    r = run_main("train", spec, "--set", "classes=12", "--allow-fewer-classes", "--steps", "2",
+                 "--out", run, "--threads", "1", "--workers", "0")
     assert r.returncode == 0, r.stderr
     return spec, run
 
@@ -38,8 +38,8 @@ def trained(tmp_path_factory):
 def test_fine_tune_skips_the_head_and_loads_the_rest(trained, tmp_path):
     spec, source = trained
     out = tmp_path / "ten"
-    r = run_cli("train", spec, "--init", source, "--init-skip", "fc.*", "--steps", "1",
-                "--lr", "1e-30", "--out", out, "--threads", "1", "--workers", "0")
+    r = run_main("train", spec, "--init", source, "--init-skip", "fc.*", "--steps", "1",
+                 "--lr", "1e-30", "--out", out, "--threads", "1", "--workers", "0")
     assert r.returncode == 0, r.stderr
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("init:"))
     assert line.startswith(f"init: loaded 2 tensors from {source}; skipped 2 (")
@@ -51,14 +51,14 @@ def test_fine_tune_skips_the_head_and_loads_the_rest(trained, tmp_path):
     for key in ("model/conv1.weight", "model/conv1.bias"):  # lr 1e-30: unchanged by the step
         assert abs(after[key] - before[key]).max() < 1e-20
     assert after["model/fc.weight"].shape == (10, 256)
-    r = run_cli("train", "--resume", out, "--steps", "2", "--threads", "1", "--workers", "0")
+    r = run_main("train", "--resume", out, "--steps", "2", "--threads", "1", "--workers", "0")
     assert r.returncode == 0, r.stderr
 
 
 def test_a_mismatch_names_the_key_and_both_shapes(trained, tmp_path):
     spec, source = trained
     out = tmp_path / "ten"
-    r = run_cli("train", spec, "--init", source, "--steps", "1", "--out", out)
+    r = run_main("train", spec, "--init", source, "--steps", "1", "--out", out)
     assert r.returncode == 1
     assert f"--init {source} does not fit small" in r.stderr
     assert "fc.weight: " in r.stderr and "[12, 256]" in r.stderr and "[10, 256]" in r.stderr
@@ -69,7 +69,7 @@ def test_weights_of_the_wrong_kind_are_refused_before_training(trained, tmp_path
     spec, _ = trained
     bad = tmp_path / "weights.safetensors"
     bad.write_text("not weights")
-    r = run_cli("train", spec, "--init", bad, "--out", tmp_path / "run")
+    r = run_main("train", spec, "--init", bad, "--out", tmp_path / "run")
     assert r.returncode == 1 and "not a readable checkpoint" in r.stderr
     assert not (tmp_path / "run").exists()
 
@@ -78,13 +78,13 @@ def test_a_run_of_another_network_is_named(trained, tmp_path):
     spec, source = trained
     other = tmp_path / "other.net"
     other.write_text(SPEC.replace("network small", "network other"))
-    r = run_cli("train", other, "--init", source, "--out", tmp_path / "run")
+    r = run_main("train", other, "--init", source, "--out", tmp_path / "run")
     assert r.returncode == 1 and "is a run of network 'small', not 'other'" in r.stderr
 
 
 def test_init_flags_that_cannot_mean_anything(trained, tmp_path):
     spec, source = trained
-    assert run_cli("train", spec, "--init-skip", "fc.*").returncode == 2
-    assert run_cli("train", "--resume", source, "--init", source).returncode == 2
-    r = run_cli("train", spec, "--init", source, "--init-skip", "head.*", "--out", tmp_path / "r")
+    assert run_main("train", spec, "--init-skip", "fc.*").returncode == 2
+    assert run_main("train", "--resume", source, "--init", source).returncode == 2
+    r = run_main("train", spec, "--init", source, "--init-skip", "head.*", "--out", tmp_path / "r")
     assert r.returncode == 1 and "matches no tensor" in r.stderr
