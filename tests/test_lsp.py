@@ -129,12 +129,14 @@ def test_hover_shows_shapes_params_and_macs_of_every_expansion():
     col = text.splitlines()[line - 1].index("conv(") + 1
     shown = F.hover(an, line, col)
     # defaults as a spec writes them (an initialiser's is `default`, not its type's name)
-    assert "bias: bool = true, init: init = default, bias_init: init = default)" in shown
+    assert "bias: bool = true, init: init = default, bias_init: init = default, weight: " in shown
     # torchvision ResNet-18 layer1 conv2: 64*64*3*3 = 36,864 weights, x 56*56 = 115,605,504 MACs
     assert "| `f32[N, 64, 56, 56]` | 36,864 | 115,605,504 | `layer1.0.conv2` in resnet18" in shown
     assert "`f32[N, 512, 7, 7]` | 2,359,296 | 115,605,504" in shown
-    target = F.hover(an, line - 1, 6)  # the name bn1 in `bn1 = batchnorm(conv1)`
-    assert "batchnorm(x: tensor" in target and "`layer1.0.bn1` in resnet18" in target
+    target = F.hover(an, line - 1, 6)  # the name bn1 in `bn1 = norm(conv1)`: `norm` is a
+    # block parameter (batchnorm by default), so its expansions show, with batch norm's
+    # 2 x 64 parameters, and no one op's signature
+    assert "| `f32[N, 64, 56, 56]` | 128 | 0 | `layer1.0.bn1` in resnet18" in target
 
 
 def test_definitions_of_constants_networks_and_imports(tmp_path):
