@@ -111,3 +111,23 @@ def test_a_ctrl_c_during_staging_cleanup_still_removes_the_folder(tmp_path, monk
             (tmp / "model.onnx").write_bytes(b"x" * 1000)
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_during_staging_creation_still_removes_the_folder(tmp_path, monkeypatch):
+    """A SIGINT that lands while the staging folder is being made waits for the mkdir and is
+    raised right after it: the folder it made must still be removed (the full suite saw an
+    interrupted export exit 130 and leave .model.onnx.PID.specc-tmp behind)."""
+    from specc.core import files
+    real = files.Path.mkdir
+
+    def interrupted_mkdir(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # delivered in the middle of the creation
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(files.Path, "mkdir", interrupted_mkdir)
+    body_ran = []
+    with pytest.raises(KeyboardInterrupt):
+        with files.staging(tmp_path / "model.onnx"):
+            body_ran.append(True)
+    monkeypatch.undo()
+    assert body_ran == [] and list(tmp_path.iterdir()) == []

@@ -237,22 +237,26 @@ def staging(target: str | Path):
     folder = target.parent if str(target.parent) else Path(".")
     clean_stale(folder, target.name)
     base = folder / f".{target.name}.{os.getpid()}"
-    tmp, n = Path(f"{base}{STAGING_SUFFIX}"), 0
-    with signals_held():  # a Ctrl-C between mkdir and the try below would leave the folder
-        while True:
-            try:
-                tmp.mkdir()
-                break
-            except FileExistsError:
-                n += 1
-                tmp = Path(f"{base}.{n}{STAGING_SUFFIX}")
-            except OSError as e:
-                raise SpeccError(f"cannot write to {folder}: {e.strerror or e}") from None
+    tmp, n, made = Path(f"{base}{STAGING_SUFFIX}"), 0, None
     try:
-        yield tmp
+        # a Ctrl-C during the mkdir waits for it, and is raised at the end of this block:
+        # inside the try, so the folder it made is removed below
+        with signals_held():
+            while True:
+                try:
+                    tmp.mkdir()
+                    made = tmp
+                    break
+                except FileExistsError:
+                    n += 1
+                    tmp = Path(f"{base}.{n}{STAGING_SUFFIX}")
+                except OSError as e:
+                    raise SpeccError(f"cannot write to {folder}: {e.strerror or e}") from None
+        yield made
     finally:
-        with signals_held():  # a Ctrl-C during the removal would leave half the folder
-            shutil.rmtree(tmp, ignore_errors=True)
+        if made is not None:
+            with signals_held():  # a Ctrl-C during the removal would leave half the folder
+                shutil.rmtree(made, ignore_errors=True)
 
 
 @contextlib.contextmanager
