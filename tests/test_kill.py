@@ -40,6 +40,10 @@ def fork_export(argv) -> int:
     if pid == 0:  # the child: run the command, exit with its code, never return to pytest
         code = 3
         try:
+            # libgomp's thread pool does not survive a fork: a child of a process that ran a
+            # parallel region (any earlier test on this worker) hangs in its first one.
+            # One thread keeps torch and oneDNN out of OpenMP regions in the child.
+            sys.modules["torch"].set_num_threads(1)
             with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
                 code = main(argv)
         except KeyboardInterrupt:  # landed in this harness, before main began or after it
@@ -51,6 +55,12 @@ def fork_export(argv) -> int:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_export_killed_at_random_moments_is_complete_or_untouched(tmp_path):
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # as after the tests a worker ran before: an OpenMP pool exists
+    x = torch.ones(8, 16, 64, 64)
+    torch.nn.functional.conv2d(x, torch.ones(32, 16, 3, 3))
+    torch.set_num_threads(threads)
     spec = tmp_path / "lenet5.net"
     spec.write_text((SPECS / "lenet5.net").read_text())
     net = specc.load(spec)

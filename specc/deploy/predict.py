@@ -151,9 +151,7 @@ class Rows:
         scores = _softmax(raw) if self.softmax else raw.astype(np.float64)
         k = min(self.k, raw.shape[1])
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        cols["key"] = [self.items.keys[i].decode(errors="replace") for i in idx]
-        if self.items.labels is not None:
-            cols["label"] = [int(self.items.labels[i]) for i in idx]
+        cols.update(self._keys(idx))
         for r in range(self.k):
             top = order[:, r] if r < k else None
             cols[f"top{r + 1}"] = [int(c) for c in top] if top is not None else [None] * len(idx)
@@ -163,6 +161,13 @@ class Rows:
                 if top is not None else [None] * len(idx)
         if self.logits:
             cols["logits"] = [row.astype(np.float32).tolist() for row in raw]
+        return cols
+
+    def _keys(self, idx: list) -> dict:
+        """The key column, and the label column where the source has labels."""
+        cols = {"key": [self.items.keys[i].decode(errors="replace") for i in idx]}
+        if self.items.labels is not None:
+            cols["label"] = [int(self.items.labels[i]) for i in idx]
         return cols
 
     def _name(self, c) -> str:
@@ -190,9 +195,7 @@ class BoxRows(Rows):
         if not idx:
             return cols
         found = detections(np.concatenate([o for _, o in chunk]), self.names)
-        cols["key"] = [self.items.keys[i].decode(errors="replace") for i in idx]
-        if self.items.labels is not None:
-            cols["label"] = [int(self.items.labels[i]) for i in idx]
+        cols.update(self._keys(idx))
         cols["boxes"] = [len(boxes) for boxes in found]
         cols["detections"] = [[v for b in boxes[:self.k] for v in b["box"] + [b["score"],
                                                                             b["index"]]]

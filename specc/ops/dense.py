@@ -7,6 +7,7 @@ from ..core.dtypes import FLOAT_NAMES as FLOAT_DTYPES
 from ..ir.graph import Init, TensorType
 from .registry import (HALF_SUMS, Arg, Example, no_macs, no_params, OpDef, ParamSpec, register,
                        ShapeError, Trait)
+from .onnx_read import from_the_end
 from .rows import aligned, leading, same_rows
 from .shapes import broadcast, float_input, fmt, known, same_dtype
 from ..ir.sym import same
@@ -232,16 +233,7 @@ def _gather_import(m):
         return m.call("embedding", m.value(1), num=w.shape[0], dim=w.shape[1],
                       weights={"weight": w})
     a = axis % x.rank
-    if m.is_known(1):  # ONNX counts negative indices from the end; take never wraps
-        index = np.asarray(m.known(1)).astype(np.int64)
-        size = x.shape[a]
-        if isinstance(size, int):
-            index = np.where(index < 0, index + size, index)
-        return m.call("take", m.value(0), m.value_of(index), axis=a)
-    size, index = x.shape[a], m.value(1)
-    if isinstance(size, int):  # indices known only at run time: from the end when negative
-        zero, n = m.constant(0, ids.dtype), m.constant(size, ids.dtype)
-        index = m.call("where", m.call("lt", index, zero), m.call("add", index, n), index)
+    index = from_the_end(m, 1, x.shape[a])
     return m.call("take", m.value(0), index, axis=a)
 
 

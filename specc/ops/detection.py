@@ -67,26 +67,18 @@ def grid_anchor_array(h: int, w: int, height: int, width: int, base: np.ndarray)
     return (shifts[:, None, :] + base[None]).reshape(-1, 4)
 
 
-def grid_anchors(feature, image, base):
+def grid_anchors(feature, image, base: tuple):
+    """The torch lowering: grid_anchor_array at the sizes the tensors have, on their device
+    (`base` as nested tuples: a constant the generated forward can spell)."""
     import torch
     (h, w), (height, width) = feature.shape[-2:], image.shape[-2:]
-    xs = torch.arange(w, dtype=base.dtype, device=base.device) * (width // w)
-    ys = torch.arange(h, dtype=base.dtype, device=base.device) * (height // h)
-    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
-    xx, yy = xx.reshape(-1), yy.reshape(-1)
-    shifts = torch.stack([xx, yy, xx, yy], dim=1)
-    return (shifts[:, None, :] + base[None]).reshape(-1, 4)
+    arr = grid_anchor_array(h, w, height, width, np.asarray(base, np.float32))
+    return torch.from_numpy(arr).to(feature.device)
 
 
 def _grid_torch(b, node, xs, ps):
-    a = node.attrs
-    base = b.constant(f"{node.name}.base", _torch_tensor(base_anchors(a["sizes"], a["ratios"])))
-    return b.call(grid_anchors, xs[0], xs[1], base)
-
-
-def _torch_tensor(arr):
-    import torch
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    base = base_anchors(node.attrs["sizes"], node.attrs["ratios"])
+    return b.call(grid_anchors, xs[0], xs[1], tuple(map(tuple, base.tolist())))
 
 
 def _grid_onnx(b, node, xs, ps):
@@ -161,22 +153,17 @@ def default_box_array(h: int, w: int, height: int, width: int, wh: np.ndarray,
     return np.concatenate([(centre - half) * size, (centre + half) * size], -1).reshape(-1, 4)
 
 
-def default_boxes(feature, image, wh, step):
+def default_boxes(feature, image, wh: tuple, step):
+    """The torch lowering: default_box_array at the sizes the tensors have, on their
+    device (`wh` as nested tuples, as grid_anchors' base)."""
     import torch
     (h, w), (height, width) = feature.shape[-2:], image.shape[-2:]
-    fx, fy = (width / step, height / step) if step else (w, h)
-    kw = {"dtype": wh.dtype, "device": wh.device}
-    cx = (torch.arange(w, **kw) + 0.5) / fx
-    cy = (torch.arange(h, **kw) + 0.5) / fy
-    yy, xx = torch.meshgrid(cy, cx, indexing="ij")
-    centre = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)[:, None, :]
-    half = 0.5 * wh[None]
-    size = torch.tensor([width, height], **kw)
-    return torch.cat([(centre - half) * size, (centre + half) * size], -1).reshape(-1, 4)
+    arr = default_box_array(h, w, height, width, np.asarray(wh, np.float32), step)
+    return torch.from_numpy(arr).to(feature.device)
 
 
 def _default_torch(b, node, xs, ps):
-    wh = b.constant(f"{node.name}.sizes", _torch_tensor(default_sizes(node.attrs)))
+    wh = tuple(map(tuple, default_sizes(node.attrs).tolist()))
     return b.call(default_boxes, xs[0], xs[1], wh, node.attrs["step"])
 
 

@@ -69,31 +69,40 @@ def _take_known(attrs, types, known):
                          f"(indices run from 0 to {size - 1})")
 
 
-def take_checked(x, index, axis: int, where: str):
-    """x's entries along `axis` at `index`: torch.index_select generalised to any index shape.
-    An index out of [0, size) is an error, never wrapped: on the CPU it is named here; on a
-    GPU negative indices are sent out of range, so that torch's own bounds check (a device
-    assertion) refuses them without a synchronisation."""
+def in_range(index, size: int, op: str, where: str, axis: int):
+    """`index` for an op that never wraps: an index out of [0, size) is an error. On the CPU
+    it is named here; on a GPU negative indices are sent out of range, so that torch's own
+    bounds check (a device assertion) refuses them without a synchronisation."""
     import torch
-    size = x.shape[axis]
-    if index.device.type == "cpu":
-        if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
-            bad = index[(index < 0) | (index >= size)].reshape(-1)[0]
-            raise SpeccError(f"take at '{where}': index {int(bad)} is out of range for axis "
-                             f"{axis} of size {size}")
-    else:
-        index = torch.where(index < 0, size, index)
+    if index.device.type != "cpu":
+        return torch.where(index < 0, size, index)
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
+        bad = index[(index < 0) | (index >= size)].reshape(-1)[0]
+        raise SpeccError(f"{op} at '{where}': index {int(bad)} is out of range for axis "
+                         f"{axis} of size {size}")
+    return index
+
+
+def never_wrapped(b, index: str, size, dtype: str) -> str:
+    """The ONNX form of an index that must not wrap: a negative one is made out of range
+    (`size`), so that Gather / GatherElements refuse it instead of counting from the end."""
+    bound = b.const([size], dtype, ()) if isinstance(size, int) else \
+        b.op("Cast", [b.dim(size)], to=b.onnx_dtype(dtype))
+    return b.op("Where", [b.op("Less", [index, b.const([0], dtype, ())]), bound, index])
+
+
+def take_checked(x, index, axis: int, where: str):
+    """x's entries along `axis` at `index`: torch.index_select generalised to any index shape,
+    never wrapped (in_range)."""
+    import torch
+    index = in_range(index, x.shape[axis], "take", where, axis)
     flat = torch.index_select(x, axis, index.reshape(-1))
     return flat.reshape(x.shape[:axis] + index.shape + x.shape[axis + 1:])
 
 
 def _take_onnx(b, node, xs, ps):
     axis = _take_axis(node.attrs, b.types[0])
-    size, idt = b.types[0].shape[axis], b.types[1].dtype
-    index = xs[1]  # a negative index would wrap: make it out of range, so Gather refuses it
-    bound = b.const([size], idt, ()) if isinstance(size, int) else \
-        b.op("Cast", [b.dim(size)], to=b.onnx_dtype(idt))
-    index = b.op("Where", [b.op("Less", [index, b.const([0], idt, ())]), bound, index])
+    index = never_wrapped(b, xs[1], b.types[0].shape[axis], b.types[1].dtype)
     return b.op("Gather", [xs[0], index], axis=axis)
 
 

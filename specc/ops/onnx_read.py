@@ -13,6 +13,23 @@ def axis(m, value: int, rank: int) -> int:
     return value % rank
 
 
+def from_the_end(m, i: int, size):
+    """Input i, the indices of a Gather-like node, as a tensor of the spec whose negative
+    entries count from the end as ONNX counts them (take and take_along never wrap): known
+    indices are adjusted now, others by a where() in the spec; over an open size, as given."""
+    if m.is_known(i):
+        index = np.asarray(m.known(i)).astype(np.int64)
+        if isinstance(size, int):
+            index = np.where(index < 0, index + size, index)
+        return m.value_of(index)
+    index = m.value(i)
+    if isinstance(size, int):
+        dtype = m.type(i).dtype
+        zero, n = m.constant(0, dtype), m.constant(size, dtype)
+        index = m.call("where", m.call("lt", index, zero), m.call("add", index, n), index)
+    return index
+
+
 def attr_or_input(m, name: str, index: int, default=None):
     """A list of ints given as an attribute (older opsets) or as a known input (newer)."""
     if m.has(index):

@@ -4,9 +4,9 @@ detector's post-processing keeps its best candidates inside the graph (ONNX TopK
 GatherElements)."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..ir.graph import TensorType
+from .indexing import in_range, never_wrapped
+from .onnx_read import from_the_end
 from .registry import HALF_KEPT, Arg, Example, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import BROADCAST_RULE, broadcast, fits, fmt
 
@@ -98,15 +98,9 @@ def _along_infer(attrs, types):
 
 def take_along_checked(x, index, axis: int, where: str):
     """numpy.take_along_axis: out[..., i, ...] = x[..., index[..., i, ...], ...], the other
-    dims broadcast. An index out of [0, size) is an error, never wrapped."""
+    dims broadcast; never wrapped (in_range)."""
     import torch
-    from ..core.diagnostics import SpeccError
-    size = x.shape[axis]
-    if index.device.type == "cpu" and index.numel() and \
-            (int(index.min()) < 0 or int(index.max()) >= size):
-        bad = index[(index < 0) | (index >= size)].reshape(-1)[0]
-        raise SpeccError(f"take_along at '{where}': index {int(bad)} is out of range for "
-                         f"axis {axis} of size {size}")
+    index = in_range(index, x.shape[axis], "take_along", where, axis)
     return torch.take_along_dim(x, index.long(), axis)
 
 
@@ -114,10 +108,7 @@ def _along_onnx(b, node, xs, ps):
     x, index = b.types
     axis, out = _along_shapes(node.attrs, b.types)
     size = x.shape[axis]
-    i = b.op("Where", [b.op("Less", [xs[1], b.const([0], index.dtype, ())]),
-                       b.op("Cast", [b.dim(size)], to=b.onnx_dtype(index.dtype))
-                       if not isinstance(size, int) else b.const([size], index.dtype, ()),
-                       xs[1]])
+    i = never_wrapped(b, xs[1], size, index.dtype)
     data = xs[0]
     want_x = out[:axis] + (size,) + out[axis + 1:]
     if tuple(x.shape) != want_x:
@@ -129,18 +120,12 @@ def _along_onnx(b, node, xs, ps):
 
 def _along_import(m):
     """GatherElements: ONNX counts a negative index from the end; take_along never wraps, so
-    the spec adds the size where an index is negative."""
-    x, ids = m.type(0), m.type(1)
-    if ids.rank != x.rank:
+    negative indices are counted from the end here (from_the_end)."""
+    x = m.type(0)
+    if m.type(1).rank != x.rank:
         m.refuse("GatherElements needs data and indices of one rank")
     a = m.attr("axis", 0) % x.rank
-    size, index = x.shape[a], m.value(1)
-    if m.is_known(1) and isinstance(size, int):
-        known = np.asarray(m.known(1)).astype(np.int64)
-        index = m.value_of(np.where(known < 0, known + size, known).astype(known.dtype))
-    elif isinstance(size, int):
-        zero, n = m.constant(0, ids.dtype), m.constant(size, ids.dtype)
-        index = m.call("where", m.call("lt", index, zero), m.call("add", index, n), index)
+    index = from_the_end(m, 1, x.shape[a])
     return m.call("take_along", m.value(0), index, axis=a)
 
 
