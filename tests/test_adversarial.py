@@ -144,6 +144,7 @@ def test_a_stopped_run_resumes_bit_for_bit_and_exports(spec, tmp_path, cli):
     assert grid.shape == (8 * 10 + 2, 8 * 10 + 2, 3)
     assert grid[2:10, 2:10].std() > 1 and (grid[2:10, 2:10] != grid[2:10, 12:20]).any()
     assert not (full / "samples" / "epoch-0002.png").exists()  # epoch 2 did not end
+    assert (full / "samples" / "step-000007.png").exists()  # the run ended inside it
     assert json.loads((full / "config.json").read_text())["adversary"] == \
         {"name": "gan", "discriminator": "disc", "real": 1.0, "fake": 0.0}
 

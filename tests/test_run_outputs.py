@@ -202,3 +202,64 @@ def test_a_crafted_checkpoint_label_is_refused_not_echoed(tmp_path, cli):
     r = cli("export", spec, "--weights", tmp_path / "run", "-o", tmp_path / "m.onnx")
     assert r.returncode == 1 and "info.labels must be a list" in r.stderr, r.stderr
     assert "xxxx" not in r.stderr and not (tmp_path / "m.onnx").exists()
+
+
+FCN = """network fcn {
+    input image: f32[N, 3, H, W]
+    assert H % 4 == 0 and W % 4 == 0, "sides of multiples of 4"
+    f = relu(conv(image, 4, 3, padding=1, stride=2))
+    output out = resize(conv(f, 3, 1), [image.height, image.width], mode="bilinear")
+}
+"""
+
+
+def _jpeg(path, h, w):
+    from PIL import Image
+    pixels = np.random.default_rng(h * w).integers(0, 256, (h, w, 3)).astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_an_image_runs_at_its_own_size_through_open_sizes(tmp_path, cli, write_spec):
+    """An open H, W is the image's own (it was handed to the resize as text: exit 3); the
+    network's assumptions are checked; images of two sizes cannot share a batch."""
+    model = tmp_path / "fcn.onnx"
+    assert cli("export", write_spec(FCN), "-o", model).returncode == 0
+    a, b = _jpeg(tmp_path / "a.jpg", 24, 32), _jpeg(tmp_path / "b.jpg", 20, 16)
+    r = cli("run", model, a, "--save", tmp_path / "y.npy")
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path / "y.npy").shape == (1, 3, 24, 32) and "[24x32 pixels]" in r.stdout
+    r = cli("run", model, a, b)
+    assert r.returncode == 1 and "the images differ (" in r.stderr and "32x24" in r.stderr
+    r = cli("run", model, _jpeg(tmp_path / "c.jpg", 22, 16))
+    assert r.returncode == 1, r.stderr
+    assert "H=22 breaks the network's assumption H%4 == 0" in r.stderr
+
+
+def test_predict_refuses_open_sizes_it_has_no_size_for(tmp_path, cli, write_spec):
+    import onnx
+    model = tmp_path / "fcn.onnx"
+    assert cli("export", write_spec(FCN), "-o", model).returncode == 0
+    m = onnx.load(model)
+    kept = [p for p in m.metadata_props if p.key != "specc.sizes"]
+    del m.metadata_props[:]
+    m.metadata_props.extend(kept)
+    onnx.save(m, tmp_path / "bare.onnx")
+    (tmp_path / "imgs").mkdir()
+    _jpeg(tmp_path / "imgs" / "a.jpg", 24, 32)
+    r = cli("predict", tmp_path / "bare.onnx", "--data", tmp_path / "imgs",
+            "--out", tmp_path / "p.csv")
+    assert r.returncode == 1 and "has open sizes (H, W) and states none" in r.stderr, r.stderr
+    assert not (tmp_path / "p.csv").exists()
+    r = cli("predict", model, "--data", tmp_path / "imgs", "--out", tmp_path / "q.csv")
+    assert r.returncode == 0 and "1 rows" in r.stdout, r.stderr  # at the size it states
+
+
+def test_predict_that_reads_nothing_fails(tmp_path, cli):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.jpg").write_bytes(b"not a jpeg at all")
+    model = tmp_path / "lenet.onnx"
+    from conftest import SPECS
+    assert cli("export", SPECS / "lenet5.net", "-o", model).returncode == 0
+    r = cli("predict", model, "--data", tmp_path / "imgs", "--out", tmp_path / "p.csv")
+    assert r.returncode == 1 and "no sample of" in r.stderr and "1 skipped" in r.stderr

@@ -84,6 +84,18 @@ def test_integer_arithmetic_and_comparisons_follow_python(load_spec):
     assert err <= tol
 
 
+def test_numbers_beside_a_condition_alone_are_f32(load_spec):
+    """where(c, -1.0, 0.0): the numbers took the condition's bool type (a bool result, then
+    exit 3 when onnxruntime found no bool Where); a number is never a truth value."""
+    net = load_spec("network w {\n input x: f32[N, 4]\n"
+                    " output y = where(gt(x, 0.0), -1.0, 0.5)\n}\n")
+    assert str(net.graph.values[net.graph.outputs["y"]].type) == "f32[N, 4]"
+    x = torch.tensor([[-1.0, 2.0, 0.0, 3.0]])
+    assert net.to_torch()(x).tolist() == [[0.5, -1.0, 0.5, -1.0]]
+    err, tol = parity(net)
+    assert err <= tol
+
+
 def test_onnx_integer_ops_match_on_negative_numbers(load_spec):
     """ONNX's Div truncates and its Mod follows the divisor only with fmod=0: the lowerings
     give Python's floor division and remainder on negative numbers too."""

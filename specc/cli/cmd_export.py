@@ -18,7 +18,7 @@ examples:
   specc export specs/lenet5.net --weights runs/lenet5 --checkpoint best -o lenet5.onnx
   specc export specs/resnet.net:resnet50 -o r50.onnx --opset 13 --fp16
   specc export specs/lenet5.net --weights runs/lenet5 -o l8.onnx --int8 --calibrate digits
-  specc export specs/lenet5.net --weights runs/lenet5 --triton models --max-batch-size 64 \
+  specc export specs/lenet5.net --weights runs/lenet5 --triton models --max-batch-size 64 \\
       --preferred-batch-sizes 16,32 --instances 2
   specc export --ensemble runs/a runs/b runs/c -o ens.onnx       the mean of their softmax
 
@@ -221,8 +221,9 @@ def _triton(args, net, out) -> int:
     if results:  # written in the staging folder; it lies in the repository now
         results[0].path = str(Path(repo.folder) / VERSION / "model.onnx")
         print_result(args, results[0])
+    labels = ", labels.txt" if (Path(repo.folder) / "labels.txt").exists() else ""
     print(f"wrote Triton model repository {repo.folder} (config.pbtxt, {VERSION}/model.onnx"
-          f"; onnxruntime ran it at batch {', '.join(map(str, repo.batches))}; Triton itself "
+          f"{labels}; onnxruntime ran it at batch {', '.join(map(str, repo.batches))}; Triton itself "
           "was not run)")
     return 0
 

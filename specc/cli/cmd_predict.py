@@ -90,4 +90,8 @@ def run(args) -> int:
               f"{s.engine})" + (f", resumed after {s.resumed_at} items" if s.resumed_at else "")
               + (f"; {s.skipped} unreadable file{'s' * (s.skipped != 1)} skipped"
                  if s.skipped else ""))
+    if s.skipped and not s.rows and not s.resumed_at and not s.already_done:
+        from ..core.diagnostics import SpeccError
+        raise SpeccError(f"no sample of {args.data} could be read ({s.skipped} skipped): "
+                         f"{s.out} holds only the list of skipped items")
     return 0

@@ -24,7 +24,7 @@ examples:
   specc run r50.onnx x.npz --save out.npy       raw outputs to a file
   specc run unet.onnx x.npy                     a segmentation map: each class's share of pixels
   specc run unet.onnx --data shapes             pixel accuracy and mean IoU
-  specc run retinanet.onnx street.jpg           a detector's boxes: label, score, corners
+  specc run retinanet_detect.onnx street.jpg    a detector's boxes: label, score, corners
 """
 
 

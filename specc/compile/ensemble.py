@@ -114,7 +114,7 @@ def _agree(members: list[Graph]) -> None:
         mine, theirs = _classes(m), _classes(first)
         if mine.type.shape[1:] != theirs.type.shape[1:]:
             errors.append(SpeccError(
-                f"{who} has {_count(mine)} classes; member 1 ('{first.name}') has "
+                f"{who} has {_count(mine)}; member 1 ('{first.name}') has "
                 f"{_count(theirs)}", _output_span(m), ("an ensemble averages one class "
                                                        "distribution per sample",)))
     if errors:
@@ -126,8 +126,12 @@ def _classes(graph: Graph) -> Value:
 
 
 def _count(value: Value) -> str:
+    """The classes an output holds per sample (`10 classes`), or an output of another shape
+    as the spec writes it (`an output f32[N, 4, H, W] ...`)."""
     dims = value.type.shape[1:]
-    return str(dims[0]) if len(dims) == 1 else str(list(dims))
+    if len(dims) == 1:
+        return f"{dims[0]} classes"
+    return f"an output {value.type} (not one row of classes per sample)"
 
 
 def _output_span(graph: Graph):

@@ -74,6 +74,14 @@ def predict(job: PredictJob, show_progress: bool = True) -> Summary:
         return Summary(str(out), 0, 0, 0.0, len(items), "", already_done=True)
     first = writer.done
     spec = input_spec_of(model)
+    open_sizes = [d for d, size in zip(dims[1:], spec.shape) if size is None]
+    if open_sizes and items.kind != "array":
+        raise SpeccError(f"the model's input {name} has open sizes "
+                         f"({', '.join(map(str, open_sizes))}) and states none to predict "
+                         "at: a batch holds one size",
+                         notes=("export it with --set for each (the size every image is "
+                                "resized to), e.g. --set H=512 --set W=512",))
+    dims = [dims[0], *spec.shape]  # an open size at the one the model states
     if job.ray is not None:
         from .ray_runner import ray_batches
         batches = ray_batches(job, items, dims, spec, meta, first)

@@ -53,14 +53,17 @@ class CallEval:
             what, name, names = "block", callee.defn.name, [p.name for p in callee.defn.params]
         else:
             return
+        errors = []
         for a in args:
             if a.name is not None and a.name not in names and a.name != LEARN:
                 from ..core.suggest import did_you_mean
                 span = frame.span(a.span)
                 span = replace(span, end_line=span.line, end_col=span.col + len(a.name))
-                raise SpeccError(f"{what} '{name}' has no argument '{a.name}'"
-                                 f"{did_you_mean(a.name, names)}", span,
-                                 (f"{what} '{name}' takes: {', '.join(names)}",))
+                errors.append(SpeccError(f"{what} '{name}' has no argument '{a.name}'"
+                                         f"{did_you_mean(a.name, names)}", span,
+                                         (f"{what} '{name}' takes: {', '.join(names)}",)))
+        if errors:  # every misspelt keyword of the call at once
+            raise errors[0] if len(errors) == 1 else SpeccError.many(errors)
 
     def _callee(self, e: A.Expr, frame: Frame):
         if isinstance(e, A.ExprName):

@@ -187,10 +187,10 @@ class ExprEval:
 
     def number_tensor(self, v, others, frame, span):
         """A number among tensor operands becomes a rank-0 constant of their dtype (of the
-        first that is not bool: a number is never a truth value, as in where(c, x, 0.0))."""
+        first that is not bool: a number is never a truth value, as in where(c, x, 0.0));
+        beside bool tensors alone, an f32 (where(c, -1.0, 0.0) gives f32)."""
         tensors = [t for t in others if isinstance(t, Tensor)]
-        dtype = next((t.type.dtype for t in tensors if t.type.dtype != "bool"),
-                     tensors[0].type.dtype if tensors else "f32")
+        dtype = next((t.type.dtype for t in tensors if t.type.dtype != "bool"), "f32")
         if dtype in ("i32", "i64") and not _int(v):
             raise SpeccError(f"the number {show(v)} in {dtype} tensor arithmetic must be an int",
                              span, ("cast the tensor to f32 first: cast(x, \"f32\")",))

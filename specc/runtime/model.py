@@ -228,8 +228,18 @@ def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
         raise SpeccError("give input files (.npy, .npz or images) or --data NAME")
     if any(is_image(f) for f in files):
         name, dims, elem = specs[0]
-        batch = np.concatenate([image_array(f, dims, meta) for f in files])
-        return {name: fit_array(name, batch, dims, elem)}
+        images = [image_array(f, dims, meta) for f in files]
+        sizes = {a.shape[2:] for a in images}
+        if len(sizes) > 1:  # open sizes: each image kept its own, and a batch needs one
+            shown = ", ".join(f"{printable(f)} {a.shape[3]}x{a.shape[2]}"
+                              for f, a in zip(files[:4], images[:4]))
+            raise SpeccError(f"the model's input {name} has open sizes and the images differ "
+                             f"({shown}): one batch holds one size",
+                             notes=("run them one at a time, or resize them to one size "
+                                    "first",))
+        feeds = {name: fit_array(name, np.concatenate(images), dims, elem)}
+        check_sizes(model, feeds, meta)
+        return feeds
     feeds = {}
     for f in files:
         arrays = read_arrays(f)
@@ -350,7 +360,8 @@ def _npy(fh, size: int, where: str) -> np.ndarray:
 
 def image_array(path: str, dims: list, meta: dict) -> np.ndarray:
     """One image file fitted to the model's input [1, C, H, W] as `specc run IMAGE` reads it:
-    converted to RGB, resized as it is to the input, channels fitted, normalised."""
+    converted to RGB, resized as it is to the input, channels fitted, normalised. An open
+    size (a symbolic H or W) is the image's own; the caller checks the model's assumptions."""
     import torch
 
     from ..data.images import BadImage, fit_images, read_image
@@ -364,5 +375,6 @@ def image_array(path: str, dims: list, meta: dict) -> np.ndarray:
                          f"{printable(str(e))[:200]}") from None
     x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
     pre = meta.get("specc.preprocessing", {}) or {}
-    want = InputSpec(tuple(dims[1:]), pre.get("pixel_range"), pre.get("mean"), pre.get("std"))
+    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in dims[1:])
+    want = InputSpec(shape, pre.get("pixel_range"), pre.get("mean"), pre.get("std"))
     return fit_images(x, want, path).numpy()

@@ -18,7 +18,8 @@ run's model (`model/...`, what `specc export --weights RUN` reads) and the discr
 its optimiser and schedule under `adversary/`. Each evaluation writes a metrics row (both
 losses, D(x), D(G(z)) before and after the discriminator's step, as the tutorial prints
 them) and, at each epoch's end, RUN/samples/epoch-NNNN.png: the generator on a fixed batch
-of noise drawn from the run's seed."""
+of noise drawn from the run's seed (RUN/samples/step-NNNNNN.png where the run ends inside
+an epoch)."""
 from __future__ import annotations
 
 import sys
@@ -168,12 +169,15 @@ class AdversarialTrainer(Trainer):
                "samples_per_s": p.epoch_samples / max(seconds, 1e-9)}
         p.test_accuracy = row["d_g_z"]
         self.run.mkdir(parents=True, exist_ok=True)
+        images = len(self.pairing.sample) == 3  # [C, H, W]
         if epoch_done:
             self.schedule.step()
             self.d_schedule.step()
-            if len(self.pairing.sample) == 3:  # images [C, H, W]
+            if images:
                 self.write_samples(self.run / SAMPLES / f"epoch-{p.epoch + 1:04d}.png")
             p.next_epoch()
+        elif images and self.finished(p):  # a run that ends inside an epoch shows its end
+            self.write_samples(self.run / SAMPLES / f"step-{p.global_step:06d}.png")
         now = time.perf_counter()
         plot = self.finished(p) or now - self._last_plot > 5.0
         append_metrics(self.run, row, plot=plot, fields=FIELDS)  # before the checkpoint
