@@ -12,6 +12,7 @@ from ..core.diagnostics import SpeccError
 from ..ir.graph import Graph, Init, Node, TensorType, Value
 from ..ops import registry
 from . import names
+from ..ir.sym import Facts
 from .dims import SymbolicValue
 from .tensors import ONNX_TO_SPECC, onnx_type_name
 from .view import (Known, NeedsKnown, NodeView, Refused, UnsupportedType, Val, add_node,
@@ -101,12 +102,29 @@ class Importer:
             [v.name for v in list(g.input) + list(g.output)]
         self.strip = names.common_prefix([n for n in every if "/" in n])
         self.users: dict[str, list[int]] = {}
+        self.producers: dict[str, int] = {}
         for i, n in enumerate(g.node):
             for x in n.input:
                 self.users.setdefault(x, []).append(i)
+            for o in n.output:
+                self.producers[o] = i
         self.graph_outputs = {o.name for o in g.output}
         self.scope_sizes = Counter(names.module_path(n.name) for n in g.node)
         self.inits = {t.name for t in g.initializer}
+        self.facts = Facts()  # the inputs' batch symbols and what the import assumed
+
+    def assume(self, text: str, message: str = "") -> None:
+        """A condition on the open sizes the model relies on (a table sliced to a length T
+        holds T <= its rows): stated in the spec as an assert, and known to the shape rules
+        from here on."""
+        from ..ir.cond import learn, parse_cond
+        from ..ir.graph import Assumption
+        cond = parse_cond(text)
+        if isinstance(cond, bool) or any(str(a.cond) == str(cond)
+                                         for a in self.graph.assumptions):
+            return
+        self.graph.assumptions.append(Assumption(cond, message))
+        learn(self.facts, cond)
 
     # ------------------------------------------------------------------ run
     def run(self) -> Graph:
@@ -122,6 +140,7 @@ class Importer:
         for v in g.input:
             if v.name not in inits:
                 self._input(v)
+        self._stated_assumptions()
         for index, node in enumerate(g.node):
             if index not in self.skip:
                 self._node(index, node)
@@ -142,6 +161,27 @@ class Importer:
         self.graph.inputs = [n for n in self.graph.inputs if n in self._read_inputs()
                              or not self.is_weight_only(n)]
         return self.graph
+
+    def _stated_assumptions(self) -> None:
+        """The asserts a model from `specc export` carries (metadata `specc.assumes`) on the
+        sizes of its inputs: what its shapes were worked out under (H % 8 == 0)."""
+        import json
+        prop = next((p.value for p in self.model.metadata_props if p.key == "specc.assumes"),
+                    None)
+        symbols = {d for v in self.graph.values.values() for d in v.type.shape
+                   if not isinstance(d, int)}
+        known = set().union(*(d.names() for d in symbols)) if symbols else set()
+        try:
+            stated = json.loads(prop) if prop else []
+            for text, message, *_ in stated:
+                from ..ir.cond import parse_cond
+                names_of = parse_cond(text).expr.names()
+                if message.endswith(f"needs {text}"):
+                    continue  # a shape rule's own need: the spec's rules state it again
+                if names_of and names_of <= known:
+                    self.assume(text, message)
+        except (ValueError, TypeError, AttributeError):  # not specc's form: read nothing
+            return
 
     def _read_inputs(self) -> set[str]:
         read = {i for n in self.graph.nodes for i in n.inputs}
@@ -174,6 +214,8 @@ class Importer:
             else:
                 dims.append(names.identifier(d.dim_param, "d") if d.dim_param else
                             ("N" if k == 0 else f"d{k}"))
+        if dims and isinstance(dims[0], str):
+            self.facts.batch.add(dims[0])
         name = self._unique(names.identifier(self._stripped(v.name), "x"))
         self.input_names[v.name] = name
         tt = TensorType(ONNX_TO_SPECC[t.elem_type], tuple(dims))
@@ -352,6 +394,18 @@ class Importer:
         if node.domain not in ("", "ai.onnx"):
             return None
         ins = [self.env.get(x) if x and x != out else None for x in node.input]
+        return NodeView(self, node, index, ins, self._version(node.op_type))
+
+    def producer(self, view, i: int):
+        """The node that makes input i of `view` (read already), seen as its rule saw it."""
+        name = view.node.input[i] if i < len(view.node.input) else ""
+        index = self.producers.get(name)
+        if index is None:
+            return None
+        node = self.model.graph.node[index]
+        if node.domain not in ("", "ai.onnx"):
+            return None
+        ins = [self.env.get(x) if x else None for x in node.input]
         return NodeView(self, node, index, ins, self._version(node.op_type))
 
     def absorb(self, view, other) -> None:
