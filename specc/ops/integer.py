@@ -200,7 +200,7 @@ register(
           doc="The positions 0, 1, ..., n - 1 as an i64 tensor [n]; n may be a symbolic size "
               "(arange(T): the positions of a sequence of any length).",
           args=(Arg("n", "dim"),), infer=_arange_infer, torch=_arange_torch,
-          onnx=_arange_onnx, params=no_params, macs=no_macs, tolerance=0.0,
+          onnx=_arange_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
           traits=frozenset(), onnx_import={"Range": _range_import}),
     OpDef(name="cast", shape="same as x, of `dtype`",
           example=Example(("f32[N, 3, 4]",), "cast(x0 * 3.0, \"i64\")"),

@@ -106,8 +106,9 @@ def _depth_to_space_import(m):
 def _resize_import(m):
     """Resize as specc's own resize (to `sizes`, which may come from a Shape subgraph and be
     symbolic: resize(x, [H//16, W//16])) or upsample (integer `scales`): torch's nearest
-    (asymmetric, floor) and bilinear (pytorch_half_pixel, or align_corners); half_pixel is
-    the same transform where every output size is a known size above 1."""
+    (asymmetric, floor) and bilinear: half_pixel is torch's transform (what torch.onnx
+    writes), pytorch_half_pixel the same but at an output length of 1 (what specc's own
+    export writes), align_corners torch's align_corners=True."""
     x = m.type(0)
     mode = m.attr("mode", "nearest")
     transform = m.attr("coordinate_transformation_mode", "half_pixel")  # opset 13 on
@@ -126,7 +127,7 @@ def _resize_import(m):
     scales = m.known(2)
     if scales is None:
         m.need(2)
-    scales = [float(v) for v in np.asarray(scales).reshape(-1)]
+    scales = [float(str(np.float32(v))) for v in np.asarray(scales).reshape(-1)]
     if scales[:2] != [1.0, 1.0] or any(s != int(s) or s < 1 for s in scales[2:]):
         m.refuse(f"Resize by scales {scales} (specc upsamples by whole factors, the batch "
                  "and channels kept)")
@@ -141,8 +142,11 @@ def _resize_mode(m, mode: str, transform: str, out) -> dict:
                  f"'{m.attr('nearest_mode', 'round_prefer_floor')}' rounding (specc's "
                  "nearest is torch's: asymmetric, floor)")
     if mode == "linear":
-        known = out is not None and all(isinstance(d, int) and d > 1 for d in out)
-        if transform == "pytorch_half_pixel" or transform == "half_pixel" and known:
+        if transform in ("half_pixel", "pytorch_half_pixel"):
+            if out is not None and any(isinstance(d, int) and d == 1 for d in out):
+                m.refuse(f"linear Resize to a length of 1 ({out}): there half_pixel and "
+                         "pytorch_half_pixel differ, and specc's bilinear exports as the "
+                         "latter while it computes the former (torch's)")
             return {"mode": "bilinear"}
         if transform == "align_corners":
             return {"mode": "bilinear", "align_corners": True}
