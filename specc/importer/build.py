@@ -13,7 +13,7 @@ from ..ir.graph import Graph, Init, Node, TensorType, Value
 from ..ops import registry
 from . import names
 from ..ir.sym import Facts
-from .dims import SymbolicValue
+from .dims import SymbolicValue, assume, stated_assumptions
 from .tensors import ONNX_TO_SPECC, onnx_type_name
 from .view import (Known, NeedsKnown, NodeView, Refused, UnsupportedType, Val, add_node,
                    known_of)
@@ -114,17 +114,8 @@ class Importer:
         self.facts = Facts()  # the inputs' batch symbols and what the import assumed
 
     def assume(self, text: str, message: str = "") -> None:
-        """A condition on the open sizes the model relies on (a table sliced to a length T
-        holds T <= its rows): stated in the spec as an assert, and known to the shape rules
-        from here on."""
-        from ..ir.cond import learn, parse_cond
-        from ..ir.graph import Assumption
-        cond = parse_cond(text)
-        if isinstance(cond, bool) or any(str(a.cond) == str(cond)
-                                         for a in self.graph.assumptions):
-            return
-        self.graph.assumptions.append(Assumption(cond, message))
-        learn(self.facts, cond)
+        """A condition on the open sizes the model relies on (dims.py assume)."""
+        assume(self, text, message)
 
     # ------------------------------------------------------------------ run
     def run(self) -> Graph:
@@ -140,7 +131,7 @@ class Importer:
         for v in g.input:
             if v.name not in inits:
                 self._input(v)
-        self._stated_assumptions()
+        stated_assumptions(self)
         for index, node in enumerate(g.node):
             if index not in self.skip:
                 self._node(index, node)
@@ -161,27 +152,6 @@ class Importer:
         self.graph.inputs = [n for n in self.graph.inputs if n in self._read_inputs()
                              or not self.is_weight_only(n)]
         return self.graph
-
-    def _stated_assumptions(self) -> None:
-        """The asserts a model from `specc export` carries (metadata `specc.assumes`) on the
-        sizes of its inputs: what its shapes were worked out under (H % 8 == 0)."""
-        import json
-        prop = next((p.value for p in self.model.metadata_props if p.key == "specc.assumes"),
-                    None)
-        symbols = {d for v in self.graph.values.values() for d in v.type.shape
-                   if not isinstance(d, int)}
-        known = set().union(*(d.names() for d in symbols)) if symbols else set()
-        try:
-            stated = json.loads(prop) if prop else []
-            for text, message, *_ in stated:
-                from ..ir.cond import parse_cond
-                names_of = parse_cond(text).expr.names()
-                if message.endswith(f"needs {text}"):
-                    continue  # a shape rule's own need: the spec's rules state it again
-                if names_of and names_of <= known:
-                    self.assume(text, message)
-        except (ValueError, TypeError, AttributeError):  # not specc's form: read nothing
-            return
 
     def _read_inputs(self) -> set[str]:
         read = {i for n in self.graph.nodes for i in n.inputs}
