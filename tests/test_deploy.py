@@ -170,7 +170,9 @@ def test_triton_repository_matches_the_graph_and_runs(trained, tmp_path, cli):
     assert r.returncode == 0, r.stderr
     assert "Triton itself was not run" in r.stdout
     folder = repo / "tiny"
-    assert sorted(p.name for p in folder.iterdir()) == ["1", "config.pbtxt"]  # no labels
+    # the recipe names no labels: those of the data the run trained on (the digits) travel
+    assert sorted(p.name for p in folder.iterdir()) == ["1", "config.pbtxt", "labels.txt"]
+    assert (folder / "labels.txt").read_text().splitlines() == [str(i) for i in range(10)]
     pb = triton_schema()
     cfg = text_format.Parse((folder / "config.pbtxt").read_text(), pb.ModelConfig())
     assert cfg.name == "tiny" and cfg.backend == "onnxruntime" and cfg.max_batch_size == 16
