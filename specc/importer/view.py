@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.graph import Init, Node, TensorType, Value
+from ..ir.sym import Sym as IrSym, Undecided, assuming
+from ..ir.sym_parse import parse
 from ..ops import registry
 from ..ops.registry import REQUIRED, TENSOR_KINDS, ShapeError
-from ..ir.sym import Undecided, assuming
 from .dims import Sym, SymbolicValue, as_dim, symbolic
 from .tensors import NUMPY_TO_SPECC, ArrayRef, DerivedRef, FillRef, TensorRef
 
@@ -374,8 +375,6 @@ def add_node(imp, view, op_name: str, tensors, weights: dict, attrs: dict,
 def ir_dim(v):
     """A dim as the shape rules take it: an int, or the IR's symbolic expression (from the
     import's text-valued Sym, or a symbol's text)."""
-    from ..ir.sym import Sym as IrSym
-    from ..ir.sym_parse import parse
     if isinstance(v, (IrSym, bool)) or v is None:
         return v
     if isinstance(v, (str, Sym)):

@@ -423,8 +423,8 @@ def _slice_import(m):
         steps = m.ints(4) if m.has(4) else [1] * len(starts)
     axes = [axis(m, a, x.rank) for a in axes]
     if m.foldable() or m.is_known(0) and not m.is_weight(0):
-        starts, ends = m.ints(1) if m.version >= 10 else starts, \
-            m.ints(2) if m.version >= 10 else ends
+        if m.version >= 10:  # bounds computed over open sizes cannot index a known value
+            starts, ends = m.ints(1), m.ints(2)
         index = [slice(None)] * x.rank
         for a, b, e, st in zip(axes, starts, ends, steps):
             index[a] = slice(b, e, st)
