@@ -7,9 +7,10 @@ import re
 
 from ..ir.graph import Graph, Node
 from . import names
-from .emit import Emitter, Expr, call_text, literal, number
+from .emit import Emitter, Expr, assert_lines, call_text, literal, number
 from .formulas import grid_expr, index_expr
-from .structure import _ABSENT, Block, Call, Structure, _eq, _inputs, _output, _path
+from .structure import (_ABSENT, Block, Call, Structure, _eq, _inputs, _output, _path,
+                        symbolic)
 
 _HEAD = re.compile(r"^(.*?[A-Za-z_])(\d+)$")
 
@@ -279,7 +280,8 @@ def _rest_args(call: Call, env) -> list[str]:
 
 def _kw(block: Block, args: list[str]) -> list[str]:
     return [f"{p}={a}" for p, a in zip(block.params, args)
-            if a != literal(block.defaults.get(p, _ABSENT)) if p in block.defaults]
+            if symbolic(block.defaults.get(p)) or a != literal(block.defaults.get(p, _ABSENT))
+            if p in block.defaults]
 
 
 def _call_text(call: Call, args: list[Expr], stage: bool = False,
@@ -287,7 +289,8 @@ def _call_text(call: Call, args: list[Expr], stage: bool = False,
     texts = texts or {}
     parts = [a.text for a in (args[1:] if stage else args)]
     parts += [f"{p}={texts.get(p, literal(call.values[p]))}" for p in call.block.params
-              if p in texts or not _eq(call.values[p], call.block.defaults.get(p, _ABSENT))]
+              if p in texts or symbolic(call.values[p])
+              or not _eq(call.values[p], call.block.defaults.get(p, _ABSENT))]
     if stage and not parts:
         return call.block.name
     return f"{call.block.name}({', '.join(parts)})"
@@ -302,6 +305,7 @@ def _network_text(graph: Graph, s: Structure, doc: str) -> list[str]:
         t = graph.values[name].type
         lines.append(f"    input {name}: {t.dtype}[{', '.join(str(d) for d in t.shape)}]")
         env[name] = Expr(name)
+    lines += assert_lines(graph)
     body = _Body(s, "", env)
     body.vars |= set(graph.inputs) | set(graph.outputs)
     body.outputs = dict(graph.outputs)

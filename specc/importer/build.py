@@ -12,7 +12,8 @@ from ..core.diagnostics import SpeccError
 from ..ir.graph import Graph, Init, Node, TensorType, Value
 from ..ops import registry
 from . import names
-from .dims import SymbolicValue
+from ..ir.sym import Facts
+from .dims import SymbolicValue, assume, stated_assumptions
 from .tensors import ONNX_TO_SPECC, onnx_type_name
 from .view import (Known, NeedsKnown, NodeView, Refused, UnsupportedType, Val, add_node,
                    known_of)
@@ -101,12 +102,20 @@ class Importer:
             [v.name for v in list(g.input) + list(g.output)]
         self.strip = names.common_prefix([n for n in every if "/" in n])
         self.users: dict[str, list[int]] = {}
+        self.producers: dict[str, int] = {}
         for i, n in enumerate(g.node):
             for x in n.input:
                 self.users.setdefault(x, []).append(i)
+            for o in n.output:
+                self.producers[o] = i
         self.graph_outputs = {o.name for o in g.output}
         self.scope_sizes = Counter(names.module_path(n.name) for n in g.node)
         self.inits = {t.name for t in g.initializer}
+        self.facts = Facts()  # the inputs' batch symbols and what the import assumed
+
+    def assume(self, text: str, message: str = "") -> None:
+        """A condition on the open sizes the model relies on (dims.py assume)."""
+        assume(self, text, message)
 
     # ------------------------------------------------------------------ run
     def run(self) -> Graph:
@@ -122,6 +131,7 @@ class Importer:
         for v in g.input:
             if v.name not in inits:
                 self._input(v)
+        stated_assumptions(self)
         for index, node in enumerate(g.node):
             if index not in self.skip:
                 self._node(index, node)
@@ -174,6 +184,8 @@ class Importer:
             else:
                 dims.append(names.identifier(d.dim_param, "d") if d.dim_param else
                             ("N" if k == 0 else f"d{k}"))
+        if dims and isinstance(dims[0], str):
+            self.facts.batch.add(dims[0])
         name = self._unique(names.identifier(self._stripped(v.name), "x"))
         self.input_names[v.name] = name
         tt = TensorType(ONNX_TO_SPECC[t.elem_type], tuple(dims))
@@ -352,6 +364,18 @@ class Importer:
         if node.domain not in ("", "ai.onnx"):
             return None
         ins = [self.env.get(x) if x and x != out else None for x in node.input]
+        return NodeView(self, node, index, ins, self._version(node.op_type))
+
+    def producer(self, view, i: int):
+        """The node that makes input i of `view` (read already), seen as its rule saw it."""
+        name = view.node.input[i] if i < len(view.node.input) else ""
+        index = self.producers.get(name)
+        if index is None:
+            return None
+        node = self.model.graph.node[index]
+        if node.domain not in ("", "ai.onnx"):
+            return None
+        ins = [self.env.get(x) if x else None for x in node.input]
         return NodeView(self, node, index, ins, self._version(node.op_type))
 
     def absorb(self, view, other) -> None:

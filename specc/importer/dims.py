@@ -113,3 +113,45 @@ def shape_array(dims) -> np.ndarray:
 
 def symbolic(arr) -> bool:
     return isinstance(arr, np.ndarray) and arr.dtype == object
+
+
+# ------------------------------------------------------------------ assumptions
+def assume(imp, text: str, message: str = "") -> None:
+    """A condition on the open sizes the model relies on (a table sliced to a length T holds
+    T <= its rows): stated in the spec as an assert, and known to the shape rules of the
+    rest of the import (`imp.facts`)."""
+    from ..ir.cond import learn, parse_cond
+    from ..ir.graph import Assumption
+    cond = parse_cond(text)
+    if any(str(a.cond) == str(cond) for a in imp.graph.assumptions):
+        return
+    imp.graph.assumptions.append(Assumption(cond, message))
+    learn(imp.facts, cond)
+
+
+def stated_assumptions(imp) -> None:
+    """The asserts a model from `specc export` carries (metadata `specc.assumes`) on the
+    sizes of its inputs: what its shapes were worked out under (H % 8 == 0). A shape rule's
+    own need is left out (the spec's rules state it again when it loads), and so is anything
+    not in specc's form."""
+    import json
+
+    from ..ir.cond import parse_cond
+    prop = next((p.value for p in imp.model.metadata_props if p.key == "specc.assumes"), None)
+    if not prop:
+        return
+    dims = {d for name in imp.graph.inputs for d in imp.graph.values[name].type.shape
+            if not isinstance(d, int)}
+    sizes = set().union(*(d.names() for d in dims)) if dims else set()
+    try:
+        stated = json.loads(prop)
+    except ValueError:
+        return
+    for entry in stated if isinstance(stated, list) else ():
+        try:
+            text, message = str(entry[0]), str(entry[1])
+            names = parse_cond(text).expr.names()
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+            continue
+        if names and names <= sizes and not message.endswith(f"needs {text}"):
+            assume(imp, text, message)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Init, Node
+from ..ir.sym import Sym
 from ..ops import registry
 from ..ops.registry import REQUIRED, TENSOR_KINDS, Trait
 from . import names
@@ -55,6 +56,8 @@ def literal(v) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, tuple):
         return "[" + ", ".join(literal(x) for x in v) + "]"
+    if isinstance(v, Sym):  # a symbolic size: its expression over the inputs' dims
+        return str(v)
     raise TypeError(f"no literal for {v!r}")
 
 
@@ -212,6 +215,7 @@ def network_text(graph: Graph, doc: str) -> str:
         lines.append(f"    input {name}: {t.dtype}[{', '.join(str(d) for d in t.shape)}]")
         e.env[name] = Expr(name)
         e.vars.add(name)
+    lines += assert_lines(graph)
     e.vars.update(graph.outputs)
     e.outputs = dict(graph.outputs)
     e.nodes(graph.nodes)
@@ -221,3 +225,10 @@ def network_text(graph: Graph, doc: str) -> str:
             lines.append(f"    output {out} = {e.env[value].text}")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def assert_lines(graph: Graph) -> list[str]:
+    """What the import assumed about the open sizes (a table sliced to a length: T <= 32),
+    stated after the inputs as the spec's asserts."""
+    return [f"    assert {a.cond}" + (f", {literal(a.message)}" if a.message else "")
+            for a in graph.assumptions]

@@ -21,9 +21,11 @@ class RoundTrip:
 
 
 def model_of(net, weights: dict):
+    """The ONNX model `specc export` writes (with the asserts it carries), in memory."""
     from .. import passes
     from ..backends.onnx_build import build_model
-    return build_model(passes.run(net.graph, passes.INFERENCE), weights)
+    meta = {"specc.assumes": net.graph.assumes()} if net.graph.assumptions else None
+    return build_model(passes.run(net.graph, passes.INFERENCE), weights, metadata=meta)
 
 
 def seeded_weights(net, seed: int = 0) -> dict:

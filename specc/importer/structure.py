@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..ir.graph import Graph, Node
+from ..ir.sym import Sym
 from ..ops import registry
 from ..ops.registry import Trait
 from . import names
@@ -302,8 +303,8 @@ def _parameters(family: list[Instance], slot_values):
     for key in keys:
         vec = [p.get(key, _ABSENT) for p in per]
         present = [v for v in vec if v is not _ABSENT]
-        if all(_eq(v, present[0]) for v in present):
-            continue
+        if all(_eq(v, present[0]) for v in present) and not symbolic(present[0]):
+            continue  # a symbolic size is always a parameter: a block cannot name T
         found = _relation(vec, vectors)
         if found is not None:
             slots[key] = found
@@ -323,6 +324,14 @@ def _parameters(family: list[Instance], slot_values):
 
 
 _ABSENT = object()
+
+
+def symbolic(v) -> bool:
+    """A value that holds a symbolic size (T, [H//16, W//16]): the input's dims are names of
+    the network's scope only, so a block takes it from its caller."""
+    if isinstance(v, (tuple, list)):
+        return any(symbolic(x) for x in v)
+    return isinstance(v, Sym)
 
 
 def _eq(a, b) -> bool:

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.graph import Init, Node, TensorType, Value
+from ..ir.sym import Sym as IrSym, Undecided, assuming
+from ..ir.sym_parse import parse
 from ..ops import registry
 from ..ops.registry import REQUIRED, TENSOR_KINDS, ShapeError
-from .dims import SymbolicValue, as_dim, symbolic
+from .dims import Sym, SymbolicValue, as_dim, symbolic
 from .tensors import NUMPY_TO_SPECC, ArrayRef, DerivedRef, FillRef, TensorRef
 
 
@@ -257,6 +259,11 @@ class NodeView:
                          "constant or a shape), but the model computes it at run time",
                          self.node.input[i])
 
+    def assume(self, text: str, message: str = "") -> None:
+        """A condition on the open sizes the node relies on, stated in the spec as an assert
+        (`T <= 32` for a 32-row table sliced to a length T)."""
+        self.imp.assume(text, message)
+
     def is_output(self, k: int) -> bool:
         """Is output k one of the graph's outputs?"""
         return k < len(self.node.output) and self.node.output[k] in self.imp.graph_outputs
@@ -267,6 +274,11 @@ class NodeView:
 
     def sole_user(self, k: int = 0):
         return self.imp.sole_user(self, k)
+
+    def producer(self, i: int):
+        """The node that made input i (a NodeView of it), or None for an input of the
+        model or an initializer."""
+        return self.imp.producer(self, i)
 
     def absorb(self, view) -> None:
         self.imp.absorb(self, view)
@@ -321,7 +333,9 @@ def _normal(kind: str, v):
     if kind == "floats":
         return tuple(_f32(float(x)) for x in (v if isinstance(v, (list, tuple)) else [v]))
     if kind == "dims":
-        return tuple(x if isinstance(x, str) else as_dim(x) for x in v)
+        return tuple(ir_dim(x) for x in v)
+    if kind == "dim":
+        return ir_dim(v)
     if kind == "table":
         return tuple(tuple(int(x) for x in r) for r in v)
     return v
@@ -333,10 +347,15 @@ def add_node(imp, view, op_name: str, tensors, weights: dict, attrs: dict,
     inputs, full = bind(op, tensors, dict(attrs))
     types = [t.type for t in inputs]
     try:
-        outs = op.infer(full, types)
-        specs = op.params(full, types)
+        with assuming(imp.facts):
+            outs = op.infer(full, types)
+            specs = op.params(full, types)
     except ShapeError as e:
         raise Refused(f"as {op_name}: {e}") from None
+    except Undecided as e:
+        raise Refused(f"as {op_name}: {e} (nothing the model states decides it)") from None
+    finally:
+        imp.facts.needs.clear()  # the spec's own shape rules state them again when it loads
     path = imp.claim(path) if path else imp.path_for(view, op_name, weights)
     params = {}
     for role, spec in specs.items():
@@ -351,6 +370,16 @@ def add_node(imp, view, op_name: str, tensors, weights: dict, attrs: dict,
     imp.graph.nodes.append(node)
     imp.graph.values[path] = Value(path, outs[0], path)
     return Val(path, outs[0])
+
+
+def ir_dim(v):
+    """A dim as the shape rules take it: an int, or the IR's symbolic expression (from the
+    import's text-valued Sym, or a symbol's text)."""
+    if isinstance(v, (IrSym, bool)) or v is None:
+        return v
+    if isinstance(v, (str, Sym)):
+        return parse(str(v))
+    return int(v)
 
 
 def _value_of(view, op_name, role, spec, w: Weight | None, pname: str):

@@ -7,7 +7,7 @@ from ..core.dtypes import FLOAT_NAMES as FLOAT_DTYPES
 from ..ir.graph import Init, TensorType
 from .registry import (HALF_SUMS, Arg, Example, no_macs, no_params, OpDef, ParamSpec, register,
                        ShapeError, Trait)
-from .onnx_read import from_the_end
+from .onnx_read import from_the_end, unguarded
 from .rows import aligned, leading, same_rows
 from .shapes import broadcast, float_input, fmt, known, same_dtype
 from ..ir.sym import same
@@ -227,13 +227,14 @@ def _gather_import(m):
         index = np.asarray(m.known(1)).astype(np.int64)
         return m.derive(0, lambda a: np.take(a, index, axis=axis))
     x, ids = m.type(0), m.type(1)
+    a = axis % x.rank
+    plain = unguarded(m, 1, x.shape[a])  # the index before specc's own never-wrap guard
     if m.is_weight(0) and x.rank == 2 and axis == 0 and ids.dtype in ("i32", "i64") \
             and not m.shared(0):
         w = m.weight(0)
-        return m.call("embedding", m.value(1), num=w.shape[0], dim=w.shape[1],
+        return m.call("embedding", plain or m.value(1), num=w.shape[0], dim=w.shape[1],
                       weights={"weight": w})
-    a = axis % x.rank
-    index = from_the_end(m, 1, x.shape[a])
+    index = plain or from_the_end(m, 1, x.shape[a])
     return m.call("take", m.value(0), index, axis=a)
 
 

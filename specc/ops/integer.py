@@ -73,6 +73,54 @@ def _mod_import(m):
     return m.call("fmod" if fmod else "mod", m.value(0), m.value(1))
 
 
+# ----------------------------------------------------------------------------- arange
+def _arange_infer(attrs, types):
+    n = attrs["n"]
+    if isinstance(n, int) and n < 1:
+        raise ShapeError(f"arange needs at least one value, got n = {n}")
+    return [TensorType("i64", (n,))]
+
+
+def arange_like(n, like):
+    """0, 1, ..., n - 1 on the device of `like` (an input that declares n's sizes)."""
+    import torch
+    return torch.arange(n, device=like.device)
+
+
+def _arange_torch(b, node, xs, ps):
+    n = node.attrs["n"]
+    if isinstance(n, int):
+        return b.constant(f"{node.name}.values", b.torch.arange(n))
+    like = b.symbols[sorted(n.names())[0]][0]
+    return b.call(arange_like, b.dim(n), like)
+
+
+def _arange_onnx(b, node, xs, ps):
+    zero, one = b.const([0], "i64", ()), b.const([1], "i64", ())
+    return b.op("Range", [zero, b.scalar_dim(node.attrs["n"]), one])
+
+
+def _range_import(m):
+    """Range of known numbers is computed now; over a size known only at run time (the
+    positions of a sequence of length T: Range(0, T, 1), its bound from a Shape subgraph)
+    it is arange(T), shifted by a known start."""
+    import numpy as np
+    ins = [np.asarray(m.known(i)) if m.is_known(i) else m.need(i) for i in range(3)]
+    start, limit, delta = (a.reshape(-1)[0] if a.size == 1 else m.refuse(
+        f"Range bounds must be single numbers, got {a.shape}") for a in ins)
+    if all(isinstance(v, (int, float, np.number)) for v in (start, limit, delta)):
+        n = max(int(np.ceil((limit - start) / delta)), 0)
+        return m.fold((ins[0] + np.arange(n) * ins[2]).astype(ins[0].dtype))
+    if not all(isinstance(v, (int, np.integer)) for v in (start, delta)) or delta != 1:
+        m.refuse(f"Range({start}, {limit}, {delta}) over a symbolic size: specc's arange "
+                 "steps by 1 from a known start")
+    if ins[0].dtype != object and m.type(0).dtype != "i64":
+        m.refuse(f"Range of {m.type(0).dtype} over a symbolic size (arange makes i64)")
+    start = int(start)
+    y = m.call("arange", n=limit - start if start else limit)
+    return m.call("add", y, m.constant(start, "i64")) if start else y
+
+
 # ------------------------------------------------------------------------ comparisons
 _COMPARE = {"eq": ("==", "eq", "Equal"), "ne": ("!=", "ne", "Equal"),
             "lt": ("<", "lt", "Less"), "le": ("<=", "le", "LessOrEqual"),
@@ -147,6 +195,13 @@ def _arith(name, symbol, torch_fn, onnx, doc, imports=None):
 
 
 register(
+    OpDef(name="arange", shape="-> i64 [n]",
+          example=Example(("f32[N, 5]",), "x0 + cast(arange(x0.shape[1]), \"f32\")"),
+          doc="The positions 0, 1, ..., n - 1 as an i64 tensor [n]; n may be a symbolic size "
+              "(arange(T): the positions of a sequence of any length).",
+          args=(Arg("n", "dim"),), infer=_arange_infer, torch=_arange_torch,
+          onnx=_arange_onnx, params=no_params, macs=no_macs, tolerance=1e-5,
+          traits=frozenset(), onnx_import={"Range": _range_import}),
     OpDef(name="cast", shape="same as x, of `dtype`",
           example=Example(("f32[N, 3, 4]",), "cast(x0 * 3.0, \"i64\")"),
           doc="x converted to `dtype` (f16, bf16, f32, f64, i32, i64, bool): floats to "

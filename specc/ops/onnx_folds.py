@@ -40,14 +40,6 @@ def _constant_of_shape(m):
     return m.fill(value[:1].reshape(()), m.ints(0))
 
 
-def _range(m):
-    """Range of known numbers (a spec's sizes are known while importing)."""
-    start, limit, delta = (np.asarray(m.known(i)) if m.is_known(i) else m.need(i)
-                           for i in range(3))
-    n = max(int(np.ceil((limit - start) / delta)), 0)
-    return m.fold((start + np.arange(n) * delta).astype(start.dtype))
-
-
 def _eye_like(m):
     """EyeLike: ones on diagonal k of a matrix of the input's (known) shape."""
     x = m.type(0)
@@ -63,4 +55,4 @@ def _eye_like(m):
 
 register_import("onnx_folds", {"Shape": _shape, "Size": _size, "Constant": _constant,
                                "ConstantOfShape": _constant_of_shape,
-                               "Range": _range, "EyeLike": _eye_like})
+                               "EyeLike": _eye_like})

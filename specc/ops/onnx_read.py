@@ -30,6 +30,29 @@ def from_the_end(m, i: int, size):
     return index
 
 
+def unguarded(m, i: int, size):
+    """Input i, the indices of a Gather, as it was before a never-wrap guard (specc's own
+    embedding and take write Where(i < 0, bound, i) with a bound past the axis, so that a
+    negative index fails instead of counting from the end): that index, as a tensor of the
+    spec, whose op writes the guard again. None when input i is no such guard."""
+    where = m.producer(i)
+    if where is None or where.op_type != "Where" or not where.is_known(1) or \
+            m.is_known(i) or where.is_known(2):
+        return None
+    less = where.producer(0)
+    if less is None or less.op_type != "Less" or not less.is_known(1) or \
+            less.node.input[0] != where.node.input[2]:
+        return None
+    zero, bound = np.asarray(less.known(1)), np.asarray(where.known(1))
+    if zero.size != 1 or bound.size != 1 or zero.dtype == object or zero.item() != 0:
+        return None
+    bound = bound.reshape(-1)[0]
+    past = isinstance(size, int) and isinstance(bound, (int, np.integer)) and bound >= size
+    if not past and str(bound) != str(size):
+        return None
+    return where.value(2)
+
+
 def attr_or_input(m, name: str, index: int, default=None):
     """A list of ints given as an attribute (older opsets) or as a known input (newer)."""
     if m.has(index):

@@ -5,6 +5,8 @@ transform and "floor" rounding. "bilinear" without align_corners is torch's half
 transform ("pytorch_half_pixel"), with align_corners the "align_corners" transform."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import TensorType
 from .registry import Example, Arg, OpDef, ShapeError, no_macs, no_params, register
 from .shapes import channels, expand, fmt, spatial
@@ -101,6 +103,57 @@ def _depth_to_space_import(m):
     return m.call("reshape", y, shape=lead + [c // (r * r), h * r, w * r])
 
 
+def _resize_import(m):
+    """Resize as specc's own resize (to `sizes`, which may come from a Shape subgraph and be
+    symbolic: resize(x, [H//16, W//16])) or upsample (integer `scales`): torch's nearest
+    (asymmetric, floor) and bilinear: half_pixel is torch's transform (what torch.onnx
+    writes), pytorch_half_pixel the same but at an output length of 1 (what specc's own
+    export writes), align_corners torch's align_corners=True."""
+    x = m.type(0)
+    mode = m.attr("mode", "nearest")
+    transform = m.attr("coordinate_transformation_mode", "half_pixel")  # opset 13 on
+    if m.attr("antialias", 0) or m.attr("axes") is not None:
+        m.refuse("Resize with antialias or axes (specc resizes every spatial dim, without "
+                 "antialiasing)")
+    sizes = m.dims(3) if m.has(3) else None
+    if sizes is not None and len(sizes) != x.rank:
+        m.refuse(f"Resize sizes {sizes} for a rank-{x.rank} input")
+    if sizes is not None and any(str(a) != str(b) for a, b in zip(sizes[:2], x.shape[:2])):
+        m.refuse(f"Resize of the batch or channel dims ({sizes[:2]} from {list(x.shape[:2])})")
+    out = sizes[2:] if sizes is not None else None
+    attrs = _resize_mode(m, mode, transform, out)
+    if out is not None:
+        return m.call("resize", m.value(0), size=out, **attrs)
+    scales = m.known(2)
+    if scales is None:
+        m.need(2)
+    scales = [float(str(np.float32(v))) for v in np.asarray(scales).reshape(-1)]
+    if scales[:2] != [1.0, 1.0] or any(s != int(s) or s < 1 for s in scales[2:]):
+        m.refuse(f"Resize by scales {scales} (specc upsamples by whole factors, the batch "
+                 "and channels kept)")
+    return m.call("upsample", m.value(0), scale=[int(s) for s in scales[2:]], **attrs)
+
+
+def _resize_mode(m, mode: str, transform: str, out) -> dict:
+    if mode == "nearest":
+        if transform == "asymmetric" and m.attr("nearest_mode", "round_prefer_floor") == "floor":
+            return {"mode": "nearest"}
+        m.refuse(f"nearest Resize with the '{transform}' transform and "
+                 f"'{m.attr('nearest_mode', 'round_prefer_floor')}' rounding (specc's "
+                 "nearest is torch's: asymmetric, floor)")
+    if mode == "linear":
+        if transform in ("half_pixel", "pytorch_half_pixel"):
+            if out is not None and any(isinstance(d, int) and d == 1 for d in out):
+                m.refuse(f"linear Resize to a length of 1 ({out}): there half_pixel and "
+                         "pytorch_half_pixel differ, and specc's bilinear exports as the "
+                         "latter while it computes the former (torch's)")
+            return {"mode": "bilinear"}
+        if transform == "align_corners":
+            return {"mode": "bilinear", "align_corners": True}
+        m.refuse(f"linear Resize with the '{transform}' transform")
+    m.refuse(f"Resize mode '{mode}' (specc has nearest and bilinear)")
+
+
 _COMMON = (Arg("mode", "str", "nearest"), Arg("align_corners", "bool", False))
 register(
     OpDef(name="upsample",
@@ -119,7 +172,8 @@ register(
           "to the input's: resize(y, [image.height, image.width], mode=\"bilinear\").",
           args=(Arg("x", "tensor"), Arg("size", "dims")) + _COMMON,
           infer=_resize_infer, torch=_torch, onnx=_onnx, tolerance=1e-5,
-          params=no_params, macs=no_macs, traits=frozenset()),
+          params=no_params, macs=no_macs, traits=frozenset(),
+          onnx_import={"Resize": _resize_import}),
     OpDef(name="pixel_shuffle",
           shape="[N, C r^2, H, W] -> [N, C, H r, W r] (r = factor)",
           example=Example(("f32[N, 8, 3, 3]",), "pixel_shuffle(x0, 2)"),

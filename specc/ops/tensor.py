@@ -332,9 +332,7 @@ def _reshape_to(m, v, x, target):
         if target[0] != x.shape[0]:
             m.refuse(f"reshapes the batch dim: {list(x.shape)} -> {list(target)}")
         target = target[1:]
-    if any(isinstance(t, str) for t in target):
-        m.refuse(f"reshape to {list(target)}: symbolic dims after the batch dim")
-    return m.call("reshape", v, shape=[int(t) for t in target])
+    return m.call("reshape", v, shape=target)  # symbolic dims: the spec's expressions
 
 
 def _transpose_import(m):
@@ -410,18 +408,23 @@ def _pool_ceil(m, sizes, kernel, strides, extra):
 
 
 def _slice_import(m):
-    """Slice with known bounds and positive steps: one `slice` per sliced axis."""
+    """Slice with known bounds and positive steps: one `slice` per sliced axis. Over an open
+    size, or to bounds computed from one (a Shape subgraph: x[:, :T]), the bounds are the
+    spec's symbolic dims; a table of known rows sliced to an open length T needs T <= rows,
+    which the spec then asserts."""
     x = m.type(0)
     if m.version < 10:
         starts, ends = list(m.attr("starts")), list(m.attr("ends"))
         axes = list(m.attr("axes", range(len(starts))))
         steps = [1] * len(starts)
     else:
-        starts, ends = m.ints(1), m.ints(2)
+        starts, ends = m.dims(1), m.dims(2)
         axes = m.ints(3) if m.has(3) else list(range(len(starts)))
         steps = m.ints(4) if m.has(4) else [1] * len(starts)
     axes = [axis(m, a, x.rank) for a in axes]
     if m.foldable() or m.is_known(0) and not m.is_weight(0):
+        if m.version >= 10:  # bounds computed over open sizes cannot index a known value
+            starts, ends = m.ints(1), m.ints(2)
         index = [slice(None)] * x.rank
         for a, b, e, st in zip(axes, starts, ends, steps):
             index[a] = slice(b, e, st)
@@ -431,13 +434,26 @@ def _slice_import(m):
     v = m.value(0)
     for a, b, e, st in zip(axes, starts, ends, steps):
         d = x.shape[a]
-        if not isinstance(d, int):
-            m.refuse(f"slices the symbolic dim '{d}'")
-        b, e, st = slice(b, e, st).indices(d)
-        if (b, e, st) == (0, d, 1):
-            continue
+        if isinstance(d, int) and isinstance(b, int) and isinstance(e, int):
+            b, e, st = slice(b, e, st).indices(d)
+            if (b, e, st) == (0, d, 1):
+                continue
+        else:
+            b, e = _open_bounds(m, d, b, e)
         v = m.call("slice", v, axis=a, start=b, end=e, step=st)
     return v
+
+
+def _open_bounds(m, d, start, end):
+    """Slice bounds where the size or a bound is symbolic: ONNX's 'to the end' (a huge end)
+    is the size itself; negative ints count from the end as specc's slice counts them."""
+    if isinstance(end, int) and end >= 2 ** 62:
+        end = d
+    if isinstance(start, int) and start <= -2 ** 62:
+        start = 0
+    if isinstance(d, int) and not isinstance(end, int):
+        m.assume(f"{end} <= {d}", f"the slice of {d} rows ends at {end}")
+    return start, end
 
 
 def _split_import(m):
