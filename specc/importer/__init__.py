@@ -60,6 +60,7 @@ def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
     from .emit import network_text
     imp = Importer(loaded, name, weight_inputs=weight_inputs)
     graph = prune(imp.run())
+    reclaim(graph, imp.weights)
     weights = {k: v for k, v in imp.weights.items() if k in graph.params}
     doc = describe_source(loaded)
     notes = []
@@ -150,6 +151,28 @@ def prune(graph: Graph) -> Graph:
     values = need | {o for n in graph.nodes for o in n.outputs} | set(graph.inputs)
     graph.values = {k: v for k, v in graph.values.items() if k in values}
     return graph
+
+
+def reclaim(graph: Graph, weights: dict) -> None:
+    """A declared tensor named `w_1` because a node the pruning dropped took `w` first (a
+    rule that read through it) takes its own name back."""
+    import dataclasses
+    import re
+    taken = set(graph.values) | set(graph.params) | set(graph.inputs) | set(graph.outputs)
+    for node in graph.nodes:
+        match = re.fullmatch(r"(.+)_\d+", node.name)
+        if node.op != "parameter" or not match or match.group(1) in taken or \
+                node.params.get("value") != node.name or node.outputs != [node.name]:
+            continue
+        old, new = node.name, match.group(1)
+        node.name, node.outputs, node.params = new, [new], {"value": new}
+        graph.values[new] = dataclasses.replace(graph.values.pop(old), name=new, producer=new)
+        graph.params[new] = dataclasses.replace(graph.params.pop(old), name=new)
+        weights[new] = weights.pop(old)
+        for user in graph.nodes:
+            user.inputs = [new if i == old else i for i in user.inputs]
+        graph.outputs = {k: new if v == old else v for k, v in graph.outputs.items()}
+        taken.add(new)
 
 
 def network_name(path: str | Path, given: str | None) -> str:

@@ -94,13 +94,14 @@ class Importer:
         self.allow_weight_inputs = weight_inputs
         self.problems = Problems()
         self.skip: set[int] = set()
-        self.aliases: list[str] = []
+        self.aliases: list[tuple[str, object]] = []  # absorbed outputs, their values
         self.versions: dict[str, int] = {}
         self.input_names: dict[str, str] = {}  # ONNX input -> spec input
         every = [o for n in g.node for o in n.output] + [t.name for t in g.initializer] + \
             [v.name for v in list(g.input) + list(g.output)]
         self.strip = names.common_prefix([n for n in every if "/" in n])
         self.users: dict[str, list[int]] = {}
+        self.makers = {o: i for i, n in enumerate(g.node) for o in n.output if o}
         for i, n in enumerate(g.node):
             for x in n.input:
                 self.users.setdefault(x, []).append(i)
@@ -250,8 +251,8 @@ class Importer:
                                              f"output{'s' if len(results) > 1 else ''} "
                                              f"{', '.join(str(i) for i in range(len(results)))}")
                 self.env[out] = POISON
-        for out in self.aliases:
-            self.env[out] = results[0]
+        for out, value in self.aliases:
+            self.env[out] = results[0] if value is None else value
         self.aliases = []
 
     def _poison(self, node) -> None:
@@ -354,9 +355,23 @@ class Importer:
         ins = [self.env.get(x) if x and x != out else None for x in node.input]
         return NodeView(self, node, index, ins, self._version(node.op_type))
 
-    def absorb(self, view, other) -> None:
+    def producer(self, view, i: int):
+        out = view.node.input[i] if i < len(view.node.input) else ""
+        readers = self.users.get(out, [])
+        index = self.makers.get(out)
+        if not out or index is None or set(readers) != {view.index} or \
+                out in self.graph_outputs:
+            return None
+        node = self.model.graph.node[index]
+        if node.domain not in ("", "ai.onnx") or any(self.env.get(o) is POISON
+                                                      for o in node.output if o):
+            return None
+        ins = [self.env.get(x) if x else None for x in node.input]
+        return NodeView(self, node, index, ins, self._version(node.op_type))
+
+    def absorb(self, view, other, value=None) -> None:
         self.skip.add(other.index)
-        self.aliases.extend(o for o in other.node.output[:1] if o)
+        self.aliases.extend((o, value) for o in other.node.output[:1] if o)
         for o in other.node.output[1:]:
             if o and (o in self.users or o in self.graph_outputs):
                 raise Refused(f"{other.op_type} '{other.name}' has a second output in use")

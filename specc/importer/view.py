@@ -166,9 +166,25 @@ class NodeView:
         return all(isinstance(x, Known) for k, x in enumerate(self.ins) if self.has(k))
 
     # --------------------------------------------------------------- writing
-    def value(self, i: int) -> Val:
-        x = self.ins[i]
+    def value(self, i: int, fn=None) -> Val:
+        """Input i as a tensor of the spec; with `fn`, a known input laid out by fn first
+        (see laid_out)."""
+        x = self.ins[i] if fn is None else self.laid_out(i, fn)
         return x if isinstance(x, Val) else self.imp.materialize(x)
+
+    def laid_out(self, i: int, fn) -> Known:
+        """Known input i laid out by `fn` (a weight stays a weight). Where fn undoes the
+        layout the model gave one of its initializers (the gathers and unsqueezes specc's
+        own export writes around a weight), that initializer itself: every node that reads
+        it then reads one tensor of the spec, under the initializer's name."""
+        root = undone(self.imp, self.ins[i], fn)
+        return root if root is not None else self.derive(i, fn)
+
+    def producer(self, i: int):
+        """The node that makes input i (a view), when this node alone reads that value and it
+        is no graph output: a rule may read through it (what it wrote is then dropped as dead
+        code). None otherwise."""
+        return self.imp.producer(self, i)
 
     def same(self, i: int):
         """The node's result is its input i, unchanged (Identity, Dropout at inference). A
@@ -208,6 +224,9 @@ class NodeView:
 
     def weight(self, i: int, fn=None) -> Weight:
         x = self.ins[i]
+        root = undone(self.imp, x, fn) if fn is not None else None
+        if root is not None:  # fn undoes the model's layout of an initializer: that one
+            return Weight(root, None, tuple(root.type.shape), root.type.dtype)
         if isinstance(x, Val) and not self.imp.is_weight_input(x):
             self.refuse(f"takes its {_ordinal(i)} input ('{self.node.input[i]}') as a weight, "
                         "but the model computes it at run time; specc's op owns its weights")
@@ -218,6 +237,13 @@ class NodeView:
             probe = fn(np.empty(shape, dtype=np.float32))
             shape = tuple(probe.shape)
         return Weight(x, fn, shape, dtype)
+
+    def zeros_weight(self, shape, dtype: str = "f32") -> Weight:
+        """A parameter's value the model leaves out and ONNX defines as zeros (an RNN's B)."""
+        from .tensors import SPECC_TO_NUMPY
+        ref = FillRef(f"{self.name}.zeros", np.zeros((), SPECC_TO_NUMPY[dtype]), shape)
+        return Weight(Known(ref, None, TensorType(dtype, tuple(shape)), ref.name), None,
+                      tuple(shape), dtype)
 
     def call(self, op_name: str, *tensors, weights: dict | None = None, **attrs) -> Val:
         return self.imp.call(self, op_name, tensors, weights or {}, attrs)
@@ -268,8 +294,31 @@ class NodeView:
     def sole_user(self, k: int = 0):
         return self.imp.sole_user(self, k)
 
-    def absorb(self, view) -> None:
-        self.imp.absorb(self, view)
+    def absorb(self, view, value=None) -> None:
+        """`view`'s node is read here too: its output is `value`, or this rule's result."""
+        self.imp.absorb(self, view, value)
+
+
+def undone(imp, x, fn):
+    """The initializer (its Known) that `fn` applied to x gives back unchanged, when x is that
+    initializer laid out anew by the import (a chain of derived tensors); else None. Decided
+    on a probe of distinct, signed, fractional numbers: only a pure relayout (rows picked,
+    dims added or removed, transposes) that composes to the identity maps it to itself."""
+    if fn is None or not isinstance(x, Known) or not isinstance(x.ref, DerivedRef):
+        return None
+    chain, ref = [], x.ref
+    while isinstance(ref, DerivedRef):
+        chain.append(ref.fn)
+        ref = ref.base
+    root = imp.env.get(ref.name)
+    if not isinstance(root, Known) or root.ref is not ref or ref.size > 1 << 26:
+        return None
+    probe = (np.arange(ref.size, dtype=np.float64) - ref.size / 2 + 0.25).reshape(ref.shape)
+    out = probe
+    for f in reversed(chain):
+        out = f(out)
+    out = np.asarray(fn(out))
+    return root if out.shape == probe.shape and np.array_equal(out, probe) else None
 
 
 def _f32(v: float) -> float:

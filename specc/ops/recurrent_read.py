@@ -1,0 +1,279 @@
+"""ONNX's RNN and LSTM read back into the recurrent ops (the import rules that recurrent.py's
+entries hold).
+
+An ONNX RNN node is time-major (X [T, N, F], Y [T, directions, N, H]; layout=1 is batch
+first), packs its weights with a leading direction axis (W [1, G H, F], R [1, G H, H],
+B [1, 2 G H] = Wb then Rb) and, for LSTM, orders the gates i, o, f, c where PyTorch (and
+specc) orders them i, f, g, o. A node over a zero state reads as `rnn` / `lstm` (batch
+first, owning torch's weight_ih_l0 ... bias_hh_l0); an LSTM of one step from a given state
+as `lstm_cell` over its weights as tensors (specc's own export of an unrolled loop). The
+Transposes, Squeezes and Slices that specc's export writes around the node are read through,
+so the round trip gives the same nodes. What the ops do not compute is refused, naming the
+attribute: another direction, clip, other activations, peepholes, coupled input-forget gates,
+sequence_lens shorter than the sequence, a given state over more than one step.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .onnx_read import attr_or_input
+
+_ORDER = (0, 2, 3, 1)  # ONNX's gate blocks i, o, f, c -> PyTorch's i, f, g, o
+_RNN_ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu"}
+_LSTM_ACTIVATIONS = ["Sigmoid", "Tanh", "Tanh"]
+
+
+def torch_gates(a: np.ndarray, hidden: int) -> np.ndarray:
+    """Rows of an ONNX LSTM matrix or bias [4H, ...] in PyTorch's gate order."""
+    return np.concatenate([a[k * hidden:(k + 1) * hidden] for k in _ORDER], axis=0)
+
+
+# ------------------------------------------------------------------ checks
+def _checked(m, gates: int) -> int:
+    """The node's hidden size, after refusing what specc's recurrent ops do not compute."""
+    kind = m.op_type
+    direction = m.attr("direction", "forward")
+    if direction != "forward":
+        m.refuse(f"direction=\"{direction}\": specc's recurrent ops read the sequence forward "
+                 "only")
+    if m.attr("clip") is not None:
+        m.refuse(f"clip={m.attr('clip')}: specc's recurrent ops do not clip the gates")
+    for name in ("activation_alpha", "activation_beta"):
+        if m.attr(name) is not None:
+            m.refuse(f"{name} is given: specc's recurrent ops use the default activations")
+    if m.attr("layout", 0) not in (0, 1):
+        m.refuse(f"layout={m.attr('layout')} (ONNX defines 0 and 1)")
+    if kind == "LSTM":
+        acts = list(m.attr("activations", _LSTM_ACTIVATIONS))
+        if acts != _LSTM_ACTIVATIONS:
+            m.refuse(f"activations={acts}: specc's LSTM computes {_LSTM_ACTIVATIONS}")
+        if m.attr("input_forget", 0):
+            m.refuse("input_forget=1 (coupled input and forget gates): specc's LSTM has both")
+        if m.has(7) and not _zeros(m, 7):
+            m.refuse("peephole weights P (input 7): specc's LSTM has no peepholes")
+    if not m.is_known(1) and not m.is_weight(1):
+        m.refuse("its weights W are computed at run time; specc's recurrent ops own theirs")
+    w, x = m.type(1), m.type(0)
+    hidden = m.attr("hidden_size", m.type(2).shape[-1])
+    if w.rank != 3 or w.shape[0] != 1 or w.shape[1] != gates * hidden or \
+            x.rank != 3 or w.shape[2] != x.shape[2]:
+        m.refuse(f"hidden_size={hidden} with W {list(w.shape)} over X {list(x.shape)} (W must "
+                 f"be [1, {gates} x hidden, features])")
+    _check_lengths(m)
+    return hidden
+
+
+def _zeros(m, i: int) -> bool:
+    arr = m.known(i)
+    return arr is not None and not np.any(np.asarray(arr, dtype=np.float64))
+
+
+def _steps(m):
+    x = m.type(0)
+    return x.shape[1] if m.attr("layout", 0) == 1 else x.shape[0]
+
+
+def _check_lengths(m) -> None:
+    """sequence_lens (input 4) is read only where every sequence runs the whole length."""
+    if not m.has(4):
+        return
+    lens, steps = m.known(4), _steps(m)
+    if lens is None or not isinstance(steps, int) or np.any(np.asarray(lens) != steps):
+        m.refuse(f"sequence_lens (input 4, '{m.node.input[4]}') may end sequences before "
+                 f"their length {steps}; specc's recurrent ops read every step")
+
+
+def _zero_state(m) -> bool:
+    """initial_h (and initial_c) absent or known zeros."""
+    return all(not m.has(i) or _zeros(m, i) for i in (5, 6))
+
+
+# ---------------------------------------------------------- sequence in / out
+def _is(view, op_type: str) -> bool:
+    return view is not None and view.op_type == op_type
+
+
+def _swaps(view) -> bool:
+    """A Transpose of time and batch (perm 1, 0, 2)."""
+    return _is(view, "Transpose") and list(view.attr("perm", [])) == [1, 0, 2]
+
+
+def _squeezes(view, axis: int, rank: int) -> bool:
+    """A Squeeze of exactly `axis` (its axes known already)."""
+    if not _is(view, "Squeeze") or (view.has(1) and not view.is_known(1)):
+        return False
+    axes = attr_or_input(view, "axes", 1)
+    return axes is not None and [a % rank for a in axes] == [axis]
+
+
+def _unsqueezes(view, axis: int, rank: int) -> bool:
+    if not _is(view, "Unsqueeze") or (view.has(1) and not view.is_known(1)):
+        return False
+    axes = attr_or_input(view, "axes", 1)
+    return axes is not None and [a % rank for a in axes] == [axis]
+
+
+def _batch_first(m):
+    """X as [N, T, F]: layout=1 is; a Transpose before the node (specc's export, PyTorch's
+    batch_first) is read through; else transposed here."""
+    if m.attr("layout", 0) == 1:
+        return m.value(0)
+    before = m.producer(0)
+    if _swaps(before):
+        return before.value(0)
+    return m.call("transpose", m.value(0), perm=[1, 0, 2])
+
+
+def _outputs(m, out, hidden: int):
+    """(Y, Y_h) from the op's [N, T, H]: Y's Squeeze of the direction axis and a Transpose
+    back to batch first after it are read here too."""
+    y = None
+    if m.used(0):
+        y = _sequence(m, out)
+    y_h = None
+    if m.used(1):  # the last step
+        y_h = m.call("slice", out, axis=1, start=-1)
+        if m.attr("layout", 0) == 0:
+            y_h = m.call("transpose", y_h, perm=[1, 0, 2])
+    if m.outputs > 2 and m.used(2):
+        m.refuse("its last cell state Y_c (output 2) is used; specc's lstm gives the hidden "
+                 "states only (lstm_cell gives both, for one step from a given state)")
+    return y, y_h
+
+
+def _sequence(m, out):
+    if m.attr("layout", 0) == 1:
+        after = m.sole_user(0)
+        if _squeezes(after, 2, 4):
+            m.absorb(after, out)
+            return out
+        return m.call("unsqueeze", out, axes=[2])
+    after = m.sole_user(0)
+    if _squeezes(after, 1, 4):
+        back = after.sole_user(0)
+        if _swaps(back):
+            m.absorb(after, out)
+            m.absorb(back, out)
+            return out
+        m.absorb(after, m.call("transpose", out, perm=[1, 0, 2]))
+        return out
+    return m.call("unsqueeze", m.call("transpose", out, perm=[1, 0, 2]), axes=[1])
+
+
+def _bias(m, gates: int, hidden: int, fn):
+    """Wb and Rb (B's halves), each as (view, input, layout): B itself, or the two vectors
+    specc's export joins into it (Unsqueeze of a Concat), read through."""
+    n = gates * hidden
+    if m.is_known(3) or m.is_weight(3):
+        return (m, 3, lambda a: fn(a[0, :n])), (m, 3, lambda a: fn(a[0, n:]))
+    lifted = m.producer(3)
+    join = lifted.producer(0) if _unsqueezes(lifted, 0, 2) else None
+    if _is(join, "Concat") and join.n_inputs == 2 and join.attr("axis", 0) in (0, -1) and \
+            all(join.is_known(k) and join.type(k).shape == (n,) for k in (0, 1)):
+        return (join, 0, fn), (join, 1, fn)
+    m.refuse(f"its bias B ('{m.node.input[3]}') is computed at run time; specc's recurrent "
+             "ops own their biases")
+
+
+# ------------------------------------------------------------------- rules
+def rnn_import(m):
+    """ONNX RNN -> rnn (Elman's recurrence, tanh or relu) from a zero state."""
+    hidden = _checked(m, 1)
+    acts = list(m.attr("activations", ["Tanh"]))
+    if len(acts) != 1 or acts[0] not in _RNN_ACTIVATIONS:
+        m.refuse(f"activations={acts}: specc's rnn computes Tanh or Relu")
+    if not _zero_state(m):
+        m.refuse(f"initial_h (input 5, '{m.node.input[5]}') is given: specc's rnn starts from "
+                 "a zero state")
+    weights = {"weight_ih_l0": m.weight(1, lambda a: a[0]),
+               "weight_hh_l0": m.weight(2, lambda a: a[0])}
+    bias = m.has(3)
+    if bias:
+        (v, i, f), (u, k, g) = _bias(m, 1, hidden, lambda a: a)
+        weights["bias_ih_l0"], weights["bias_hh_l0"] = v.weight(i, f), u.weight(k, g)
+    out = m.call("rnn", _batch_first(m), hidden=hidden, bias=bias,
+                 nonlinearity=_RNN_ACTIVATIONS[acts[0]], weights=weights)
+    return _outputs(m, out, hidden)
+
+
+def lstm_import(m):
+    """ONNX LSTM -> lstm from a zero state, or lstm_cell for one step from a given state."""
+    hidden = _checked(m, 4)
+    if not _zero_state(m):
+        return _cell(m, hidden)
+    h = hidden
+    weights = {"weight_ih_l0": m.weight(1, lambda a: torch_gates(a[0], h)),
+               "weight_hh_l0": m.weight(2, lambda a: torch_gates(a[0], h))}
+    if m.has(3):
+        (v, i, f), (u, k, g) = _bias(m, 4, h, lambda a: torch_gates(a, h))
+        weights["bias_ih_l0"], weights["bias_hh_l0"] = v.weight(i, f), u.weight(k, g)
+    else:
+        dtype = m.type(1).dtype
+        weights["bias_ih_l0"] = m.zeros_weight((4 * h,), dtype)
+        weights["bias_hh_l0"] = m.zeros_weight((4 * h,), dtype)
+    out = m.call("lstm", _batch_first(m), hidden=hidden, weights=weights)
+    return _outputs(m, out, hidden)
+
+
+def _cell(m, hidden: int):
+    """One step from a given state: lstm_cell(x, [h, c], w_ih, w_hh, b_ih, b_hh) [N, 2H]."""
+    if m.attr("layout", 0) != 0 or _steps(m) != 1 or not (m.has(5) and m.has(6)):
+        m.refuse(f"initial_h and initial_c over {_steps(m)} steps (layout="
+                 f"{m.attr('layout', 0)}): specc's lstm starts from a zero state; a given "
+                 "state is read for one time-major step (lstm_cell), both h and c")
+    if not m.has(3):
+        m.refuse("no bias B with a given state: specc's lstm_cell takes its biases as tensors")
+    h = hidden
+    before = m.producer(0)
+    x = before.value(0) if _unsqueezes(before, 0, 3) else \
+        m.call("squeeze", m.value(0), axes=[0])
+    (v, i, f), (u, k, g) = _bias(m, 4, h, lambda a: torch_gates(a, h))
+    tensors = [m.value(1, lambda a: torch_gates(a[0], h)),
+               m.value(2, lambda a: torch_gates(a[0], h)), v.value(i, f), u.value(k, g)]
+    state = m.call("lstm_cell", x, _state_in(m, h), *tensors)
+    return _cell_outputs(m, state, h)
+
+
+def _state_in(m, h: int):
+    """[h0, c0] as one [N, 2H] tensor: the two halves specc's export slices out of one state
+    are read back as that state."""
+    parts = []
+    for i, start in ((5, 0), (6, h)):
+        lifted = m.producer(i)
+        cut = lifted.producer(0) if _unsqueezes(lifted, 0, 3) else None
+        if _is(cut, "Slice") and cut.n_inputs >= 4 and all(cut.is_known(k) for k in (1, 2, 3)) \
+                and cut.ints(1) == [start] and cut.ints(2) == [start + h] and \
+                [a % 2 for a in cut.ints(3)] == [1] and (cut.n_inputs < 5 or cut.ints(4) == [1]):
+            parts.append((cut.ins[0], cut))
+        else:
+            parts.append((None, None))
+    (a, cut_h), (b, cut_c) = parts
+    if a is not None and a is b:
+        return cut_h.value(0)
+    halves = [m.call("squeeze", m.value(i), axes=[0]) for i in (5, 6)]
+    return m.call("concat", halves, axis=1)
+
+
+def _cell_outputs(m, state, h: int):
+    """(Y, Y_h, Y_c) of the step; the Squeezes of Y_h and Y_c and the Concat that joins them
+    (specc's export) are read as the state itself."""
+    sq_h, sq_c = m.sole_user(1), m.sole_user(2)
+    if _squeezes(sq_h, 0, 3) and _squeezes(sq_c, 0, 3):
+        join_h, join_c = sq_h.sole_user(0), sq_c.sole_user(0)
+        if _is(join_h, "Concat") and join_h is not None and join_c is not None and \
+                join_h.index == join_c.index and join_h.attr("axis") in (1, -1) and \
+                list(join_h.node.input) == [sq_h.node.output[0], sq_c.node.output[0]]:
+            m.absorb(sq_h, state)
+            m.absorb(sq_c, state)
+            m.absorb(join_h, state)
+            return _hidden_seq(m, state, h) if m.used(0) else None, state, state
+    y_h = m.call("unsqueeze", m.call("slice", state, axis=1, start=0, end=h), axes=[0]) \
+        if m.used(1) else None
+    y_c = m.call("unsqueeze", m.call("slice", state, axis=1, start=h, end=2 * h), axes=[0]) \
+        if m.used(2) else None
+    return _hidden_seq(m, state, h) if m.used(0) else None, y_h, y_c
+
+
+def _hidden_seq(m, state, h: int):
+    """Y [1, 1, N, H] of the step."""
+    return m.call("unsqueeze", m.call("slice", state, axis=1, start=0, end=h), axes=[0, 1])
