@@ -106,6 +106,10 @@ class Importer:
             for x in n.input:
                 self.users.setdefault(x, []).append(i)
         self.graph_outputs = {o.name for o in g.output}
+        self.live = set(self.graph_outputs)  # values some graph output depends on
+        for n in reversed(g.node):
+            if any(o in self.live for o in n.output):
+                self.live.update(x for x in n.input if x)
         self.scope_sizes = Counter(names.module_path(n.name) for n in g.node)
         self.inits = {t.name for t in g.initializer}
 
@@ -214,6 +218,12 @@ class Importer:
             return self._poison(node)
         view = NodeView(self, node, index, ins, self._version(node.op_type))
         rule = registry.import_rule(node.op_type)
+        skipped = set(self.skip)
+        if not self._read(view, rule, node, label, ins):
+            self.skip, self.aliases = skipped, []  # refused after absorbing a node: that
+            # node is read on its own (and refused there too, or poisoned by this one)
+
+    def _read(self, view, rule, node, label: str, ins) -> None:
         try:
             if rule is not None:
                 result = rule.read(view)
@@ -237,6 +247,7 @@ class Importer:
                                          f"where the model computes with the symbolic dim '{e}'")
             return self._poison(node)
         self._bind(node, label, result)
+        return True
 
     def _bind(self, node, label: str, result) -> None:
         results = result if isinstance(result, tuple) else (result,)
@@ -245,6 +256,8 @@ class Importer:
                 continue
             if k < len(results) and results[k] is not None:
                 self.env[out] = results[k]
+            elif out not in self.live:  # read only by dead code, if at all
+                self.env[out] = POISON
             elif out in self.users or out in self.graph_outputs:
                 self.problems.refused.append(f"{node.op_type} '{label}': its output {k} "
                                              f"('{out}') is used, and specc computes only "

@@ -291,6 +291,11 @@ class NodeView:
         """Does anything read output k (a node, or the graph's outputs)?"""
         return self.imp.used(self.node.output[k]) if k < len(self.node.output) else False
 
+    def live(self, k: int) -> bool:
+        """Does a graph output depend on output k? (A value only dead code reads may be
+        left uncomputed.)"""
+        return k < len(self.node.output) and self.node.output[k] in self.imp.live
+
     def sole_user(self, k: int = 0):
         return self.imp.sole_user(self, k)
 

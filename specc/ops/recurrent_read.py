@@ -127,18 +127,15 @@ def _batch_first(m):
 def _outputs(m, out, hidden: int):
     """(Y, Y_h) from the op's [N, T, H]: Y's Squeeze of the direction axis and a Transpose
     back to batch first after it are read here too."""
-    y = None
-    if m.used(0):
-        y = _sequence(m, out)
+    if m.outputs > 2 and m.live(2):
+        m.refuse("its last cell state Y_c (output 2) is used; specc's lstm gives the hidden "
+                 "states only (lstm_cell gives both, for one step from a given state)")
     y_h = None
-    if m.used(1):  # the last step
+    if m.live(1):  # the last step
         y_h = m.call("slice", out, axis=1, start=-1)
         if m.attr("layout", 0) == 0:
             y_h = m.call("transpose", y_h, perm=[1, 0, 2])
-    if m.outputs > 2 and m.used(2):
-        m.refuse("its last cell state Y_c (output 2) is used; specc's lstm gives the hidden "
-                 "states only (lstm_cell gives both, for one step from a given state)")
-    return y, y_h
+    return _sequence(m, out) if m.live(0) else None, y_h
 
 
 def _sequence(m, out):
@@ -266,12 +263,12 @@ def _cell_outputs(m, state, h: int):
             m.absorb(sq_h, state)
             m.absorb(sq_c, state)
             m.absorb(join_h, state)
-            return _hidden_seq(m, state, h) if m.used(0) else None, state, state
+            return _hidden_seq(m, state, h) if m.live(0) else None, state, state
     y_h = m.call("unsqueeze", m.call("slice", state, axis=1, start=0, end=h), axes=[0]) \
-        if m.used(1) else None
+        if m.live(1) else None
     y_c = m.call("unsqueeze", m.call("slice", state, axis=1, start=h, end=2 * h), axes=[0]) \
-        if m.used(2) else None
-    return _hidden_seq(m, state, h) if m.used(0) else None, y_h, y_c
+        if m.live(2) else None
+    return _hidden_seq(m, state, h) if m.live(0) else None, y_h, y_c
 
 
 def _hidden_seq(m, state, h: int):

@@ -1,0 +1,154 @@
+"""ONNX RNN and LSTM read back: specc's own exports of `rnn`, `lstm` and the glimpse network's
+unrolled `lstm_cell` loop round-trip with their weights under the spec's keys, an LSTM that
+plain torch.onnx.export writes for torch.nn.LSTM imports to the outputs onnxruntime gives on
+the original file, and what specc's ops cannot compute is refused with the node and the
+attribute named."""
+import io
+import textwrap
+import warnings
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import helper
+
+import specc
+from onnx_models import model, run, value
+from specc.core.diagnostics import SpeccError
+from specc.importer import import_graph, load_imported
+from specc.importer.read import from_proto
+from specc.importer.roundtrip import model_of, roundtrip, seeded_weights
+
+
+def _spec(tmp_path, body: str, name: str = "seq"):
+    path = tmp_path / f"{name}.net"
+    path.write_text("specc 1\n\nnetwork " + name + " {\n" + textwrap.indent(
+        textwrap.dedent(body), "    ") + "}\n")
+    return specc.load(path)
+
+
+def _weights_back(net, imported_net, weights):
+    """Every parameter of the original comes back under its own key, value for value."""
+    first = seeded_weights(net)
+    assert set(first) == set(weights)
+    for key, arr in first.items():
+        np.testing.assert_array_equal(weights[key], arr, err_msg=key)
+    assert set(imported_net.graph.params) == set(net.graph.params)
+
+
+@pytest.mark.parametrize("body", [
+    "input rows: f32[N, T, 3]\nstates = rnn(rows, 5)\noutput y = states * 2.0\n",
+    "input rows: f32[N, 6, 3]\nstates = rnn(rows, 5, nonlinearity=\"relu\", bias=false)\n"
+    "output y = states * 2.0\n",
+    "input rows: f32[N, T, 3]\nstates = lstm(rows, 4)\noutput y = states * 2.0\n",
+])
+def test_specc_recurrent_export_round_trips_op_for_op(tmp_path, body):
+    net = _spec(tmp_path, body)
+    r = roundtrip(net)
+    assert r.rel == 0.0 and r.nodes[0] == r.nodes[1], (r.nodes, r.rel)
+    again, weights = load_imported(import_graph(from_proto(model_of(net, seeded_weights(net))),
+                                                net.name))
+    _weights_back(net, again, weights)  # states.weight_ih_l0 ... in torch's gate order
+
+
+def test_glimpse_unrolled_lstm_cells_share_one_set_of_weights():
+    net = specc.load("specs/glimpse.net", "glimpse_small")
+    r = roundtrip(net)
+    assert r.rel == 0.0, r.rel
+    assert r.text.count("lstm_cell(") == 1 and r.text.count("|> unit(") == 6  # one block
+    first = seeded_weights(net)
+    again, weights = load_imported(import_graph(from_proto(model_of(net, first)), net.name))
+    assert r.text.count("param rnn_l0_") == 4  # six steps read one w_ih, w_hh, b_ih, b_hh
+    for role in ("w_ih", "w_hh", "b_ih", "b_hh"):  # declared, so '.' becomes '_'
+        np.testing.assert_array_equal(weights[f"rnn_l0_{role}"], first[f"rnn.l0.{role}"])
+
+
+class _Torch(torch.nn.Module):
+    def __init__(self, batch_first: bool, layers: int, bias: bool = True):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 5, num_layers=layers, batch_first=batch_first, bias=bias)
+
+    def forward(self, x):
+        return self.lstm(x)[0]
+
+
+def _torch_onnx(module, x) -> onnx.ModelProto:
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (x,), f, dynamo=False, input_names=["x"], opset_version=17)
+    return onnx.load_from_string(f.getvalue())
+
+
+@pytest.mark.parametrize("batch_first,layers,bias", [(True, 1, True), (False, 1, True),
+                                                     (True, 2, True), (False, 2, False)])
+def test_torch_nn_lstm_export_imports_to_its_outputs(batch_first, layers, bias):
+    torch.manual_seed(0)
+    module = _Torch(batch_first, layers, bias).eval()
+    x = torch.randn(2, 4, 3) if batch_first else torch.randn(4, 2, 3)
+    original = _torch_onnx(module, x)
+    imported = import_graph(from_proto(original), "torch_lstm")
+    again, weights = load_imported(imported)
+    want = run(original, {"x": x.numpy()})[0]
+    got = run(model_of(again, weights), {again.graph.inputs[0]: x.numpy()})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, module(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+    # ONNX's i, o, f, c gates and its [Wb, Rb] bias come back as torch's i, f, g, o
+    state = module.state_dict()
+    names = ["lstm"] + [f"lstm_{k}" for k in range(1, layers)]
+    for k, owner in enumerate(names):
+        for role in ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if bias else ()):
+            np.testing.assert_array_equal(weights[f"{owner}.{role}_l0"],
+                                          state[f"lstm.{role}_l{k}"].numpy())
+        if not bias:
+            assert not np.any(weights[f"{owner}.bias_ih_l0"])
+
+
+def _onnx_lstm(**attrs):
+    """One ONNX LSTM over X [2, 1, 3] with hidden 4; `inputs` extends its optional inputs."""
+    rng = np.random.default_rng(0)
+    extra = attrs.pop("inputs", [])
+    inits = [("W", rng.standard_normal((1, 16, 3)).astype(np.float32)),
+             ("R", rng.standard_normal((1, 16, 4)).astype(np.float32)),
+             ("B", rng.standard_normal((1, 32)).astype(np.float32))]
+    inits += [(n, a) for n, a in extra if a is not None]
+    names = ["x", "W", "R", "B"] + [n for n, _ in extra]
+    node = helper.make_node("LSTM", names, ["y"], name="enc", hidden_size=4, **attrs)
+    return model([node], [value("x", [2, 1, 3])], [value("y", [2, 1, 1, 4])], inits)
+
+
+@pytest.mark.parametrize("attrs,says", [
+    ({"direction": "bidirectional"}, 'direction="bidirectional"'),
+    ({"clip": 3.0}, "clip=3.0"),
+    ({"activations": ["Sigmoid", "Relu", "Tanh"]}, "activations=['Sigmoid', 'Relu', 'Tanh']"),
+    ({"input_forget": 1}, "input_forget=1"),
+    ({"inputs": [("lens", np.array([1], np.int32))]}, "sequence_lens (input 4"),
+    ({"inputs": [("", None), ("h0", np.ones((1, 1, 4), np.float32))]}, "initial_h and initial_c"),
+])
+def test_what_lstm_cannot_compute_is_refused_by_node_and_attribute(attrs, says):
+    m = _onnx_lstm(**attrs)
+    with pytest.raises(SpeccError) as e:
+        import_graph(from_proto(m), "m")
+    text = str(e.value)
+    assert "LSTM 'enc'" in text and says in text, text
+
+
+def test_an_onnx_lstm_with_its_own_weights_imports_to_its_outputs():
+    m = _onnx_lstm()
+    again, weights = load_imported(import_graph(from_proto(m), "m"))
+    x = np.random.default_rng(1).standard_normal((2, 1, 3)).astype(np.float32)
+    want = run(m, {"x": x})[0]
+    got = run(model_of(again, weights), {again.graph.inputs[0]: x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_gru_is_refused_by_name():
+    rng = np.random.default_rng(0)
+    node = helper.make_node("GRU", ["x", "W", "R"], ["y"], name="gru0", hidden_size=4)
+    m = model([node], [value("x", [2, 1, 3])], [value("y", [2, 1, 1, 4])],
+              [("W", rng.standard_normal((1, 12, 3)).astype(np.float32)),
+               ("R", rng.standard_normal((1, 12, 4)).astype(np.float32))])
+    with pytest.raises(SpeccError) as e:
+        import_graph(from_proto(m), "m")
+    assert "GRU: 1 node(s), first 'gru0'" in str(e.value)
