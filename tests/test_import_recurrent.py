@@ -94,15 +94,17 @@ def test_torch_nn_lstm_export_imports_to_its_outputs(batch_first, layers, bias):
     got = run(model_of(again, weights), {again.graph.inputs[0]: x.numpy()})[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got, module(x).detach().numpy(), rtol=1e-5, atol=1e-6)
-    # ONNX's i, o, f, c gates and its [Wb, Rb] bias come back as torch's i, f, g, o
+    # one lstm(layers=...) under torch's own keys; ONNX's i, o, f, c gates and its [Wb, Rb]
+    # bias come back as torch's i, f, g, o
+    assert imported.text.count("lstm(") == 1, imported.text
+    if batch_first:
+        assert f"lstm = lstm(x, 5{', layers=2' if layers == 2 else ''})" in imported.text
     state = module.state_dict()
-    names = ["lstm"] + [f"lstm_{k}" for k in range(1, layers)]
-    for k, owner in enumerate(names):
-        for role in ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if bias else ()):
-            np.testing.assert_array_equal(weights[f"{owner}.{role}_l0"],
-                                          state[f"lstm.{role}_l{k}"].numpy())
-        if not bias:
-            assert not np.any(weights[f"{owner}.bias_ih_l0"])
+    for key, arr in state.items():
+        np.testing.assert_array_equal(weights[key], arr.numpy(), err_msg=key)
+    assert set(weights) == set(state) | ({f"lstm.bias_{r}_l{k}" for r in ("ih", "hh")
+                                          for k in range(layers)} if not bias else set())
+    assert bias or not any(np.any(weights[f"lstm.bias_ih_l{k}"]) for k in range(layers))
 
 
 def _onnx_lstm(**attrs):
@@ -152,3 +154,14 @@ def test_gru_is_refused_by_name():
     with pytest.raises(SpeccError) as e:
         import_graph(from_proto(m), "m")
     assert "GRU: 1 node(s), first 'gru0'" in str(e.value)
+
+
+@pytest.mark.parametrize("op", ["lstm(rows, 4, layers=3)", "rnn(rows, 4, layers=2)"])
+def test_layers_come_back_as_one_op(tmp_path, op):
+    net = _spec(tmp_path, f"input rows: f32[N, T, 3]\nstates = {op}\noutput y = states * 2.0\n")
+    r = roundtrip(net)
+    assert r.rel == 0.0 and r.nodes[0] == r.nodes[1], (r.nodes, r.rel)
+    assert op.split("(")[0] + "(" in r.text and "layers=" in r.text, r.text
+    again, weights = load_imported(import_graph(from_proto(model_of(net, seeded_weights(net))),
+                                                net.name))
+    _weights_back(net, again, weights)  # states.weight_ih_l1 ... as the spec keeps them

@@ -154,25 +154,36 @@ def prune(graph: Graph) -> Graph:
 
 
 def reclaim(graph: Graph, weights: dict) -> None:
-    """A declared tensor named `w_1` because a node the pruning dropped took `w` first (a
-    rule that read through it) takes its own name back."""
-    import dataclasses
+    """A node named `w_1` because a node the pruning dropped took `w` first (a rule that read
+    through it, a layer merged into the next) takes its own name back, and its parameters
+    theirs (`w.weight_ih_l0`)."""
     import re
     taken = set(graph.values) | set(graph.params) | set(graph.inputs) | set(graph.outputs)
+    taken |= {p.split(".", 1)[0] for p in graph.params}
     for node in graph.nodes:
         match = re.fullmatch(r"(.+)_\d+", node.name)
-        if node.op != "parameter" or not match or match.group(1) in taken or \
-                node.params.get("value") != node.name or node.outputs != [node.name]:
+        if not match or match.group(1) in taken or node.outputs != [node.name] or \
+                any(p != node.name and not p.startswith(node.name + ".")
+                    for p in node.params.values()):
             continue
-        old, new = node.name, match.group(1)
-        node.name, node.outputs, node.params = new, [new], {"value": new}
-        graph.values[new] = dataclasses.replace(graph.values.pop(old), name=new, producer=new)
-        graph.params[new] = dataclasses.replace(graph.params.pop(old), name=new)
-        weights[new] = weights.pop(old)
-        for user in graph.nodes:
-            user.inputs = [new if i == old else i for i in user.inputs]
-        graph.outputs = {k: new if v == old else v for k, v in graph.outputs.items()}
-        taken.add(new)
+        _rename(graph, weights, node, match.group(1))
+        taken.add(node.name)
+
+
+def _rename(graph: Graph, weights: dict, node, new: str) -> None:
+    import dataclasses
+    old = node.name
+    node.name, node.outputs = new, [new]
+    graph.values[new] = dataclasses.replace(graph.values.pop(old), name=new, producer=new)
+    for role, pname in list(node.params.items()):
+        renamed = new + pname[len(old):]
+        node.params[role] = renamed
+        graph.params[renamed] = dataclasses.replace(graph.params.pop(pname), name=renamed)
+        if pname in weights:
+            weights[renamed] = weights.pop(pname)
+    for user in graph.nodes:
+        user.inputs = [new if i == old else i for i in user.inputs]
+    graph.outputs = {k: new if v == old else v for k, v in graph.outputs.items()}
 
 
 def network_name(path: str | Path, given: str | None) -> str:

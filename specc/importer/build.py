@@ -370,14 +370,13 @@ class Importer:
 
     def producer(self, view, i: int):
         out = view.node.input[i] if i < len(view.node.input) else ""
-        readers = self.users.get(out, [])
+        readers = {r for r in self.users.get(out, []) if r != view.index and
+                   self.model.graph.node[r].op_type not in ("Shape", "Size")}  # sizes only
         index = self.makers.get(out)
-        if not out or index is None or set(readers) != {view.index} or \
-                out in self.graph_outputs:
+        if not out or index is None or readers or out in self.graph_outputs:
             return None
         node = self.model.graph.node[index]
-        if node.domain not in ("", "ai.onnx") or any(self.env.get(o) is POISON
-                                                      for o in node.output if o):
+        if node.domain not in ("", "ai.onnx") or self.env.get(out) is POISON:
             return None
         ins = [self.env.get(x) if x else None for x in node.input]
         return NodeView(self, node, index, ins, self._version(node.op_type))

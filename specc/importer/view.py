@@ -181,8 +181,8 @@ class NodeView:
         return root if root is not None else self.derive(i, fn)
 
     def producer(self, i: int):
-        """The node that makes input i (a view), when this node alone reads that value and it
-        is no graph output: a rule may read through it (what it wrote is then dropped as dead
+        """The node that makes input i (a view), when this node alone reads that value (Shape
+        and Size read only its sizes) and it is no graph output: a rule may read through it (what it wrote is then dropped as dead
         code). None otherwise."""
         return self.imp.producer(self, i)
 

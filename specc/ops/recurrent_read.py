@@ -98,19 +98,26 @@ def _swaps(view) -> bool:
     return _is(view, "Transpose") and list(view.attr("perm", [])) == [1, 0, 2]
 
 
+def _axes(view, rank: int):
+    """A (Un)Squeeze's axes when they are known: an attribute, a known input, or a Constant
+    node that only it reads (PyTorch writes those after the node it reads from)."""
+    if view.has(1) and not view.is_known(1):
+        const = view.producer(1)
+        if not _is(const, "Constant") or const.attr("value") is None:
+            return None
+        axes = [int(a) for a in np.asarray(const.attr("value")).reshape(-1)]
+    else:
+        axes = attr_or_input(view, "axes", 1)
+    return None if axes is None else [a % rank for a in axes]
+
+
 def _squeezes(view, axis: int, rank: int) -> bool:
-    """A Squeeze of exactly `axis` (its axes known already)."""
-    if not _is(view, "Squeeze") or (view.has(1) and not view.is_known(1)):
-        return False
-    axes = attr_or_input(view, "axes", 1)
-    return axes is not None and [a % rank for a in axes] == [axis]
+    """A Squeeze of exactly `axis`."""
+    return _is(view, "Squeeze") and _axes(view, rank) == [axis]
 
 
 def _unsqueezes(view, axis: int, rank: int) -> bool:
-    if not _is(view, "Unsqueeze") or (view.has(1) and not view.is_known(1)):
-        return False
-    axes = attr_or_input(view, "axes", 1)
-    return axes is not None and [a % rank for a in axes] == [axis]
+    return _is(view, "Unsqueeze") and _axes(view, rank) == [axis]
 
 
 def _batch_first(m):
@@ -173,23 +180,64 @@ def _bias(m, gates: int, hidden: int, fn):
 
 
 # ------------------------------------------------------------------- rules
-def rnn_import(m):
-    """ONNX RNN -> rnn (Elman's recurrence, tanh or relu) from a zero state."""
-    hidden = _checked(m, 1)
+def _rnn_kind(m) -> tuple:
     acts = list(m.attr("activations", ["Tanh"]))
     if len(acts) != 1 or acts[0] not in _RNN_ACTIVATIONS:
         m.refuse(f"activations={acts}: specc's rnn computes Tanh or Relu")
+    return _RNN_ACTIVATIONS[acts[0]], m.has(3)
+
+
+def _rnn_weights(m, hidden: int, k: int) -> dict:
+    weights = {f"weight_ih_l{k}": m.weight(1, lambda a: a[0]),
+               f"weight_hh_l{k}": m.weight(2, lambda a: a[0])}
+    if m.has(3):
+        (v, i, f), (u, j, g) = _bias(m, 1, hidden, lambda a: a)
+        weights[f"bias_ih_l{k}"], weights[f"bias_hh_l{k}"] = v.weight(i, f), u.weight(j, g)
+    return weights
+
+
+def _lstm_weights(m, h: int, k: int) -> dict:
+    weights = {f"weight_ih_l{k}": m.weight(1, lambda a: torch_gates(a[0], h)),
+               f"weight_hh_l{k}": m.weight(2, lambda a: torch_gates(a[0], h))}
+    if m.has(3):
+        (v, i, f), (u, j, g) = _bias(m, 4, h, lambda a: torch_gates(a, h))
+        weights[f"bias_ih_l{k}"], weights[f"bias_hh_l{k}"] = v.weight(i, f), u.weight(j, g)
+    else:
+        dtype = m.type(1).dtype
+        weights[f"bias_ih_l{k}"] = m.zeros_weight((4 * h,), dtype)
+        weights[f"bias_hh_l{k}"] = m.zeros_weight((4 * h,), dtype)
+    return weights
+
+
+def _layers(m, same) -> list:
+    """The nodes of one multi-layer network ending at m: while this layer reads the squeezed
+    Y of another node of its kind that nothing else reads (what specc's `layers=` and
+    torch's num_layers export), that node is the layer before. Earlier layers were read as
+    ops of their own; those become dead code."""
+    layers = [m]
+    while True:
+        squeeze = layers[0].producer(0)
+        prev = squeeze.producer(0) if _squeezes(squeeze, 1, 4) else None
+        if not _is(prev, m.op_type) or prev.live(1) or (prev.outputs > 2 and prev.live(2)) \
+                or prev.attr("layout", 0) != 0 or not same(prev):
+            return layers
+        layers.insert(0, prev)
+
+
+def rnn_import(m):
+    """ONNX RNN -> rnn (Elman's recurrence, tanh or relu) from a zero state."""
+    hidden = _checked(m, 1)
+    kind = _rnn_kind(m)
     if not _zero_state(m):
         m.refuse(f"initial_h (input 5, '{m.node.input[5]}') is given: specc's rnn starts from "
                  "a zero state")
-    weights = {"weight_ih_l0": m.weight(1, lambda a: a[0]),
-               "weight_hh_l0": m.weight(2, lambda a: a[0])}
-    bias = m.has(3)
-    if bias:
-        (v, i, f), (u, k, g) = _bias(m, 1, hidden, lambda a: a)
-        weights["bias_ih_l0"], weights["bias_hh_l0"] = v.weight(i, f), u.weight(k, g)
-    out = m.call("rnn", _batch_first(m), hidden=hidden, bias=bias,
-                 nonlinearity=_RNN_ACTIVATIONS[acts[0]], weights=weights)
+    layers = [m] if m.attr("layout", 0) else _layers(
+        m, lambda v: _rnn_kind(v) == kind and v.attr("hidden_size") == m.attr("hidden_size"))
+    weights = {}
+    for k, layer in enumerate(layers):
+        weights.update(_rnn_weights(layer, hidden, k))
+    out = m.call("rnn", _batch_first(layers[0]), hidden=hidden, layers=len(layers),
+                 bias=kind[1], nonlinearity=kind[0], weights=weights)
     return _outputs(m, out, hidden)
 
 
@@ -198,17 +246,13 @@ def lstm_import(m):
     hidden = _checked(m, 4)
     if not _zero_state(m):
         return _cell(m, hidden)
-    h = hidden
-    weights = {"weight_ih_l0": m.weight(1, lambda a: torch_gates(a[0], h)),
-               "weight_hh_l0": m.weight(2, lambda a: torch_gates(a[0], h))}
-    if m.has(3):
-        (v, i, f), (u, k, g) = _bias(m, 4, h, lambda a: torch_gates(a, h))
-        weights["bias_ih_l0"], weights["bias_hh_l0"] = v.weight(i, f), u.weight(k, g)
-    else:
-        dtype = m.type(1).dtype
-        weights["bias_ih_l0"] = m.zeros_weight((4 * h,), dtype)
-        weights["bias_hh_l0"] = m.zeros_weight((4 * h,), dtype)
-    out = m.call("lstm", _batch_first(m), hidden=hidden, weights=weights)
+    layers = [m] if m.attr("layout", 0) else _layers(
+        m, lambda v: v.attr("hidden_size") == m.attr("hidden_size"))
+    weights = {}
+    for k, layer in enumerate(layers):
+        weights.update(_lstm_weights(layer, hidden, k))
+    out = m.call("lstm", _batch_first(layers[0]), hidden=hidden, layers=len(layers),
+                 weights=weights)
     return _outputs(m, out, hidden)
 
 
