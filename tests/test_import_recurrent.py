@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from onnx import helper
+from onnx import helper, numpy_helper
 
 import specc
 from onnx_models import model, run, value
@@ -165,3 +165,54 @@ def test_layers_come_back_as_one_op(tmp_path, op):
     again, weights = load_imported(import_graph(from_proto(model_of(net, seeded_weights(net))),
                                                 net.name))
     _weights_back(net, again, weights)  # states.weight_ih_l1 ... as the spec keeps them
+
+
+def _onnx_rnn(opset: int = 17, **attrs):
+    """One ONNX RNN over X (time-major [3, 2, 3], or batch first with layout=1), hidden 4."""
+    rng = np.random.default_rng(2)
+    extra = attrs.pop("inputs", [])
+    inits = [("W", rng.standard_normal((1, 4, 3)).astype(np.float32)),
+             ("R", rng.standard_normal((1, 4, 4)).astype(np.float32) * 0.5),
+             ("B", rng.standard_normal((1, 8)).astype(np.float32))]
+    inits += [(n, a) for n, a in extra if a is not None]
+    names = ["x", "W", "R", "B"] + [n for n, _ in extra]
+    node = helper.make_node("RNN", names, ["y", "y_h"], name="elman", hidden_size=4, **attrs)
+    y = [3, 2, 1, 4] if attrs.get("layout") else [3, 1, 2, 4]
+    y_h = [3, 1, 4] if attrs.get("layout") else [1, 2, 4]
+    return model([node], [value("x", [3, 2, 3])], [value("y", y), value("y_h", y_h)], inits,
+                 opset)
+
+
+@pytest.mark.parametrize("attrs", [{}, {"activations": ["Relu"]}, {"layout": 1},
+                                   {"inputs": [("lens", np.array([3, 3], np.int32))]}])
+def test_an_onnx_rnn_imports_to_its_outputs_and_last_state(attrs):
+    m = _onnx_rnn(**attrs)
+    again, weights = load_imported(import_graph(from_proto(m), "m"))
+    x = np.random.default_rng(3).standard_normal((3, 2, 3)).astype(np.float32)
+    if attrs.get("layout"):  # onnxruntime has no batchwise RNN: ONNX's own evaluator
+        from onnx.reference import ReferenceEvaluator
+        want = ReferenceEvaluator(m).run(None, {"x": x})
+    else:
+        want = run(m, {"x": x})
+    got = run(model_of(again, weights), {again.graph.inputs[0]: x})
+    assert len(got) == 2
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    owner = {k.rsplit(".", 1)[0] for k in weights}
+    assert len(owner) == 1, weights.keys()  # one rnn owns W, R and B as torch's four tensors
+    (owner,) = owner
+    w, r, b = (numpy_helper.to_array(t) for t in m.graph.initializer[:3])
+    for role, arr in (("weight_ih", w[0]), ("weight_hh", r[0]), ("bias_ih", b[0, :4]),
+                      ("bias_hh", b[0, 4:])):
+        np.testing.assert_array_equal(weights[f"{owner}.{role}_l0"], arr)
+
+
+def test_a_refused_rnn_exits_1_naming_node_and_input(tmp_path):
+    from conftest import run_main
+    path = tmp_path / "rnn.onnx"
+    onnx.save(_onnx_rnn(inputs=[("", None), ("h0", np.ones((1, 2, 4), np.float32))]),
+              str(path))
+    r = run_main("import", path, "-o", tmp_path / "rnn.net")
+    assert r.returncode == 1, r.stderr
+    assert "RNN 'elman': initial_h (input 5, 'h0') is given" in r.stderr, r.stderr
+    assert not (tmp_path / "rnn.net").exists()
