@@ -10,7 +10,8 @@ from ..ir.graph import Init, Node, TensorType, Value
 from ..ops import registry
 from ..ops.registry import REQUIRED, TENSOR_KINDS, ShapeError
 from .dims import SymbolicValue, as_dim, symbolic
-from .tensors import NUMPY_TO_SPECC, ArrayRef, DerivedRef, FillRef, TensorRef
+from .tensors import (NUMPY_TO_SPECC, ArrayRef, DerivedRef, FillRef, TensorRef,
+                      root_if_undone)
 
 
 class Refused(Exception):
@@ -306,24 +307,12 @@ class NodeView:
 
 def undone(imp, x, fn):
     """The initializer (its Known) that `fn` applied to x gives back unchanged, when x is that
-    initializer laid out anew by the import (a chain of derived tensors); else None. Decided
-    on a probe of distinct, signed, fractional numbers: only a pure relayout (rows picked,
-    dims added or removed, transposes) that composes to the identity maps it to itself."""
-    if fn is None or not isinstance(x, Known) or not isinstance(x.ref, DerivedRef):
+    initializer laid out anew by the import; else None (see tensors.root_if_undone)."""
+    if fn is None or not isinstance(x, Known):
         return None
-    chain, ref = [], x.ref
-    while isinstance(ref, DerivedRef):
-        chain.append(ref.fn)
-        ref = ref.base
-    root = imp.env.get(ref.name)
-    if not isinstance(root, Known) or root.ref is not ref or ref.size > 1 << 26:
-        return None
-    probe = (np.arange(ref.size, dtype=np.float64) - ref.size / 2 + 0.25).reshape(ref.shape)
-    out = probe
-    for f in reversed(chain):
-        out = f(out)
-    out = np.asarray(fn(out))
-    return root if out.shape == probe.shape and np.array_equal(out, probe) else None
+    ref = root_if_undone(x.ref, fn)
+    root = imp.env.get(ref.name) if ref is not None else None
+    return root if isinstance(root, Known) and root.ref is ref else None
 
 
 def _f32(v: float) -> float:
