@@ -368,9 +368,9 @@ class Importer:
         ins = [self.env.get(x) if x and x != out else None for x in node.input]
         return NodeView(self, node, index, ins, self._version(node.op_type))
 
-    def producer(self, view, i: int):
+    def producer(self, view, i: int, alone: bool = True):
         out = view.node.input[i] if i < len(view.node.input) else ""
-        readers = {r for r in self.users.get(out, []) if r != view.index and
+        readers = {r for r in self.users.get(out, []) if r != view.index and alone and
                    self.model.graph.node[r].op_type not in ("Shape", "Size")}  # sizes only
         index = self.makers.get(out)
         if not out or index is None or readers or out in self.graph_outputs:

@@ -181,11 +181,12 @@ class NodeView:
         root = undone(self.imp, self.ins[i], fn)
         return root if root is not None else self.derive(i, fn)
 
-    def producer(self, i: int):
+    def producer(self, i: int, alone: bool = True):
         """The node that makes input i (a view), when this node alone reads that value (Shape
         and Size read only its sizes) and it is no graph output: a rule may read through it (what it wrote is then dropped as dead
-        code). None otherwise."""
-        return self.imp.producer(self, i)
+        code). None otherwise; with alone=False, whoever else reads it (to look, not to read
+        through)."""
+        return self.imp.producer(self, i, alone)
 
     def same(self, i: int):
         """The node's result is its input i, unchanged (Identity, Dropout at inference). A

@@ -84,8 +84,21 @@ def _check_lengths(m) -> None:
 
 
 def _zero_state(m) -> bool:
-    """initial_h (and initial_c) absent or known zeros."""
-    return all(not m.has(i) or _zeros(m, i) for i in (5, 6))
+    """initial_h (and initial_c) absent, known zeros, or zeros of a size known at run time."""
+    return all(not m.has(i) or _zeros(m, i) or _zero_fill(m, i) for i in (5, 6))
+
+
+def _zero_fill(m, i: int) -> bool:
+    """Input i is a ConstantOfShape of 0 (over symbolic sizes), perhaps sliced or reshaped:
+    PyTorch's zero state for an open batch."""
+    view = m.producer(i, alone=False)
+    while _is(view, "Slice") or _is(view, "Unsqueeze") or _is(view, "Squeeze") or \
+            _is(view, "Reshape") or _is(view, "Expand"):
+        view = view.producer(0, alone=False)
+    if not _is(view, "ConstantOfShape"):
+        return False
+    value = view.attr("value")
+    return value is None or not np.any(np.asarray(value, dtype=np.float64))
 
 
 # ---------------------------------------------------------- sequence in / out
