@@ -60,7 +60,7 @@ def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
     from .emit import network_text
     imp = Importer(loaded, name, weight_inputs=weight_inputs)
     graph = prune(imp.run())
-    reclaim(graph, imp.weights)
+    reclaim(graph, imp.weights, imp.suffixed)
     weights = {k: v for k, v in imp.weights.items() if k in graph.params}
     doc = describe_source(loaded)
     notes = []
@@ -153,21 +153,21 @@ def prune(graph: Graph) -> Graph:
     return graph
 
 
-def reclaim(graph: Graph, weights: dict) -> None:
-    """A node named `w_1` because a node the pruning dropped took `w` first (a rule that read
-    through it, a layer merged into the next) takes its own name back, and its parameters
-    theirs (`w.weight_ih_l0`)."""
-    import re
+def reclaim(graph: Graph, weights: dict, suffixed: dict) -> None:
+    """A node the import named `w_1` because a node the pruning dropped took `w` first (a
+    rule that read through it, a layer merged into the next) takes its own name back, and
+    its parameters theirs (`w.weight_ih_l0`). `suffixed`: the names the import numbered so
+    (a model's own `fc_1` stays)."""
     taken = set(graph.values) | set(graph.params) | set(graph.inputs) | set(graph.outputs)
     taken |= {p.split(".", 1)[0] for p in graph.params}
     for node in graph.nodes:
-        match = re.fullmatch(r"(.+)_\d+", node.name)
-        if not match or match.group(1) in taken or node.outputs != [node.name] or \
+        base = suffixed.get(node.name)
+        if base is None or base in taken or node.outputs != [node.name] or \
                 any(p != node.name and not p.startswith(node.name + ".")
                     for p in node.params.values()):
             continue
-        _rename(graph, weights, node, match.group(1))
-        taken.add(node.name)
+        _rename(graph, weights, node, base)
+        taken.add(base)
 
 
 def _rename(graph: Graph, weights: dict, node, new: str) -> None:

@@ -90,6 +90,7 @@ class Importer:
         self.graph = Graph(name)
         self.env: dict[str, object] = {}
         self.claimed: set[str] = set()
+        self.suffixed: dict[str, str] = {}  # a name claim() numbered -> the name it wanted
         self.weights: dict[str, object] = {}  # param -> TensorRef | ("input", name, fn)
         self.allow_weight_inputs = weight_inputs
         self.problems = Problems()
@@ -412,6 +413,8 @@ class Importer:
             n += 1
             name = f"{base}_{n}"
         self.claimed.add(name)
+        if n:
+            self.suffixed[name] = base  # reclaim() gives it back where base ends up free
         return name
 
     def _unique(self, base: str) -> str:
