@@ -183,9 +183,9 @@ class NodeView:
 
     def producer(self, i: int, alone: bool = True):
         """The node that makes input i (a view), when this node alone reads that value (Shape
-        and Size read only its sizes) and it is no graph output: a rule may read through it (what it wrote is then dropped as dead
-        code). None otherwise; with alone=False, whoever else reads it (to look, not to read
-        through)."""
+        and Size read only its sizes) and it is no graph output: a rule may read through it
+        (what it wrote is then dropped as dead code). None otherwise; with alone=False,
+        whoever else reads it (to look, not to read through)."""
         return self.imp.producer(self, i, alone)
 
     def same(self, i: int):
