@@ -222,3 +222,11 @@ def test_a_refused_rnn_exits_1_naming_node_and_input(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "RNN 'elman': initial_h (input 5, 'h0') is given" in r.stderr, r.stderr
     assert not (tmp_path / "rnn.net").exists()
+
+
+def test_an_lstm_whose_sizes_disagree_is_refused_not_crashed():
+    m = _onnx_lstm()
+    m.graph.node[0].attribute[0].i = 5  # hidden_size 5 against W [1, 16, 3], R [1, 16, 4]
+    with pytest.raises(SpeccError) as e:
+        import_graph(from_proto(m), "m")
+    assert "LSTM 'enc': hidden_size=5 with R [1, 16, 4]" in str(e.value), str(e.value)

@@ -53,8 +53,12 @@ def _checked(m, gates: int) -> int:
             m.refuse("peephole weights P (input 7): specc's LSTM has no peepholes")
     if not m.is_known(1) and not m.is_weight(1):
         m.refuse("its weights W are computed at run time; specc's recurrent ops own theirs")
-    w, x = m.type(1), m.type(0)
-    hidden = m.attr("hidden_size", m.type(2).shape[-1])
+    w, x, r = m.type(1), m.type(0), m.type(2)
+    hidden = m.attr("hidden_size", r.shape[-1] if r.rank == 3 else None)
+    if not isinstance(hidden, int) or hidden < 1 or r.rank != 3 or \
+            tuple(r.shape[1:]) != (gates * hidden, hidden):
+        m.refuse(f"hidden_size={hidden} with R {list(r.shape)} (R must be [1, {gates} x "
+                 "hidden, hidden])")
     if w.rank != 3 or w.shape[0] != 1 or w.shape[1] != gates * hidden or \
             x.rank != 3 or w.shape[2] != x.shape[2]:
         m.refuse(f"hidden_size={hidden} with W {list(w.shape)} over X {list(x.shape)} (W must "
