@@ -230,3 +230,24 @@ def test_an_lstm_whose_sizes_disagree_is_refused_not_crashed():
     with pytest.raises(SpeccError) as e:
         import_graph(from_proto(m), "m")
     assert "LSTM 'enc': hidden_size=5 with R [1, 16, 4]" in str(e.value), str(e.value)
+
+
+def test_one_step_lstms_sharing_weights_share_one_tensor():
+    """Two one-step LSTM nodes from given states over the same W, R, B (an unrolled loop from
+    another exporter): one declared tensor each, read by both steps."""
+    rng = np.random.default_rng(4)
+    w, r, b = (rng.standard_normal(s).astype(np.float32) for s in ((1, 16, 3), (1, 16, 4),
+                                                                   (1, 32)))
+    nodes = [helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0"], ["y", "h", "c"],
+                              name="step0", hidden_size=4),
+             helper.make_node("LSTM", ["x", "W", "R", "B", "", "h", "c"], ["y2", "h2", "c2"],
+                              name="step1", hidden_size=4)]
+    m = model(nodes, [value("x", [1, 2, 3]), value("h0", [1, 2, 4]), value("c0", [1, 2, 4])],
+              [value("h2", [1, 2, 4])], [("W", w), ("R", r), ("B", b)])
+    imported = import_graph(from_proto(m), "m")
+    assert imported.text.count("param W") == 1 and imported.text.count("param R") == 1
+    again, weights = load_imported(imported)
+    feeds = {n: rng.standard_normal(s).astype(np.float32)
+             for n, s in (("x", (1, 2, 3)), ("h0", (1, 2, 4)), ("c0", (1, 2, 4)))}
+    got = run(model_of(again, weights), {imported.input_names[k]: v for k, v in feeds.items()})
+    np.testing.assert_allclose(got[0], run(m, feeds)[0], rtol=1e-5, atol=1e-6)

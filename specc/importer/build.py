@@ -91,6 +91,7 @@ class Importer:
         self.env: dict[str, object] = {}
         self.claimed: set[str] = set()
         self.suffixed: dict[str, str] = {}  # a name claim() numbered -> the name it wanted
+        self.laid: dict = {}  # relayouts of a known tensor, made once (view.laid_out)
         self.weights: dict[str, object] = {}  # param -> TensorRef | ("input", name, fn)
         self.allow_weight_inputs = weight_inputs
         self.problems = Problems()
