@@ -60,6 +60,7 @@ def import_graph(loaded: Loaded, name: str, weight_inputs: bool = False,
     from .emit import network_text
     imp = Importer(loaded, name, weight_inputs=weight_inputs)
     graph = prune(imp.run())
+    reclaim(graph, imp.weights, imp.suffixed)
     weights = {k: v for k, v in imp.weights.items() if k in graph.params}
     doc = describe_source(loaded)
     notes = []
@@ -150,6 +151,39 @@ def prune(graph: Graph) -> Graph:
     values = need | {o for n in graph.nodes for o in n.outputs} | set(graph.inputs)
     graph.values = {k: v for k, v in graph.values.items() if k in values}
     return graph
+
+
+def reclaim(graph: Graph, weights: dict, suffixed: dict) -> None:
+    """A node the import named `w_1` because a node the pruning dropped took `w` first (a
+    rule that read through it, a layer merged into the next) takes its own name back, and
+    its parameters theirs (`w.weight_ih_l0`). `suffixed`: the names the import numbered so
+    (a model's own `fc_1` stays)."""
+    taken = set(graph.values) | set(graph.params) | set(graph.inputs) | set(graph.outputs)
+    taken |= {p.split(".", 1)[0] for p in graph.params}
+    for node in graph.nodes:
+        base = suffixed.get(node.name)
+        if base is None or base in taken or node.outputs != [node.name] or \
+                any(p != node.name and not p.startswith(node.name + ".")
+                    for p in node.params.values()):
+            continue
+        _rename(graph, weights, node, base)
+        taken.add(base)
+
+
+def _rename(graph: Graph, weights: dict, node, new: str) -> None:
+    import dataclasses
+    old = node.name
+    node.name, node.outputs = new, [new]
+    graph.values[new] = dataclasses.replace(graph.values.pop(old), name=new, producer=new)
+    for role, pname in list(node.params.items()):
+        renamed = new + pname[len(old):]
+        node.params[role] = renamed
+        graph.params[renamed] = dataclasses.replace(graph.params.pop(pname), name=renamed)
+        if pname in weights:
+            weights[renamed] = weights.pop(pname)
+    for user in graph.nodes:
+        user.inputs = [new if i == old else i for i in user.inputs]
+    graph.outputs = {k: new if v == old else v for k, v in graph.outputs.items()}
 
 
 def network_name(path: str | Path, given: str | None) -> str:

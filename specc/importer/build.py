@@ -91,24 +91,28 @@ class Importer:
         self.graph = Graph(name)
         self.env: dict[str, object] = {}
         self.claimed: set[str] = set()
+        self.suffixed: dict[str, str] = {}  # a name claim() numbered -> the name it wanted
+        self.laid: dict = {}  # relayouts of a known tensor, made once (view.laid_out)
         self.weights: dict[str, object] = {}  # param -> TensorRef | ("input", name, fn)
         self.allow_weight_inputs = weight_inputs
         self.problems = Problems()
         self.skip: set[int] = set()
-        self.aliases: list[str] = []
+        self.aliases: list[tuple[str, object]] = []  # absorbed outputs, their values
         self.versions: dict[str, int] = {}
         self.input_names: dict[str, str] = {}  # ONNX input -> spec input
         every = [o for n in g.node for o in n.output] + [t.name for t in g.initializer] + \
             [v.name for v in list(g.input) + list(g.output)]
         self.strip = names.common_prefix([n for n in every if "/" in n])
         self.users: dict[str, list[int]] = {}
-        self.producers: dict[str, int] = {}
+        self.makers = {o: i for i, n in enumerate(g.node) for o in n.output if o}
         for i, n in enumerate(g.node):
             for x in n.input:
                 self.users.setdefault(x, []).append(i)
-            for o in n.output:
-                self.producers[o] = i
         self.graph_outputs = {o.name for o in g.output}
+        self.live = set(self.graph_outputs)  # values some graph output depends on
+        for n in reversed(g.node):
+            if any(o in self.live for o in n.output):
+                self.live.update(x for x in n.input if x)
         self.scope_sizes = Counter(names.module_path(n.name) for n in g.node)
         self.inits = {t.name for t in g.initializer}
         self.facts = Facts()  # the inputs' batch symbols and what the import assumed
@@ -225,6 +229,12 @@ class Importer:
             return self._poison(node)
         view = NodeView(self, node, index, ins, self._version(node.op_type))
         rule = registry.import_rule(node.op_type)
+        skipped = set(self.skip)
+        if not self._read(view, rule, node, label, ins):
+            self.skip, self.aliases = skipped, []  # refused after absorbing a node: that
+            # node is read on its own (and refused there too, or poisoned by this one)
+
+    def _read(self, view, rule, node, label: str, ins) -> None:
         try:
             if rule is not None:
                 result = rule.read(view)
@@ -248,6 +258,7 @@ class Importer:
                                          f"where the model computes with the symbolic dim '{e}'")
             return self._poison(node)
         self._bind(node, label, result)
+        return True
 
     def _bind(self, node, label: str, result) -> None:
         results = result if isinstance(result, tuple) else (result,)
@@ -256,14 +267,16 @@ class Importer:
                 continue
             if k < len(results) and results[k] is not None:
                 self.env[out] = results[k]
+            elif out not in self.live:  # read only by dead code, if at all
+                self.env[out] = POISON
             elif out in self.users or out in self.graph_outputs:
                 self.problems.refused.append(f"{node.op_type} '{label}': its output {k} "
                                              f"('{out}') is used, and specc computes only "
                                              f"output{'s' if len(results) > 1 else ''} "
                                              f"{', '.join(str(i) for i in range(len(results)))}")
                 self.env[out] = POISON
-        for out in self.aliases:
-            self.env[out] = results[0]
+        for out, value in self.aliases:
+            self.env[out] = results[0] if value is None else value
         self.aliases = []
 
     def _poison(self, node) -> None:
@@ -366,21 +379,22 @@ class Importer:
         ins = [self.env.get(x) if x and x != out else None for x in node.input]
         return NodeView(self, node, index, ins, self._version(node.op_type))
 
-    def producer(self, view, i: int):
-        """The node that makes input i of `view` (read already), seen as its rule saw it."""
-        name = view.node.input[i] if i < len(view.node.input) else ""
-        index = self.producers.get(name)
-        if index is None:
+    def producer(self, view, i: int, alone: bool = True):
+        out = view.node.input[i] if i < len(view.node.input) else ""
+        readers = {r for r in self.users.get(out, []) if r != view.index and alone and
+                   self.model.graph.node[r].op_type not in ("Shape", "Size")}  # sizes only
+        index = self.makers.get(out)
+        if not out or index is None or readers or out in self.graph_outputs:
             return None
         node = self.model.graph.node[index]
-        if node.domain not in ("", "ai.onnx"):
+        if node.domain not in ("", "ai.onnx") or self.env.get(out) is POISON:
             return None
         ins = [self.env.get(x) if x else None for x in node.input]
         return NodeView(self, node, index, ins, self._version(node.op_type))
 
-    def absorb(self, view, other) -> None:
+    def absorb(self, view, other, value=None) -> None:
         self.skip.add(other.index)
-        self.aliases.extend(o for o in other.node.output[:1] if o)
+        self.aliases.extend((o, value) for o in other.node.output[:1] if o)
         for o in other.node.output[1:]:
             if o and (o in self.users or o in self.graph_outputs):
                 raise Refused(f"{other.op_type} '{other.name}' has a second output in use")
@@ -409,6 +423,8 @@ class Importer:
             n += 1
             name = f"{base}_{n}"
         self.claimed.add(name)
+        if n:
+            self.suffixed[name] = base  # reclaim() gives it back where base ends up free
         return name
 
     def _unique(self, base: str) -> str:

@@ -138,7 +138,29 @@ class Emitter:
             return
         if Trait.DECLARATION in op.traits:
             return self._declare(node)
-        self.bind(node, call_text(node, [self.env[i] for i in node.inputs]))
+        self.bind(node, call_text(node, [self.env[i] for i in node.inputs],
+                                  texts=self._dim_texts(node, op)))
+
+    def _dim_texts(self, node: Node, op) -> dict:
+        """Shape arguments holding a symbolic dim, as the spec says it: `x.shape[k]` of the
+        first input that has that dim (expand(origin, [video.shape[0], 1]))."""
+        out = {}
+        for a in op.args:
+            v = node.attrs.get(a.name)
+            dims = v if isinstance(v, tuple) else (v,)
+            if a.kind not in ("dim", "dims") or not any(isinstance(d, str) for d in dims):
+                continue
+            texts = [self._dim(d) if isinstance(d, str) else literal(d) for d in dims]
+            if None not in texts:
+                out[a.name] = f"[{', '.join(texts)}]" if isinstance(v, tuple) else texts[0]
+        return out
+
+    def _dim(self, sym: str) -> str | None:
+        for name in self.graph.inputs:
+            for k, d in enumerate(self.graph.values[name].type.shape):
+                if not isinstance(d, int) and str(d) == sym and name in self.env:
+                    return f"{self.env[name].text}.shape[{k}]"
+        return None
 
     def bind(self, node: Node, expr: Expr) -> None:
         """The node's value: written inside its one user, or a statement that names it."""

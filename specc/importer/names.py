@@ -12,6 +12,7 @@ RESERVED = {"specc", "import", "block", "network", "input", "output", "param", "
 _BAD = re.compile(r"[^A-Za-z0-9_]+")
 _SEGMENTS = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 ROLES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+_RNN_ROLE = re.compile(r"(weight|bias)_(ih|hh)_l\d+(_reverse)?")  # torch.nn.RNN/LSTM/GRU's
 
 
 def identifier(text: str, fallback: str = "x") -> str:
@@ -62,7 +63,8 @@ def owner_of(names: list[str]) -> str | None:
     owners = set()
     for n in names:
         head, dot, role = n.rpartition(".")
-        owners.add(head if dot and head and role in ROLES else None)
+        owners.add(head if dot and head and (role in ROLES or _RNN_ROLE.fullmatch(role))
+                   else None)
     if len(owners) == 1 and None not in owners:
         return path(owners.pop())
     if len(set(names)) == 1:

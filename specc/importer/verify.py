@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from ..ir.graph import Graph, Init
+from ..ir.sym import Sym
 
 
 def fingerprint(graph: Graph) -> tuple:
@@ -66,4 +67,6 @@ def _plain(v):
         return tuple(_plain(x) for x in v)
     if isinstance(v, float) and v.is_integer():
         return int(v)
+    if isinstance(v, Sym):  # a symbolic dim: the import holds its text, a spec the symbol
+        return str(v)
     return v

@@ -12,7 +12,8 @@ from ..ir.sym_parse import parse
 from ..ops import registry
 from ..ops.registry import REQUIRED, TENSOR_KINDS, ShapeError
 from .dims import Sym, SymbolicValue, as_dim, symbolic
-from .tensors import NUMPY_TO_SPECC, ArrayRef, DerivedRef, FillRef, TensorRef
+from .tensors import (NUMPY_TO_SPECC, ArrayRef, DerivedRef, FillRef, TensorRef,
+                      root_if_undone)
 
 
 class Refused(Exception):
@@ -168,9 +169,34 @@ class NodeView:
         return all(isinstance(x, Known) for k, x in enumerate(self.ins) if self.has(k))
 
     # --------------------------------------------------------------- writing
-    def value(self, i: int) -> Val:
-        x = self.ins[i]
+    def value(self, i: int, fn=None) -> Val:
+        """Input i as a tensor of the spec; with `fn`, a known input laid out by fn first
+        (see laid_out)."""
+        x = self.ins[i] if fn is None else self.laid_out(i, fn)
         return x if isinstance(x, Val) else self.imp.materialize(x)
+
+    def laid_out(self, i: int, fn) -> Known:
+        """Known input i laid out by `fn` (a weight stays a weight). Where fn undoes the
+        layout the model gave one of its initializers (the gathers and unsqueezes specc's
+        own export writes around a weight), that initializer itself: every node that reads
+        it then reads one tensor of the spec, under the initializer's name."""
+        root = undone(self.imp, self.ins[i], fn)
+        if root is not None:
+            return root
+        key = relayout_key(self.ins[i], fn)  # the same layout of the same tensor: one tensor
+        if key is None or key not in self.imp.laid:
+            out = self.derive(i, fn)
+            if key is None:
+                return out
+            self.imp.laid[key] = out
+        return self.imp.laid[key]
+
+    def producer(self, i: int, alone: bool = True):
+        """The node that makes input i (a view), when this node alone reads that value (Shape
+        and Size read only its sizes) and it is no graph output: a rule may read through it
+        (what it wrote is then dropped as dead code). None otherwise; with alone=False,
+        whoever else reads it (to look, not to read through)."""
+        return self.imp.producer(self, i, alone)
 
     def same(self, i: int):
         """The node's result is its input i, unchanged (Identity, Dropout at inference). A
@@ -210,6 +236,9 @@ class NodeView:
 
     def weight(self, i: int, fn=None) -> Weight:
         x = self.ins[i]
+        root = undone(self.imp, x, fn) if fn is not None else None
+        if root is not None:  # fn undoes the model's layout of an initializer: that one
+            return Weight(root, None, tuple(root.type.shape), root.type.dtype)
         if isinstance(x, Val) and not self.imp.is_weight_input(x):
             self.refuse(f"takes its {_ordinal(i)} input ('{self.node.input[i]}') as a weight, "
                         "but the model computes it at run time; specc's op owns its weights")
@@ -220,6 +249,13 @@ class NodeView:
             probe = fn(np.empty(shape, dtype=np.float32))
             shape = tuple(probe.shape)
         return Weight(x, fn, shape, dtype)
+
+    def zeros_weight(self, shape, dtype: str = "f32") -> Weight:
+        """A parameter's value the model leaves out and ONNX defines as zeros (an RNN's B)."""
+        from .tensors import SPECC_TO_NUMPY
+        ref = FillRef(f"{self.name}.zeros", np.zeros((), SPECC_TO_NUMPY[dtype]), shape)
+        return Weight(Known(ref, None, TensorType(dtype, tuple(shape)), ref.name), None,
+                      tuple(shape), dtype)
 
     def call(self, op_name: str, *tensors, weights: dict | None = None, **attrs) -> Val:
         return self.imp.call(self, op_name, tensors, weights or {}, attrs)
@@ -272,16 +308,37 @@ class NodeView:
         """Does anything read output k (a node, or the graph's outputs)?"""
         return self.imp.used(self.node.output[k]) if k < len(self.node.output) else False
 
+    def live(self, k: int) -> bool:
+        """Does a graph output depend on output k? (A value only dead code reads may be
+        left uncomputed.)"""
+        return k < len(self.node.output) and self.node.output[k] in self.imp.live
+
     def sole_user(self, k: int = 0):
         return self.imp.sole_user(self, k)
 
-    def producer(self, i: int):
-        """The node that made input i (a NodeView of it), or None for an input of the
-        model or an initializer."""
-        return self.imp.producer(self, i)
+    def absorb(self, view, value=None) -> None:
+        """`view`'s node is read here too: its output is `value`, or this rule's result."""
+        self.imp.absorb(self, view, value)
 
-    def absorb(self, view) -> None:
-        self.imp.absorb(self, view)
+
+def relayout_key(x, fn):
+    """What identifies `fn` applied to the known x: x itself and where fn sends each of its
+    elements (a probe); None when x is not a tensor of the model or too large to probe."""
+    if not isinstance(x, Known) or x.ref is None or x.ref.size > 1 << 22:
+        return None
+    probe = np.arange(x.ref.size, dtype=np.float64).reshape(x.ref.shape) - x.ref.size / 2 + 0.25
+    out = np.ascontiguousarray(fn(probe))
+    return id(x), out.shape, out.tobytes()
+
+
+def undone(imp, x, fn):
+    """The initializer (its Known) that `fn` applied to x gives back unchanged, when x is that
+    initializer laid out anew by the import; else None (see tensors.root_if_undone)."""
+    if fn is None or not isinstance(x, Known):
+        return None
+    ref = root_if_undone(x.ref, fn)
+    root = imp.env.get(ref.name) if ref is not None else None
+    return root if isinstance(root, Known) and root.ref is ref else None
 
 
 def _f32(v: float) -> float:

@@ -143,6 +143,11 @@ def _gemm_import(m):
     a = m.value(0)
     if trans_a:
         a = m.call("transpose", a, perm=[1, 0])
+    if m.shared(1) and trans_b and alpha == 1.0 and beta == 1.0 and m.has(2) and \
+            m.type(1).rank == 2 and m.type(2).shape == (m.type(1).shape[0],):
+        # a declared [out, in] weight and [out] bias several products share (an unrolled
+        # loop's step): affine, which is this Gemm
+        return m.call("affine", a, m.value(1), m.value(2))
     if (m.is_weight(1) or m.is_known(1)) and not m.shared(1):
         def weight(w):
             w = w if trans_b else w.T

@@ -35,8 +35,13 @@ def _constant(m):
 
 
 def _constant_of_shape(m):
+    """One value in a known shape; over symbolic sizes (PyTorch's zero state of an RNN for
+    an open batch), that value expanded to them at run time."""
     value = m.attr("value")
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    shape = m.known(0)
+    if shape is not None and shape.dtype == object:
+        return m.call("expand", m.value_of(value[:1].reshape(())), shape=m.dims(0))
     return m.fill(value[:1].reshape(()), m.ints(0))
 
 

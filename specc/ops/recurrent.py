@@ -14,6 +14,7 @@ from .registry import (HALF_SUMS, Arg, Example, no_params, OpDef, ParamSpec, reg
 from ..ir.sym import same
 from .shapes import float_input, fmt
 from .shapes import known as _known
+from .recurrent_read import lstm_import, rnn_import
 
 DEFAULT = Init("default")
 
@@ -251,7 +252,8 @@ register(
           args=(Arg("x", "tensor"), Arg("hidden", "int"), Arg("layers", "int", 1),
                 Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_lstm_infer, params=_lstm_params, macs=_lstm_macs, torch=_lstm_torch,
-          onnx=_lstm_onnx, tolerance=1e-4, traits=frozenset({Trait.WEIGHTED})),
+          onnx=_lstm_onnx, tolerance=1e-4, traits=frozenset({Trait.WEIGHTED}),
+          onnx_import={"LSTM": lstm_import}),
     OpDef(name="rnn", shape="[N, T, F] -> [N, T, hidden]",
           example=Example(("f32[N, T, 3]",), "rnn(x0, 4, layers=2)"),
           doc="Elman's recurrent network over a sequence of any length, [N, T, F] -> [N, T, "
@@ -262,7 +264,8 @@ register(
                 Arg("nonlinearity", "str", "tanh"), Arg("bias", "bool", True),
                 Arg("init", "init", DEFAULT), Arg("bias_init", "init", DEFAULT)),
           infer=_rnn_infer, params=_rnn_params, macs=_rnn_macs, torch=_rnn_torch,
-          onnx=_rnn_onnx, tolerance=1e-4, traits=frozenset({Trait.WEIGHTED})),
+          onnx=_rnn_onnx, tolerance=1e-4, traits=frozenset({Trait.WEIGHTED}),
+          onnx_import={"RNN": rnn_import}),
     OpDef(name="affine", half=HALF_SUMS, shape="x [..., in], weight [out, in], bias [out] -> [..., out]",
           example=Example(("f32[N, 2, 3]",), "affine(x0, w, b)",
                           ("param w: f32[4, 3] = uniform(-1, 1)",

@@ -249,8 +249,14 @@ REGISTRY: dict[str, OpDef] = {}
 #                           the spec's value (with .type)
 #   m.fold(array)           the node's result, known while importing (numpy; Dims allowed)
 #   m.refuse(why)           this node cannot be read (raises)
+#   m.value(i, fn)          known input i laid out by fn first (m.laid_out(i, fn): where fn
+#                           undoes the model's own layout of an initializer, that initializer)
+#   m.weight(i, fn) likewise; m.zeros_weight(shape) a value the model leaves out as zeros
 #   m.sole_user(k=0)        the one node that reads output k (a view), to absorb a pattern
-#   m.absorb(view)          that node is read here too: its output is this rule's result
+#   m.producer(i)           the node that makes input i when only this node reads it (a view),
+#                           to read through a pattern before this node (dead code after)
+#   m.absorb(view, value=None)  that node is read here too: its output is `value`, or this
+#                           rule's result
 # A rule returns the spec value (or a tuple, one per ONNX output) for the node's outputs.
 # Rules of ONNX ops that fold away and have no op of their own (Shape, Constant, ...) are
 # registered with `register_import`, in the same table.
