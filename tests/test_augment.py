@@ -185,7 +185,7 @@ def jpeg_file(tmp_path, w=240, h=180):
     [record("resize_crop")],
 ])
 def test_reduced_jpeg_decoding_keeps_the_draws_and_the_geometry(tmp_path, records):
-    """A JPEG decoded at a DCT scale M/8 (1/2, 1/4, 1/8 for evaluation) where the sample's
+    """A JPEG decoded at 1/2, 1/4 or 1/8 size (DCT-domain scaling) where the sample's
     first entry keeps enough pixels: the same random draws (flip, colour, later crops), the
     same boxes on the full-size image, pixels within the filter's difference of a full
     decode."""

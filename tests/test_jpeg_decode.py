@@ -1,6 +1,7 @@
-"""JPEG decoding for image folders and shards: libjpeg-turbo through simplejpeg, at full scale
-bit for bit Pillow's pixels, at a DCT scale M/8 only where the sample's crop still spans at
-least the output's pixels, and Pillow for what simplejpeg does not take."""
+"""JPEG decoding for image folders and shards: libjpeg-turbo through simplejpeg, bit for bit
+Pillow's pixels at full scale and at Pillow's draft scales, scaled (1/2, 1/4, 1/8) only where
+the sample's crop still spans at least the output's pixels, and Pillow for what simplejpeg
+does not take."""
 import io
 import random
 
@@ -12,7 +13,7 @@ from PIL import Image
 from specc.data.images import BadImage, decode_image, open_image
 from specc.data.registry import InputSpec
 from specc.data.transforms import SampleTransform
-from specc.recipes.augment import AUGMENTATIONS, HALVINGS, decode_size, resized_crop_box
+from specc.recipes.augment import AUGMENTATIONS, decode_size, resized_crop_box
 
 
 def photo(w=200, h=150, seed=0) -> np.ndarray:
@@ -40,12 +41,20 @@ def record(name, **kw):
 @pytest.mark.parametrize("kw", [dict(quality=85), dict(quality=95, subsampling=0),
                                 dict(quality=75, subsampling=1), dict(progressive=True),
                                 dict(optimize=True, quality=90)])
-def test_a_full_size_decode_is_pillows_bit_for_bit(kw):
+def test_a_decode_is_pillows_bit_for_bit_at_full_size_and_at_its_draft_scales(kw):
     for w, h in ((200, 150), (151, 97)):  # odd sizes: partial blocks on both edges
         data = encode(photo(w, h), **kw)
         img = decode_image(data)
         assert img.mode == "RGBX" and img.size == (w, h)  # simplejpeg's path, not Pillow's
         assert np.array_equal(np.asarray(img.convert("RGB")), pillow(data))
+        for k in (2, 4, 8):
+            img, full = open_image(io.BytesIO(data), lambda s: decode_size(s, s, (1, 1)) if k == 8
+                                   else (w // k, h // k))
+            drafted = Image.open(io.BytesIO(data))
+            drafted.draft("RGB", (w // k, h // k))
+            assert full == (w, h) and img.size == drafted.size == (-(-w // k), -(-h // k))
+            assert np.array_equal(np.asarray(img.convert("RGB")),
+                                  np.asarray(drafted.convert("RGB")))
 
 
 def test_grey_and_cmyk_jpegs_give_pillows_pixels():
@@ -70,11 +79,10 @@ def test_broken_and_oversized_jpegs_are_refused_with_a_reason(monkeypatch):
 
 
 def test_a_scaled_decode_keeps_at_least_the_outputs_pixels_across_the_crop():
-    """random_resized_crop at 64x64 on 200x150 JPEGs: the decode is scaled by M/8 only where
-    the crop, at that scale, still spans >= 64 pixels each way, and by the smallest such M;
-    scales that are not powers of two are used (PIL's draft has only 1/2, 1/4, 1/8)."""
+    """random_resized_crop at 48x48 on 200x150 JPEGs: the decode is scaled by 1/2 or 1/4 only
+    where the crop, at that scale, still spans >= 48 pixels each way, by the smallest such."""
     records = [record("random_resized_crop"), record("hflip")]
-    want = InputSpec((3, 64, 64), augment=tuple(records))
+    want = InputSpec((3, 48, 48), augment=tuple(records))
     tf = SampleTransform(records, want, files=True)
     data = encode(photo())
     scales = set()
@@ -83,29 +91,23 @@ def test_a_scaled_decode_keeps_at_least_the_outputs_pixels_across_the_crop():
         assert full == (200, 150)
         _, _, cw, ch = resized_crop_box(200, 150, [0.08, 1.0], [3 / 4, 4 / 3],
                                         random.Random(seed))
-        m = next(m for m in range(1, 9) if img.size == (-(-200 * m // 8), -(-150 * m // 8)))
-        scales.add(m)
-        if m < 8:
-            assert cw * m / 8 >= 64 and ch * m / 8 >= 64, (seed, cw, ch, m)
-            assert cw * (m - 1) / 8 < 64 or ch * (m - 1) / 8 < 64  # none smaller would do
-        else:
-            assert cw * 7 / 8 < 64 or ch * 7 / 8 < 64
+        k = next(k for k in (1, 2, 4, 8) if img.size == (-(-200 // k), -(-150 // k)))
+        scales.add(k)
+        assert k == 1 or (cw / k >= 48 and ch / k >= 48), (seed, cw, ch, k)
+        assert k == 8 or cw / (2 * k) < 48 or ch / (2 * k) < 48  # no smaller one would do
         x, _ = tf.raw(img, seed, full)
-        assert x.shape == (3, 64, 64) and x.dtype == torch.uint8
-    assert scales & {3, 5, 6, 7} and 8 in scales, scales
+        assert x.shape == (3, 48, 48) and x.dtype == torch.uint8
+    assert scales == {1, 2}, scales
 
 
-def test_evaluation_decodes_at_halvings_only():
-    """resize_crop keeps PIL's draft scales (1/2, 1/4, 1/8), so evaluation accuracies stay
-    those measured with a full or a halved decode; the shorter side keeps >= its resize."""
+def test_decode_sizes():
+    """Only 1/2, 1/4, 1/8 (libjpeg-turbo's 3/8, 5/8-7/8 decode slower than the full size)."""
     for w, h, side, want in ((600, 400, 256, (600, 400)), (1200, 800, 256, (600, 400)),
                              (1030, 1030, 128, (129, 129)), (300, 200, 256, (300, 200))):
         out = (side, int(side * h / w)) if w <= h else (int(side * w / h), side)
-        assert decode_size((w, h), (w, h), out, HALVINGS) == want
-    # training's crops take any eighth: the smallest M with M/8 >= out/box each way
-    assert decode_size((600, 400), (600, 400), (384, 256)) == (450, 300)  # 6/8
-    assert decode_size((640, 480), (640, 480), (338, 256)) == (400, 300)  # 5/8
-    assert decode_size((640, 480), (100, 100), (64, 64)) == (480, 360)  # 6/8 of the box: 75
+        assert decode_size((w, h), (w, h), out) == want  # resize_crop's shorter side
+    assert decode_size((640, 480), (320, 320), (160, 160)) == (320, 240)  # exactly 1/2
+    assert decode_size((640, 480), (319, 320), (160, 160)) == (640, 480)  # 1 short of 1/2
     assert decode_size((640, 480), (60, 100), (64, 64)) == (640, 480)  # smaller than the output
 
 
