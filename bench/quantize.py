@@ -8,6 +8,7 @@
    onnxruntime's int8 kernels are often slower than fp32 (onnxruntime issues 20052, 17389).
 
     python bench/quantize.py [--net specs/resnet.net:resnet50] [--runs 20] [--skip-lenet]
+                             [--int8-target auto|avx2|vnni|arm]
 
 Last line: ratio=X (fp32 latency / int8 latency at batch 1; above 1: int8 is faster).
 Targets: agreement >= 99 %, accuracy drop <= 0.5 points; ratio >= 1.5 where VNNI exists.
@@ -40,10 +41,11 @@ def specc(*args) -> str:
     return r.stdout
 
 
-def lenet(work: Path) -> None:
+def lenet(work: Path, target: str) -> None:
     specc("train", "specs/lenet5.net", "--out", work / "lenet")
     out = specc("export", "specs/lenet5.net", "--weights", work / "lenet", "-o",
-                work / "lenet8.onnx", "--int8", "--calibrate", "digits", "--json")
+                work / "lenet8.onnx", "--int8", "--calibrate", "digits", "--json",
+                "--int8-target", target)
     s = json.loads(out.splitlines()[-1])
     drop = (s["accuracy_fp32"] - s["accuracy_int8"]) * 100
     print(f"LeNet-5 on digits: top-1 agreement {s['top1_agreement']:.2%} on {s['held_out']} "
@@ -76,18 +78,21 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--images", type=int, default=64)
     p.add_argument("--skip-lenet", action="store_true")
+    p.add_argument("--int8-target", default="auto", help="as specc export's (default auto)")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="specc-quantize-"))
     print(f"CPU: {cpu_int8()}; {len(os.sched_getaffinity(0))} CPUs, load "
           f"{os.getloadavg()[0]:.1f}")
     if not args.skip_lenet:
-        lenet(work)
+        lenet(work, args.int8_target)
     folder = image_folder(work / "jpegs", args.images)
     fp32, int8 = work / "fp32.onnx", work / "int8.onnx"
     specc("export", args.net, "-o", fp32)
     out = specc("export", args.net, "-o", int8, "--int8", "--calibrate",
-                f"imagefolder:{folder}", "--calibration-samples", "32", "--json")
+                f"imagefolder:{folder}", "--calibration-samples", "32", "--json",
+                "--int8-target", args.int8_target)
     s = json.loads(out.splitlines()[-1])
+    print(f"int8 for {s['target']}")
     print(f"{args.net}: int8 top-1 agreement with fp32 {s['top1_agreement']:.2%} on "
           f"{s['held_out']} generated images (seeded weights: not a measure of accuracy); "
           f"sizes fp32 {fp32.stat().st_size / 1e6:.1f} MB, int8 {int8.stat().st_size / 1e6:.1f} MB")

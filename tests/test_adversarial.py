@@ -170,3 +170,42 @@ def test_flags_an_adversarial_run_cannot_honour(spec, tmp_path, cli):
     r = cli("train", f"{spec}:gen", "--early-stop", "2", "--out", tmp_path / "r")
     assert r.returncode == 1 and "an adversarial run has none" in r.stderr
     assert not (tmp_path / "r").exists()
+
+
+WGAN = SPEC.replace("adversary = gan(discriminator=disc)",
+                    "adversary = wgan(discriminator=critic, n_critic=3, clip=0.05)") + """
+network critic() {
+    input image: f32[N, 1, 8, 8]
+    output score = image |> conv(4, 4, stride=2, padding=1) |> leaky_relu(0.2) |> conv(1, 4)
+}
+"""
+
+
+def test_wgan_steps_the_generator_every_n_critic_and_clips_the_critic(tmp_path):
+    """Arjovsky et al.'s Algorithm 1: the critic updates on every batch and its weights stay
+    within [-clip, clip]; the generator moves only on steps 3, 6, ... (n_critic = 3), counted
+    by the run's global step so that a resumed run keeps the same turns."""
+    path = tmp_path / "wgan.net"
+    path.write_text(WGAN)
+    t = trainer(path, tmp_path / "run", lr=0.01)
+    assert (t.game.critic_steps, t.game.clip) == (3, 0.05)
+    batches = [b for e in range(2) for b in t.feed.epoch(e)][:6]
+    moved = []
+    for i, (x, y) in enumerate(batches):
+        g0, d0 = params(t.model), params(t.discriminator)
+        loss, hits = t._step(x, y, 0, i)
+        t.progress.add(loss, hits, len(y))
+        moved.append(any(not torch.equal(g0[k], v) for k, v in params(t.model).items()))
+        assert any(not torch.equal(d0[k], v) for k, v in params(t.discriminator).items())
+        assert all(bool((w.detach().abs() <= 0.05).all()) for w in t.discriminator.parameters())
+        assert any(bool((w.detach().abs() == 0.05).any()) for w in t.discriminator.parameters())
+    assert moved == [False, False, True, False, False, True]
+
+
+def test_wgan_losses_are_the_critics_score_differences():
+    from specc.recipes.registry import GAMES
+    game = GAMES["wgan"].build(GAMES["wgan"].resolve({"discriminator": "c"}))
+    assert (game.critic_steps, game.clip) == (5, 0.01)  # the paper's defaults
+    real, fake = torch.tensor([[2.0], [4.0]]), torch.tensor([[-1.0], [0.0]])
+    assert float(game.discriminator_loss(real, fake)) == -3.5  # mean f(G(z)) - mean f(x)
+    assert float(game.generator_loss(fake)) == 0.5  # -mean f(G(z))

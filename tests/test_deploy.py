@@ -69,6 +69,34 @@ def test_int8_is_checked_against_fp32_and_runs(trained, tmp_path, cli):
         pytest.approx(summary["accuracy_int8"])
 
 
+@pytest.mark.parametrize("target, activations, weight_max", [
+    ("avx2", onnx.TensorProto.UINT8, 64), ("vnni", onnx.TensorProto.UINT8, 127),
+    ("arm", onnx.TensorProto.INT8, 127)])
+def test_int8_target_chooses_the_integer_types(target, activations, weight_max, tmp_path,
+                                               write_spec, cli):
+    """onnxruntime's guidance per CPU: x86 without VNNI keeps weights to 7 bits (AVX2's
+    uint8 x int8 pair sums saturate 16 bits: LeNet-5 lost 2 of 359 digits at 8 bits)."""
+    from onnx import numpy_helper
+    spec = write_spec("network t {\n input x: f32[N, 1, 8, 8]\n"
+                      " output y = linear(flatten(conv(x, 4, 3)), 10)\n}")
+    out = tmp_path / "t.onnx"
+    r = cli("export", spec, "-o", out, "--int8", "--calibrate", "digits",
+            "--calibration-samples", "32", "--int8-target", target, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["target"] == target
+    model = onnx.load(out)
+    weights = {i.name: i for i in model.graph.initializer}
+    dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    acts = {weights[n.input[2]].data_type for n in dq if n.input[0] not in weights}
+    ints = [numpy_helper.to_array(weights[n.input[0]]) for n in dq if n.input[0] in weights
+            and weights[n.input[0]].data_type == onnx.TensorProto.INT8
+            and len(weights[n.input[0]].dims) > 1]
+    assert acts == {activations}
+    assert max(int(abs(w.astype(int)).max()) for w in ints) == weight_max
+    meta = json.loads({p.key: p.value for p in model.metadata_props}["specc.quantization"])
+    assert meta["target"] == target and ("7-bit" in meta["weights"]) == (weight_max == 64)
+
+
 def test_int8_names_the_ops_left_in_fp32(tmp_path, write_spec, cli):
     spec = write_spec("network t {\n input x: f32[N, 1, 8, 8]\n"
                       " output y = linear(tanh(flatten(x)), 10)\n}")
@@ -93,6 +121,7 @@ def test_int8_bad_inputs(tmp_path, write_spec, cli):
     assert r.returncode == 0 and "channels 1->3 (copied)" in r.stderr, r.stderr
     for flags, message in ((["--int8"], "--int8 needs --calibrate"),
                            (["--calibrate", "digits"], "--calibrate is for --int8"),
+                           (["--int8-target", "arm"], "--int8-target is for --int8"),
                            (["--int8", "--calibrate", "digits", "--fp16"], "takes neither")):
         r = cli("export", rgb, "-o", tmp_path / "d.onnx", *flags)
         assert r.returncode == 2 and message in r.stderr, r.stderr
@@ -141,7 +170,9 @@ def test_triton_repository_matches_the_graph_and_runs(trained, tmp_path, cli):
     assert r.returncode == 0, r.stderr
     assert "Triton itself was not run" in r.stdout
     folder = repo / "tiny"
-    assert sorted(p.name for p in folder.iterdir()) == ["1", "config.pbtxt"]  # no labels
+    # the recipe names no labels: those of the data the run trained on (the digits) travel
+    assert sorted(p.name for p in folder.iterdir()) == ["1", "config.pbtxt", "labels.txt"]
+    assert (folder / "labels.txt").read_text().splitlines() == [str(i) for i in range(10)]
     pb = triton_schema()
     cfg = text_format.Parse((folder / "config.pbtxt").read_text(), pb.ModelConfig())
     assert cfg.name == "tiny" and cfg.backend == "onnxruntime" and cfg.max_batch_size == 16

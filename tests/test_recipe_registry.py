@@ -21,7 +21,8 @@ GIVEN = {"lr": 0.1, "every": 2, "milestones": [2, 4], "discriminator": "disc"}
 OTHER = {"lr": 0.05, "momentum": 0.5, "nesterov": True, "weight_decay": 0.25, "beta1": 0.5,
          "beta2": 0.75, "alpha": 0.5, "every": 3, "gamma": 0.5, "unit": "steps",
          "milestones": [1, 3], "min_lr": 0.01, "patience": 2, "factor": 0.5,
-         "discriminator": "critic", "real": 0.9, "fake": 0.1, "power": 2.0}
+         "discriminator": "critic", "real": 0.9, "fake": 0.1, "power": 2.0, "n_critic": 2,
+         "clip": 0.5}
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
@@ -148,20 +149,41 @@ def test_an_entrys_check_runs_at_the_recipes_line(spec_error):
     assert err.startswith("t.net:5:22: error: 'sgd': nesterov=true needs a momentum above 0")
 
 
-def test_every_game_field_reaches_its_losses():
+def _gan_fields(default, other):
     """The labels reach the losses (smoothed labels change both), and the default labels give
     the tutorial's BCE, computed by hand."""
+    p_real, p_fake = torch.full((4, 1), 0.8), torch.full((4, 1), 0.3)
+    for a, b in ((default.discriminator_loss(p_real, p_fake),
+                  other.discriminator_loss(p_real, p_fake)),
+                 (default.generator_loss(p_fake), other.generator_loss(p_fake))):
+        assert float(a) != pytest.approx(float(b))
+    # by hand: -log 0.8 - log 0.7, and -log 0.3
+    assert float(default.discriminator_loss(p_real, p_fake)) == pytest.approx(
+        -torch.log(torch.tensor(0.8)).item() - torch.log(torch.tensor(0.7)).item())
+    assert float(default.generator_loss(p_fake)) == pytest.approx(
+        -torch.log(torch.tensor(0.3)).item())
+    assert default.critic_steps == other.critic_steps == 1
+
+
+def _wgan_fields(default, other):
+    """n_critic reaches the trainer's turns, clip the critic's weights after its update."""
+    assert (default.critic_steps, other.critic_steps) == (5, 2)
+    for game, bound in ((default, 0.01), (other, 0.5)):
+        critic = torch.nn.Linear(4, 3)
+        with torch.no_grad():
+            critic.weight.fill_(2.0)
+            critic.bias.fill_(-0.001)
+        game.after_discriminator_step(critic)
+        assert torch.equal(critic.weight, torch.full((3, 4), bound))
+        assert torch.equal(critic.bias, torch.full((3,), -0.001))  # within: untouched
+
+
+GAME_FIELDS = {"gan": _gan_fields, "wgan": _wgan_fields}
+
+
+def test_every_game_field_reaches_its_game():
+    assert set(GAME_FIELDS) == set(GAMES)  # a new game needs its check here
     for name, game in GAMES.items():
         default = game.build(game.resolve({"discriminator": "d"}))
-        smooth = game.build(game.resolve({"discriminator": "d", "real": OTHER["real"],
-                                          "fake": OTHER["fake"]}))
-        p_real, p_fake = torch.full((4, 1), 0.8), torch.full((4, 1), 0.3)
-        for a, b in ((default.discriminator_loss(p_real, p_fake),
-                      smooth.discriminator_loss(p_real, p_fake)),
-                     (default.generator_loss(p_fake), smooth.generator_loss(p_fake))):
-            assert float(a) != pytest.approx(float(b)), name
-        # by hand: -log 0.8 - log 0.7, and -log 0.3
-        assert float(default.discriminator_loss(p_real, p_fake)) == pytest.approx(
-            -torch.log(torch.tensor(0.8)).item() - torch.log(torch.tensor(0.7)).item())
-        assert float(default.generator_loss(p_fake)) == pytest.approx(
-            -torch.log(torch.tensor(0.3)).item())
+        other = game.build(game.resolve({k: OTHER[k] for k in game.fields}))
+        GAME_FIELDS[name](default, other)

@@ -158,3 +158,47 @@ def test_a_new_kind_is_one_more_printer():
         assert printers.as_json(outs)[0]["samples"][0] == {"name": "a", "norm": 5.0}
     finally:
         del PRINTERS["test_norms"]
+
+
+def test_a_model_trained_on_own_text_carries_its_vocabulary(tmp_path, cli):
+    """The class names (here a text's characters) of the data a run trained on travel in its
+    checkpoint into the export, so `specc run` decodes a model trained on `text:PATH`: the
+    spec names a path only the training machine has."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("zyx wvu " * 400)
+    spec = tmp_path / "own.net"
+    spec.write_text(TOKENS.replace('data = "text"', f'data = "text:{corpus}"')
+                    .replace("70", "8"))
+    r = cli("train", spec, "--out", tmp_path / "run", "--steps", "2")
+    assert r.returncode == 0, r.stderr
+    r = cli("export", spec, "--weights", tmp_path / "run", "-o", tmp_path / "own.onnx")
+    assert r.returncode == 0, r.stderr
+    corpus.unlink()  # what the spec names is gone: the model alone must say it
+    np.save(tmp_path / "idx.npy", np.zeros((1, 16), np.int64))
+    r = cli("run", tmp_path / "own.onnx", tmp_path / "idx.npy", "--json",
+            "--save", tmp_path / "y.npy")
+    assert r.returncode == 0, r.stderr
+    vocabulary = sorted(set("zyx wvu "))
+    best = np.load(tmp_path / "y.npy").argmax(-1)[0]
+    sample = json.loads(r.stdout)["outputs"][0]["samples"][0]
+    assert sample["text"] == "".join(vocabulary[t] for t in best)
+
+
+def test_a_crafted_checkpoint_label_is_refused_not_echoed(tmp_path, cli):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+    spec = tmp_path / "lm.net"
+    spec.write_text(TOKENS)
+    assert cli("train", spec, "--out", tmp_path / "run", "--steps", "1").returncode == 0
+    path = tmp_path / "run" / "checkpoint.safetensors"
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    fields = json.loads(meta["specc"])
+    info = json.loads(fields["info"])
+    assert info["labels"] == sorted(set(read_text("")))
+    info["labels"] = ["x" * 300]
+    fields["info"] = json.dumps(info)
+    save_file(load_file(str(path)), str(path), metadata={"specc": json.dumps(fields)})
+    r = cli("export", spec, "--weights", tmp_path / "run", "-o", tmp_path / "m.onnx")
+    assert r.returncode == 1 and "info.labels must be a list" in r.stderr, r.stderr
+    assert "xxxx" not in r.stderr and not (tmp_path / "m.onnx").exists()

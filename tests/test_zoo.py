@@ -131,6 +131,9 @@ PINNED = [  # (file, network, trainable params, MACs per sample)
     ("dcgan.net", "dcgan_generator", 3_576_704,
      "7307264*H*W+19464192*H+19464192*W+58392576"),
     ("dcgan.net", "dcgan_discriminator", 2_765_568, "25376*H*W-1536*H-1536*W+73728"),
+    # WGAN's (Arjovsky et al. 2017, section 4): the same networks, the critic without sigmoid
+    ("dcgan.net", "wgan_generator", 3_576_704, "7307264*H*W+19464192*H+19464192*W+58392576"),
+    ("dcgan.net", "dcgan_critic", 2_765_568, "25376*H*W-1536*H-1536*W+73728"),
     ("perceptron.net", "perceptron", 5_130, 209_920),
     ("perceptron.net", "mark1", 4_104, 208_896),
     # After 2015: parameters are torchvision's published num_params (its model cards, and

@@ -60,9 +60,10 @@ def weights_from_module(module) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy() for k, v in tensors.items()}
 
 
-def model_metadata(net) -> dict:
+def model_metadata(net, trained: list | tuple = ()) -> dict:
     """The one place the model's metadata is built. The spec travels inside (its text and its
-    imports, by relative name, with the entry's sha256), never a local path."""
+    imports, by relative name, with the entry's sha256), never a local path. The labels are
+    the recipe's, else `trained`: those of the data the weights were trained on."""
     from ..compile.embed import sha256, spec_files
     r = net.recipe
     pre = {k: r[k] for k in ("pixel_range", "mean", "std") if k in r}
@@ -74,7 +75,7 @@ def model_metadata(net) -> dict:
     meta = {"specc.network": net.name, "specc.spec": name,
             "specc.spec_sha256": sha256(files[name]) if name in files else "",
             "specc.spec_files": files, "specc.version": __version__,
-            "specc.preprocessing": pre, "specc.labels": r.get("labels", []),
+            "specc.preprocessing": pre, "specc.labels": r.get("labels") or list(trained),
             "specc.outputs": list(net.graph.outputs), "specc.output_kind": output_kind(net)}
     if r.get("eval"):  # the recipe's evaluation transform: predict and calibration use it
         meta["specc.eval"] = r["eval"]
@@ -116,9 +117,10 @@ def export(net, path, weights=None, opset: int = ONNX_OPSET, fp16: bool = False,
     start = time.perf_counter()
     say = progress or (lambda stage: None)
     say("building the weights" if weights is None else "loading the weights")
-    arrays, module, filling = _weights(net, weights, seed, verify)
+    arrays, module, filling, trained = _weights(net, weights, seed, verify)
     try:
-        result = emit(net, arrays, path, opset, fp16, external_data, module, say, filling, half)
+        result = emit(net, arrays, path, opset, fp16, external_data, module, say, filling, half,
+                      trained)
     except BaseException:
         if filling is not None:
             filling.cancel()
@@ -129,8 +131,10 @@ def export(net, path, weights=None, opset: int = ONNX_OPSET, fp16: bool = False,
 
 def emit(net, arrays: dict[str, np.ndarray], path, opset: int = ONNX_OPSET,
          fp16: bool = False, external_data: bool | None = None, module=None,
-         say=lambda stage: None, filling=None, half: str | None = None) -> ExportResult:
+         say=lambda stage: None, filling=None, half: str | None = None,
+         trained: list | tuple = ()) -> ExportResult:
     """Emit ONNX for `net` with these weights; verify against `module` when one is given.
+    `trained`: the class names of the data the weights were trained on (model_metadata).
     `filling` (a torch_module.Filling) is still computing `arrays` in the background: each
     is written as soon as it is ready, and torch's reference forward for verification starts
     as soon as all are, while the file is still being written and checked."""
@@ -146,7 +150,8 @@ def emit(net, arrays: dict[str, np.ndarray], path, opset: int = ONNX_OPSET,
         filling.join()  # the fp16 copies are made from the values
     try:
         skeleton, stored = build_skeleton(graph, arrays, opset=opset,
-                                          fp16_weights=fp16, metadata=model_metadata(net))
+                                          fp16_weights=fp16,
+                                          metadata=model_metadata(net, trained))
     except LoweringError as e:
         raise SpeccError(str(e)) from None
     if half:
@@ -225,7 +230,8 @@ def _hash_files(*paths: Path) -> str:
 
 def _weights(net, weights, seed, verify: bool):
     """(the arrays to export, the reference module or None, the Filling still computing the
-    arrays or None), the weights made once: a seeded initialisation (the same as
+    arrays or None, the class names the checkpoint was trained on or []), the weights made
+    once: a seeded initialisation (the same as
     net.to_torch(seed)), in the background while the module (only when it is needed to
     verify) and the file are built, or a checkpoint / state dict loaded into a module built
     over uninitialised tensors and checked name by name and shape by shape. Nothing is
@@ -239,15 +245,17 @@ def _weights(net, weights, seed, verify: bool):
         except BaseException:
             filling.cancel()
             raise
-        return {k: v.numpy() for k, v in tensors.items()}, module, filling
+        return {k: v.numpy() for k, v in tensors.items()}, module, filling, []
     module = build_module(net.graph, weights=empty_weights(net.graph))
+    trained = []
     if isinstance(weights, (str, Path)):
+        from ..core.weights import trained_labels
         from .torch_module import load_model_weights
-        load_model_weights(module, weights)
+        trained = trained_labels(load_model_weights(module, weights), weights)
     else:
         from .torch_module import load_state
         load_state(module, dict(weights), source="the given weights")
-    return weights_from_module(module), module.eval() if verify else None, None
+    return weights_from_module(module), module.eval() if verify else None, None, trained
 
 
 def describe(result: ExportResult) -> str:

@@ -59,7 +59,7 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="last line: a JSON summary")
     q = p.add_argument_group("int8 (post-training static quantization by onnxruntime)")
     q.add_argument("--int8", action="store_true", help="quantize: QDQ, per-channel int8 "
-                   "weights, int8 activations calibrated on --calibrate; checked against fp32")
+                   "weights, 8-bit activations calibrated on --calibrate; checked against fp32")
     q.add_argument("--calibrate", metavar="DATA", help="the data set to calibrate on (its "
                    "training split through the recipe's evaluation transform; its test split "
                    "checks the result), e.g. digits or imagefolder:PATH")
@@ -67,6 +67,10 @@ def add_arguments(p) -> None:
                    help="samples to calibrate on (default 256)")
     q.add_argument("--calibration-method", choices=("minmax", "entropy", "percentile"),
                    default="minmax", help="how activation ranges are chosen (default minmax)")
+    q.add_argument("--int8-target", choices=("auto", "avx2", "vnni", "arm"), default="auto",
+                   help="the CPU the model will run on, which decides the integer types as "
+                   "onnxruntime advises: avx2 (x86 without VNNI: 7-bit weights against "
+                   "saturation), vnni, arm; default auto: this machine's")
     t = p.add_argument_group("Triton model repository (onnxruntime backend)")
     t.add_argument("--triton", metavar="REPO", help="write REPO/NAME/config.pbtxt, "
                    "REPO/NAME/1/model.onnx and labels; REPO must be new or empty (or --force)")
@@ -127,6 +131,8 @@ def check_flags(args) -> None:
         raise UsageError("--int8 needs --calibrate DATA (samples to choose the int8 ranges on)")
     if args.calibrate and not args.int8:
         raise UsageError("--calibrate is for --int8")
+    if args.int8_target != "auto" and not args.int8:
+        raise UsageError("--int8-target is for --int8")
     if args.fp16_io and not args.fp16_compute:
         raise UsageError("--fp16-io is for --fp16-compute")
     if args.fp16_compute and (args.fp16 or args.int8):
@@ -172,7 +178,8 @@ def write_model(args, net, path):
         from ..deploy.quantize import export_int8
         return export_int8(net, path, args.calibrate, args.calibration_samples,
                            args.calibration_method, say=_stages() or (lambda stage: None),
-                           weights=args.weights, opset=args.opset, seed=args.seed)
+                           target=args.int8_target, weights=args.weights, opset=args.opset,
+                           seed=args.seed)
     from ..backends.onnx_export import export
     half = ("io" if args.fp16_io else "compute") if args.fp16_compute else None
     return export(net, path, weights=args.weights, opset=args.opset, fp16=args.fp16,

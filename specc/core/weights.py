@@ -53,6 +53,27 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
     return tensors, meta
 
 
+MAX_LABELS = 1 << 20  # class names a checkpoint may carry (a vocabulary, ImageNet's 21k)
+MAX_LABEL = 256  # characters in one
+
+
+def trained_labels(meta: dict, source) -> list[str]:
+    """The class names (or vocabulary) of the data a checkpoint's run trained on, from its
+    info ([] where it holds none): an export of it names its outputs with them. A file
+    from someone else is checked, never echoed."""
+    try:
+        info = json.loads(meta.get("info", "{}"))
+    except (TypeError, ValueError):
+        raise SpeccError(f"{printable(str(source))} has damaged metadata (its info is not "
+                         "JSON)") from None
+    labels = info.get("labels", []) if isinstance(info, dict) else []
+    if not (isinstance(labels, list) and len(labels) <= MAX_LABELS
+            and all(isinstance(x, str) and len(x) <= MAX_LABEL for x in labels)):
+        raise SpeccError(f"{printable(str(source))}: info.labels must be a list of at most "
+                         f"{MAX_LABELS:,} texts of up to {MAX_LABEL} characters")
+    return labels
+
+
 def model_state(tensors: dict) -> dict:
     if any(k.startswith("model/") for k in tensors):
         return {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}

@@ -24,6 +24,13 @@ from ..core.diagnostics import SpeccError
 from ..core.files import staging
 
 METHODS = ("minmax", "entropy", "percentile")
+# The CPU the int8 model is for decides the integer types, as onnxruntime.quantization's own
+# guidance for CPU inference has it (quantize_static's docstring): x86 without VNNI
+# multiplies uint8 by int8 with AVX2's vpmaddubsw, whose 16-bit pair sums saturate, so its
+# weights keep 7 bits; x86 with VNNI accumulates in 32 bits; ARM prefers int8 both sides.
+# (activations, weights, 7-bit weights)
+TARGETS = {"avx2": ("uint8", "int8", True), "vnni": ("uint8", "int8", False),
+           "arm": ("int8", "int8", False)}
 # QDQ nodes, and ops that only move or reshape values (no arithmetic to do in int8)
 PLUMBING = {"QuantizeLinear", "DequantizeLinear", "Identity", "Shape", "Constant", "Cast",
             "Concat", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Gather",
@@ -47,15 +54,21 @@ class Int8Result:
     adaptations: list = field(default_factory=list)
     fp32_error: float | None = None  # the fp32 export's verification
     seconds: float = 0.0
+    target: str = "avx2"  # the CPU kind the integer types were chosen for (TARGETS)
 
 
 def export_int8(net, path, calibrate: str, samples: int = 256, method: str = "minmax",
-                held_out: int = 1000, say=lambda stage: None, **export_args) -> Int8Result:
-    """Export `net` in fp32 (verified), quantize it on `calibrate`, check and time it, and move
-    the int8 model to `path`. `export_args` go to the fp32 export (weights, opset, seed)."""
+                held_out: int = 1000, say=lambda stage: None, target: str = "auto",
+                **export_args) -> Int8Result:
+    """Export `net` in fp32 (verified), quantize it on `calibrate` for the CPU kind `target`
+    ("auto": this machine's), check and time it, and move the int8 model to `path`.
+    `export_args` go to the fp32 export (weights, opset, seed)."""
     from ..backends.onnx_export import export
     if method not in METHODS:
         raise SpeccError(f"unknown calibration method '{method}' (use {', '.join(METHODS)})")
+    target = this_cpu() if target == "auto" else target
+    if target not in TARGETS:
+        raise SpeccError(f"unknown int8 target '{target}' (use auto, {', '.join(TARGETS)})")
     start = time.perf_counter()
     path = Path(path)
     with staging(path) as tmp:
@@ -64,9 +77,10 @@ def export_int8(net, path, calibrate: str, samples: int = 256, method: str = "mi
         model_fp32 = _read(tmp / "fp32.onnx")
         data = _calibration_data(model_fp32, calibrate)
         calib = _arrays(data, "train", samples)
-        say(f"quantizing ({method}, QDQ, per-channel weights)")
-        quantize(tmp / "fp32.onnx", tmp / "int8.onnx", calib, method, tmp)
-        model = _with_metadata(tmp / "int8.onnx", model_fp32, method, calibrate, len(calib))
+        say(f"quantizing ({method}, QDQ, per-channel weights, for {target})")
+        quantize(tmp / "fp32.onnx", tmp / "int8.onnx", calib, method, tmp, target)
+        model = _with_metadata(tmp / "int8.onnx", model_fp32, method, calibrate, len(calib),
+                               target)
         quantized, fallback = _coverage(model)
         if not quantized:
             ops = ", ".join(sorted(fallback)) or "none"
@@ -80,7 +94,7 @@ def export_int8(net, path, calibrate: str, samples: int = 256, method: str = "mi
         os.replace(tmp / "int8.onnx", path)
     return Int8Result(str(path), method, calibrate, len(calib), *check, fp32_ms, int8_ms,
                       quantized, fallback, list(data.adaptations), fp32.max_rel_error,
-                      time.perf_counter() - start)
+                      time.perf_counter() - start, target)
 
 
 def _read(path):
@@ -127,9 +141,10 @@ class _Reader:
         self.at = 0
 
 
-def quantize(fp32: Path, out: Path, calib: np.ndarray, method: str, tmp: Path) -> None:
+def quantize(fp32: Path, out: Path, calib: np.ndarray, method: str, tmp: Path,
+             target: str = "avx2") -> None:
     """onnxruntime's pre-processing, then quantize_static: QDQ, per-channel int8 weights,
-    int8 activations calibrated by `method`."""
+    8-bit activations calibrated by `method`, the integer types chosen for `target`."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
                                           QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -142,9 +157,12 @@ def quantize(fp32: Path, out: Path, calib: np.ndarray, method: str, tmp: Path) -
     reader = type("SpeccReader", (_Reader, CalibrationDataReader), {})(name, calib)
     calibrate = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                  "percentile": CalibrationMethod.Percentile}[method]
+    activations, _, seven_bits = TARGETS[target]
     try:
         quantize_static(str(pre), str(out), reader, quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QInt8,
+                        per_channel=True, reduce_range=seven_bits,
+                        activation_type=(QuantType.QUInt8 if activations == "uint8"
+                                         else QuantType.QInt8),
                         weight_type=QuantType.QInt8, calibrate_method=calibrate,
                         extra_options={"CalibTensorRangeSymmetric": False})
     except SpeccError:
@@ -157,7 +175,7 @@ def quantize(fp32: Path, out: Path, calib: np.ndarray, method: str, tmp: Path) -
                          if method != "minmax" else ()) from None
 
 
-def _with_metadata(path: Path, source, method: str, data: str, samples: int):
+def _with_metadata(path: Path, source, method: str, data: str, samples: int, target: str):
     """The int8 model carries the fp32 model's metadata (spec, labels, preprocessing), plus
     how it was quantized; written back in place."""
     import onnx
@@ -165,10 +183,12 @@ def _with_metadata(path: Path, source, method: str, data: str, samples: int):
     del model.metadata_props[:]
     for prop in source.metadata_props:
         model.metadata_props.add(key=prop.key, value=prop.value)
+    activations, _, seven = TARGETS[target]
     model.metadata_props.add(key="specc.precision", value="int8")
     model.metadata_props.add(key="specc.quantization", value=json.dumps(
-        {"format": "QDQ", "weights": "int8 per channel", "activations": "int8",
-         "calibration": method, "samples": samples, "data": data}))
+        {"format": "QDQ", "weights": "int8 per channel" + (", 7-bit range" if seven else ""),
+         "activations": activations, "target": target, "calibration": method,
+         "samples": samples, "data": data}))
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return model
@@ -251,6 +271,15 @@ def _reps(session, feed) -> int:
     return max(1, min(200, int(0.02 / one)))
 
 
+def this_cpu() -> str:
+    """The TARGETS kind of this machine's CPU: arm, vnni (x86 with VNNI-class int8 dot
+    products) or avx2 (any other x86, and what cannot be told: 7-bit weights are safe on all)."""
+    import platform
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return "arm"
+    return "vnni" if cpu_int8().startswith("VNNI") else "avx2"
+
+
 def cpu_int8() -> str:
     """What this CPU offers int8 arithmetic, from /proc/cpuinfo's flags (Linux)."""
     try:
@@ -271,7 +300,12 @@ def describe(r: Int8Result) -> str:
     ratio = r.fp32_ms / r.int8_ms if r.int8_ms > 0 else float("inf")
     speed = (f"int8 {ratio:.2f}x faster than fp32" if ratio >= 1 else
              f"int8 is SLOWER than fp32 here ({1 / ratio:.2f}x the time; {cpu_int8()})")
-    return (f"wrote {r.path} (int8 QDQ, per-channel weights, {r.method} calibration on "
+    if r.target != this_cpu():  # agreement and timings are this machine's kernels
+        speed += f"; checked on this {this_cpu()} machine, not on {r.target}"
+    kinds = {"avx2": "x86 without VNNI: 7-bit weights, uint8 activations",
+             "vnni": "x86 with VNNI: uint8 activations", "arm": "ARM: int8 activations"}
+    return (f"wrote {r.path} (int8 QDQ, per-channel weights, for {kinds[r.target]}; "
+            f"{r.method} calibration on "
             f"{r.calibration_samples} samples of {r.data}; top-1 agreement with fp32 "
             f"{r.agreement:.2%} on {r.held_out} held-out samples{acc}; batch 1: fp32 "
             f"{r.fp32_ms:.3f} ms, int8 {r.int8_ms:.3f} ms: {speed}; {r.seconds:.2f} s)")
@@ -286,7 +320,8 @@ def fallback_note(r: Int8Result) -> str | None:
 
 
 def as_json(r: Int8Result) -> dict:
-    return {"path": r.path, "precision": "int8", "calibration": r.method, "data": r.data,
+    return {"path": r.path, "precision": "int8", "target": r.target,
+            "calibration": r.method, "data": r.data,
             "calibration_samples": r.calibration_samples, "held_out": r.held_out,
             "top1_agreement": r.agreement, "accuracy_fp32": r.accuracy_fp32,
             "accuracy_int8": r.accuracy_int8, "fp32_ms": r.fp32_ms, "int8_ms": r.int8_ms,

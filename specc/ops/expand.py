@@ -1,7 +1,6 @@
 """Explicit broadcasting: `expand` (to a shape, NumPy's rule) and `tile` (repeat copies)."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 

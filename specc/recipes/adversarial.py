@@ -13,7 +13,7 @@ minimises, from the discriminator's outputs on a batch of real and of generated 
 """
 from __future__ import annotations
 
-from .registry import NETWORK, NUM, REQUIRED, Game, register
+from .registry import COUNT, NETWORK, NUM, POS, REQUIRED, Game, register
 
 
 class _BinaryGame:
@@ -22,8 +22,13 @@ class _BinaryGame:
     discriminator's outputs are probabilities that a sample is real; binary cross-entropy
     against the labels `real` and `fake`."""
 
+    critic_steps = 1  # discriminator updates per generator update
+
     def __init__(self, real: float, fake: float):
         self.real, self.fake = real, fake
+
+    def after_discriminator_step(self, discriminator) -> None:
+        """Nothing: the discriminator's weights are the optimiser's to keep."""
 
     def _bce(self, p, label: float):
         import torch.nn.functional as F
@@ -39,6 +44,36 @@ class _BinaryGame:
         """-log D(G(z)): the generated batch labelled real (non-saturating; the tutorial's
         errG), so that the generator's gradient is strong while the discriminator wins."""
         return self._bce(p_fake, self.real)
+
+
+class _WassersteinGame:
+    """Arjovsky, Chintala & Bottou 2017, Algorithm 1: the critic's outputs are unbounded
+    scores whose difference between real and generated batches estimates the Wasserstein-1
+    distance (up to a constant) while the critic is kept K-Lipschitz by clipping each of its
+    weights to [-clip, clip] after every update; the generator is updated once per
+    `n_critic` critic updates, each critic update on a fresh real batch."""
+
+    def __init__(self, n_critic: int, clip: float):
+        self.critic_steps, self.clip = n_critic, clip
+
+    def discriminator_loss(self, s_real, s_fake):
+        """-(mean f(x) - mean f(G(z))): the critic maximises the estimate."""
+        return s_fake.float().mean() - s_real.float().mean()
+
+    def generator_loss(self, s_fake):
+        """-mean f(G(z)): the generator lowers the estimate."""
+        return -s_fake.float().mean()
+
+    def after_discriminator_step(self, discriminator) -> None:
+        """w <- clip(w, -c, c) for every weight of the critic (the paper's line 7)."""
+        import torch
+        with torch.no_grad():
+            for w in discriminator.parameters():
+                w.clamp_(-self.clip, self.clip)
+
+
+def _wgan(f: dict) -> _WassersteinGame:
+    return _WassersteinGame(int(f["n_critic"]), float(f["clip"]))
 
 
 def _gan(f: dict) -> _BinaryGame:
@@ -62,3 +97,13 @@ register(Game(
         "probability that a sample is real: binary cross-entropy, the discriminator on real "
         "(label `real`) and generated (label `fake`) batches, then the generator on its batch "
         "labelled real; one optimiser of the recipe's kind for each network"))
+register(Game(
+    name="wgan", build=_wgan,
+    fields={"discriminator": (NETWORK, REQUIRED), "n_critic": (COUNT, 5), "clip": (POS, 0.01)},
+    cite="Arjovsky, Chintala & Bottou 2017, Algorithm 1 (n_critic = 5, c = 0.01, RMSProp "
+         "with lr 0.00005)",
+    doc="the generator trained against a critic network whose output is an unbounded score: "
+        "the critic minimises mean f(G(z)) - mean f(x) on a real and a generated batch and "
+        "has each weight clipped to [-clip, clip] after its update; the generator minimises "
+        "-mean f(G(z)) once every n_critic steps (a step is one critic update on one batch); "
+        "one optimiser of the recipe's kind for each network"))

@@ -8,6 +8,10 @@ tutorial do:
   2. generator: D(G(z)) again through the updated discriminator, one step on the game's
      generator loss (G(z) labelled real); its optimiser holds only the generator's weights.
 
+A game may ask for several discriminator updates per generator update (`wgan`'s n_critic:
+the generator steps on every n_critic-th batch, its loss still measured on the others) and
+act on the discriminator after each of its updates (`wgan` clips the critic's weights).
+
 Everything else is the ordinary trainer's (specc/train/loop.py): the data's order, stopping
 between steps, --steps/--epochs, exact --resume. The checkpoint holds the generator as any
 run's model (`model/...`, what `specc export --weights RUN` reads) and the discriminator with
@@ -136,13 +140,18 @@ class AdversarialTrainer(Trainer):
         self.d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         self.d_optimizer.step()
-        with self._autocast():  # 2: the generator through the updated discriminator
-            p_after = _first(D(fake)).float()
+        self.game.after_discriminator_step(D)  # WGAN: clip the critic's weights
+        # 2: the generator through the updated discriminator, on every critic_steps-th step
+        # (counted by the run's global step, so a resumed run keeps the same turns)
+        generator_turn = (p.global_step + 1) % self.game.critic_steps == 0
+        with self._autocast(), torch.set_grad_enabled(generator_turn):
+            p_after = _first(D(fake if generator_turn else fake.detach())).float()
             g_loss = self.game.generator_loss(p_after)
-        self.optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.optimizer.step()
-        D.zero_grad(set_to_none=True)  # the generator's pass left gradients on D
+        if generator_turn:
+            self.optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.optimizer.step()
+            D.zero_grad(set_to_none=True)  # the generator's pass left gradients on D
         p.d_loss_sum += float(d_loss.detach()) * n
         p.d_real_sum += float(p_real.detach().mean()) * n
         p.d_fake_sum += float(p_fake.detach().mean()) * n

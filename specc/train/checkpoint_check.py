@@ -20,7 +20,8 @@ import typing
 
 import torch
 
-from ..core.weights import check_fit
+from ..core.diagnostics import SpeccError
+from ..core.weights import check_fit, trained_labels
 from .progress import Progress
 
 MAX_COUNT = 2 ** 62
@@ -180,7 +181,7 @@ def _pairs(saved: dict, where: str) -> None:
 
 
 # ----------------------------------------------------------------------------- progress
-_EXTRA = {"network": (str,), "spec_sha256": (str, type(None))}
+_EXTRA = {"network": (str,), "spec_sha256": (str, type(None)), "labels": (list,)}
 
 
 def info_fields(info) -> dict:
@@ -193,6 +194,11 @@ def info_fields(info) -> dict:
         if key in _EXTRA:
             if not isinstance(value, _EXTRA[key]):
                 raise Damaged(f"info.{key} is {type(value).__name__}")
+            if key == "labels":
+                try:
+                    trained_labels({"info": json.dumps({"labels": value})}, "the checkpoint")
+                except SpeccError as e:
+                    raise Damaged(str(e).removeprefix("the checkpoint: ")) from None
             continue
         if key not in hints:
             continue  # a field of a later version: Progress.from_info ignores it

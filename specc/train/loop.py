@@ -273,6 +273,8 @@ class Trainer:
         if self.dist.main:
             info = {**p.to_info(), "network": self.net.name,
                     "spec_sha256": self.net.graph.meta.get("spec_sha256")}
+            if getattr(self.data, "labels", None):  # an export names its outputs with them
+                info["labels"] = [str(x) for x in self.data.labels]
             if full:
                 save_checkpoint(path or self.run / CHECKPOINT, self.model, self.optimizer,
                                 self.schedule, info)
