@@ -1,9 +1,14 @@
 """Images/s of specc's imagefolder pipeline (decode + random-resized crop + flip + normalise in
 K DataLoader workers) against a hand-written DataLoader + PIL pipeline doing the same work
 with the same K, on a generated folder of full-size JPEGs (500x375 and the like, ImageNet's
-shapes). Whole epochs, interleaved, medians. specc decodes a JPEG at 1/2..1/8 size when the
-sample's crop keeps enough pixels (PIL's draft) and sends uint8 batches, normalised where
-they are used; the hand-written side decodes every file at full size and sends floats.
+shapes). Whole epochs, interleaved, medians. specc decodes a JPEG with libjpeg-turbo
+(simplejpeg) straight into Pillow's RGBX memory, at 1/2, 1/4 or 1/8 size when the sample's
+crop keeps enough pixels, resizes the crop box in place (PIL, bilinear), sends uint8 batches
+and normalises them where they are used (on the CPU: in place, 4 samples at a time, in the
+main process: its time is counted). The hand-written side is what a person writes: PIL
+open + convert("RGB"), crop then resize (bilinear; specc's box resize reads the filter's
+support past the crop's edges, the crop does not: they differ at the borders only), flip,
+float normalise per sample in the workers, float batches.
 Last line: ratio=X (specc / hand-written). Target >= 1.5.
 
     python bench/data_pipeline.py [--images 2000] [--workers K] [--folder PATH] [--rounds 3]

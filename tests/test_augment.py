@@ -185,9 +185,10 @@ def jpeg_file(tmp_path, w=240, h=180):
     [record("resize_crop")],
 ])
 def test_reduced_jpeg_decoding_keeps_the_draws_and_the_geometry(tmp_path, records):
-    """A JPEG decoded at 1/2..1/8 size (PIL's draft) where the sample's first entry keeps
-    enough pixels: the same random draws (flip, colour, later crops), the same boxes on the
-    full-size image, pixels within the filter's difference of a full decode."""
+    """A JPEG decoded at 1/2, 1/4 or 1/8 size (DCT-domain scaling) where the sample's
+    first entry keeps enough pixels: the same random draws (flip, colour, later crops), the
+    same boxes on the full-size image, pixels within the filter's difference of a full
+    decode."""
     from specc.data.images import open_image as decode
     want = InputSpec((3, 32, 32), mean=[0.5] * 3, std=[0.25] * 3, augment=tuple(records))
     tf = SampleTransform(records, want, files=True)

@@ -170,11 +170,18 @@ def test_run_evaluates_ten_crops(tmp_path, write_spec, folder):
         {"name": "ten_crop", "resize": None, "crop": None},)))
     x = torch.cat([x for x, _ in test_batches(data, 4)])
     assert x.shape == (9, 10, 3, 16, 16)
-    # the same ten boxes; the JPEGs are decoded at half size where the crop keeps enough
-    # pixels (PIL's draft: DCT-domain scaling), so pixel values differ from a full-size decode
-    # by the filter, not by the geometry
-    diff = (x - torch.from_numpy(views)).abs()
-    assert diff.mean() < 0.02 and diff.max() < 0.25, (diff.mean(), diff.max())
+    # the same ten boxes: an image the evaluation rule decodes at full size gives the papers'
+    # pixels exactly; one it decodes at 1/2 (its shorter side still >= 256/224 of the crop,
+    # DCT-domain scaling) differs by the filter, not by the geometry
+    diff = (x - torch.from_numpy(views)).abs().flatten(1)
+    from PIL import Image
+    tf = data.test.transform
+    files = sorted((folder / "val").rglob("*.jpg"))
+    halved = torch.tensor([tf.reduction(Image.open(f).size, 0) != Image.open(f).size
+                           for f in files])
+    assert halved.any() and not halved.all(), halved
+    assert diff[~halved].max() < 1e-6, diff[~halved].max()
+    assert diff[halved].mean() < 0.05 and diff[halved].max() < 0.4, diff[halved].mean()
 
 
 def _ten_crop_by_hand(onnx_path, folder):

@@ -128,7 +128,7 @@ def peek(files: FileList) -> tuple[str, tuple]:
     for i in range(min(len(files), MAX_STAND_INS)):
         try:
             img, _ = open_image(files.path(i))
-            return img.mode, img.size
+            return ("RGB" if img.mode == "RGBX" else img.mode), img.size  # RGBX: RGB, padded
         except BadImage:
             continue
     return "", (0, 0)

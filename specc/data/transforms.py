@@ -58,13 +58,14 @@ class SampleTransform:
         x, shift = self.raw(img, seed, source)
         return self.finish(x[None], shift[None])[0]
 
-    def reduction(self, size: tuple, seed: int) -> int:
-        """By how much (1, 2, 4 or 8) an image file of this (width, height) may be decoded
-        smaller for this sample: its first entry's draws, made on a copy of the generator,
-        say how many pixels its output is made from. 1 when the first entry cannot say."""
+    def reduction(self, size: tuple, seed: int) -> tuple | None:
+        """The smallest (width, height) an image file of this (width, height) may be decoded
+        at for this sample (a JPEG, scaled in the DCT domain): its first entry's draws, made
+        on a copy of the generator, say how many pixels its output is made from. None (full
+        size) when the first entry cannot say."""
         entry = self.entries[0] if self.entries else None
         if entry is None or entry.pixels or entry.reduce is None:
-            return 1
+            return None
         return entry.reduce(tuple(size), self.records[0], random.Random(seed), self.file_ctx)
 
     def raw(self, img, seed: int, source: tuple | None = None):
@@ -72,7 +73,9 @@ class SampleTransform:
         float [C] shift that the pixel entries add, in [0, 1] units). `finish` makes the
         network's input from a batch of them (on the device that runs the network)."""
         rng = random.Random(seed)
-        img = img.convert("RGB" if self.channels == 3 else "L")
+        mode = "RGB" if self.channels == 3 else "L"
+        if img.mode != mode and (mode, img.mode) != ("RGB", "RGBX"):  # RGBX: RGB, padded
+            img = img.convert(mode)
         shift = torch.zeros(self.channels, 1, 1)
         first = True
         for entry, record in zip(self.entries, self.records):
@@ -89,22 +92,38 @@ class SampleTransform:
 
     def finish(self, x: torch.Tensor, shift: torch.Tensor, device=None) -> torch.Tensor:
         """uint8 [N, (V,) C, H, W] and [N, C] shifts -> the network's input, normalised, on
-        `device` (the uint8 batch is what crosses to it: a quarter of the bytes)."""
+        `device` (the uint8 batch is what crosses to it: a quarter of the bytes). On the CPU,
+        a few samples at a time, in place: the passes stay in cache (the same float32
+        operations in the same order as x / 255 + shift, then * scale + offset)."""
         if device is not None:
             x = x.to(device, non_blocking=True)
             shift = shift.to(device, non_blocking=True)
-        x = x.float().div_(255.0)
-        view = (len(shift),) + (1,) * (x.dim() - 4) + (self.channels, 1, 1)
+        if tuple(x.shape[-2:]) != tuple(self.size):  # not a fixed-size crop: fit the batch
+            return self._fit(self._unit(x.float(), shift)) * self.scale.to(x.device) \
+                + self.offset.to(x.device)
+        out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+        scale, offset = self.scale.to(x.device), self.offset.to(x.device)
+        step = FINISH_CHUNK if x.device.type == "cpu" else max(1, len(x))
+        for s in range(0, len(x), step):
+            part = out[s:s + step]
+            part.copy_(x[s:s + step])
+            self._unit(part, shift[s:s + step]).mul_(scale).add_(offset)
+        return out
+
+    def _unit(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """float pixel values (in place) -> [0, 1] units, plus the pixel entries' shifts."""
+        x.div_(255.0)
         if shift.any():
-            x = x + shift.view(view)
-        x = self._fit(x)
-        return x * self.scale.to(x.device) + self.offset.to(x.device)
+            x.add_(shift.view((len(shift),) + (1,) * (x.dim() - 4) + (self.channels, 1, 1)))
+        return x
 
     def _to_uint8(self, img) -> torch.Tensor:
         if isinstance(img, list):  # several views
             return torch.stack([self._to_uint8(i) for i in img])
         a = torch.from_numpy(np.array(img))  # a writable copy, as torchvision takes
-        return a.unsqueeze(0) if a.dim() == 2 else a.permute(2, 0, 1).contiguous()
+        if a.dim() == 2:
+            return a.unsqueeze(0)
+        return a[..., :3].permute(2, 0, 1).contiguous()  # RGB (or RGBX: its X dropped)
 
     def _fit(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) == tuple(self.size):
@@ -125,6 +144,9 @@ class SampleTransform:
 
     def batch(self, x: torch.Tensor, seeds: list[int]) -> torch.Tensor:
         return torch.stack([self.tensor(xi, s) for xi, s in zip(x, seeds)])
+
+
+FINISH_CHUNK = 4  # samples normalised at a time on the CPU (4 x 3 x 224 x 224 floats: 2.4 MB)
 
 
 def _affine(want, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
