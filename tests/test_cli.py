@@ -90,6 +90,11 @@ def test_zoo_lists_every_network(cli, zoo_rows_once):
     assert by_name["resnet50"]["params_agree"] == "=" and by_name["vgg16"]["top1_error"] == 28.408
     text = cli("zoo")
     assert text.returncode == 0 and "needs ImageNet" in text.stdout and "-17.1%" in text.stdout
+    # long texts are cut in the table (a reproduction note padded it to 392 columns), whole
+    # in --json
+    widest = max(len(r["reproduced"]) for r in rows)
+    assert widest > 60 and max(map(len, text.stdout.splitlines())) <= 240
+    assert any(line.rstrip().endswith("…") for line in text.stdout.splitlines())
 
 
 def test_graph_writes_dot(tmp_path):

@@ -263,3 +263,13 @@ def test_predict_that_reads_nothing_fails(tmp_path, cli):
     assert cli("export", SPECS / "lenet5.net", "-o", model).returncode == 0
     r = cli("predict", model, "--data", tmp_path / "imgs", "--out", tmp_path / "p.csv")
     assert r.returncode == 1 and "no sample of" in r.stderr and "1 skipped" in r.stderr
+
+
+def test_run_says_what_it_changed_to_fit_an_image(tmp_path, cli):
+    from conftest import SPECS
+    model = tmp_path / "lenet.onnx"
+    assert cli("export", SPECS / "lenet5.net", "-o", model).returncode == 0
+    r = cli("run", model, _jpeg(tmp_path / "a.jpg", 24, 32))
+    assert r.returncode == 0, r.stderr
+    assert "adapted the images to the model: channels 3->1 (grey" in r.stderr
+    assert "adapted the images to the model: resized 24x32->32x32" in r.stderr

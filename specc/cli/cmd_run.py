@@ -65,7 +65,10 @@ def run(args) -> int:
         print(f"note: {foreign}", file=sys.stderr)
     if args.data:
         return _evaluate(args, model, sess, provider, trust)
-    feeds = load_inputs(args.inputs, model)
+    adapted = []
+    feeds = load_inputs(args.inputs, model, adapted)
+    for line in adapted:  # as training says what it changed to fit the data
+        print(f"adapted the images to the model: {line}", file=sys.stderr)
     try:
         outputs = sess.run(None, feeds)
     except Exception as e:  # onnxruntime raises its own types for bad feeds

@@ -26,11 +26,24 @@ def run(args) -> int:
         return 0
     header = ("spec", "network", "params", "MACs", "vs ref", "error %", "reproduced", "source")
     body = [(r["spec"].removesuffix(".net"), r["network"], f"{r['params']:,}", human(r["macs"]),
-             agree_text(r), errors_text(r), r["reproduced"], r["source"]) for r in rows]
+             agree_text(r), errors_text(r), clip(r["reproduced"], REPRODUCED),
+             clip(r["source"], SOURCE)) for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     for cells in [header] + body:
         print("  ".join(c.rjust(w) if i in (2, 3) else c.ljust(w)
                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
     print("\nvs ref: specc's params / MACs against the source's figures ('=' exact, '~' a "
-          "rounded figure within 3%, else the difference); error %: top-1 / top-5, or test.")
+          "rounded figure within 3%, else the difference); error %: top-1 / top-5, or test. "
+          "Texts cut short (…) are whole in specc zoo --json and specc check FILE:NET.")
     return 0
+
+
+REPRODUCED, SOURCE = 40, 64  # the longest texts a table cell shows
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` characters, cut at a word with '…' where it is longer."""
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return (cut if len(cut) > width // 2 else text[:width - 1]) + "…"

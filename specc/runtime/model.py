@@ -221,14 +221,16 @@ def dtype_problem(name: str, elem: int, got, source: str | None = None) -> Specc
                       notes=(f"convert the array first, e.g. {how}, and save it again",))
 
 
-def load_inputs(files: list[str], model) -> dict[str, np.ndarray]:
+def load_inputs(files: list[str], model, notes: list | None = None) -> dict[str, np.ndarray]:
+    """The feeds for `files` (arrays, or images fitted to the first input); what an image
+    needed to fit (resized, channels) goes to `notes` once per kind of change."""
     specs = input_specs(model)
     meta = metadata(model)
     if not files:
         raise SpeccError("give input files (.npy, .npz or images) or --data NAME")
     if any(is_image(f) for f in files):
         name, dims, elem = specs[0]
-        images = [image_array(f, dims, meta) for f in files]
+        images = [image_array(f, dims, meta, notes) for f in files]
         sizes = {a.shape[2:] for a in images}
         if len(sizes) > 1:  # open sizes: each image kept its own, and a batch needs one
             shown = ", ".join(f"{printable(f)} {a.shape[3]}x{a.shape[2]}"
@@ -358,7 +360,7 @@ def _npy(fh, size: int, where: str) -> np.ndarray:
     return arr.reshape(shape, order="F" if fortran else "C")
 
 
-def image_array(path: str, dims: list, meta: dict) -> np.ndarray:
+def image_array(path: str, dims: list, meta: dict, notes: list | None = None) -> np.ndarray:
     """One image file fitted to the model's input [1, C, H, W] as `specc run IMAGE` reads it:
     converted to RGB, resized as it is to the input, channels fitted, normalised. An open
     size (a symbolic H or W) is the image's own; the caller checks the model's assumptions."""
@@ -377,4 +379,8 @@ def image_array(path: str, dims: list, meta: dict) -> np.ndarray:
     pre = meta.get("specc.preprocessing", {}) or {}
     shape = tuple(d if isinstance(d, int) and d > 0 else None for d in dims[1:])
     want = InputSpec(shape, pre.get("pixel_range"), pre.get("mean"), pre.get("std"))
-    return fit_images(x, want, path).numpy()
+    changes = []
+    out = fit_images(x, want, path, notes=changes).numpy()
+    if notes is not None:
+        notes.extend(c for c in changes if c not in notes)
+    return out
