@@ -103,3 +103,11 @@ def test_graph_writes_dot(tmp_path):
     assert r.returncode == 0
     text = out.read_text()
     assert text.startswith('digraph "lenet5"') and '"c1" -> "scaled_tanh"' in text
+
+
+def test_a_wrong_set_value_is_one_error_that_says_where_it_came_from(cli):
+    r = cli("check", f"{SPECS / 'resnet.net'}:resnet18", "--set", "classes=2.5")
+    assert r.returncode == 1
+    assert "parameter 'classes' of network 'resnet' must be an int, got float 2.5" in r.stderr
+    assert "given as classes= (by --set" in r.stderr
+    assert "argument 'features' of linear" not in r.stderr  # its use says nothing more

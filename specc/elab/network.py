@@ -139,7 +139,11 @@ def _run_body(ev: Elaborator, d: A.NetworkDef, bound: dict, frame: Frame) -> Non
                     check_value(ev, value, p.type, frame,
                                 f"parameter '{p.name}' of network '{d.name}'", p.span)
                 except SpeccError as e:
+                    if p.name in bound:  # the value came from a preset or --set, not here
+                        e.notes = (*e.notes, f"the value was given as {p.name}= (by --set "
+                                   "or a preset's arguments)")
                     ev.errors.add(e)
+                    value = POISON  # reported once: its uses say nothing more
             frame.vars[p.name] = value
         ev.exec_body(d.body, frame)
     except FatalError as e:
