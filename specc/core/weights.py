@@ -67,11 +67,19 @@ def trained_labels(meta: dict, source) -> list[str]:
         raise SpeccError(f"{printable(str(source))} has damaged metadata (its info is not "
                          "JSON)") from None
     labels = info.get("labels", []) if isinstance(info, dict) else []
-    if not (isinstance(labels, list) and len(labels) <= MAX_LABELS
-            and all(isinstance(x, str) and len(x) <= MAX_LABEL for x in labels)):
-        raise SpeccError(f"{printable(str(source))}: info.labels must be a list of at most "
-                         f"{MAX_LABELS:,} texts of up to {MAX_LABEL} characters")
+    problem = labels_problem(labels)
+    if problem:
+        raise SpeccError(f"{printable(str(source))}: {problem}")
     return labels
+
+
+def labels_problem(labels) -> str | None:
+    """Why `labels` cannot be a checkpoint's class names, or None."""
+    if isinstance(labels, list) and len(labels) <= MAX_LABELS and all(
+            isinstance(x, str) and len(x) <= MAX_LABEL for x in labels):
+        return None
+    return (f"info.labels must be a list of at most {MAX_LABELS:,} texts of up to "
+            f"{MAX_LABEL} characters")
 
 
 def model_state(tensors: dict) -> dict:

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,9 +29,22 @@ METHODS = ("minmax", "entropy", "percentile")
 # guidance for CPU inference has it (quantize_static's docstring): x86 without VNNI
 # multiplies uint8 by int8 with AVX2's vpmaddubsw, whose 16-bit pair sums saturate, so its
 # weights keep 7 bits; x86 with VNNI accumulates in 32 bits; ARM prefers int8 both sides.
-# (activations, weights, 7-bit weights)
-TARGETS = {"avx2": ("uint8", "int8", True), "vnni": ("uint8", "int8", False),
-           "arm": ("int8", "int8", False)}
+# Weights are int8 (per channel) for every kind.
+
+
+class Target(NamedTuple):
+    cpu: str  # what the kind is, as the summary line says it
+    activations: str  # "uint8" or "int8"
+    seven_bits: bool  # weights kept to 7 bits (onnxruntime's reduce_range)
+
+    def text(self) -> str:
+        return (f"{self.cpu}: {'7-bit weights, ' if self.seven_bits else ''}"
+                f"{self.activations} activations")
+
+
+TARGETS = {"avx2": Target("x86 without VNNI", "uint8", True),
+           "vnni": Target("x86 with VNNI", "uint8", False),
+           "arm": Target("ARM", "int8", False)}
 # QDQ nodes, and ops that only move or reshape values (no arithmetic to do in int8)
 PLUMBING = {"QuantizeLinear", "DequantizeLinear", "Identity", "Shape", "Constant", "Cast",
             "Concat", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Gather",
@@ -157,7 +171,7 @@ def quantize(fp32: Path, out: Path, calib: np.ndarray, method: str, tmp: Path,
     reader = type("SpeccReader", (_Reader, CalibrationDataReader), {})(name, calib)
     calibrate = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                  "percentile": CalibrationMethod.Percentile}[method]
-    activations, _, seven_bits = TARGETS[target]
+    activations, seven_bits = TARGETS[target].activations, TARGETS[target].seven_bits
     try:
         quantize_static(str(pre), str(out), reader, quant_format=QuantFormat.QDQ,
                         per_channel=True, reduce_range=seven_bits,
@@ -183,7 +197,7 @@ def _with_metadata(path: Path, source, method: str, data: str, samples: int, tar
     del model.metadata_props[:]
     for prop in source.metadata_props:
         model.metadata_props.add(key=prop.key, value=prop.value)
-    activations, _, seven = TARGETS[target]
+    activations, seven = TARGETS[target].activations, TARGETS[target].seven_bits
     model.metadata_props.add(key="specc.precision", value="int8")
     model.metadata_props.add(key="specc.quantization", value=json.dumps(
         {"format": "QDQ", "weights": "int8 per channel" + (", 7-bit range" if seven else ""),
@@ -302,9 +316,7 @@ def describe(r: Int8Result) -> str:
              f"int8 is SLOWER than fp32 here ({1 / ratio:.2f}x the time; {cpu_int8()})")
     if r.target != this_cpu():  # agreement and timings are this machine's kernels
         speed += f"; checked on this {this_cpu()} machine, not on {r.target}"
-    kinds = {"avx2": "x86 without VNNI: 7-bit weights, uint8 activations",
-             "vnni": "x86 with VNNI: uint8 activations", "arm": "ARM: int8 activations"}
-    return (f"wrote {r.path} (int8 QDQ, per-channel weights, for {kinds[r.target]}; "
+    return (f"wrote {r.path} (int8 QDQ, per-channel weights, for {TARGETS[r.target].text()}; "
             f"{r.method} calibration on "
             f"{r.calibration_samples} samples of {r.data}; top-1 agreement with fp32 "
             f"{r.agreement:.2%} on {r.held_out} held-out samples{acc}; batch 1: fp32 "

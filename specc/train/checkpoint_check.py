@@ -20,8 +20,7 @@ import typing
 
 import torch
 
-from ..core.diagnostics import SpeccError
-from ..core.weights import check_fit, trained_labels
+from ..core.weights import check_fit, labels_problem
 from .progress import Progress
 
 MAX_COUNT = 2 ** 62
@@ -194,11 +193,8 @@ def info_fields(info) -> dict:
         if key in _EXTRA:
             if not isinstance(value, _EXTRA[key]):
                 raise Damaged(f"info.{key} is {type(value).__name__}")
-            if key == "labels":
-                try:
-                    trained_labels({"info": json.dumps({"labels": value})}, "the checkpoint")
-                except SpeccError as e:
-                    raise Damaged(str(e).removeprefix("the checkpoint: ")) from None
+            if key == "labels" and labels_problem(value):
+                raise Damaged(labels_problem(value))
             continue
         if key not in hints:
             continue  # a field of a later version: Progress.from_info ignores it
